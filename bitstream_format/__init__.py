@@ -1,0 +1,25 @@
+"""The `.rbit` bitstream: its data model, its binary codec and the instruction set it configures.
+
+This package is the whole contract between the backend (which writes bitstreams) and the
+functional simulator (which reads them); it imports nothing from the compiler.
+"""
+
+from bitstream_format.codec import MAGIC, VERSION, BitstreamError, decode, encode, read_sections
+from bitstream_format.model import (
+    DTYPES,
+    Bitstream,
+    KernelEntry,
+    SectionEntry,
+    StageConfig,
+    StreamEntry,
+    TensorEntry,
+    itemsize,
+    nbytes_of,
+)
+from bitstream_format.opcodes import OPCODES, Opcode, opcode, work_flops
+
+__all__ = [
+    "DTYPES", "MAGIC", "OPCODES", "VERSION", "Bitstream", "BitstreamError", "KernelEntry", "Opcode",
+    "SectionEntry", "StageConfig", "StreamEntry", "TensorEntry", "decode", "encode", "itemsize",
+    "nbytes_of", "opcode", "read_sections", "work_flops",
+]

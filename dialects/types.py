@@ -1,0 +1,55 @@
+"""Tensor types shared by both dialects, and their mapping to the bitstream's dtype names."""
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import (
+    BFloat16Type,
+    Float16Type,
+    Float32Type,
+    Float64Type,
+    IntegerType,
+    Signedness,
+    TensorType,
+)
+from xdsl.ir import Attribute
+
+_ELEMENT_TYPES: dict[str, Attribute] = {
+    "f32": Float32Type(),
+    "f16": Float16Type(),
+    "bf16": BFloat16Type(),
+    "f64": Float64Type(),
+    "i64": IntegerType(64),
+    "i32": IntegerType(32),
+    "i16": IntegerType(16),
+    "i8": IntegerType(8),
+    "u8": IntegerType(8, Signedness.UNSIGNED),
+    "i1": IntegerType(1),
+}
+_DTYPE_OF = {v: k for k, v in _ELEMENT_TYPES.items()}
+FLOAT_DTYPES = ("f32", "f16", "bf16", "f64")
+
+
+def element_type(dtype: str) -> Attribute:
+    return _ELEMENT_TYPES[dtype]
+
+
+def tensor_type(dtype: str, shape: tuple[int, ...] | list[int]) -> TensorType:
+    return TensorType(_ELEMENT_TYPES[dtype], list(shape))
+
+
+def dtype_of(t: Attribute) -> str:
+    """The bitstream dtype name of a tensor type or an element type."""
+    element = t.get_element_type() if isinstance(t, TensorType) else t
+    try:
+        return _DTYPE_OF[element]
+    except KeyError:
+        raise ValueError(f"element type {element} is not supported") from None
+
+
+def shape_of(t: Attribute) -> tuple[int, ...]:
+    assert isinstance(t, TensorType)
+    return tuple(t.get_shape())
+
+
+def is_float(t: Attribute) -> bool:
+    return dtype_of(t) in FLOAT_DTYPES
