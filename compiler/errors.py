@@ -1,0 +1,32 @@
+"""User-facing errors: one line naming the cause (and the model line where there is one).
+
+The CLI prints `error: <message>` and exits 2 for any RduccError; anything else is a bug in rducc
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class RduccError(Exception):
+    """An error in the user's input, reported in one line without a traceback."""
+
+    def __init__(self, message: str, source: str = ""):
+        self.source = source
+        one_line = " ".join(message.split())
+        super().__init__(f"{one_line} (at {source})" if source else one_line)
+
+
+class ModelLoadError(RduccError):
+    """MODEL.py is missing, does not run, or breaks the MODEL.py contract."""
+
+
+class ExportError(RduccError):
+    """torch.export could not capture the model."""
+
+
+class UnsupportedOpError(RduccError):
+    """The model uses an operator rducc cannot lower yet."""
+
+
+class CapacityError(RduccError):
+    """The model does not fit the chip's memories or units."""

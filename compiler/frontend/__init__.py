@@ -1,0 +1,1 @@
+"""PyTorch frontend: MODEL.py loading, torch.export capture and import into the rgraph dialect."""

@@ -1,0 +1,536 @@
+"""ATen op -> rgraph translation, one small converter per op family.
+
+Converters receive the importer, the FX node and the node's arguments. Result types always come
+from the node's `meta['val']`, so PyTorch's own shape and dtype rules decide, and operand dtypes
+are cast to the computation dtype here so that no later stage has to know type promotion.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+import torch
+from xdsl.dialects.builtin import DenseArrayBase, FloatAttr, IntegerAttr, IntegerType, StringAttr, f64, i64
+from xdsl.ir import SSAValue
+
+from compiler.errors import UnsupportedOpError
+from compiler.frontend.importer import GraphImporter, torch_dtype_name
+from dialects import rgraph
+from dialects.types import dtype_of
+
+aten = torch.ops.aten
+getitem = operator.getitem
+Converter = Callable[..., Any]
+CONVERTERS: dict[Any, Converter] = {}
+
+
+def converts(*targets: Any) -> Callable[[Converter], Converter]:
+    def register(fn: Converter) -> Converter:
+        for t in targets:
+            CONVERTERS[t] = fn
+        return fn
+
+    return register
+
+
+def _meta(node: torch.fx.Node, index: int | None = None) -> tuple[str, tuple[int, ...]]:
+    val = node.meta["val"]
+    if index is not None:
+        val = val[index]
+    return torch_dtype_name(val.dtype), tuple(int(d) for d in val.shape)
+
+
+def _ints(values: list[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+def _int(v: int) -> IntegerAttr:
+    return IntegerAttr(int(v), i64)
+
+
+def _bool(v: bool) -> IntegerAttr:
+    return IntegerAttr(int(bool(v)), IntegerType(1))
+
+
+def _shape(v: SSAValue) -> tuple[int, ...]:
+    return tuple(v.type.get_shape())
+
+
+def _arg_dtype(arg: Any) -> torch.dtype | None:
+    if isinstance(arg, torch.fx.Node):
+        return arg.meta["val"].dtype
+    return None
+
+
+def _compute_dtype(*args: Any) -> str:
+    """PyTorch's promotion of the operands (tensors and Python scalars)."""
+    vals = [a.meta["val"] if isinstance(a, torch.fx.Node) else a for a in args]
+    result = vals[0]
+    dtype = torch.result_type(vals[0], vals[1]) if len(vals) > 1 else vals[0].dtype
+    for extra in vals[2:]:
+        dtype = torch.promote_types(dtype, torch.result_type(result, extra))
+    return torch_dtype_name(dtype)
+
+
+# --- elementwise ------------------------------------------------------------------------------
+
+_UNARY = {
+    aten.neg.default: rgraph.OPS_BY_NAME["rgraph.neg"],
+    aten.abs.default: rgraph.OPS_BY_NAME["rgraph.abs"],
+    aten.exp.default: rgraph.OPS_BY_NAME["rgraph.exp"],
+    aten.log.default: rgraph.OPS_BY_NAME["rgraph.log"],
+    aten.sqrt.default: rgraph.OPS_BY_NAME["rgraph.sqrt"],
+    aten.rsqrt.default: rgraph.OPS_BY_NAME["rgraph.rsqrt"],
+    aten.reciprocal.default: rgraph.OPS_BY_NAME["rgraph.reciprocal"],
+    aten.tanh.default: rgraph.OPS_BY_NAME["rgraph.tanh"],
+    aten.sigmoid.default: rgraph.OPS_BY_NAME["rgraph.sigmoid"],
+    aten.relu.default: rgraph.OPS_BY_NAME["rgraph.relu"],
+    aten.silu.default: rgraph.OPS_BY_NAME["rgraph.silu"],
+    aten.sin.default: rgraph.OPS_BY_NAME["rgraph.sin"],
+    aten.cos.default: rgraph.OPS_BY_NAME["rgraph.cos"],
+    aten.erf.default: rgraph.OPS_BY_NAME["rgraph.erf"],
+    aten.floor.default: rgraph.OPS_BY_NAME["rgraph.floor"],
+    aten.ceil.default: rgraph.OPS_BY_NAME["rgraph.ceil"],
+    aten.logical_not.default: rgraph.OPS_BY_NAME["rgraph.logical_not"],
+    aten.bitwise_not.default: rgraph.OPS_BY_NAME["rgraph.bitwise_not"],
+}
+
+
+@converts(*_UNARY)
+def convert_unary(imp: GraphImporter, node: torch.fx.Node, x: Any, **_: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    op_cls = _UNARY[node.target]
+    if op_cls.OPCODE in ("logical_not",):
+        return imp.emit1(op_cls, [imp.cast(imp.value(x, dtype), "i1")], dtype, shape)
+    return imp.emit1(op_cls, [imp.cast(imp.value(x, dtype), dtype)], dtype, shape)
+
+
+@converts(aten.isnan.default)
+def convert_isnan(imp: GraphImporter, node: torch.fx.Node, x: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    return imp.emit1(rgraph.IsnanOp, [imp.values[x]], dtype, shape)
+
+
+@converts(aten.gelu.default)
+def convert_gelu(imp: GraphImporter, node: torch.fx.Node, x: Any, approximate: str = "none") -> SSAValue:
+    dtype, shape = _meta(node)
+    return imp.emit1(rgraph.GeluOp, [imp.values[x]], dtype, shape, approximate=StringAttr(approximate))
+
+
+def _binary(imp: GraphImporter, node: torch.fx.Node, name: str, a: Any, b: Any, **attrs: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    compute = dtype if name not in ("eq", "ne", "lt", "le", "gt", "ge") else _compute_dtype(a, b)
+    if name in ("logical_and", "logical_or"):
+        compute = "i1"
+    lhs = imp.cast(imp.value(a, compute), compute)
+    rhs = imp.cast(imp.value(b, compute), compute)
+    op_cls = rgraph.DivOp if name == "div" else rgraph.OPS_BY_NAME[f"rgraph.{name}"]
+    return imp.emit1(op_cls, [lhs, rhs], dtype, shape, **attrs)
+
+
+_BINARY = {
+    "add": (aten.add.Tensor, aten.add.Scalar),
+    "sub": (aten.sub.Tensor, aten.sub.Scalar),
+    "mul": (aten.mul.Tensor, aten.mul.Scalar),
+    "pow": (aten.pow.Tensor_Tensor, aten.pow.Tensor_Scalar),
+    "maximum": (aten.maximum.default,),
+    "minimum": (aten.minimum.default,),
+    "remainder": (aten.remainder.Tensor, aten.remainder.Scalar),
+    "floor_divide": (aten.floor_divide.default,),
+    "eq": (aten.eq.Tensor, aten.eq.Scalar),
+    "ne": (aten.ne.Tensor, aten.ne.Scalar),
+    "lt": (aten.lt.Tensor, aten.lt.Scalar),
+    "le": (aten.le.Tensor, aten.le.Scalar),
+    "gt": (aten.gt.Tensor, aten.gt.Scalar),
+    "ge": (aten.ge.Tensor, aten.ge.Scalar),
+    "logical_and": (aten.logical_and.default,),
+    "logical_or": (aten.logical_or.default,),
+    "bitwise_and": (aten.bitwise_and.Tensor, aten.bitwise_and.Scalar),
+    "bitwise_or": (aten.bitwise_or.Tensor, aten.bitwise_or.Scalar),
+    "bitwise_xor": (aten.bitwise_xor.Tensor, aten.bitwise_xor.Scalar),
+}
+_BINARY_BY_TARGET = {t: name for name, targets in _BINARY.items() for t in targets}
+
+
+@converts(*_BINARY_BY_TARGET)
+def convert_binary(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any, alpha: Any = 1) -> SSAValue:
+    name = _BINARY_BY_TARGET[node.target]
+    if alpha != 1 and name in ("add", "sub"):
+        dtype, _ = _meta(node)
+        b = _scaled(imp, b, alpha, dtype)
+    return _binary(imp, node, name, a, b)
+
+
+def _scaled(imp: GraphImporter, b: Any, alpha: Any, dtype: str) -> Any:
+    if not isinstance(b, torch.fx.Node):
+        return b * alpha
+    value = imp.cast(imp.values[b], dtype)
+    return imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [value, imp.full(alpha, dtype)], dtype, _shape(value))
+
+
+@converts(aten.pow.Scalar)
+def convert_pow_scalar(imp: GraphImporter, node: torch.fx.Node, base: Any, exponent: Any) -> SSAValue:
+    return _binary(imp, node, "pow", base, exponent)
+
+
+@converts(aten.rsub.Scalar, aten.rsub.Tensor)
+def convert_rsub(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any, alpha: Any = 1) -> SSAValue:
+    dtype, _ = _meta(node)
+    return _binary(imp, node, "sub", b, _scaled(imp, a, alpha, dtype) if alpha != 1 else a)
+
+
+@converts(aten.div.Tensor, aten.div.Scalar, aten.div.Tensor_mode, aten.div.Scalar_mode)
+def convert_div(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any, rounding_mode: str | None = None) -> SSAValue:
+    return _binary(imp, node, "div", a, b, rounding_mode=StringAttr(rounding_mode or ""))
+
+
+@converts(aten.clamp.default, aten.clamp_min.default, aten.clamp_max.default)
+def convert_clamp(imp: GraphImporter, node: torch.fx.Node, x: Any, lo: Any = None, hi: Any = None) -> SSAValue:
+    if node.target is aten.clamp_max.default:
+        lo, hi = None, lo
+    dtype, shape = _meta(node)
+    value = imp.cast(imp.values[x], dtype)
+    if lo is not None:
+        value = imp.emit1(rgraph.OPS_BY_NAME["rgraph.maximum"], [value, imp.full(lo, dtype)], dtype, shape)
+    if hi is not None:
+        value = imp.emit1(rgraph.OPS_BY_NAME["rgraph.minimum"], [value, imp.full(hi, dtype)], dtype, shape)
+    return value
+
+
+@converts(aten.where.self)
+def convert_where(imp: GraphImporter, node: torch.fx.Node, cond: Any, a: Any, b: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    c = imp.cast(imp.value(cond, "i1"), "i1")
+    return imp.emit1(rgraph.WhereOp, [c, imp.cast(imp.value(a, dtype), dtype), imp.cast(imp.value(b, dtype), dtype)], dtype, shape)
+
+
+@converts(aten.masked_fill.Scalar, aten.masked_fill.Tensor)
+def convert_masked_fill(imp: GraphImporter, node: torch.fx.Node, x: Any, mask: Any, value: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    fill = imp.cast(imp.value(value, dtype), dtype)
+    return imp.emit1(rgraph.WhereOp, [imp.cast(imp.values[mask], "i1"), fill, imp.values[x]], dtype, shape)
+
+
+@converts(aten._to_copy.default, aten.clone.default, aten.alias.default, aten.lift_fresh_copy.default,
+          aten.detach.default, aten.contiguous.default, aten._assert_tensor_metadata.default)
+def convert_copy(imp: GraphImporter, node: torch.fx.Node, x: Any, *_: Any, **__: Any) -> SSAValue | None:
+    if node.target is aten._assert_tensor_metadata.default:
+        return None
+    dtype, _ = _meta(node)
+    return imp.cast(imp.values[x], dtype)
+
+
+# --- reductions -------------------------------------------------------------------------------
+
+
+def _reduce(imp: GraphImporter, node: torch.fx.Node, name: str, x: Any, dims: Any, keepdim: bool, index: int | None = None) -> SSAValue:
+    dtype, shape = _meta(node, index)
+    value = imp.values[x]
+    if name in ("amax", "amin") and dtype == "i1":
+        value = imp.cast(value, "i1")
+    elif name not in ("amax", "amin"):
+        value = imp.cast(value, dtype)
+    dims = [] if dims is None else ([dims] if isinstance(dims, int) else list(dims))
+    return imp.emit1(rgraph.OPS_BY_NAME[f"rgraph.{name}"], [value], dtype, shape, dims=_ints(dims), keepdim=_bool(keepdim))
+
+
+@converts(aten.sum.dim_IntList, aten.sum.default, aten.mean.dim, aten.mean.default, aten.amax.default,
+          aten.amin.default, aten.prod.dim_int, aten.prod.default, aten.max.default, aten.min.default)
+def convert_reduce(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any = None, keepdim: bool = False, dtype: Any = None) -> SSAValue:
+    name = {"sum": "sum", "mean": "mean", "amax": "amax", "amin": "amin", "prod": "prod", "max": "amax", "min": "amin"}[
+        node.target._schema.name.split("::")[1]
+    ]
+    if isinstance(dims, torch.dtype):  # sum.default(x, dtype)
+        dims = None
+    return _reduce(imp, node, name, x, dims, keepdim)
+
+
+@converts(aten.any.dim, aten.any.dims, aten.any.default, aten.all.dim, aten.all.dims, aten.all.default)
+def convert_any_all(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any = None, keepdim: bool = False) -> SSAValue:
+    name = "amax" if "any" in str(node.target) else "amin"
+    dtype, shape = _meta(node)
+    value = imp.cast(imp.values[x], "i1")
+    dims = [] if dims is None else ([dims] if isinstance(dims, int) else list(dims))
+    return imp.emit1(rgraph.OPS_BY_NAME[f"rgraph.{name}"], [value], dtype, shape, dims=_ints(dims), keepdim=_bool(keepdim))
+
+
+@converts(aten.max.dim)
+def convert_max_dim(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, keepdim: bool = False) -> tuple[SSAValue, SSAValue]:
+    values = _reduce(imp, node, "amax", x, [dim], keepdim, index=0)
+    dtype, shape = _meta(node, 1)
+    indices = imp.emit1(rgraph.ArgmaxOp, [imp.values[x]], dtype, shape, dim=_int(dim), keepdim=_bool(keepdim))
+    return values, indices
+
+
+@converts(aten.argmax.default)
+def convert_argmax(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int | None = None, keepdim: bool = False) -> SSAValue:
+    dtype, shape = _meta(node)
+    attrs = {"keepdim": _bool(keepdim)}
+    if dim is not None:
+        attrs["dim"] = _int(dim)
+    return imp.emit1(rgraph.ArgmaxOp, [imp.values[x]], dtype, shape, **attrs)
+
+
+@converts(aten.var.correction)
+def convert_var(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any = None, *, correction: Any = 1, keepdim: bool = False) -> SSAValue:
+    dtype, shape = _meta(node)
+    value = imp.cast(imp.values[x], dtype)
+    in_shape = _shape(value)
+    dims = list(range(len(in_shape))) if not dims else list(dims)
+    count = 1
+    for d in dims:
+        count *= in_shape[d]
+    kept = tuple(1 if i in [d % len(in_shape) for d in dims] else n for i, n in enumerate(in_shape))
+    mean = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mean"], [value], dtype, kept, dims=_ints(dims), keepdim=_bool(True))
+    centred = imp.emit1(rgraph.OPS_BY_NAME["rgraph.sub"], [value, mean], dtype, in_shape)
+    square = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [centred, centred], dtype, in_shape)
+    total = imp.emit1(rgraph.OPS_BY_NAME["rgraph.sum"], [square], dtype, shape, dims=_ints(dims), keepdim=_bool(keepdim))
+    divisor = imp.full(max(count - (1 if correction is None else correction), 0), dtype)
+    return imp.emit1(rgraph.DivOp, [total, divisor], dtype, shape, rounding_mode=StringAttr(""))
+
+
+@converts(aten._softmax.default, aten._log_softmax.default)
+def convert_softmax(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, half_to_float: bool = False) -> SSAValue:
+    dtype, shape = _meta(node)
+    name = "rgraph.softmax" if node.target is aten._softmax.default else "rgraph.log_softmax"
+    return imp.emit1(rgraph.OPS_BY_NAME[name], [imp.cast(imp.values[x], dtype)], dtype, shape, dim=_int(dim))
+
+
+@converts(aten.cumsum.default)
+def convert_cumsum(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, dtype: Any = None) -> SSAValue:
+    out_dtype, shape = _meta(node)
+    return imp.emit1(rgraph.OPS_BY_NAME["rgraph.cumsum"], [imp.cast(imp.values[x], out_dtype)], out_dtype, shape, dim=_int(dim))
+
+
+@converts(aten.topk.default)
+def convert_topk(imp: GraphImporter, node: torch.fx.Node, x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
+    (vdt, vshape), (idt, ishape) = _meta(node, 0), _meta(node, 1)
+    op = imp.emit(
+        rgraph.TopkOp, [imp.values[x]],
+        [rgraph_tensor(vdt, vshape), rgraph_tensor(idt, ishape)],
+        {"k": _int(k), "dim": _int(dim), "largest": _bool(largest), "sorted": _bool(sorted)},
+    )
+    return op.results[0], op.results[1]
+
+
+def rgraph_tensor(dtype: str, shape: tuple[int, ...]):
+    from dialects.types import tensor_type
+
+    return tensor_type(dtype, shape)
+
+
+# --- matrix multiply --------------------------------------------------------------------------
+
+
+@converts(aten.mm.default, aten.bmm.default, aten.matmul.default)
+def convert_matmul(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    return imp.emit1(rgraph.MatmulOp, [imp.values[a], imp.values[b]], dtype, shape)
+
+
+@converts(aten.linear.default)
+def convert_linear(imp: GraphImporter, node: torch.fx.Node, x: Any, w: Any, b: Any = None) -> SSAValue:
+    dtype, shape = _meta(node)
+    operands = [imp.values[x], imp.values[w]] + ([imp.values[b]] if b is not None else [])
+    return imp.emit1(rgraph.LinearOp, operands, dtype, shape)
+
+
+@converts(aten.addmm.default)
+def convert_addmm(imp: GraphImporter, node: torch.fx.Node, bias: Any, a: Any, b: Any, *, beta: Any = 1, alpha: Any = 1) -> SSAValue:
+    dtype, shape = _meta(node)
+    product = imp.emit1(rgraph.MatmulOp, [imp.values[a], imp.values[b]], dtype, shape)
+    if alpha != 1:
+        product = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [product, imp.full(alpha, dtype)], dtype, shape)
+    addend = imp.values[bias]
+    if beta != 1:
+        addend = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [addend, imp.full(beta, dtype)], dtype, _shape(addend))
+    return imp.emit1(rgraph.OPS_BY_NAME["rgraph.add"], [product, addend], dtype, shape)
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+
+@converts(aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.unsqueeze.default,
+          aten.squeeze.dim, aten.squeeze.dims, aten.squeeze.default, aten.flatten.using_ints)
+def convert_reshape(imp: GraphImporter, node: torch.fx.Node, x: Any, *_: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    if _shape(value) == shape:
+        return value
+    return imp.emit1(rgraph.ReshapeOp, [value], dtype, shape)
+
+
+@converts(aten.permute.default, aten.t.default, aten.transpose.int)
+def convert_permute(imp: GraphImporter, node: torch.fx.Node, x: Any, *args: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    rank = len(_shape(value))
+    if node.target is aten.permute.default:
+        dims = [d % rank for d in args[0]]
+    else:
+        d0, d1 = (args if node.target is aten.transpose.int else (0, 1))
+        dims = list(range(rank))
+        if rank >= 2:
+            dims[d0 % rank], dims[d1 % rank] = dims[d1 % rank], dims[d0 % rank]
+    if dims == list(range(rank)):
+        return value
+    return imp.emit1(rgraph.PermuteOp, [value], dtype, shape, dims=_ints(dims))
+
+
+@converts(aten.expand.default)
+def convert_expand(imp: GraphImporter, node: torch.fx.Node, x: Any, *_: Any, **__: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    if _shape(value) == shape:
+        return value
+    return imp.emit1(rgraph.ExpandOp, [value], dtype, shape)
+
+
+def _slice(imp: GraphImporter, value: SSAValue, dim: int, start: int | None, end: int | None, step: int) -> SSAValue:
+    shape = list(_shape(value))
+    dim %= len(shape)
+    start, end, step = slice(start, end, step).indices(shape[dim])
+    end = max(end, start)
+    if (start, end, step) == (0, shape[dim], 1):
+        return value
+    shape[dim] = len(range(start, end, step))
+    return imp.emit1(rgraph.SliceOp, [value], dtype_of(value.type), tuple(shape),
+                     dim=_int(dim), start=_int(start), end=_int(end), step=_int(step))
+
+
+@converts(aten.slice.Tensor)
+def convert_slice(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int = 0, start: Any = None, end: Any = None, step: int = 1) -> SSAValue:
+    return _slice(imp, imp.values[x], dim, start, end, step)
+
+
+@converts(aten.select.int)
+def convert_select(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: int) -> SSAValue:
+    value = imp.values[x]
+    size = _shape(value)[dim]
+    index %= size
+    sliced = _slice(imp, value, dim, index, index + 1, 1)
+    dtype, shape = _meta(node)
+    return imp.emit1(rgraph.ReshapeOp, [sliced], dtype, shape)
+
+
+@converts(aten.split.Tensor, aten.split_with_sizes.default)
+def convert_split(imp: GraphImporter, node: torch.fx.Node, x: Any, sizes: Any, dim: int = 0) -> tuple[SSAValue, ...]:
+    value = imp.values[x]
+    total = _shape(value)[dim]
+    if isinstance(sizes, int):
+        sizes = [min(sizes, total - s) for s in range(0, total, sizes)]
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(_slice(imp, value, dim, start, start + size, 1))
+        start += size
+    return tuple(pieces)
+
+
+@converts(aten.cat.default)
+def convert_cat(imp: GraphImporter, node: torch.fx.Node, tensors: list, dim: int = 0) -> SSAValue:
+    dtype, shape = _meta(node)
+    values = [imp.cast(imp.values[t], dtype) for t in tensors if 0 not in tuple(t.meta["val"].shape)]
+    if len(values) == 1:
+        return values[0]
+    return imp.emit1(rgraph.ConcatOp, values, dtype, shape, dim=_int(dim % len(shape)))
+
+
+@converts(aten.index_select.default)
+def convert_index_select(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    return imp.emit1(rgraph.IndexSelectOp, [imp.values[x], imp.values[index]], dtype, shape, dim=_int(dim))
+
+
+@converts(aten.gather.default)
+def convert_gather(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: Any, sparse_grad: bool = False) -> SSAValue:
+    dtype, shape = _meta(node)
+    return imp.emit1(rgraph.GatherOp, [imp.values[x], imp.values[index]], dtype, shape, dim=_int(dim))
+
+
+@converts(aten.embedding.default)
+def convert_embedding(imp: GraphImporter, node: torch.fx.Node, weight: Any, ids: Any, *_: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    return imp.emit1(rgraph.EmbeddingOp, [imp.values[weight], imp.values[ids]], dtype, shape)
+
+
+@converts(aten.index.Tensor)
+def convert_index(imp: GraphImporter, node: torch.fx.Node, x: Any, indices: list) -> SSAValue:
+    """Advanced indexing with one index tensor: an index_select over the flattened index."""
+    given = [(d, i) for d, i in enumerate(indices) if i is not None]
+    if len(given) != 1:
+        raise UnsupportedOpError("aten.index.Tensor with several index tensors is not supported", imp.current_source)
+    dim, index = given[0]
+    dtype, shape = _meta(node)
+    idx = imp.values[index]
+    flat = idx if len(_shape(idx)) == 1 else imp.emit1(rgraph.ReshapeOp, [idx], dtype_of(idx.type), (_numel(_shape(idx)),))
+    value = imp.values[x]
+    sel_shape = list(_shape(value))
+    sel_shape[dim] = _shape(flat)[0]
+    selected = imp.emit1(rgraph.IndexSelectOp, [value, flat], dtype, tuple(sel_shape), dim=_int(dim))
+    if tuple(sel_shape) == shape:
+        return selected
+    return imp.emit1(rgraph.ReshapeOp, [selected], dtype, shape)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@converts(aten.triu.default, aten.tril.default)
+def convert_triangle(imp: GraphImporter, node: torch.fx.Node, x: Any, diagonal: int = 0) -> SSAValue:
+    dtype, shape = _meta(node)
+    name = "rgraph.triu" if node.target is aten.triu.default else "rgraph.tril"
+    return imp.emit1(rgraph.OPS_BY_NAME[name], [imp.values[x]], dtype, shape, diagonal=_int(diagonal))
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+@converts(aten.full.default, aten.full_like.default, aten.zeros.default, aten.ones.default,
+          aten.zeros_like.default, aten.ones_like.default, aten.scalar_tensor.default, aten.empty.memory_format,
+          aten.new_zeros.default, aten.new_ones.default, aten.new_full.default)
+def convert_full(imp: GraphImporter, node: torch.fx.Node, *args: Any, **kwargs: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    name = node.target._schema.name.split("::")[1]
+    value = {"zeros": 0, "zeros_like": 0, "new_zeros": 0, "ones": 1, "ones_like": 1, "new_ones": 1, "empty": 0}.get(name)
+    if value is None:
+        value = args[0] if name == "scalar_tensor" else args[1]
+    return imp.full(value, dtype, shape)
+
+
+@converts(aten.arange.start_step, aten.arange.default, aten.arange.start)
+def convert_arange(imp: GraphImporter, node: torch.fx.Node, *args: Any, **_: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    start = args[0] if len(args) >= 2 else 0
+    step = args[2] if len(args) >= 3 else 1
+    num = FloatAttr if dtype in ("f32", "f16", "bf16", "f64") else None
+    start_attr = FloatAttr(float(start), f64) if num else _int(start)
+    step_attr = FloatAttr(float(step), f64) if num else _int(step)
+    return imp.emit1(rgraph.ArangeOp, [], dtype, shape, start=start_attr, step=step_attr)
+
+
+@converts(aten.native_layer_norm.default)
+def convert_layer_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, normalized_shape: list, weight: Any, bias: Any, eps: float) -> tuple:
+    """Layer norm as the pieces a streaming pipeline fuses: mean, centre, variance, rsqrt, scale."""
+    dtype, shape = _meta(node, 0)
+    value = imp.cast(imp.values[x], dtype)
+    rank = len(shape)
+    dims = list(range(rank - len(normalized_shape), rank))
+    kept = tuple(1 if i in dims else n for i, n in enumerate(shape))
+    op = rgraph.OPS_BY_NAME
+    mean = imp.emit1(op["rgraph.mean"], [value], dtype, kept, dims=_ints(dims), keepdim=_bool(True))
+    centred = imp.emit1(op["rgraph.sub"], [value, mean], dtype, shape)
+    square = imp.emit1(op["rgraph.mul"], [centred, centred], dtype, shape)
+    var = imp.emit1(op["rgraph.mean"], [square], dtype, kept, dims=_ints(dims), keepdim=_bool(True))
+    shifted = imp.emit1(op["rgraph.add"], [var, imp.full(eps, dtype)], dtype, kept)
+    rstd = imp.emit1(op["rgraph.rsqrt"], [shifted], dtype, kept)
+    out = imp.emit1(op["rgraph.mul"], [centred, rstd], dtype, shape)
+    if weight is not None:
+        out = imp.emit1(op["rgraph.mul"], [out, imp.values[weight]], dtype, shape)
+    if bias is not None:
+        out = imp.emit1(op["rgraph.add"], [out, imp.values[bias]], dtype, shape)
+    return out, mean, rstd

@@ -1,0 +1,208 @@
+"""Import an exported, decomposed FX graph into the rgraph dialect.
+
+Parameters, buffers and lifted constants become `rgraph.weight` ops whose values go to a
+WeightStore (bytes, or None when the model lives on the meta device); user inputs become function
+arguments. Each ATen op is translated by a converter in `aten_converters`; ops without one are
+collected and reported together with the model line that produced them.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.export import ExportedProgram
+from torch.export.graph_signature import InputKind, OutputKind
+from xdsl.dialects import func
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr, f64, i64
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+
+from compiler.errors import UnsupportedOpError
+from compiler.frontend.capture import node_source_line
+from compiler.frontend.source_lines import node_source
+from dialects import rgraph
+from dialects.types import dtype_of, tensor_type
+
+TORCH_DTYPES: dict[torch.dtype, str] = {
+    torch.float32: "f32",
+    torch.float16: "f16",
+    torch.bfloat16: "bf16",
+    torch.float64: "f64",
+    torch.int64: "i64",
+    torch.int32: "i32",
+    torch.int16: "i16",
+    torch.int8: "i8",
+    torch.uint8: "u8",
+    torch.bool: "i1",
+}
+
+
+@dataclass(frozen=True)
+class WeightData:
+    dtype: str
+    shape: tuple[int, ...]
+    data: bytes | None  # None: shapes-only (meta device)
+
+
+@dataclass
+class ImportedGraph:
+    module: ModuleOp
+    weights: dict[str, WeightData]
+    input_names: list[str]
+    output_spec: Any  # torch pytree spec of the model's outputs
+    op_sources: dict[str, list[str]] = field(default_factory=dict)  # aten op -> source lines
+
+
+def torch_dtype_name(dtype: torch.dtype, where: str = "") -> str:
+    try:
+        return TORCH_DTYPES[dtype]
+    except KeyError:
+        raise UnsupportedOpError(f"dtype {dtype} is not supported", where) from None
+
+
+def weight_data(t: torch.Tensor) -> WeightData:
+    dtype = torch_dtype_name(t.dtype)
+    shape = tuple(t.shape)
+    if t.device.type == "meta":
+        return WeightData(dtype, shape, None)
+    raw = t.detach().contiguous().cpu()
+    return WeightData(dtype, shape, raw.view(torch.uint8).numpy().tobytes() if raw.numel() else b"")
+
+
+class GraphImporter:
+    """Walks the FX graph once, emitting rgraph ops into a single `func.func @forward`."""
+
+    def __init__(self, program: ExportedProgram):
+        self.program = program
+        self.block = Block()
+        self.values: dict[torch.fx.Node, Any] = {}
+        self.weights: dict[str, WeightData] = {}
+        self.current_source = ""
+
+    # -- emission helpers used by converters ----------------------------------------------------
+
+    def emit(self, op_cls: type[Operation], operands: list[SSAValue], result_types: list[Attribute],
+             attributes: dict[str, Attribute] | None = None) -> Operation:
+        attrs = dict(attributes or {})
+        if self.current_source:
+            attrs["source"] = StringAttr(self.current_source)
+        op = op_cls.create(operands=operands, result_types=result_types, attributes=attrs)
+        self.block.add_op(op)
+        return op
+
+    def emit1(self, op_cls: type[Operation], operands: list[SSAValue], dtype: str, shape: tuple[int, ...],
+              **attributes: Attribute) -> SSAValue:
+        return self.emit(op_cls, operands, [tensor_type(dtype, shape)], attributes).results[0]
+
+    def full(self, value: float | int | bool, dtype: str, shape: tuple[int, ...] = ()) -> SSAValue:
+        if dtype in ("f32", "f16", "bf16", "f64"):
+            attr: Attribute = FloatAttr(float(value), f64)
+        else:
+            attr = IntegerAttr(int(value), i64)
+        return self.emit1(rgraph.FullOp, [], dtype, shape, value=attr)
+
+    def cast(self, value: SSAValue, dtype: str) -> SSAValue:
+        if dtype_of(value.type) == dtype:
+            return value
+        return self.emit1(rgraph.CastOp, [value], dtype, tuple(value.type.get_shape()))
+
+    def value(self, arg: Any, dtype: str) -> SSAValue:
+        """An FX argument as an SSA value; Python scalars become rank-0 fulls of `dtype`."""
+        if isinstance(arg, torch.fx.Node):
+            return self.values[arg]
+        if isinstance(arg, (bool, int, float)):
+            return self.full(arg, dtype)
+        raise UnsupportedOpError(f"argument {arg!r} of type {type(arg).__name__} is not supported", self.current_source)
+
+    # -- the walk -------------------------------------------------------------------------------
+
+    def run(self) -> ImportedGraph:
+        from compiler.frontend.aten_converters import CONVERTERS
+
+        sig = self.program.graph_signature
+        kinds = {spec.arg.name: spec for spec in sig.input_specs}
+        state = dict(self.program.state_dict) | dict(self.program.constants)
+        input_names: list[str] = []
+        arg_types: list[Attribute] = []
+        graph = self.program.graph_module.graph
+
+        missing = self._unsupported(graph, CONVERTERS)
+        if missing:
+            first_op, lines = next(iter(missing.items()))
+            more = len(missing) - 1
+            tail = f"; {more} more unsupported op(s): {', '.join(list(missing)[1:4])}" if more else ""
+            raise UnsupportedOpError(f"unsupported op {first_op}{tail} (run `rducc ops` for the full list)", lines[0] if lines else "")
+
+        for node in graph.nodes:
+            self.current_source = ""
+            if node.op == "placeholder":
+                spec = kinds[node.name]
+                val = node.meta["val"]
+                if spec.kind == InputKind.USER_INPUT:
+                    if not isinstance(val, torch.Tensor):
+                        raise UnsupportedOpError(f"model input {node.name!r} is a {type(val).__name__}; only tensors are supported")
+                    ty = tensor_type(torch_dtype_name(val.dtype), tuple(val.shape))
+                    arg = self.block.insert_arg(ty, len(self.block.args))
+                    arg.name_hint = node.name
+                    arg_types.append(ty)
+                    input_names.append(node.name)
+                    self.values[node] = arg
+                else:
+                    target = spec.target
+                    data = state.get(target)
+                    tensor = data if isinstance(data, torch.Tensor) else val
+                    self.weights[target] = weight_data(tensor) if data is not None else WeightData(
+                        torch_dtype_name(val.dtype), tuple(val.shape), None)
+                    ty = tensor_type(self.weights[target].dtype, self.weights[target].shape)
+                    op = self.emit(rgraph.WeightOp, [], [ty], {"sym_name": StringAttr(target)})
+                    self.values[node] = op.results[0]
+            elif node.op == "call_function":
+                src = node_source(node.meta.get("stack_trace"))
+                self.current_source = src.short if src else ""
+                if node.target is operator.getitem:
+                    self.values[node] = self.values[node.args[0]][node.args[1]]
+                    continue
+                self.values[node] = CONVERTERS[node.target](self, node, *node.args, **node.kwargs)
+            elif node.op == "output":
+                self._emit_return(node, sig)
+
+        result_types = [v.type for v in self.block.last_op.operands]
+        fn = func.FuncOp("forward", (arg_types, result_types), Region(self.block))
+        return ImportedGraph(ModuleOp([fn]), self.weights, input_names, self.program.call_spec.out_spec)
+
+    def _emit_return(self, node: torch.fx.Node, sig) -> None:
+        outputs = []
+        for spec, arg in zip(sig.output_specs, node.args[0]):
+            if spec.kind != OutputKind.USER_OUTPUT:
+                raise UnsupportedOpError(
+                    f"the model mutates {spec.target!r} in place ({spec.kind.name}); rducc compiles pure functions only")
+            if not isinstance(arg, torch.fx.Node):
+                raise UnsupportedOpError(f"model output {arg!r} is not a tensor")
+            outputs.append(self.values[arg])
+        self.block.add_op(func.ReturnOp(*outputs))
+
+    @staticmethod
+    def _unsupported(graph: torch.fx.Graph, converters: dict) -> dict[str, list[str]]:
+        missing: dict[str, list[str]] = {}
+        for node in graph.nodes:
+            if node.op == "call_function" and node.target not in converters and node.target is not operator.getitem:
+                missing.setdefault(str(node.target), []).append(node_source_line(node))
+        return missing
+
+
+def list_ops(program: ExportedProgram) -> list[tuple[str, bool, str]]:
+    """Every call in the graph: (op name, supported, source line), for `rducc ops`."""
+    from compiler.frontend.aten_converters import CONVERTERS
+
+    rows = []
+    for node in program.graph_module.graph.nodes:
+        if node.op != "call_function" or node.target is operator.getitem:
+            continue
+        rows.append((str(node.target), node.target in CONVERTERS, node_source_line(node)))
+    return rows
+
+
+def import_program(program: ExportedProgram) -> ImportedGraph:
+    return GraphImporter(program).run()

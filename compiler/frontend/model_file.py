@@ -1,0 +1,107 @@
+"""The MODEL.py contract: a module-level `model` and `example_inputs`, each a value or a
+zero-argument callable returning one. Every way a model file can break that contract becomes a
+ModelLoadError naming the cause and the file's line.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from compiler.errors import ModelLoadError
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    module: torch.nn.Module
+    inputs: tuple[torch.Tensor, ...]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def _user_line(exc: BaseException, path: Path) -> str:
+    """`file.py:LINE: code` of the innermost traceback frame in the model file."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
+    if not frames:
+        return path.name
+    f = frames[-1]
+    return f"{path.name}:{f.lineno}: {(f.line or '').strip()}"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _call(fn: Callable[[], Any], path: Path, what: str) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # the user's code may raise anything; report it, don't crash
+        raise ModelLoadError(f"{_user_line(exc, path)}: {what} raised {_describe(exc)}") from None
+
+
+def load_model_file(path_like: str | Path) -> LoadedModel:
+    path = Path(path_like).resolve()
+    if not path.exists():
+        raise ModelLoadError(f"model file {path_like} does not exist")
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path_like} is not a file")
+    try:
+        source = path.read_text()
+        compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise ModelLoadError(f"{path.name}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"cannot read model file {path_like}: {exc}") from None
+
+    sys.path.insert(0, str(path.parent))
+    try:
+        namespace = _call(lambda: runpy.run_path(str(path), run_name="__rducc_model__"), path, "loading the file")
+    finally:
+        sys.path.remove(str(path.parent))
+
+    for name in ("model", "example_inputs"):
+        if name not in namespace:
+            raise ModelLoadError(f"{path.name} defines no module-level `{name}` (the MODEL.py contract needs `model` and `example_inputs`)")
+
+    model = namespace["model"]
+    if not isinstance(model, torch.nn.Module):
+        if not callable(model):
+            raise ModelLoadError(
+                f"{path.name}: `model` is a {type(model).__name__}, not a torch.nn.Module or a zero-argument callable returning one"
+            )
+        model = _call(model, path, "constructing `model`")
+        if not isinstance(model, torch.nn.Module):
+            raise ModelLoadError(f"{path.name}: calling `model` returned a {type(model).__name__}, not a torch.nn.Module")
+
+    inputs = namespace["example_inputs"]
+    if callable(inputs) and not isinstance(inputs, torch.Tensor):
+        inputs = _call(inputs, path, "building `example_inputs`")
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    if isinstance(inputs, list):
+        inputs = tuple(inputs)
+    if not isinstance(inputs, tuple) or not all(isinstance(t, torch.Tensor) for t in inputs):
+        raise ModelLoadError(f"{path.name}: `example_inputs` must be a tuple of tensors (or a zero-argument callable returning one)")
+    model.eval()
+    return LoadedModel(path, model, inputs)
+
+
+def run_eager(loaded: LoadedModel) -> Any:
+    """Run the model in PyTorch eager mode; a failure means the inputs do not fit the model."""
+    with torch.no_grad():
+        try:
+            return loaded.module(*loaded.inputs)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"the example inputs do not fit the model: {_user_line(exc, loaded.path)}: {_describe(exc)}"
+            ) from None
