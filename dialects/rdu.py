@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     DictionaryAttr,
+    FloatAttr,
     IntegerAttr,
     StringAttr,
     TensorType,
     i64,
 )
-from xdsl.ir import Dialect, Region, SSAValue
+from xdsl.ir import Attribute, Dialect, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     VarConstraint,
@@ -60,6 +61,7 @@ class TensorOp(IRDLOperation):
     offset = opt_attr_def(IntegerAttr)
     index = opt_attr_def(IntegerAttr)  # position among the program's inputs or outputs
     source = opt_attr_def(StringAttr)
+    value = opt_attr_def(Attribute)  # the splat value of a constant
     result = result_def(TensorType)
     assembly_format = "$sym_name attr-dict `:` type($result)"
 
@@ -68,6 +70,9 @@ class TensorOp(IRDLOperation):
         _check(self.tier.data in OFF_CHIP_TIERS, f"rdu.tensor: tier must be one of {OFF_CHIP_TIERS}")
         if self.role.data in ("input", "output"):
             _check(self.index is not None, f"rdu.tensor: an {self.role.data} needs an index")
+        _check((self.role.data == "constant") == (self.value is not None), "rdu.tensor: a constant, and only a constant, has a value")
+        if self.value is not None:
+            _check(isinstance(self.value, (IntegerAttr, FloatAttr)), "rdu.tensor: value must be an integer or float")
 
 
 class StageOp(IRDLOperation):
@@ -184,6 +189,7 @@ class ComputeOp(StageOp):
     unit = attr_def(StringAttr)
     params = attr_def(DictionaryAttr)
     source = opt_attr_def(StringAttr)
+    bytes = opt_attr_def(IntegerAttr)  # SRAM per PMU, for opcodes that run on PMUs
     inputs = var_operand_def(TensorType)
     outputs = var_result_def(TensorType)
     assembly_format = "$opcode `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs)"

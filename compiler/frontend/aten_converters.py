@@ -14,7 +14,7 @@ import torch
 from xdsl.dialects.builtin import DenseArrayBase, FloatAttr, IntegerAttr, IntegerType, StringAttr, f64, i64
 from xdsl.ir import SSAValue
 
-from compiler.errors import UnsupportedOpError
+from dialects.diagnostics import UnsupportedOpError
 from compiler.frontend.importer import GraphImporter, torch_dtype_name
 from dialects import rgraph
 from dialects.types import dtype_of

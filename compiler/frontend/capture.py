@@ -12,7 +12,7 @@ import warnings
 import torch
 from torch.export import ExportedProgram
 
-from compiler.errors import ExportError
+from dialects.diagnostics import ExportError
 from compiler.frontend.model_file import LoadedModel
 from compiler.frontend.source_lines import node_source
 

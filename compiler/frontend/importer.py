@@ -19,7 +19,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr, f64, i64
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
-from compiler.errors import UnsupportedOpError
+from dialects.diagnostics import UnsupportedOpError
 from compiler.frontend.capture import node_source_line
 from compiler.frontend.source_lines import node_source
 from dialects import rgraph

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import torch
 
-from compiler.errors import ModelLoadError
+from dialects.diagnostics import ModelLoadError
 
 
 @dataclass

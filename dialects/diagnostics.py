@@ -1,4 +1,4 @@
-"""User-facing errors: one line naming the cause (and the model line where there is one).
+"""User-facing diagnostics shared by every stage: one line naming the cause (and the model line where there is one).
 
 The CLI prints `error: <message>` and exits 2 for any RduccError; anything else is a bug in rducc
 and keeps its traceback.

@@ -1,0 +1,157 @@
+"""The compiler driver: MODEL.py -> torch.export -> rgraph -> rdu passes -> placed -> bitstream.
+
+This is the Python API most users want; the CLI is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from xdsl.dialects.builtin import ModuleOp
+
+import bitstream_format
+from bitstream_format import Bitstream, work_flops
+from bitstream_format.model import nbytes_of
+from chip_model import ChipSpec, load_chip
+from compiler.frontend import aten_converters  # noqa: F401  (registers the converters)
+from compiler.frontend.capture import capture
+from compiler.frontend.importer import ImportedGraph, import_program
+from compiler.frontend.model_file import LoadedModel, load_model_file, run_eager
+from dialects import make_context, rgraph
+from dialects.types import dtype_of, shape_of
+from passes.registry import run_pipeline
+
+COMPILER_VERSION = "0.1.0"
+OPT_PIPELINES = {
+    0: "rdu-lower-unfused{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}}",
+}
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    chip: str = "small"
+    opt_level: int = 0
+    seed: int = 0
+
+    def pipeline(self) -> str:
+        if self.opt_level not in OPT_PIPELINES:
+            raise ValueError(f"optimisation level -O{self.opt_level} is not available (choose from {sorted(OPT_PIPELINES)})")
+        return OPT_PIPELINES[self.opt_level].format(chip=self.chip, seed=self.seed)
+
+
+@dataclass
+class WorkSummary:
+    """What the model asks of any chip: its arithmetic and its compulsory off-chip traffic."""
+
+    flops: float
+    compulsory_bytes: int
+
+    def roofline_cycles(self, chip: ChipSpec) -> float:
+        compute = self.flops / (chip.peak_flops / chip.clock_hz)
+        memory = self.compulsory_bytes / chip.tier_bytes_per_cycle("hbm")
+        return max(compute, memory)
+
+
+@dataclass
+class CompileResult:
+    loaded: LoadedModel
+    graph: ImportedGraph
+    module: ModuleOp
+    bitstream: Bitstream
+    data: bytes
+    chip: ChipSpec
+    work: WorkSummary
+    compile_seconds: float
+    eager_outputs: Any = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def shapes_only(self) -> bool:
+        return any(v is None for v in self.bitstream.image.values())
+
+
+def summarize_work(graph: ImportedGraph) -> WorkSummary:
+    fn = next(iter(graph.module.ops))
+    flops = 0.0
+    for op in fn.body.block.ops:
+        if isinstance(op, rgraph.GraphOp) and not isinstance(op, rgraph.FullOp):
+            flops += work_flops(op.OPCODE, op.operand_shapes(), [shape_of(r.type) for r in op.results])
+    compulsory = sum(nbytes_of(w.dtype, w.shape) for w in graph.weights.values())
+    compulsory += sum(nbytes_of(dtype_of(a.type), shape_of(a.type)) for a in fn.body.block.args)
+    compulsory += sum(nbytes_of(dtype_of(t), shape_of(t)) for t in fn.function_type.outputs.data)
+    return WorkSummary(flops, compulsory)
+
+
+def lower_to_hardware(graph: ImportedGraph, options: CompileOptions) -> ModuleOp:
+    module = graph.module.clone()
+    run_pipeline(make_context(), module, options.pipeline())
+    module.verify()
+    return module
+
+
+def build_manifest(loaded: LoadedModel, options: CompileOptions, module: ModuleOp, bs_counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "compiler": "rducc",
+        "compiler_version": COMPILER_VERSION,
+        "format_version": ".".join(map(str, bitstream_format.VERSION)),
+        "model": loaded.name,
+        "chip": options.chip,
+        "opt_level": options.opt_level,
+        "pipeline": options.pipeline(),
+        "seed": options.seed,
+        **bs_counts,
+    }
+
+
+def compile_loaded(loaded: LoadedModel, options: CompileOptions,
+                   progress: Callable[[str], None] = lambda step: None) -> CompileResult:
+    chip = load_chip(options.chip)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        progress(name)
+        t0 = time.perf_counter()
+        out = fn()
+        timings[name] = time.perf_counter() - t0
+        return out
+
+    eager = step("run eager", lambda: run_eager(loaded))
+    program = step("torch.export", lambda: capture(loaded))
+    graph = step("import", lambda: import_program(program))
+    module = step("passes", lambda: lower_to_hardware(graph, options))
+
+    from backend_rdu.emit_bitstream import emit_bitstream
+
+    shapes_only = any(w.data is None for w in graph.weights.values())
+    bs = step("bitstream", lambda: emit_bitstream(module, graph.weights, chip, {}, values=not shapes_only))
+    bs.manifest = build_manifest(loaded, options, module, usage_counts(bs))
+    data = bitstream_format.encode(bs)
+    return CompileResult(loaded, graph, module, bs, data, chip, summarize_work(graph),
+                         time.perf_counter() - start, eager, timings)
+
+
+def usage_counts(bs: Bitstream) -> dict[str, int]:
+    """Kernels run one at a time, so units used is the most any one kernel occupies."""
+    per_kernel: dict[int, dict[str, int]] = {}
+    for st in bs.stages:
+        counts = per_kernel.setdefault(st.kernel, {"pcu": 0, "pmu": 0, "agcu": 0})
+        counts[st.unit] += len(st.sites)
+    peak = {k: max((c[k] for c in per_kernel.values()), default=0) for k in ("pcu", "pmu", "agcu")}
+    return {
+        "kernels": len(bs.kernels),
+        "stages": len(bs.stages),
+        "streams": len(bs.streams),
+        "pcus_used": peak["pcu"],
+        "pmus_used": peak["pmu"],
+        "agcus_used": peak["agcu"],
+    }
+
+
+def compile_model(path: str | Path, options: CompileOptions,
+                  progress: Callable[[str], None] = lambda step: None) -> CompileResult:
+    progress("load model")
+    return compile_loaded(load_model_file(path), options, progress)

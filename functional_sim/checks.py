@@ -1,0 +1,161 @@
+"""Static checks of a decoded bitstream against the chip, before anything runs or is timed.
+
+A bitstream that references a missing site, puts a stage on the wrong kind of unit, overfills a
+PMU, or places a tensor beyond a memory's capacity describes hardware that cannot exist; its
+timing would be fiction, so these checks run whether or not the program is executed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bitstream_format import DTYPES, OPCODES, Bitstream, KernelEntry, StageConfig, nbytes_of
+from chip_model import ChipSpec
+
+from functional_sim.errors import SimulationError
+from functional_sim.memory import OFF_CHIP, describe
+
+
+def stage_name(s: StageConfig) -> str:
+    return f"stage {s.label or s.opcode!r} (id {s.id}, {s.opcode})"
+
+
+def check_bitstream(bs: Bitstream, chip: ChipSpec) -> None:
+    for what, items, index in (
+        ("tensor", bs.tensors, bs._tensor_index),
+        ("stage", bs.stages, bs._stage_index),
+        ("stream", bs.streams, bs._stream_index),
+    ):
+        if len(index) != len(items):
+            raise SimulationError(f"two {what} entries share an id")
+    _check_tensors(bs, chip)
+    _check_streams(bs)
+    kinds = {(site.x, site.y): site.kind for site in chip.grid.sites}
+    sections = {sec.id for sec in bs.sections}
+    owner: dict[int, int] = {}
+    for k in bs.kernels:
+        if k.section not in sections:
+            raise SimulationError(f"kernel {k.name!r} (id {k.id}) names section {k.section}, which does not exist")
+        for sid in k.stages:
+            if sid not in bs._stage_index:
+                raise SimulationError(f"kernel {k.name!r} lists stage {sid}, which does not exist")
+            if sid in owner:
+                raise SimulationError(f"stage {sid} is listed by kernel {owner[sid]} and kernel {k.id}")
+            owner[sid] = k.id
+            _check_stage(bs, chip, kinds, k, bs.stage(sid))
+        _check_kernel_sites(bs, chip, k)
+        _check_order(bs, k)
+
+
+def _check_tensors(bs: Bitstream, chip: ChipSpec) -> None:
+    for t in bs.tensors:
+        if t.tier not in OFF_CHIP:
+            raise SimulationError(f"{describe(t)} lives in tier {t.tier!r}; tensors must live in hbm or ddr")
+        if t.dtype not in DTYPES:
+            raise SimulationError(f"{describe(t)} has unknown dtype {t.dtype!r}")
+        size = nbytes_of(t.dtype, t.shape)
+        if t.nbytes < size:
+            raise SimulationError(f"{describe(t)} records {t.nbytes} bytes but its {t.dtype}{list(t.shape)} value needs {size}")
+        capacity = chip.tier(t.tier).capacity_bytes
+        if t.offset < 0 or t.offset + t.nbytes > capacity:
+            raise SimulationError(
+                f"{describe(t)} of {t.nbytes} bytes at {t.tier} offset {t.offset:#x} exceeds the "
+                f"{t.tier} capacity of {capacity} bytes"
+            )
+    for what, ids in (("image", list(bs.image)), ("input", bs.inputs), ("output", bs.outputs)):
+        for tid in ids:
+            if tid not in bs._tensor_index:
+                raise SimulationError(f"the {what} list names tensor {tid}, which does not exist")
+    for tid, data in bs.image.items():
+        if data is not None and len(data) != bs.tensor(tid).nbytes:
+            t = bs.tensor(tid)
+            raise SimulationError(f"memory image of {describe(t)} has {len(data)} bytes, expected {t.nbytes}")
+
+
+def _check_streams(bs: Bitstream) -> None:
+    for st in bs.streams:
+        for sid in (st.src, *st.dsts):
+            if sid not in bs._stage_index:
+                raise SimulationError(f"stream {st.id} connects stage {sid}, which does not exist")
+        if st.dtype not in DTYPES:
+            raise SimulationError(f"stream {st.id} has unknown dtype {st.dtype!r}")
+        if st.hops and len(st.hops) != len(st.dsts):
+            raise SimulationError(f"stream {st.id} has {len(st.hops)} hop counts for {len(st.dsts)} destinations")
+
+
+def _check_stage(
+    bs: Bitstream, chip: ChipSpec, kinds: dict[tuple[int, int], str], k: KernelEntry, s: StageConfig
+) -> None:
+    name = stage_name(s)
+    if s.kernel != k.id:
+        raise SimulationError(f"{name} says it belongs to kernel {s.kernel} but kernel {k.id} lists it")
+    op = OPCODES.get(s.opcode)
+    if op is None:
+        raise SimulationError(f"{name} has unknown opcode {s.opcode!r}")
+    if s.unit != op.unit:
+        raise SimulationError(f"{name} runs on a {s.unit} but opcode {s.opcode} executes on a {op.unit}")
+    if not s.sites:
+        raise SimulationError(f"{name} occupies no site")
+    for xy in s.sites:
+        kind = kinds.get(tuple(xy))
+        if kind is None:
+            raise SimulationError(f"{name} claims site {tuple(xy)}, which does not exist on chip {chip.name!r}")
+        if kind != s.unit:
+            raise SimulationError(f"{name} is a {s.unit} stage but site {tuple(xy)} is a {kind}")
+    if s.opcode in ("load", "store"):
+        if s.tensor not in bs._tensor_index:
+            raise SimulationError(f"{name} names tensor {s.tensor}, which does not exist")
+        want = (0, "at least 1") if s.opcode == "load" else (1, "0")
+        if len(s.inputs) != want[0] or (s.opcode == "load" and not s.outputs) or (s.opcode == "store" and s.outputs):
+            raise SimulationError(f"{name} must have {want[0]} input(s) and {want[1]} output(s)")
+    for port, sid in enumerate(s.inputs):
+        st = bs._stream_index.get(sid)
+        if st is None:
+            raise SimulationError(f"{name} input {port} is stream {sid}, which does not exist")
+        if s.id not in st.dsts:
+            raise SimulationError(f"{name} reads stream {sid}, but the stream does not list it as a destination")
+    for port, sid in enumerate(s.outputs):
+        st = bs._stream_index.get(sid)
+        if st is None:
+            raise SimulationError(f"{name} output {port} is stream {sid}, which does not exist")
+        if st.src != s.id:
+            raise SimulationError(f"{name} writes stream {sid}, whose source is stage {st.src}")
+
+
+def _check_kernel_sites(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> None:
+    claimed: dict[tuple[int, int], int] = {}
+    sram: dict[tuple[int, int], int] = defaultdict(int)
+    for sid in k.stages:
+        s = bs.stage(sid)
+        if s.unit == "pmu":
+            for xy in s.sites:
+                sram[tuple(xy)] += s.buffer_bytes
+    for xy, used in sram.items():
+        if used > chip.pmu.sram_bytes:
+            raise SimulationError(
+                f"kernel {k.name!r}: PMU {xy} is asked for {used} bytes of SRAM but holds {chip.pmu.sram_bytes}"
+            )
+    for sid in k.stages:
+        for xy in bs.stage(sid).sites:
+            xy = tuple(xy)
+            if xy in claimed and claimed[xy] != sid:
+                raise SimulationError(
+                    f"kernel {k.name!r}: site {xy} is claimed by both stage {claimed[xy]} and stage {sid}"
+                )
+            claimed[xy] = sid
+
+
+def _check_order(bs: Bitstream, k: KernelEntry) -> None:
+    """Stages must be listed producers first: a stage runs once all its input streams hold values."""
+    done: set[int] = set()
+    for sid in k.stages:
+        s = bs.stage(sid)
+        for port, stream in enumerate(s.inputs):
+            src = bs.stream(stream).src
+            if src not in done:
+                where = "runs later in this kernel" if src in k.stages else "is not in this kernel"
+                raise SimulationError(
+                    f"kernel {k.name!r}: {stage_name(s)} input {port} (stream {stream}) holds no value "
+                    f"when it runs: its producer, stage {src}, {where}"
+                )
+        done.add(sid)

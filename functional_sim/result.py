@@ -1,0 +1,40 @@
+"""What a simulation returns: output values, cycles, and the per-kernel timeline behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from functional_sim.timing import KernelRecord, SectionRecord
+from functional_sim.trace import chrome_trace
+
+
+@dataclass
+class SimulationResult:
+    outputs: list[np.ndarray]  # in `bs.outputs` order; empty when not executed; bf16 as float32
+    cycles: int
+    seconds: float
+    kernels: list[KernelRecord]
+    sections: list[SectionRecord] = field(default_factory=list)
+    tier_bytes: dict[str, int] = field(default_factory=dict)  # bytes moved by AGCUs, per tier
+    chip: str = ""
+    clock_hz: float = 1.0
+    launch: str = "software"
+
+    def chrome_trace(self) -> dict[str, Any]:
+        """Trace-event JSON (`{"traceEvents": [...]}`) for ui.perfetto.dev."""
+        return chrome_trace(self)
+
+    def summary(self) -> str:
+        """A plain-text table of the kernels, for a terminal."""
+        lines = [f"{self.cycles} cycles = {self.seconds * 1e6:.3f} us on {self.chip} ({self.launch} launch)"]
+        lines += [f"  section {s.name}: program load {s.load_cycles} cycles" for s in self.sections]
+        for k in self.kernels:
+            lines.append(
+                f"  kernel {k.name}: {k.cycles} cycles from {k.start}, bound by {k.bound} "
+                f"(launch {k.launch_cycles}, fill {k.fill_cycles}, steady {k.steady_cycles})"
+            )
+        lines += [f"  {tier}: {n} bytes moved" for tier, n in self.tier_bytes.items() if n]
+        return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""Run a bitstream: decode, check against the chip, time it, and (optionally) execute it with numpy.
+
+Execution follows the dataflow contract: memory is initialised from the image and the bound
+inputs, kernels run in `bs.kernels` order, and inside a kernel each stage runs once its input
+streams hold values, turning whole numpy arrays into whole numpy arrays. Only AGCU loads and
+stores touch memory; values never survive a kernel boundary except through memory.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Sequence
+
+import numpy as np
+
+from bitstream_format import Bitstream, BitstreamError, KernelEntry, StageConfig, TensorEntry, decode, nbytes_of
+from chip_model import ChipSpec, ChipSpecError, load_chip
+
+from functional_sim.checks import check_bitstream, stage_name
+from functional_sim.dtypes import cast, from_bytes, to_bytes, value_dtype
+from functional_sim.errors import SimulationError
+from functional_sim.kernels import KERNELS
+from functional_sim.memory import Memory, describe
+from functional_sim.result import SimulationResult
+from functional_sim.timing import program_timing
+
+# Friendly input casts: numpy's default float64 is accepted where the bitstream wants f32, and bf16
+# (which numpy lacks) takes float32 or float64, rounded to nearest even.
+_INPUT_CASTS = {"f32": ("float64",), "bf16": ("float32", "float64")}
+
+
+def simulate(
+    bitstream: bytes | Bitstream,
+    inputs: Sequence[np.ndarray] | None,
+    *,
+    chip: ChipSpec | str | None = None,
+    execute: bool = True,
+    launch: str = "software",
+) -> SimulationResult:
+    """Simulate a bitstream on a chip; `execute=False` gives the timing without running any op."""
+    bs = as_bitstream(bitstream)
+    spec = _chip(bs, chip)
+    check_bitstream(bs, spec)
+    timing = program_timing(bs, spec, launch)
+    outputs: list[np.ndarray] = []
+    if execute:
+        _require_values(bs)
+        outputs = Machine(bs, spec).run(bind_inputs(bs, inputs or []))
+    elif inputs:
+        bind_inputs(bs, inputs)  # still worth telling the caller their inputs would not fit
+    return SimulationResult(
+        outputs=outputs,
+        cycles=timing.cycles,
+        seconds=timing.cycles / spec.clock_hz,
+        kernels=list(timing.kernels),
+        sections=list(timing.sections),
+        tier_bytes=dict(timing.tier_bytes),
+        chip=spec.name,
+        clock_hz=spec.clock_hz,
+        launch=launch,
+    )
+
+
+def as_bitstream(bitstream: bytes | Bitstream) -> Bitstream:
+    if isinstance(bitstream, Bitstream):
+        return bitstream
+    if isinstance(bitstream, (bytes, bytearray, memoryview)):
+        try:
+            return decode(bytes(bitstream))
+        except BitstreamError as exc:
+            raise SimulationError(f"cannot decode bitstream: {exc}") from exc
+    raise SimulationError(f"expected bitstream bytes or a Bitstream, got {type(bitstream).__name__}")
+
+
+def _chip(bs: Bitstream, chip: ChipSpec | str | None) -> ChipSpec:
+    if isinstance(chip, ChipSpec):
+        return chip
+    try:
+        return load_chip(chip or bs.chip)
+    except ChipSpecError as exc:
+        raise SimulationError(str(exc)) from exc
+
+
+def _require_values(bs: Bitstream) -> None:
+    bound = set(bs.inputs)
+    for tid, data in sorted(bs.image.items()):
+        if data is None and tid not in bound:
+            raise SimulationError(
+                f"cannot execute: the bitstream was compiled shapes-only ({describe(bs.tensor(tid))} has no "
+                f"initial values); simulate with execute=False for timing only"
+            )
+
+
+def bind_inputs(bs: Bitstream, inputs: Sequence[np.ndarray]) -> list[tuple[int, bytes]]:
+    """Check the caller's arrays against the input tensors; return (tensor id, memory bytes) pairs."""
+    names = ", ".join(repr(bs.tensor(t).name) for t in bs.inputs)
+    if len(inputs) != len(bs.inputs):
+        raise SimulationError(f"the bitstream takes {len(bs.inputs)} input(s) ({names}), got {len(inputs)}")
+    bound = []
+    for i, (tid, array) in enumerate(zip(bs.inputs, inputs)):
+        t = bs.tensor(tid)
+        array = np.asarray(array)
+        if array.shape != tuple(t.shape):
+            raise SimulationError(
+                f"input {i} {t.name!r} has shape {array.shape} but the bitstream expects {tuple(t.shape)}"
+            )
+        have = array.dtype.newbyteorder("=")
+        exact = t.dtype != "bf16" and have == value_dtype(t.dtype)
+        if not exact and have.name not in _INPUT_CASTS.get(t.dtype, ()):
+            raise SimulationError(f"input {i} {t.name!r} has dtype {array.dtype} but the bitstream expects {t.dtype}")
+        bound.append((tid, to_bytes(array, t.dtype)))
+    return bound
+
+
+class Machine:
+    """The chip's off-chip memories plus the rule for running kernels over them."""
+
+    def __init__(self, bs: Bitstream, chip: ChipSpec) -> None:
+        self.bs = bs
+        self.memory = Memory(chip)
+
+    def run(self, inputs: list[tuple[int, bytes]]) -> list[np.ndarray]:
+        for tid, data in sorted(self.bs.image.items()):
+            if data is not None:
+                self.memory.write_tensor(self.bs.tensor(tid), data)
+        for tid, data in inputs:
+            self.memory.write_tensor(self.bs.tensor(tid), data)
+        for k in self.bs.kernels:
+            self.run_kernel(k)
+        return [self.read(self.bs.tensor(tid)) for tid in self.bs.outputs]
+
+    def read(self, t: TensorEntry) -> np.ndarray:
+        size = nbytes_of(t.dtype, t.shape)
+        return from_bytes(self.memory.read_tensor(t, size), t.dtype, tuple(t.shape))
+
+    def run_kernel(self, k: KernelEntry) -> None:
+        values: dict[int, np.ndarray] = {}  # stream id -> value; streams do not outlive a kernel
+        for sid in k.stages:
+            s = self.bs.stage(sid)
+            missing = [i for i in s.inputs if i not in values]
+            if missing:
+                raise SimulationError(f"kernel {k.name!r}: {stage_name(s)} runs before stream {missing[0]} holds a value")
+            results = self.run_stage(s, [values[i] for i in s.inputs])
+            if len(results) != len(s.outputs):
+                raise SimulationError(f"{stage_name(s)} produced {len(results)} value(s) for {len(s.outputs)} output stream(s)")
+            for stream_id, value in zip(s.outputs, results):
+                values[stream_id] = self._conform(s, stream_id, value)
+
+    def _conform(self, s: StageConfig, stream_id: int, value: np.ndarray) -> np.ndarray:
+        st = self.bs.stream(stream_id)
+        value = cast(value, st.dtype)
+        if value.shape != tuple(st.shape):
+            raise SimulationError(
+                f"{stage_name(s)} produced shape {value.shape} on stream {stream_id}, which carries {tuple(st.shape)}"
+            )
+        return value
+
+    def run_stage(self, s: StageConfig, args: list[np.ndarray]) -> list[np.ndarray]:
+        if s.opcode == "load":
+            return self._load(s)
+        if s.opcode == "store":
+            self._store(s, args[0])
+            return []
+        outs = [(self.bs.stream(i).dtype, tuple(self.bs.stream(i).shape)) for i in s.outputs]
+        try:
+            with np.errstate(all="ignore"):
+                return list(KERNELS[s.opcode](args, s.attrs, outs))
+        except SimulationError:
+            raise
+        except Exception as exc:  # a numpy error on a malformed stage: report it against the stage
+            raise SimulationError(f"{stage_name(s)} failed: {type(exc).__name__}: {exc}") from exc
+
+    def _same_layout(self, s: StageConfig, stream_id: int) -> None:
+        """A flat address range has no shape: a tensor streams as any shape with its dtype and size."""
+        t, st = self.bs.tensor(s.tensor), self.bs.stream(stream_id)
+        if st.dtype != t.dtype or prod(st.shape) != prod(t.shape):
+            raise SimulationError(
+                f"{stage_name(s)} moves {describe(t)} ({t.dtype}{list(t.shape)}) over stream {stream_id} "
+                f"({st.dtype}{list(st.shape)}): dtype and element count must match"
+            )
+
+    def _load(self, s: StageConfig) -> list[np.ndarray]:
+        value = self.read(self.bs.tensor(s.tensor))
+        for i in s.outputs:
+            self._same_layout(s, i)
+        return [value.reshape(self.bs.stream(i).shape) for i in s.outputs]
+
+    def _store(self, s: StageConfig, value: np.ndarray) -> None:
+        self._same_layout(s, s.inputs[0])
+        t = self.bs.tensor(s.tensor)
+        self.memory.write_tensor(t, to_bytes(value.reshape(t.shape), t.dtype))
+

@@ -1,0 +1,183 @@
+"""Cycle estimate of a bitstream, from its configuration and the chip spec alone.
+
+Nothing here looks at values or wall time: the same bitstream on the same chip always gives the
+same cycles, whether or not it is executed. The model (docs/simulator.md) is a pipelined
+roofline per kernel: every stage, stream and memory tier works concurrently, the slowest one
+sets the steady-state time, and the pipeline fill plus the kernel launch are paid on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import ceil, prod
+
+from bitstream_format import Bitstream, KernelEntry, StageConfig, StreamEntry, nbytes_of, opcode, work_flops
+from chip_model import ChipSpec
+
+from functional_sim.errors import SimulationError
+
+LAUNCH_MODES = ("software", "hardware")
+UNIT_BOUND = {"pcu": "compute", "pmu": "sram"}  # an AGCU stage is bound by its tensor's tier
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    id: int
+    label: str
+    opcode: str
+    unit: str
+    sites: int
+    cycles: int
+    bound: str  # what a kernel bound by this stage is bound by: compute, sram, hbm or ddr
+
+
+@dataclass(frozen=True)
+class KernelRecord:
+    """One kernel's place on the timeline and what limits it."""
+
+    id: int
+    name: str
+    section: int
+    start: int
+    cycles: int  # launch + fill + steady
+    bound: str  # compute, sram, hbm, ddr, network or launch
+    launch_cycles: int
+    fill_cycles: int
+    steady_cycles: int
+    stages: tuple[StageTiming, ...]
+    stream_cycles: dict[int, int] = field(default_factory=dict)
+    tier_cycles: dict[str, int] = field(default_factory=dict)
+    tier_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def stage_cycles(self) -> dict[int, int]:
+        return {s.id: s.cycles for s in self.stages}
+
+
+@dataclass(frozen=True)
+class SectionRecord:
+    """A program load: the section's configuration is streamed onto the chip before its kernels."""
+
+    id: int
+    name: str
+    start: int
+    load_cycles: int
+
+
+@dataclass(frozen=True)
+class ProgramTiming:
+    cycles: int
+    kernels: tuple[KernelRecord, ...]
+    sections: tuple[SectionRecord, ...]
+    tier_bytes: dict[str, int]
+
+
+def _streams(bs: Bitstream, ids: tuple[int, ...]) -> list[StreamEntry]:
+    return [bs.stream(i) for i in ids]
+
+
+def agcu_tier_bytes(bs: Bitstream, s: StageConfig) -> tuple[str, int]:
+    t = bs.tensor(s.tensor)
+    return t.tier, nbytes_of(t.dtype, t.shape)
+
+
+def stage_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
+    """Cycles for the stage to process its whole value, with all its sites sharing the work."""
+    n = len(s.sites)
+    ins, outs = _streams(bs, s.inputs), _streams(bs, s.outputs)
+    if s.unit == "agcu":
+        return ceil(agcu_tier_bytes(bs, s)[1] / (chip.agcu.bytes_per_cycle * n))
+    if s.unit == "pmu":
+        moved = sum(st.nbytes for st in ins + outs)
+        return ceil(moved / (chip.pmu.bytes_per_cycle * n))
+    op, pcu = opcode(s.opcode), chip.pcu
+    out_elements = sum(prod(st.shape) for st in outs)
+    if op.family == "matmul":
+        flops = work_flops(s.opcode, [st.shape for st in ins], [st.shape for st in outs])
+        return ceil(flops / (pcu.flops_per_cycle * n))
+    if op.family == "generate":
+        return ceil(out_elements / (pcu.lanes * n))
+    elements = prod(ins[0].shape) if op.family in ("reduce", "scan", "select") and ins else out_elements
+    passes = ceil(op.flops_per_element / pcu.stages)  # the op's flops fold into the stage pipeline
+    cycles = elements * passes / (pcu.lanes * n)
+    if op.transcendental and pcu.transcendentals_per_cycle:
+        cycles = max(cycles, elements / (pcu.transcendentals_per_cycle * n))
+    return ceil(cycles)
+
+
+def _stream_latency(chip: ChipSpec, st: StreamEntry, dst: int) -> int:
+    hops = st.hops[st.dsts.index(dst)] if st.hops else 0
+    crossings = sum(chip.grid.die_of(y0) != chip.grid.die_of(y1) for _, y0, _, y1 in st.links)
+    return hops * chip.network.hop_latency_cycles + crossings * chip.network.die_crossing_latency_cycles
+
+
+def _tile_fraction(st: StreamEntry) -> float:
+    """Share of the stream's value in one tile; tile_bytes 0 means the value moves whole."""
+    if st.nbytes == 0:
+        return 0.0
+    return min(1.0, st.tile_bytes / st.nbytes) if st.tile_bytes > 0 else 1.0
+
+
+def _fill(bs: Bitstream, chip: ChipSpec, k: KernelEntry, cycles: dict[int, int]) -> int:
+    """Longest producer->consumer path: stream latencies plus one tile's worth of each stage."""
+    finish: dict[int, int] = {}
+    for sid in k.stages:
+        s = bs.stage(sid)
+        ins, outs = _streams(bs, s.inputs), _streams(bs, s.outputs)
+        arrive = max((finish.get(st.src, 0) + _stream_latency(chip, st, sid) for st in ins), default=0)
+        tile = max((_tile_fraction(st) for st in (outs or ins)), default=1.0)
+        finish[sid] = arrive + ceil(cycles[sid] * tile)
+    return max(finish.values(), default=0)
+
+
+def kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, launch: str) -> KernelRecord:
+    stages, tiers = [], {"hbm": 0, "ddr": 0}
+    for sid in k.stages:
+        s = bs.stage(sid)
+        bound = UNIT_BOUND.get(s.unit, "")
+        if s.unit == "agcu":
+            tier, nbytes = agcu_tier_bytes(bs, s)
+            tiers[tier] += nbytes
+            bound = tier
+        stages.append(StageTiming(s.id, s.label, s.opcode, s.unit, len(s.sites), stage_cycles(bs, chip, s), bound))
+    tier_cycles = {t: ceil(b / chip.tier_bytes_per_cycle(t)) for t, b in tiers.items() if b}
+    stream_cycles = {}
+    for sid in k.stages:
+        for st in _streams(bs, bs.stage(sid).outputs):
+            link = chip.network.vector_link_bytes_per_cycle if st.network == "vector" else chip.network.scalar_link_bytes_per_cycle
+            stream_cycles[st.id] = ceil(st.nbytes / link)
+
+    candidates = [(st.cycles, st.bound) for st in stages]
+    candidates += [(c, t) for t, c in tier_cycles.items()]
+    candidates += [(c, "network") for c in stream_cycles.values()]
+    steady, bound = max(candidates, key=lambda c: c[0], default=(0, "launch"))
+    fill = _fill(bs, chip, k, {st.id: st.cycles for st in stages})
+    launch_cycles = chip.launch.software_launch_cycles if launch == "software" else chip.launch.hardware_launch_cycles
+    if launch_cycles > steady + fill or steady + fill == 0:
+        bound = "launch"
+    return KernelRecord(
+        k.id, k.name, k.section, start, launch_cycles + fill + steady, bound, launch_cycles, fill, steady,
+        tuple(stages), stream_cycles, tier_cycles, tiers,
+    )
+
+
+def program_timing(bs: Bitstream, chip: ChipSpec, launch: str = "software") -> ProgramTiming:
+    """Kernels run one after another in `bs.kernels` order; each change of section reloads the program."""
+    if launch not in LAUNCH_MODES:
+        raise SimulationError(f"launch must be one of {', '.join(LAUNCH_MODES)}, got {launch!r}")
+    sections = {sec.id: sec for sec in bs.sections}
+    now, current = 0, None
+    kernels, loads = [], []
+    tier_bytes = {"hbm": 0, "ddr": 0}
+    for k in bs.kernels:
+        if k.section != current:
+            sec = sections[k.section]
+            loads.append(SectionRecord(sec.id, sec.name, now, chip.launch.program_load_cycles))
+            now += chip.launch.program_load_cycles
+            current = k.section
+        record = kernel_timing(bs, chip, k, now, launch)
+        kernels.append(record)
+        now += record.cycles
+        for tier, nbytes in record.tier_bytes.items():
+            tier_bytes[tier] += nbytes
+    return ProgramTiming(now, tuple(kernels), tuple(loads), tier_bytes)

@@ -1,0 +1,131 @@
+"""`rdu-plan-memory`: give every off-chip tensor a tier and an address.
+
+The paper's rules (SN40L section V-A): HBM by default; static lifetimes, so tensors whose lifetimes
+do not overlap share addresses; when HBM is full, activations spill to DDR first, smallest
+transfer (lowest bandwidth need) first, and weights stay in HBM as long as they can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.passes import ModulePass
+
+from bitstream_format.model import nbytes_of
+from chip_model import load_chip
+from dialects.diagnostics import CapacityError
+from dialects import rdu
+from dialects.types import dtype_of, shape_of
+from passes.lower_unfused import chip_name
+
+ALIGN = 64
+
+
+@dataclass
+class Lifetime:
+    tensor: rdu.TensorOp
+    nbytes: int
+    first: int
+    last: int
+
+    def overlaps(self, other: "Lifetime") -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+
+def tensor_bytes(t: rdu.TensorOp) -> int:
+    return nbytes_of(dtype_of(t.result.type), shape_of(t.result.type))
+
+
+def lifetimes(module: ModuleOp) -> list[Lifetime]:
+    """Kernel-index intervals in which each tensor must hold its value."""
+    tensors = [op for op in module.body.block.ops if isinstance(op, rdu.TensorOp)]
+    kernels = [op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)]
+    end = len(kernels)
+    first = {t.result: -1 for t in tensors}
+    last = {t.result: -1 for t in tensors}
+    for k, kernel in enumerate(kernels):
+        for stage in kernel.stages():
+            if isinstance(stage, rdu.StoreOp) and first[stage.tensor] == -1:
+                first[stage.tensor] = k
+            elif isinstance(stage, rdu.LoadOp):
+                last[stage.tensor] = k
+    out = []
+    for t in tensors:
+        role = t.role.data
+        lo = first[t.result] if role in ("activation", "output") else -1
+        hi = end if role in ("output", "weight", "constant") else max(last[t.result], lo)
+        out.append(Lifetime(t, tensor_bytes(t), lo, hi))
+    return out
+
+
+def first_fit(items: list[Lifetime]) -> tuple[dict[int, int], int]:
+    """Offsets for intervals-with-sizes: largest first, lowest free address among overlapping ones."""
+    placed: list[tuple[Lifetime, int]] = []
+    offsets: dict[int, int] = {}
+    peak = 0
+    for item in sorted(items, key=lambda i: (-i.nbytes, i.first, i.tensor.sym_name.data)):
+        busy = sorted((off, off + other.nbytes) for other, off in placed if other.overlaps(item))
+        offset = 0
+        for lo, hi in busy:
+            if offset + item.nbytes <= lo:
+                break
+            offset = max(offset, -(-hi // ALIGN) * ALIGN)
+        placed.append((item, offset))
+        offsets[id(item)] = offset
+        peak = max(peak, offset + item.nbytes)
+    return offsets, peak
+
+
+@dataclass(frozen=True)
+class PlanMemoryPass(ModulePass):
+    name = "rdu-plan-memory"
+
+    def apply(self, ctx: Context, module: ModuleOp) -> None:
+        chip = load_chip(chip_name(module))
+        hbm, ddr = chip.tier("hbm"), chip.tier("ddr")
+        items = lifetimes(module)
+        for item in items:
+            if item.nbytes > max(hbm.capacity_bytes, ddr.capacity_bytes):
+                raise CapacityError(
+                    f"tensor {item.tensor.sym_name.data!r} needs {item.nbytes:,} bytes but the largest tier holds "
+                    f"{max(hbm.capacity_bytes, ddr.capacity_bytes):,} (HBM {hbm.capacity_bytes:,}, DDR {ddr.capacity_bytes:,})",
+                    _source(item.tensor),
+                )
+        # Spill order: activations before weights, smallest transfer first.
+        candidates = sorted(
+            items,
+            key=lambda i: (i.tensor.role.data not in ("activation",), i.tensor.role.data in ("input", "output"), i.nbytes),
+        )
+        in_hbm = list(items)
+        in_ddr: list[Lifetime] = []
+        offsets, peak = first_fit(in_hbm)
+        while peak > hbm.capacity_bytes:
+            excess = peak - hbm.capacity_bytes
+            moved = 0
+            while moved < excess and candidates:
+                item = candidates.pop(0)
+                if item.nbytes == 0 or item not in in_hbm:
+                    continue
+                in_hbm.remove(item)
+                in_ddr.append(item)
+                moved += item.nbytes
+            if moved == 0:
+                break
+            offsets, peak = first_fit(in_hbm)
+        ddr_offsets, ddr_peak = first_fit(in_ddr)
+        if peak > hbm.capacity_bytes or ddr_peak > ddr.capacity_bytes:
+            total = sum(i.nbytes for i in items)
+            raise CapacityError(
+                f"the model needs {total:,} bytes of tensors (peak HBM {peak:,}, DDR {ddr_peak:,}) but chip "
+                f"{chip.name!r} has HBM {hbm.capacity_bytes:,} and DDR {ddr.capacity_bytes:,} bytes"
+            )
+        for tier, plan, placed in (("hbm", offsets, in_hbm), ("ddr", ddr_offsets, in_ddr)):
+            for item in placed:
+                item.tensor.attributes["tier"] = StringAttr(tier)
+                item.tensor.attributes["offset"] = IntegerAttr(plan[id(item)], i64)
+
+
+def _source(t: rdu.TensorOp) -> str:
+    return t.source.data if t.source is not None else ""

@@ -1,0 +1,72 @@
+"""The one place every rducc pass is registered, by its MLIR-style name.
+
+Passes load lazily (as xDSL's `get_all_passes` does) so that `rducc opt -p rdu-fuse` does not
+import the placer's solver. Pipelines are MLIR pass-pipeline strings:
+`rdu-lower-unfused{chip=small},rdu-plan-memory`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+
+
+def _lower_unfused() -> type[ModulePass]:
+    from passes.lower_unfused import LowerUnfusedPass
+
+    return LowerUnfusedPass
+
+
+def _plan_memory() -> type[ModulePass]:
+    from passes.plan_memory import PlanMemoryPass
+
+    return PlanMemoryPass
+
+
+def _allocate_units() -> type[ModulePass]:
+    from passes.allocate_units import AllocateUnitsPass
+
+    return AllocateUnitsPass
+
+
+def _place() -> type[ModulePass]:
+    from backend_rdu.place_pass import PlacePass
+
+    return PlacePass
+
+
+PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "rdu-lower-unfused": _lower_unfused,
+    "rdu-plan-memory": _plan_memory,
+    "rdu-allocate-units": _allocate_units,
+    "rdu-place": _place,
+}
+
+
+def register_pass(name: str, loader: Callable[[], type[ModulePass]]) -> None:
+    """Add a pass (e.g. one of your own) so pipelines and `rducc opt` can name it."""
+    PASSES[name] = loader
+
+
+def available_passes() -> list[str]:
+    return sorted(PASSES)
+
+
+class UnknownPassError(ValueError):
+    pass
+
+
+def parse_pipeline(spec: str) -> PassPipeline:
+    """A pipeline from a string; unknown names and bad options raise a one-line error."""
+    try:
+        return PassPipeline.parse_spec(PASSES, spec)
+    except Exception as exc:  # xDSL raises several types for bad specs
+        message = " ".join(str(exc).split())
+        raise UnknownPassError(f"bad pass pipeline {spec!r}: {message} (known passes: {', '.join(available_passes())})") from None
+
+
+def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> None:
+    parse_pipeline(spec).apply(ctx, module)
