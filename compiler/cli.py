@@ -1,0 +1,333 @@
+"""`rducc`: the command line. A thin layer over the driver, the simulator and the inspectors.
+
+Every user error prints one `error: ...` line on stderr and exits 2, with no traceback and no
+half-written output file (outputs are written to a temporary file and renamed into place).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from compiler.progress import spinner
+
+EXIT_USER_ERROR = 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from bitstream_format import BitstreamError
+    from chip_model import ChipSpecError
+    from dialects.diagnostics import RduccError
+    from passes.registry import UnknownPassError
+
+    errors: list[type[BaseException]] = [RduccError, BitstreamError, ChipSpecError, UnknownPassError]
+    try:
+        from functional_sim import SimulationError
+
+        errors.append(SimulationError)
+    except ImportError:
+        pass
+    try:
+        from backend_rdu.placement import NetlistError, PlacementError
+        from backend_rdu.routing import RoutingError
+
+        errors += [NetlistError, PlacementError, RoutingError]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {' '.join(str(message).split())}", err=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except _user_errors() as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class DefaultCompileGroup(click.Group):
+    """`rducc MODEL.py ...` means `rducc compile MODEL.py ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["compile", *args]
+        return super().parse_args(ctx, args)
+
+
+chip_option = click.option("--chip", default="small", show_default=True, help="chip spec name (sn40l, small) or .toml path")
+opt_option = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=0, show_default=True,
+                          help="-O0: one operator per kernel (unfused baseline); -O1: fused streaming pipelines")
+seed_option = click.option("--seed", type=int, default=0, show_default=True, help="placement seed")
+
+
+@click.group(cls=DefaultCompileGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="rducc")
+def main() -> None:
+    """rducc: compile PyTorch models for an SN40L-style reconfigurable dataflow chip.
+
+    \b
+    rducc MODEL.py -o OUT.rbit      compile (same as `rducc compile`)
+    rducc run MODEL.py --json       compile, simulate, compare with PyTorch
+    rducc sim OUT.rbit              simulate a bitstream
+    rducc inspect OUT.rbit          show a bitstream
+    rducc chip sn40l --json         show a chip spec
+    rducc opt IN.mlir -p PASSES     run passes on textual IR
+    """
+
+
+def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: bool = True):
+    from compiler.driver import CompileOptions, compile_model
+
+    with spinner(show_progress) as update:
+        return compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed), update)
+
+
+@main.command("compile")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="bitstream to write (.rbit)")
+@chip_option
+@opt_option
+@seed_option
+@click.option("--emit-ir", type=click.Path(path_type=Path), help="also write the final rdu IR here")
+def compile_cmd(model: Path, output: Path, chip: str, opt_level: int, seed: int, emit_ir: Path | None) -> None:
+    """Compile MODEL.py into a bitstream."""
+    with user_errors():
+        result = _compile(model, chip, opt_level, seed)
+        write_atomically(output, result.data)
+        if emit_ir:
+            write_atomically(emit_ir, str(result.module).encode())
+        m = result.bitstream.manifest
+        click.echo(
+            f"wrote {output} ({len(result.data):,} bytes): {m['kernels']} kernels, {m['pcus_used']} PCUs, "
+            f"{m['pmus_used']} PMUs on {chip} in {result.compile_seconds:.2f} s"
+        )
+
+
+def _sim_inputs(bs, inputs_path: Path | None, seed: int):
+    import numpy as np
+
+    from bitstream_format.arrays import numpy_dtype
+
+    if inputs_path is not None:
+        from functional_sim import load_inputs_npz
+
+        return load_inputs_npz(inputs_path, bs)
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for tid in bs.inputs:
+        t = bs.tensor(tid)
+        dt = numpy_dtype(t.dtype)
+        arrays.append(rng.standard_normal(t.shape).astype(dt) if dt.kind == "f" else np.zeros(t.shape, dt))
+    return arrays
+
+
+@main.command("sim")
+@click.argument("bitstream", type=click.Path(path_type=Path))
+@click.option("--inputs", "inputs_path", type=click.Path(path_type=Path), help="inputs .npz (keys: input names, or arr_0...)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write outputs to this .npz")
+@click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
+@click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
+@click.option("--timing-only", is_flag=True, help="estimate cycles without executing (for shapes-only bitstreams)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str, trace: Path | None,
+            timing_only: bool, as_json: bool) -> None:
+    """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
+    with user_errors():
+        import bitstream_format
+        from functional_sim import save_outputs_npz, simulate
+
+        if not bitstream.exists():
+            fail(f"bitstream {bitstream} does not exist")
+        bs = bitstream_format.decode(bitstream.read_bytes())
+        inputs = _sim_inputs(bs, inputs_path, 0)
+        t0 = time.perf_counter()
+        result = simulate(bs, inputs, execute=not timing_only, launch=launch)
+        seconds = time.perf_counter() - t0
+        if output is not None and not timing_only:
+            with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
+                staged = Path(tmp) / "out.npz"
+                save_outputs_npz(staged, result, bs)
+                write_atomically(output, staged.read_bytes())
+        if trace is not None:
+            write_atomically(trace, json.dumps(result.chrome_trace()).encode())
+        summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels),
+                   "simulate_seconds": seconds, "outputs": [list(o.shape) for o in result.outputs]}
+        if as_json:
+            click.echo(json.dumps(summary))
+        else:
+            click.echo(f"simulated {len(bs.kernels)} kernels: {result.cycles:,} cycles "
+                       f"({result.seconds * 1e6:.2f} us modeled) in {seconds:.2f} s")
+            if output is not None and not timing_only:
+                click.echo(f"wrote {output}")
+
+
+@main.command("run")
+@click.argument("model", type=click.Path(path_type=Path))
+@chip_option
+@opt_option
+@seed_option
+@click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
+@click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, as_json: bool) -> None:
+    """Compile MODEL.py, simulate it, and compare with PyTorch eager."""
+    with user_errors():
+        from compiler.run_model import run_and_compare
+
+        with spinner(not as_json) as update:
+            report = run_and_compare(model, chip, opt_level, seed, launch, update)
+        if trace is not None:
+            write_atomically(trace, json.dumps(report.trace).encode())
+        if as_json:
+            click.echo(json.dumps(report.to_json()))
+        else:
+            click.echo(report.to_text())
+        if not report.allclose:
+            sys.exit(1)
+
+
+@main.command("inspect")
+@click.argument("bitstream", type=click.Path(path_type=Path))
+@click.option("--section", type=click.Choice(["manifest", "tensors", "kernels", "stages", "streams", "image"]),
+              help="show one section in full")
+@click.option("--json", "as_json", is_flag=True, help="print the decoded bitstream as JSON")
+def inspect_cmd(bitstream: Path, section: str | None, as_json: bool) -> None:
+    """Print a bitstream readably."""
+    with user_errors():
+        import bitstream_format
+        from compiler.inspect_bitstream import describe, to_json
+
+        if not bitstream.exists():
+            fail(f"bitstream {bitstream} does not exist")
+        data = bitstream.read_bytes()
+        bs = bitstream_format.decode(data)
+        click.echo(json.dumps(to_json(bs, section), indent=1) if as_json else describe(bs, data, section))
+
+
+@main.command("chip")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="print the full spec, with every site, as JSON")
+def chip_cmd(name: str, as_json: bool) -> None:
+    """Show a chip spec (sn40l, small, or a .toml path)."""
+    with user_errors():
+        from chip_model import load_chip
+
+        chip = load_chip(name)
+        if as_json:
+            click.echo(json.dumps(chip.to_json()))
+            return
+        counts = ", ".join(f"{chip.count(k)} {k.upper()}s" for k in ("pcu", "pmu", "agcu"))
+        click.echo(f"{chip.name}: {chip.description}")
+        click.echo(f"  grid {chip.grid.columns} x {chip.grid.rows}: {counts}")
+        click.echo(f"  clock {chip.clock_hz / 1e9:.2f} GHz, peak {chip.peak_flops / 1e12:.1f} TFLOPS "
+                   f"(PCU {chip.pcu.lanes} lanes x {chip.pcu.stages} stages)")
+        for tier in ("sram", "hbm", "ddr"):
+            t = chip.tier(tier)
+            click.echo(f"  {tier.upper():4} {t.capacity_bytes / 1e9:10.3f} GB  {t.bytes_per_second / 1e9:10.1f} GB/s")
+        click.echo("  " + _grid_picture(chip).replace("\n", "\n  "))
+
+
+def _grid_picture(chip) -> str:
+    letter = {"pcu": "C", "pmu": "M", "agcu": "A"}
+    rows = [["." for _ in range(chip.grid.columns)] for _ in range(chip.grid.rows)]
+    for s in chip.grid.sites:
+        rows[s.y][s.x] = letter[s.kind]
+    if chip.grid.rows > 16:
+        return f"(floor plan: {chip.grid.rows} rows; C=PCU M=PMU A=AGCU; see --json for every site)"
+    return "\n".join("".join(r) for r in rows) + "\n(C=PCU M=PMU A=AGCU)"
+
+
+@main.command("opt")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-lower-unfused{chip=small},rdu-plan-memory")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write the resulting IR here instead of stdout")
+def opt_cmd(source: Path, pipeline: str, output: Path | None) -> None:
+    """Run registered passes on textual IR, like mlir-opt. SOURCE may be - for stdin."""
+    with user_errors():
+        from compiler.textual_ir import parse_ir, print_ir
+        from passes.registry import run_pipeline
+        from dialects import make_context
+
+        text = sys.stdin.read() if str(source) == "-" else _read_text(source)
+        ctx = make_context()
+        module = parse_ir(ctx, text, str(source))
+        if pipeline:
+            run_pipeline(ctx, module, pipeline)
+            module.verify()
+        out = print_ir(module)
+        if output:
+            write_atomically(output, out.encode())
+        else:
+            click.echo(out, nl=False)
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        fail(f"{path} does not exist")
+    return path.read_text()
+
+
+@main.command("passes")
+def passes_cmd() -> None:
+    """List the registered passes."""
+    from passes.registry import PASSES
+
+    for name in sorted(PASSES):
+        cls = PASSES[name]()
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        click.echo(f"{name:22} {doc.split(':', 1)[-1].strip()}")
+
+
+@main.command("ops")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def ops_cmd(model: Path, as_json: bool) -> None:
+    """List the model's ATen ops, marking unsupported ones, with the source line of each."""
+    with user_errors():
+        from compiler.frontend.capture import capture
+        from compiler.frontend.importer import list_ops
+        from compiler.frontend.model_file import load_model_file, run_eager
+
+        loaded = load_model_file(model)
+        run_eager(loaded)
+        rows = list_ops(capture(loaded))
+        if as_json:
+            click.echo(json.dumps([{"op": o, "supported": s, "source": src} for o, s, src in rows]))
+            return
+        for op, supported, src in rows:
+            click.echo(f"{'  ' if supported else '!!'} {op:40} {src}")
+        missing = sorted({o for o, s, _ in rows if not s})
+        click.echo(f"{len(rows)} ops, {len(missing)} unsupported" + (f": {', '.join(missing)}" if missing else ""))
+        if missing:
+            sys.exit(EXIT_USER_ERROR)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Compare simulated outputs with PyTorch eager's, leaf by leaf, NaNs in the same places."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils._pytree import tree_leaves
+
+RTOL = 1e-4
+ATOL = 1e-5
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    index: int
+    shape: tuple[int, ...]
+    dtype: str
+    allclose: bool
+    max_abs_error: float
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "shape": list(self.shape), "dtype": self.dtype, "allclose": self.allclose,
+                "max_abs_error": self.max_abs_error, **({"reason": self.reason} if self.reason else {})}
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        t = t.float()
+    return t.numpy()
+
+
+def eager_leaves(outputs: Any) -> list[torch.Tensor]:
+    return [leaf for leaf in tree_leaves(outputs) if isinstance(leaf, torch.Tensor)]
+
+
+def compare_outputs(simulated: list[np.ndarray], reference: list[torch.Tensor],
+                    rtol: float = RTOL, atol: float = ATOL) -> list[OutputComparison]:
+    if len(simulated) != len(reference):
+        raise ValueError(f"the simulator returned {len(simulated)} outputs, PyTorch {len(reference)}")
+    rows = []
+    for i, (sim, ref_t) in enumerate(zip(simulated, reference)):
+        ref = to_numpy(ref_t)
+        dtype = str(ref_t.dtype).removeprefix("torch.")
+        if sim.shape != ref.shape:
+            rows.append(OutputComparison(i, ref.shape, dtype, False, float("inf"), f"shape {sim.shape} != {ref.shape}"))
+            continue
+        a, b = sim.astype(np.float64), ref.astype(np.float64)
+        nan_a, nan_b = np.isnan(a), np.isnan(b)
+        same_nans = bool(np.array_equal(nan_a, nan_b))
+        finite = ~(nan_a | nan_b)
+        diff = np.abs(a - b)[finite]
+        inf_equal = np.array_equal(np.isinf(a) & finite, np.isinf(b) & finite)
+        max_err = float(np.nanmax(np.where(np.isinf(diff), 0.0, diff))) if diff.size else 0.0
+        ok = same_nans and inf_equal and bool(np.allclose(a[finite], b[finite], rtol=rtol, atol=atol))
+        reason = "" if ok else ("NaNs in different places" if not same_nans else "values differ")
+        rows.append(OutputComparison(i, tuple(ref.shape), dtype, ok, max_err, reason))
+    return rows

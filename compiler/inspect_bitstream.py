@@ -1,0 +1,77 @@
+"""Human-readable and JSON views of a decoded bitstream, for `rducc inspect`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+from bitstream_format import Bitstream
+
+
+def to_json(bs: Bitstream, section: str | None = None) -> dict[str, Any]:
+    full = {
+        "chip": bs.chip,
+        "manifest": bs.manifest,
+        "tensors": [asdict(t) for t in bs.tensors],
+        "kernels": [asdict(k) for k in bs.kernels],
+        "stages": [asdict(s) for s in bs.stages],
+        "streams": [asdict(s) for s in bs.streams],
+        "sections": [asdict(s) for s in bs.sections],
+        "image": {str(tid): (len(d) if d is not None else None) for tid, d in sorted(bs.image.items())},
+        "inputs": bs.inputs,
+        "outputs": bs.outputs,
+    }
+    return {section: full[section]} if section else full
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.3f} MB" if n >= 1e5 else f"{n:,} B"
+
+
+def describe(bs: Bitstream, data: bytes, section: str | None = None) -> str:
+    lines: list[str] = []
+    m = bs.manifest
+    if section in (None, "manifest"):
+        lines.append(f"rducc bitstream v{m.get('format_version', '?')} for chip {bs.chip!r}: {len(data):,} bytes, checksum ok")
+        lines.append(f"  model {m.get('model')!r}, -O{m.get('opt_level')}, pipeline {m.get('pipeline')}")
+        lines.append(f"  {len(bs.kernels)} kernels, {len(bs.stages)} stages, {len(bs.streams)} streams, "
+                     f"{len(bs.sections)} section(s); peak use {m.get('pcus_used')} PCUs, {m.get('pmus_used')} PMUs, "
+                     f"{m.get('agcus_used')} AGCUs")
+    if section in (None, "tensors"):
+        by_tier: Counter[str] = Counter()
+        for t in bs.tensors:
+            by_tier[t.tier] += t.nbytes
+        lines.append("tensors: " + ", ".join(f"{tier.upper()} {_mb(n)}" for tier, n in sorted(by_tier.items())))
+        shown = bs.tensors if section == "tensors" else [t for t in bs.tensors if t.role in ("input", "output")]
+        for t in shown:
+            lines.append(f"  #{t.id:<4} {t.role:10} {t.name:24} {t.dtype}{list(t.shape)}  {t.tier}@{t.offset:#x} "
+                         f"({_mb(t.nbytes)}) {t.source}")
+        if section is None and len(shown) < len(bs.tensors):
+            lines.append(f"  ... {len(bs.tensors) - len(shown)} weights, constants and activations (--section tensors)")
+    if section in (None, "kernels"):
+        lines.append("kernels:")
+        stages = {s.id: s for s in bs.stages}
+        shown_k = bs.kernels if section == "kernels" else bs.kernels[:20]
+        for k in shown_k:
+            units = Counter()
+            for sid in k.stages:
+                units[stages[sid].unit] += len(stages[sid].sites)
+            ops = [stages[sid].opcode for sid in k.stages if stages[sid].unit != "agcu" and stages[sid].opcode != "buffer"]
+            lines.append(f"  {k.name:28} {units['pcu']:4} PCU {units['pmu']:4} PMU {units['agcu']:3} AGCU  {' '.join(ops)}")
+        if len(shown_k) < len(bs.kernels):
+            lines.append(f"  ... {len(bs.kernels) - len(shown_k)} more (--section kernels)")
+    if section == "stages":
+        for s in bs.stages:
+            lines.append(f"  #{s.id:<5} k{s.kernel:<4} {s.unit:4} {s.opcode:12} sites={list(s.sites)} in={list(s.inputs)} "
+                         f"out={list(s.outputs)} attrs={s.attrs} sram={s.buffer_bytes} {s.label}")
+    if section == "streams":
+        for s in bs.streams:
+            lines.append(f"  #{s.id:<5} {s.src}->{list(s.dsts)} {s.dtype}{list(s.shape)} tile={s.tile_bytes} "
+                         f"hops={list(s.hops)} links={len(s.links)}")
+    if section in (None, "image"):
+        valued = sum(len(d) for d in bs.image.values() if d is not None)
+        sized = sum(bs.tensor(t).nbytes for t, d in bs.image.items() if d is None)
+        lines.append(f"memory image: {len(bs.image)} tensors, {_mb(valued)} of values"
+                     + (f", {_mb(sized)} recorded by size only (shapes-only compile)" if sized else ""))
+    return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""`rducc run`: compile, simulate the bitstream, and compare with PyTorch eager."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compiler.compare import OutputComparison, compare_outputs, eager_leaves, to_numpy
+from compiler.driver import CompileOptions, CompileResult, compile_model
+from compiler.progress import ProgressFn, no_progress
+
+
+@dataclass
+class RunReport:
+    model: str
+    chip: str
+    opt_level: int
+    launch: str
+    compile: CompileResult
+    comparisons: list[OutputComparison]
+    cycles: int
+    modeled_seconds: float
+    simulate_seconds: float
+    kernel_bounds: dict[str, int] = field(default_factory=dict)
+    trace: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allclose(self) -> bool:
+        return all(c.allclose for c in self.comparisons)
+
+    @property
+    def max_abs_error(self) -> float:
+        return max((c.max_abs_error for c in self.comparisons), default=0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.compile.bitstream.manifest
+        roofline = self.compile.work.roofline_cycles(self.compile.chip)
+        return {
+            "model": self.model,
+            "chip": self.chip,
+            "opt_level": self.opt_level,
+            "launch": self.launch,
+            "allclose": self.allclose,
+            "max_abs_error": self.max_abs_error,
+            "cycles": self.cycles,
+            "modeled_seconds": self.modeled_seconds,
+            "roofline_cycles": roofline,
+            "cycles_over_roofline": self.cycles / roofline if roofline else None,
+            "flops": self.compile.work.flops,
+            "kernels": m["kernels"],
+            "kernel_bounds": self.kernel_bounds,
+            "pcus_used": m["pcus_used"],
+            "pmus_used": m["pmus_used"],
+            "agcus_used": m["agcus_used"],
+            "bitstream_bytes": len(self.compile.data),
+            "compile_seconds": self.compile.compile_seconds,
+            "simulate_seconds": self.simulate_seconds,
+            "outputs": [c.to_json() for c in self.comparisons],
+        }
+
+    def to_text(self) -> str:
+        j = self.to_json()
+        lines = [
+            f"{self.model} on {self.chip} at -O{self.opt_level}: allclose: {str(self.allclose).lower()} "
+            f"(max abs error {self.max_abs_error:.3g})",
+            f"  {j['kernels']} kernels, {j['pcus_used']} PCUs, {j['pmus_used']} PMUs; "
+            f"{self.cycles:,} cycles ({self.modeled_seconds * 1e6:.2f} us), roofline {j['roofline_cycles']:,.0f} cycles",
+            f"  compile {j['compile_seconds']:.2f} s, simulate {j['simulate_seconds']:.2f} s",
+        ]
+        for c in self.comparisons:
+            if not c.allclose:
+                lines.append(f"  output {c.index} {c.dtype}{list(c.shape)}: {c.reason}, max abs error {c.max_abs_error:.3g}")
+        return "\n".join(lines)
+
+
+def run_and_compare(model: Path, chip: str, opt_level: int, seed: int = 0, launch: str = "software",
+                    progress: ProgressFn = no_progress) -> RunReport:
+    result = compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed), progress)
+    progress("simulate")
+    return run_compiled(result, launch)
+
+
+def run_compiled(result: CompileResult, launch: str = "software") -> RunReport:
+    from functional_sim import simulate
+
+    inputs = [to_numpy(t) for t in result.loaded.inputs]
+    t0 = time.perf_counter()
+    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch)
+    seconds = time.perf_counter() - t0
+    comparisons = compare_outputs(sim.outputs, eager_leaves(result.eager_outputs))
+    bounds: dict[str, int] = {}
+    for k in sim.kernels:
+        bound = k["bound"] if isinstance(k, dict) else k.bound
+        bounds[bound] = bounds.get(bound, 0) + 1
+    return RunReport(
+        model=result.loaded.name,
+        chip=result.chip.name,
+        opt_level=result.bitstream.manifest["opt_level"],
+        launch=launch,
+        compile=result,
+        comparisons=comparisons,
+        cycles=sim.cycles,
+        modeled_seconds=sim.seconds,
+        simulate_seconds=seconds,
+        kernel_bounds=bounds,
+        trace=sim.chrome_trace(),
+    )
