@@ -14,7 +14,6 @@ from xdsl.passes import ModulePass
 from backend_rdu.initial_placement import place_kernel_greedy
 from chip_model import load_chip
 from dialects import rdu
-from passes.lower_unfused import chip_name
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class PlacePass(ModulePass):
     seconds: float = 0.0  # budget for improving on the greedy placement; 0 keeps the greedy one
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = load_chip(chip_name(module))
+        chip = load_chip(rdu.chip_of(module))
         for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
             for stage, sites in place_kernel_greedy(kernel, chip).items():
                 stage.set_sites(sites)

@@ -82,7 +82,7 @@ class DefaultCompileGroup(click.Group):
 
 
 chip_option = click.option("--chip", default="small", show_default=True, help="chip spec name (sn40l, small) or .toml path")
-opt_option = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=0, show_default=True,
+opt_option = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=1, show_default=True,
                           help="-O0: one operator per kernel (unfused baseline); -O1: fused streaming pipelines")
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="placement seed")
 
@@ -266,7 +266,7 @@ def _grid_picture(chip) -> str:
 
 @main.command("opt")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-lower-unfused{chip=small},rdu-plan-memory")
+@click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-lower{chip=small},rdu-plan-memory")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write the resulting IR here instead of stdout")
 def opt_cmd(source: Path, pipeline: str, output: Path | None) -> None:
     """Run registered passes on textual IR, like mlir-opt. SOURCE may be - for stdin."""

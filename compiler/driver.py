@@ -26,14 +26,15 @@ from passes.registry import run_pipeline
 
 COMPILER_VERSION = "0.1.0"
 OPT_PIPELINES = {
-    0: "rdu-lower-unfused{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}}",
+    0: "rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}}",
+    1: "rdu-fuse{{chip={chip}}},rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}}",
 }
 
 
 @dataclass(frozen=True)
 class CompileOptions:
     chip: str = "small"
-    opt_level: int = 0
+    opt_level: int = 1
     seed: int = 0
 
     def pipeline(self) -> str:

@@ -16,6 +16,7 @@ from xdsl.dialects.builtin import (
     DictionaryAttr,
     FloatAttr,
     IntegerAttr,
+    ModuleOp,
     StringAttr,
     TensorType,
     i64,
@@ -231,6 +232,14 @@ class KernelOp(IRDLOperation):
     def verify_(self) -> None:
         for op in self.body.block.ops:
             _check(isinstance(op, StageOp), f"rdu.kernel: {op.name} is not a stage")
+
+
+def chip_of(module: ModuleOp) -> str:
+    """The chip a lowered module targets (set by rdu-lower as the `rdu.chip` module attribute)."""
+    attr = module.attributes.get("rdu.chip")
+    if not isinstance(attr, StringAttr):
+        raise ValueError("the module has no rdu.chip attribute: run rdu-lower first")
+    return attr.data
 
 
 RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, BufferOp, ComputeOp, KernelOp], [])

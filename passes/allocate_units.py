@@ -21,7 +21,6 @@ from chip_model import ChipSpec, load_chip
 from dialects import rdu
 from dialects.diagnostics import CapacityError
 from dialects.types import dtype_of, shape_of
-from passes.lower_unfused import chip_name
 
 
 def value_bytes(v) -> int:
@@ -69,7 +68,7 @@ class AllocateUnitsPass(ModulePass):
     min_cycles: int = 256
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = load_chip(chip_name(module))
+        chip = load_chip(rdu.chip_of(module))
         for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
             self.allocate(kernel, chip)
 

@@ -18,7 +18,6 @@ from chip_model import load_chip
 from dialects.diagnostics import CapacityError
 from dialects import rdu
 from dialects.types import dtype_of, shape_of
-from passes.lower_unfused import chip_name
 
 ALIGN = 64
 
@@ -83,7 +82,7 @@ class PlanMemoryPass(ModulePass):
     name = "rdu-plan-memory"
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = load_chip(chip_name(module))
+        chip = load_chip(rdu.chip_of(module))
         hbm, ddr = chip.tier("hbm"), chip.tier("ddr")
         items = lifetimes(module)
         for item in items:

@@ -2,7 +2,7 @@
 
 Passes load lazily (as xDSL's `get_all_passes` does) so that `rducc opt -p rdu-fuse` does not
 import the placer's solver. Pipelines are MLIR pass-pipeline strings:
-`rdu-lower-unfused{chip=small},rdu-plan-memory`.
+`rdu-fuse{chip=small},rdu-lower{chip=small},rdu-plan-memory`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,16 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 
 
-def _lower_unfused() -> type[ModulePass]:
-    from passes.lower_unfused import LowerUnfusedPass
+def _lower() -> type[ModulePass]:
+    from passes.lower_kernels import LowerKernelsPass
 
-    return LowerUnfusedPass
+    return LowerKernelsPass
+
+
+def _fuse() -> type[ModulePass]:
+    from passes.fuse import FusePass
+
+    return FusePass
 
 
 def _plan_memory() -> type[ModulePass]:
@@ -39,7 +45,8 @@ def _place() -> type[ModulePass]:
 
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
-    "rdu-lower-unfused": _lower_unfused,
+    "rdu-fuse": _fuse,
+    "rdu-lower": _lower,
     "rdu-plan-memory": _plan_memory,
     "rdu-allocate-units": _allocate_units,
     "rdu-place": _place,

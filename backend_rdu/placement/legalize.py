@@ -16,9 +16,10 @@ from backend_rdu.placement.problem import PlacementProblem
 LEAF_SITES = 8
 
 
-def legalize(problem: PlacementProblem, coords: np.ndarray) -> np.ndarray:
-    """A legal `site_of_unit` near `coords` (pinned units stay on their pins)."""
-    site_of_unit = problem.fixed_site.copy()
+def legalize(problem: PlacementProblem, coords: np.ndarray, placed: np.ndarray | None = None) -> np.ndarray:
+    """A legal `site_of_unit` near `coords`. Units already given a site in `placed` (default: the
+    pinned units) keep it; the rest are placed near their coordinates, or anywhere if NaN."""
+    site_of_unit = (problem.fixed_site if placed is None else placed).copy()
     taken = np.zeros(problem.num_sites, dtype=bool)
     taken[site_of_unit[site_of_unit >= 0]] = True
     free = site_of_unit < 0
