@@ -294,6 +294,22 @@ def _read_text(path: Path) -> str:
     return path.read_text()
 
 
+@main.command("import")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write the IR here instead of stdout")
+def import_cmd(model: Path, output: Path | None) -> None:
+    """Print MODEL.py imported into the rgraph dialect (the input of `rducc opt`)."""
+    with user_errors():
+        from compiler.driver import import_model
+        from compiler.textual_ir import print_ir
+
+        text = print_ir(import_model(model).module)
+        if output:
+            write_atomically(output, text.encode())
+        else:
+            click.echo(text, nl=False)
+
+
 @main.command("passes")
 def passes_cmd() -> None:
     """List the registered passes."""

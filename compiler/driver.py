@@ -152,6 +152,13 @@ def usage_counts(bs: Bitstream) -> dict[str, int]:
     }
 
 
+def import_model(path: str | Path) -> ImportedGraph:
+    """MODEL.py as rgraph IR (checked against eager first, so bad inputs fail clearly)."""
+    loaded = load_model_file(path)
+    run_eager(loaded)
+    return import_program(capture(loaded))
+
+
 def compile_model(path: str | Path, options: CompileOptions,
                   progress: Callable[[str], None] = lambda step: None) -> CompileResult:
     progress("load model")

@@ -6,9 +6,12 @@ text only at these edges.
 
 from __future__ import annotations
 
+import io
+
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
+from xdsl.printer import Printer
 from xdsl.utils.exceptions import ParseError, VerifyException
 
 from dialects.diagnostics import RduccError
@@ -31,7 +34,9 @@ def parse_ir(ctx: Context, text: str, name: str = "<ir>") -> ModuleOp:
 
 
 def print_ir(module: ModuleOp) -> str:
-    return f"{module}\n"
+    out = io.StringIO()
+    Printer(stream=out).print_op(module)
+    return out.getvalue() + "\n"
 
 
 def _first_line(exc: Exception) -> str:
