@@ -11,6 +11,8 @@ units sit near sites of their own kind. Units on no net get no position (NaN): t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from backend_rdu.placement.problem import PlacementProblem
@@ -18,17 +20,21 @@ from backend_rdu.placement.problem import PlacementProblem
 PIVOTS = 48
 
 
-def embed(problem: PlacementProblem, seed: int) -> np.ndarray:
-    """Coordinates (num_units x 2, float, chip grid units); NaN rows for units on no net."""
+@dataclass(frozen=True)
+class Layout:
+    coords: np.ndarray  # num_units x 2, chip grid units; NaN rows for units on no net
+    components: list[np.ndarray]  # connected groups of units (units on no net left out)
+
+
+def embed(problem: PlacementProblem, seed: int) -> Layout:
     rng = np.random.default_rng(seed)
     graph = _Hypergraph(problem)
     coords = np.full((problem.num_units, 2), np.nan)
     pinned = problem.fixed_site >= 0
     pin_xy = np.stack([problem.site_x[problem.fixed_site], problem.site_y[problem.fixed_site]], axis=1)
     loose: list[np.ndarray] = []  # components to pack, each centred at the origin
-    for members in graph.components():
-        if len(members) == 1 and graph.degree[members[0]] == 0:
-            continue
+    components = [c for c in graph.components() if len(c) > 1 or graph.degree[c[0]] > 0]
+    for members in components:
         xy = _pivot_mds(graph, members, rng)
         xy = _align_axes(problem, members, xy)
         xy = _fit_scale(graph, members, xy, rng)
@@ -41,7 +47,7 @@ def embed(problem: PlacementProblem, seed: int) -> np.ndarray:
         _pack(problem, coords, loose)
         _snap_to_kinds(problem, coords, np.concatenate(loose))
     coords[pinned] = pin_xy[pinned]
-    return coords
+    return Layout(coords, components)
 
 
 class _Hypergraph:
@@ -94,8 +100,6 @@ def _pivot_mds(graph: _Hypergraph, members: np.ndarray, rng: np.random.Generator
     n = len(members)
     if n <= 2:
         return np.array([[0.0, 0.0], [1.0, 0.0]])[:n]
-    local = np.full(graph.num_units, -1, dtype=np.int64)
-    local[members] = np.arange(n)
     columns = []
     nearest = np.full(n, np.inf)
     pivot = members[int(rng.integers(n))]

@@ -31,7 +31,10 @@ def checkerboard_parity(problem: PlacementProblem) -> int | None:
 
 
 def grow(problem: PlacementProblem, members: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """Integer lattice points (len(members) x 2) for one connected component of the netlist."""
+    """Integer lattice points (len(members) x 2) for one connected component of the netlist.
+
+    Pinned members start on their pins and growth proceeds from them, in chip coordinates;
+    otherwise growth starts from the member nearest the middle of the layout, at the origin."""
     p = problem
     unit_ptr, unit_nets = p.unit_nets
     parity = checkerboard_parity(p)
@@ -46,8 +49,12 @@ def grow(problem: PlacementProblem, members: np.ndarray, coords: np.ndarray) -> 
     score = np.zeros(p.num_units)
     centre = coords[members].mean(axis=0)
     remoteness = np.abs(coords[:, 0] - centre[0]) + np.abs(coords[:, 1] - centre[1])
-    seed = int(members[np.argmin(remoteness[members])])
-    heap = [(0.0, remoteness[seed], seed)]
+    pinned = [int(u) for u in members if p.fixed_site[u] >= 0]
+    if pinned:
+        heap = [(-np.inf, 0.0, u) for u in pinned]
+    else:
+        seed = int(members[np.argmin(remoteness[members])])
+        heap = [(0.0, remoteness[seed], seed)]
     net_weight = p.net_weight
     net_share = net_weight / np.maximum(p.net_degree - 1, 1)
 
@@ -56,7 +63,11 @@ def grow(problem: PlacementProblem, members: np.ndarray, coords: np.ndarray) -> 
         if u in position:
             continue
         nets = unit_nets[unit_ptr[u] : unit_ptr[u + 1]]
-        spot = _best_point(u, nets, box, net_weight, position, occupied, coords, wanted_parity.get(int(p.unit_kind[u])), p)
+        if p.fixed_site[u] >= 0:
+            spot = (int(p.site_x[p.fixed_site[u]]), int(p.site_y[p.fixed_site[u]]))
+        else:
+            parity = wanted_parity.get(int(p.unit_kind[u]))
+            spot = _best_point(u, nets, box, net_weight, position, occupied, coords, parity, p)
         position[u] = spot
         occupied.add(spot)
         x, y = spot

@@ -102,28 +102,21 @@ class WindowRefiner:
         model = cp_model.CpModel()
         is_movable = np.zeros(p.num_units, dtype=bool)
         is_movable[movable] = True
-        choice: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
-        by_site: dict[int, list[cp_model.IntVar]] = {}
+        site_var: dict[int, cp_model.IntVar] = {}
         x_of, y_of = {}, {}
         for u in movable:
             u = int(u)
             mine = candidates[p.site_kind[candidates] == p.unit_kind[u]]
-            here = self.site_of_unit[u]
-            options = []
-            for s in mine:
-                s = int(s)
-                b = model.new_bool_var("")
-                model.add_hint(b, s == here)
-                options.append((s, b))
-                by_site.setdefault(s, []).append(b)
-            model.add_exactly_one(b for _, b in options)
-            bools = [b for _, b in options]
-            x_of[u] = cp_model.LinearExpr.weighted_sum(bools, [int(xs[s]) for s, _ in options])
-            y_of[u] = cp_model.LinearExpr.weighted_sum(bools, [int(ys[s]) for s, _ in options])
-            choice[u] = options
-        for bools in by_site.values():
-            if len(bools) > 1:
-                model.add_at_most_one(bools)
+            here = int(self.site_of_unit[u])
+            s = model.new_int_var_from_domain(cp_model.Domain.from_values(mine.tolist()), "")
+            x = model.new_int_var(int(xs[mine].min()), int(xs[mine].max()), "")
+            y = model.new_int_var(int(ys[mine].min()), int(ys[mine].max()), "")
+            model.add_allowed_assignments([s, x, y], [(int(a), int(xs[a]), int(ys[a])) for a in mine])
+            model.add_hint(s, here)
+            model.add_hint(x, int(xs[here]))
+            model.add_hint(y, int(ys[here]))
+            site_var[u], x_of[u], y_of[u] = s, x, y
+        model.add_all_different(site_var.values())
 
         before = net_hpwl(p, self.site_of_unit)[nets]
         objective = []
@@ -166,12 +159,7 @@ class WindowRefiner:
         st.proven_optimal += optimal
         outcome = WindowOutcome(False, optimal, 0.0, solver.best_objective_bound if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value < current_cost - 0.5:
-            new_sites = {}
-            for u, options in choice.items():
-                for s, b in options:
-                    if solver.boolean_value(b):
-                        new_sites[u] = s
-                        break
+            new_sites = {u: int(solver.value(v)) for u, v in site_var.items()}
             for u in new_sites:
                 self.unit_at_site[self.site_of_unit[u]] = -1
             for u, s in new_sites.items():

@@ -6,8 +6,12 @@ dataflow compiler wants whole (linear runs on the systolic body with its bias ep
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 import warnings
+from contextlib import contextmanager, redirect_stderr
+from typing import Iterator
 
 import torch
 from torch.export import ExportedProgram
@@ -48,9 +52,21 @@ def _export_failure(exc: Exception, loaded: LoadedModel) -> ExportError:
     return ExportError(f"torch.export failed: {type(exc).__name__}: {first}", where)
 
 
+@contextmanager
+def _quiet_torch() -> Iterator[None]:
+    """torch.export logs guard failures and graph dumps on stderr; our error says it in one line."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
 def capture(loaded: LoadedModel) -> ExportedProgram:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_torch():
         try:
             program = torch.export.export(loaded.module, loaded.inputs, strict=False)
             program = program.run_decompositions(decomposition_table())

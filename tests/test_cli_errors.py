@@ -1,0 +1,136 @@
+"""Every user-facing error path: one `error:` line naming the cause, exit code 2, no traceback,
+and no output file left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compiler.cli import main
+
+MODELS = Path(__file__).parent / "models"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def assert_user_error(result, *needles: str) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("model", "needles"),
+    [
+        ("missing.py", ["missing.py does not exist"]),
+        ("syntax_error.py", ["syntax_error.py:3", "syntax error", "never closed"]),
+        ("no_model.py", ["defines no module-level `model`"]),
+        ("no_inputs.py", ["defines no module-level `example_inputs`"]),
+        ("not_a_module.py", ["`model` is a int, not a torch.nn.Module"]),
+        ("constructor_raises.py", ["constructor_raises.py:7", "RuntimeError: weights file missing"]),
+        ("wrong_inputs.py", ["do not fit the model", "2x7 and 4x4"]),
+        ("data_dependent.py", ["control flow that depends on tensor values", "data_dependent.py:6"]),
+        ("unsupported_op.py", ["unsupported op aten.sort.default", "unsupported_op.py:7", "torch.sort"]),
+        ("too_large.py", ["chip 'small' has HBM 268,435,456 and DDR 4,294,967,296 bytes"]),
+    ],
+)
+def test_bad_model_fails_cleanly(tmp_path: Path, model: str, needles: list[str]) -> None:
+    out = tmp_path / "out.rbit"
+    result = invoke(str(MODELS / model), "-o", str(out))
+    assert_user_error(result, *needles)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_reports_the_same_errors() -> None:
+    assert_user_error(invoke("run", str(MODELS / "unsupported_op.py")), "aten.sort.default")
+
+
+def test_unsupported_op_is_listed_by_ops() -> None:
+    result = invoke("ops", str(MODELS / "unsupported_op.py"))
+    assert result.exit_code == 2
+    assert "!! aten.sort.default" in result.output
+    assert "unsupported_op.py:7" in result.output
+
+
+def test_unknown_chip() -> None:
+    assert_user_error(invoke("chip", "tpu9"), "unknown chip 'tpu9'", "sn40l")
+
+
+def test_bad_chip_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "broken.toml"
+    spec.write_text('name = "broken"\nclock_hz = 1e9\n')
+    assert_user_error(invoke("chip", str(spec)), "missing table [grid]")
+
+
+def test_bad_pass_pipeline(tmp_path: Path) -> None:
+    ir = tmp_path / "m.mlir"
+    ir.write_text("builtin.module {}\n")
+    assert_user_error(invoke("opt", str(ir), "-p", "rdu-nonsense"), "rdu-nonsense", "known passes")
+
+
+def test_unparsable_ir(tmp_path: Path) -> None:
+    ir = tmp_path / "m.mlir"
+    ir.write_text("builtin.module { %0 = rgraph.bogus }\n")
+    assert_user_error(invoke("opt", str(ir)))
+
+
+@pytest.fixture(scope="module")
+def mlp_bitstream(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bits") / "mlp.rbit"
+    result = invoke(str(Path(__file__).parents[1] / "examples" / "mlp.py"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("command", ["sim", "inspect"])
+def test_corrupted_bitstream(tmp_path: Path, mlp_bitstream: Path, command: str) -> None:
+    data = bytearray(mlp_bitstream.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "bad.rbit"
+    bad.write_bytes(bytes(data))
+    assert_user_error(invoke(command, str(bad)), "checksum mismatch")
+
+
+@pytest.mark.parametrize("command", ["sim", "inspect"])
+def test_truncated_bitstream(tmp_path: Path, mlp_bitstream: Path, command: str) -> None:
+    bad = tmp_path / "short.rbit"
+    bad.write_bytes(mlp_bitstream.read_bytes()[:1000])
+    assert_user_error(invoke(command, str(bad)), "truncated")
+
+
+def test_not_a_bitstream(tmp_path: Path) -> None:
+    bad = tmp_path / "x.rbit"
+    bad.write_bytes(b"hello world, this is not a bitstream at all" * 4)
+    assert_user_error(invoke("inspect", str(bad)), "bad magic")
+
+
+def test_sim_inputs_of_the_wrong_shape(tmp_path: Path, mlp_bitstream: Path) -> None:
+    import numpy as np
+
+    inputs = tmp_path / "in.npz"
+    np.savez(inputs, x=np.zeros((3, 3), np.float32))
+    out = tmp_path / "out.npz"
+    assert_user_error(invoke("sim", str(mlp_bitstream), "--inputs", str(inputs), "-o", str(out)), "shape")
+    assert not out.exists()
+
+
+def test_real_process_has_no_traceback(tmp_path: Path) -> None:
+    """The console script, not just click's runner: exit 2 and one line on stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", str(MODELS / "no_model.py"), "-o", str(tmp_path / "o.rbit")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
