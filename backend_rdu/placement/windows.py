@@ -1,27 +1,34 @@
 """Exact local re-placement with CP-SAT on windows of the chip.
 
-A window is a rectangle of sites. The free units on its sites may be re-placed on any of its sites
-of their kind; everything else stays where it is and enters the model as constants. The model is
-an assignment (one boolean per unit and candidate site), with each touched net's bounding box as
-integer variables, minimising weighted half-perimeter. The current placement is given as a complete
-hint, so the solver starts from it and the window never gets worse; a window is solved exactly when
-CP-SAT proves optimality within its deterministic time limit, which for 20-60 units it usually does.
+A window is a rectangle of the grid. The free units on its sites may be re-placed on any of its
+sites of their kind; everything else stays where it is and enters the model as constants. Each
+unit gets an integer site variable tied to integer x/y by a table constraint, sites are all
+different, and each touched net's bounding box is a pair of integer bounds per axis. (Measured:
+this proves 36-unit windows optimal in a fraction of a second, where a boolean assignment matrix
+with the same objective cannot prove 16-unit windows in ten seconds.) The current placement is a
+complete hint and only a strictly better answer is taken, so no window makes things worse.
 
-Runs are deterministic for a seed: limits are in CP-SAT's deterministic time, the search is
-interleaved across workers, and the order of windows depends only on the placement and the seed.
+Which windows: the grid is tiled at several sizes and offsets; windows whose nets are all at their
+lower bound cannot improve and are skipped, as are windows proven optimal and untouched since. The
+rest go worst first. Two windows that share no net are solved at once, one per core, each by a
+single-worker CP-SAT search limited in deterministic time, and applied in a fixed order: the result
+depends on the seed and the budget, not on timing.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
 
 from backend_rdu.placement.embedding import _gather
 from backend_rdu.placement.problem import PlacementProblem
-from backend_rdu.placement.wirelength import net_hpwl
+from backend_rdu.placement.wirelength import net_hpwl, net_lower_bounds
+
+OFFSETS = ((0, 0), (1, 1), (1, 0), (0, 1))  # in half windows
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ class WindowStats:
     solver_seconds: float = 0.0
     seconds: float = 0.0
     passes: int = 0
-    best_bound: float | None = None  # a global bound, set when one window held every free unit
+    converged: bool = False
 
     def to_json(self) -> dict:
         return {
@@ -53,6 +60,7 @@ class WindowStats:
             "windows_proven_optimal": self.proven_optimal,
             "wirelength_gain": self.gain,
             "passes": self.passes,
+            "converged": self.converged,
             "conflicts": self.conflicts,
             "branches": self.branches,
             "deterministic_time": round(self.deterministic_time, 3),
@@ -62,17 +70,26 @@ class WindowStats:
 
 
 @dataclass
+class _WindowModel:
+    window: Window
+    model: cp_model.CpModel
+    site_var: dict[int, cp_model.IntVar]
+    current_cost: int  # scaled integer weights, nets touched by the window
+    nets: np.ndarray
+
+
+@dataclass
 class WindowOutcome:
     improved: bool
     optimal: bool
-    gain: float
-    bound: float | None = None  # solver's bound on the window's objective (scaled weights)
+    gain: float  # wirelength saved
+    bound: float | None  # solver's lower bound on the touched nets' wirelength
 
 
 class WindowRefiner:
     """Holds the current placement and re-places windows of it exactly."""
 
-    def __init__(self, problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, window_dtime: float = 0.5) -> None:
+    def __init__(self, problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, window_dtime: float = 1.0) -> None:
         self.p = problem
         self.seed = seed
         self.window_dtime = window_dtime
@@ -81,31 +98,45 @@ class WindowRefiner:
         self.unit_at_site[self.site_of_unit] = np.arange(problem.num_units)
         self.unit_ptr, self.unit_nets = problem.unit_nets
         self.weights, self.weight_scale = problem.integer_weights
+        self.lower = net_lower_bounds(problem)
         self.stats = WindowStats()
+        self.tick = 0
+        self.moved_at = np.zeros(problem.num_units, dtype=np.int64)
+        self.clean_since: dict[Window, int] = {}  # proven optimal, unchanged, as of this tick
+
+    # -- one window --------------------------------------------------------------------------
 
     def solve(self, window: Window) -> WindowOutcome:
-        p = self.p
-        start = time.perf_counter()
-        xs, ys = p.site_x, p.site_y
-        in_window = (xs >= window.x0) & (xs <= window.x1) & (ys >= window.y0) & (ys <= window.y1)
-        window_sites = np.flatnonzero(in_window)
-        occupant = self.unit_at_site[window_sites]
-        movable = occupant[(occupant >= 0)]
-        movable = movable[p.fixed_site[movable] < 0]
-        if len(movable) < 2 and not np.any(occupant < 0):
-            return WindowOutcome(False, True, 0.0)
-        candidates = window_sites[(occupant < 0) | np.isin(occupant, movable)]
-        nets = np.unique(_gather(self.unit_ptr, self.unit_nets, movable))
-        if len(movable) == 0 or len(nets) == 0:
-            return WindowOutcome(False, True, 0.0)
+        built = self._build(window)
+        if built is None:
+            return WindowOutcome(False, True, 0.0, None)
+        return self._apply(built, *self._run(built.model))
 
+    def _movable(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        p = self.p
+        xs, ys = p.site_x, p.site_y
+        inside = np.flatnonzero((xs >= window.x0) & (xs <= window.x1) & (ys >= window.y0) & (ys <= window.y1))
+        occupant = self.unit_at_site[inside]
+        movable = occupant[occupant >= 0]
+        movable = movable[p.fixed_site[movable] < 0]
+        candidates = inside[(occupant < 0) | (occupant >= 0) & (p.fixed_site[np.maximum(occupant, 0)] < 0)]
+        return movable, candidates
+
+    def _build(self, window: Window) -> _WindowModel | None:
+        p = self.p
+        xs, ys = p.site_x, p.site_y
+        movable, candidates = self._movable(window)
+        if len(movable) == 0 or len(candidates) < 2:
+            return None
+        nets = np.unique(_gather(self.unit_ptr, self.unit_nets, movable))
+        if len(nets) == 0:
+            return None
         model = cp_model.CpModel()
         is_movable = np.zeros(p.num_units, dtype=bool)
         is_movable[movable] = True
         site_var: dict[int, cp_model.IntVar] = {}
         x_of, y_of = {}, {}
-        for u in movable:
-            u = int(u)
+        for u in movable.tolist():
             mine = candidates[p.site_kind[candidates] == p.unit_kind[u]]
             here = int(self.site_of_unit[u])
             s = model.new_int_var_from_domain(cp_model.Domain.from_values(mine.tolist()), "")
@@ -119,36 +150,39 @@ class WindowRefiner:
         model.add_all_different(site_var.values())
 
         before = net_hpwl(p, self.site_of_unit)[nets]
-        objective = []
-        coefficients = []
-        columns, rows = p.site_at.shape
-        for n, current in zip(nets, before):
+        terms, coefficients = [], []
+        for n in nets.tolist():
             pins = p.net_pins[p.net_ptr[n] : p.net_ptr[n + 1]]
-            fixed_pins = pins[~is_movable[pins]]
-            moving = pins[is_movable[pins]]
-            for axis, coord, expr_of, limit in ((0, xs, x_of, columns - 1), (1, ys, y_of, rows - 1)):
+            moving = pins[is_movable[pins]].tolist()
+            fixed_sites = self.site_of_unit[pins[~is_movable[pins]]]
+            w = int(self.weights[n])
+            for coord, var_of in ((xs, x_of), (ys, y_of)):
                 placed = coord[self.site_of_unit[pins]]
-                const = coord[self.site_of_unit[fixed_pins]]
-                hi = model.new_int_var(int(const.max()) if len(const) else 0, limit, "")
-                lo = model.new_int_var(0, int(const.min()) if len(const) else limit, "")
+                const = coord[fixed_sites]
+                low = min([var_of[u].proto.domain[0] for u in moving] + ([int(const.min())] if len(const) else []))
+                high = max([var_of[u].proto.domain[-1] for u in moving] + ([int(const.max())] if len(const) else []))
+                hi = model.new_int_var(int(const.max()) if len(const) else low, high, "")
+                lo = model.new_int_var(low, int(const.min()) if len(const) else high, "")
                 model.add_hint(hi, int(placed.max()))
                 model.add_hint(lo, int(placed.min()))
                 for u in moving:
-                    model.add(hi >= expr_of[int(u)])
-                    model.add(lo <= expr_of[int(u)])
-                objective += [hi, lo]
-                w = int(self.weights[n])
+                    model.add(hi >= var_of[u])
+                    model.add(lo <= var_of[u])
+                terms += [hi, lo]
                 coefficients += [w, -w]
-        model.minimize(cp_model.LinearExpr.weighted_sum(objective, coefficients))
-        current_cost = int(np.dot(self.weights[nets], before))
+        model.minimize(cp_model.LinearExpr.weighted_sum(terms, coefficients))
+        return _WindowModel(window, model, site_var, int(np.dot(self.weights[nets], before)), nets)
 
+    def _run(self, model: cp_model.CpModel) -> tuple[cp_model.CpSolver, int]:
         solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 2
-        solver.parameters.interleave_search = True
+        solver.parameters.num_workers = 1
         solver.parameters.random_seed = self.seed
         solver.parameters.max_deterministic_time = self.window_dtime
-        solver.parameters.max_time_in_seconds = 30.0 * max(self.window_dtime, 0.1)  # safety net only
+        solver.parameters.max_time_in_seconds = 20.0 * self.window_dtime + 1.0  # safety net only
         status = solver.solve(model)
+        return solver, status
+
+    def _apply(self, built: _WindowModel, solver: cp_model.CpSolver, status: int) -> WindowOutcome:
         st = self.stats
         st.solved += 1
         st.conflicts += solver.num_conflicts
@@ -157,17 +191,93 @@ class WindowRefiner:
         st.solver_seconds += solver.wall_time
         optimal = status == cp_model.OPTIMAL
         st.proven_optimal += optimal
-        outcome = WindowOutcome(False, optimal, 0.0, solver.best_objective_bound if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value < current_cost - 0.5:
-            new_sites = {u: int(solver.value(v)) for u, v in site_var.items()}
-            for u in new_sites:
-                self.unit_at_site[self.site_of_unit[u]] = -1
-            for u, s in new_sites.items():
-                self.site_of_unit[u] = s
-                self.unit_at_site[s] = u
-            gain = (current_cost - solver.objective_value) / self.weight_scale
-            st.improved += 1
-            st.gain += gain
-            outcome = WindowOutcome(True, optimal, gain, outcome.bound)
-        st.seconds += time.perf_counter() - start
-        return outcome
+        found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        bound = solver.best_objective_bound / self.weight_scale if found else None
+        if not (found and solver.objective_value < built.current_cost - 0.5):
+            if optimal:
+                self.clean_since[built.window] = self.tick
+            return WindowOutcome(False, optimal, 0.0, bound)
+        new_sites = {u: int(solver.value(v)) for u, v in built.site_var.items()}
+        self.tick += 1
+        for u in new_sites:
+            self.unit_at_site[self.site_of_unit[u]] = -1
+        for u, s in new_sites.items():
+            if self.site_of_unit[u] != s:
+                self.moved_at[u] = self.tick
+            self.site_of_unit[u] = s
+            self.unit_at_site[s] = u
+        if optimal:
+            self.clean_since[built.window] = self.tick
+        gain = (built.current_cost - solver.objective_value) / self.weight_scale
+        st.improved += 1
+        st.gain += gain
+        return WindowOutcome(True, optimal, gain, bound)
+
+    # -- the schedule ------------------------------------------------------------------------
+
+    def refine(self, dtime_budget: float, deadline: float, sizes: tuple[int, ...] = (6, 8)) -> bool:
+        """Solve windows worst first until none can improve (True) or a budget runs out (False)."""
+        start = time.perf_counter()
+        columns, rows = self.p.site_at.shape
+        idle_passes = 0
+        cycle = len(sizes) * len(OFFSETS)
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                while idle_passes < cycle:
+                    size = sizes[self.stats.passes % len(sizes)]
+                    ox, oy = OFFSETS[(self.stats.passes // len(sizes)) % len(OFFSETS)]
+                    self.stats.passes += 1
+                    windows = self._ranked(size, ox * (size // 2), oy * (size // 2), columns, rows)
+                    if not windows:
+                        idle_passes += 1
+                        continue
+                    idle_passes = 0
+                    while windows:
+                        if self.stats.deterministic_time >= dtime_budget or time.perf_counter() >= deadline:
+                            return False
+                        batch = self._independent_pair(windows)
+                        built = [b for b in (self._build(w) for w in batch) if b is not None]
+                        results = list(pool.map(lambda b: self._run(b.model), built))
+                        for b, (solver, status) in zip(built, results):
+                            self._apply(b, solver, status)
+            self.stats.converged = True
+            return True
+        finally:
+            self.stats.seconds += time.perf_counter() - start
+
+    def _ranked(self, size: int, ox: int, oy: int, columns: int, rows: int) -> list[Window]:
+        """Windows of one tiling that could still improve, worst (most excess wirelength) first."""
+        p = self.p
+        excess = self.p.net_weight * (net_hpwl(p, self.site_of_unit) - self.lower)
+        unit_excess = np.bincount(p.net_pins, weights=excess[p.pin_net], minlength=p.num_units)
+        grid = np.zeros((columns, rows))
+        np.add.at(grid, (p.site_x[self.site_of_unit], p.site_y[self.site_of_unit]), unit_excess)
+        ranked = []
+        for x0 in range(-ox, columns, size):
+            for y0 in range(-oy, rows, size):
+                w = Window(x0, y0, x0 + size - 1, y0 + size - 1)
+                score = grid[max(x0, 0) : x0 + size, max(y0, 0) : y0 + size].sum()
+                if score <= 1e-9 or not self._dirty(w):
+                    continue
+                ranked.append((-score, x0, y0, w))
+        ranked.sort(key=lambda r: r[:3])
+        return [r[3] for r in ranked]
+
+    def _dirty(self, window: Window) -> bool:
+        since = self.clean_since.get(window)
+        if since is None:
+            return True
+        movable, _ = self._movable(window)
+        nets = _gather(self.unit_ptr, self.unit_nets, movable)
+        touched = _gather(self.p.net_ptr, self.p.net_pins, np.unique(nets))
+        return bool(len(touched)) and int(self.moved_at[touched].max()) > since
+
+    def _independent_pair(self, windows: list[Window]) -> list[Window]:
+        """Pop the first window, and the next one sharing no net with it (if any)."""
+        first = windows.pop(0)
+        nets_first = set(_gather(self.unit_ptr, self.unit_nets, self._movable(first)[0]).tolist())
+        for i, w in enumerate(windows[:16]):
+            nets = set(_gather(self.unit_ptr, self.unit_nets, self._movable(w)[0]).tolist())
+            if not nets & nets_first:
+                return [first, windows.pop(i)]
+        return [first]
