@@ -99,6 +99,7 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("arange", "pcu", "generate", 0, False),
     ("triu", "pmu", "layout", 0, False),
     ("tril", "pmu", "layout", 0, False),
+    ("index", "pmu", "layout", 0, False),
 ]
 
 OPCODES: dict[str, Opcode] = {

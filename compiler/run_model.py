@@ -10,6 +10,7 @@ from typing import Any
 from compiler.compare import OutputComparison, compare_outputs, eager_leaves, to_numpy
 from compiler.driver import CompileOptions, CompileResult, compile_model
 from compiler.progress import ProgressFn, no_progress
+from dialects.diagnostics import RduccError
 
 
 @dataclass
@@ -84,6 +85,12 @@ def run_and_compare(model: Path, chip: str, opt_level: int, seed: int = 0, launc
 
 def run_compiled(result: CompileResult, launch: str = "software") -> RunReport:
     from functional_sim import simulate
+
+    if result.loaded.shapes_only:
+        raise RduccError(
+            f"{result.loaded.path.name} builds its model on the meta device (shapes only), so there are no values "
+            "to simulate or compare; compile it and use `rducc sim OUT.rbit --timing-only` for cycles"
+        )
 
     inputs = [to_numpy(t) for t in result.loaded.inputs]
     t0 = time.perf_counter()

@@ -474,6 +474,29 @@ class EmbeddingOp(IndexingOp):
         _check(_result_shape(self) == shape_of(self.index.type) + (w[1],), "rgraph.embedding: wrong result shape")
 
 
+@irdl_op_definition
+class IndexOp(GraphOp):
+    """Advanced indexing x[i0, :, i2]: index tensors on `indexed_dims`, whole slices elsewhere,
+    with NumPy's (and PyTorch's) rules for where the broadcast index dimensions go."""
+
+    name = "rgraph.index"
+    OPCODE: ClassVar[str] = "index"
+    input = operand_def(TensorType)
+    indices = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    indexed_dims = attr_def(DenseArrayBase)
+    assembly_format = "$input `[` $indices `]` attr-dict `:` `(` type($input) `,` type($indices) `)` `->` type($result)"
+
+    def verify_(self) -> None:
+        dims = list(self.indexed_dims.get_values())
+        rank = len(shape_of(self.input.type))
+        _check(len(dims) == len(self.indices) >= 1, "rgraph.index: one index tensor per indexed dim")
+        _check(dims == sorted(set(dims)) and all(0 <= d < rank for d in dims), "rgraph.index: indexed dims must be increasing and in range")
+        for idx in self.indices:
+            _check(dtype_of(idx.type) in ("i64", "i32"), "rgraph.index: indices must be i64 or i32")
+        broadcast_shapes(*[shape_of(i.type) for i in self.indices])
+
+
 class TriangleOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
@@ -534,7 +557,7 @@ RGraph = Dialect(
     [
         *UNARY_OPS, *BINARY_OPS, *COMPARE_OPS, *REDUCE_OPS, *ALONG_DIM_OPS, *TRIANGLE_OPS,
         IsnanOp, CastOp, GeluOp, DivOp, WhereOp, ArgmaxOp, TopkOp, MatmulOp, LinearOp,
-        ReshapeOp, ExpandOp, PermuteOp, SliceOp, ConcatOp, GatherOp, IndexSelectOp, EmbeddingOp,
+        ReshapeOp, ExpandOp, PermuteOp, SliceOp, ConcatOp, GatherOp, IndexSelectOp, EmbeddingOp, IndexOp,
         FullOp, ArangeOp, WeightOp,
     ],
     [],

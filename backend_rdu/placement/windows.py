@@ -136,6 +136,7 @@ class WindowRefiner:
         is_movable[movable] = True
         site_var: dict[int, cp_model.IntVar] = {}
         x_of, y_of = {}, {}
+        span = {}  # (axis, unit) -> (min, max) of the unit's candidate coordinates
         for u in movable.tolist():
             mine = candidates[p.site_kind[candidates] == p.unit_kind[u]]
             here = int(self.site_of_unit[u])
@@ -147,6 +148,8 @@ class WindowRefiner:
             model.add_hint(x, int(xs[here]))
             model.add_hint(y, int(ys[here]))
             site_var[u], x_of[u], y_of[u] = s, x, y
+            span[0, u] = int(xs[mine].min()), int(xs[mine].max())
+            span[1, u] = int(ys[mine].min()), int(ys[mine].max())
         model.add_all_different(site_var.values())
 
         before = net_hpwl(p, self.site_of_unit)[nets]
@@ -156,11 +159,11 @@ class WindowRefiner:
             moving = pins[is_movable[pins]].tolist()
             fixed_sites = self.site_of_unit[pins[~is_movable[pins]]]
             w = int(self.weights[n])
-            for coord, var_of in ((xs, x_of), (ys, y_of)):
+            for axis, coord, var_of in ((0, xs, x_of), (1, ys, y_of)):
                 placed = coord[self.site_of_unit[pins]]
                 const = coord[fixed_sites]
-                low = min([var_of[u].proto.domain[0] for u in moving] + ([int(const.min())] if len(const) else []))
-                high = max([var_of[u].proto.domain[-1] for u in moving] + ([int(const.max())] if len(const) else []))
+                low = min([span[axis, u][0] for u in moving] + ([int(const.min())] if len(const) else []))
+                high = max([span[axis, u][1] for u in moving] + ([int(const.max())] if len(const) else []))
                 hi = model.new_int_var(int(const.max()) if len(const) else low, high, "")
                 lo = model.new_int_var(low, int(const.min()) if len(const) else high, "")
                 model.add_hint(hi, int(placed.max()))

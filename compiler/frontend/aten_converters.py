@@ -456,21 +456,17 @@ def convert_embedding(imp: GraphImporter, node: torch.fx.Node, weight: Any, ids:
 
 @converts(aten.index.Tensor)
 def convert_index(imp: GraphImporter, node: torch.fx.Node, x: Any, indices: list) -> SSAValue:
-    """Advanced indexing with one index tensor: an index_select over the flattened index."""
+    """Advanced indexing; a single 1-D index is an index_select, anything else a general index."""
     given = [(d, i) for d, i in enumerate(indices) if i is not None]
-    if len(given) != 1:
-        raise UnsupportedOpError("aten.index.Tensor with several index tensors is not supported", imp.current_source)
-    dim, index = given[0]
     dtype, shape = _meta(node)
-    idx = imp.values[index]
-    flat = idx if len(_shape(idx)) == 1 else imp.emit1(rgraph.ReshapeOp, [idx], dtype_of(idx.type), (_numel(_shape(idx)),))
     value = imp.values[x]
-    sel_shape = list(_shape(value))
-    sel_shape[dim] = _shape(flat)[0]
-    selected = imp.emit1(rgraph.IndexSelectOp, [value, flat], dtype, tuple(sel_shape), dim=_int(dim))
-    if tuple(sel_shape) == shape:
-        return selected
-    return imp.emit1(rgraph.ReshapeOp, [selected], dtype, shape)
+    if any(i.meta["val"].dtype == torch.bool for _, i in given):
+        raise UnsupportedOpError("boolean-mask indexing has a data-dependent shape and is not supported", imp.current_source)
+    if len(given) == 1 and len(tuple(given[0][1].meta["val"].shape)) == 1:
+        dim, index = given[0]
+        return imp.emit1(rgraph.IndexSelectOp, [value, imp.values[index]], dtype, shape, dim=_int(dim))
+    return imp.emit1(rgraph.IndexOp, [value] + [imp.values[i] for _, i in given], dtype, shape,
+                     indexed_dims=_ints([d for d, _ in given]))
 
 
 def _numel(shape: tuple[int, ...]) -> int:

@@ -27,6 +27,11 @@ class LoadedModel:
     def name(self) -> str:
         return self.path.stem
 
+    @property
+    def shapes_only(self) -> bool:
+        tensors = [*self.module.parameters(), *self.module.buffers(), *self.inputs]
+        return any(t.device.type == "meta" for t in tensors)
+
 
 def _user_line(exc: BaseException, path: Path) -> str:
     """`file.py:LINE: code` of the innermost traceback frame in the model file."""
@@ -97,7 +102,12 @@ def load_model_file(path_like: str | Path) -> LoadedModel:
 
 
 def run_eager(loaded: LoadedModel) -> Any:
-    """Run the model in PyTorch eager mode; a failure means the inputs do not fit the model."""
+    """Run the model in PyTorch eager mode; a failure means the inputs do not fit the model.
+
+    A model on the meta device has shapes and no values: there is nothing to run (export still
+    checks that the inputs fit)."""
+    if loaded.shapes_only:
+        return None
     with torch.no_grad():
         try:
             return loaded.module(*loaded.inputs)
