@@ -1,9 +1,11 @@
-"""`rdu-allocate-units`: decide how many units each stage of a kernel gets, and its SRAM tiles.
+"""`rdu-allocate-units`: balance each kernel's stages over the chip's units, and size SRAM tiles.
 
-A stage gets enough units to keep each one busy for at least `min_cycles` cycles of its work, up
-to its fair share of the chip (the kernel's stages run concurrently and split the grid). Buffers
-hold double-buffered tiles: a stream no larger than its PMUs' half capacity stays whole on chip,
-a larger one streams through in tiles.
+A kernel's stages run concurrently as one pipeline, so its pace is set by the slowest stage.
+For each unit kind we give stages units in proportion to their work: the smallest target T such
+that every stage, with ceil(work / T) units, fits the chip's units of that kind (a binary search
+on T). A stage never gets more units than keep each busy for `min-cycles` cycles, and AGCU stages
+never more than their memory tier can feed. Buffers hold double-buffered tiles: a stream no
+larger than half its PMUs' SRAM stays whole on chip, a larger one streams through in tiles.
 """
 
 from __future__ import annotations
@@ -27,8 +29,20 @@ def value_bytes(v) -> int:
     return nbytes_of(dtype_of(v.type), shape_of(v.type))
 
 
-def single_unit_cycles(stage: rdu.ComputeOp, chip: ChipSpec) -> float:
-    """Cycles one unit would need for the whole stage."""
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def single_unit_cycles(stage: rdu.StageOp, chip: ChipSpec) -> float:
+    """Cycles one unit would need for the whole stage: the work the balancer divides."""
+    if isinstance(stage, (rdu.LoadOp, rdu.StoreOp)):
+        return value_bytes(stage.tensor) / chip.agcu.bytes_per_cycle
+    if isinstance(stage, rdu.BufferOp):
+        return 2 * value_bytes(stage.input) / chip.pmu.bytes_per_cycle
+    assert isinstance(stage, rdu.ComputeOp)
     op = OPCODES[stage.opcode.data]
     ins = [shape_of(v.type) for v in stage.inputs]
     outs = [shape_of(v.type) for v in stage.outputs]
@@ -39,19 +53,30 @@ def single_unit_cycles(stage: rdu.ComputeOp, chip: ChipSpec) -> float:
         return work_flops(op.name, ins, outs) / chip.pcu.flops_per_cycle
     elements = sum(_numel(s) for s in (ins[:1] if op.family in ("reduce", "scan", "select") else outs))
     per_lane = ceil(max(op.flops_per_element, 1) / chip.pcu.stages)
-    rate = chip.pcu.transcendentals_per_cycle if op.transcendental else chip.pcu.lanes
-    return elements * per_lane / min(rate, chip.pcu.lanes)
+    rate = min(chip.pcu.transcendentals_per_cycle, chip.pcu.lanes) if op.transcendental else chip.pcu.lanes
+    return elements * per_lane / rate
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+def balance(work: list[float], caps: list[int], total: int) -> list[int]:
+    """Units per stage minimising max(work_i / units_i), with 1 <= units_i <= caps_i, sum <= total."""
+    if not work:
+        return []
+    if len(work) > total:
+        raise ValueError("more stages than units")
 
+    def units_for(target: float) -> list[int]:
+        return [max(1, min(cap, ceil(w / target))) if target > 0 else cap for w, cap in zip(work, caps)]
 
-def _clamp(n: float, hi: int) -> int:
-    return max(1, min(int(ceil(n)), hi))
+    if sum(units_for(0)) <= total:
+        return units_for(0)
+    lo, hi = 0.0, max(work) or 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if sum(units_for(mid)) <= total:
+            hi = mid
+        else:
+            lo = mid
+    return units_for(hi)
 
 
 def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
@@ -72,33 +97,30 @@ class AllocateUnitsPass(ModulePass):
         for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
             self.allocate(kernel, chip)
 
+    def cap(self, stage: rdu.StageOp, work: float, chip: ChipSpec) -> int:
+        useful = max(1, ceil(work / self.min_cycles))
+        if isinstance(stage, (rdu.LoadOp, rdu.StoreOp)):
+            feed = chip.tier_bytes_per_cycle(stage.tensor.owner.tier.data) / chip.agcu.bytes_per_cycle
+            return max(1, min(useful, ceil(feed)))
+        return useful
+
     def allocate(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
         stages = kernel.stages()
-        demand = {k: sum(1 for s in stages if s.unit_kind == k) for k in ("pcu", "pmu", "agcu")}
-        for kind, count in demand.items():
-            if count > chip.count(kind):
+        for kind in ("pcu", "pmu", "agcu"):
+            group = [s for s in stages if s.unit_kind == kind]
+            if len(group) > chip.count(kind):
                 raise CapacityError(
-                    f"kernel {kernel.sym_name.data} needs {count} {kind.upper()} stages but chip {chip.name!r} "
-                    f"has {chip.count(kind)} {kind.upper()}s ({count - chip.count(kind)} over)"
+                    f"kernel {kernel.sym_name.data} needs {len(group)} {kind.upper()} stages but chip {chip.name!r} "
+                    f"has {chip.count(kind)} {kind.upper()}s ({len(group) - chip.count(kind)} over)"
                 )
-        budget = {k: chip.count(k) // max(1, n) for k, n in demand.items()}
-        for stage in stages:
-            units = 1
-            if isinstance(stage, (rdu.LoadOp, rdu.StoreOp)):
-                tensor = stage.tensor
-                tier_rate = chip.tier_bytes_per_cycle(tensor.owner.tier.data)
-                need = value_bytes(tensor) / (chip.agcu.bytes_per_cycle * self.min_cycles)
-                units = _clamp(min(need, tier_rate / chip.agcu.bytes_per_cycle), budget["agcu"])
-            elif isinstance(stage, rdu.BufferOp):
-                nbytes = value_bytes(stage.input)
-                need = max(nbytes / (chip.pmu.bytes_per_cycle * self.min_cycles), 1)
-                units = _clamp(need, budget["pmu"])
-                per_unit, tile = tile_plan(nbytes, units, chip)
-                stage.attributes["bytes"] = IntegerAttr(per_unit, i64)
-                stage.attributes["tile_bytes"] = IntegerAttr(tile, i64)
-            elif isinstance(stage, rdu.ComputeOp):
-                units = _clamp(single_unit_cycles(stage, chip) / self.min_cycles, budget[stage.unit_kind])
-                if stage.unit_kind == "pmu":
-                    nbytes = max([value_bytes(v) for v in stage.outputs] + [value_bytes(v) for v in stage.inputs])
+            work = [single_unit_cycles(s, chip) for s in group]
+            caps = [self.cap(s, w, chip) for s, w in zip(group, work)]
+            for stage, units in zip(group, balance(work, caps, chip.count(kind))):
+                stage.attributes["units"] = IntegerAttr(units, i64)
+                if isinstance(stage, rdu.BufferOp):
+                    per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
+                    stage.attributes["bytes"] = IntegerAttr(per_unit, i64)
+                    stage.attributes["tile_bytes"] = IntegerAttr(tile, i64)
+                elif isinstance(stage, rdu.ComputeOp) and stage.unit_kind == "pmu":
+                    nbytes = max(value_bytes(v) for v in [*stage.inputs, *stage.outputs])
                     stage.attributes["bytes"] = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
-            stage.attributes["units"] = IntegerAttr(units, i64)

@@ -122,7 +122,7 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     if len(problem.free_units) <= WHOLE_WINDOW_UNITS and problem.num_nets:
         refiner.window_dtime = max(dtime_budget, WINDOW_DTIME)
         columns, rows = problem.site_at.shape
-        outcome = refiner.solve(Window(0, 0, columns - 1, rows - 1))
+        outcome = refiner.solve(Window(0, 0, columns - 1, rows - 1), deadline)
         if outcome.bound is not None:
             untouched = _untouched_wirelength(problem, refiner.site_of_unit)
             if outcome.bound + untouched > lower_bound + 1e-9:

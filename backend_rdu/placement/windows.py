@@ -102,15 +102,18 @@ class WindowRefiner:
         self.stats = WindowStats()
         self.tick = 0
         self.moved_at = np.zeros(problem.num_units, dtype=np.int64)
-        self.clean_since: dict[Window, int] = {}  # proven optimal, unchanged, as of this tick
+        self.clean_since: dict[Window, int] = {}  # tried without gain, as of this tick
+        self.deadline = float("inf")
 
     # -- one window --------------------------------------------------------------------------
 
-    def solve(self, window: Window) -> WindowOutcome:
+    def solve(self, window: Window, deadline: float = float("inf")) -> WindowOutcome:
+        self.deadline = deadline
+        start = time.perf_counter()
         built = self._build(window)
-        if built is None:
-            return WindowOutcome(False, True, 0.0, None)
-        return self._apply(built, *self._run(built.model))
+        outcome = WindowOutcome(False, True, 0.0, None) if built is None else self._apply(built, *self._run(built.model))
+        self.stats.seconds += time.perf_counter() - start
+        return outcome
 
     def _movable(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
@@ -159,6 +162,7 @@ class WindowRefiner:
             moving = pins[is_movable[pins]].tolist()
             fixed_sites = self.site_of_unit[pins[~is_movable[pins]]]
             w = int(self.weights[n])
+            bounds = []
             for axis, coord, var_of in ((0, xs, x_of), (1, ys, y_of)):
                 placed = coord[self.site_of_unit[pins]]
                 const = coord[fixed_sites]
@@ -173,6 +177,9 @@ class WindowRefiner:
                     model.add(lo <= var_of[u])
                 terms += [hi, lo]
                 coefficients += [w, -w]
+                bounds += [hi, lo]
+            if self.lower[n] > 0:  # redundant, but it lets the solver prove optimality sooner
+                model.add(bounds[0] - bounds[1] + bounds[2] - bounds[3] >= int(self.lower[n]))
         model.minimize(cp_model.LinearExpr.weighted_sum(terms, coefficients))
         return _WindowModel(window, model, site_var, int(np.dot(self.weights[nets], before)), nets)
 
@@ -181,7 +188,8 @@ class WindowRefiner:
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = self.seed
         solver.parameters.max_deterministic_time = self.window_dtime
-        solver.parameters.max_time_in_seconds = 20.0 * self.window_dtime + 1.0  # safety net only
+        # wall-clock limit: a safety net only, the deterministic limit should stop first
+        solver.parameters.max_time_in_seconds = max(0.01, min(20.0 * self.window_dtime + 1.0, self.deadline - time.perf_counter()))
         status = solver.solve(model)
         return solver, status
 
@@ -197,8 +205,8 @@ class WindowRefiner:
         found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         bound = solver.best_objective_bound / self.weight_scale if found else None
         if not (found and solver.objective_value < built.current_cost - 0.5):
-            if optimal:
-                self.clean_since[built.window] = self.tick
+            # the same model and seed would give the same answer: untouched, it is not worth a retry
+            self.clean_since[built.window] = self.tick
             return WindowOutcome(False, optimal, 0.0, bound)
         new_sites = {u: int(solver.value(v)) for u, v in built.site_var.items()}
         self.tick += 1
@@ -218,23 +226,31 @@ class WindowRefiner:
 
     # -- the schedule ------------------------------------------------------------------------
 
-    def refine(self, dtime_budget: float, deadline: float, sizes: tuple[int, ...] = (6, 8)) -> bool:
-        """Solve windows worst first until none can improve (True) or a budget runs out (False)."""
+    def refine(self, dtime_budget: float, deadline: float, sizes: tuple[int, ...] = (6, 8, 10, 12)) -> bool:
+        """Solve windows worst first until none can improve (True) or a budget runs out (False).
+
+        Window sizes escalate: the smallest two until a whole cycle of tilings finds nothing left
+        to try, then the next size joins, and so on; larger windows fix defects that span more
+        of the grid but cost more to solve."""
         start = time.perf_counter()
         columns, rows = self.p.site_at.shape
-        idle_passes = 0
-        cycle = len(sizes) * len(OFFSETS)
+        self.deadline = deadline
+        level, idle = min(2, len(sizes)), 0
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:
-                while idle_passes < cycle:
-                    size = sizes[self.stats.passes % len(sizes)]
-                    ox, oy = OFFSETS[(self.stats.passes // len(sizes)) % len(OFFSETS)]
+                while True:
+                    active = sizes[:level]
+                    if idle >= len(active) * len(OFFSETS):
+                        if level == len(sizes):
+                            self.stats.converged = True
+                            return True
+                        level, idle = level + 1, 0
+                        continue
+                    size = active[self.stats.passes % len(active)]
+                    ox, oy = OFFSETS[(self.stats.passes // len(active)) % len(OFFSETS)]
                     self.stats.passes += 1
                     windows = self._ranked(size, ox * (size // 2), oy * (size // 2), columns, rows)
-                    if not windows:
-                        idle_passes += 1
-                        continue
-                    idle_passes = 0
+                    idle = idle + 1 if not windows else 0
                     while windows:
                         if self.stats.deterministic_time >= dtime_budget or time.perf_counter() >= deadline:
                             return False
@@ -243,8 +259,6 @@ class WindowRefiner:
                         results = list(pool.map(lambda b: self._run(b.model), built))
                         for b, (solver, status) in zip(built, results):
                             self._apply(b, solver, status)
-            self.stats.converged = True
-            return True
         finally:
             self.stats.seconds += time.perf_counter() - start
 
