@@ -247,8 +247,10 @@ def read_sections(data: bytes) -> tuple[str, dict[str, bytes]]:
     if major != VERSION[0]:
         raise BitstreamError(f"bitstream format version {major}.{minor} is not supported (this reader: {VERSION[0]}.x)")
     payload = data[HEADER.size :]
-    if len(payload) != length:
+    if len(payload) < length:
         raise BitstreamError(f"file is truncated: payload has {len(payload)} of {length} bytes")
+    if len(payload) > length:
+        raise BitstreamError(f"file has {len(payload) - length} stray bytes after its {length}-byte payload")
     if hashlib.sha256(payload).digest() != digest:
         raise BitstreamError("checksum mismatch: the bitstream is corrupted")
     r = _Reader(payload, "header")

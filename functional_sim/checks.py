@@ -31,11 +31,13 @@ def check_bitstream(bs: Bitstream, chip: ChipSpec) -> None:
     _check_tensors(bs, chip)
     _check_streams(bs)
     kinds = {(site.x, site.y): site.kind for site in chip.grid.sites}
-    sections = {sec.id for sec in bs.sections}
+    sections = {sec.id: sec for sec in bs.sections}
     owner: dict[int, int] = {}
     for k in bs.kernels:
         if k.section not in sections:
             raise SimulationError(f"kernel {k.name!r} (id {k.id}) names section {k.section}, which does not exist")
+        if k.id not in sections[k.section].kernels:
+            raise SimulationError(f"kernel {k.name!r} (id {k.id}) names section {k.section}, which does not list it")
         for sid in k.stages:
             if sid not in bs._stage_index:
                 raise SimulationError(f"kernel {k.name!r} lists stage {sid}, which does not exist")

@@ -26,7 +26,7 @@ KERNELS: dict[str, Kernel] = {}
 _MISSING = object()
 
 
-class AttributeMissing(KeyError):
+class AttributeMissing(ValueError):
     pass
 
 
@@ -314,6 +314,22 @@ def _take(x: Value, index: Value, dim: int) -> Value:
     return np.take(x, index.astype(np.intp), axis=dim)
 
 
+def _index(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
+    """x[i0, :, i2]: numpy advanced indexing, whose placement of the broadcast index dims torch shares."""
+    x, indices = xs[0], xs[1:]
+    dims = list(attr(a, "indexed_dims"))
+    if len(dims) != len(indices):
+        raise ValueError(f"{len(indices)} index tensors for indexed_dims {dims}")
+    key: list[Any] = [slice(None)] * x.ndim
+    for d, idx in zip(dims, indices):
+        size = x.shape[d]
+        if idx.size and (idx.min() < -size or idx.max() >= size):  # torch wraps negatives, like numpy
+            bad = idx[(idx < -size) | (idx >= size)].flat[0]
+            raise IndexError(f"index {bad} is out of range for dimension {d} of size {size}")
+        key[d] = idx.astype(np.intp)
+    return [x[tuple(key)]]
+
+
 def _tri(fn: Callable[..., Value]) -> Kernel:
     def kernel(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
         if xs[0].ndim < 2:
@@ -332,6 +348,7 @@ _register("concat", lambda xs, a, o: [np.concatenate(xs, axis=int(attr(a, "dim",
 _register("gather", lambda xs, a, o: [_gather(xs[0], xs[1], int(attr(a, "dim")))])
 _register("index_select", lambda xs, a, o: [_take(xs[0], xs[1], int(attr(a, "dim")))])
 _register("embedding", lambda xs, a, o: [_take(xs[0], xs[1], 0)])
+_register("index", _index)
 _register("triu", _tri(np.triu))
 _register("tril", _tri(np.tril))
 

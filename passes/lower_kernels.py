@@ -101,8 +101,17 @@ class LowerKernelsPass(ModulePass):
         tensors: list[Operation] = []
         homes: dict[SSAValue, SSAValue] = {}
 
+        used: set[str] = set()
+
+        def unique(name: str) -> str:
+            candidate, n = name, 1
+            while candidate in used:
+                candidate, n = f"{name}_{n}", n + 1
+            used.add(candidate)
+            return candidate
+
         for i, arg in enumerate(fn.body.block.args):
-            t = new_tensor(arg.name_hint or f"input{i}", arg.type, "input", index=i)
+            t = new_tensor(unique(arg.name_hint or f"input{i}"), arg.type, "input", index=i)
             tensors.append(t)
             homes[arg] = t.result
 
@@ -112,7 +121,7 @@ class LowerKernelsPass(ModulePass):
         fused_fulls: set[rgraph.FullOp] = set()
         for op in ops:
             if isinstance(op, rgraph.WeightOp):
-                t = new_tensor(op.sym_name.data, op.result.type, "weight")
+                t = new_tensor(unique(op.sym_name.data), op.result.type, "weight")
                 tensors.append(t)
                 homes[op.result] = t.result
             elif isinstance(op, rgraph.FullOp) and all(group_of(u.operation) is not None for u in op.result.uses) \

@@ -25,7 +25,11 @@ class HiddenOptimum:
     positions: dict[str, tuple[int, int]]  # the hidden placement that achieves `optimum`
 
 
-def hidden_optimum_netlist(chip: ChipSpec | str, num_units: int, seed: int = 0) -> HiddenOptimum:
+def hidden_optimum_netlist(
+    chip: ChipSpec | str, num_units: int, seed: int = 0, net_fraction: float = 1.0
+) -> HiddenOptimum:
+    """`num_units` units hidden on a connected patch, a net for every neighbouring pair (or for a
+    random `net_fraction` of them: sparser netlists are less rigid, so harder to rebuild)."""
     chip = load_chip(chip) if isinstance(chip, str) else chip
     sites = {(s.x, s.y): s for s in chip.grid.sites}
     if not 1 <= num_units <= len(sites):
@@ -40,9 +44,11 @@ def hidden_optimum_netlist(chip: ChipSpec | str, num_units: int, seed: int = 0) 
     nets = []
     for (x, y) in patch:
         for q in ((x + 1, y), (x, y + 1)):
-            if q in name_at:
+            if q in name_at and (net_fraction >= 1.0 or rng.random() < net_fraction):
                 nets.append(Net((name_at[(x, y)], name_at[q]), 1))
     nets = [nets[i] for i in rng.permutation(len(nets))]
+    if not nets and num_units > 1:
+        raise ValueError("net_fraction left no net")
     return HiddenOptimum(Netlist(tuple(units), tuple(nets)), len(nets), {name_at[p]: p for p in patch})
 
 

@@ -123,7 +123,7 @@ class KernelBuilder:
             st = _Stream(len(self.pb.streams), sid, dtype, tuple(shape))
             self.pb.streams.append(st)
             out_ids.append(st.id)
-        for i in inputs:
+        for i in dict.fromkeys(inputs):  # a stage reading a stream twice is one destination
             self.pb.streams[i].dsts.append(sid)
             self.pb.streams[i].hops.append(hops)
         self.pb.stages.append(StageConfig(sid, self.id, unit, op, placed, tuple(inputs), tuple(out_ids),

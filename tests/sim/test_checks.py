@@ -50,8 +50,8 @@ def test_site_off_the_chip(pb):
 def test_two_stages_of_a_kernel_cannot_share_a_site(pb):
     unary_program(pb, sites=((2, 0),))
     bs = pb.build()
-    bs.stages[2] = replace(bs.stages[2], sites=((0, 1),))  # the store takes the load's AGCU
-    with pytest.raises(SimulationError, match=r"site \(0, 1\) is claimed by both stage 0 and stage 2"):
+    bs.stages[2] = replace(bs.stages[2], sites=bs.stages[0].sites)  # the store takes the load's AGCU
+    with pytest.raises(SimulationError, match=r"site \(0, 0\) is claimed by both stage 0 and stage 2"):
         simulate(bs, ONES)
 
 

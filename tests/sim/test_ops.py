@@ -219,6 +219,9 @@ LAYOUT = [
     ("gather", [A3, np.array([[[3], [0]]])], {"dim": 2}, np.array([[[3], [4]]], F)),  # index smaller than input
     ("index_select", [A3, np.array([2, 0, 2])], {"dim": 1}, A3[:, [2, 0, 2]]),
     ("embedding", [A3[0], np.array([[1, 2], [0, 0]])], {}, A3[0][[[1, 2], [0, 0]]]),
+    ("index", [A3, np.array([[0], [1]]), np.array([3, -1, 0])], {"indexed_dims": [0, 2]},
+     A3[np.array([[0], [1]]), :, np.array([3, -1, 0])]),  # separated index dims go first, as in torch
+    ("index", [A3, np.array([2, 0])], {"indexed_dims": [1]}, A3[:, [2, 0]]),
     ("triu", [A3], {"diagonal": 1}, np.triu(A3, 1)),
     ("tril", [A3], {"diagonal": -1}, np.tril(A3, -1)),
 ]

@@ -1,0 +1,117 @@
+"""The paper's workloads as shapes-only PyTorch models (meta device: no weight memory).
+
+A Llama-style decoder (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU) written
+directly in PyTorch, so that decode can take its KV cache as plain inputs: prefill runs a whole
+prompt; decode runs one token against a cache of `context` past tokens. Weights are BF16, as served.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    name: str
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    vocab: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+
+LLAMA2_7B = DecoderShape("llama2-7b", 4096, 11008, 32, 32, 32, 32000)
+MISTRAL_7B = DecoderShape("mistral-7b", 4096, 14336, 32, 32, 8, 32000)
+LLAMA2_70B = DecoderShape("llama2-70b", 8192, 28672, 80, 64, 8, 32000)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.weight
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, s: DecoderShape):
+        super().__init__()
+        self.s = s
+        self.norm1, self.norm2 = RMSNorm(s.hidden), RMSNorm(s.hidden)
+        self.q = nn.Linear(s.hidden, s.heads * s.head_dim, bias=False)
+        self.k = nn.Linear(s.hidden, s.kv_heads * s.head_dim, bias=False)
+        self.v = nn.Linear(s.hidden, s.kv_heads * s.head_dim, bias=False)
+        self.o = nn.Linear(s.heads * s.head_dim, s.hidden, bias=False)
+        self.gate = nn.Linear(s.hidden, s.intermediate, bias=False)
+        self.up = nn.Linear(s.hidden, s.intermediate, bias=False)
+        self.down = nn.Linear(s.intermediate, s.hidden, bias=False)
+
+    def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
+        s = self.s
+        b, t, _ = x.shape
+        h = self.norm1(x)
+        q = self.q(h).view(b, t, s.heads, s.head_dim).transpose(1, 2)
+        k = self.k(h).view(b, t, s.kv_heads, s.head_dim).transpose(1, 2)
+        v = self.v(h).view(b, t, s.kv_heads, s.head_dim).transpose(1, 2)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        if past_k is not None:
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        groups = s.heads // s.kv_heads
+        if groups > 1:
+            k = k[:, :, None].expand(b, s.kv_heads, groups, k.shape[2], s.head_dim).reshape(b, s.heads, k.shape[2], s.head_dim)
+            v = v[:, :, None].expand(b, s.kv_heads, groups, v.shape[2], s.head_dim).reshape(b, s.heads, v.shape[2], s.head_dim)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(s.head_dim) + mask
+        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, s.hidden)
+        x = x + self.o(attn)
+        h = self.norm2(x)
+        return x + self.down(nn.functional.silu(self.gate(h)) * self.up(h))
+
+
+class Decoder(nn.Module):
+    """`layers` decoder layers; decode takes each layer's past K and V as inputs."""
+
+    def __init__(self, s: DecoderShape, layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(DecoderLayer(s) for _ in range(layers))
+
+    def forward(self, x, cos, sin, mask, *cache):
+        for i, layer in enumerate(self.layers):
+            past = (cache[2 * i], cache[2 * i + 1]) if cache else (None, None)
+            x = layer(x, cos, sin, mask, *past)
+        return x
+
+
+def workload(s: DecoderShape, phase: str, context: int, layers: int | None = None,
+             dtype: torch.dtype = torch.bfloat16) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+    """(model, example inputs) on the meta device; `phase` is "prefill" or "decode"."""
+    layers = s.layers if layers is None else layers
+    tokens = context if phase == "prefill" else 1
+    total = context if phase == "prefill" else context + 1
+    with torch.device("meta"):
+        model = Decoder(s, layers).to(dtype).eval()
+        inputs = [
+            torch.empty(1, tokens, s.hidden, dtype=dtype),
+            torch.empty(1, 1, tokens, s.head_dim, dtype=dtype),
+            torch.empty(1, 1, tokens, s.head_dim, dtype=dtype),
+            torch.empty(1, 1, tokens, total, dtype=dtype),
+        ]
+        if phase == "decode":
+            for _ in range(layers):
+                inputs += [torch.empty(1, s.kv_heads, context, s.head_dim, dtype=dtype) for _ in range(2)]
+    return model, tuple(inputs)

@@ -1,0 +1,119 @@
+"""docs/bitstream.md is accurate: a reader written from it alone decodes what the codec writes."""
+
+import hashlib
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from bitstream_format import DTYPES, OPCODES, BitstreamError, decode, encode
+from tests.sim.test_codec import sample
+
+DOC = (Path(__file__).parents[2] / "docs" / "bitstream.md").read_text()
+
+
+class DocReader:
+    """Follows the doc's primitives: little-endian, packed, str = u32 + UTF-8, ints = u32 + i64s."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def fmt(self, f: str):
+        out = struct.unpack_from("<" + f, self.data, self.pos)
+        self.pos += struct.calcsize("<" + f)
+        return out
+
+    def str(self) -> str:
+        (n,) = self.fmt("I")
+        self.pos += n
+        return self.data[self.pos - n : self.pos].decode()
+
+    def ints(self) -> list[int]:
+        (n,) = self.fmt("I")
+        return list(self.fmt(f"{n}q"))
+
+    def value(self):
+        tag = self.fmt("c")[0]
+        return {b"b": lambda: bool(self.fmt("B")[0]), b"i": lambda: self.fmt("q")[0],
+                b"f": lambda: self.fmt("d")[0], b"s": self.str, b"I": self.ints, b"n": lambda: None}[tag]()
+
+
+def read_per_doc(data: bytes) -> dict:
+    magic, major, minor, length, digest = struct.unpack_from("<8sHHQ32s", data)
+    payload = data[52:]
+    assert magic == b"RDUBITS\x00" and len(payload) == length and hashlib.sha256(payload).digest() == digest
+    r = DocReader(payload)
+    out = {"chip": r.str(), "version": (major, minor)}
+    (count,) = r.fmt("I")
+    directory = {}
+    for _ in range(count):
+        tag, off, size = r.fmt("4sQQ")
+        directory[tag.decode()] = payload[off : off + size]
+
+    s = DocReader(directory["TENS"])
+    out["tensors"] = []
+    for _ in range(s.fmt("I")[0]):
+        tid, dtype, tier, role, offset, nbytes = s.fmt("IBBBQQ")
+        out["tensors"].append((tid, dtype, tier, role, offset, nbytes, tuple(s.ints()), s.str(), s.str()))
+    s = DocReader(directory["STGE"])
+    out["stages"] = []
+    for _ in range(s.fmt("I")[0]):
+        fixed = s.fmt("IIBHqQ")
+        sites, ins, outs = s.ints(), s.ints(), s.ints()
+        attrs = {s.str(): s.value() for _ in range(s.fmt("I")[0])}
+        out["stages"].append((fixed, sites, ins, outs, attrs, s.str()))
+    s = DocReader(directory["STRM"])
+    out["streams"] = [(s.fmt("IIBBQ"), s.ints(), s.ints(), s.ints(), s.ints()) for _ in range(s.fmt("I")[0])]
+    s = DocReader(directory["KERN"])
+    out["kernels"] = [(s.fmt("II"), s.str(), s.ints()) for _ in range(s.fmt("I")[0])]
+    s = DocReader(directory["SECT"])
+    out["sections"] = [(s.fmt("I")[0], s.str(), s.ints()) for _ in range(s.fmt("I")[0])]
+    s = DocReader(directory["IOMP"])
+    out["io"] = (s.ints(), s.ints())
+    memi = directory["MEMI"]
+    (table_len,) = struct.unpack_from("<Q", memi)
+    s = DocReader(memi[8 : 8 + table_len])
+    region = memi[8 + table_len :]
+    out["image"] = {}
+    for _ in range(s.fmt("I")[0]):
+        tid, has, offset, size = s.fmt("IBQQ")
+        assert not has or offset % 64 == 0
+        out["image"][tid] = region[offset : offset + size] if has else None
+    out["manifest"] = DocReader(directory["MANF"]).str()
+    return out
+
+
+def test_a_reader_written_from_the_doc_agrees_with_decode():
+    bs = sample()
+    doc = read_per_doc(encode(bs))
+    codes = {name: code for name, (code, _) in DTYPES.items()}
+    assert doc["chip"] == bs.chip and doc["version"] == (1, 0)
+    assert [(t[0], t[1], t[4], t[5], t[6], t[7]) for t in doc["tensors"]] == [
+        (t.id, codes[t.dtype], t.offset, t.nbytes, t.shape, t.name) for t in bs.tensors
+    ]
+    for (fixed, sites, ins, outs, attrs, label), st in zip(doc["stages"], bs.stages, strict=True):
+        assert fixed[3] == OPCODES[st.opcode].code and fixed[4] == st.tensor
+        assert sites == [c for xy in st.sites for c in xy] and (ins, outs) == (list(st.inputs), list(st.outputs))
+        assert attrs == st.attrs and label == st.label
+    assert [(s[0][0], s[0][1], s[1], s[2], s[3]) for s in doc["streams"]] == [
+        (s.id, s.src, list(s.dsts), list(s.shape), list(s.hops)) for s in bs.streams
+    ]
+    assert doc["streams"][0][4] == [0, 1, 1, 1, 1, 1, 2, 1]
+    assert [(k[0], k[1], k[2]) for k in doc["kernels"]] == [((k.id, k.section), k.name, list(k.stages)) for k in bs.kernels]
+    assert doc["sections"] == [(s.id, s.name, list(s.kernels)) for s in bs.sections]
+    assert doc["io"] == (bs.inputs, bs.outputs) and doc["image"] == bs.image
+
+
+def test_doc_tables_match_the_code():
+    rows = re.findall(r"^\| (\d+) \| `(\w+)` \| (\w+) \| (\w+) \| ([\d.]+) \| (yes)? *\|$", DOC, re.M)
+    assert [(int(c), n, u, f, float(fl), bool(t)) for c, n, u, f, fl, t in rows] == [
+        (o.code, o.name, o.unit, o.family, o.flops_per_element, o.transcendental) for o in OPCODES.values()
+    ]
+    dtypes = re.findall(r"^\| `(\w+)` \| (\d+) \| (\d+) \|", DOC, re.M)
+    assert {n: (int(c), int(s)) for n, c, s in dtypes} == DTYPES
+
+
+def test_stray_bytes_after_the_payload_are_refused():
+    with pytest.raises(BitstreamError, match="1 stray bytes"):
+        decode(encode(sample()) + b"x")
