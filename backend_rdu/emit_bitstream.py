@@ -68,7 +68,7 @@ def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, ma
                 outputs[op.index.value.data] = tid
         elif isinstance(op, rdu.KernelOp):
             kid = len(kernels)
-            stage_ids = _emit_kernel(op, kid, tensor_id, stages, streams, router)
+            stage_ids = _emit_kernel(op, kid, tensor_id, stages, streams, router, chip)
             kernels.append(KernelEntry(kid, op.sym_name.data, 0, tuple(stage_ids)))
 
     sections = [SectionEntry(0, "main", tuple(k.id for k in kernels))]
@@ -86,8 +86,16 @@ def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, ma
     )
 
 
+def _tile_bytes(producer: rdu.StageOp, consumers: list[rdu.StageOp], nbytes: int, chip: ChipSpec) -> int:
+    """The unit a stream hands over in: a buffer's tile on either end, else half a PMU."""
+    for op in [producer, *consumers]:
+        if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
+            return min(nbytes, op.tile_bytes.value.data)
+    return min(nbytes, chip.pmu.sram_bytes // 2)
+
+
 def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int], stages: list[StageConfig],
-                 streams: list[StreamEntry], router: Router) -> list[int]:
+                 streams: list[StreamEntry], router: Router, chip: ChipSpec) -> list[int]:
     stage_id: dict[rdu.StageOp, int] = {}
     stream_id: dict[SSAValue, int] = {}
     ops = kernel.stages()
@@ -127,10 +135,9 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
             consumers = sorted({stage_id[u.operation] for u in result.uses if u.operation in stage_id})
             dst_ops = [op_of_id[c] for c in consumers]
             hops, links = router(op.site_list(), [d.site_list() for d in dst_ops], "vector")
-            tile = op.tile_bytes.value.data if isinstance(op, rdu.BufferOp) else 0
             dtype, shape = dtype_of(result.type), shape_of(result.type)
             streams.append(StreamEntry(
                 stream_id[result], stage_id[op], tuple(consumers), dtype, shape, "vector",
-                tile or nbytes_of(dtype, shape), tuple(hops), tuple(links),
+                _tile_bytes(op, dst_ops, nbytes_of(dtype, shape), chip), tuple(hops), tuple(links),
             ))
     return ids

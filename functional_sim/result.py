@@ -14,9 +14,10 @@ from functional_sim.trace import chrome_trace
 @dataclass
 class SimulationResult:
     outputs: list[np.ndarray]  # in `bs.outputs` order; empty when not executed; bf16 as float32
-    cycles: int
+    cycles: int  # one run; a one-section program's load is `setup_cycles`, paid once
     seconds: float
     kernels: list[KernelRecord]
+    setup_cycles: int = 0
     sections: list[SectionRecord] = field(default_factory=list)
     tier_bytes: dict[str, int] = field(default_factory=dict)  # bytes moved by AGCUs, per tier
     chip: str = ""

@@ -52,6 +52,7 @@ def simulate(
         outputs=outputs,
         cycles=timing.cycles,
         seconds=timing.cycles / spec.clock_hz,
+        setup_cycles=timing.setup_cycles,
         kernels=list(timing.kernels),
         sections=list(timing.sections),
         tier_bytes=dict(timing.tier_bytes),

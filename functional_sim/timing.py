@@ -66,7 +66,8 @@ class SectionRecord:
 
 @dataclass(frozen=True)
 class ProgramTiming:
-    cycles: int
+    cycles: int  # one run of the program (the timeline's kernels start after any setup)
+    setup_cycles: int  # the program load paid once, before the first run, by a one-section program
     kernels: tuple[KernelRecord, ...]
     sections: tuple[SectionRecord, ...]
     tier_bytes: dict[str, int]
@@ -105,6 +106,15 @@ def stage_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
     return ceil(cycles)
 
 
+def stream_transfer_cycles(bs: Bitstream, chip: ChipSpec, st: StreamEntry) -> int:
+    """A stream between unit groups runs on parallel paths, one per unit pair, up to the smaller
+    group: a 1-PMU buffer feeding 900 PCUs moves at one link's rate, 9 AGCUs feeding 9 PMUs at nine."""
+    link = chip.network.vector_link_bytes_per_cycle if st.network == "vector" else chip.network.scalar_link_bytes_per_cycle
+    src_units = len(bs.stage(st.src).sites)
+    dst_units = max((len(bs.stage(d).sites) for d in st.dsts), default=1)
+    return ceil(st.nbytes / (link * max(1, min(src_units, dst_units))))
+
+
 def _stream_latency(chip: ChipSpec, st: StreamEntry, dst: int) -> int:
     hops = st.hops[st.dsts.index(dst)] if st.hops else 0
     crossings = sum(chip.grid.die_of(y0) != chip.grid.die_of(y1) for _, y0, _, y1 in st.links)
@@ -141,11 +151,8 @@ def kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, lau
             bound = tier
         stages.append(StageTiming(s.id, s.label, s.opcode, s.unit, len(s.sites), stage_cycles(bs, chip, s), bound))
     tier_cycles = {t: ceil(b / chip.tier_bytes_per_cycle(t)) for t, b in tiers.items() if b}
-    stream_cycles = {}
-    for sid in k.stages:
-        for st in _streams(bs, bs.stage(sid).outputs):
-            link = chip.network.vector_link_bytes_per_cycle if st.network == "vector" else chip.network.scalar_link_bytes_per_cycle
-            stream_cycles[st.id] = ceil(st.nbytes / link)
+    stream_cycles = {st.id: stream_transfer_cycles(bs, chip, st)
+                     for sid in k.stages for st in _streams(bs, bs.stage(sid).outputs)}
 
     candidates = [(st.cycles, st.bound) for st in stages]
     candidates += [(c, t) for t, c in tier_cycles.items()]
@@ -162,7 +169,10 @@ def kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, lau
 
 
 def program_timing(bs: Bitstream, chip: ChipSpec, launch: str = "software") -> ProgramTiming:
-    """Kernels run one after another in `bs.kernels` order; each change of section reloads the program."""
+    """Kernels run one after another in `bs.kernels` order; each change of section reloads the program.
+
+    A program of one section stays loaded from run to run, so its load is setup, not part of a
+    run; with several sections every run reloads each of them."""
     if launch not in LAUNCH_MODES:
         raise SimulationError(f"launch must be one of {', '.join(LAUNCH_MODES)}, got {launch!r}")
     sections = {sec.id: sec for sec in bs.sections}
@@ -180,4 +190,5 @@ def program_timing(bs: Bitstream, chip: ChipSpec, launch: str = "software") -> P
         now += record.cycles
         for tier, nbytes in record.tier_bytes.items():
             tier_bytes[tier] += nbytes
-    return ProgramTiming(now, tuple(kernels), tuple(loads), tier_bytes)
+    setup = loads[0].load_cycles if len(loads) == 1 else 0
+    return ProgramTiming(now - setup, setup, tuple(kernels), tuple(loads), tier_bytes)
