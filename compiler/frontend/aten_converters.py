@@ -456,15 +456,13 @@ def convert_embedding(imp: GraphImporter, node: torch.fx.Node, weight: Any, ids:
 
 @converts(aten.index.Tensor)
 def convert_index(imp: GraphImporter, node: torch.fx.Node, x: Any, indices: list) -> SSAValue:
-    """Advanced indexing; a single 1-D index is an index_select, anything else a general index."""
+    """Advanced indexing. Not an index_select even for one 1-D index: indexing wraps negative
+    indices, index_select rejects them."""
     given = [(d, i) for d, i in enumerate(indices) if i is not None]
     dtype, shape = _meta(node)
     value = imp.values[x]
     if any(i.meta["val"].dtype == torch.bool for _, i in given):
         raise UnsupportedOpError("boolean-mask indexing has a data-dependent shape and is not supported", imp.current_source)
-    if len(given) == 1 and len(tuple(given[0][1].meta["val"].shape)) == 1:
-        dim, index = given[0]
-        return imp.emit1(rgraph.IndexSelectOp, [value, imp.values[index]], dtype, shape, dim=_int(dim))
     return imp.emit1(rgraph.IndexOp, [value] + [imp.values[i] for _, i in given], dtype, shape,
                      indexed_dims=_ints([d for d, _ in given]))
 

@@ -67,7 +67,7 @@ def weight_data(t: torch.Tensor) -> WeightData:
     shape = tuple(t.shape)
     if t.device.type == "meta":
         return WeightData(dtype, shape, None)
-    raw = t.detach().contiguous().cpu()
+    raw = t.detach().contiguous().cpu().reshape(-1)  # rank 0 cannot be viewed as bytes
     return WeightData(dtype, shape, raw.view(torch.uint8).numpy().tobytes() if raw.numel() else b"")
 
 
