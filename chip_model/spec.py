@@ -55,6 +55,7 @@ class PmuSpec:
     banks: int
     bytes_per_cycle: int
     addresses_per_cycle: int
+    tile_overhead_cycles: int  # fixed cost a PMU pays per tile it hands over
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def stage_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
         return ceil(agcu_tier_bytes(bs, s)[1] / (chip.agcu.bytes_per_cycle * n))
     if s.unit == "pmu":
         moved = sum(st.nbytes for st in ins + outs)
-        return ceil(moved / (chip.pmu.bytes_per_cycle * n))
+        tiles = max((ceil(st.nbytes / (st.tile_bytes * n)) for st in outs if st.tile_bytes), default=1)
+        return ceil(moved / (chip.pmu.bytes_per_cycle * n)) + tiles * chip.pmu.tile_overhead_cycles
     op, pcu = opcode(s.opcode), chip.pcu
     out_elements = sum(prod(st.shape) for st in outs)
     if op.family == "matmul":

@@ -11,7 +11,7 @@ larger than half its PMUs' SRAM stays whole on chip, a larger one streams throug
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
+from math import ceil, sqrt
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
@@ -80,10 +80,20 @@ def balance(work: list[float], caps: list[int], total: int) -> list[int]:
 
 
 def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
-    """(bytes per PMU, tile bytes) for a double-buffered stream spread over `units` PMUs."""
-    tile = min(nbytes, units * chip.pmu.sram_bytes // 2)
-    per_unit = min(chip.pmu.sram_bytes, ceil(2 * tile / units))
-    return per_unit, tile
+    """(bytes per PMU, tile bytes) for a double-buffered stream spread over `units` PMUs.
+
+    Cost model: a PMU holding b bytes of the stream hands them over in tiles of T bytes; each
+    tile costs `tile_overhead_cycles` (c), and the pipeline downstream waits one tile (T / w
+    cycles at w bytes per cycle) before it starts. Fill plus overhead, T/w + (b/T)c, is least
+    at T = sqrt(b c w). T is at least one vector (lanes x 4 bytes), at most half the PMU's SRAM
+    (the other half receives the next tile), and never more than the stream.
+    """
+    pmu = chip.pmu
+    per_unit_bytes = ceil(nbytes / units)
+    best = sqrt(per_unit_bytes * pmu.tile_overhead_cycles * pmu.bytes_per_cycle)
+    vector = chip.pcu.lanes * 4
+    tile = int(min(per_unit_bytes, pmu.sram_bytes // 2, max(vector, best)))
+    return min(pmu.sram_bytes, 2 * tile), tile
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,13 @@ def test_elementwise_reduce_and_transcendental_cycles():
 
 
 def test_pmu_stage_moves_input_and_output_bytes():
+    """Bytes in and out at the PMU's rate, plus the per-tile overhead of every tile it hands over."""
     result = timed(unary_program("buffer", buffer_bytes=4096))
-    assert stage(result, "buffer").cycles == 2 * 4096 // 64
+    bs = unary_program("buffer", buffer_bytes=4096).build()
+    buffer = next(s for s in bs.stages if s.opcode == "buffer")
+    out = bs.stream(buffer.outputs[0])
+    tiles = -(-out.nbytes // out.tile_bytes) if out.tile_bytes else 1
+    assert stage(result, "buffer").cycles == 2 * 4096 // 64 + tiles * 4
 
 
 def test_memory_tier_bandwidth_bounds_kernels():
