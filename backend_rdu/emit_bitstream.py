@@ -69,9 +69,13 @@ def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, ma
         elif isinstance(op, rdu.KernelOp):
             kid = len(kernels)
             stage_ids = _emit_kernel(op, kid, tensor_id, stages, streams, router, chip)
-            kernels.append(KernelEntry(kid, op.sym_name.data, 0, tuple(stage_ids)))
+            section = op.section.value.data if op.section is not None else 0
+            kernels.append(KernelEntry(kid, op.sym_name.data, section, tuple(stage_ids)))
 
-    sections = [SectionEntry(0, "main", tuple(k.id for k in kernels))]
+    members: dict[int, list[int]] = {}
+    for k in kernels:
+        members.setdefault(k.section, []).append(k.id)
+    sections = [SectionEntry(sid, f"section{sid}", tuple(ids)) for sid, ids in sorted(members.items())]
     return Bitstream(
         chip=chip.name,
         manifest=manifest,

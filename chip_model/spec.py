@@ -78,6 +78,7 @@ class LaunchSpec:
     program_load_cycles: int
     software_launch_cycles: int
     hardware_launch_cycles: int
+    config_slots: int  # configurations a unit holds at once: the kernels of one section
 
 
 @dataclass(frozen=True)

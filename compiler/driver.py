@@ -26,8 +26,8 @@ from passes.registry import run_pipeline
 
 COMPILER_VERSION = "0.1.0"
 OPT_PIPELINES = {
-    0: "rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}}",
-    1: "rdu-fuse{{chip={chip}}},rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}}",
+    0: "rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-section",
+    1: "rdu-fuse{{chip={chip}}},rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-section",
 }
 
 

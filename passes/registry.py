@@ -44,12 +44,19 @@ def _place() -> type[ModulePass]:
     return PlacePass
 
 
+def _section() -> type[ModulePass]:
+    from backend_rdu.section_pass import SectionPass
+
+    return SectionPass
+
+
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "rdu-fuse": _fuse,
     "rdu-lower": _lower,
     "rdu-plan-memory": _plan_memory,
     "rdu-allocate-units": _allocate_units,
     "rdu-place": _place,
+    "rdu-section": _section,
 }
 
 

@@ -79,7 +79,8 @@ class Annealer:
         d = np.concatenate(deltas) if deltas else np.zeros(1)
         return float(max(np.std(d), 1.0))
 
-    def run(self, schedule: AnnealSchedule) -> np.ndarray:
+    def run(self, schedule: AnnealSchedule, deadline: float = float("inf")) -> np.ndarray:
+        """Anneal in place and return the placement; `deadline` (perf_counter) is a safety net."""
         if len(self.movable) == 0 or self.p.num_nets == 0:
             return self.site_of_unit
         start = time.perf_counter()
@@ -94,6 +95,8 @@ class Annealer:
                 progress = (time.perf_counter() - start) / schedule.seconds
                 if progress >= 1.0:
                     break
+            if step % 64 == 0 and time.perf_counter() >= deadline:
+                break
             temperature = schedule.t_start * (schedule.t_end / schedule.t_start) ** progress
             proposed, accepted = self._step(temperature, schedule.toward_neighbours)
             window_proposed += proposed

@@ -1,17 +1,21 @@
-"""The placer: a constructive global start, an annealing polish, then exact CP-SAT windows.
+"""The placer: a global start, then annealing and exact CP-SAT windows in rounds.
 
-1. construct: lay the netlist out by pivot MDS (`embedding`), rebuild it unit by unit on an
-   unbounded lattice by cluster growth guided by that layout (`growth`), put each component on
-   the chip in its best orientation and shift (`fitting`), and legalise the rest (`legalize`).
-2. anneal: a short low-temperature annealing run removes cheap local defects (`annealing`).
-3. windows: CP-SAT re-places windows of 6x6 and 8x8 sites exactly, worst first, each hinted with
-   the current placement so it never gets worse, until no window can improve or the budget is
-   spent (`windows`). A netlist small enough to fit one window is solved as a whole instead,
-   which also proves its optimum.
+1. construct: two global starts, keep the shorter. (a) Lay the netlist out by pivot MDS
+   (`embedding`), rebuild it unit by unit on an unbounded lattice by cluster growth guided by that
+   layout (`growth`), and put each component on the chip in its best orientation and shift
+   (`fitting`); this rebuilds grid-like netlists almost exactly. (b) Legalise the layout itself
+   (`legalize`), which holds up better on sparse netlists where growth has little to go on.
+2. anneal: a moderate-temperature run removes defects and reshapes what the start got wrong
+   (`annealing`).
+3. windows: CP-SAT re-places windows of 6x6 up to 12x12 sites exactly, worst first, each hinted
+   with the current placement so it never gets worse, until no window can improve (`windows`).
+   A netlist small enough for one window is solved whole instead, which can prove its optimum.
+Rounds of 2-3 repeat, cooler, while they still gain and budget remains.
 
-Budgets are counted in work (annealing batches, CP-SAT deterministic time), so a run is a pure
-function of the netlist, chip, budget and seed. The wall clock is only a safety net: if it stops a
-run, `stats["stopped_by_clock"]` says so and the run may not be reproducible.
+Budgets are counted in work (annealing batches, CP-SAT deterministic time) converted to seconds by
+rates measured on the 2-core reference machine, so a run is a pure function of the netlist, chip,
+budget and seed. The wall clock is only a safety net: if it stops a run,
+`stats["stopped_by_clock"]` says so and that run may not be reproducible.
 """
 
 from __future__ import annotations
@@ -35,12 +39,16 @@ from backend_rdu.placement.windows import Window, WindowRefiner
 from backend_rdu.placement.wirelength import net_hpwl, wirelength, wirelength_lower_bound
 
 DEFAULT_SECONDS = 10.0
-ANNEAL_SHARE = 0.15  # of the budget, in batches at the measured rate
-BATCHES_PER_SECOND = 1500.0  # measured on the 2-core reference machine, 2,000 units
-WINDOW_SHARE = 0.75  # of the budget, in CP-SAT deterministic time
-DTIME_PER_SECOND = 1.0  # CP-SAT deterministic time per wall second, two windows at a time
+ANNEAL_SHARE = 0.35  # of the budget for the first annealing run; later rounds share what is left
+WINDOW_DTIME = 1.0  # CP-SAT deterministic time limit per window
+DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, measured, two windows at once
 WHOLE_WINDOW_UNITS = 64  # at most this many free units: solve the netlist as one window
-WINDOW_DTIME = 1.0  # deterministic time limit per window
+MAX_ROUNDS = 4
+
+
+def batch_seconds(num_units: int) -> float:
+    """Measured wall time of one annealing batch (reference machine), with 15% headroom."""
+    return 1.15 * (2.5e-4 + 1.4e-7 * num_units)
 
 
 @dataclass(frozen=True)
@@ -92,53 +100,77 @@ class PlacementResult:
 
 def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> PlacementResult:
     """Place every unit of `problem` on a site of its kind, minimising weighted wirelength."""
-    if seconds <= 0:
+    if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     start = time.perf_counter()
     deadline = start + seconds
     phases: list[dict[str, Any]] = []
+    p = problem
 
     def phase(name: str, site_of_unit: np.ndarray, began: float, **extra: Any) -> None:
-        phases.append({"phase": name, "wirelength": _number(wirelength(problem, site_of_unit)),
+        phases.append({"phase": name, "wirelength": _number(wirelength(p, site_of_unit)),
                        "seconds": round(time.perf_counter() - began, 3)} | extra)
 
     t = time.perf_counter()
-    site_of_unit = construct(problem, seed)
-    phase("construct", site_of_unit, t)
+    site_of_unit, start_kind = construct(p, seed)
+    phase("construct", site_of_unit, t, start=start_kind)
 
-    t = time.perf_counter()
-    annealer = Annealer(problem, site_of_unit, np.random.default_rng(seed))
-    weight = float(np.median(problem.net_weight)) if problem.num_nets else 1.0
-    batches = int(ANNEAL_SHARE * seconds * BATCHES_PER_SECOND)
-    site_of_unit = annealer.run(AnnealSchedule(t_start=0.5 * weight, t_end=0.02 * weight, batches=batches))
-    phase("anneal", site_of_unit, t, **annealer.stats.to_json())
-
-    t = time.perf_counter()
-    refiner = WindowRefiner(problem, site_of_unit, seed, window_dtime=WINDOW_DTIME)
-    lower_bound = wirelength_lower_bound(problem)
+    weight = float(np.median(p.net_weight)) if p.num_nets else 1.0
+    per_batch = batch_seconds(p.num_units)
+    refiner = WindowRefiner(p, site_of_unit, seed, window_dtime=WINDOW_DTIME)
+    lower_bound = wirelength_lower_bound(p)
     method = "per-net smallest box holding the net's unit kinds"
+    spent = 0.0  # budget used, in seconds estimated from work counters (deterministic)
+    anneal_stats: list[dict[str, Any]] = []
     stopped_by_clock = False
-    dtime_budget = WINDOW_SHARE * seconds * DTIME_PER_SECOND
-    if len(problem.free_units) <= WHOLE_WINDOW_UNITS and problem.num_nets:
-        refiner.window_dtime = max(dtime_budget, WINDOW_DTIME)
-        columns, rows = problem.site_at.shape
-        outcome = refiner.solve(Window(0, 0, columns - 1, rows - 1), deadline)
-        if outcome.bound is not None:
-            untouched = _untouched_wirelength(problem, refiner.site_of_unit)
-            if outcome.bound + untouched > lower_bound + 1e-9:
-                lower_bound = outcome.bound + untouched
-                method = "CP-SAT bound on the whole netlist" + (" (proven optimal)" if outcome.optimal else "")
-        stopped_by_clock = time.perf_counter() >= deadline
-    else:
-        converged = refiner.refine(dtime_budget, deadline)
-        stopped_by_clock = not converged and time.perf_counter() >= deadline
-    site_of_unit = refiner.site_of_unit
-    phase("windows", site_of_unit, t, **refiner.stats.to_json())
+    best = wirelength(p, site_of_unit)
 
-    problem.check(site_of_unit)
-    wl = wirelength(problem, site_of_unit)
+    for round_index in range(MAX_ROUNDS if p.num_nets else 0):
+        if time.perf_counter() >= deadline:
+            stopped_by_clock = True
+            break
+        t = time.perf_counter()
+        share = ANNEAL_SHARE * seconds if round_index == 0 else 0.5 * (seconds - spent)
+        batches = int(max(share, 0.0) / per_batch)
+        annealer = Annealer(p, site_of_unit, np.random.default_rng(seed + round_index))
+        hot = 2.0 if round_index == 0 else 1.0
+        annealed = annealer.run(AnnealSchedule(t_start=hot * weight, t_end=0.02 * weight, batches=batches), deadline)
+        spent += batches * per_batch
+        if wirelength(p, annealed) < wirelength(p, site_of_unit):  # annealing may wander: keep the best
+            site_of_unit = annealed
+        anneal_stats.append(annealer.stats.to_json())
+        phase(f"anneal {round_index + 1}", site_of_unit, t, **annealer.stats.to_json())
+
+        t = time.perf_counter()
+        refiner.reset(site_of_unit)
+        dtime_before = refiner.stats.deterministic_time
+        if len(p.free_units) <= WHOLE_WINDOW_UNITS:
+            refiner.window_dtime = max((seconds - spent) * DTIME_PER_SECOND, WINDOW_DTIME)
+            columns, rows = p.site_at.shape
+            outcome = refiner.solve(Window(0, 0, columns - 1, rows - 1), deadline)
+            if outcome.bound is not None:
+                whole = outcome.bound + _untouched_wirelength(p, refiner.site_of_unit)
+                if whole > lower_bound + 1e-9:
+                    lower_bound = whole
+                    method = "CP-SAT bound on the whole netlist" + (" (proven optimal)" if outcome.optimal else "")
+            converged = True
+        else:
+            dtime_budget = dtime_before + (seconds - spent) * DTIME_PER_SECOND
+            converged = refiner.refine(dtime_budget, deadline)
+        spent += (refiner.stats.deterministic_time - dtime_before) / DTIME_PER_SECOND
+        site_of_unit = refiner.site_of_unit.copy()
+        phase(f"windows {round_index + 1}", site_of_unit, t, converged=converged)
+        stopped_by_clock = time.perf_counter() >= deadline
+        current = wirelength(p, site_of_unit)
+        if current >= best - 1e-9 or current <= lower_bound + 1e-9 or spent >= 0.9 * seconds:
+            best = min(best, current)
+            break
+        best = current
+
+    p.check(site_of_unit)
+    wl = wirelength(p, site_of_unit)
     return PlacementResult(
-        problem=problem,
+        problem=p,
         site_of_unit=site_of_unit,
         wirelength=wl,
         lower_bound=min(lower_bound, wl),
@@ -147,18 +179,27 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
         seed=seed,
         stats={
             "phases": phases,
-            "anneal": annealer.stats.to_json(),
-            "cp_sat": refiner.stats.to_json(),
+            "anneal": anneal_stats,
+            "cp_sat": refiner.stats.to_json() | {"num_workers_per_window": 1, "windows_at_once": 2},
             "budget_seconds": seconds,
+            "budget_used_estimate": round(spent, 3),
             "stopped_by_clock": stopped_by_clock,
         },
     )
 
 
-def construct(problem: PlacementProblem, seed: int) -> np.ndarray:
-    """The global start: layout, growth per component, fitting onto the chip, legalisation."""
+def construct(problem: PlacementProblem, seed: int) -> tuple[np.ndarray, str]:
+    """The global start: the shorter of growth-and-fit and plain legalisation of the layout."""
+    layout = embed(problem, seed)
+    grown = _grow_and_fit(problem, layout)
+    direct = legalize(problem, layout.coords)
+    if wirelength(problem, direct) < wirelength(problem, grown):
+        return direct, "layout"
+    return grown, "growth"
+
+
+def _grow_and_fit(problem: PlacementProblem, layout) -> np.ndarray:
     p = problem
-    layout = embed(p, seed)
     placed = p.fixed_site.copy()
     free = np.ones(p.num_sites, dtype=bool)
     free[placed[placed >= 0]] = False

@@ -52,6 +52,7 @@ class WindowStats:
     seconds: float = 0.0
     passes: int = 0
     converged: bool = False
+    solver_errors: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -61,6 +62,7 @@ class WindowStats:
             "wirelength_gain": self.gain,
             "passes": self.passes,
             "converged": self.converged,
+            "solver_errors": self.solver_errors,
             "conflicts": self.conflicts,
             "branches": self.branches,
             "deterministic_time": round(self.deterministic_time, 3),
@@ -104,6 +106,16 @@ class WindowRefiner:
         self.moved_at = np.zeros(problem.num_units, dtype=np.int64)
         self.clean_since: dict[Window, int] = {}  # tried without gain, as of this tick
         self.deadline = float("inf")
+
+    def reset(self, site_of_unit: np.ndarray) -> None:
+        """Continue from another placement (units that moved make their windows worth a retry)."""
+        moved = np.flatnonzero(site_of_unit != self.site_of_unit)
+        if len(moved):
+            self.tick += 1
+            self.moved_at[moved] = self.tick
+        self.site_of_unit = site_of_unit.copy()
+        self.unit_at_site[:] = -1
+        self.unit_at_site[self.site_of_unit] = np.arange(self.p.num_units)
 
     # -- one window --------------------------------------------------------------------------
 
@@ -183,19 +195,29 @@ class WindowRefiner:
         model.minimize(cp_model.LinearExpr.weighted_sum(terms, coefficients))
         return _WindowModel(window, model, site_var, int(np.dot(self.weights[nets], before)), nets)
 
-    def _run(self, model: cp_model.CpModel) -> tuple[cp_model.CpSolver, int]:
+    def _run(self, model: cp_model.CpModel) -> tuple[cp_model.CpSolver | None, int]:
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = self.seed
+        # OR-Tools 9.15 raises IndexError (absl::btree_map::at) from symmetry detection on some
+        # hinted window models; windows have little symmetry worth exploiting, so it is off.
+        solver.parameters.symmetry_level = 0
         solver.parameters.max_deterministic_time = self.window_dtime
         # wall-clock limit: a safety net only, the deterministic limit should stop first
         solver.parameters.max_time_in_seconds = max(0.01, min(20.0 * self.window_dtime + 1.0, self.deadline - time.perf_counter()))
-        status = solver.solve(model)
+        try:
+            status = solver.solve(model)
+        except (IndexError, RuntimeError, ValueError):  # a solver-internal failure: skip the window
+            self.stats.solver_errors += 1
+            return None, cp_model.UNKNOWN
         return solver, status
 
-    def _apply(self, built: _WindowModel, solver: cp_model.CpSolver, status: int) -> WindowOutcome:
+    def _apply(self, built: _WindowModel, solver: cp_model.CpSolver | None, status: int) -> WindowOutcome:
         st = self.stats
         st.solved += 1
+        if solver is None:
+            self.clean_since[built.window] = self.tick
+            return WindowOutcome(False, False, 0.0, None)
         st.conflicts += solver.num_conflicts
         st.branches += solver.num_branches
         st.deterministic_time += solver.deterministic_time
