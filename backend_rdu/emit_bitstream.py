@@ -27,7 +27,15 @@ Router = Callable[[list[tuple[int, int]], list[list[tuple[int, int]]], str], tup
 
 def manhattan_router(src: list[tuple[int, int]], dsts: list[list[tuple[int, int]]], network: str):
     """Hop counts of dimension-order routes between the groups' nearest units; no link list."""
-    hops = [min(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a in src for b in group) for group in dsts]
+    a = np.asarray(src, dtype=np.int64).reshape(-1, 2)
+    hops = []
+    for group in dsts:
+        b = np.asarray(group, dtype=np.int64).reshape(-1, 2)
+        if len(a) * len(b) <= 1 << 20:
+            hops.append(int(np.abs(a[:, None, :] - b[None, :, :]).sum(-1).min()))
+        else:  # the gap between bounding boxes: exact for the nearest pair when boxes do not overlap
+            gap = np.maximum(0, np.maximum(a.min(0) - b.max(0), b.min(0) - a.max(0)))
+            hops.append(int(gap.sum()))
     return hops, []
 
 

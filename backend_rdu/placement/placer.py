@@ -44,6 +44,7 @@ WINDOW_DTIME = 1.0  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, measured, two windows at once
 WHOLE_WINDOW_UNITS = 64  # at most this many free units: solve the netlist as one window
 MAX_ROUNDS = 4
+SMALL_ANNEAL_BATCHES = 400
 
 
 def batch_seconds(num_units: int) -> float:
@@ -132,6 +133,8 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
         t = time.perf_counter()
         share = ANNEAL_SHARE * seconds if round_index == 0 else 0.5 * (seconds - spent)
         batches = int(max(share, 0.0) / per_batch)
+        if len(p.free_units) <= WHOLE_WINDOW_UNITS:
+            batches = min(batches, SMALL_ANNEAL_BATCHES)  # the exact solve does the real work
         annealer = Annealer(p, site_of_unit, np.random.default_rng(seed + round_index))
         hot = 2.0 if round_index == 0 else 1.0
         annealed = annealer.run(AnnealSchedule(t_start=hot * weight, t_end=0.02 * weight, batches=batches), deadline)
