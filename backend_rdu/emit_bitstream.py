@@ -31,7 +31,7 @@ def manhattan_router(src: list[tuple[int, int]], dsts: list[list[tuple[int, int]
     hops = []
     for group in dsts:
         b = np.asarray(group, dtype=np.int64).reshape(-1, 2)
-        if len(a) * len(b) <= 1 << 20:
+        if len(a) * len(b) <= 4096:
             hops.append(int(np.abs(a[:, None, :] - b[None, :, :]).sum(-1).min()))
         else:  # the gap between bounding boxes: exact for the nearest pair when boxes do not overlap
             gap = np.maximum(0, np.maximum(a.min(0) - b.max(0), b.min(0) - a.max(0)))

@@ -59,8 +59,8 @@ def tree_depths(mesh: Mesh, source: int, entering: dict[int, int], latency) -> d
     """(hops, latency cycles) from the source to every switch of the tree."""
     depth: dict[int, tuple[int, int]] = {source: (0, 0)}
 
-    def resolve(n: int) -> tuple[int, int]:
-        chain = []
+    for start in entering:
+        chain, n = [], start
         while n not in depth:
             chain.append(n)
             n = entering[n] // 4
@@ -68,8 +68,4 @@ def tree_depths(mesh: Mesh, source: int, entering: dict[int, int], latency) -> d
         for m in reversed(chain):
             hops, cycles = hops + 1, cycles + int(latency[entering[m]])
             depth[m] = (hops, cycles)
-        return depth[chain[0]] if chain else depth[n]
-
-    for n in entering:
-        resolve(n)
     return depth
