@@ -92,11 +92,8 @@ class PlanMemoryPass(ModulePass):
                     f"{max(hbm.capacity_bytes, ddr.capacity_bytes):,} (HBM {hbm.capacity_bytes:,}, DDR {ddr.capacity_bytes:,})",
                     _source(item.tensor),
                 )
-        # Spill order: activations before weights, smallest transfer first.
-        candidates = sorted(
-            items,
-            key=lambda i: (i.tensor.role.data not in ("activation",), i.tensor.role.data in ("input", "output"), i.nbytes),
-        )
+        # Spill order: activations (inputs and outputs included) before weights, smallest first.
+        candidates = sorted(items, key=lambda i: (i.tensor.role.data in ("weight", "constant"), i.nbytes))
         in_hbm = list(items)
         in_ddr: list[Lifetime] = []
         offsets, peak = first_fit(in_hbm)
