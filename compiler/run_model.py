@@ -25,6 +25,8 @@ class RunReport:
     modeled_seconds: float
     simulate_seconds: float
     kernel_bounds: dict[str, int] = field(default_factory=dict)
+    kernel_rows: list[dict[str, Any]] = field(default_factory=list)
+    setup_cycles: int = 0
     trace: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -52,6 +54,8 @@ class RunReport:
             "flops": self.compile.work.flops,
             "kernels": m["kernels"],
             "kernel_bounds": self.kernel_bounds,
+            "setup_cycles": self.setup_cycles,
+            "kernel_report": self.kernel_rows,
             "pcus_used": m["pcus_used"],
             "pmus_used": m["pmus_used"],
             "agcus_used": m["agcus_used"],
@@ -70,10 +74,38 @@ class RunReport:
             f"{self.cycles:,} cycles ({self.modeled_seconds * 1e6:.2f} us), roofline {j['roofline_cycles']:,.0f} cycles",
             f"  compile {j['compile_seconds']:.2f} s, simulate {j['simulate_seconds']:.2f} s",
         ]
+        slowest = sorted(self.kernel_rows, key=lambda r: -r["cycles"])[:8]
+        if slowest:
+            lines.append("  slowest kernels (cycles, bound: why):")
+        for r in slowest:
+            lines.append(f"    {r['name']:28} {r['cycles']:>12,}  {r['bound']:8} {r['limiting']}")
         for c in self.comparisons:
             if not c.allclose:
                 lines.append(f"  output {c.index} {c.dtype}{list(c.shape)}: {c.reason}, max abs error {c.max_abs_error:.3g}")
         return "\n".join(lines)
+
+
+def kernel_row(k) -> dict[str, Any]:
+    """Which stage sets a kernel's pace, and what that stage waits on."""
+    slowest = max(k.stages, key=lambda st: st.cycles, default=None)
+    if k.bound in ("hbm", "ddr"):
+        limiting = f"{k.bound.upper()} traffic: {k.tier_bytes.get(k.bound, 0):,} bytes in {k.tier_cycles.get(k.bound, 0):,} cycles"
+    elif k.bound == "network" and k.stream_cycles:
+        sid, cycles = max(k.stream_cycles.items(), key=lambda kv: kv[1])
+        limiting = f"stream #{sid}: {cycles:,} cycles"
+    elif k.bound == "launch":
+        limiting = f"launch {k.launch_cycles:,} cycles > fill {k.fill_cycles:,} + steady {k.steady_cycles:,}"
+    else:
+        limiting = f"{slowest.label} on {slowest.sites} {slowest.unit.upper()}s" if slowest else ""
+    return {
+        "name": k.name,
+        "cycles": k.cycles,
+        "bound": k.bound,
+        "launch_cycles": k.launch_cycles,
+        "fill_cycles": k.fill_cycles,
+        "steady_cycles": k.steady_cycles,
+        "limiting": limiting,
+    }
 
 
 def run_and_compare(model: Path, chip: str, opt_level: int, seed: int = 0, launch: str = "software",
@@ -99,8 +131,7 @@ def run_compiled(result: CompileResult, launch: str = "software") -> RunReport:
     comparisons = compare_outputs(sim.outputs, eager_leaves(result.eager_outputs))
     bounds: dict[str, int] = {}
     for k in sim.kernels:
-        bound = k["bound"] if isinstance(k, dict) else k.bound
-        bounds[bound] = bounds.get(bound, 0) + 1
+        bounds[k.bound] = bounds.get(k.bound, 0) + 1
     return RunReport(
         model=result.loaded.name,
         chip=result.chip.name,
@@ -112,5 +143,7 @@ def run_compiled(result: CompileResult, launch: str = "software") -> RunReport:
         modeled_seconds=sim.seconds,
         simulate_seconds=seconds,
         kernel_bounds=bounds,
+        kernel_rows=[kernel_row(k) for k in sim.kernels],
+        setup_cycles=sim.setup_cycles,
         trace=sim.chrome_trace(),
     )

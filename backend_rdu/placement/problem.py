@@ -162,9 +162,10 @@ def _resolve_pins(chip: ChipSpec, netlist: Netlist, site_at: np.ndarray, site_ki
         if site < 0:
             raise PlacementError(f"placement: unit {unit.name} is pinned to ({x}, {y}), which holds no unit site")
         if UNIT_KINDS[site_kind[site]] != unit.kind:
+            other = UNIT_KINDS[site_kind[site]]
             raise PlacementError(
                 f"placement: unit {unit.name} ({unit.kind}) is pinned to ({x}, {y}), "
-                f"which is a {UNIT_KINDS[site_kind[site]]} site"
+                f"which is {'an' if other[0] in 'aeiou' else 'a'} {other} site"
             )
         if site in taken:
             raise PlacementError(f"placement: units {taken[site]} and {unit.name} are both pinned to ({x}, {y})")

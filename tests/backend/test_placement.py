@@ -102,17 +102,18 @@ def test_too_many_units_of_a_kind_names_resource_excess_and_units():
 
 
 @pytest.mark.parametrize(
-    ("fixed", "kind", "fragment"),
+    ("chip", "fixed", "kind", "fragment"),
     [
-        ([99, 0], "pcu", "outside chip 'small'"),
-        ([0, 0], "pcu", "holds no unit site"),
-        ([1, 1], "pcu", "which is a pmu site"),
+        ("small", [99, 0], "pcu", "outside chip 'small'"),
+        ("sn40l", [0, 0], "pcu", "holds no unit site"),
+        ("small", [1, 1], "pcu", "which is a pmu site"),
+        ("small", [0, 1], "pmu", "which is an agcu site"),
     ],
 )
-def test_bad_pins_are_diagnosed(fixed, kind, fragment):
+def test_bad_pins_are_diagnosed(chip, fixed, kind, fragment):
     netlist = Netlist.from_json({"units": [{"name": "a", "kind": kind, "fixed": fixed}], "nets": []})
     with pytest.raises(PlacementError, match=fragment):
-        PlacementProblem.build("small", netlist)
+        PlacementProblem.build(chip, netlist)
 
 
 def test_two_units_pinned_to_one_site():
