@@ -218,8 +218,10 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trac
 @click.option("--section", type=click.Choice(["manifest", "tensors", "kernels", "stages", "streams", "image"]),
               help="show one section in full")
 @click.option("--json", "as_json", is_flag=True, help="print the decoded bitstream as JSON")
-def inspect_cmd(bitstream: Path, section: str | None, as_json: bool) -> None:
-    """Print a bitstream readably."""
+@click.option("--map", "map_kernel", help="draw this kernel's placement (a kernel name; see --section kernels)")
+@click.option("--svg", "svg_path", type=click.Path(path_type=Path), help="with --map: write the SVG here")
+def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel: str | None, svg_path: Path | None) -> None:
+    """Print a bitstream readably, or draw a kernel's placement map (--map K --svg F.svg)."""
     with user_errors():
         import bitstream_format
         from compiler.inspect_bitstream import describe, to_json
@@ -228,6 +230,19 @@ def inspect_cmd(bitstream: Path, section: str | None, as_json: bool) -> None:
             fail(f"bitstream {bitstream} does not exist")
         data = bitstream.read_bytes()
         bs = bitstream_format.decode(data)
+        if map_kernel is not None:
+            from chip_model import load_chip
+            from compiler.placement_map import placement_svg
+
+            if svg_path is None:
+                fail("--map needs --svg FILE to write the picture to")
+            try:
+                svg = placement_svg(bs, load_chip(bs.chip), map_kernel)
+            except KeyError as exc:
+                fail(exc.args[0])
+            write_atomically(svg_path, svg.encode())
+            click.echo(f"wrote {svg_path}")
+            return
         click.echo(json.dumps(to_json(bs, section), indent=1) if as_json else describe(bs, data, section))
 
 

@@ -42,6 +42,7 @@ DEFAULT_SECONDS = 10.0
 ANNEAL_SHARE = 0.35  # of the budget for the first annealing run; later rounds share what is left
 WINDOW_DTIME = 1.0  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, measured, two windows at once
+WHOLE_DTIME_PER_SECOND = 0.2  # the same for one whole-netlist model (measured 0.25-0.4, one core)
 WHOLE_WINDOW_UNITS = 64  # at most this many free units: solve the netlist as one window
 MAX_ROUNDS = 4
 SMALL_ANNEAL_BATCHES = 400
@@ -148,7 +149,7 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
         refiner.reset(site_of_unit)
         dtime_before = refiner.stats.deterministic_time
         if len(p.free_units) <= WHOLE_WINDOW_UNITS:
-            refiner.window_dtime = max((seconds - spent) * DTIME_PER_SECOND, WINDOW_DTIME)
+            refiner.window_dtime = max((seconds - spent) * WHOLE_DTIME_PER_SECOND, 0.05)
             columns, rows = p.site_at.shape
             outcome = refiner.solve(Window(0, 0, columns - 1, rows - 1), deadline)
             if outcome.bound is not None:
@@ -160,7 +161,8 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
         else:
             dtime_budget = dtime_before + (seconds - spent) * DTIME_PER_SECOND
             converged = refiner.refine(dtime_budget, deadline)
-        spent += (refiner.stats.deterministic_time - dtime_before) / DTIME_PER_SECOND
+        rate = WHOLE_DTIME_PER_SECOND if len(p.free_units) <= WHOLE_WINDOW_UNITS else DTIME_PER_SECOND
+        spent += (refiner.stats.deterministic_time - dtime_before) / rate
         site_of_unit = refiner.site_of_unit.copy()
         phase(f"windows {round_index + 1}", site_of_unit, t, converged=converged)
         stopped_by_clock = time.perf_counter() >= deadline

@@ -106,7 +106,7 @@ def test_too_many_units_of_a_kind_names_resource_excess_and_units():
     [
         ("small", [99, 0], "pcu", "outside chip 'small'"),
         ("sn40l", [0, 0], "pcu", "holds no unit site"),
-        ("small", [1, 1], "pcu", "which is a pmu site"),
+        ("small", [2, 1], "pcu", "which is a pmu site"),
         ("small", [0, 1], "pmu", "which is an agcu site"),
     ],
 )
@@ -117,7 +117,7 @@ def test_bad_pins_are_diagnosed(chip, fixed, kind, fragment):
 
 
 def test_two_units_pinned_to_one_site():
-    netlist = Netlist((Unit("a", "pcu", (1, 0)), Unit("b", "pcu", (1, 0))), ())
+    netlist = Netlist((Unit("a", "pcu", (1, 1)), Unit("b", "pcu", (1, 1))), ())
     with pytest.raises(PlacementError, match="units a and b are both pinned to"):
         PlacementProblem.build("small", netlist)
 
@@ -132,9 +132,10 @@ def test_wirelength_is_weighted_half_perimeter():
     )
     problem = PlacementProblem.build("small", netlist)
     at = {(x, y): i for i, (x, y) in enumerate(zip(problem.site_x, problem.site_y))}
-    sites = np.array([at[(1, 0)], at[(2, 0)], at[(4, 2)]])  # pcu (1,0), pmu (2,0), pcu (4,2)
-    # net 1: x 1..4, y 0..2 -> 5, weight 2; net 2: |1-2| + 0 -> 1; the 1-unit net adds nothing
-    assert wirelength(problem, sites) == 2 * 5 + 1
+    sites = np.array([at[(1, 1)], at[(2, 1)], at[(4, 2)]])  # pcu, pmu, pcu
+    problem.check(sites)
+    # net 1: x 1..4, y 1..2 -> 4, weight 2; net 2: |1 - 2| + 0 -> 1; the 1-unit net adds nothing
+    assert wirelength(problem, sites) == 2 * 4 + 1
 
 
 def test_lower_bound_knows_checkerboard_kinds():
