@@ -2,8 +2,9 @@
 
 Ops are taken in program order and added to the current kernel while the kernel still fits the
 chip: every stage needs at least one unit of its kind, so the kernel's PCU stages, PMU stages
-(layout ops plus the buffers between stages) and AGCU stages (loads of values from outside plus
-stores of values needed later) must not outnumber the chip's PCUs, PMUs and AGCUs. A producer and
+(layout ops plus the buffers between stages) must not outnumber the chip's PCUs and PMUs, and
+the AGCUs must suffice for one per load or store plus enough more to move the kernel's tensors
+at HBM's rate. When a kernel is full it ends at the cheapest cut in its second half. A producer and
 its consumers in one kernel exchange a stream through a PMU instead of a round trip through HBM.
 The result is an `rdu.kernel = N` attribute on every op, which `rdu-lower` turns into kernels.
 """
@@ -11,6 +12,7 @@ The result is an `rdu.kernel = N` attribute on every op, which `rdu-lower` turns
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import ceil
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -18,9 +20,11 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
+from bitstream_format.model import nbytes_of
 from bitstream_format.opcodes import OPCODES
 from chip_model import ChipSpec, load_chip
 from dialects import rgraph
+from dialects.types import dtype_of, shape_of
 from passes.lower_kernels import GROUP_ATTR
 
 
@@ -55,19 +59,42 @@ class KernelDemand:
             new.pmu_ops += 1
         return new
 
-    def stores(self, returned: set[SSAValue]) -> int:
-        return sum(
-            1 for op in self.ops for r in op.results
+    def stored(self, returned: set[SSAValue]) -> list[SSAValue]:
+        return [
+            r for op in self.ops for r in op.results
             if r in returned or any(u.operation not in self.members for u in r.uses)
-        )
+        ]
+
+    def agcus_needed(self, chip: ChipSpec, returned: set[SSAValue]) -> int:
+        """One AGCU per load or store, and enough more that the tensors together can move at
+        HBM's rate: a load carrying a fifth of the kernel's bytes needs a fifth of the AGCUs
+        that HBM bandwidth can keep busy."""
+        sizes = [_bytes(v) for v in self.loads] + [_bytes(v) for v in self.stored(returned)]
+        total = sum(sizes)
+        feed = chip.tier_bytes_per_cycle("hbm") / chip.agcu.bytes_per_cycle
+        return sum(max(1, ceil(feed * b / total)) if total else 1 for b in sizes)
 
     def fits(self, chip: ChipSpec, returned: set[SSAValue], max_ops: int) -> bool:
         pcu_results = sum(len(op.results) for op in self.ops if OPCODES[op.OPCODE].unit == "pcu")
         pcu = self.pcu_ops + len(self.generators)
         pmu = self.pmu_ops + len(self.loads_for_pcu) + pcu_results + len(self.generators)
-        agcu = len(self.loads) + self.stores(returned)
         within_ops = max_ops <= 0 or len(self.ops) <= max_ops
-        return within_ops and pcu <= chip.count("pcu") and pmu <= chip.count("pmu") and agcu <= chip.count("agcu")
+        return (within_ops and pcu <= chip.count("pcu") and pmu <= chip.count("pmu")
+                and self.agcus_needed(chip, returned) <= chip.count("agcu"))
+
+
+def _bytes(v: SSAValue) -> int:
+    return nbytes_of(dtype_of(v.type), shape_of(v.type))
+
+
+def _crossing_bytes(ops: list[rgraph.GraphOp], j: int, after: set[Operation]) -> int:
+    """Bytes produced by ops[:j] that ops after the cut read (each crosses through HBM once)."""
+    total = 0
+    for op in ops[:j]:
+        for r in op.results:
+            if any(u.operation in after for u in r.uses):
+                total += _bytes(r)
+    return total
 
 
 @dataclass(frozen=True)
@@ -83,13 +110,40 @@ class FusePass(ModulePass):
         if fn is None:
             raise ValueError("rdu-fuse: the module has no func.func")
         returned = set(fn.body.block.last_op.operands)
-        group, current = 0, KernelDemand()
+        groups: list[list[rgraph.GraphOp]] = []
+        current = KernelDemand()
         for op in fn.body.block.ops:
             if not isinstance(op, rgraph.GraphOp) or isinstance(op, rgraph.FullOp):
                 continue
             candidate = current.with_op(op)
             if current.ops and not candidate.fits(chip, returned, self.max_ops):
-                group += 1
-                candidate = KernelDemand().with_op(op)
+                kept, moved = self.split(current.ops, op, chip, returned)
+                groups.append(kept)
+                candidate = KernelDemand()
+                for later in [*moved, op]:
+                    candidate = candidate.with_op(later)
             current = candidate
-            op.attributes[GROUP_ATTR] = IntegerAttr(group, i64)
+        groups.append(current.ops)
+        for index, ops in enumerate(groups):
+            for op in ops:
+                op.attributes[GROUP_ATTR] = IntegerAttr(index, i64)
+
+    def split(self, ops: list[rgraph.GraphOp], next_op: rgraph.GraphOp, chip: ChipSpec,
+              returned: set[SSAValue]) -> tuple[list[rgraph.GraphOp], list[rgraph.GraphOp]]:
+        """Where to end a full kernel: at the cut in its second half that sends the fewest bytes
+        through HBM to the next kernel (between decoder layers, that is the small residual
+        stream), provided the ops moved along still fit one kernel with `next_op`."""
+        after = {next_op}
+        best_j, best_cost = len(ops), _crossing_bytes(ops, len(ops), after)
+        for j in range(len(ops) - 1, max(1, len(ops) // 2) - 1, -1):
+            after.add(ops[j])
+            cost = _crossing_bytes(ops, j, after)
+            if cost < best_cost:
+                best_j, best_cost = j, cost
+        if best_j < len(ops):
+            demand = KernelDemand()
+            for op in [*ops[best_j:], next_op]:
+                demand = demand.with_op(op)
+            if not demand.fits(chip, returned, self.max_ops):
+                best_j = len(ops)
+        return ops[:best_j], ops[best_j:]

@@ -35,6 +35,7 @@ class AnnealSchedule:
     batches: int | None = None
     seconds: float | None = None
     toward_neighbours: float = 0.5  # share of moves aimed at the middle of the unit's neighbours
+    stop_at: float | None = None  # stop early once the wirelength is this low (a proven bound)
 
 
 @dataclass
@@ -95,7 +96,9 @@ class Annealer:
                 progress = (time.perf_counter() - start) / schedule.seconds
                 if progress >= 1.0:
                     break
-            if step % 64 == 0 and time.perf_counter() >= deadline:
+            if step % 32 == 0 and (
+                time.perf_counter() >= deadline or (schedule.stop_at is not None and self.cost <= schedule.stop_at + 1e-9)
+            ):
                 break
             temperature = schedule.t_start * (schedule.t_end / schedule.t_start) ** progress
             proposed, accepted = self._step(temperature, schedule.toward_neighbours)

@@ -195,16 +195,17 @@ class WindowRefiner:
         model.minimize(cp_model.LinearExpr.weighted_sum(terms, coefficients))
         return _WindowModel(window, model, site_var, int(np.dot(self.weights[nets], before)), nets)
 
-    def _run(self, model: cp_model.CpModel) -> tuple[cp_model.CpSolver | None, int]:
+    def _run(self, model: cp_model.CpModel, dtime: float | None = None) -> tuple[cp_model.CpSolver | None, int]:
+        dtime = self.window_dtime if dtime is None else max(dtime, 0.01)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = self.seed
         # OR-Tools 9.15 raises IndexError (absl::btree_map::at) from symmetry detection on some
         # hinted window models; windows have little symmetry worth exploiting, so it is off.
         solver.parameters.symmetry_level = 0
-        solver.parameters.max_deterministic_time = self.window_dtime
+        solver.parameters.max_deterministic_time = dtime
         # wall-clock limit: a safety net only, the deterministic limit should stop first
-        solver.parameters.max_time_in_seconds = max(0.01, min(20.0 * self.window_dtime + 1.0, self.deadline - time.perf_counter()))
+        solver.parameters.max_time_in_seconds = max(0.01, min(20.0 * dtime + 1.0, self.deadline - time.perf_counter()))
         try:
             status = solver.solve(model)
         except (IndexError, RuntimeError, ValueError):  # a solver-internal failure: skip the window
@@ -278,7 +279,8 @@ class WindowRefiner:
                             return False
                         batch = self._independent_pair(windows)
                         built = [b for b in (self._build(w) for w in batch) if b is not None]
-                        results = list(pool.map(lambda b: self._run(b.model), built))
+                        limit = min(self.window_dtime, dtime_budget - self.stats.deterministic_time)
+                        results = list(pool.map(lambda b: self._run(b.model, limit), built))
                         for b, (solver, status) in zip(built, results):
                             self._apply(b, solver, status)
         finally:

@@ -72,9 +72,11 @@ def _check_cuts(mesh, streams, network, tracks) -> None:
         forward, backward = np.cumsum(forward), np.cumsum(backward)
         have = across * tracks
         for counts, sign in ((forward, 1), (backward, -1)):
-            c = int(np.argmax(counts))
-            if counts[c] <= have:
+            if counts.max() <= have:
                 continue
+            worst = np.flatnonzero(counts == counts.max())
+            at_die = [int(c) for c in worst if axis == 1 and (c + 1) % die_rows == 0]
+            c = at_die[0] if at_die else int(worst[0])  # name the die boundary if it is among the worst
             if sign > 0:
                 names = [n for n, s, lo, hi in spans if s <= c < hi]
                 a, b = c, c + 1
