@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.workloads import LLAMA2_7B, LLAMA2_70B, MISTRAL_7B, DecoderShape, workload
+from bench.workloads import LLAMA2_7B, LLAMA2_70B, MISTRAL_7B, DecoderShape, tensor_parallel_shard, workload
 from compiler.driver import CompileOptions, compile_loaded
 from compiler.frontend.model_file import LoadedModel
 from functional_sim import simulate
@@ -27,10 +27,12 @@ WORKLOADS: list[tuple[str, DecoderShape, str, int | None]] = [
     ("llama2-7b decode, 1 layer", LLAMA2_7B, "decode", 1),
     ("mistral-7b decode, 1 layer", MISTRAL_7B, "decode", 1),
     ("llama2-70b decode, 1 layer", LLAMA2_70B, "decode", 1),
+    ("llama2-70b decode, 1 layer, one socket of TP8", tensor_parallel_shard(LLAMA2_70B, 8), "decode", 1),
     ("llama2-7b prefill 4k", LLAMA2_7B, "prefill", None),
     ("llama2-7b decode", LLAMA2_7B, "decode", None),
     ("mistral-7b decode", MISTRAL_7B, "decode", None),
     ("llama2-70b decode", LLAMA2_70B, "decode", None),
+    ("llama2-70b decode, one socket of TP8", tensor_parallel_shard(LLAMA2_70B, 8), "decode", None),
 ]
 
 

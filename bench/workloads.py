@@ -23,10 +23,14 @@ class DecoderShape:
     heads: int
     kv_heads: int
     vocab: int
+    head_dim: int = 128
 
-    @property
-    def head_dim(self) -> int:
-        return self.hidden // self.heads
+
+def tensor_parallel_shard(s: DecoderShape, ways: int) -> DecoderShape:
+    """What one socket of a `ways`-socket tensor-parallel node computes: its share of the heads
+    and of the MLP (the all-reduces between sockets are not modelled)."""
+    return DecoderShape(f"{s.name}-tp{ways}", s.hidden, s.intermediate // ways, s.layers, s.heads // ways,
+                        max(1, s.kv_heads // ways), s.vocab, s.head_dim)
 
 
 LLAMA2_7B = DecoderShape("llama2-7b", 4096, 11008, 32, 32, 32, 32000)
@@ -77,7 +81,7 @@ class DecoderLayer(nn.Module):
             k = k[:, :, None].expand(b, s.kv_heads, groups, k.shape[2], s.head_dim).reshape(b, s.heads, k.shape[2], s.head_dim)
             v = v[:, :, None].expand(b, s.kv_heads, groups, v.shape[2], s.head_dim).reshape(b, s.heads, v.shape[2], s.head_dim)
         scores = q @ k.transpose(-2, -1) / math.sqrt(s.head_dim) + mask
-        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, s.hidden)
+        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, s.heads * s.head_dim)
         x = x + self.o(attn)
         h = self.norm2(x)
         return x + self.down(nn.functional.silu(self.gate(h)) * self.up(h))
