@@ -40,6 +40,8 @@ from backend_rdu.placement.wirelength import net_hpwl, wirelength, wirelength_lo
 
 DEFAULT_SECONDS = 10.0
 ANNEAL_SHARE = 0.35  # of the budget for the first annealing run; later rounds share what is left
+TRIAL_SHARE = 0.05  # of the budget for each temperature trial
+TRIAL_TEMPERATURES = (1.0, 4.0, 16.0)  # start temperatures tried, in units of the median net weight
 WINDOW_DTIME = 1.0  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.3  # CP-SAT deterministic time per wall second, two windows at once (measured 0.4-0.7)
 WHOLE_DTIME_PER_SECOND = 0.2  # the same for one whole-netlist model (measured 0.25-0.4, one core)
@@ -110,97 +112,134 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     """Place every unit of `problem` on a site of its kind, minimising weighted wirelength."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
-    start = time.perf_counter()
-    deadline = start + seconds
-    phases: list[dict[str, Any]] = []
-    p = problem
+    return _Run(problem, seconds, seed).result()
 
-    def phase(name: str, site_of_unit: np.ndarray, began: float, **extra: Any) -> None:
-        phases.append({"phase": name, "wirelength": _number(wirelength(p, site_of_unit)),
-                       "seconds": round(time.perf_counter() - began, 3)} | extra)
 
-    t = time.perf_counter()
-    site_of_unit, start_kind = construct(p, seed)
-    phase("construct", site_of_unit, t, start=start_kind)
+class _Run:
+    """One placement run: the phases, the current placement and the budget spent (estimated from
+    work counters, so deterministic)."""
 
-    weight = float(np.median(p.net_weight)) if p.num_nets else 1.0
-    per_batch = batch_seconds(p.num_units)
-    refiner = WindowRefiner(p, site_of_unit, seed, window_dtime=WINDOW_DTIME)
-    lower_bound = wirelength_lower_bound(p)
-    method = "per-net smallest box holding the net's unit kinds"
-    seconds_total, seconds = seconds, USABLE_SHARE * seconds  # headroom for the unexpected
-    spent = construct_seconds(p.num_units)  # budget used, in seconds estimated from work counters
-    anneal_stats: list[dict[str, Any]] = []
-    stopped_by_clock = False
-    best = wirelength(p, site_of_unit)
+    def __init__(self, problem: PlacementProblem, seconds: float, seed: int) -> None:
+        self.p, self.seed, self.budget = problem, seed, seconds
+        self.start = time.perf_counter()
+        self.deadline = self.start + seconds
+        self.usable = USABLE_SHARE * seconds  # the rest absorbs estimation error
+        self.spent = construct_seconds(problem.num_units)
+        self.phases: list[dict[str, Any]] = []
+        self.anneal_stats: list[dict[str, Any]] = []
+        self.per_batch = batch_seconds(problem.num_units)
+        self.weight = float(np.median(problem.net_weight)) if problem.num_nets else 1.0
+        self.lower_bound = wirelength_lower_bound(problem)
+        self.method = "per-net smallest box holding the net's unit kinds"
+        self.small = len(problem.free_units) <= WHOLE_WINDOW_UNITS
 
-    for round_index in range(MAX_ROUNDS if p.num_nets else 0):
-        if best <= lower_bound + 1e-9:
-            break  # proven optimal
-        if time.perf_counter() >= deadline:
-            stopped_by_clock = True
-            break
+    def phase(self, name: str, site_of_unit: np.ndarray, began: float, **extra: Any) -> None:
+        self.phases.append({"phase": name, "wirelength": _number(wirelength(self.p, site_of_unit)),
+                            "seconds": round(time.perf_counter() - began, 3)} | extra)
+
+    def optimal(self, site_of_unit: np.ndarray) -> bool:
+        return wirelength(self.p, site_of_unit) <= self.lower_bound + 1e-9
+
+    def result(self) -> PlacementResult:
+        p = self.p
         t = time.perf_counter()
-        share = min(ANNEAL_SHARE * seconds, seconds - spent) if round_index == 0 else 0.5 * (seconds - spent)
-        batches = int(max(share, 0.0) / per_batch)
-        if len(p.free_units) <= WHOLE_WINDOW_UNITS:
-            batches = min(batches, SMALL_ANNEAL_BATCHES)  # the exact solve does the real work
-        annealer = Annealer(p, site_of_unit, np.random.default_rng(seed + round_index))
-        hot = 2.0 if round_index == 0 else 1.0
-        schedule = AnnealSchedule(t_start=hot * weight, t_end=0.02 * weight, batches=batches, stop_at=lower_bound)
-        annealed = annealer.run(schedule, deadline)
-        spent += annealer.stats.batches * per_batch
-        if wirelength(p, annealed) < wirelength(p, site_of_unit):  # annealing may wander: keep the best
-            site_of_unit = annealed
-        anneal_stats.append(annealer.stats.to_json())
-        phase(f"anneal {round_index + 1}", site_of_unit, t, **annealer.stats.to_json())
+        site_of_unit, start_kind = construct(p, self.seed)
+        self.phase("construct", site_of_unit, t, start=start_kind)
+        refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
+        converged = True
+        if p.num_nets and not self.optimal(site_of_unit):
+            site_of_unit, hot = self.choose_temperature(site_of_unit)
+            best = wirelength(p, site_of_unit)
+            for round_index in range(MAX_ROUNDS):
+                if self.optimal(site_of_unit) or time.perf_counter() >= self.deadline:
+                    break
+                share = ANNEAL_SHARE * self.usable if round_index == 0 else 0.5 * (self.usable - self.spent)
+                site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
+                if self.optimal(site_of_unit):
+                    break
+                site_of_unit, converged = self.windows(refiner, site_of_unit, f"windows {round_index + 1}")
+                current = wirelength(p, site_of_unit)
+                if current >= best - 1e-9 or self.spent >= 0.9 * self.usable:
+                    break
+                best = current
 
+        p.check(site_of_unit)
+        wl = wirelength(p, site_of_unit)
+        return PlacementResult(
+            problem=p,
+            site_of_unit=site_of_unit,
+            wirelength=wl,
+            lower_bound=min(self.lower_bound, wl),
+            lower_bound_method=self.method,
+            seconds=time.perf_counter() - self.start,
+            seed=self.seed,
+            stats={
+                "phases": self.phases,
+                "anneal": self.anneal_stats,
+                "cp_sat": refiner.stats.to_json() | {"num_workers_per_window": 1, "windows_at_once": 2},
+                "windows_converged": converged,
+                "budget_seconds": self.budget,
+                "budget_used_estimate": round(self.spent, 3),
+                "stopped_by_clock": time.perf_counter() >= self.deadline,
+            },
+        )
+
+    def choose_temperature(self, site_of_unit: np.ndarray) -> tuple[np.ndarray, float]:
+        """Short annealing trials from the start at a few temperatures; the best sets the start
+        temperature of the real run. A start that is nearly right wants a cool run that keeps it,
+        a poor one a hot run that can rearrange it, and nothing cheap tells them apart better."""
+        t = time.perf_counter()
+        share = TRIAL_SHARE * self.usable
+        results = []
+        for i, factor in enumerate(TRIAL_TEMPERATURES):
+            trial = self.anneal(site_of_unit, factor, share, None, seed_offset=100 + i)
+            results.append((wirelength(self.p, trial), factor, trial))
+            if self.optimal(trial):
+                break
+        cost, factor, trial = min(results, key=lambda r: r[:2])
+        self.phase("temperature trials", trial, t, chosen=factor, trial_wirelengths=[_number(r[0]) for r in results])
+        return (trial if cost < wirelength(self.p, site_of_unit) else site_of_unit), factor
+
+    def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
+        t = time.perf_counter()
+        batches = int(max(min(share, self.usable - self.spent), 0.0) / self.per_batch)
+        if self.small:
+            batches = min(batches, SMALL_ANNEAL_BATCHES)  # the exact solve does the real work
+        annealer = Annealer(self.p, site_of_unit, np.random.default_rng(self.seed + seed_offset + len(self.anneal_stats)))
+        schedule = AnnealSchedule(t_start=hot * self.weight, t_end=0.02 * self.weight, batches=batches,
+                                  stop_at=self.lower_bound)
+        annealed = annealer.run(schedule, self.deadline)
+        self.spent += annealer.stats.batches * self.per_batch
+        self.anneal_stats.append(annealer.stats.to_json() | {"t_start": hot * self.weight})
+        if wirelength(self.p, annealed) < wirelength(self.p, site_of_unit):  # annealing may wander
+            site_of_unit = annealed
+        if name:
+            self.phase(name, site_of_unit, t, **annealer.stats.to_json())
+        return site_of_unit
+
+    def windows(self, refiner: WindowRefiner, site_of_unit: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+        p = self.p
         t = time.perf_counter()
         refiner.reset(site_of_unit)
         dtime_before = refiner.stats.deterministic_time
-        if len(p.free_units) <= WHOLE_WINDOW_UNITS:
-            refiner.window_dtime = max((seconds - spent) * WHOLE_DTIME_PER_SECOND, 0.05)
+        if self.small:
+            rate = WHOLE_DTIME_PER_SECOND
+            refiner.window_dtime = max((self.usable - self.spent) * rate, 0.05)
             columns, rows = p.site_at.shape
-            outcome = refiner.solve(Window(0, 0, columns - 1, rows - 1), deadline)
+            outcome = refiner.solve(Window(0, 0, columns - 1, rows - 1), self.deadline)
             if outcome.bound is not None:
                 whole = outcome.bound + _untouched_wirelength(p, refiner.site_of_unit)
-                if whole > lower_bound + 1e-9:
-                    lower_bound = whole
-                    method = "CP-SAT bound on the whole netlist" + (" (proven optimal)" if outcome.optimal else "")
-            converged = True
+                if whole > self.lower_bound + 1e-9:
+                    self.lower_bound = whole
+                    self.method = "CP-SAT bound on the whole netlist" + (" (proven optimal)" if outcome.optimal else "")
+            converged = outcome.optimal
         else:
-            dtime_budget = dtime_before + (seconds - spent) * DTIME_PER_SECOND
-            converged = refiner.refine(dtime_budget, deadline)
-        rate = WHOLE_DTIME_PER_SECOND if len(p.free_units) <= WHOLE_WINDOW_UNITS else DTIME_PER_SECOND
-        spent += (refiner.stats.deterministic_time - dtime_before) / rate
+            rate = DTIME_PER_SECOND
+            converged = refiner.refine(dtime_before + (self.usable - self.spent) * rate, self.deadline)
+        self.spent += (refiner.stats.deterministic_time - dtime_before) / rate
         site_of_unit = refiner.site_of_unit.copy()
-        phase(f"windows {round_index + 1}", site_of_unit, t, converged=converged)
-        stopped_by_clock = time.perf_counter() >= deadline
-        current = wirelength(p, site_of_unit)
-        if current >= best - 1e-9 or current <= lower_bound + 1e-9 or spent >= 0.9 * seconds:
-            best = min(best, current)
-            break
-        best = current
-
-    p.check(site_of_unit)
-    wl = wirelength(p, site_of_unit)
-    return PlacementResult(
-        problem=p,
-        site_of_unit=site_of_unit,
-        wirelength=wl,
-        lower_bound=min(lower_bound, wl),
-        lower_bound_method=method,
-        seconds=time.perf_counter() - start,
-        seed=seed,
-        stats={
-            "phases": phases,
-            "anneal": anneal_stats,
-            "cp_sat": refiner.stats.to_json() | {"num_workers_per_window": 1, "windows_at_once": 2},
-            "budget_seconds": seconds_total,
-            "budget_used_estimate": round(spent, 3),
-            "stopped_by_clock": stopped_by_clock,
-        },
-    )
+        self.phase(name, site_of_unit, t, converged=converged)
+        return site_of_unit, converged
 
 
 def construct(problem: PlacementProblem, seed: int) -> tuple[np.ndarray, str]:
