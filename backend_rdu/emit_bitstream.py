@@ -21,26 +21,56 @@ from dialects import rdu
 from dialects.rgraph import attr_value
 from dialects.types import dtype_of, shape_of
 
-# (source sites, destination site groups, network) -> (hops per destination, links)
-Router = Callable[[list[tuple[int, int]], list[list[tuple[int, int]]], str], tuple[list[int], list[tuple[int, int, int, int]]]]
+# (kernel's streams as (source sites, destination site groups)) -> per stream (hops per destination, links)
+Router = Callable[[ChipSpec, list[tuple[list[tuple[int, int]], list[list[tuple[int, int]]]]]],
+                  list[tuple[list[int], list[tuple[int, int, int, int]]]]]
 
 
-def manhattan_router(src: list[tuple[int, int]], dsts: list[list[tuple[int, int]]], network: str):
-    """Hop counts of dimension-order routes between the groups' nearest units; no link list."""
-    a = np.asarray(src, dtype=np.int64).reshape(-1, 2)
-    hops = []
-    for group in dsts:
-        b = np.asarray(group, dtype=np.int64).reshape(-1, 2)
-        if len(a) * len(b) <= 4096:
-            hops.append(int(np.abs(a[:, None, :] - b[None, :, :]).sum(-1).min()))
-        else:  # the gap between bounding boxes: exact for the nearest pair when boxes do not overlap
-            gap = np.maximum(0, np.maximum(a.min(0) - b.max(0), b.min(0) - a.max(0)))
-            hops.append(int(gap.sum()))
-    return hops, []
+def mesh_router(chip: ChipSpec, streams):
+    """Route each stream over the mesh (negotiated congestion, multicast trees) between the
+    producer's first unit and each consumer's first unit: the path a tile's head takes. The
+    bandwidth of a stream's parallel paths is the simulator's business."""
+    from backend_rdu.routing import Stream, route_streams
+
+    positions: dict[str, tuple[int, int]] = {}
+    requests = []
+    for i, (src, dsts) in enumerate(streams):
+        if not src or not dsts:
+            continue
+        source = f"{src[0][0]}_{src[0][1]}"
+        positions[source] = tuple(src[0])
+        targets = []
+        for group in dsts:
+            name = f"{group[0][0]}_{group[0][1]}"
+            positions[name] = tuple(group[0])
+            if name != source and name not in targets:
+                targets.append(name)
+        if targets:
+            requests.append(Stream(f"s{i}", source, tuple(targets), "vector"))
+    routes = route_streams(chip, positions, requests).routes if requests else {}
+    out = []
+    for i, (src, dsts) in enumerate(streams):
+        route = routes.get(f"s{i}")
+        if route is None:
+            out.append(([0] * len(dsts), []))
+            continue
+        hops = [route.hops.get(f"{g[0][0]}_{g[0][1]}", 0) for g in dsts]
+        links = [(a[0], a[1], b[0], b[1]) for a, b in route.links]
+        out.append((hops, links))
+    return out
+
+
+def manhattan_router(chip: ChipSpec, streams):
+    """Hop counts between the groups' first units, no links: for IR that was never placed well."""
+    out = []
+    for src, dsts in streams:
+        hops = [abs(src[0][0] - g[0][0]) + abs(src[0][1] - g[0][1]) if src and g else 0 for g in dsts]
+        out.append((hops, []))
+    return out
 
 
 def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, manifest: dict[str, Any],
-                   router: Router = manhattan_router, values: bool = True) -> Bitstream:
+                   router: Router = mesh_router, values: bool = True) -> Bitstream:
     """`weights` maps a weight's name to an object with `data` (bytes or None); `values=False`
     records sizes only (shapes-only compile)."""
     tensors: list[TensorEntry] = []
@@ -142,14 +172,16 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
         ))
 
     op_of_id = {sid: op for op, sid in stage_id.items()}
+    pending = []
     for op in ops:
         for result in op.results:
             consumers = sorted({stage_id[u.operation] for u in result.uses if u.operation in stage_id})
-            dst_ops = [op_of_id[c] for c in consumers]
-            hops, links = router(op.site_list(), [d.site_list() for d in dst_ops], "vector")
-            dtype, shape = dtype_of(result.type), shape_of(result.type)
-            streams.append(StreamEntry(
-                stream_id[result], stage_id[op], tuple(consumers), dtype, shape, "vector",
-                _tile_bytes(op, dst_ops, nbytes_of(dtype, shape), chip), tuple(hops), tuple(links),
-            ))
+            pending.append((op, result, [op_of_id[c] for c in consumers], consumers))
+    routed = router(chip, [(op.site_list(), [d.site_list() for d in dsts]) for op, _, dsts, _ in pending])
+    for (op, result, dst_ops, consumers), (hops, links) in zip(pending, routed):
+        dtype, shape = dtype_of(result.type), shape_of(result.type)
+        streams.append(StreamEntry(
+            stream_id[result], stage_id[op], tuple(consumers), dtype, shape, "vector",
+            _tile_bytes(op, dst_ops, nbytes_of(dtype, shape), chip), tuple(hops), tuple(links),
+        ))
     return ids

@@ -1,21 +1,50 @@
 """`rdu-place`: bind every stage's units to sites of the right kind on the chip.
 
-Kernels run one after another, so each kernel has the whole grid to itself. Kernels with the
-same structure (the layers of a model) are placed once and share the placement.
+Kernels run one after another, so each kernel has the whole grid to itself. Each kernel becomes a
+netlist (one unit per stage unit; a two-pin net per parallel path of every stream) for the
+CP-SAT-centred placer in `backend_rdu.placement`. Kernels of the same structure (the layers of a
+model) are placed once and share the placement. The placement summary (wirelength, lower bound,
+gap, solver statistics, seed) is kept on the module for the bitstream manifest; it holds only
+deterministic figures, so the same compile gives the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
 from backend_rdu.initial_placement import place_kernel_greedy
 from backend_rdu.kernel_signature import kernel_signature
-from chip_model import load_chip
+from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place
+from chip_model import ChipSpec, load_chip
 from dialects import rdu
+
+SUMMARY_ATTR = "rdu.placement"
+CP_SAT_COUNTERS = ("windows_solved", "windows_improved", "windows_proven_optimal", "conflicts", "branches")
+
+
+def kernel_netlist(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]]]:
+    """Units named `stage.unit`; a stream from n units to m units is max(n, m) two-pin nets
+    pairing them evenly, one per parallel path."""
+    stages = kernel.stages()
+    names = [[f"{i}.{u}" for u in range(st.unit_count)] for i, st in enumerate(stages)]
+    units = [Unit(name, st.unit_kind) for st, group in zip(stages, names) for name in group]
+    index = {st: i for i, st in enumerate(stages)}
+    nets = []
+    for i, st in enumerate(stages):
+        for result in st.results:
+            for use in result.uses:
+                j = index.get(use.operation)
+                if j is None:
+                    continue
+                n, m = len(names[i]), len(names[j])
+                k = max(n, m)
+                nets += [Net((names[i][t * n // k], names[j][t * m // k])) for t in range(k)]
+    return Netlist(tuple(units), tuple(nets)), names
 
 
 @dataclass(frozen=True)
@@ -23,15 +52,42 @@ class PlacePass(ModulePass):
     name = "rdu-place"
 
     seed: int = 0
-    seconds: float = 0.0  # budget for improving on the greedy placement; 0 keeps the greedy one
+    seconds: float = 1.0  # placer budget for the whole module, shared by its distinct kernels
+    greedy: bool = False  # skip the placer: nearest free sites in dataflow order
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = load_chip(rdu.chip_of(module))
+        kernels = [op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)]
+        distinct: dict[tuple, rdu.KernelOp] = {}
+        for kernel in kernels:
+            distinct.setdefault(kernel_signature(kernel), kernel)
+        total_units = sum(sum(st.unit_count for st in k.stages()) for k in distinct.values()) or 1
+        summary = {"seed": self.seed, "method": "greedy" if self.greedy else "cp-sat windows", "kernels": len(kernels),
+                   "distinct_kernels": len(distinct), "wirelength": 0, "lower_bound": 0,
+                   "cp_sat": {c: 0 for c in CP_SAT_COUNTERS}}
         placed: dict[tuple, list[list[tuple[int, int]]]] = {}
-        for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
-            signature = kernel_signature(kernel)
-            if signature not in placed:
-                sites = place_kernel_greedy(kernel, chip)
-                placed[signature] = [sites[stage] for stage in kernel.stages()]
-            for stage, sites in zip(kernel.stages(), placed[signature]):
+        for signature, kernel in distinct.items():
+            units = sum(st.unit_count for st in kernel.stages())
+            budget = max(0.05, self.seconds * units / total_units)
+            placed[signature] = self.place_kernel(kernel, chip, budget, summary)
+        for kernel in kernels:
+            for stage, sites in zip(kernel.stages(), placed[kernel_signature(kernel)]):
                 stage.set_sites(sites)
+        wl, lb = summary["wirelength"], summary["lower_bound"]
+        summary["gap"] = round((wl - lb) / wl, 6) if wl else 0.0
+        module.attributes[SUMMARY_ATTR] = StringAttr(json.dumps(summary, sort_keys=True))
+
+    def place_kernel(self, kernel: rdu.KernelOp, chip: ChipSpec, seconds: float,
+                     summary: dict) -> list[list[tuple[int, int]]]:
+        if self.greedy:
+            greedy = place_kernel_greedy(kernel, chip)
+            return [greedy[st] for st in kernel.stages()]
+        netlist, names = kernel_netlist(kernel)
+        result = place(PlacementProblem.build(chip, netlist), seconds=seconds, seed=self.seed)
+        summary["wirelength"] += result.wirelength
+        summary["lower_bound"] += result.lower_bound
+        cp_sat = result.stats.get("cp_sat", {})
+        for counter in CP_SAT_COUNTERS:
+            summary["cp_sat"][counter] += int(cp_sat.get(counter, 0))
+        positions = result.positions
+        return [[positions[name] for name in group] for group in names]

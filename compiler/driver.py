@@ -5,6 +5,7 @@ This is the Python API most users want; the CLI is a thin layer over it.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,9 @@ def lower_to_hardware(graph: ImportedGraph, options: CompileOptions) -> ModuleOp
 
 
 def build_manifest(loaded: LoadedModel, options: CompileOptions, module: ModuleOp, bs_counts: dict[str, int]) -> dict[str, Any]:
+    placement = module.attributes.get("rdu.placement")
     return {
+        "placement": json.loads(placement.data) if placement is not None else {},
         "compiler": "rducc",
         "compiler_version": COMPILER_VERSION,
         "format_version": ".".join(map(str, bitstream_format.VERSION)),

@@ -62,7 +62,8 @@ class RandomGraph(nn.Module):
             elif kind == "where":
                 x = torch.where(x > 0, x, 0.1 * x)
             elif kind == "concat_slice":
-                x = torch.cat([x, x * 2], dim=-1)[:, arg : arg + x.shape[-1]]
+                start = arg % (x.shape[-1] + 1)
+                x = torch.cat([x, x * 2], dim=-1)[:, start : start + x.shape[-1]]
             elif kind == "transpose_matmul":
                 x = (x @ x.transpose(0, 1)) @ x / x.shape[-1]
         return x

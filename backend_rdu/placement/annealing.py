@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend_rdu.placement.embedding import _gather
-from backend_rdu.placement.problem import PlacementProblem
+from backend_rdu.placement.problem import PlacementProblem, csr_rows
 from backend_rdu.placement.wirelength import net_hpwl
 
 FEW_SITES = 64  # kinds with fewer sites than this (AGCUs) move to any site of the kind
@@ -167,10 +166,10 @@ class Annealer:
         # keep each proposal only if it is the first to touch every site and net it involves
         n = len(units)
         ids = np.arange(n)
-        nets_u = _gather(self.unit_ptr, self.unit_nets, units)
+        nets_u = csr_rows(self.unit_ptr, self.unit_nets, units)
         owner_u = np.repeat(ids, np.diff(self.unit_ptr)[units])
         swap = others >= 0
-        nets_v = _gather(self.unit_ptr, self.unit_nets, others[swap])
+        nets_v = csr_rows(self.unit_ptr, self.unit_nets, others[swap])
         owner_v = np.repeat(ids[swap], np.diff(self.unit_ptr)[others[swap]])
         resource = np.concatenate([here, targets, p.num_sites + nets_u, p.num_sites + nets_v])
         owner = np.concatenate([ids, ids, owner_u, owner_v])
@@ -183,10 +182,10 @@ class Annealer:
     def _neighbour_centres(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
         counts = np.diff(self.unit_ptr)[units]
-        nets = _gather(self.unit_ptr, self.unit_nets, units)
+        nets = csr_rows(self.unit_ptr, self.unit_nets, units)
         owner = np.repeat(np.arange(len(units)), counts)
         sizes = p.net_degree[nets]
-        pins = _gather(p.net_ptr, p.net_pins, nets)
+        pins = csr_rows(p.net_ptr, p.net_pins, nets)
         pin_owner = np.repeat(owner, sizes)
         other = pins != units[pin_owner]
         pins, pin_owner = pins[other], pin_owner[other]
@@ -202,8 +201,8 @@ class Annealer:
         n = len(units)
         swap = others >= 0
         nets = np.concatenate([
-            _gather(self.unit_ptr, self.unit_nets, units),
-            _gather(self.unit_ptr, self.unit_nets, others[swap]),
+            csr_rows(self.unit_ptr, self.unit_nets, units),
+            csr_rows(self.unit_ptr, self.unit_nets, others[swap]),
         ])
         owner = np.concatenate([
             np.repeat(np.arange(n), np.diff(self.unit_ptr)[units]),
@@ -214,7 +213,7 @@ class Annealer:
         if len(nets) == 0:
             return np.zeros(n), nets, np.zeros(0, dtype=np.int64), owner
         sizes = p.net_degree[nets]
-        pins = _gather(p.net_ptr, p.net_pins, nets)
+        pins = csr_rows(p.net_ptr, p.net_pins, nets)
         pin_owner = np.repeat(owner, sizes)
         sites = self.site_of_unit[pins]
         moved_u = pins == units[pin_owner]

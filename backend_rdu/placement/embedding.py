@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend_rdu.placement.problem import PlacementProblem
+from backend_rdu.placement.problem import PlacementProblem, csr_rows
 
 PIVOTS = 48
 
@@ -66,10 +66,10 @@ class _Hypergraph:
         dist[source] = 0
         frontier, level = np.array([source]), 0
         while len(frontier):
-            nets = np.unique(_gather(self.unit_ptr, self.unit_nets, frontier))
+            nets = np.unique(csr_rows(self.unit_ptr, self.unit_nets, frontier))
             nets = nets[~seen_net[nets]]
             seen_net[nets] = True
-            units = np.unique(_gather(self.net_ptr, self.net_pins, nets))
+            units = np.unique(csr_rows(self.net_ptr, self.net_pins, nets))
             frontier = units[dist[units] < 0]
             level += 1
             dist[frontier] = level
@@ -84,16 +84,6 @@ class _Hypergraph:
                 label[members] = len(found)
                 found.append(members)
         return found
-
-
-def _gather(ptr: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Concatenation of data[ptr[r]:ptr[r+1]] for r in rows, without a Python loop."""
-    starts, lengths = ptr[rows], ptr[rows + 1] - ptr[rows]
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=data.dtype)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return data[np.arange(total) + offsets]
 
 
 def _pivot_mds(graph: _Hypergraph, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -18,7 +18,6 @@ import numpy as np
 from backend_rdu.placement.problem import KIND_INDEX, PlacementProblem
 
 EMBEDDING_PULL = 0.25  # wirelength units per grid step away from the layout's prediction
-CONTACT_PULL = 0.0  # wirelength units per occupied 4-neighbour: grow compactly, without holes
 
 
 def checkerboard_parity(problem: PlacementProblem) -> int | None:
@@ -108,10 +107,7 @@ def _best_point(u, nets, box, net_weight, position, occupied, coords, parity, p)
             break
     grow_x = np.maximum(b[None, :, 0] - cand[:, None, 0], 0) + np.maximum(cand[:, None, 0] - b[None, :, 1], 0)
     grow_y = np.maximum(b[None, :, 2] - cand[:, None, 1], 0) + np.maximum(cand[:, None, 1] - b[None, :, 3], 0)
-    contacts = np.zeros(len(cand))
-    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        contacts += [(int(a) + dx, int(c) + dy) in occupied for a, c in cand]
-    cost = (grow_x + grow_y) @ w + EMBEDDING_PULL * np.abs(cand - predicted).sum(axis=1) - CONTACT_PULL * contacts
+    cost = (grow_x + grow_y) @ w + EMBEDDING_PULL * np.abs(cand - predicted).sum(axis=1)
     best = cand[int(np.argmin(cost))]
     return int(best[0]), int(best[1])
 

@@ -5,8 +5,8 @@
    layout (`growth`), and put each component on the chip in its best orientation and shift
    (`fitting`); this rebuilds grid-like netlists almost exactly. (b) Legalise the layout itself
    (`legalize`), which holds up better on sparse netlists where growth has little to go on.
-2. anneal: a moderate-temperature run removes defects and reshapes what the start got wrong
-   (`annealing`).
+2. anneal: short trials at a few start temperatures pick the one that suits this start (a
+   nearly right start wants a cool run, a poor one a hot run); the real run follows (`annealing`).
 3. windows: CP-SAT re-places windows of 6x6 up to 12x12 sites exactly, worst first, each hinted
    with the current placement so it never gets worse, until no window can improve (`windows`).
    A netlist small enough for one window is solved whole instead, which can prove its optimum.
@@ -39,26 +39,28 @@ from backend_rdu.placement.windows import Window, WindowRefiner
 from backend_rdu.placement.wirelength import net_hpwl, wirelength, wirelength_lower_bound
 
 DEFAULT_SECONDS = 10.0
-ANNEAL_SHARE = 0.35  # of the budget for the first annealing run; later rounds share what is left
+ANNEAL_SHARE = 0.45  # of the budget for the first annealing run; later rounds share what is left
+WINDOW_ROUND_SHARE = 0.5  # of what is left, for the windows of a round that is not the last
 TRIAL_SHARE = 0.05  # of the budget for each temperature trial
 TRIAL_TEMPERATURES = (1.0, 4.0, 16.0)  # start temperatures tried, in units of the median net weight
-WINDOW_DTIME = 1.0  # CP-SAT deterministic time limit per window
-DTIME_PER_SECOND = 0.3  # CP-SAT deterministic time per wall second, two windows at once (measured 0.4-0.7)
+WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
+DTIME_PER_SECOND = 0.35  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
 WHOLE_DTIME_PER_SECOND = 0.2  # the same for one whole-netlist model (measured 0.25-0.4, one core)
 WHOLE_WINDOW_UNITS = 64  # at most this many free units: solve the netlist as one window
 MAX_ROUNDS = 4
-USABLE_SHARE = 0.85  # of the budget planned for; the rest absorbs estimation error
+USABLE_SHARE = 0.9  # of the budget planned for; the rest absorbs estimation error
 SMALL_ANNEAL_BATCHES = 400
 
 
 def construct_seconds(num_units: int) -> float:
     """Measured wall time of `construct` (reference machine), with headroom: counted, not timed."""
-    return 0.1 + 5e-4 * num_units
+    return 0.2 + 1e-3 * num_units
 
 
 def batch_seconds(num_units: int) -> float:
-    """Measured wall time of one annealing batch (reference machine), with 15% headroom."""
-    return 1.15 * (2.5e-4 + 1.4e-7 * num_units)
+    """Wall time of one annealing batch, measured on the reference machine while busy (an idle
+    machine is about 1.5x faster: runs then end early rather than late)."""
+    return 4.0e-4 + 1.9e-7 * num_units
 
 
 @dataclass(frozen=True)
@@ -149,19 +151,18 @@ class _Run:
         converged = True
         if p.num_nets and not self.optimal(site_of_unit):
             site_of_unit, hot = self.choose_temperature(site_of_unit)
-            best = wirelength(p, site_of_unit)
             for round_index in range(MAX_ROUNDS):
-                if self.optimal(site_of_unit) or time.perf_counter() >= self.deadline:
+                if self.optimal(site_of_unit) or self.spent >= 0.95 * self.usable or time.perf_counter() >= self.deadline:
                     break
-                share = ANNEAL_SHARE * self.usable if round_index == 0 else 0.5 * (self.usable - self.spent)
+                before = wirelength(p, site_of_unit)
+                share = ANNEAL_SHARE * self.usable if round_index == 0 else 0.6 * (self.usable - self.spent)
                 site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
                 if self.optimal(site_of_unit):
                     break
-                site_of_unit, converged = self.windows(refiner, site_of_unit, f"windows {round_index + 1}")
-                current = wirelength(p, site_of_unit)
-                if current >= best - 1e-9 or self.spent >= 0.9 * self.usable:
-                    break
-                best = current
+                last = round_index == MAX_ROUNDS - 1
+                site_of_unit, converged = self.windows(refiner, site_of_unit, f"windows {round_index + 1}", last)
+                if wirelength(p, site_of_unit) >= before - 1e-9:
+                    break  # a whole round gained nothing
 
         p.check(site_of_unit)
         wl = wirelength(p, site_of_unit)
@@ -214,10 +215,11 @@ class _Run:
         if wirelength(self.p, annealed) < wirelength(self.p, site_of_unit):  # annealing may wander
             site_of_unit = annealed
         if name:
-            self.phase(name, site_of_unit, t, **annealer.stats.to_json())
+            self.phase(name, site_of_unit, t, **annealer.stats.to_json(),
+                       budget_estimate=round(annealer.stats.batches * self.per_batch, 3))
         return site_of_unit
 
-    def windows(self, refiner: WindowRefiner, site_of_unit: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+    def windows(self, refiner: WindowRefiner, site_of_unit: np.ndarray, name: str, last: bool) -> tuple[np.ndarray, bool]:
         p = self.p
         t = time.perf_counter()
         refiner.reset(site_of_unit)
@@ -235,10 +237,13 @@ class _Run:
             converged = outcome.optimal
         else:
             rate = DTIME_PER_SECOND
-            converged = refiner.refine(dtime_before + (self.usable - self.spent) * rate, self.deadline)
-        self.spent += (refiner.stats.deterministic_time - dtime_before) / rate
+            share = (self.usable - self.spent) * (1.0 if last else WINDOW_ROUND_SHARE)
+            converged = refiner.refine(dtime_before + share * rate, self.deadline)
+        used = refiner.stats.deterministic_time - dtime_before
+        self.spent += used / rate
         site_of_unit = refiner.site_of_unit.copy()
-        self.phase(name, site_of_unit, t, converged=converged)
+        self.phase(name, site_of_unit, t, converged=converged, deterministic_time=round(used, 3),
+                   budget_estimate=round(used / rate, 3))
         return site_of_unit, converged
 
 

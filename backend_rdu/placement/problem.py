@@ -172,3 +172,13 @@ def _resolve_pins(chip: ChipSpec, netlist: Netlist, site_at: np.ndarray, site_ki
         taken[site] = unit.name
         fixed[i] = site
     return fixed
+
+
+def csr_rows(ptr: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Concatenation of data[ptr[r]:ptr[r+1]] for r in rows, without a Python loop."""
+    starts, lengths = ptr[rows], ptr[rows + 1] - ptr[rows]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=data.dtype)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return data[np.arange(total) + offsets]

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from backend_rdu.placement.embedding import _gather
-from backend_rdu.placement.problem import PlacementProblem
+from backend_rdu.placement.problem import PlacementProblem, csr_rows
 from backend_rdu.placement.wirelength import net_hpwl, net_lower_bounds
 
 OFFSETS = ((0, 0), (1, 1), (1, 0), (0, 1))  # in half windows
+STALL_DTIME = 1.0  # deterministic time spent since the last gain after which windows stop paying
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class WindowStats:
     seconds: float = 0.0
     passes: int = 0
     converged: bool = False
+    stalled: bool = False
     solver_errors: int = 0
 
     def to_json(self) -> dict:
@@ -62,6 +63,7 @@ class WindowStats:
             "wirelength_gain": self.gain,
             "passes": self.passes,
             "converged": self.converged,
+            "stalled": self.stalled,
             "solver_errors": self.solver_errors,
             "conflicts": self.conflicts,
             "branches": self.branches,
@@ -143,7 +145,7 @@ class WindowRefiner:
         movable, candidates = self._movable(window)
         if len(movable) == 0 or len(candidates) < 2:
             return None
-        nets = np.unique(_gather(self.unit_ptr, self.unit_nets, movable))
+        nets = np.unique(csr_rows(self.unit_ptr, self.unit_nets, movable))
         if len(nets) == 0:
             return None
         model = cp_model.CpModel()
@@ -250,7 +252,8 @@ class WindowRefiner:
     # -- the schedule ------------------------------------------------------------------------
 
     def refine(self, dtime_budget: float, deadline: float, sizes: tuple[int, ...] = (6, 8, 10, 12)) -> bool:
-        """Solve windows worst first until none can improve (True) or a budget runs out (False).
+        """Solve windows worst first until none can improve (True), or a budget runs out or the
+        windows stop paying: STALL_DTIME of solver time without a gain (False).
 
         Window sizes escalate: the smallest two until a whole cycle of tilings finds nothing left
         to try, then the next size joins, and so on; larger windows fix defects that span more
@@ -259,6 +262,7 @@ class WindowRefiner:
         columns, rows = self.p.site_at.shape
         self.deadline = deadline
         level, idle = min(2, len(sizes)), 0
+        last_gain_at = self.stats.deterministic_time
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 while True:
@@ -282,7 +286,11 @@ class WindowRefiner:
                         limit = min(self.window_dtime, dtime_budget - self.stats.deterministic_time)
                         results = list(pool.map(lambda b: self._run(b.model, limit), built))
                         for b, (solver, status) in zip(built, results):
-                            self._apply(b, solver, status)
+                            if self._apply(b, solver, status).improved:
+                                last_gain_at = self.stats.deterministic_time
+                        if self.stats.deterministic_time - last_gain_at >= STALL_DTIME:
+                            self.stats.stalled = True
+                            return False
         finally:
             self.stats.seconds += time.perf_counter() - start
 
@@ -309,16 +317,16 @@ class WindowRefiner:
         if since is None:
             return True
         movable, _ = self._movable(window)
-        nets = _gather(self.unit_ptr, self.unit_nets, movable)
-        touched = _gather(self.p.net_ptr, self.p.net_pins, np.unique(nets))
+        nets = csr_rows(self.unit_ptr, self.unit_nets, movable)
+        touched = csr_rows(self.p.net_ptr, self.p.net_pins, np.unique(nets))
         return bool(len(touched)) and int(self.moved_at[touched].max()) > since
 
     def _independent_pair(self, windows: list[Window]) -> list[Window]:
         """Pop the first window, and the next one sharing no net with it (if any)."""
         first = windows.pop(0)
-        nets_first = set(_gather(self.unit_ptr, self.unit_nets, self._movable(first)[0]).tolist())
+        nets_first = set(csr_rows(self.unit_ptr, self.unit_nets, self._movable(first)[0]).tolist())
         for i, w in enumerate(windows[:16]):
-            nets = set(_gather(self.unit_ptr, self.unit_nets, self._movable(w)[0]).tolist())
+            nets = set(csr_rows(self.unit_ptr, self.unit_nets, self._movable(w)[0]).tolist())
             if not nets & nets_first:
                 return [first, windows.pop(i)]
         return [first]
