@@ -325,6 +325,29 @@ def import_cmd(model: Path, output: Path | None) -> None:
             click.echo(text, nl=False)
 
 
+@main.command("place")
+@click.argument("netlist", type=click.Path(path_type=Path))
+@chip_option
+@click.option("--seconds", type=float, default=10.0, show_default=True, help="time budget")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print {wirelength, lower_bound, seconds, positions}")
+def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool) -> None:
+    """Place a netlist JSON (docs/placement.md) on a chip."""
+    with user_errors():
+        from backend_rdu.placement import load_netlist, place_netlist
+
+        if not netlist.exists():
+            fail(f"netlist {netlist} does not exist")
+        if not seconds > 0:
+            fail(f"--seconds must be positive, got {seconds}")
+        result = place_netlist(load_netlist(netlist), chip, seconds=seconds, seed=seed)
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            click.echo(f"placed {len(result['positions'])} units on {chip}: wirelength {result['wirelength']} "
+                       f"(lower bound {result['lower_bound']}) in {result['seconds']} s")
+
+
 @main.command("passes")
 def passes_cmd() -> None:
     """List the registered passes."""

@@ -134,3 +134,33 @@ def test_real_process_has_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_place_rejects_a_malformed_netlist(tmp_path: Path) -> None:
+    bad = tmp_path / "n.json"
+    bad.write_text('{"units": [{"name": "a", "kind": "tpu"}], "nets": []}')
+    assert_user_error(invoke("place", str(bad)), "unknown kind 'tpu'")
+
+
+def test_place_reports_too_many_units(tmp_path: Path) -> None:
+    import json
+
+    netlist = tmp_path / "n.json"
+    netlist.write_text(json.dumps({"units": [{"name": f"u{i}", "kind": "pcu"} for i in range(30)], "nets": []}))
+    assert_user_error(invoke("place", str(netlist), "--chip", "small"), "30 PCUs requested", "24 PCU sites", "6 over")
+
+
+def test_place_json(tmp_path: Path) -> None:
+    import json
+
+    netlist = tmp_path / "n.json"
+    netlist.write_text(json.dumps({
+        "units": [{"name": "u0", "kind": "pcu"}, {"name": "u1", "kind": "pmu"}, {"name": "u2", "kind": "agcu"}],
+        "nets": [{"units": ["u0", "u1"], "weight": 1}, {"units": ["u1", "u2"], "weight": 2}],
+    }))
+    result = invoke("place", str(netlist), "--chip", "small", "--seconds", "1", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) == {"wirelength", "lower_bound", "seconds", "positions"}
+    assert out["wirelength"] == out["lower_bound"] == 3
+    assert set(out["positions"]) == {"u0", "u1", "u2"}
