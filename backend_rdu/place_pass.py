@@ -20,6 +20,7 @@ from xdsl.passes import ModulePass
 from backend_rdu.initial_placement import place_kernel_greedy
 from backend_rdu.kernel_signature import kernel_signature
 from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place
+from backend_rdu.placement.placer import construct_seconds
 from chip_model import ChipSpec, load_chip
 from dialects import rdu
 
@@ -68,7 +69,9 @@ class PlacePass(ModulePass):
         placed: dict[tuple, list[list[tuple[int, int]]]] = {}
         for signature, kernel in distinct.items():
             units = sum(st.unit_count for st in kernel.stages())
-            budget = max(0.05, self.seconds * units / total_units)
+            # The placer's budget is counted in work, the clock only a safety net; a budget below
+            # its construction time would let the clock decide, and the bitstream would vary.
+            budget = max(self.seconds * units / total_units, 0.25 + 4 * construct_seconds(units))
             placed[signature] = self.place_kernel(kernel, chip, budget, summary)
         for kernel in kernels:
             for stage, sites in zip(kernel.stages(), placed[kernel_signature(kernel)]):
