@@ -69,9 +69,7 @@ class PlacePass(ModulePass):
         placed: dict[tuple, list[list[tuple[int, int]]]] = {}
         for signature, kernel in distinct.items():
             units = sum(st.unit_count for st in kernel.stages())
-            # The placer's budget is counted in work, the clock only a safety net; a budget below
-            # its construction time would let the clock decide, and the bitstream would vary.
-            budget = max(self.seconds * units / total_units, 0.25 + 4 * construct_seconds(units))
+            budget = max(0.05, self.seconds * units / total_units)
             placed[signature] = self.place_kernel(kernel, chip, budget, summary)
         for kernel in kernels:
             for stage, sites in zip(kernel.stages(), placed[kernel_signature(kernel)]):
@@ -86,7 +84,10 @@ class PlacePass(ModulePass):
             greedy = place_kernel_greedy(kernel, chip)
             return [greedy[st] for st in kernel.stages()]
         netlist, names = kernel_netlist(kernel)
-        result = place(PlacementProblem.build(chip, netlist), seconds=seconds, seed=self.seed)
+        # The budget is counted in work; the clock may stop the placer only far past it, so a
+        # loaded machine still gives the same placement and the same bitstream.
+        wall_limit = 20 * seconds + 10 * construct_seconds(len(netlist.units))
+        result = place(PlacementProblem.build(chip, netlist), seconds=seconds, seed=self.seed, wall_limit=wall_limit)
         summary["wirelength"] += result.wirelength
         summary["lower_bound"] += result.lower_bound
         cp_sat = result.stats.get("cp_sat", {})
