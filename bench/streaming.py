@@ -36,12 +36,15 @@ WORKLOADS: list[tuple[str, DecoderShape, str, int | None]] = [
 ]
 
 
-def measure(shape: DecoderShape, phase: str, layers: int | None, opt_level: int, launch: str) -> dict[str, Any]:
+def compile_workload(shape: DecoderShape, phase: str, layers: int | None, opt_level: int):
     model, inputs = workload(shape, phase, CONTEXT, layers)
     t0 = time.perf_counter()
     compiled = compile_loaded(LoadedModel(Path(f"{shape.name}.py"), model, inputs),
                               CompileOptions(chip="sn40l", opt_level=opt_level))
-    compile_seconds = time.perf_counter() - t0
+    return compiled, time.perf_counter() - t0
+
+
+def measure(compiled, compile_seconds: float, opt_level: int, launch: str) -> dict[str, Any]:
     chip = compiled.chip
     sim = simulate(compiled.bitstream, None, chip=chip, execute=False, launch=launch)
     roofline = compiled.work.roofline_cycles(chip)
@@ -70,9 +73,10 @@ def run(selected: list[tuple[str, DecoderShape, str, int | None]], launches: lis
     rows = []
     for name, shape, phase, layers in selected:
         print(f"[bench.streaming] {name}", file=sys.stderr, flush=True)
+        compiled = {level: compile_workload(shape, phase, layers, level) for level in (0, 1)}
         for launch in launches:
-            o0 = measure(shape, phase, layers, 0, launch)
-            o1 = measure(shape, phase, layers, 1, launch)
+            o0 = measure(*compiled[0], 0, launch)
+            o1 = measure(*compiled[1], 1, launch)
             rows.append({
                 "workload": name, "phase": phase, "launch": launch,
                 "layers": layers or shape.layers, "context": CONTEXT,
