@@ -1,12 +1,14 @@
 """Placement benchmark: synthetic netlists with a known optimum, placer against plain annealing.
 
     python -m bench.placement --json [--sizes 200,1000,2000] [--seconds 60] [--chip sn40l] [--seed 0]
+                                     [--example-seconds 10]
 
 For each size, units are hidden on a connected patch of the chip and every pair on neighbouring
 sites is joined by a unit-weight net, so the optimum wirelength is the number of nets (see
 `backend_rdu.placement.synthetic`). The placer and a simulated-annealing baseline (vectorised
 numpy, random start, run against the wall clock) each get the same time budget; the table reports
-wirelength / optimum and seconds. JSON goes to stdout, progress to stderr.
+wirelength / optimum and seconds. The largest kernel of each bundled example is placed too (its
+optimum is unknown: the ratio is to the lower bound). JSON goes to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -53,6 +55,39 @@ def run_size(chip: str, size: int, seconds: float, seed: int) -> dict[str, Any]:
     }
 
 
+EXAMPLES = ("attention", "llama", "mixtral")
+
+
+def run_examples(chip: str, seconds: float, seed: int) -> list[dict[str, Any]]:
+    """The largest kernel of each bundled example, compiled for `chip`, as a placement netlist."""
+    from pathlib import Path
+
+    from backend_rdu.place_pass import kernel_netlist
+    from compiler.driver import CompileOptions, compile_model
+    from dialects import rdu
+
+    rows = []
+    root = Path(__file__).parents[1] / "examples"
+    for name in EXAMPLES:
+        compiled = compile_model(root / f"{name}.py", CompileOptions(chip=chip, seed=seed))
+        kernels = [op for op in compiled.module.body.block.ops if isinstance(op, rdu.KernelOp)]
+        kernel = max(kernels, key=lambda k: sum(st.unit_count for st in k.stages()))
+        netlist, _ = kernel_netlist(kernel)
+        problem = PlacementProblem.build(chip, netlist)
+        result = place(problem, seconds=seconds, seed=seed)
+        baseline_sites, _ = anneal_baseline(problem, seconds, seed)
+        baseline = wirelength(problem, baseline_sites)
+        rows.append({
+            "example": name, "kernel": kernel.sym_name.data, "units": problem.num_units, "nets": problem.num_nets,
+            "lower_bound": result.lower_bound,
+            "placer": {"wirelength": result.wirelength, "over_lower_bound": round(result.wirelength / max(result.lower_bound, 1), 4),
+                       "seconds": round(result.seconds, 2)},
+            "annealing_baseline": {"wirelength": baseline, "over_lower_bound": round(baseline / max(result.lower_bound, 1), 4)},
+            "placer_beats_baseline": result.wirelength < baseline,
+        })
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.placement", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated unit counts")
@@ -60,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chip", default="sn40l")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument("--example-seconds", type=float, default=10.0,
+                        help="budget for each real example's largest kernel (0 skips them)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -86,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "cores": os.cpu_count(),
         "results": rows,
+        "examples": run_examples(args.chip, args.example_seconds, args.seed) if args.example_seconds > 0 else [],
     }
     if args.json:
         print(json.dumps(report, indent=2))
