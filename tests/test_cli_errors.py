@@ -53,6 +53,12 @@ def test_bad_model_fails_cleanly(tmp_path: Path, model: str, needles: list[str])
     assert list(tmp_path.iterdir()) == []
 
 
+def test_hf_cache_output_suggests_the_fix(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    result = invoke(str(MODELS / "hf_with_cache.py"), "-o", str(tmp_path / "o.rbit"))
+    assert_user_error(result, "KV-cache", "use_cache=False")
+
+
 def test_run_reports_the_same_errors() -> None:
     assert_user_error(invoke("run", str(MODELS / "unsupported_op.py")), "aten.sort.default")
 

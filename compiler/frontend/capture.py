@@ -49,6 +49,8 @@ def _export_failure(exc: Exception, loaded: LoadedModel) -> ExportError:
             "or torch.cond (for Hugging Face models, build with attn_implementation=\"eager\")"
         )
         return ExportError(f"torch.export failed: {hint}: {first}", where)
+    if "Cache" in text and "pytree" in text:
+        return ExportError("torch.export failed: the model returns a KV-cache object; build it with use_cache=False", where)
     return ExportError(f"torch.export failed: {type(exc).__name__}: {first}", where)
 
 
