@@ -268,9 +268,37 @@ def read_sections(data: bytes) -> tuple[str, dict[str, bytes]]:
 def decode(data: bytes) -> Bitstream:
     chip, sec = read_sections(data)
     try:
-        return _decode_sections(chip, sec)
+        bs = _decode_sections(chip, sec)
     except (struct.error, UnicodeDecodeError, json.JSONDecodeError, KeyError) as exc:
         raise BitstreamError(f"malformed bitstream: {exc}") from None
+    _check_references(bs)
+    return bs
+
+
+def _check_references(bs: Bitstream) -> None:
+    """Every id a record names must exist: a reader may then index freely."""
+    tensors = {t.id for t in bs.tensors}
+    stages = {s.id for s in bs.stages}
+    streams = {s.id for s in bs.streams}
+    kernels = {k.id for k in bs.kernels}
+
+    def need(ids, known: set[int], what: str, where: str) -> None:
+        for i in ids:
+            if i not in known:
+                raise BitstreamError(f"malformed bitstream: {where} names {what} {i}, which does not exist")
+
+    for s in bs.stages:
+        need(s.inputs + s.outputs, streams, "stream", f"stage {s.id}")
+        if s.tensor != -1:
+            need([s.tensor], tensors, "tensor", f"stage {s.id}")
+        need([s.kernel], kernels, "kernel", f"stage {s.id}")
+    for st in bs.streams:
+        need((st.src, *st.dsts), stages, "stage", f"stream {st.id}")
+    for k in bs.kernels:
+        need(k.stages, stages, "stage", f"kernel {k.id}")
+    for sec in bs.sections:
+        need(sec.kernels, kernels, "kernel", f"section {sec.id}")
+    need(bs.inputs + bs.outputs + list(bs.image), tensors, "tensor", "the I/O map or memory image")
 
 
 def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:

@@ -16,6 +16,7 @@ from typing import Any
 SPEC_DIR = Path(__file__).parent / "specs"
 UNIT_KINDS = ("pcu", "pmu", "agcu")
 OFF_CHIP_TIERS = ("hbm", "ddr")
+ZERO_ALLOWED = {"die_crossing_latency_cycles", "tile_overhead_cycles"}
 
 
 class ChipSpecError(ValueError):
@@ -202,14 +203,25 @@ def _typed(cls: type, table: dict[str, Any], where: str) -> Any:
     if missing or unknown:
         raise ChipSpecError(f"{where}: {cls.__name__} missing {missing} unknown {unknown}")
     values = {}
+    hints = {f.name: str(f.type) for f in cls.__dataclass_fields__.values()}
     for n in names:
         v = table[n]
         if isinstance(v, list):
             v = tuple(v)
-        elif isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-            raise ChipSpecError(f"{where}: {n} must not be negative, got {v}")
+        elif hints[n] in ("int", "float"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (hints[n] == "int" and not isinstance(v, int)):
+                raise ChipSpecError(f"{where}: {cls.__name__}.{n} must be a number ({hints[n]}), got {v!r}")
+            if v < 0 or (v == 0 and n not in ZERO_ALLOWED):
+                raise ChipSpecError(f"{where}: {n} must be {'positive' if n not in ZERO_ALLOWED else 'non-negative'}, got {v}")
         values[n] = v
     return cls(**values)
+
+
+def _clock(raw: dict[str, Any], where: str) -> float:
+    value = raw.get("clock_hz")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ChipSpecError(f"{where}: clock_hz must be a positive number, got {value!r}")
+    return float(value)
 
 
 def _expand_region(region: dict[str, Any], where: str) -> list[Site]:
@@ -255,7 +267,7 @@ def _build(raw: dict[str, Any], source: str) -> ChipSpec:
     spec = ChipSpec(
         name=raw.get("name", Path(source).stem),
         description=raw.get("description", ""),
-        clock_hz=float(raw["clock_hz"]),
+        clock_hz=_clock(raw, source),
         pcu=_typed(PcuSpec, _section(raw, "pcu", source), source),
         pmu=_typed(PmuSpec, _section(raw, "pmu", source), source),
         agcu=_typed(AgcuSpec, _section(raw, "agcu", source), source),

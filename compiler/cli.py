@@ -60,7 +60,22 @@ def user_errors() -> Iterator[None]:
         fail("interrupted")
 
 
+def check_writable(*paths: Path | None) -> None:
+    """Fail before any work if an output could not be written, so nothing is left half-done."""
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            fail(f"cannot write {path}: it is a directory")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    fail(f"cannot write {path}: {parent} is a file, not a directory")
+                break
+
+
 def write_atomically(path: Path, data: bytes) -> None:
+    check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -76,7 +91,9 @@ class DefaultCompileGroup(click.Group):
     """`rducc MODEL.py ...` means `rducc compile MODEL.py ...`."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        first = args[0] if args else ""
+        looks_like_model = first.endswith(".py") or Path(first).exists()
+        if first and first not in self.commands and not first.startswith("-") and looks_like_model:
             args = ["compile", *args]
         return super().parse_args(ctx, args)
 
@@ -119,15 +136,20 @@ def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: b
 def compile_cmd(model: Path, output: Path, chip: str, opt_level: int, seed: int, emit_ir: Path | None) -> None:
     """Compile MODEL.py into a bitstream."""
     with user_errors():
+        check_writable(output, emit_ir)
         result = _compile(model, chip, opt_level, seed)
         write_atomically(output, result.data)
         if emit_ir:
             write_atomically(emit_ir, str(result.module).encode())
         m = result.bitstream.manifest
         click.echo(
-            f"wrote {output} ({len(result.data):,} bytes): {m['kernels']} kernels, {m['pcus_used']} PCUs, "
+            f"wrote {output} ({len(result.data):,} bytes): {_plural(m['kernels'], 'kernel')}, {m['pcus_used']} PCUs, "
             f"{m['pmus_used']} PMUs on {chip} in {result.compile_seconds:.2f} s"
         )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _sim_inputs(bs, inputs_path: Path | None, seed: int):
@@ -155,9 +177,10 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing-only", is_flag=True, help="estimate cycles without executing (for shapes-only bitstreams)")
+@click.option("--chip", "chip_spec", help="chip spec (.toml path) for a bitstream compiled for a custom chip")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str, trace: Path | None,
-            timing_only: bool, as_json: bool) -> None:
+            timing_only: bool, chip_spec: str | None, as_json: bool) -> None:
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
         import bitstream_format
@@ -165,10 +188,18 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 
         if not bitstream.exists():
             fail(f"bitstream {bitstream} does not exist")
+        check_writable(output, trace)
         bs = bitstream_format.decode(bitstream.read_bytes())
         inputs = _sim_inputs(bs, inputs_path, 0)
         t0 = time.perf_counter()
-        result = simulate(bs, inputs, execute=not timing_only, launch=launch)
+        chip = None
+        if chip_spec is not None:
+            from chip_model import load_chip
+
+            chip = load_chip(chip_spec)
+            if chip.name != bs.chip:
+                fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
+        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch)
         seconds = time.perf_counter() - t0
         if output is not None and not timing_only:
             with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
@@ -182,7 +213,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"simulated {len(bs.kernels)} kernels: {result.cycles:,} cycles "
+            click.echo(f"simulated {_plural(len(bs.kernels), 'kernel')}: {result.cycles:,} cycles "
                        f"({result.seconds * 1e6:.2f} us modeled) in {seconds:.2f} s")
             if output is not None and not timing_only:
                 click.echo(f"wrote {output}")
@@ -280,12 +311,13 @@ def _grid_picture(chip) -> str:
 
 
 @main.command("opt")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path), default="-")
 @click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-lower{chip=small},rdu-plan-memory")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write the resulting IR here instead of stdout")
 def opt_cmd(source: Path, pipeline: str, output: Path | None) -> None:
-    """Run registered passes on textual IR, like mlir-opt. SOURCE may be - for stdin."""
+    """Run registered passes on textual IR, like mlir-opt. SOURCE defaults to stdin (-)."""
     with user_errors():
+        check_writable(output)
         from compiler.textual_ir import parse_ir, print_ir
         from passes.registry import run_pipeline
         from dialects import make_context
@@ -306,7 +338,12 @@ def opt_cmd(source: Path, pipeline: str, output: Path | None) -> None:
 def _read_text(path: Path) -> str:
     if not path.exists():
         fail(f"{path} does not exist")
-    return path.read_text()
+    try:
+        return path.read_text()
+    except UnicodeDecodeError:
+        fail(f"{path} is not textual IR (it is not UTF-8 text; a bitstream is read by `rducc inspect`)")
+    except IsADirectoryError:
+        fail(f"{path} is a directory")
 
 
 @main.command("import")

@@ -49,14 +49,19 @@ def compare_outputs(simulated: list[np.ndarray], reference: list[torch.Tensor],
         if sim.shape != ref.shape:
             rows.append(OutputComparison(i, ref.shape, dtype, False, float("inf"), f"shape {sim.shape} != {ref.shape}"))
             continue
-        a, b = sim.astype(np.float64), ref.astype(np.float64)
-        nan_a, nan_b = np.isnan(a), np.isnan(b)
-        same_nans = bool(np.array_equal(nan_a, nan_b))
-        finite = ~(nan_a | nan_b)
-        diff = np.abs(a - b)[finite]
-        inf_equal = np.array_equal(np.isinf(a) & finite, np.isinf(b) & finite)
-        max_err = float(np.nanmax(np.where(np.isinf(diff), 0.0, diff))) if diff.size else 0.0
-        ok = same_nans and inf_equal and bool(np.allclose(a[finite], b[finite], rtol=rtol, atol=atol))
-        reason = "" if ok else ("NaNs in different places" if not same_nans else "values differ")
-        rows.append(OutputComparison(i, tuple(ref.shape), dtype, ok, max_err, reason))
+        with np.errstate(all="ignore"):
+            rows.append(_compare_one(i, sim, ref, dtype, rtol, atol))
     return rows
+
+
+def _compare_one(i: int, sim: np.ndarray, ref: np.ndarray, dtype: str, rtol: float, atol: float) -> OutputComparison:
+    a, b = sim.astype(np.float64), ref.astype(np.float64)
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    same_nans = bool(np.array_equal(nan_a, nan_b))
+    finite = ~(nan_a | nan_b)
+    diff = np.abs(a - b)[finite]
+    inf_equal = np.array_equal(np.isinf(a) & finite, np.isinf(b) & finite)
+    max_err = float(np.nanmax(np.where(np.isinf(diff), 0.0, diff))) if diff.size else 0.0
+    ok = same_nans and inf_equal and bool(np.allclose(a[finite], b[finite], rtol=rtol, atol=atol))
+    reason = "" if ok else ("NaNs in different places" if not same_nans else "values differ")
+    return OutputComparison(i, tuple(ref.shape), dtype, ok, max_err, reason)

@@ -6,6 +6,7 @@ This is the Python API most users want; the CLI is a thin layer over it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,8 @@ class CompileOptions:
     def pipeline(self) -> str:
         if self.opt_level not in OPT_PIPELINES:
             raise ValueError(f"optimisation level -O{self.opt_level} is not available (choose from {sorted(OPT_PIPELINES)})")
-        return OPT_PIPELINES[self.opt_level].format(chip=self.chip, seed=self.seed)
+        chip = self.chip if re.fullmatch(r"[A-Za-z0-9_-]+", self.chip) else json.dumps(self.chip)
+        return OPT_PIPELINES[self.opt_level].format(chip=chip, seed=self.seed)
 
 
 @dataclass
@@ -102,7 +104,7 @@ def build_manifest(loaded: LoadedModel, options: CompileOptions, module: ModuleO
         "compiler_version": COMPILER_VERSION,
         "format_version": ".".join(map(str, bitstream_format.VERSION)),
         "model": loaded.name,
-        "chip": options.chip,
+        "chip": load_chip(options.chip).name,
         "opt_level": options.opt_level,
         "pipeline": options.pipeline(),
         "seed": options.seed,

@@ -70,7 +70,7 @@ class RunReport:
         lines = [
             f"{self.model} on {self.chip} at -O{self.opt_level}: allclose: {str(self.allclose).lower()} "
             f"(max abs error {self.max_abs_error:.3g})",
-            f"  {j['kernels']} kernels, {j['pcus_used']} PCUs, {j['pmus_used']} PMUs; "
+            f"  {j['kernels']} kernel{'' if j['kernels'] == 1 else 's'}, {j['pcus_used']} PCUs, {j['pmus_used']} PMUs; "
             f"{self.cycles:,} cycles ({self.modeled_seconds * 1e6:.2f} us), roofline {j['roofline_cycles']:,.0f} cycles",
             f"  compile {j['compile_seconds']:.2f} s, simulate {j['simulate_seconds']:.2f} s",
         ]

@@ -30,3 +30,7 @@ class UnsupportedOpError(RduccError):
 
 class CapacityError(RduccError):
     """The model does not fit the chip's memories or units."""
+
+
+class PassOrderError(RduccError):
+    """A pass run on IR it does not apply to (e.g. rdu-plan-memory before rdu-lower)."""

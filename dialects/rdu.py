@@ -41,6 +41,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from bitstream_format.model import ROLES
 from bitstream_format.opcodes import OPCODES
+from dialects.diagnostics import PassOrderError
 from dialects.rgraph import attr_value
 
 OFF_CHIP_TIERS = ("hbm", "ddr")
@@ -238,7 +239,7 @@ def chip_of(module: ModuleOp) -> str:
     """The chip a lowered module targets (set by rdu-lower as the `rdu.chip` module attribute)."""
     attr = module.attributes.get("rdu.chip")
     if not isinstance(attr, StringAttr):
-        raise ValueError("the module has no rdu.chip attribute: run rdu-lower first")
+        raise PassOrderError("the module has no rdu.chip attribute: this pass needs rdu IR, run rdu-lower first")
     return attr.data
 
 

@@ -21,7 +21,10 @@ def load_inputs_npz(path: str | Path, bs: Bitstream) -> list[np.ndarray]:
     """Arrays for `bs.inputs`, keyed by input tensor name, or positionally as arr_0, arr_1, ..."""
     names = [bs.tensor(tid).name for tid in bs.inputs]
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise SimulationError(f"{path} is a single .npy array, not an .npz archive of named inputs (use np.savez)")
+        with loaded as npz:
             keys = set(npz.files)
             if set(names) <= keys and len(set(names)) == len(names):
                 chosen = names
@@ -36,7 +39,8 @@ def load_inputs_npz(path: str | Path, bs: Bitstream) -> list[np.ndarray]:
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         if isinstance(exc, SimulationError):
             raise
-        raise SimulationError(f"cannot read inputs from {path}: {exc}") from exc
+        reason = "it is not an .npz archive" if "pickle" in str(exc) else str(exc)
+        raise SimulationError(f"cannot read inputs from {path}: {reason}") from exc
 
 
 def output_names(bs: Bitstream) -> list[str]:

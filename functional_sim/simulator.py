@@ -88,7 +88,7 @@ def _require_values(bs: Bitstream) -> None:
         if data is None and tid not in bound:
             raise SimulationError(
                 f"cannot execute: the bitstream was compiled shapes-only ({describe(bs.tensor(tid))} has no "
-                f"initial values); simulate with execute=False for timing only"
+                f"initial values); simulate for timing only (`rducc sim --timing-only`, or execute=False)"
             )
 
 

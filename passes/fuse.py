@@ -24,6 +24,7 @@ from bitstream_format.model import nbytes_of
 from bitstream_format.opcodes import OPCODES
 from chip_model import ChipSpec, load_chip
 from dialects import rgraph
+from dialects.diagnostics import PassOrderError
 from dialects.types import dtype_of, shape_of
 from passes.lower_kernels import GROUP_ATTR
 
@@ -108,7 +109,7 @@ class FusePass(ModulePass):
         chip = load_chip(self.chip)
         fn = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
         if fn is None:
-            raise ValueError("rdu-fuse: the module has no func.func")
+            raise PassOrderError("rdu-fuse: the module has no func.func (rdu-fuse runs on rgraph IR, before rdu-lower)")
         returned = set(fn.body.block.last_op.operands)
         groups: list[list[rgraph.GraphOp]] = []
         current = KernelDemand()

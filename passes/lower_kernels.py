@@ -20,6 +20,7 @@ from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES
 from dialects import rdu, rgraph
+from dialects.diagnostics import PassOrderError
 
 GROUP_ATTR = "rdu.kernel"
 
@@ -94,7 +95,7 @@ class LowerKernelsPass(ModulePass):
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         fn = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
         if fn is None:
-            raise ValueError("rdu-lower: the module has no func.func to lower")
+            raise PassOrderError("rdu-lower: the module has no func.func to lower (was it lowered already?)")
         ops = list(fn.body.block.ops)
         ret = ops[-1]
         assert isinstance(ret, func.ReturnOp)

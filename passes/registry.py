@@ -12,6 +12,9 @@ from typing import Callable
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
+from xdsl.utils.exceptions import ArgSpecParseError
+
+from dialects.diagnostics import RduccError
 
 
 def _lower() -> type[ModulePass]:
@@ -69,15 +72,15 @@ def available_passes() -> list[str]:
     return sorted(PASSES)
 
 
-class UnknownPassError(ValueError):
-    pass
+class UnknownPassError(RduccError):
+    """A pipeline string naming an unknown pass or malformed options."""
 
 
 def parse_pipeline(spec: str) -> PassPipeline:
     """A pipeline from a string; unknown names and bad options raise a one-line error."""
     try:
         return PassPipeline.parse_spec(PASSES, spec)
-    except Exception as exc:  # xDSL raises several types for bad specs
+    except (Exception, ArgSpecParseError) as exc:  # xDSL raises several types; ArgSpecParseError is a BaseException
         message = " ".join(str(exc).split())
         raise UnknownPassError(f"bad pass pipeline {spec!r}: {message} (known passes: {', '.join(available_passes())})") from None
 

@@ -58,7 +58,10 @@ def test_chip_text_view() -> None:
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        (("lanes = 16", "lanes = -16"), "must not be negative"),
+        (("lanes = 16", "lanes = -16"), "must be positive"),
+        (("lanes = 16", "lanes = 0"), "must be positive"),
+        (("lanes = 16", "lanes = \"sixteen\""), "must be a number"),
+        (("clock_hz = 1.0e9", "clock_hz = -1.0"), "clock_hz must be a positive number"),
         (('pattern = "checkerboard"', 'pattern = "spiral"'), "unknown region pattern"),
         (("x = [1, 8]", "x = [1, 12]"), "outside the grid"),
         (('tier = "ddr"', 'tier = "flash"'), "memory tiers must be exactly"),

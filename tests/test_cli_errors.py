@@ -170,3 +170,54 @@ def test_place_json(tmp_path: Path) -> None:
     assert set(out) == {"wirelength", "lower_bound", "seconds", "positions"}
     assert out["wirelength"] == out["lower_bound"] == 3
     assert set(out["positions"]) == {"u0", "u1", "u2"}
+
+
+def test_inconsistent_bitstream_with_a_valid_checksum(tmp_path: Path, mlp_bitstream: Path) -> None:
+    """A crafted file whose ids do not line up is rejected by the decoder, not by a KeyError."""
+    from dataclasses import replace
+
+    import bitstream_format
+
+    bs = bitstream_format.decode(mlp_bitstream.read_bytes())
+    bs.streams[0] = replace(bs.streams[0], dsts=(999,))
+    bad = tmp_path / "bad.rbit"
+    bad.write_bytes(bitstream_format.encode(bs))
+    for command in ("inspect", "sim"):
+        assert_user_error(invoke(command, str(bad)), "stream 0 names stage 999, which does not exist")
+
+
+@pytest.mark.parametrize("args", [["-o", "{dir}"], ["-o", "{file}/x.rbit"], ["-o", "{tmp}/ok.rbit", "--emit-ir", "{dir}"]])
+def test_unwritable_outputs_fail_before_any_work(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    paths = {"dir": tmp_path / "adir", "file": tmp_path / "afile", "tmp": tmp_path}
+    result = invoke(str(MODELS.parent.parent / "examples" / "mlp.py"), *[a.format(**paths) for a in args])
+    assert_user_error(result, "cannot write")
+    assert not (tmp_path / "ok.rbit").exists()
+
+
+def test_opt_before_lowering_and_malformed_options(tmp_path: Path) -> None:
+    ir = Path(__file__).parent / "ir" / "fuse.mlir"
+    assert_user_error(invoke("opt", str(ir), "-p", "rdu-plan-memory"), "run rdu-lower first")
+    assert_user_error(invoke("opt", str(ir), "-p", "rdu-fuse{chip=small"), "Malformed pass arguments")
+
+
+def test_opt_on_a_binary_file(mlp_bitstream: Path) -> None:
+    assert_user_error(invoke("opt", str(mlp_bitstream)), "is not textual IR")
+
+
+def test_sim_npy_instead_of_npz(tmp_path: Path, mlp_bitstream: Path) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros(3))
+    assert_user_error(invoke("sim", str(mlp_bitstream), "--inputs", str(tmp_path / "x.npy")), "not an .npz archive")
+
+
+def test_custom_chip_spec_path(tmp_path: Path) -> None:
+    spec = tmp_path / "mychip.toml"
+    spec.write_text((Path(__file__).parents[1] / "chip_model" / "specs" / "small.toml").read_text()
+                    .replace('name = "small"', 'name = "mychip"'))
+    out = tmp_path / "m.rbit"
+    result = invoke(str(MODELS.parent.parent / "examples" / "mlp.py"), "-o", str(out), "--chip", str(spec))
+    assert result.exit_code == 0, result.output
+    assert invoke("sim", str(out), "--chip", str(spec)).exit_code == 0

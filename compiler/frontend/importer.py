@@ -132,7 +132,9 @@ class GraphImporter:
         if missing:
             first_op, lines = next(iter(missing.items()))
             more = len(missing) - 1
-            tail = f"; {more} more unsupported op(s): {', '.join(list(missing)[1:4])}" if more else ""
+            others = list(missing)[1:]
+            listed = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
+            tail = f"; {more} more unsupported op(s): {listed}" if more else ""
             raise UnsupportedOpError(f"unsupported op {first_op}{tail} (run `rducc ops` for the full list)", lines[0] if lines else "")
 
         for node in graph.nodes:
@@ -174,12 +176,13 @@ class GraphImporter:
 
     def _emit_return(self, node: torch.fx.Node, sig) -> None:
         outputs = []
-        for spec, arg in zip(sig.output_specs, node.args[0]):
+        for index, (spec, arg) in enumerate(zip(sig.output_specs, node.args[0])):
             if spec.kind != OutputKind.USER_OUTPUT:
                 raise UnsupportedOpError(
                     f"the model mutates {spec.target!r} in place ({spec.kind.name}); rducc compiles pure functions only")
             if not isinstance(arg, torch.fx.Node):
-                raise UnsupportedOpError(f"model output {arg!r} is not a tensor")
+                raise UnsupportedOpError(
+                    f"model output #{index} is a {type(arg).__name__} ({arg!r}), not a tensor; return tensors only")
             outputs.append(self.values[arg])
         self.block.add_op(func.ReturnOp(*outputs))
 

@@ -111,7 +111,7 @@ def test_shapes_only_bitstream_times_but_does_not_execute(pb):
     bs = pb.build()
     timed = simulate(bs, [], execute=False)
     assert timed.cycles > 0 and timed.outputs == []
-    with pytest.raises(SimulationError, match=r"shapes-only \(tensor 'w' \(id 0\) has no initial values\); simulate with execute=False"):
+    with pytest.raises(SimulationError, match=r"shapes-only \(tensor 'w' \(id 0\) has no initial values\); simulate for timing only"):
         simulate(bs, [])
 
 
