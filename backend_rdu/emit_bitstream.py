@@ -60,15 +60,6 @@ def mesh_router(chip: ChipSpec, streams):
     return out
 
 
-def manhattan_router(chip: ChipSpec, streams):
-    """Hop counts between the groups' first units, no links: for IR that was never placed well."""
-    out = []
-    for src, dsts in streams:
-        hops = [abs(src[0][0] - g[0][0]) + abs(src[0][1] - g[0][1]) if src and g else 0 for g in dsts]
-        out.append((hops, []))
-    return out
-
-
 def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, manifest: dict[str, Any],
                    router: Router = mesh_router, values: bool = True) -> Bitstream:
     """`weights` maps a weight's name to an object with `data` (bytes or None); `values=False`

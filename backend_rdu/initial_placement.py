@@ -1,8 +1,8 @@
 """A fast, legal, locality-aware first placement of every kernel's stages.
 
 Stages are taken in dataflow order; each takes the free sites of its kind nearest to the units
-that feed it (loads start from the AGCUs nearest the grid's centre). This is the complete hint the
-CP-SAT placer starts from, and a legal placement on its own.
+that feed it (loads start from the AGCUs nearest the grid's centre). `rdu-place{greedy=true}`
+uses it instead of the CP-SAT placer: instant, legal, and a baseline for the placer.
 """
 
 from __future__ import annotations
