@@ -37,19 +37,13 @@ from xdsl.irdl import (
     var_result_def,
 )
 from xdsl.traits import NoTerminator, SymbolOpInterface
-from xdsl.utils.exceptions import VerifyException
 
 from bitstream_format.model import ROLES
 from bitstream_format.opcodes import OPCODES
 from dialects.diagnostics import PassOrderError
-from dialects.rgraph import attr_value
+from dialects.rgraph import _check, attr_value
 
 OFF_CHIP_TIERS = ("hbm", "ddr")
-
-
-def _check(cond: bool, message: str) -> None:
-    if not cond:
-        raise VerifyException(message)
 
 
 @irdl_op_definition

@@ -51,5 +51,12 @@ def shape_of(t: Attribute) -> tuple[int, ...]:
     return tuple(t.get_shape())
 
 
+def value_bytes(t: Attribute) -> int:
+    """Bytes of a tensor of this type in memory."""
+    from bitstream_format.model import nbytes_of
+
+    return nbytes_of(dtype_of(t), shape_of(t))
+
+
 def is_float(t: Attribute) -> bool:
     return dtype_of(t) in FLOAT_DTYPES

@@ -11,29 +11,22 @@ larger than half its PMUs' SRAM stays whole on chip, a larger one streams throug
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil, sqrt
+from math import ceil, prod, sqrt
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from bitstream_format.model import nbytes_of
 from bitstream_format.opcodes import OPCODES, work_flops
 from chip_model import ChipSpec, load_chip
 from dialects import rdu
 from dialects.diagnostics import CapacityError
-from dialects.types import dtype_of, shape_of
+from dialects.types import shape_of
+from dialects.types import value_bytes as type_bytes
 
 
 def value_bytes(v) -> int:
-    return nbytes_of(dtype_of(v.type), shape_of(v.type))
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    return type_bytes(v.type)
 
 
 def single_unit_cycles(stage: rdu.StageOp, chip: ChipSpec) -> float:
@@ -51,7 +44,7 @@ def single_unit_cycles(stage: rdu.StageOp, chip: ChipSpec) -> float:
         return moved / chip.pmu.bytes_per_cycle
     if op.family == "matmul":
         return work_flops(op.name, ins, outs) / chip.pcu.flops_per_cycle
-    elements = sum(_numel(s) for s in (ins[:1] if op.family in ("reduce", "scan", "select") else outs))
+    elements = sum(prod(s) for s in (ins[:1] if op.family in ("reduce", "scan", "select") else outs))
     per_lane = ceil(max(op.flops_per_element, 1) / chip.pcu.stages)
     rate = min(chip.pcu.transcendentals_per_cycle, chip.pcu.lanes) if op.transcendental else chip.pcu.lanes
     return elements * per_lane / rate

@@ -20,12 +20,11 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from bitstream_format.model import nbytes_of
 from bitstream_format.opcodes import OPCODES
 from chip_model import ChipSpec, load_chip
 from dialects import rgraph
 from dialects.diagnostics import PassOrderError
-from dialects.types import dtype_of, shape_of
+from dialects.types import value_bytes
 from passes.lower_kernels import GROUP_ATTR
 
 
@@ -85,7 +84,7 @@ class KernelDemand:
 
 
 def _bytes(v: SSAValue) -> int:
-    return nbytes_of(dtype_of(v.type), shape_of(v.type))
+    return value_bytes(v.type)
 
 
 def _crossing_bytes(ops: list[rgraph.GraphOp], j: int, after: set[Operation]) -> int:

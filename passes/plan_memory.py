@@ -13,11 +13,10 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.passes import ModulePass
 
-from bitstream_format.model import nbytes_of
 from chip_model import load_chip
 from dialects.diagnostics import CapacityError
 from dialects import rdu
-from dialects.types import dtype_of, shape_of
+from dialects.types import value_bytes
 
 ALIGN = 64
 
@@ -34,7 +33,7 @@ class Lifetime:
 
 
 def tensor_bytes(t: rdu.TensorOp) -> int:
-    return nbytes_of(dtype_of(t.result.type), shape_of(t.result.type))
+    return value_bytes(t.result.type)
 
 
 def lifetimes(module: ModuleOp) -> list[Lifetime]:

@@ -467,13 +467,6 @@ def convert_index(imp: GraphImporter, node: torch.fx.Node, x: Any, indices: list
                      indexed_dims=_ints([d for d, _ in given]))
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 @converts(aten.triu.default, aten.tril.default)
 def convert_triangle(imp: GraphImporter, node: torch.fx.Node, x: Any, diagonal: int = 0) -> SSAValue:
     dtype, shape = _meta(node)
