@@ -299,7 +299,7 @@ def chip_cmd(name: str, as_json: bool) -> None:
                    f"(PCU {chip.pcu.lanes} lanes x {chip.pcu.stages} stages)")
         for tier in ("sram", "hbm", "ddr"):
             t = chip.tier(tier)
-            click.echo(f"  {tier.upper():4} {t.capacity_bytes / 1e9:10.3f} GB  {t.bytes_per_second / 1e9:10.1f} GB/s")
+            click.echo(f"  {tier.upper():4} {t.capacity_bytes / 2**30:10.3f} GiB {t.bytes_per_second / 1e9:10.1f} GB/s")
         click.echo("  " + _grid_picture(chip).replace("\n", "\n  "))
 
 

@@ -42,6 +42,7 @@ def assert_user_error(result, *needles: str) -> str:
         ("wrong_inputs.py", ["do not fit the model", "2x7 and 4x4"]),
         ("data_dependent.py", ["control flow that depends on tensor values", "data_dependent.py:6"]),
         ("unsupported_op.py", ["unsupported op aten.sort.default", "unsupported_op.py:7", "torch.sort"]),
+        ("mask_indexing.py", ["shape depends on its values", "mask_indexing.py:6", "torch.where"]),
         ("too_large.py", ["chip 'small' has HBM 268,435,456 and DDR 4,294,967,296 bytes"]),
     ],
 )

@@ -39,6 +39,10 @@ TORCH_DTYPES: dict[torch.dtype, str] = {
 }
 
 
+# Ops torch.export leaves behind when a shape depends on tensor values.
+DATA_DEPENDENT_MARKERS = ("sym_size", "_assert_scalar", "nonzero", "_local_scalar_dense", "sym_constrain_range")
+
+
 @dataclass(frozen=True)
 class WeightData:
     dtype: str
@@ -129,6 +133,13 @@ class GraphImporter:
         graph = self.program.graph_module.graph
 
         missing = self._unsupported(graph, CONVERTERS)
+        dynamic = [op for op in missing if any(k in op for k in DATA_DEPENDENT_MARKERS)]
+        if dynamic:
+            lines = missing[dynamic[0]]
+            raise UnsupportedOpError(
+                "the model makes a tensor whose shape depends on its values (boolean-mask indexing such as "
+                "x[x > 0], nonzero, or .item()); rducc compiles static shapes only: use torch.where instead",
+                lines[0] if lines else "")
         if missing:
             first_op, lines = next(iter(missing.items()))
             more = len(missing) - 1
