@@ -41,7 +41,7 @@ from xdsl.traits import NoTerminator, SymbolOpInterface
 from bitstream_format.model import ROLES
 from bitstream_format.opcodes import OPCODES
 from dialects.diagnostics import PassOrderError
-from dialects.rgraph import _check, attr_value
+from dialects.rgraph import attr_value, require
 
 OFF_CHIP_TIERS = ("hbm", "ddr")
 
@@ -62,13 +62,13 @@ class TensorOp(IRDLOperation):
     assembly_format = "$sym_name attr-dict `:` type($result)"
 
     def verify_(self) -> None:
-        _check(self.role.data in ROLES, f"rdu.tensor: unknown role {self.role.data!r}")
-        _check(self.tier.data in OFF_CHIP_TIERS, f"rdu.tensor: tier must be one of {OFF_CHIP_TIERS}")
+        require(self.role.data in ROLES, f"rdu.tensor: unknown role {self.role.data!r}")
+        require(self.tier.data in OFF_CHIP_TIERS, f"rdu.tensor: tier must be one of {OFF_CHIP_TIERS}")
         if self.role.data in ("input", "output"):
-            _check(self.index is not None, f"rdu.tensor: an {self.role.data} needs an index")
-        _check((self.role.data == "constant") == (self.value is not None), "rdu.tensor: a constant, and only a constant, has a value")
+            require(self.index is not None, f"rdu.tensor: an {self.role.data} needs an index")
+        require((self.role.data == "constant") == (self.value is not None), "rdu.tensor: a constant, and only a constant, has a value")
         if self.value is not None:
-            _check(isinstance(self.value, (IntegerAttr, FloatAttr)), "rdu.tensor: value must be an integer or float")
+            require(isinstance(self.value, (IntegerAttr, FloatAttr)), "rdu.tensor: value must be an integer or float")
 
 
 class StageOp(IRDLOperation):
@@ -97,10 +97,10 @@ class StageOp(IRDLOperation):
         self.attributes["sites"] = DenseArrayBase.from_list(i64, [c for s in sites for c in s])
 
     def verify_(self) -> None:
-        _check(isinstance(self.parent_op(), KernelOp), f"{self.name}: a stage must sit inside an rdu.kernel")
-        _check(self.unit_count >= 1, f"{self.name}: needs at least one unit")
+        require(isinstance(self.parent_op(), KernelOp), f"{self.name}: a stage must sit inside an rdu.kernel")
+        require(self.unit_count >= 1, f"{self.name}: needs at least one unit")
         if self.sites is not None:
-            _check(len(self.sites) == 2 * self.unit_count, f"{self.name}: {self.unit_count} units but {len(self.sites) // 2} sites")
+            require(len(self.sites) == 2 * self.unit_count, f"{self.name}: {self.unit_count} units but {len(self.sites) // 2} sites")
 
 
 def _is_memory(value: SSAValue) -> bool:
@@ -123,7 +123,7 @@ class LoadOp(StageOp):
 
     def verify_(self) -> None:
         super().verify_()
-        _check(_is_memory(self.tensor), "rdu.load: operand must be an rdu.tensor")
+        require(_is_memory(self.tensor), "rdu.load: operand must be an rdu.tensor")
 
 
 @irdl_op_definition
@@ -142,9 +142,9 @@ class StoreOp(StageOp):
 
     def verify_(self) -> None:
         super().verify_()
-        _check(_is_memory(self.tensor), "rdu.store: target must be an rdu.tensor")
-        _check(not _is_memory(self.value), "rdu.store: value must be a stream, not a memory tensor")
-        _check(self.value.type == self.tensor.type, "rdu.store: value and tensor types differ")
+        require(_is_memory(self.tensor), "rdu.store: target must be an rdu.tensor")
+        require(not _is_memory(self.value), "rdu.store: value must be a stream, not a memory tensor")
+        require(self.value.type == self.tensor.type, "rdu.store: value and tensor types differ")
 
 
 @irdl_op_definition
@@ -173,7 +173,7 @@ class BufferOp(StageOp):
 
     def verify_(self) -> None:
         super().verify_()
-        _check(not _is_memory(self.input), "rdu.buffer: input must be a stream (load it first)")
+        require(not _is_memory(self.input), "rdu.buffer: input must be a stream (load it first)")
 
 
 @irdl_op_definition
@@ -200,11 +200,11 @@ class ComputeOp(StageOp):
     def verify_(self) -> None:
         super().verify_()
         op = OPCODES.get(self.opcode.data)
-        _check(op is not None, f"rdu.compute: unknown opcode {self.opcode.data!r}")
-        _check(op.unit == self.unit.data, f"rdu.compute: {op.name} runs on a {op.unit}, not a {self.unit.data}")
-        _check(op.family != "memory", f"rdu.compute: {op.name} is a memory opcode; use rdu.load/store/buffer")
+        require(op is not None, f"rdu.compute: unknown opcode {self.opcode.data!r}")
+        require(op.unit == self.unit.data, f"rdu.compute: {op.name} runs on a {op.unit}, not a {self.unit.data}")
+        require(op.family != "memory", f"rdu.compute: {op.name} is a memory opcode; use rdu.load/store/buffer")
         for v in self.inputs:
-            _check(not _is_memory(v), "rdu.compute: inputs must be streams (load them first)")
+            require(not _is_memory(v), "rdu.compute: inputs must be streams (load them first)")
 
 
 @irdl_op_definition
@@ -226,7 +226,7 @@ class KernelOp(IRDLOperation):
 
     def verify_(self) -> None:
         for op in self.body.block.ops:
-            _check(isinstance(op, StageOp), f"rdu.kernel: {op.name} is not a stage")
+            require(isinstance(op, StageOp), f"rdu.kernel: {op.name} is not a stage")
 
 
 def chip_of(module: ModuleOp) -> str:

@@ -90,7 +90,7 @@ def _result_shape(op: IRDLOperation) -> tuple[int, ...]:
     return shape_of(op.results[0].type)
 
 
-def _check(cond: bool, message: str) -> None:
+def require(cond: bool, message: str) -> None:
     if not cond:
         raise VerifyException(message)
 
@@ -104,13 +104,13 @@ class UnaryOp(GraphOp):
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
     def verify_(self) -> None:
-        _check(_result_shape(self) == shape_of(self.input.type), f"{self.name}: result shape differs from input shape")
+        require(_result_shape(self) == shape_of(self.input.type), f"{self.name}: result shape differs from input shape")
 
 
 class SameTypeUnaryOp(UnaryOp):
     def verify_(self) -> None:
         super().verify_()
-        _check(self.result.type == self.input.type, f"{self.name}: result type must equal input type")
+        require(self.result.type == self.input.type, f"{self.name}: result type must equal input type")
 
 
 class BinaryOp(GraphOp):
@@ -121,13 +121,13 @@ class BinaryOp(GraphOp):
 
     def verify_(self) -> None:
         expected = broadcast_shapes(shape_of(self.lhs.type), shape_of(self.rhs.type))
-        _check(_result_shape(self) == expected, f"{self.name}: result shape {_result_shape(self)} is not the broadcast {expected}")
+        require(_result_shape(self) == expected, f"{self.name}: result shape {_result_shape(self)} is not the broadcast {expected}")
 
 
 class CompareOp(BinaryOp):
     def verify_(self) -> None:
         super().verify_()
-        _check(dtype_of(self.result.type) == "i1", f"{self.name}: a comparison yields i1")
+        require(dtype_of(self.result.type) == "i1", f"{self.name}: a comparison yields i1")
 
 
 def _family(base: type, names: list[str], prefix: str = "rgraph.") -> list[type[IRDLOperation]]:
@@ -181,7 +181,7 @@ class GeluOp(SameTypeUnaryOp):
 
     def verify_(self) -> None:
         super().verify_()
-        _check(self.approximate.data in ("none", "tanh"), "rgraph.gelu: approximate must be 'none' or 'tanh'")
+        require(self.approximate.data in ("none", "tanh"), "rgraph.gelu: approximate must be 'none' or 'tanh'")
 
 
 @irdl_op_definition
@@ -192,7 +192,7 @@ class DivOp(BinaryOp):
 
     def verify_(self) -> None:
         super().verify_()
-        _check(self.rounding_mode.data in ("", "trunc", "floor"), "rgraph.div: rounding_mode must be '', 'trunc' or 'floor'")
+        require(self.rounding_mode.data in ("", "trunc", "floor"), "rgraph.div: rounding_mode must be '', 'trunc' or 'floor'")
 
 
 @irdl_op_definition
@@ -206,9 +206,9 @@ class WhereOp(GraphOp):
     assembly_format = "$cond `,` $lhs `,` $rhs attr-dict `:` `(` type($cond) `,` type($lhs) `,` type($rhs) `)` `->` type($result)"
 
     def verify_(self) -> None:
-        _check(dtype_of(self.cond.type) == "i1", "rgraph.where: the condition must be i1")
+        require(dtype_of(self.cond.type) == "i1", "rgraph.where: the condition must be i1")
         expected = broadcast_shapes(*self.operand_shapes())
-        _check(_result_shape(self) == expected, f"rgraph.where: result shape is not the broadcast {expected}")
+        require(_result_shape(self) == expected, f"rgraph.where: result shape is not the broadcast {expected}")
 
 
 # --- reductions -------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ class ReduceOp(GraphOp):
         dims = {_norm_dim(d, len(shape)) for d in self.dims.get_values()} or set(range(len(shape)))
         keep = bool(self.keepdim.value.data)
         expected = tuple(1 if i in dims else n for i, n in enumerate(shape) if keep or i not in dims)
-        _check(_result_shape(self) == expected, f"{self.name}: result shape {_result_shape(self)}, expected {expected}")
+        require(_result_shape(self) == expected, f"{self.name}: result shape {_result_shape(self)}, expected {expected}")
 
 
 REDUCE_OPS = _family(ReduceOp, ["sum", "mean", "amax", "amin", "prod"])
@@ -243,7 +243,7 @@ class ArgmaxOp(GraphOp):
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
     def verify_(self) -> None:
-        _check(dtype_of(self.result.type) == "i64", "rgraph.argmax: result must be i64")
+        require(dtype_of(self.result.type) == "i64", "rgraph.argmax: result must be i64")
 
 
 class AlongDimOp(GraphOp):
@@ -257,7 +257,7 @@ class AlongDimOp(GraphOp):
     def verify_(self) -> None:
         shape = shape_of(self.input.type)
         _norm_dim(self.dim.value.data, len(shape))
-        _check(_result_shape(self) == shape, f"{self.name}: result shape must equal input shape")
+        require(_result_shape(self) == shape, f"{self.name}: result shape must equal input shape")
 
 
 ALONG_DIM_OPS = _family(AlongDimOp, ["softmax", "log_softmax", "cumsum"])
@@ -279,12 +279,12 @@ class TopkOp(GraphOp):
     def verify_(self) -> None:
         shape = list(shape_of(self.input.type))
         dim = _norm_dim(self.dim.value.data, len(shape))
-        _check(0 <= self.k.value.data <= (shape[dim] if shape else 1), "rgraph.topk: k exceeds the dimension")
+        require(0 <= self.k.value.data <= (shape[dim] if shape else 1), "rgraph.topk: k exceeds the dimension")
         if shape:
             shape[dim] = self.k.value.data
-        _check(shape_of(self.values.type) == tuple(shape), "rgraph.topk: wrong values shape")
-        _check(shape_of(self.indices.type) == tuple(shape), "rgraph.topk: wrong indices shape")
-        _check(dtype_of(self.indices.type) == "i64", "rgraph.topk: indices must be i64")
+        require(shape_of(self.values.type) == tuple(shape), "rgraph.topk: wrong values shape")
+        require(shape_of(self.indices.type) == tuple(shape), "rgraph.topk: wrong indices shape")
+        require(dtype_of(self.indices.type) == "i64", "rgraph.topk: indices must be i64")
 
 
 # --- matrix multiply --------------------------------------------------------------------------
@@ -303,10 +303,10 @@ class MatmulOp(GraphOp):
 
     def verify_(self) -> None:
         a, b = shape_of(self.lhs.type), shape_of(self.rhs.type)
-        _check(len(a) >= 2 and len(b) >= 2, "rgraph.matmul: operands must have rank >= 2")
-        _check(a[-1] == b[-2], f"rgraph.matmul: contraction sizes differ ({a[-1]} vs {b[-2]})")
+        require(len(a) >= 2 and len(b) >= 2, "rgraph.matmul: operands must have rank >= 2")
+        require(a[-1] == b[-2], f"rgraph.matmul: contraction sizes differ ({a[-1]} vs {b[-2]})")
         expected = broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
-        _check(_result_shape(self) == expected, f"rgraph.matmul: result shape {_result_shape(self)}, expected {expected}")
+        require(_result_shape(self) == expected, f"rgraph.matmul: result shape {_result_shape(self)}, expected {expected}")
 
 
 @irdl_op_definition
@@ -323,10 +323,10 @@ class LinearOp(GraphOp):
 
     def verify_(self) -> None:
         x, w = shape_of(self.input.type), shape_of(self.weight.type)
-        _check(len(w) == 2 and len(x) >= 1 and x[-1] == w[1], f"rgraph.linear: input {x} does not fit weight {w}")
+        require(len(w) == 2 and len(x) >= 1 and x[-1] == w[1], f"rgraph.linear: input {x} does not fit weight {w}")
         if self.bias is not None:
-            _check(shape_of(self.bias.type) == (w[0],), "rgraph.linear: bias must have shape (out_features,)")
-        _check(_result_shape(self) == x[:-1] + (w[0],), "rgraph.linear: wrong result shape")
+            require(shape_of(self.bias.type) == (w[0],), "rgraph.linear: bias must have shape (out_features,)")
+        require(_result_shape(self) == x[:-1] + (w[0],), "rgraph.linear: wrong result shape")
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -344,8 +344,8 @@ class ReshapeOp(GraphOp):
         return {"shape": list(_result_shape(self))}
 
     def verify_(self) -> None:
-        _check(prod(shape_of(self.input.type)) == prod(_result_shape(self)), "rgraph.reshape: element counts differ")
-        _check(self.input.type.get_element_type() == self.result.type.get_element_type(), "rgraph.reshape: dtype changed")
+        require(prod(shape_of(self.input.type)) == prod(_result_shape(self)), "rgraph.reshape: element counts differ")
+        require(self.input.type.get_element_type() == self.result.type.get_element_type(), "rgraph.reshape: dtype changed")
 
 
 @irdl_op_definition
@@ -361,7 +361,7 @@ class ExpandOp(GraphOp):
 
     def verify_(self) -> None:
         out = _result_shape(self)
-        _check(broadcast_shapes(shape_of(self.input.type), out) == out, "rgraph.expand: input does not broadcast to result")
+        require(broadcast_shapes(shape_of(self.input.type), out) == out, "rgraph.expand: input does not broadcast to result")
 
 
 @irdl_op_definition
@@ -376,8 +376,8 @@ class PermuteOp(GraphOp):
     def verify_(self) -> None:
         shape = shape_of(self.input.type)
         dims = list(self.dims.get_values())
-        _check(sorted(dims) == list(range(len(shape))), f"rgraph.permute: {dims} is not a permutation")
-        _check(_result_shape(self) == tuple(shape[d] for d in dims), "rgraph.permute: wrong result shape")
+        require(sorted(dims) == list(range(len(shape))), f"rgraph.permute: {dims} is not a permutation")
+        require(_result_shape(self) == tuple(shape[d] for d in dims), "rgraph.permute: wrong result shape")
 
 
 @irdl_op_definition
@@ -396,9 +396,9 @@ class SliceOp(GraphOp):
         shape = list(shape_of(self.input.type))
         dim = _norm_dim(self.dim.value.data, len(shape))
         start, end, step = self.start.value.data, self.end.value.data, self.step.value.data
-        _check(step > 0 and 0 <= start <= end <= shape[dim], "rgraph.slice: bounds must be normalised: 0 <= start <= end <= size, step > 0")
+        require(step > 0 and 0 <= start <= end <= shape[dim], "rgraph.slice: bounds must be normalised: 0 <= start <= end <= size, step > 0")
         shape[dim] = len(range(start, end, step))
-        _check(_result_shape(self) == tuple(shape), "rgraph.slice: wrong result shape")
+        require(_result_shape(self) == tuple(shape), "rgraph.slice: wrong result shape")
 
 
 @irdl_op_definition
@@ -412,15 +412,15 @@ class ConcatOp(GraphOp):
 
     def verify_(self) -> None:
         shapes = self.operand_shapes()
-        _check(len(shapes) >= 1, "rgraph.concat: needs at least one input")
+        require(len(shapes) >= 1, "rgraph.concat: needs at least one input")
         rank = len(shapes[0])
         dim = _norm_dim(self.dim.value.data, rank)
         for s in shapes:
-            _check(len(s) == rank and all(a == b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != dim),
+            require(len(s) == rank and all(a == b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != dim),
                    "rgraph.concat: inputs differ outside the concatenated dim")
         expected = list(shapes[0])
         expected[dim] = sum(s[dim] for s in shapes)
-        _check(_result_shape(self) == tuple(expected), "rgraph.concat: wrong result shape")
+        require(_result_shape(self) == tuple(expected), "rgraph.concat: wrong result shape")
 
 
 class IndexingOp(GraphOp):
@@ -430,7 +430,7 @@ class IndexingOp(GraphOp):
     assembly_format = "$input `,` $index attr-dict `:` `(` type($input) `,` type($index) `)` `->` type($result)"
 
     def verify_(self) -> None:
-        _check(dtype_of(self.index.type) in ("i64", "i32"), f"{self.name}: indices must be i64 or i32")
+        require(dtype_of(self.index.type) in ("i64", "i32"), f"{self.name}: indices must be i64 or i32")
 
 
 @irdl_op_definition
@@ -443,7 +443,7 @@ class GatherOp(IndexingOp):
 
     def verify_(self) -> None:
         super().verify_()
-        _check(_result_shape(self) == shape_of(self.index.type), "rgraph.gather: result shape must equal index shape")
+        require(_result_shape(self) == shape_of(self.index.type), "rgraph.gather: result shape must equal index shape")
 
 
 @irdl_op_definition
@@ -455,9 +455,9 @@ class IndexSelectOp(IndexingOp):
     def verify_(self) -> None:
         super().verify_()
         shape = list(shape_of(self.input.type))
-        _check(len(shape_of(self.index.type)) == 1, "rgraph.index_select: index must be 1-D")
+        require(len(shape_of(self.index.type)) == 1, "rgraph.index_select: index must be 1-D")
         shape[_norm_dim(self.dim.value.data, len(shape))] = shape_of(self.index.type)[0]
-        _check(_result_shape(self) == tuple(shape), "rgraph.index_select: wrong result shape")
+        require(_result_shape(self) == tuple(shape), "rgraph.index_select: wrong result shape")
 
 
 @irdl_op_definition
@@ -470,8 +470,8 @@ class EmbeddingOp(IndexingOp):
     def verify_(self) -> None:
         super().verify_()
         w = shape_of(self.input.type)
-        _check(len(w) == 2, "rgraph.embedding: weight must be 2-D")
-        _check(_result_shape(self) == shape_of(self.index.type) + (w[1],), "rgraph.embedding: wrong result shape")
+        require(len(w) == 2, "rgraph.embedding: weight must be 2-D")
+        require(_result_shape(self) == shape_of(self.index.type) + (w[1],), "rgraph.embedding: wrong result shape")
 
 
 @irdl_op_definition
@@ -490,10 +490,10 @@ class IndexOp(GraphOp):
     def verify_(self) -> None:
         dims = list(self.indexed_dims.get_values())
         rank = len(shape_of(self.input.type))
-        _check(len(dims) == len(self.indices) >= 1, "rgraph.index: one index tensor per indexed dim")
-        _check(dims == sorted(set(dims)) and all(0 <= d < rank for d in dims), "rgraph.index: indexed dims must be increasing and in range")
+        require(len(dims) == len(self.indices) >= 1, "rgraph.index: one index tensor per indexed dim")
+        require(dims == sorted(set(dims)) and all(0 <= d < rank for d in dims), "rgraph.index: indexed dims must be increasing and in range")
         for idx in self.indices:
-            _check(dtype_of(idx.type) in ("i64", "i32"), "rgraph.index: indices must be i64 or i32")
+            require(dtype_of(idx.type) in ("i64", "i32"), "rgraph.index: indices must be i64 or i32")
         broadcast_shapes(*[shape_of(i.type) for i in self.indices])
 
 
@@ -504,8 +504,8 @@ class TriangleOp(GraphOp):
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
     def verify_(self) -> None:
-        _check(len(shape_of(self.input.type)) >= 2, f"{self.name}: input must have rank >= 2")
-        _check(self.result.type == self.input.type, f"{self.name}: result type must equal input type")
+        require(len(shape_of(self.input.type)) >= 2, f"{self.name}: input must have rank >= 2")
+        require(self.result.type == self.input.type, f"{self.name}: result type must equal input type")
 
 
 TRIANGLE_OPS = _family(TriangleOp, ["triu", "tril"])
@@ -525,7 +525,7 @@ class FullOp(GraphOp):
     assembly_format = "attr-dict `:` type($result)"
 
     def verify_(self) -> None:
-        _check(isinstance(self.value, (IntegerAttr, FloatAttr)), "rgraph.full: value must be an integer or float attribute")
+        require(isinstance(self.value, (IntegerAttr, FloatAttr)), "rgraph.full: value must be an integer or float attribute")
 
 
 @irdl_op_definition
@@ -538,7 +538,7 @@ class ArangeOp(GraphOp):
     assembly_format = "attr-dict `:` type($result)"
 
     def verify_(self) -> None:
-        _check(len(_result_shape(self)) == 1, "rgraph.arange: result must be 1-D")
+        require(len(_result_shape(self)) == 1, "rgraph.arange: result must be 1-D")
 
 
 @irdl_op_definition
