@@ -1,69 +1,54 @@
-"""Turn a placed rdu module (plus the weight store) into a Bitstream.
+"""Turn a placed, routed rdu module into a Bitstream, from the module alone.
 
-Ids are assigned in program order, so the same module always gives the same bitstream. Every
-stream is routed here, on the placed sites, and carries its routed hops and links.
+Everything the bitstream holds is in the IR by now: the target chip (`rdu.target`), tensors with
+their tiers, addresses and (for weights) their bytes as dense resources, stages with their sites,
+tile sizes and routes, kernels with their sections, the placement summary. Emission decides
+nothing; it numbers things in program order (so the same module always gives the same bytes) and
+copies. The manifest is the module's too: model name (the module's `sym_name`), chip, placement
+summary, counts and versions, so `.mlir` -> `.rbit` gives the same bytes as a whole compile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import DenseResourceAttr, ModuleOp
 from xdsl.ir import SSAValue
 
+import bitstream_format
 from bitstream_format import Bitstream, KernelEntry, SectionEntry, StageConfig, StreamEntry, TensorEntry
 from bitstream_format.arrays import array_to_bytes
 from bitstream_format.model import nbytes_of
-from chip_model import ChipSpec
+from chip_model import load_chip
 from dialects import rdu
+from dialects.diagnostics import PassOrderError
 from dialects.rgraph import attr_value
 from dialects.types import dtype_of, shape_of
 
-# (kernel's streams as (source sites, destination site groups)) -> per stream (hops per destination, links)
-Router = Callable[[ChipSpec, list[tuple[list[tuple[int, int]], list[list[tuple[int, int]]]]]],
-                  list[tuple[list[int], list[tuple[int, int, int, int]]]]]
+COMPILER_VERSION = "0.1.0"
 
 
-def mesh_router(chip: ChipSpec, streams):
-    """Route each stream over the mesh (negotiated congestion, multicast trees) between the
-    producer's first unit and each consumer's first unit: the path a tile's head takes. The
-    bandwidth of a stream's parallel paths is the simulator's business."""
-    from backend_rdu.routing import Stream, route_streams
+def weight_bytes(tensor: rdu.TensorOp) -> bytes | None:
+    """A weight's bytes from its dense resource, or None if the module holds only its shape."""
+    if not isinstance(tensor.value, DenseResourceAttr):
+        return None
+    from dialects.resources import resource_bytes
 
-    positions: dict[str, tuple[int, int]] = {}
-    requests = []
-    for i, (src, dsts) in enumerate(streams):
-        if not src or not dsts:
-            continue
-        source = f"{src[0][0]}_{src[0][1]}"
-        positions[source] = tuple(src[0])
-        targets = []
-        for group in dsts:
-            name = f"{group[0][0]}_{group[0][1]}"
-            positions[name] = tuple(group[0])
-            if name != source and name not in targets:
-                targets.append(name)
-        if targets:
-            requests.append(Stream(f"s{i}", source, tuple(targets), "vector"))
-    routes = route_streams(chip, positions, requests).routes if requests else {}
-    out = []
-    for i, (src, dsts) in enumerate(streams):
-        route = routes.get(f"s{i}")
-        if route is None:
-            out.append(([0] * len(dsts), []))
-            continue
-        hops = [route.hops.get(f"{g[0][0]}_{g[0][1]}", 0) for g in dsts]
-        links = [(a[0], a[1], b[0], b[1]) for a, b in route.links]
-        out.append((hops, links))
-    return out
+    return resource_bytes(tensor.value)
 
 
-def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, manifest: dict[str, Any],
-                   router: Router = mesh_router, values: bool = True) -> Bitstream:
-    """`weights` maps a weight's name to an object with `data` (bytes or None); `values=False`
-    records sizes only (shapes-only compile)."""
+def emit_module(module: ModuleOp) -> bytes:
+    """The encoded bitstream of a module that has been through the whole rdu pipeline."""
+    return bitstream_format.encode(emit_bitstream(module))
+
+
+def emit_bitstream(module: ModuleOp) -> Bitstream:
+    """The bitstream of a placed, routed, sectioned module. A module holding only the shapes of
+    its weights (no resource) records sizes only, for every tensor (shapes-only compile)."""
+    chip = load_chip(rdu.chip_of(module, "bitstream emission"))
+    weights = [t for t in rdu.tensors(module) if t.role_name == "weight"]
+    values = all(isinstance(t.value, DenseResourceAttr) for t in weights)
     tensors: list[TensorEntry] = []
     tensor_id: dict[SSAValue, int] = {}
     image: dict[int, bytes | None] = {}
@@ -78,26 +63,24 @@ def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, ma
             tid = len(tensors)
             dtype, shape = dtype_of(op.result.type), shape_of(op.result.type)
             if op.offset is None:
-                raise ValueError(f"tensor {op.sym_name.data} has no address: run rdu-plan-memory first")
+                raise PassOrderError(f"tensor {op.sym_name.data} has no address: run rdu-plan-memory first")
+            role = op.role_name
             tensors.append(TensorEntry(
-                tid, op.sym_name.data, dtype, shape, op.tier.data, op.offset.value.data,
-                nbytes_of(dtype, shape), op.role.data, op.source.data if op.source else "",
+                tid, op.sym_name.data, dtype, shape, op.tier_name, op.offset.value.data,
+                nbytes_of(dtype, shape), role, rdu.source_text(op),
             ))
             tensor_id[op.result] = tid
-            role = op.role.data
             if role == "weight":
-                data = weights[op.sym_name.data].data
-                image[tid] = data if values else None
+                image[tid] = weight_bytes(op) if values else None
             elif role == "constant":
-                fill = attr_value(op.value)
-                image[tid] = array_to_bytes(np.full(shape, fill), dtype) if values else None
+                image[tid] = array_to_bytes(np.full(shape, attr_value(op.value)), dtype) if values else None
             elif role == "input":
                 inputs[op.index.value.data] = tid
             elif role == "output":
                 outputs[op.index.value.data] = tid
         elif isinstance(op, rdu.KernelOp):
             kid = len(kernels)
-            stage_ids = _emit_kernel(op, kid, tensor_id, stages, streams, router, chip)
+            stage_ids = _emit_kernel(op, kid, tensor_id, stages, streams)
             section = op.section.value.data if op.section is not None else 0
             kernels.append(KernelEntry(kid, op.sym_name.data, section, tuple(stage_ids)))
 
@@ -105,9 +88,9 @@ def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, ma
     for k in kernels:
         members.setdefault(k.section, []).append(k.id)
     sections = [SectionEntry(sid, f"section{sid}", tuple(ids)) for sid, ids in sorted(members.items())]
-    return Bitstream(
+    bs = Bitstream(
         chip=chip.name,
-        manifest=manifest,
+        manifest={},
         tensors=tensors,
         stages=stages,
         streams=streams,
@@ -117,18 +100,43 @@ def emit_bitstream(module: ModuleOp, weights: dict[str, Any], chip: ChipSpec, ma
         inputs=[inputs[i] for i in sorted(inputs)],
         outputs=[outputs[i] for i in sorted(outputs)],
     )
+    bs.manifest = manifest(module, chip.name, usage_counts(bs))
+    return bs
 
 
-def _tile_bytes(producer: rdu.StageOp, consumers: list[rdu.StageOp], nbytes: int, chip: ChipSpec) -> int:
-    """The unit a stream hands over in: a buffer's tile on either end, else half a PMU."""
-    for op in [producer, *consumers]:
-        if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
-            return min(nbytes, op.tile_bytes.value.data)
-    return min(nbytes, chip.pmu.sram_bytes // 2)
+def manifest(module: ModuleOp, chip_name: str, counts: dict[str, int]) -> dict[str, Any]:
+    """What the bitstream says about itself, all of it read from the module."""
+    summary = rdu.placement_summary(module)
+    return {
+        "placement": summary.to_json() if summary is not None else {},
+        "compiler": "rducc",
+        "compiler_version": COMPILER_VERSION,
+        "format_version": ".".join(map(str, bitstream_format.VERSION)),
+        "model": module.sym_name.data if module.sym_name is not None else "",
+        "chip": chip_name,
+        **counts,
+    }
+
+
+def usage_counts(bs: Bitstream) -> dict[str, int]:
+    """Kernels run one at a time, so units used is the most any one kernel occupies."""
+    per_kernel: dict[int, dict[str, int]] = {}
+    for st in bs.stages:
+        counts = per_kernel.setdefault(st.kernel, {"pcu": 0, "pmu": 0, "agcu": 0})
+        counts[st.unit] += len(st.sites)
+    peak = {k: max((c[k] for c in per_kernel.values()), default=0) for k in ("pcu", "pmu", "agcu")}
+    return {
+        "kernels": len(bs.kernels),
+        "stages": len(bs.stages),
+        "streams": len(bs.streams),
+        "pcus_used": peak["pcu"],
+        "pmus_used": peak["pmu"],
+        "agcus_used": peak["agcu"],
+    }
 
 
 def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int], stages: list[StageConfig],
-                 streams: list[StreamEntry], router: Router, chip: ChipSpec) -> list[int]:
+                 streams: list[StreamEntry]) -> list[int]:
     stage_id: dict[rdu.StageOp, int] = {}
     stream_id: dict[SSAValue, int] = {}
     ops = kernel.stages()
@@ -141,6 +149,10 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
 
     ids = []
     for op in ops:
+        if op.routes is None or op.tiles is None:
+            missing = "rdu-route" if op.routes is None else "rdu-allocate-units"
+            raise PassOrderError(f"{op.name} in kernel {kernel.sym_name.data} has no "
+                                 f"{'routes' if op.routes is None else 'tile sizes'}: run {missing} first")
         sid = stage_id[op]
         ids.append(sid)
         tensor, buffer_bytes, attrs = -1, 0, {}
@@ -155,24 +167,20 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
             opcode, ins, attrs = op.opcode.data, [stream_id[v] for v in op.inputs], op.param_values()
             buffer_bytes = op.bytes.value.data if op.bytes is not None else 0
         label = f"{kernel.sym_name.data}/{opcode}"
-        if isinstance(op, rdu.ComputeOp) and op.source is not None:
-            label += f" @ {op.source.data}"
+        source = rdu.source_text(op) if isinstance(op, rdu.ComputeOp) else ""
+        if source:
+            label += f" @ {source}"
         stages.append(StageConfig(
             sid, kid, op.unit_kind, opcode, tuple(op.site_list()), tuple(ins),
             tuple(stream_id[r] for r in op.results), attrs, tensor, buffer_bytes, label,
         ))
 
-    op_of_id = {sid: op for op, sid in stage_id.items()}
-    pending = []
     for op in ops:
-        for result in op.results:
-            consumers = sorted({stage_id[u.operation] for u in result.uses if u.operation in stage_id})
-            pending.append((op, result, [op_of_id[c] for c in consumers], consumers))
-    routed = router(chip, [(op.site_list(), [d.site_list() for d in dsts]) for op, _, dsts, _ in pending])
-    for (op, result, dst_ops, consumers), (hops, links) in zip(pending, routed):
-        dtype, shape = dtype_of(result.type), shape_of(result.type)
-        streams.append(StreamEntry(
-            stream_id[result], stage_id[op], tuple(consumers), dtype, shape, "vector",
-            _tile_bytes(op, dst_ops, nbytes_of(dtype, shape), chip), tuple(hops), tuple(links),
-        ))
+        for result, tile, route in zip(op.results, op.tile_list(), op.routes.data):
+            consumers = tuple(stage_id[c] for c in op.consumers(result))
+            links = tuple((a[0], a[1], b[0], b[1]) for a, b in route.links)
+            streams.append(StreamEntry(
+                stream_id[result], stage_id[op], consumers, dtype_of(result.type), shape_of(result.type), route.network,
+                tile, route.hops, links,
+            ))
     return ids

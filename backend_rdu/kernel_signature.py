@@ -11,12 +11,15 @@ from xdsl.ir import SSAValue
 from dialects import rdu
 
 
+PLACED = ("sites", "routes")  # what placement and routing decide, not part of the structure
+
+
 def kernel_signature(kernel: rdu.KernelOp) -> tuple:
     stages = kernel.stages()
     position = {r: (i, j) for i, op in enumerate(stages) for j, r in enumerate(op.results)}
     parts = []
     for op in stages:
-        attrs = tuple(sorted((k, str(v)) for k, v in op.attributes.items() if k != "sites"))
+        attrs = tuple(sorted((k, str(v)) for k, v in {**op.properties, **op.attributes}.items() if k not in PLACED))
         operands = tuple(_operand_key(v, position) for v in op.operands)
         parts.append((op.name, attrs, operands, tuple(str(r.type) for r in op.results)))
     return tuple(parts)

@@ -4,28 +4,26 @@ Kernels run one after another, so each kernel has the whole grid to itself. Each
 netlist (one unit per stage unit; a two-pin net per parallel path of every stream) for the
 CP-SAT-centred placer in `backend_rdu.placement`. Kernels of the same structure (the layers of a
 model) are placed once and share the placement. The placement summary (wirelength, lower bound,
-gap, solver statistics, seed) is kept on the module for the bitstream manifest; it holds only
+gap, solver statistics, seed) is kept on the module (`#rdu.placement<...>`) for the bitstream manifest; it holds only
 deterministic figures, so the same compile gives the same bytes.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from backend_rdu.initial_placement import place_kernel_greedy
 from backend_rdu.kernel_signature import kernel_signature
 from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place
 from backend_rdu.placement.placer import construct_seconds
-from chip_model import ChipSpec, load_chip
+from chip_model import ChipSpec
 from dialects import rdu
-
-SUMMARY_ATTR = "rdu.placement"
-CP_SAT_COUNTERS = ("windows_solved", "windows_improved", "windows_proven_optimal", "conflicts", "branches")
+from dialects.rdu_attrs import CP_SAT_COUNTERS, PlacementSummaryAttr
+from passes.target import target_chip
 
 
 def kernel_netlist(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]]]:
@@ -57,8 +55,8 @@ class PlacePass(ModulePass):
     greedy: bool = False  # skip the placer: nearest free sites in dataflow order
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = load_chip(rdu.chip_of(module))
-        kernels = [op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)]
+        chip = target_chip(module, "rdu-place")
+        kernels = rdu.kernels(module)
         distinct: dict[tuple, rdu.KernelOp] = {}
         for kernel in kernels:
             distinct.setdefault(kernel_signature(kernel), kernel)
@@ -76,7 +74,7 @@ class PlacePass(ModulePass):
                 stage.set_sites(sites)
         wl, lb = summary["wirelength"], summary["lower_bound"]
         summary["gap"] = round((wl - lb) / wl, 6) if wl else 0.0
-        module.attributes[SUMMARY_ATTR] = StringAttr(json.dumps(summary, sort_keys=True))
+        module.attributes[rdu.PLACEMENT_ATTR] = PlacementSummaryAttr(**summary)
 
     def place_kernel(self, kernel: rdu.KernelOp, chip: ChipSpec, seconds: float,
                      summary: dict) -> list[list[tuple[int, int]]]:

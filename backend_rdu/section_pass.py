@@ -15,8 +15,8 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from chip_model import load_chip
 from dialects import rdu
+from passes.target import target_chip
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,11 @@ class SectionPass(ModulePass):
     name = "rdu-section"
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        slots = load_chip(rdu.chip_of(module)).launch.config_slots
+        slots = target_chip(module, "rdu-section").launch.config_slots
         section, used = 0, Counter()
-        for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
+        for kernel in rdu.kernels(module):
             sites = {site for stage in kernel.stages() for site in stage.site_list()}
             if used and any(used[s] + 1 > slots for s in sites):
                 section, used = section + 1, Counter()
             used.update(sites)
-            kernel.attributes["section"] = IntegerAttr(section, i64)
+            kernel.section = IntegerAttr(section, i64)

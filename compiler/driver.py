@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 import bitstream_format
+from backend_rdu.emit_bitstream import COMPILER_VERSION, emit_bitstream, usage_counts  # noqa: F401 (re-exported)
 from bitstream_format import Bitstream, work_flops
 from bitstream_format.model import nbytes_of
 from chip_model import ChipSpec, load_chip
@@ -26,10 +27,10 @@ from dialects import make_context, rgraph
 from dialects.types import dtype_of, shape_of
 from passes.registry import run_pipeline
 
-COMPILER_VERSION = "0.1.0"
 OPT_PIPELINES = {
-    0: "rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-section",
-    1: "rdu-fuse{{chip={chip}}},rdu-lower{{chip={chip}}},rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-section",
+    0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,rdu-section",
+    1: "rdu-target{{chip={chip}}},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,"
+       "rdu-section",
 }
 
 
@@ -40,6 +41,7 @@ class CompileOptions:
     seed: int = 0
 
     def pipeline(self) -> str:
+        """The pass pipeline this compile runs, as `rducc opt -p` takes it."""
         if self.opt_level not in OPT_PIPELINES:
             raise ValueError(f"optimisation level -O{self.opt_level} is not available (choose from {sorted(OPT_PIPELINES)})")
         chip = self.chip if re.fullmatch(r"[A-Za-z0-9_-]+", self.chip) else json.dumps(self.chip)
@@ -69,6 +71,7 @@ class CompileResult:
     chip: ChipSpec
     work: WorkSummary
     compile_seconds: float
+    options: CompileOptions = field(default_factory=CompileOptions)
     eager_outputs: Any = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -83,7 +86,8 @@ def summarize_work(graph: ImportedGraph) -> WorkSummary:
     for op in fn.body.block.ops:
         if isinstance(op, rgraph.GraphOp) and not isinstance(op, rgraph.FullOp):
             flops += work_flops(op.OPCODE, op.operand_shapes(), [shape_of(r.type) for r in op.results])
-    compulsory = sum(nbytes_of(w.dtype, w.shape) for w in graph.weights.values())
+    compulsory = sum(nbytes_of(dtype_of(op.result.type), shape_of(op.result.type))
+                     for op in fn.body.block.ops if isinstance(op, rgraph.WeightOp))
     compulsory += sum(nbytes_of(dtype_of(a.type), shape_of(a.type)) for a in fn.body.block.args)
     compulsory += sum(nbytes_of(dtype_of(t), shape_of(t)) for t in fn.function_type.outputs.data)
     return WorkSummary(flops, compulsory)
@@ -94,22 +98,6 @@ def lower_to_hardware(graph: ImportedGraph, options: CompileOptions) -> ModuleOp
     run_pipeline(make_context(), module, options.pipeline())
     module.verify()
     return module
-
-
-def build_manifest(loaded: LoadedModel, options: CompileOptions, module: ModuleOp, bs_counts: dict[str, int]) -> dict[str, Any]:
-    placement = module.attributes.get("rdu.placement")
-    return {
-        "placement": json.loads(placement.data) if placement is not None else {},
-        "compiler": "rducc",
-        "compiler_version": COMPILER_VERSION,
-        "format_version": ".".join(map(str, bitstream_format.VERSION)),
-        "model": loaded.name,
-        "chip": load_chip(options.chip).name,
-        "opt_level": options.opt_level,
-        "pipeline": options.pipeline(),
-        "seed": options.seed,
-        **bs_counts,
-    }
 
 
 def compile_loaded(loaded: LoadedModel, options: CompileOptions,
@@ -127,41 +115,27 @@ def compile_loaded(loaded: LoadedModel, options: CompileOptions,
 
     eager = step("run eager", lambda: run_eager(loaded))
     program = step("torch.export", lambda: capture(loaded))
-    graph = step("import", lambda: import_program(program))
+    graph = step("import", lambda: import_named(loaded, program))
     module = step("passes", lambda: lower_to_hardware(graph, options))
-
-    from backend_rdu.emit_bitstream import emit_bitstream
-
-    shapes_only = any(w.data is None for w in graph.weights.values())
-    bs = step("bitstream", lambda: emit_bitstream(module, graph.weights, chip, {}, values=not shapes_only))
-    bs.manifest = build_manifest(loaded, options, module, usage_counts(bs))
+    bs = step("bitstream", lambda: emit_bitstream(module))
     data = bitstream_format.encode(bs)
     return CompileResult(loaded, graph, module, bs, data, chip, summarize_work(graph),
-                         time.perf_counter() - start, eager, timings)
+                         time.perf_counter() - start, options, eager, timings)
 
 
-def usage_counts(bs: Bitstream) -> dict[str, int]:
-    """Kernels run one at a time, so units used is the most any one kernel occupies."""
-    per_kernel: dict[int, dict[str, int]] = {}
-    for st in bs.stages:
-        counts = per_kernel.setdefault(st.kernel, {"pcu": 0, "pmu": 0, "agcu": 0})
-        counts[st.unit] += len(st.sites)
-    peak = {k: max((c[k] for c in per_kernel.values()), default=0) for k in ("pcu", "pmu", "agcu")}
-    return {
-        "kernels": len(bs.kernels),
-        "stages": len(bs.stages),
-        "streams": len(bs.streams),
-        "pcus_used": peak["pcu"],
-        "pmus_used": peak["pmu"],
-        "agcus_used": peak["agcu"],
-    }
+def import_named(loaded: LoadedModel, program) -> ImportedGraph:
+    """The captured program as rgraph IR, in a module named after the model (the name the
+    bitstream's manifest gives)."""
+    graph = import_program(program)
+    graph.module.sym_name = StringAttr(loaded.name)
+    return graph
 
 
 def import_model(path: str | Path) -> ImportedGraph:
     """MODEL.py as rgraph IR (checked against eager first, so bad inputs fail clearly)."""
     loaded = load_model_file(path)
     run_eager(loaded)
-    return import_program(capture(loaded))
+    return import_named(loaded, capture(loaded))
 
 
 def compile_model(path: str | Path, options: CompileOptions,

@@ -34,7 +34,8 @@ def describe(bs: Bitstream, data: bytes, section: str | None = None) -> str:
     m = bs.manifest
     if section in (None, "manifest"):
         lines.append(f"rducc bitstream v{m.get('format_version', '?')} for chip {bs.chip!r}: {len(data):,} bytes, checksum ok")
-        lines.append(f"  model {m.get('model')!r}, -O{m.get('opt_level')}, pipeline {m.get('pipeline')}")
+        placement = m.get("placement") or {}
+        lines.append(f"  model {m.get('model')!r}, placed by {placement.get('method', '?')} (seed {placement.get('seed', '?')})")
         lines.append(f"  {len(bs.kernels)} kernels, {len(bs.stages)} stages, {len(bs.streams)} streams, "
                      f"{len(bs.sections)} section(s); peak use {m.get('pcus_used')} PCUs, {m.get('pmus_used')} PMUs, "
                      f"{m.get('agcus_used')} AGCUs")

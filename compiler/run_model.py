@@ -135,7 +135,7 @@ def run_compiled(result: CompileResult, launch: str = "software") -> RunReport:
     return RunReport(
         model=result.loaded.name,
         chip=result.chip.name,
-        opt_level=result.bitstream.manifest["opt_level"],
+        opt_level=result.options.opt_level,
         launch=launch,
         compile=result,
         comparisons=comparisons,

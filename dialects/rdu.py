@@ -1,10 +1,14 @@
 """`rdu`: the hardware-level dialect: kernels of stages bound to unit kinds, streams between them,
 and tensors homed in a memory tier.
 
-A lowered program is a module holding `rdu.tensor` declarations and `rdu.kernel`s in execution
-order. Inside a kernel every op is a stage: `rdu.load`/`rdu.store` run on AGCUs, `rdu.buffer` on
-PMUs, `rdu.compute` on PCUs (or PMUs for layout opcodes). SSA values inside a kernel are streams;
-values defined by `rdu.tensor` are memory-resident tensors.
+A lowered program is a module, targeted at one chip (`rdu.target`), holding `rdu.tensor`
+declarations (`!rdu.mem<...>` values) and `rdu.kernel`s in execution order. Inside a kernel every
+op is a stage: `rdu.load`/`rdu.store` run on AGCUs, `rdu.buffer` on PMUs, `rdu.compute` on PCUs
+(or PMUs for layout opcodes). Values inside a kernel are streams (`!rdu.stream<...>`). What the
+passes decide is stored on the ops as properties: units, sites, tile sizes, routes, tiers,
+addresses; the bitstream is written from the module alone.
+
+Types and attributes are in `dialects.rdu_attrs`.
 """
 
 from __future__ import annotations
@@ -12,70 +16,144 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import (
+    ArrayAttr,
     DenseArrayBase,
+    DenseResourceAttr,
     DictionaryAttr,
+    FileLineColLoc,
     FloatAttr,
     IntegerAttr,
     ModuleOp,
     StringAttr,
-    TensorType,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Region, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     VarConstraint,
-    attr_def,
     base,
     irdl_op_definition,
     operand_def,
-    opt_attr_def,
+    opt_prop_def,
+    prop_def,
     region_def,
     result_def,
+    ParsePropInAttrDict,
     traits_def,
     var_operand_def,
     var_result_def,
 )
 from xdsl.traits import NoTerminator, SymbolOpInterface
 
-from bitstream_format.model import ROLES
 from bitstream_format.opcodes import OPCODES
 from dialects.diagnostics import PassOrderError
+from dialects.rdu_attrs import (
+    ATTRIBUTES,
+    MemType,
+    PlacementSummaryAttr,
+    Role,
+    RoleAttr,
+    RouteAttr,
+    SitesAttr,
+    StreamType,
+    TargetAttr,
+    Tier,
+    TierAttr,
+    UnitKind,
+    UnitKindAttr,
+)
 from dialects.rgraph import attr_value, require
+from dialects.types import dtype_of, shape_of
 
-OFF_CHIP_TIERS = ("hbm", "ddr")
+OFF_CHIP_TIERS = tuple(t.value for t in Tier)
+TARGET_ATTR = "rdu.target"
+PLACEMENT_ATTR = "rdu.placement"
+
+
+def source_text(op: Operation) -> str:
+    """The model line an op came from, as `file.py:12`: from its location, or (IR imported before
+    locations) from a `source` string attribute."""
+    if isinstance(op.location, FileLineColLoc):
+        return f"{op.location.filename.data}:{op.location.line.data}"
+    attr = op.attributes.get("source")
+    return attr.data if isinstance(attr, StringAttr) else ""
+
+
+def location_of(op: Operation):
+    """The location an op lowered from `op` carries: `op`'s own, or one made from its `source`."""
+    if isinstance(op.location, FileLineColLoc):
+        return op.location
+    text = source_text(op)
+    file, _, line = text.rpartition(":")
+    if file and line.isdigit():
+        from xdsl.dialects.builtin import IntAttr
+
+        return FileLineColLoc(StringAttr(file), IntAttr(int(line)), IntAttr(0))
+    return op.location
 
 
 @irdl_op_definition
 class TensorOp(IRDLOperation):
-    """A tensor homed off chip. Memory planning sets `tier` and `offset`."""
+    """A tensor homed off chip. Memory planning sets `tier` and `offset`. A constant's `value`
+    is its splat value; a weight's, when present, is a dense resource holding its bytes."""
 
     name = "rdu.tensor"
-    sym_name = attr_def(StringAttr)
-    role = attr_def(StringAttr)
-    tier = attr_def(StringAttr)
-    offset = opt_attr_def(IntegerAttr)
-    index = opt_attr_def(IntegerAttr)  # position among the program's inputs or outputs
-    source = opt_attr_def(StringAttr)
-    value = opt_attr_def(Attribute)  # the splat value of a constant
-    result = result_def(TensorType)
+    sym_name = prop_def(StringAttr)
+    role = prop_def(RoleAttr)
+    tier = prop_def(TierAttr)
+    offset = opt_prop_def(IntegerAttr)
+    index = opt_prop_def(IntegerAttr)  # position among the program's inputs or outputs
+    value = opt_prop_def(Attribute)
+    result = result_def(MemType)
     assembly_format = "$sym_name attr-dict `:` type($result)"
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, name: str, type: MemType, role: Role, *, tier: Tier = Tier.HBM, index: int | None = None,
+                 value: Attribute | None = None, location=None):
+        props: dict[str, Attribute] = {"sym_name": StringAttr(name), "role": RoleAttr(role), "tier": TierAttr(tier)}
+        if index is not None:
+            props["index"] = IntegerAttr(index, i64)
+        if value is not None:
+            props["value"] = value
+        super().__init__(properties=props, result_types=[type])
+        if location is not None:
+            self.location = location
+
+    @property
+    def role_name(self) -> str:
+        return self.role.data.value
+
+    @property
+    def tier_name(self) -> str:
+        return self.tier.data.value
 
     def verify_(self) -> None:
-        require(self.role.data in ROLES, f"rdu.tensor: unknown role {self.role.data!r}")
-        require(self.tier.data in OFF_CHIP_TIERS, f"rdu.tensor: tier must be one of {OFF_CHIP_TIERS}")
-        if self.role.data in ("input", "output"):
-            require(self.index is not None, f"rdu.tensor: an {self.role.data} needs an index")
-        require((self.role.data == "constant") == (self.value is not None), "rdu.tensor: a constant, and only a constant, has a value")
-        if self.value is not None:
-            require(isinstance(self.value, (IntegerAttr, FloatAttr)), "rdu.tensor: value must be an integer or float")
+        role = self.role_name
+        if role in ("input", "output"):
+            require(self.index is not None, f"rdu.tensor: an {role} needs an index")
+        else:
+            require(self.index is None, f"rdu.tensor: only inputs and outputs have an index, not a {role}")
+        if role == "constant":
+            require(isinstance(self.value, (IntegerAttr, FloatAttr)), "rdu.tensor: a constant needs an integer or float value")
+        elif role == "weight":
+            if self.value is not None:
+                require(isinstance(self.value, DenseResourceAttr), "rdu.tensor: a weight's value must be a dense resource")
+                t = self.value.type
+                require(dtype_of(t) == dtype_of(self.result.type) and shape_of(t) == self.result.type.get_shape(),
+                        f"rdu.tensor: weight value of type {t} does not match {self.result.type}")
+        else:
+            require(self.value is None, f"rdu.tensor: an {role} has no value")
 
 
 class StageOp(IRDLOperation):
-    """A stage: `units` units of one kind; `sites` (x0, y0, x1, y1, ...) once placed."""
+    """A stage: `units` units of one kind; once allocated, the tile bytes of each output stream
+    (`tiles`); once placed, one site per unit (`sites`); once routed, one route per output
+    stream (`routes`)."""
 
-    units = attr_def(IntegerAttr)
-    sites = opt_attr_def(DenseArrayBase)
+    units = prop_def(IntegerAttr)
+    sites = opt_prop_def(SitesAttr)
+    tiles = opt_prop_def(DenseArrayBase)
+    routes = opt_prop_def(ArrayAttr[RouteAttr])
 
     UNIT: ClassVar[str] = ""
 
@@ -87,24 +165,42 @@ class StageOp(IRDLOperation):
     def unit_count(self) -> int:
         return self.units.value.data
 
+    def set_units(self, units: int) -> None:
+        self.units = IntegerAttr(units, i64)
+
     def site_list(self) -> list[tuple[int, int]]:
-        if self.sites is None:
-            return []
-        flat = list(self.sites.get_values())
-        return list(zip(flat[::2], flat[1::2]))
+        return list(self.sites.data) if self.sites is not None else []
 
     def set_sites(self, sites: list[tuple[int, int]]) -> None:
-        self.attributes["sites"] = DenseArrayBase.from_list(i64, [c for s in sites for c in s])
+        self.sites = SitesAttr(sites)
+
+    def tile_list(self) -> list[int]:
+        return list(self.tiles.get_values()) if self.tiles is not None else []
+
+    def set_tiles(self, tiles: list[int]) -> None:
+        self.tiles = DenseArrayBase.from_list(i64, tiles)
+
+    def consumers(self, result: SSAValue) -> list["StageOp"]:
+        """The stages of this kernel that read `result`, in program order, each once: the order of
+        a route's hops and of the bitstream stream's destinations."""
+        users = {u.operation for u in result.uses if isinstance(u.operation, StageOp)}
+        return [op for op in self.parent_block().ops if op in users] if self.parent_block() else []
 
     def verify_(self) -> None:
         require(isinstance(self.parent_op(), KernelOp), f"{self.name}: a stage must sit inside an rdu.kernel")
         require(self.unit_count >= 1, f"{self.name}: needs at least one unit")
         if self.sites is not None:
-            require(len(self.sites) == 2 * self.unit_count, f"{self.name}: {self.unit_count} units but {len(self.sites) // 2} sites")
-
-
-def _is_memory(value: SSAValue) -> bool:
-    return isinstance(value.owner, TensorOp)
+            require(len(self.sites.data) == self.unit_count,
+                    f"{self.name}: {self.unit_count} units but {len(self.sites.data)} sites")
+        if self.tiles is not None:
+            require(len(self.tiles) == len(self.results),
+                    f"{self.name}: {len(self.results)} output streams but {len(self.tiles)} tile sizes")
+        if self.routes is not None:
+            require(len(self.routes.data) == len(self.results),
+                    f"{self.name}: {len(self.results)} output streams but {len(self.routes.data)} routes")
+            for result, route in zip(self.results, self.routes.data):
+                n = len(self.consumers(result))
+                require(len(route.hops) == n, f"{self.name}: a stream read by {n} stages has a route with {len(route.hops)} hop counts")
 
 
 @irdl_op_definition
@@ -113,17 +209,18 @@ class LoadOp(StageOp):
 
     name = "rdu.load"
     UNIT: ClassVar[str] = "agcu"
-    T: ClassVar = VarConstraint("T", base(TensorType))
-    tensor = operand_def(T)
-    result = result_def(T)
-    assembly_format = "$tensor attr-dict `:` type($tensor)"
+    tensor = operand_def(MemType)
+    result = result_def(StreamType)
+    assembly_format = "$tensor attr-dict `:` type($tensor) `->` type($result)"
+    irdl_options = (ParsePropInAttrDict(),)
 
     def __init__(self, tensor: SSAValue, units: int = 1):
-        super().__init__(operands=[tensor], result_types=[tensor.type], attributes={"units": IntegerAttr(units, i64)})
+        super().__init__(operands=[tensor], result_types=[StreamType.of(tensor.type)],
+                         properties={"units": IntegerAttr(units, i64)})
 
     def verify_(self) -> None:
         super().verify_()
-        require(_is_memory(self.tensor), "rdu.load: operand must be an rdu.tensor")
+        require(self.result.type.same_data(self.tensor.type), "rdu.load: stream and tensor differ in shape or element type")
 
 
 @irdl_op_definition
@@ -132,39 +229,39 @@ class StoreOp(StageOp):
 
     name = "rdu.store"
     UNIT: ClassVar[str] = "agcu"
-    T: ClassVar = VarConstraint("T", base(TensorType))
-    value = operand_def(T)
-    tensor = operand_def(T)
-    assembly_format = "$value `to` $tensor attr-dict `:` type($tensor)"
+    value = operand_def(StreamType)
+    tensor = operand_def(MemType)
+    assembly_format = "$value `to` $tensor attr-dict `:` type($value) `->` type($tensor)"
+    irdl_options = (ParsePropInAttrDict(),)
 
     def __init__(self, value: SSAValue, tensor: SSAValue, units: int = 1):
-        super().__init__(operands=[value, tensor], attributes={"units": IntegerAttr(units, i64)})
+        super().__init__(operands=[value, tensor], properties={"units": IntegerAttr(units, i64)})
 
     def verify_(self) -> None:
         super().verify_()
-        require(_is_memory(self.tensor), "rdu.store: target must be an rdu.tensor")
-        require(not _is_memory(self.value), "rdu.store: value must be a stream, not a memory tensor")
-        require(self.value.type == self.tensor.type, "rdu.store: value and tensor types differ")
+        require(self.value.type.same_data(self.tensor.type), "rdu.store: stream and tensor differ in shape or element type")
 
 
 @irdl_op_definition
 class BufferOp(StageOp):
-    """PMU stage holding tiles of a stream in SRAM (`bytes` per PMU, double-buffered tiles)."""
+    """PMU stage holding tiles of a stream in SRAM (`bytes` per PMU, double-buffered tiles of
+    `tile_bytes`)."""
 
     name = "rdu.buffer"
     UNIT: ClassVar[str] = "pmu"
-    T: ClassVar = VarConstraint("T", base(TensorType))
+    T: ClassVar = VarConstraint("T", base(StreamType))
     input = operand_def(T)
     result = result_def(T)
-    bytes = attr_def(IntegerAttr)
-    tile_bytes = attr_def(IntegerAttr)
+    bytes = prop_def(IntegerAttr)
+    tile_bytes = prop_def(IntegerAttr)
     assembly_format = "$input attr-dict `:` type($input)"
+    irdl_options = (ParsePropInAttrDict(),)
 
     def __init__(self, value: SSAValue, bytes_per_unit: int, tile_bytes: int, units: int = 1):
         super().__init__(
             operands=[value],
             result_types=[value.type],
-            attributes={
+            properties={
                 "units": IntegerAttr(units, i64),
                 "bytes": IntegerAttr(bytes_per_unit, i64),
                 "tile_bytes": IntegerAttr(tile_bytes, i64),
@@ -173,7 +270,16 @@ class BufferOp(StageOp):
 
     def verify_(self) -> None:
         super().verify_()
-        require(not _is_memory(self.input), "rdu.buffer: input must be a stream (load it first)")
+        require(self.result.type == self.input.type, "rdu.buffer: result type must equal input type")
+
+
+
+def _signature_checker():
+    """The instruction set's signature check (bitstream_format.opcodes.check_signature), if this
+    version of the table has one."""
+    from bitstream_format import opcodes
+
+    return getattr(opcodes, "check_signature", None), getattr(opcodes, "SignatureError", None)
 
 
 @irdl_op_definition
@@ -181,18 +287,33 @@ class ComputeOp(StageOp):
     """A stage executing one instruction-set opcode on its input streams."""
 
     name = "rdu.compute"
-    opcode = attr_def(StringAttr)
-    unit = attr_def(StringAttr)
-    params = attr_def(DictionaryAttr)
-    source = opt_attr_def(StringAttr)
-    bytes = opt_attr_def(IntegerAttr)  # SRAM per PMU, for opcodes that run on PMUs
-    inputs = var_operand_def(TensorType)
-    outputs = var_result_def(TensorType)
+    opcode = prop_def(StringAttr)
+    unit = prop_def(UnitKindAttr)
+    params = prop_def(DictionaryAttr)
+    bytes = opt_prop_def(IntegerAttr)  # SRAM per PMU, for opcodes that run on PMUs
+    inputs = var_operand_def(StreamType)
+    outputs = var_result_def(StreamType)
     assembly_format = "$opcode `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs)"
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, opcode: str, inputs: list[SSAValue], output_types: list[Attribute], params: dict[str, Attribute],
+                 location=None):
+        super().__init__(
+            operands=[inputs],
+            result_types=[output_types],
+            properties={
+                "opcode": StringAttr(opcode),
+                "unit": UnitKindAttr(UnitKind(OPCODES[opcode].unit)),
+                "params": DictionaryAttr(params),
+                "units": IntegerAttr(1, i64),
+            },
+        )
+        if location is not None:
+            self.location = location
 
     @property
     def unit_kind(self) -> str:
-        return self.unit.data
+        return self.unit.data.value
 
     def param_values(self) -> dict[str, Any]:
         return {k: attr_value(v) for k, v in sorted(self.params.data.items())}
@@ -201,25 +322,37 @@ class ComputeOp(StageOp):
         super().verify_()
         op = OPCODES.get(self.opcode.data)
         require(op is not None, f"rdu.compute: unknown opcode {self.opcode.data!r}")
-        require(op.unit == self.unit.data, f"rdu.compute: {op.name} runs on a {op.unit}, not a {self.unit.data}")
+        require(op.unit == self.unit_kind, f"rdu.compute: {op.name} runs on a {op.unit}, not a {self.unit_kind}")
         require(op.family != "memory", f"rdu.compute: {op.name} is a memory opcode; use rdu.load/store/buffer")
-        for v in self.inputs:
-            require(not _is_memory(v), "rdu.compute: inputs must be streams (load them first)")
+        check, error = _signature_checker()
+        if check is None:
+            return
+        try:
+            params = self.param_values()
+        except TypeError as exc:
+            require(False, f"rdu.compute: {op.name}: {exc}")
+        try:
+            check(op.name, params, inputs=[(dtype_of(v.type), shape_of(v.type)) for v in self.inputs],
+                  outputs=[(dtype_of(v.type), shape_of(v.type)) for v in self.outputs])
+        except error as exc:
+            require(False, f"rdu.compute: {exc}")
 
 
 @irdl_op_definition
 class KernelOp(IRDLOperation):
-    """One kernel launch: its stages run concurrently as a streaming pipeline."""
+    """One kernel launch: its stages run concurrently as a streaming pipeline; `section` (set by
+    rdu-section) is the program load it belongs to."""
 
     name = "rdu.kernel"
-    sym_name = attr_def(StringAttr)
-    section = opt_attr_def(IntegerAttr)
+    sym_name = prop_def(StringAttr)
+    section = opt_prop_def(IntegerAttr)
     body = region_def("single_block")
     traits = traits_def(NoTerminator(), SymbolOpInterface())
     assembly_format = "$sym_name attr-dict-with-keyword $body"
+    irdl_options = (ParsePropInAttrDict(),)
 
     def __init__(self, name: str, body: Region):
-        super().__init__(attributes={"sym_name": StringAttr(name)}, regions=[body])
+        super().__init__(properties={"sym_name": StringAttr(name)}, regions=[body])
 
     def stages(self) -> list[StageOp]:
         return [op for op in self.body.block.ops if isinstance(op, StageOp)]
@@ -229,12 +362,39 @@ class KernelOp(IRDLOperation):
             require(isinstance(op, StageOp), f"rdu.kernel: {op.name} is not a stage")
 
 
-def chip_of(module: ModuleOp) -> str:
-    """The chip a lowered module targets (set by rdu-lower as the `rdu.chip` module attribute)."""
-    attr = module.attributes.get("rdu.chip")
-    if not isinstance(attr, StringAttr):
-        raise PassOrderError("the module has no rdu.chip attribute: this pass needs rdu IR, run rdu-lower first")
-    return attr.data
+# --- the module's target and summary -----------------------------------------------------------
 
 
-RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, BufferOp, ComputeOp, KernelOp], [])
+def target_of(module: ModuleOp) -> str | None:
+    """The chip the module targets (name or chip-spec path), or None if no target is set."""
+    attr = module.attributes.get(TARGET_ATTR)
+    return attr.chip.data if isinstance(attr, TargetAttr) else None
+
+
+def set_target(module: ModuleOp, chip: str) -> None:
+    module.attributes[TARGET_ATTR] = TargetAttr(chip)
+
+
+def chip_of(module: ModuleOp, needed_by: str = "this pass") -> str:
+    """The chip the module targets; a clear error if no target is set yet."""
+    chip = target_of(module)
+    if chip is None:
+        raise PassOrderError(f"{needed_by} needs a target chip: run rdu-target{{chip=NAME}} first "
+                             f"(or give the module a {TARGET_ATTR} attribute)")
+    return chip
+
+
+def placement_summary(module: ModuleOp) -> PlacementSummaryAttr | None:
+    attr = module.attributes.get(PLACEMENT_ATTR)
+    return attr if isinstance(attr, PlacementSummaryAttr) else None
+
+
+def tensors(module: ModuleOp) -> list[TensorOp]:
+    return [op for op in module.body.block.ops if isinstance(op, TensorOp)]
+
+
+def kernels(module: ModuleOp) -> list[KernelOp]:
+    return [op for op in module.body.block.ops if isinstance(op, KernelOp)]
+
+
+RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, BufferOp, ComputeOp, KernelOp], ATTRIBUTES)

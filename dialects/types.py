@@ -8,6 +8,7 @@ from xdsl.dialects.builtin import (
     Float32Type,
     Float64Type,
     IntegerType,
+    ShapedType,
     Signedness,
     TensorType,
 )
@@ -38,8 +39,8 @@ def tensor_type(dtype: str, shape: tuple[int, ...] | list[int]) -> TensorType:
 
 
 def dtype_of(t: Attribute) -> str:
-    """The bitstream dtype name of a tensor type or an element type."""
-    element = t.get_element_type() if isinstance(t, TensorType) else t
+    """The bitstream dtype name of a shaped type (tensor, rdu stream or memory) or an element type."""
+    element = t.get_element_type() if isinstance(t, ShapedType) else t
     try:
         return _DTYPE_OF[element]
     except KeyError:
@@ -47,7 +48,8 @@ def dtype_of(t: Attribute) -> str:
 
 
 def shape_of(t: Attribute) -> tuple[int, ...]:
-    assert isinstance(t, TensorType)
+    """The static shape of a tensor type or of an rdu stream or memory type."""
+    assert isinstance(t, ShapedType)
     return tuple(t.get_shape())
 
 

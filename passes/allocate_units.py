@@ -5,7 +5,8 @@ For each unit kind we give stages units in proportion to their work: the smalles
 that every stage, with ceil(work / T) units, fits the chip's units of that kind (a binary search
 on T). A stage never gets more units than keep each busy for `min-cycles` cycles, and AGCU stages
 never more than their memory tier can feed. Buffers hold double-buffered tiles: a stream no
-larger than half its PMUs' SRAM stays whole on chip, a larger one streams through in tiles.
+larger than half its PMUs' SRAM stays whole on chip, a larger one streams through in tiles. Every
+stage records the tile bytes of each stream it produces (`tiles`), which the bitstream carries.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES, work_flops
-from chip_model import ChipSpec, load_chip
+from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError
 from dialects.types import shape_of
 from dialects.types import value_bytes as type_bytes
+from passes.target import target_chip
 
 
 def value_bytes(v) -> int:
@@ -89,6 +91,16 @@ def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
     return min(pmu.sram_bytes, 2 * tile), tile
 
 
+def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec) -> int:
+    """The unit a stream hands over in: the tile of a buffer at either end, else half a PMU (a
+    whole value no larger than that moves at once)."""
+    nbytes = value_bytes(stream)
+    for op in [producer, *producer.consumers(stream)]:
+        if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
+            return min(nbytes, op.tile_bytes.value.data)
+    return min(nbytes, chip.pmu.sram_bytes // 2)
+
+
 @dataclass(frozen=True)
 class AllocateUnitsPass(ModulePass):
     name = "rdu-allocate-units"
@@ -96,14 +108,14 @@ class AllocateUnitsPass(ModulePass):
     min_cycles: int = 256
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = load_chip(rdu.chip_of(module))
+        chip = target_chip(module, "rdu-allocate-units")
         for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
             self.allocate(kernel, chip)
 
     def cap(self, stage: rdu.StageOp, work: float, chip: ChipSpec) -> int:
         useful = max(1, ceil(work / self.min_cycles))
         if isinstance(stage, (rdu.LoadOp, rdu.StoreOp)):
-            feed = chip.tier_bytes_per_cycle(stage.tensor.owner.tier.data) / chip.agcu.bytes_per_cycle
+            feed = chip.tier_bytes_per_cycle(stage.tensor.owner.tier_name) / chip.agcu.bytes_per_cycle
             return max(1, min(useful, ceil(feed)))
         return useful
 
@@ -119,11 +131,13 @@ class AllocateUnitsPass(ModulePass):
             work = [single_unit_cycles(s, chip) for s in group]
             caps = [self.cap(s, w, chip) for s, w in zip(group, work)]
             for stage, units in zip(group, balance(work, caps, chip.count(kind))):
-                stage.attributes["units"] = IntegerAttr(units, i64)
+                stage.set_units(units)
                 if isinstance(stage, rdu.BufferOp):
                     per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
-                    stage.attributes["bytes"] = IntegerAttr(per_unit, i64)
-                    stage.attributes["tile_bytes"] = IntegerAttr(tile, i64)
+                    stage.bytes = IntegerAttr(per_unit, i64)
+                    stage.tile_bytes = IntegerAttr(tile, i64)
                 elif isinstance(stage, rdu.ComputeOp) and stage.unit_kind == "pmu":
                     nbytes = max(value_bytes(v) for v in [*stage.inputs, *stage.outputs])
-                    stage.attributes["bytes"] = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
+                    stage.bytes = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
+        for stage in stages:
+            stage.set_tiles([stream_tile_bytes(stage, r, chip) for r in stage.results])

@@ -6,7 +6,8 @@ chip: every stage needs at least one unit of its kind, so the kernel's PCU stage
 the AGCUs must suffice for one per load or store plus enough more to move the kernel's tensors
 at HBM's rate. When a kernel is full it ends at the cheapest cut in its second half. A producer and
 its consumers in one kernel exchange a stream through a PMU instead of a round trip through HBM.
-The result is an `rdu.kernel = N` attribute on every op, which `rdu-lower` turns into kernels.
+The chip is the module's target (`rdu-target`). The result is an `rdu.kernel = N` attribute on
+every op, which `rdu-lower` turns into kernels.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES
-from chip_model import ChipSpec, load_chip
+from chip_model import ChipSpec
 from dialects import rgraph
 from dialects.diagnostics import PassOrderError
 from dialects.types import value_bytes
 from passes.lower_kernels import GROUP_ATTR
+from passes.target import target_chip
 
 
 @dataclass
@@ -101,11 +103,10 @@ def _crossing_bytes(ops: list[rgraph.GraphOp], j: int, after: set[Operation]) ->
 class FusePass(ModulePass):
     name = "rdu-fuse"
 
-    chip: str = "small"
     max_ops: int = 0  # 0: as many as fit the chip
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = load_chip(self.chip)
+        chip = target_chip(module, "rdu-fuse")
         fn = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
         if fn is None:
             raise PassOrderError("rdu-fuse: the module has no func.func (rdu-fuse runs on rgraph IR, before rdu-lower)")

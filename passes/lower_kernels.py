@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES
 from dialects import rdu, rgraph
 from dialects.diagnostics import PassOrderError
+from dialects.rdu_attrs import MemType, Role, RoleAttr, StreamType
 
 GROUP_ATTR = "rdu.kernel"
 
@@ -30,28 +31,24 @@ def group_of(op: Operation) -> int | None:
     return attr.value.data if isinstance(attr, IntegerAttr) else None
 
 
-def new_tensor(name: str, ty: Attribute, role: str, *, index: int | None = None, source: str = "",
+def new_tensor(name: str, ty: Attribute, role: Role, *, index: int | None = None, origin: Operation | None = None,
                value: Attribute | None = None) -> rdu.TensorOp:
-    attrs: dict[str, Attribute] = {"sym_name": StringAttr(name), "role": StringAttr(role), "tier": StringAttr("hbm")}
-    if index is not None:
-        attrs["index"] = IntegerAttr(index, i64)
-    if source:
-        attrs["source"] = StringAttr(source)
-    if value is not None:
-        attrs["value"] = value
-    return rdu.TensorOp.create(attributes=attrs, result_types=[ty])
+    """A tensor homed in HBM (memory planning may move it); it carries the location of the op
+    that produced it."""
+    location = rdu.location_of(origin) if origin is not None else None
+    return rdu.TensorOp(name, MemType.of(ty), role, index=index, value=value, location=location)
+
+
+def stage_params(op: Operation) -> dict[str, Attribute]:
+    """The attributes an rgraph op passes to its instruction, properties or not: everything but
+    its location and its fusion group."""
+    merged = {**op.properties, **op.attributes}
+    return {k: v for k, v in merged.items() if k not in ("source", GROUP_ATTR)}
 
 
 def compute_stage(op: rgraph.GraphOp, inputs: list[SSAValue]) -> rdu.ComputeOp:
-    attrs: dict[str, Attribute] = {
-        "opcode": StringAttr(op.OPCODE),
-        "unit": StringAttr(OPCODES[op.OPCODE].unit),
-        "params": DictionaryAttr({k: v for k, v in op.attributes.items() if k not in ("source", GROUP_ATTR)}),
-        "units": IntegerAttr(1, i64),
-    }
-    if op.source():
-        attrs["source"] = StringAttr(op.source())
-    return rdu.ComputeOp.create(operands=inputs, result_types=[r.type for r in op.results], attributes=attrs)
+    return rdu.ComputeOp(op.OPCODE, inputs, [StreamType.of(r.type) for r in op.results], stage_params(op),
+                         location=rdu.location_of(op))
 
 
 class KernelBuilder:
@@ -90,12 +87,11 @@ class KernelBuilder:
 class LowerKernelsPass(ModulePass):
     name = "rdu-lower"
 
-    chip: str = "small"
-
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         fn = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
         if fn is None:
             raise PassOrderError("rdu-lower: the module has no func.func to lower (was it lowered already?)")
+        rdu.chip_of(module, "rdu-lower")
         ops = list(fn.body.block.ops)
         ret = ops[-1]
         assert isinstance(ret, func.ReturnOp)
@@ -112,7 +108,7 @@ class LowerKernelsPass(ModulePass):
             return candidate
 
         for i, arg in enumerate(fn.body.block.args):
-            t = new_tensor(unique(arg.name_hint or f"input{i}"), arg.type, "input", index=i)
+            t = new_tensor(unique(arg.name_hint or f"input{i}"), arg.type, Role.INPUT, index=i)
             tensors.append(t)
             homes[arg] = t.result
 
@@ -122,14 +118,14 @@ class LowerKernelsPass(ModulePass):
         fused_fulls: set[rgraph.FullOp] = set()
         for op in ops:
             if isinstance(op, rgraph.WeightOp):
-                t = new_tensor(unique(op.sym_name.data), op.result.type, "weight")
+                t = new_tensor(unique(op.sym_name.data), op.result.type, Role.WEIGHT, value=op.properties.get("value"))
                 tensors.append(t)
                 homes[op.result] = t.result
             elif isinstance(op, rgraph.FullOp) and all(group_of(u.operation) is not None for u in op.result.uses) \
                     and op.result.uses and not any(u.operation is ret for u in op.result.uses):
                 fused_fulls.add(op)  # regenerated on chip in each kernel that reads it
             elif isinstance(op, rgraph.FullOp):
-                t = new_tensor(f"c{len(tensors)}", op.result.type, "constant", source=op.source(), value=op.value)
+                t = new_tensor(f"c{len(tensors)}", op.result.type, Role.CONSTANT, origin=op, value=op.value)
                 tensors.append(t)
                 homes[op.result] = t.result
             elif isinstance(op, rgraph.GraphOp):
@@ -150,7 +146,7 @@ class LowerKernelsPass(ModulePass):
                 for r in op.results:
                     outside = any(kernel_of.get(u.operation) != idx for u in r.uses)
                     if outside or r in returned:
-                        t = new_tensor(f"t{n}_{op.OPCODE}", r.type, "activation", source=op.source())
+                        t = new_tensor(f"t{n}_{op.OPCODE}", r.type, Role.ACTIVATION, origin=op)
                         tensors.append(t)
                         homes[r] = t.result
                     n += 1
@@ -162,7 +158,6 @@ class LowerKernelsPass(ModulePass):
         fn.erase()
         for op in tensors + kernels:
             module.body.block.add_op(op)
-        module.attributes["rdu.chip"] = StringAttr(self.chip)
 
     @staticmethod
     def _kernel(index: int, group: list[rgraph.GraphOp], homes: dict[SSAValue, SSAValue],
@@ -192,12 +187,12 @@ class LowerKernelsPass(ModulePass):
         for index, value in enumerate(ret.operands):
             home = homes[value]
             owner = home.owner
-            if owner.role.data == "activation" and home not in claimed:
-                owner.attributes["role"] = StringAttr("output")
-                owner.attributes["index"] = IntegerAttr(index, i64)
-                owner.attributes["sym_name"] = StringAttr(f"output{index}")
+            if owner.role_name == "activation" and home not in claimed:
+                owner.role = RoleAttr(Role.OUTPUT)
+                owner.index = IntegerAttr(index, i64)
+                owner.sym_name = StringAttr(f"output{index}")
             else:
-                t = new_tensor(f"output{index}", home.type, "output", index=index)
+                t = new_tensor(f"output{index}", home.type, Role.OUTPUT, index=index)
                 tensors.append(t)
                 load = rdu.LoadOp(home)
                 block = Block([load, rdu.StoreOp(load.result, t.result)])

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from chip_model import load_chip
-from dialects.diagnostics import CapacityError
 from dialects import rdu
+from dialects.diagnostics import CapacityError
+from dialects.rdu_attrs import Tier, TierAttr
 from dialects.types import value_bytes
+from passes.target import target_chip
 
 ALIGN = 64
 
@@ -51,7 +52,7 @@ def lifetimes(module: ModuleOp) -> list[Lifetime]:
                 last[stage.tensor] = k
     out = []
     for t in tensors:
-        role = t.role.data
+        role = t.role_name
         lo = first[t.result] if role in ("activation", "output") else -1
         hi = end if role in ("output", "weight", "constant") else max(last[t.result], lo)
         out.append(Lifetime(t, tensor_bytes(t), lo, hi))
@@ -81,7 +82,7 @@ class PlanMemoryPass(ModulePass):
     name = "rdu-plan-memory"
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = load_chip(rdu.chip_of(module))
+        chip = target_chip(module, "rdu-plan-memory")
         hbm, ddr = chip.tier("hbm"), chip.tier("ddr")
         items = lifetimes(module)
         for item in items:
@@ -89,10 +90,10 @@ class PlanMemoryPass(ModulePass):
                 raise CapacityError(
                     f"tensor {item.tensor.sym_name.data!r} needs {item.nbytes:,} bytes but the largest tier holds "
                     f"{max(hbm.capacity_bytes, ddr.capacity_bytes):,} (HBM {hbm.capacity_bytes:,}, DDR {ddr.capacity_bytes:,})",
-                    _source(item.tensor),
+                    rdu.source_text(item.tensor),
                 )
         # Spill order: activations (inputs and outputs included) before weights, smallest first.
-        candidates = sorted(items, key=lambda i: (i.tensor.role.data in ("weight", "constant"), i.nbytes))
+        candidates = sorted(items, key=lambda i: (i.tensor.role_name in ("weight", "constant"), i.nbytes))
         in_hbm = list(items)
         in_ddr: list[Lifetime] = []
         offsets, peak = first_fit(in_hbm)
@@ -116,11 +117,7 @@ class PlanMemoryPass(ModulePass):
                 f"the model needs {total:,} bytes of tensors (peak HBM {peak:,}, DDR {ddr_peak:,}) but chip "
                 f"{chip.name!r} has HBM {hbm.capacity_bytes:,} and DDR {ddr.capacity_bytes:,} bytes"
             )
-        for tier, plan, placed in (("hbm", offsets, in_hbm), ("ddr", ddr_offsets, in_ddr)):
+        for tier, plan, placed in ((Tier.HBM, offsets, in_hbm), (Tier.DDR, ddr_offsets, in_ddr)):
             for item in placed:
-                item.tensor.attributes["tier"] = StringAttr(tier)
-                item.tensor.attributes["offset"] = IntegerAttr(plan[id(item)], i64)
-
-
-def _source(t: rdu.TensorOp) -> str:
-    return t.source.data if t.source is not None else ""
+                item.tensor.tier = TierAttr(tier)
+                item.tensor.offset = IntegerAttr(plan[id(item)], i64)

@@ -2,7 +2,7 @@
 
 Passes load lazily (as xDSL's `get_all_passes` does) so that `rducc opt -p rdu-fuse` does not
 import the placer's solver. Pipelines are MLIR pass-pipeline strings:
-`rdu-fuse{chip=small},rdu-lower{chip=small},rdu-plan-memory`.
+`rdu-target{chip=small},rdu-fuse,rdu-lower,rdu-plan-memory`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,18 @@ from xdsl.passes import ModulePass, PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError
 
 from dialects.diagnostics import RduccError
+
+
+def _target() -> type[ModulePass]:
+    from passes.target import TargetPass
+
+    return TargetPass
+
+
+def _route() -> type[ModulePass]:
+    from backend_rdu.route_pass import RoutePass
+
+    return RoutePass
 
 
 def _lower() -> type[ModulePass]:
@@ -54,11 +66,13 @@ def _section() -> type[ModulePass]:
 
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "rdu-target": _target,
     "rdu-fuse": _fuse,
     "rdu-lower": _lower,
     "rdu-plan-memory": _plan_memory,
     "rdu-allocate-units": _allocate_units,
     "rdu-place": _place,
+    "rdu-route": _route,
     "rdu-section": _section,
 }
 

@@ -1,4 +1,4 @@
-// RUN: rducc opt %s -p 'rdu-lower{chip=small},rdu-allocate-units,rdu-place' | filecheck %s
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-allocate-units,rdu-place' | filecheck %s
 // Units follow the work: the matmul takes all 24 PCUs, the add (8192 elements / 16 lanes = 512 cycles) two. Every unit gets a site of its kind.
 
 func.func @forward(%a: tensor<64x128xf32>, %b: tensor<128x128xf32>) -> tensor<64x128xf32> {
@@ -8,6 +8,6 @@ func.func @forward(%a: tensor<64x128xf32>, %b: tensor<128x128xf32>) -> tensor<64
 }
 
 // CHECK: rdu.kernel "k0_matmul"
-// CHECK:   rdu.compute "matmul"({{.*}}) {unit = "pcu", params = {}, units = 24 : i64, sites = array<i64
+// CHECK:   rdu.compute "matmul"({{.*}}) {unit = #rdu.unit<pcu>, params = {}, units = 24 : i64, tiles = array<i64: {{[0-9]+}}>, sites = #rdu.sites<({{[0-9]+}}, {{[0-9]+}})
 // CHECK: rdu.kernel "k1_add"
-// CHECK:   rdu.compute "add"({{.*}}) {unit = "pcu", params = {}, units = 2 : i64
+// CHECK:   rdu.compute "add"({{.*}}) {unit = #rdu.unit<pcu>, params = {}, units = 2 : i64

@@ -1,6 +1,6 @@
-// RUN: rducc opt %s -p 'rdu-fuse{chip=small}' | filecheck %s --check-prefix=GROUPS
-// RUN: rducc opt %s -p 'rdu-fuse{chip=small},rdu-lower{chip=small}' | filecheck %s --check-prefix=KERNEL
-// RUN: rducc opt %s -p 'rdu-fuse{chip=small max-ops=2},rdu-lower{chip=small}' | filecheck %s --check-prefix=SPLIT
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-fuse' | filecheck %s --check-prefix=GROUPS
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-fuse,rdu-lower' | filecheck %s --check-prefix=KERNEL
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-fuse{max-ops=2},rdu-lower' | filecheck %s --check-prefix=SPLIT
 
 func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %c = rgraph.full {value = 2.0 : f64} : tensor<f32>
@@ -19,10 +19,10 @@ func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // One kernel; the constant is generated on chip and no intermediate goes back to HBM.
 // KERNEL-NOT: rdu.tensor "c
 // KERNEL:     rdu.kernel "k0_mul_x4"
-// KERNEL:       rdu.compute "full"() {unit = "pcu"
+// KERNEL:       rdu.compute "full"() {unit = #rdu.unit<pcu>
 // KERNEL:       rdu.compute "mul"
 // KERNEL:       rdu.compute "exp"
-// KERNEL:       rdu.compute "permute"({{.*}}) {unit = "pmu"
+// KERNEL:       rdu.compute "permute"({{.*}}) {unit = #rdu.unit<pmu>
 // KERNEL:       rdu.compute "reshape"
 // KERNEL:       rdu.store
 // KERNEL-NOT:   rdu.store

@@ -1,4 +1,4 @@
-// RUN: rducc opt %s -p 'rdu-lower{chip=small},rdu-plan-memory' | filecheck %s
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-plan-memory' | filecheck %s
 // Tensors whose lifetimes do not overlap share an address; weights and outputs keep theirs.
 
 func.func @forward(%x: tensor<1024xf32>) -> tensor<1024xf32> {

@@ -1,4 +1,4 @@
-// RUN: (rducc opt %s -p 'rdu-lower{chip=small},rdu-plan-memory' 2>&1; test $? -eq 2) | filecheck %s
+// RUN: (rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-plan-memory' 2>&1; test $? -eq 2) | filecheck %s
 // A tensor that fits no tier is named, with its size and every tier's capacity.
 
 func.func @forward(%x: tensor<2x1073741824xf32>) -> tensor<2x1073741824xf32> {

@@ -1,4 +1,4 @@
-// RUN: rducc opt %s -p 'rdu-lower{chip=small},rdu-allocate-units,rdu-place,rdu-section' | filecheck %s
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-allocate-units,rdu-place,rdu-section' | filecheck %s
 // The small chip's units hold 4 kernel configurations: the fifth kernel on the same sites starts
 // a new section (a program load).
 

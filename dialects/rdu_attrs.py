@@ -1,0 +1,341 @@
+"""Types and attributes of the `rdu` dialect.
+
+The hardware-level IR names what the chip needs, not strings checked by hand: unit kinds, memory
+tiers, tensor roles and networks are enums; a value streaming between stages
+(`!rdu.stream<4x8xf32>`) and a tensor homed in memory (`!rdu.mem<4x8xf32>`) are distinct types, so
+a stage that reads memory directly does not verify; placed sites, routes, the target chip and the
+placement summary are structured attributes that passes read and write as Python values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import ArrayAttr, FloatData, IntAttr, ShapedType, StringAttr, TensorType
+from xdsl.ir import Attribute, Data, ParametrizedAttribute, TypeAttribute
+from xdsl.irdl import irdl_attr_definition, param_def
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.str_enum import StrEnum
+from xdsl.dialects.utils import EnumAttribute
+
+# --- enums -------------------------------------------------------------------------------------
+
+
+class UnitKind(StrEnum):
+    PCU = "pcu"
+    PMU = "pmu"
+    AGCU = "agcu"
+
+
+class Tier(StrEnum):
+    HBM = "hbm"
+    DDR = "ddr"
+
+
+class Role(StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+    WEIGHT = "weight"
+    CONSTANT = "constant"
+    ACTIVATION = "activation"
+
+
+class Network(StrEnum):
+    VECTOR = "vector"
+    SCALAR = "scalar"
+
+
+class _InBrackets:
+    """Prints an enum attribute as `#rdu.unit<pcu>` (EnumAttribute alone prints no brackets)."""
+
+    def print_parameter(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            super().print_parameter(printer)
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser):
+        with parser.in_angle_brackets():
+            return super().parse_parameter(parser)
+
+
+@irdl_attr_definition
+class UnitKindAttr(_InBrackets, EnumAttribute[UnitKind]):
+    """The kind of unit a stage runs on: `#rdu.unit<pcu>`."""
+
+    name = "rdu.unit"
+
+
+@irdl_attr_definition
+class TierAttr(_InBrackets, EnumAttribute[Tier]):
+    """The off-chip memory a tensor is homed in: `#rdu.tier<hbm>`."""
+
+    name = "rdu.tier"
+
+
+@irdl_attr_definition
+class RoleAttr(_InBrackets, EnumAttribute[Role]):
+    """What a tensor is to the program: `#rdu.role<weight>`."""
+
+    name = "rdu.role"
+
+
+@irdl_attr_definition
+class NetworkAttr(_InBrackets, EnumAttribute[Network]):
+    """The on-chip network a stream travels: `#rdu.network<vector>`."""
+
+    name = "rdu.network"
+
+
+# --- types -------------------------------------------------------------------------------------
+
+
+class _ShapedValueType(ParametrizedAttribute, TypeAttribute, ShapedType):
+    """Element type and static shape, printed like a tensor's: `<4x8xf32>`, `<f32>` for rank 0."""
+
+    shape: ArrayAttr[IntAttr] = param_def()
+    element_type: Attribute = param_def()
+
+    def __init__(self, element_type: Attribute, shape: Iterable[int]):
+        super().__init__(ArrayAttr(IntAttr(d) for d in shape), element_type)
+
+    @classmethod
+    def of(cls, t: Attribute):
+        """The same element type and shape as a tensor or another rdu value type."""
+        assert isinstance(t, (TensorType, _ShapedValueType)), t
+        return cls(t.get_element_type(), t.get_shape())
+
+    def get_num_dims(self) -> int:
+        return len(self.shape.data)
+
+    def get_shape(self) -> tuple[int, ...]:
+        return tuple(d.data for d in self.shape.data)
+
+    def get_element_type(self) -> Attribute:
+        return self.element_type
+
+    def same_data(self, other: Attribute) -> bool:
+        """Same element type and shape (a stream and the tensor it is loaded from or stored to)."""
+        return isinstance(other, _ShapedValueType) and (self.shape, self.element_type) == (other.shape, other.element_type)
+
+    def verify(self) -> None:
+        if any(d.data < 0 for d in self.shape.data):
+            raise VerifyException(f"{self.name}: dimensions must be static and non-negative")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            shape, element = parser.parse_ranked_shape()
+        return [ArrayAttr(IntAttr(d) for d in shape), element]
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            for d in self.shape.data:
+                printer.print_string(f"{d.data}x")
+            printer.print_attribute(self.element_type)
+
+
+@irdl_attr_definition
+class StreamType(_ShapedValueType):
+    """A value flowing between stages of a kernel over the on-chip network."""
+
+    name = "rdu.stream"
+
+
+@irdl_attr_definition
+class MemType(_ShapedValueType):
+    """A tensor resident in an off-chip tier, read and written only by load and store stages."""
+
+    name = "rdu.mem"
+
+
+# --- structured attributes ----------------------------------------------------------------------
+
+Site = tuple[int, int]
+Link = tuple[Site, Site]
+
+
+def _parse_pair(parser: AttrParser) -> Site:
+    with parser.in_parens():
+        x = parser.parse_integer(allow_boolean=False, allow_negative=False)
+        parser.parse_punctuation(",")
+        y = parser.parse_integer(allow_boolean=False, allow_negative=False)
+    return (x, y)
+
+
+def _pair_text(site: Site) -> str:
+    return f"({site[0]}, {site[1]})"
+
+
+@irdl_attr_definition
+class SitesAttr(Data[tuple[Site, ...]]):
+    """The (x, y) grid sites of a stage's units, one per unit: `#rdu.sites<(0, 1), (2, 3)>`."""
+
+    name = "rdu.sites"
+
+    def __init__(self, sites: Iterable[Sequence[int]]):
+        super().__init__(tuple((int(x), int(y)) for x, y in sites))
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> tuple[Site, ...]:
+        with parser.in_angle_brackets():
+            return tuple(parser.parse_comma_separated_list(parser.Delimiter.NONE, lambda: _parse_pair(parser)))
+
+    def print_parameter(self, printer: Printer) -> None:
+        printer.print_string("<" + ", ".join(_pair_text(s) for s in self.data) + ">")
+
+
+@irdl_attr_definition
+class RouteAttr(Data[tuple[Network, tuple[int, ...], tuple[Link, ...]]]):
+    """One stream's route: its network, switch hops to each consumer stage (in consumer order)
+    and the mesh links of its multicast tree, switch to switch:
+    `#rdu.route<vector, hops [1, 2], links [(0, 0) -> (1, 0), (1, 0) -> (1, 1)]>`."""
+
+    name = "rdu.route"
+
+    @classmethod
+    def build(cls, hops: Iterable[int], links: Iterable[tuple[Sequence[int], Sequence[int]]],
+              network: Network = Network.VECTOR) -> RouteAttr:
+        return cls((network, tuple(int(h) for h in hops),
+                    tuple(((int(a[0]), int(a[1])), (int(b[0]), int(b[1]))) for a, b in links)))
+
+    @property
+    def network(self) -> str:
+        return self.data[0].value
+
+    @property
+    def hops(self) -> tuple[int, ...]:
+        return self.data[1]
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        return self.data[2]
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser):
+        def link() -> Link:
+            a = _parse_pair(parser)
+            parser.parse_punctuation("->")
+            return (a, _parse_pair(parser))
+
+        with parser.in_angle_brackets():
+            network = parser.parse_str_enum(Network)
+            parser.parse_punctuation(",")
+            parser.parse_keyword("hops")
+            hops = parser.parse_comma_separated_list(
+                parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False, allow_negative=False))
+            parser.parse_punctuation(",")
+            parser.parse_keyword("links")
+            links = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, link)
+        return (network, tuple(hops), tuple(links))
+
+    def print_parameter(self, printer: Printer) -> None:
+        hops = ", ".join(str(h) for h in self.hops)
+        links = ", ".join(f"{_pair_text(a)} -> {_pair_text(b)}" for a, b in self.links)
+        printer.print_string(f"<{self.network}, hops [{hops}], links [{links}]>")
+
+
+@irdl_attr_definition
+class TargetAttr(ParametrizedAttribute):
+    """The chip a module is compiled for, by name (`sn40l`, `small`) or chip-spec TOML path:
+    `#rdu.target<"small">`. Set once on the module; every rdu pass reads it."""
+
+    name = "rdu.target"
+
+    chip: StringAttr = param_def()
+
+    def __init__(self, chip: str):
+        super().__init__(StringAttr(chip))
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            return [StringAttr(parser.parse_str_literal())]
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.chip.data)
+
+
+CP_SAT_COUNTERS = ("windows_solved", "windows_improved", "windows_proven_optimal", "conflicts", "branches")
+
+
+@irdl_attr_definition
+class PlacementSummaryAttr(ParametrizedAttribute):
+    """What rdu-place did, for the bitstream manifest: only deterministic figures, so the same
+    compile gives the same bytes.
+    `#rdu.placement<method "greedy", seed 0, kernels 3, distinct_kernels 2, wirelength 10,
+    lower_bound 8, gap 0.2, cp_sat [windows_solved 0, ...]>`"""
+
+    name = "rdu.placement"
+
+    method: StringAttr = param_def()
+    seed: IntAttr = param_def()
+    kernels: IntAttr = param_def()
+    distinct_kernels: IntAttr = param_def()
+    wirelength: IntAttr = param_def()
+    lower_bound: IntAttr = param_def()
+    gap: FloatData = param_def()
+    cp_sat: ArrayAttr[IntAttr] = param_def()  # in CP_SAT_COUNTERS order
+
+    INT_FIELDS: ClassVar[tuple[str, ...]] = ("seed", "kernels", "distinct_kernels", "wirelength", "lower_bound")
+
+    def __init__(self, *, method: str, seed: int, kernels: int, distinct_kernels: int, wirelength: int,
+                 lower_bound: int, gap: float, cp_sat: dict[str, int]):
+        super().__init__(
+            StringAttr(method), IntAttr(int(seed)), IntAttr(int(kernels)), IntAttr(int(distinct_kernels)),
+            IntAttr(int(wirelength)), IntAttr(int(lower_bound)), FloatData(float(gap)), ArrayAttr(IntAttr(int(cp_sat.get(c, 0))) for c in CP_SAT_COUNTERS),
+        )
+
+    def verify(self) -> None:
+        if len(self.cp_sat.data) != len(CP_SAT_COUNTERS):
+            raise VerifyException(f"rdu.placement: cp_sat needs {len(CP_SAT_COUNTERS)} counters ({', '.join(CP_SAT_COUNTERS)})")
+
+    def to_json(self) -> dict:
+        """The manifest's `placement` object."""
+        return {
+            "method": self.method.data,
+            **{f: getattr(self, f).data for f in self.INT_FIELDS},
+            "gap": self.gap.data,
+            "cp_sat": {c: v.data for c, v in zip(CP_SAT_COUNTERS, self.cp_sat.data)},
+        }
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        def int_field(name: str) -> IntAttr:
+            parser.parse_punctuation(",")
+            parser.parse_keyword(name)
+            return IntAttr(parser.parse_integer(allow_boolean=False))
+
+        def counter(name: str) -> IntAttr:
+            parser.parse_keyword(name)
+            return IntAttr(parser.parse_integer(allow_boolean=False))
+
+        with parser.in_angle_brackets():
+            parser.parse_keyword("method")
+            method = StringAttr(parser.parse_str_literal())
+            ints = [int_field(f) for f in cls.INT_FIELDS]
+            parser.parse_punctuation(",")
+            parser.parse_keyword("gap")
+            gap = FloatData(parser.parse_float())
+            parser.parse_punctuation(",")
+            parser.parse_keyword("cp_sat")
+            with parser.in_square_brackets():
+                counters = [counter(CP_SAT_COUNTERS[0])]
+                for name in CP_SAT_COUNTERS[1:]:
+                    parser.parse_punctuation(",")
+                    counters.append(counter(name))
+        return [method, *ints, gap, ArrayAttr(counters)]
+
+    def print_parameters(self, printer: Printer) -> None:
+        ints = ", ".join(f"{f} {getattr(self, f).data}" for f in self.INT_FIELDS)
+        counters = ", ".join(f"{c} {v.data}" for c, v in zip(CP_SAT_COUNTERS, self.cp_sat.data))
+        printer.print_string("<method ")
+        printer.print_string_literal(self.method.data)
+        printer.print_string(f", {ints}, gap {self.gap.data:.6f}, cp_sat [{counters}]>")
+
+
+ATTRIBUTES = [UnitKindAttr, TierAttr, RoleAttr, NetworkAttr, StreamType, MemType, SitesAttr, RouteAttr, TargetAttr,
+              PlacementSummaryAttr]
