@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 IR_DIR = Path(__file__).parent / "ir"
-ROOT = Path(__file__).parent.parent  # the checkout under test, not whichever one `rducc` was installed from
+ROOT = Path(__file__).parents[1]  # this checkout's code, not whichever one is pip-installed
 RUN = re.compile(r"^\s*(?://|#)\s*RUN:\s*(?P<cmd>.*)$")
 BIN = Path(sys.executable).parent
 
