@@ -44,7 +44,9 @@ from xdsl.irdl import (
     var_result_def,
 )
 from xdsl.traits import NoTerminator, SymbolOpInterface
+from xdsl.utils.exceptions import VerifyException
 
+from bitstream_format import SignatureError, check_signature
 from bitstream_format.opcodes import OPCODES
 from dialects.diagnostics import PassOrderError
 from dialects.rdu_attrs import (
@@ -268,23 +270,16 @@ class BufferOp(StageOp):
             },
         )
 
-    def verify_(self) -> None:
-        super().verify_()
-        require(self.result.type == self.input.type, "rdu.buffer: result type must equal input type")
 
 
-
-def _signature_checker():
-    """The instruction set's signature check (bitstream_format.opcodes.check_signature), if this
-    version of the table has one."""
-    from bitstream_format import opcodes
-
-    return getattr(opcodes, "check_signature", None), getattr(opcodes, "SignatureError", None)
+def _typed(value: SSAValue) -> tuple[str, tuple[int, ...]]:
+    return dtype_of(value.type), shape_of(value.type)
 
 
 @irdl_op_definition
 class ComputeOp(StageOp):
-    """A stage executing one instruction-set opcode on its input streams."""
+    """A stage executing one instruction-set opcode on its input streams. The verifier checks
+    the stage against the instruction set: unit kind, parameters, arity, shapes and dtypes."""
 
     name = "rdu.compute"
     opcode = prop_def(StringAttr)
@@ -324,18 +319,15 @@ class ComputeOp(StageOp):
         require(op is not None, f"rdu.compute: unknown opcode {self.opcode.data!r}")
         require(op.unit == self.unit_kind, f"rdu.compute: {op.name} runs on a {op.unit}, not a {self.unit_kind}")
         require(op.family != "memory", f"rdu.compute: {op.name} is a memory opcode; use rdu.load/store/buffer")
-        check, error = _signature_checker()
-        if check is None:
-            return
         try:
             params = self.param_values()
         except TypeError as exc:
-            require(False, f"rdu.compute: {op.name}: {exc}")
+            raise VerifyException(f"rdu.compute: {op.name}: {exc}") from None
         try:
-            check(op.name, params, inputs=[(dtype_of(v.type), shape_of(v.type)) for v in self.inputs],
-                  outputs=[(dtype_of(v.type), shape_of(v.type)) for v in self.outputs])
-        except error as exc:
-            require(False, f"rdu.compute: {exc}")
+            check_signature(op.name, params, inputs=[_typed(v) for v in self.inputs],
+                            outputs=[_typed(v) for v in self.outputs])
+        except (SignatureError, ValueError) as exc:
+            raise VerifyException(f"rdu.compute: {exc}") from None
 
 
 @irdl_op_definition

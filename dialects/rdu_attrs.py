@@ -93,10 +93,11 @@ class NetworkAttr(_InBrackets, EnumAttribute[Network]):
 
 
 class _ShapedValueType(ParametrizedAttribute, TypeAttribute, ShapedType):
-    """Element type and static shape, printed like a tensor's: `<4x8xf32>`, `<f32>` for rank 0."""
+    """Element type and static shape, printed like a tensor's: `<4x8xf32>`, `<f32>` for rank 0.
+    (Each concrete type declares the two parameters itself: irdl compares only its own.)"""
 
-    shape: ArrayAttr[IntAttr] = param_def()
-    element_type: Attribute = param_def()
+    shape: ArrayAttr[IntAttr]
+    element_type: Attribute
 
     def __init__(self, element_type: Attribute, shape: Iterable[int]):
         super().__init__(ArrayAttr(IntAttr(d) for d in shape), element_type)
@@ -143,12 +144,18 @@ class StreamType(_ShapedValueType):
 
     name = "rdu.stream"
 
+    shape: ArrayAttr[IntAttr] = param_def()
+    element_type: Attribute = param_def()
+
 
 @irdl_attr_definition
 class MemType(_ShapedValueType):
     """A tensor resident in an off-chip tier, read and written only by load and store stages."""
 
     name = "rdu.mem"
+
+    shape: ArrayAttr[IntAttr] = param_def()
+    element_type: Attribute = param_def()
 
 
 # --- structured attributes ----------------------------------------------------------------------

@@ -142,7 +142,7 @@ builtin.module {
     %2 = "rdu.buffer"(%1) <{units = 1 : i64, bytes = 32 : i64, tile_bytes = 16 : i64}> : (!rdu.stream<4xf32>) -> !rdu.stream<4xf16>
   }
 }
-// CHECK: rdu.buffer: result type must equal input type
+// CHECK: attribute !rdu.stream<4xf32> expected from variable 'T', but got !rdu.stream<4xf16>
 
 // -----
 
@@ -203,3 +203,47 @@ builtin.module {
   %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<?xf32>
 }
 // CHECK: rdu.mem: dimensions must be static and non-negative
+
+// -----
+
+builtin.module {
+  %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<4xf32>
+  rdu.kernel "k0" {
+    %1 = rdu.load %0 {units = 1 : i64} : !rdu.mem<4xf32> -> !rdu.stream<4xf32>
+    %2 = rdu.compute "exp"(%1) {unit = #rdu.unit<pcu>, params = {bogus = "x"}, units = 1 : i64} : (!rdu.stream<4xf32>) -> !rdu.stream<4xf32>
+  }
+}
+// CHECK: rdu.compute: exp: unknown parameter 'bogus'
+
+// -----
+
+builtin.module {
+  %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<4xf32>
+  rdu.kernel "k0" {
+    %1 = rdu.load %0 {units = 1 : i64} : !rdu.mem<4xf32> -> !rdu.stream<4xf32>
+    %2 = rdu.compute "add"(%1) {unit = #rdu.unit<pcu>, params = {}, units = 1 : i64} : (!rdu.stream<4xf32>) -> !rdu.stream<4xf32>
+  }
+}
+// CHECK: rdu.compute: add takes 2 inputs, got 1
+
+// -----
+
+builtin.module {
+  %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<4xf32>
+  rdu.kernel "k0" {
+    %1 = rdu.load %0 {units = 1 : i64} : !rdu.mem<4xf32> -> !rdu.stream<4xf32>
+    %2 = rdu.compute "exp"(%1) {unit = #rdu.unit<pcu>, params = {}, units = 1 : i64} : (!rdu.stream<4xf32>) -> !rdu.stream<4x9xf32>
+  }
+}
+// CHECK: rdu.compute: exp: result shape (4, 9) should be (4,)
+
+// -----
+
+builtin.module {
+  %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<4xf32>
+  rdu.kernel "k0" {
+    %1 = rdu.load %0 {units = 1 : i64} : !rdu.mem<4xf32> -> !rdu.stream<4xf32>
+    %2 = rdu.compute "exp"(%1) {unit = #rdu.unit<pcu>, params = {}, units = 1 : i64} : (!rdu.stream<4xf32>) -> !rdu.stream<4xi64>
+  }
+}
+// CHECK: rdu.compute: exp: result dtype i64 should be f32
