@@ -46,6 +46,7 @@ def emit_module(module: ModuleOp) -> bytes:
 def emit_bitstream(module: ModuleOp) -> Bitstream:
     """The bitstream of a placed, routed, sectioned module. A module holding only the shapes of
     its weights (no resource) records sizes only, for every tensor (shapes-only compile)."""
+    rdu.require_lowered(module, "bitstream emission")
     chip = load_chip(rdu.chip_of(module, "bitstream emission"))
     weights = [t for t in rdu.tensors(module) if t.role_name == "weight"]
     values = all(isinstance(t.value, DenseResourceAttr) for t in weights)

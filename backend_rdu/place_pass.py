@@ -23,7 +23,7 @@ from backend_rdu.placement.placer import construct_seconds
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.rdu_attrs import CP_SAT_COUNTERS, PlacementSummaryAttr
-from passes.target import target_chip
+from passes.target import lowered_target_chip
 
 
 def kernel_netlist(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]]]:
@@ -55,7 +55,7 @@ class PlacePass(ModulePass):
     greedy: bool = False  # skip the placer: nearest free sites in dataflow order
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = target_chip(module, "rdu-place")
+        chip = lowered_target_chip(module, "rdu-place")
         kernels = rdu.kernels(module)
         distinct: dict[tuple, rdu.KernelOp] = {}
         for kernel in kernels:

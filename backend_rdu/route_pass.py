@@ -21,7 +21,7 @@ from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import PassOrderError, RduccError
 from dialects.rdu_attrs import RouteAttr
-from passes.target import target_chip
+from passes.target import lowered_target_chip
 
 Site = tuple[int, int]
 
@@ -84,7 +84,7 @@ class RoutePass(ModulePass):
     name = "rdu-route"
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = target_chip(module, "rdu-route")
+        chip = lowered_target_chip(module, "rdu-route")
         routed: dict[tuple, list[list[RouteAttr]]] = {}
         for kernel in rdu.kernels(module):
             unplaced = next((st for st in kernel.stages() if st.sites is None), None)

@@ -16,7 +16,7 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
 from dialects import rdu
-from passes.target import target_chip
+from passes.target import lowered_target_chip
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class SectionPass(ModulePass):
     name = "rdu-section"
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        slots = target_chip(module, "rdu-section").launch.config_slots
+        slots = lowered_target_chip(module, "rdu-section").launch.config_slots
         section, used = 0, Counter()
         for kernel in rdu.kernels(module):
             sites = {site for stage in kernel.stages() for site in stage.site_list()}

@@ -119,6 +119,7 @@ def main() -> None:
     rducc inspect OUT.rbit          show a bitstream
     rducc chip sn40l --json         show a chip spec
     rducc opt IN.mlir -p PASSES     run passes on textual IR
+    rducc emit IN.mlir -o OUT.rbit  write the bitstream of lowered IR
     """
 
 
@@ -131,14 +132,24 @@ def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: b
 
 @main.command("compile")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="bitstream to write (.rbit)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="bitstream to write (.rbit)")
 @chip_option
 @opt_option
 @seed_option
 @click.option("--emit-ir", type=click.Path(path_type=Path), help="also write the final rdu IR here")
-def compile_cmd(model: Path, output: Path, chip: str, opt_level: int, seed: int, emit_ir: Path | None) -> None:
-    """Compile MODEL.py into a bitstream."""
+@click.option("--print-pipeline", is_flag=True,
+              help="print the pass pipeline these options run (for `rducc opt -p`) and exit")
+def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, seed: int, emit_ir: Path | None,
+                print_pipeline: bool) -> None:
+    """Compile MODEL.py into a bitstream (the same bytes as `rducc import | rducc opt -p PIPELINE | rducc emit`)."""
     with user_errors():
+        if print_pipeline:
+            from compiler.driver import CompileOptions
+
+            click.echo(CompileOptions(chip=chip, opt_level=opt_level, seed=seed).pipeline())
+            return
+        if output is None:
+            fail("missing option -o/--output: the bitstream to write (.rbit)")
         check_writable(output, emit_ir)
         result = _compile(model, chip, opt_level, seed)
         write_atomically(output, result.data)
@@ -325,7 +336,7 @@ def _grid_picture(chip) -> str:
 
 @main.command("opt")
 @click.argument("source", type=click.Path(path_type=Path), default="-")
-@click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-lower{chip=small},rdu-plan-memory")
+@click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-target{chip=small},rdu-lower,rdu-plan-memory")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write the resulting IR here instead of stdout")
 def opt_cmd(source: Path, pipeline: str, output: Path | None) -> None:
     """Run registered passes on textual IR, like mlir-opt. SOURCE defaults to stdin (-)."""
@@ -357,6 +368,23 @@ def _read_text(path: Path) -> str:
         fail(f"{path} is not textual IR (it is not UTF-8 text; a bitstream is read by `rducc inspect`)")
     except IsADirectoryError:
         fail(f"{path} is a directory")
+
+
+@main.command("emit")
+@click.argument("source", type=click.Path(path_type=Path), default="-")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="bitstream to write (.rbit)")
+def emit_cmd(source: Path, output: Path) -> None:
+    """Write the bitstream of lowered rdu IR (the output of the whole pass pipeline). SOURCE defaults to stdin (-)."""
+    with user_errors():
+        check_writable(output)
+        from backend_rdu.emit_bitstream import emit_module
+        from compiler.textual_ir import parse_ir
+        from dialects import make_context
+
+        text = sys.stdin.read() if str(source) == "-" else _read_text(source)
+        data = emit_module(parse_ir(make_context(), text, str(source)))
+        write_atomically(output, data)
+        click.echo(f"wrote {output} ({len(data):,} bytes)")
 
 
 @main.command("import")

@@ -13,6 +13,7 @@ Types and attributes are in `dialects.rdu_attrs`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import (
@@ -76,22 +77,18 @@ def source_text(op: Operation) -> str:
     """The model line an op came from, as `file.py:12`: from its location, or (IR imported before
     locations) from a `source` string attribute."""
     if isinstance(op.location, FileLineColLoc):
-        return f"{op.location.filename.data}:{op.location.line.data}"
+        return f"{Path(op.location.filename.data).name}:{op.location.line.data}"
     attr = op.attributes.get("source")
     return attr.data if isinstance(attr, StringAttr) else ""
 
 
-def location_of(op: Operation):
-    """The location an op lowered from `op` carries: `op`'s own, or one made from its `source`."""
-    if isinstance(op.location, FileLineColLoc):
-        return op.location
-    text = source_text(op)
-    file, _, line = text.rpartition(":")
-    if file and line.isdigit():
-        from xdsl.dialects.builtin import IntAttr
-
-        return FileLineColLoc(StringAttr(file), IntAttr(int(line)), IntAttr(0))
-    return op.location
+def carry_location(source: Operation, target: Operation) -> Operation:
+    """Give `target` (lowered from `source`) the model line `source` came from: its location,
+    and its `source` attribute if it has one (IR imported before locations)."""
+    target.location = source.location
+    if isinstance(source.attributes.get("source"), StringAttr):
+        target.attributes["source"] = source.attributes["source"]
+    return target
 
 
 @irdl_op_definition
@@ -111,15 +108,15 @@ class TensorOp(IRDLOperation):
     irdl_options = (ParsePropInAttrDict(),)
 
     def __init__(self, name: str, type: MemType, role: Role, *, tier: Tier = Tier.HBM, index: int | None = None,
-                 value: Attribute | None = None, location=None):
+                 value: Attribute | None = None, origin: Operation | None = None):
         props: dict[str, Attribute] = {"sym_name": StringAttr(name), "role": RoleAttr(role), "tier": TierAttr(tier)}
         if index is not None:
             props["index"] = IntegerAttr(index, i64)
         if value is not None:
             props["value"] = value
         super().__init__(properties=props, result_types=[type])
-        if location is not None:
-            self.location = location
+        if origin is not None:
+            carry_location(origin, self)
 
     @property
     def role_name(self) -> str:
@@ -292,7 +289,7 @@ class ComputeOp(StageOp):
     irdl_options = (ParsePropInAttrDict(),)
 
     def __init__(self, opcode: str, inputs: list[SSAValue], output_types: list[Attribute], params: dict[str, Attribute],
-                 location=None):
+                 origin: Operation | None = None):
         super().__init__(
             operands=[inputs],
             result_types=[output_types],
@@ -303,8 +300,8 @@ class ComputeOp(StageOp):
                 "units": IntegerAttr(1, i64),
             },
         )
-        if location is not None:
-            self.location = location
+        if origin is not None:
+            carry_location(origin, self)
 
     @property
     def unit_kind(self) -> str:
@@ -374,6 +371,13 @@ def chip_of(module: ModuleOp, needed_by: str = "this pass") -> str:
         raise PassOrderError(f"{needed_by} needs a target chip: run rdu-target{{chip=NAME}} first "
                              f"(or give the module a {TARGET_ATTR} attribute)")
     return chip
+
+
+def require_lowered(module: ModuleOp, needed_by: str) -> None:
+    """A pass on rdu IR refuses a module that still holds ops of the level above."""
+    foreign = next((op for op in module.body.block.ops if not isinstance(op, (TensorOp, KernelOp))), None)
+    if foreign is not None:
+        raise PassOrderError(f"{needed_by} runs on rdu IR, but the module holds {foreign.name}: run rdu-lower first")
 
 
 def placement_summary(module: ModuleOp) -> PlacementSummaryAttr | None:

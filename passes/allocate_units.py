@@ -24,7 +24,7 @@ from dialects import rdu
 from dialects.diagnostics import CapacityError
 from dialects.types import shape_of
 from dialects.types import value_bytes as type_bytes
-from passes.target import target_chip
+from passes.target import lowered_target_chip
 
 
 def value_bytes(v) -> int:
@@ -108,7 +108,7 @@ class AllocateUnitsPass(ModulePass):
     min_cycles: int = 256
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = target_chip(module, "rdu-allocate-units")
+        chip = lowered_target_chip(module, "rdu-allocate-units")
         for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
             self.allocate(kernel, chip)
 

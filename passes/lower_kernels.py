@@ -36,8 +36,7 @@ def new_tensor(name: str, ty: Attribute, role: Role, *, index: int | None = None
                value: Attribute | None = None) -> rdu.TensorOp:
     """A tensor homed in HBM (memory planning may move it); it carries the location of the op
     that produced it."""
-    location = rdu.location_of(origin) if origin is not None else None
-    return rdu.TensorOp(name, MemType.of(ty), role, index=index, value=value, location=location)
+    return rdu.TensorOp(name, MemType.of(ty), role, index=index, value=value, origin=origin)
 
 
 def stage_params(op: rgraph.GraphOp) -> dict[str, Attribute]:
@@ -67,8 +66,7 @@ def param_attr(value: Any) -> Attribute:
 
 
 def compute_stage(op: rgraph.GraphOp, inputs: list[SSAValue]) -> rdu.ComputeOp:
-    return rdu.ComputeOp(op.OPCODE, inputs, [StreamType.of(r.type) for r in op.results], stage_params(op),
-                         location=rdu.location_of(op))
+    return rdu.ComputeOp(op.OPCODE, inputs, [StreamType.of(r.type) for r in op.results], stage_params(op), origin=op)
 
 
 class KernelBuilder:

@@ -17,7 +17,7 @@ from dialects import rdu
 from dialects.diagnostics import CapacityError
 from dialects.rdu_attrs import Tier, TierAttr
 from dialects.types import value_bytes
-from passes.target import target_chip
+from passes.target import lowered_target_chip
 
 ALIGN = 64
 
@@ -82,7 +82,7 @@ class PlanMemoryPass(ModulePass):
     name = "rdu-plan-memory"
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
-        chip = target_chip(module, "rdu-plan-memory")
+        chip = lowered_target_chip(module, "rdu-plan-memory")
         hbm, ddr = chip.tier("hbm"), chip.tier("ddr")
         items = lifetimes(module)
         for item in items:

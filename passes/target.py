@@ -28,6 +28,13 @@ def target_chip(module: ModuleOp, needed_by: str) -> ChipSpec:
     return load_chip(rdu.chip_of(module, needed_by))
 
 
+def lowered_target_chip(module: ModuleOp, needed_by: str) -> ChipSpec:
+    """For passes on rdu IR: a PassOrderError if the module still holds rgraph functions (a pass
+    run before rdu-lower), else the target chip spec."""
+    rdu.require_lowered(module, needed_by)
+    return target_chip(module, needed_by)
+
+
 @dataclass(frozen=True)
 class TargetPass(ModulePass):
     """Set the target chip (a bundled name such as `sn40l`, `small`, or a chip-spec .toml path)."""
