@@ -5,7 +5,9 @@ stream on chip between stages; an op without a group is a kernel of its own, whi
 unfused baseline (-O0). Inside a kernel, values from outside are loaded through AGCUs, PCU stages
 read and write through PMU buffers, and values needed by later kernels (or returned) are stored
 to their home off chip. In fused kernels, fill constants are generated on chip by a PCU instead
-of being loaded.
+of being loaded. Each rdu op keeps the model line of the rgraph op it comes from, and a weight's
+tensor keeps its bytes (the dense resource of `rgraph.weight`). The module must have a target
+(`rdu-target`), which every later pass reads.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def new_tensor(name: str, ty: Attribute, role: Role, *, index: int | None = None
 
 
 def stage_params(op: rgraph.GraphOp) -> dict[str, Attribute]:
-    """The parameters an rgraph op passes to its instruction: its attributes (properties or not)
-    but its location and fusion group, plus those its types imply (a reshape's shape)."""
+    """The parameters an rgraph op passes to its instruction: its attributes and properties, less
+    its model line and fusion group, plus those its types imply (a reshape's shape)."""
     merged = {**op.properties, **op.attributes}
     params = {k: v for k, v in merged.items() if k not in ("source", GROUP_ATTR)}
     for name, value in op.params().items():
