@@ -1,20 +1,29 @@
-"""The one place every rducc pass is registered, by its MLIR-style name.
+"""The one place every rducc pass is registered, by its MLIR-style name, and how pipelines run.
 
 Passes load lazily (as xDSL's `get_all_passes` does) so that `rducc opt -p rdu-fuse` does not
-import the placer's solver. Pipelines are MLIR pass-pipeline strings:
-`rdu-fuse{chip=small},rdu-lower{chip=small},rdu-plan-memory`.
+import the placer's solver. Pipelines are MLIR pass-pipeline strings, e.g.
+`rdu-fuse{max-ops=2},rdu-lower,rdu-plan-memory`; xDSL's generic passes (`canonicalize`, `dce`,
+`cse`, ...) can be named too. `run_pipeline` keeps the xDSL pass contract: the module is
+verified before the first pass and after every pass, so a pass that breaks the IR is named.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass, PassPipeline
-from xdsl.utils.exceptions import ArgSpecParseError
+from xdsl.passes import ModulePass, PassPipeline, PassPipelineCallbackType, get_pass_option_infos
+from xdsl.utils.exceptions import ArgSpecParseError, PassFailedException
 
 from dialects.diagnostics import RduccError
+from passes.verification import IRDiagnostic, verify_ir
+
+PassLoader = Callable[[], type[ModulePass]]
 
 
 def _lower() -> type[ModulePass]:
@@ -53,7 +62,7 @@ def _section() -> type[ModulePass]:
     return SectionPass
 
 
-PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+PASSES: dict[str, PassLoader] = {
     "rdu-fuse": _fuse,
     "rdu-lower": _lower,
     "rdu-plan-memory": _plan_memory,
@@ -61,9 +70,10 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "rdu-place": _place,
     "rdu-section": _section,
 }
+"""rducc's own passes. xDSL's generic passes are added by `all_passes`."""
 
 
-def register_pass(name: str, loader: Callable[[], type[ModulePass]]) -> None:
+def register_pass(name: str, loader: PassLoader) -> None:
     """Add a pass (e.g. one of your own) so pipelines and `rducc opt` can name it."""
     PASSES[name] = loader
 
@@ -72,18 +82,137 @@ def available_passes() -> list[str]:
     return sorted(PASSES)
 
 
+def generic_passes() -> dict[str, PassLoader]:
+    """xDSL's dialect-independent passes and the rest of its registry (loaded lazily)."""
+    from xdsl.transforms import get_all_passes
+
+    return get_all_passes()
+
+
+def all_passes() -> dict[str, PassLoader]:
+    """Every pass a pipeline may name: xDSL's, then rducc's (which win on a name clash)."""
+    return {**generic_passes(), **PASSES}
+
+
+@dataclass(frozen=True)
+class PassOption:
+    name: str  # as written in a pipeline (kebab-case)
+    type: str
+    default: str | None  # None: the option is required
+
+
+@dataclass(frozen=True)
+class PassInfo:
+    """What `rducc passes` shows: the summary and options a pass class carries itself."""
+
+    name: str
+    summary: str
+    options: tuple[PassOption, ...]
+    generic: bool  # one of xDSL's passes rather than rducc's
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "summary": self.summary, "generic": self.generic,
+                "options": [dataclasses.asdict(o) for o in self.options]}
+
+
+def describe_pass(name: str, loader: PassLoader, generic: bool = False) -> PassInfo:
+    cls = loader()
+    options = tuple(PassOption(o.name.replace("_", "-"), o.expected_type, o.default_value)
+                    for o in get_pass_option_infos(cls))
+    return PassInfo(name, pass_summary(cls), options, generic)
+
+
+def describe_passes(include_generic: bool = True) -> list[PassInfo]:
+    """rducc's passes by name, then (optionally) xDSL's generic ones by name."""
+    infos = [describe_pass(name, PASSES[name]) for name in sorted(PASSES)]
+    if include_generic:
+        generic = generic_passes()
+        infos += [describe_pass(name, generic[name], generic=True) for name in sorted(generic) if name not in PASSES]
+    return infos
+
+
+def pass_summary(cls: type[ModulePass]) -> str:
+    """The first sentence-line of the pass class's docstring (else of its module's docstring).
+
+    A module docstring that starts "`rdu-fuse`: partition ..." gives "partition ...".
+    """
+    doc = cls.__dict__.get("__doc__") or ""
+    if doc.startswith(f"{cls.__name__}("):  # dataclass's generated signature, not a docstring
+        doc = ""
+    doc = inspect.cleandoc(doc) or inspect.cleandoc(sys.modules[cls.__module__].__doc__ or "")
+    first = doc.split("\n\n", 1)[0].replace("\n", " ").strip() if doc else ""
+    if first.startswith("`") and "`:" in first:
+        first = first.split("`:", 1)[1].strip()
+    return first
+
+
 class UnknownPassError(RduccError):
     """A pipeline string naming an unknown pass or malformed options."""
 
 
-def parse_pipeline(spec: str) -> PassPipeline:
+class PassFailedError(IRDiagnostic):
+    """A pass that reported it could not transform the IR (xDSL's PassFailedException), by name."""
+
+
+def parse_pipeline(spec: str, callback: PassPipelineCallbackType | None = None,
+                   available: dict[str, PassLoader] | None = None) -> PassPipeline:
     """A pipeline from a string; unknown names and bad options raise a one-line error."""
+    available = all_passes() if available is None else available
     try:
-        return PassPipeline.parse_spec(PASSES, spec)
+        return PassPipeline.parse_spec(available, spec, callback)
     except (Exception, ArgSpecParseError) as exc:  # xDSL raises several types; ArgSpecParseError is a BaseException
-        message = " ".join(str(exc).split())
-        raise UnknownPassError(f"bad pass pipeline {spec!r}: {message} (known passes: {', '.join(available_passes())})") from None
+        raise bad_pipeline(spec, exc) from None
 
 
-def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> None:
-    parse_pipeline(spec).apply(ctx, module)
+def bad_pipeline(spec: str, exc: BaseException) -> UnknownPassError:
+    """The one-line error for a pipeline string xDSL could not parse or instantiate."""
+    message = " ".join(str(exc).split())
+    return UnknownPassError(f"bad pass pipeline {spec!r}: {message} (known passes: {', '.join(available_passes())} "
+                            "and xDSL's generic passes such as canonicalize, dce, cse; see `rducc passes`)")
+
+
+def verifying_callback(then: PassPipelineCallbackType | None = None,
+                       verify: bool = True) -> PassPipelineCallbackType:
+    """A PassPipeline callback that verifies the module (the input, then each pass's output,
+    naming the pass on failure) and then calls `then` (e.g. xDSL's printing and timing)."""
+
+    def callback(previous: ModulePass | None, module: ModuleOp, following: ModulePass | None) -> None:
+        if verify:
+            stage = "the input IR does not verify" if previous is None else f"pass '{previous.name}' produced invalid IR"
+            verify_ir(module, stage)
+        if then is not None:
+            then(previous, module, following)
+
+    return callback
+
+
+def apply_pipeline(ctx: Context, module: ModuleOp, pipeline: PassPipeline) -> None:
+    """Run a pipeline. A user error passes through; a pass's internal exception keeps its
+    traceback (it is a bug) with a note naming the pass."""
+    running: list[ModulePass | None] = [None]
+    inner = pipeline.callback
+
+    def track(previous: ModulePass | None, module: ModuleOp, following: ModulePass | None) -> None:
+        running[0] = previous  # a failure inside the callback is about what `previous` left
+        if inner is not None:
+            inner(previous, module, following)
+        running[0] = following
+
+    try:
+        PassPipeline(pipeline.passes, track).apply(ctx, module)
+    except PassFailedException as exc:
+        if isinstance(exc, RduccError):
+            raise
+        name = running[0].name if running[0] is not None else "?"
+        raise PassFailedError(f"pass '{name}' failed: {' '.join(str(exc).split())}") from None
+    except RduccError:
+        raise
+    except Exception as exc:
+        if running[0] is not None:
+            exc.add_note(f"(raised in pass '{running[0].name}': a bug in that pass, not in your input)")
+        raise
+
+
+def run_pipeline(ctx: Context, module: ModuleOp, spec: str, verify: bool = True) -> None:
+    """Parse and run `spec` on `module`, verifying it first and after every pass."""
+    apply_pipeline(ctx, module, parse_pipeline(spec, verifying_callback(verify=verify)))
