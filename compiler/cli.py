@@ -330,11 +330,9 @@ def opt_cmd(args: tuple[str, ...]) -> None:
         tool = RduccOptMain(list(args))
         output = Path(tool.args.output_file) if tool.args.output_file else None
         check_writable(output)
-        text = _run_opt(tool)
+        text = _run_opt(tool)  # to stdout as it goes, or returned for -o
         if output:
             write_atomically(output, text.encode())
-        else:
-            click.echo(text, nl=False)
 
 
 def _run_opt(tool) -> str:
@@ -400,14 +398,23 @@ def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool
 
 
 @main.command("passes")
-def passes_cmd() -> None:
-    """List the registered passes."""
-    from passes.registry import PASSES
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list: name, summary, options, generic")
+def passes_cmd(as_json: bool) -> None:
+    """List the passes a pipeline (-p) can name, with their options: rducc's, then xDSL's generic ones."""
+    from passes.registry import describe_passes
 
-    for name in sorted(PASSES):
-        cls = PASSES[name]()
-        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:22} {doc.split(':', 1)[-1].strip()}")
+    infos = describe_passes()
+    if as_json:
+        click.echo(json.dumps([info.to_json() for info in infos]))
+        return
+    click.echo("rducc's passes:")
+    for info in infos:
+        if info.generic and not any(i.generic for i in infos[:infos.index(info)]):
+            click.echo("xDSL's generic passes:")
+        click.echo(f"  {info.name:20} {info.summary}")
+        for option in info.options:
+            default = "required" if option.default is None else f"default {option.default}"
+            click.echo(f"  {'':20}   {option.name}: {option.type} ({default})")
 
 
 @main.command("ops")

@@ -9,8 +9,9 @@ subclass adds is rducc's conventions:
 - the module is verified before the first pass and after each, and a failure names the pass,
   the op and its location (`passes.registry.verifying_callback`), as in the compile path;
 - locations are printed whenever the IR carries them (`--print-debuginfo` forces them);
-- the output is produced in memory and handed back, so the CLI writes it atomically, and an
-  error leaves nothing behind;
+- with `-o`, the output is produced in memory and handed back, so the CLI writes it atomically
+  and an error leaves nothing behind (without `-o` it streams to stdout, as xdsl-opt's does, so
+  `--print-between-passes` and `--verify-diagnostics` output interleave with it in order);
 - the input may be any text file (not only `.mlir`), and `-` is stdin.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 from collections.abc import Sequence
 from typing import IO
 
@@ -95,7 +97,7 @@ class RduccOptMain(xDSLOptMain):
         registry.apply_pipeline(self.ctx, prog, self.pipeline)
 
     def prepare_output(self) -> IO[str]:
-        return self.output
+        return sys.stdout if self.args.output_file is None else self.output
 
     def output_resulting_program(self, prog: ModuleOp) -> str:
         forced = self.args.print_debuginfo
@@ -106,6 +108,6 @@ class RduccOptMain(xDSLOptMain):
             self.args.print_debuginfo = forced
 
     def run_to_text(self) -> str:
-        """Run xDSL's main loop and return what it would have written to `-o` or stdout."""
+        """Run xDSL's main loop; return what it would have written to `-o` (nothing if streamed to stdout)."""
         self.run()
         return self.output.getvalue()

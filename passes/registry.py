@@ -12,16 +12,20 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass, PassPipeline, PassPipelineCallbackType, get_pass_option_infos
 from xdsl.utils.exceptions import ArgSpecParseError, PassFailedException
+from xdsl.utils.hints import type_repr
 
-from dialects.diagnostics import RduccError
-from passes.verification import IRDiagnostic, verify_ir
+from dialects.diagnostics import PassOrderError, RduccError
+from passes.verification import IRDiagnostic, location_of, verify_ir
 
 PassLoader = Callable[[], type[ModulePass]]
 
@@ -62,6 +66,30 @@ def _section() -> type[ModulePass]:
     return SectionPass
 
 
+@dataclass(frozen=True)
+class InputIR:
+    """Which IR a pass runs on, so a pass applied out of order is stopped before it runs with
+    an error naming the first op it cannot take (rather than failing somewhere inside)."""
+
+    name: str  # "rgraph IR"
+    dialects: frozenset[str]  # ops of these dialects only (in function bodies, for graph IR)
+    hint: str  # what to do instead
+    graph_level: bool  # True: checks the ops inside func.func bodies; False: every op
+
+    def first_foreign_op(self, module: ModuleOp) -> Operation | None:
+        if self.graph_level:
+            functions = [op for op in module.ops if isinstance(op, func.FuncOp)]
+            if not functions:  # lowered already: name what is there instead of a function
+                return next(iter(module.ops), None)
+            ops = (op for fn in functions for op in fn.walk())
+        else:
+            ops = module.walk()
+        return next((op for op in ops if op is not module and op.dialect_name() not in self.dialects), None)
+
+
+RGRAPH_IR = InputIR("rgraph IR", frozenset({"func", "rgraph", "builtin"}), "it runs before rdu-lower", graph_level=True)
+RDU_IR = InputIR("rdu IR", frozenset({"rdu", "builtin"}), "run rdu-lower first", graph_level=False)
+
 PASSES: dict[str, PassLoader] = {
     "rdu-fuse": _fuse,
     "rdu-lower": _lower,
@@ -72,25 +100,61 @@ PASSES: dict[str, PassLoader] = {
 }
 """rducc's own passes. xDSL's generic passes are added by `all_passes`."""
 
+INPUT_IR: dict[str, InputIR] = {
+    "rdu-fuse": RGRAPH_IR,
+    "rdu-lower": RGRAPH_IR,
+    "rdu-plan-memory": RDU_IR,
+    "rdu-allocate-units": RDU_IR,
+    "rdu-place": RDU_IR,
+    "rdu-section": RDU_IR,
+}
+"""The IR each rducc pass runs on (checked before it runs); passes not listed are not checked."""
 
-def register_pass(name: str, loader: PassLoader) -> None:
-    """Add a pass (e.g. one of your own) so pipelines and `rducc opt` can name it."""
+
+def register_pass(name: str, loader: PassLoader, input_ir: InputIR | None = None) -> None:
+    """Add a pass (e.g. one of your own) so pipelines and `rducc opt` can name it; with
+    `input_ir` (RGRAPH_IR, RDU_IR), it is not run on IR of another stage."""
     PASSES[name] = loader
+    if input_ir is not None:
+        INPUT_IR[name] = input_ir
+    else:
+        INPUT_IR.pop(name, None)
+
+
+def check_input_ir(pass_: ModulePass, module: ModuleOp) -> None:
+    """Raise PassOrderError naming the first op `pass_` does not run on, with its location."""
+    expected = INPUT_IR.get(pass_.name)
+    if expected is None or PASSES.get(pass_.name) is None:
+        return
+    op = expected.first_foreign_op(module)
+    if op is not None:
+        raise PassOrderError(f"pass '{pass_.name}' runs on {expected.name} and cannot take {op.name} ({expected.hint})",
+                             location_of(op))
 
 
 def available_passes() -> list[str]:
     return sorted(PASSES)
 
 
+GENERIC_PASSES: dict[str, str] = {
+    "canonicalize": "apply every op's canonicalization patterns, then erase dead ops (xDSL)",
+    "cse": "merge identical side-effect-free ops (xDSL's common subexpression elimination)",
+    "dce": "erase ops whose results are unused and that have no side effects (xDSL)",
+}
+"""xDSL's dialect-independent passes that apply to rducc's IR, with a summary each (xDSL's
+dialect-specific passes, for RISC-V, stencils and the like, have nothing to do on it)."""
+
+
 def generic_passes() -> dict[str, PassLoader]:
-    """xDSL's dialect-independent passes and the rest of its registry (loaded lazily)."""
+    """xDSL's generic passes (loaded lazily, like ours)."""
     from xdsl.transforms import get_all_passes
 
-    return get_all_passes()
+    xdsl_passes = get_all_passes()
+    return {name: xdsl_passes[name] for name in GENERIC_PASSES}
 
 
 def all_passes() -> dict[str, PassLoader]:
-    """Every pass a pipeline may name: xDSL's, then rducc's (which win on a name clash)."""
+    """Every pass a pipeline may name: xDSL's generic ones, then rducc's (which win on a clash)."""
     return {**generic_passes(), **PASSES}
 
 
@@ -117,22 +181,31 @@ class PassInfo:
 
 def describe_pass(name: str, loader: PassLoader, generic: bool = False) -> PassInfo:
     cls = loader()
-    options = tuple(PassOption(o.name.replace("_", "-"), o.expected_type, o.default_value)
-                    for o in get_pass_option_infos(cls))
-    return PassInfo(name, pass_summary(cls), options, generic)
+    return PassInfo(name, pass_summary(cls) or GENERIC_PASSES.get(name, ""), pass_options(cls), generic)
 
 
-def describe_passes(include_generic: bool = True) -> list[PassInfo]:
-    """rducc's passes by name, then (optionally) xDSL's generic ones by name."""
-    infos = [describe_pass(name, PASSES[name]) for name in sorted(PASSES)]
-    if include_generic:
-        generic = generic_passes()
-        infos += [describe_pass(name, generic[name], generic=True) for name in sorted(generic) if name not in PASSES]
-    return infos
+def pass_options(cls: type[ModulePass]) -> tuple[PassOption, ...]:
+    """A pass's options as a pipeline names them, from its dataclass fields (as xDSL parses them)."""
+    try:
+        hints = typing.get_type_hints(cls)  # resolves `from __future__ import annotations` strings
+    except Exception:  # a forward reference xDSL's own passes leave unresolvable
+        hints = {}
+    options = []
+    for info in get_pass_option_infos(cls):
+        kind = type_repr(hints[info.name]) if info.name in hints else str(info.expected_type).strip("'")
+        options.append(PassOption(info.name.replace("_", "-"), kind, info.default_value))
+    return tuple(options)
+
+
+def describe_passes() -> list[PassInfo]:
+    """rducc's passes by name, then xDSL's generic ones by name."""
+    generic = generic_passes()
+    return ([describe_pass(name, PASSES[name]) for name in sorted(PASSES)]
+            + [describe_pass(name, generic[name], generic=True) for name in sorted(generic) if name not in PASSES])
 
 
 def pass_summary(cls: type[ModulePass]) -> str:
-    """The first sentence-line of the pass class's docstring (else of its module's docstring).
+    """The summary line of the pass class's docstring (else of its module's docstring).
 
     A module docstring that starts "`rdu-fuse`: partition ..." gives "partition ...".
     """
@@ -140,7 +213,7 @@ def pass_summary(cls: type[ModulePass]) -> str:
     if doc.startswith(f"{cls.__name__}("):  # dataclass's generated signature, not a docstring
         doc = ""
     doc = inspect.cleandoc(doc) or inspect.cleandoc(sys.modules[cls.__module__].__doc__ or "")
-    first = doc.split("\n\n", 1)[0].replace("\n", " ").strip() if doc else ""
+    first = doc.splitlines()[0].strip() if doc else ""
     if first.startswith("`") and "`:" in first:
         first = first.split("`:", 1)[1].strip()
     return first
@@ -182,6 +255,8 @@ def verifying_callback(then: PassPipelineCallbackType | None = None,
             verify_ir(module, stage)
         if then is not None:
             then(previous, module, following)
+        if following is not None:
+            check_input_ir(following, module)
 
     return callback
 
