@@ -47,7 +47,7 @@ def location_of(op: Operation) -> str:
 
 def _location_text(loc: Attribute) -> str:
     if isinstance(loc, FileLineColLoc):
-        return f"{loc.filename.data}:{loc.line.value.data}:{loc.column.value.data}"
+        return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
     if isinstance(loc, NameLoc):
         inner = _location_text(loc.location)
         return f"{loc.desc.data} ({inner})" if inner else loc.desc.data
