@@ -25,7 +25,7 @@ from xdsl.utils.exceptions import ArgSpecParseError, PassFailedException
 from xdsl.utils.hints import type_repr
 
 from dialects.diagnostics import PassOrderError, RduccError
-from passes.verification import IRDiagnostic, location_of, verify_ir
+from passes.verification import IRDiagnostic, location_of, op_name, verify_ir
 
 PassLoader = Callable[[], type[ModulePass]]
 
@@ -69,26 +69,34 @@ def _section() -> type[ModulePass]:
 @dataclass(frozen=True)
 class InputIR:
     """Which IR a pass runs on, so a pass applied out of order is stopped before it runs with
-    an error naming the first op it cannot take (rather than failing somewhere inside)."""
+    an error naming the first op it cannot take (rather than failing somewhere inside).
+
+    Graph IR is checked inside function bodies only (what else the module holds, a target
+    description say, is not the graph); lowered IR is checked for ops of the earlier stage, so
+    that new dialects used after lowering need no change here.
+    """
 
     name: str  # "rgraph IR"
-    dialects: frozenset[str]  # ops of these dialects only (in function bodies, for graph IR)
-    hint: str  # what to do instead
-    graph_level: bool  # True: checks the ops inside func.func bodies; False: every op
+    hint: str  # the rest of "it runs on <name>...": what the IR holds, or what to run first
+    body_dialects: frozenset[str] = frozenset()  # graph IR: the only dialects inside func.func bodies
+    earlier_dialects: frozenset[str] = frozenset()  # lowered IR: dialects it no longer contains
 
     def first_foreign_op(self, module: ModuleOp) -> Operation | None:
-        if self.graph_level:
-            functions = [op for op in module.ops if isinstance(op, func.FuncOp)]
+        if self.body_dialects:
+            functions = [op for op in module.walk() if isinstance(op, func.FuncOp)]
             if not functions:  # lowered already: name what is there instead of a function
                 return next(iter(module.ops), None)
-            ops = (op for fn in functions for op in fn.walk())
-        else:
-            ops = module.walk()
-        return next((op for op in ops if op is not module and op.dialect_name() not in self.dialects), None)
+            body_ops = (op for fn in functions for op in fn.walk() if op is not fn)
+            return next((op for op in body_ops if _dialect(op) not in self.body_dialects), None)
+        return next((op for op in module.walk() if _dialect(op) in self.earlier_dialects), None)
 
 
-RGRAPH_IR = InputIR("rgraph IR", frozenset({"func", "rgraph", "builtin"}), "it runs before rdu-lower", graph_level=True)
-RDU_IR = InputIR("rdu IR", frozenset({"rdu", "builtin"}), "run rdu-lower first", graph_level=False)
+def _dialect(op: Operation) -> str:
+    return op_name(op).split(".", 1)[0]
+
+
+RGRAPH_IR = InputIR("rgraph IR", " (func and rgraph ops, as `rducc import` prints it)", body_dialects=frozenset({"func", "rgraph"}))
+RDU_IR = InputIR("rdu IR", " (run rdu-lower first)", earlier_dialects=frozenset({"func", "rgraph"}))
 
 PASSES: dict[str, PassLoader] = {
     "rdu-fuse": _fuse,
@@ -128,7 +136,7 @@ def check_input_ir(pass_: ModulePass, module: ModuleOp) -> None:
         return
     op = expected.first_foreign_op(module)
     if op is not None:
-        raise PassOrderError(f"pass '{pass_.name}' runs on {expected.name} and cannot take {op.name} ({expected.hint})",
+        raise PassOrderError(f"pass '{pass_.name}' cannot take {op_name(op)}: it runs on {expected.name}{expected.hint}",
                              location_of(op))
 
 

@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator
 
 from xdsl.dialects.builtin import FileLineColLoc, ModuleOp, NameLoc, UnknownLoc
+from xdsl.dialects.builtin import UnregisteredOp
 from xdsl.ir import Attribute, Operation
 from xdsl.utils.exceptions import DiagnosticException, VerifyException
 from xdsl.utils.lexer import Span
@@ -56,6 +57,11 @@ def _location_text(loc: Attribute) -> str:
     return str(loc)  # fused and call-site locations print as MLIR writes them
 
 
+def op_name(op: Operation) -> str:
+    """The op's name as written, also for an op of an unregistered dialect (`--allow-unregistered-dialect`)."""
+    return op.op_name.data if isinstance(op, UnregisteredOp) else op.name
+
+
 def carries_locations(module: ModuleOp) -> bool:
     """True when some op has a known location (then printers print `loc(...)`, so it survives)."""
     return any(not isinstance(op.location, UnknownLoc) for op in module.walk())
@@ -69,8 +75,8 @@ def verify_ir(module: ModuleOp, stage: str) -> None:
         op = _failing_op(module)
         message = _first_line(exc)
         where = location_of(op) if op is not None else ""
-        if op is not None and not message.startswith(op.name):
-            message = f"{op.name}: {message}"  # our verifiers name the op already; xDSL's do not
+        if op is not None and not message.startswith(op_name(op)):
+            message = f"{op_name(op)}: {message}"  # our verifiers name the op already; xDSL's do not
         named = f"{stage}: {message}"
         error = InvalidIRError(named, where)
         for note in getattr(exc, "__notes__", ()):

@@ -104,10 +104,17 @@ def test_verifier_failure_prefers_the_model_location(tmp_path: Path) -> None:
 def test_pass_out_of_order_names_the_first_op_it_cannot_take(tmp_path: Path) -> None:
     ir = write(tmp_path, GRAPH)
     line = user_error(invoke("opt", str(ir), "-p", "rdu-plan-memory"))
-    assert line == (f"error: pass 'rdu-plan-memory' runs on rdu IR and cannot take func.func (run rdu-lower first) "
-                    f"(at {ir}:1:1)")
+    assert line == f"error: pass 'rdu-plan-memory' cannot take func.func: it runs on rdu IR (run rdu-lower first) (at {ir}:1:1)"
     line = user_error(invoke("opt", str(ir), "-p", "rdu-lower,rdu-fuse"))
-    assert line.startswith("error: pass 'rdu-fuse' runs on rgraph IR and cannot take rdu.tensor")
+    assert line.startswith("error: pass 'rdu-fuse' cannot take rdu.tensor: it runs on rgraph IR")
+
+
+def test_pass_given_an_unregistered_op_names_it(tmp_path: Path) -> None:
+    ir = write(tmp_path, GRAPH.replace("rgraph.exp %x : tensor<4xf32> -> tensor<4xf32>",
+                                       '"foo.bar"(%x) : (tensor<4xf32>) -> tensor<4xf32>'))
+    line = user_error(invoke("opt", str(ir), "--allow-unregistered-dialect", "-p", "rdu-lower"))
+    assert line == (f"error: pass 'rdu-lower' cannot take foo.bar: it runs on rgraph IR (func and rgraph ops, "
+                    f"as `rducc import` prints it) (at {ir}:2:3)")
 
 
 @pytest.mark.parametrize(("pipeline", "needle"), [
