@@ -308,3 +308,15 @@ def test_a_registered_pass_shows_its_docstring(test_passes) -> None:
     crash = next(info for info in infos if info["name"] == "test-crash")
     assert crash == {"name": "test-crash", "summary": "Deliberately buggy: raises an internal exception.",
                      "generic": False, "options": []}
+
+
+def test_opt_loads_only_the_passes_it_runs() -> None:
+    """Passes load lazily: `rducc opt -p rdu-fuse` does not import the placer (or its solver)."""
+    root = Path(__file__).parents[1]
+    script = ("import sys; from click.testing import CliRunner; from compiler.cli import main; "
+              "r = CliRunner().invoke(main, ['opt', 'tests/ir/fuse.mlir', '-p', 'rdu-fuse']); assert r.exit_code == 0; "
+              "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('ortools', 'backend_rdu'))}))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
