@@ -105,7 +105,7 @@ def test_pass_out_of_order_names_the_first_op_it_cannot_take(tmp_path: Path) -> 
     ir = write(tmp_path, GRAPH)
     line = user_error(invoke("opt", str(ir), "-p", "rdu-plan-memory"))
     assert line == f"error: pass 'rdu-plan-memory' cannot take func.func: it runs on rdu IR (run rdu-lower first) (at {ir}:1:1)"
-    line = user_error(invoke("opt", str(ir), "-p", "rdu-lower,rdu-fuse"))
+    line = user_error(invoke("opt", str(ir), "-p", "rdu-target{chip=small},rdu-lower,rdu-fuse"))
     assert line.startswith("error: pass 'rdu-fuse' cannot take rdu.tensor: it runs on rgraph IR")
 
 
@@ -145,7 +145,7 @@ def test_missing_and_directory_inputs(tmp_path: Path) -> None:
 
 def test_output_file_and_stdin(tmp_path: Path) -> None:
     out = tmp_path / "out.mlir"
-    result = CliRunner().invoke(main, ["opt", "-", "-p", "rdu-fuse", "-o", str(out)], input=GRAPH, catch_exceptions=False)
+    result = CliRunner().invoke(main, ["opt", "-", "-p", "rdu-target{chip=small},rdu-fuse", "-o", str(out)], input=GRAPH, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.output == ""
     assert "rgraph.exp %x {rdu.kernel = 0 : i64}" in out.read_text()
@@ -158,8 +158,8 @@ def test_any_text_file_is_textual_ir(tmp_path: Path) -> None:
 
 
 def test_generic_format_round_trips(tmp_path: Path) -> None:
-    custom = invoke("opt", str(write(tmp_path, GRAPH)), "-p", "rdu-fuse,rdu-lower").output
-    generic = invoke("opt", str(write(tmp_path, GRAPH)), "-p", "rdu-fuse,rdu-lower", "--print-op-generic").output
+    custom = invoke("opt", str(write(tmp_path, GRAPH)), "-p", "rdu-target{chip=small},rdu-fuse,rdu-lower").output
+    generic = invoke("opt", str(write(tmp_path, GRAPH)), "-p", "rdu-target{chip=small},rdu-fuse,rdu-lower", "--print-op-generic").output
     assert '"rdu.kernel"()' in generic and custom != generic
     assert invoke("opt", str(write(tmp_path, generic, "generic.mlir"))).output == custom
 
@@ -242,7 +242,7 @@ def _exp_shape_message() -> str:
 
 def test_pass_with_an_internal_error_keeps_its_traceback_and_is_named(test_passes) -> None:
     with pytest.raises(KeyError) as info:
-        registry.run_pipeline(make_context(), _parse(GRAPH), "rdu-fuse,test-crash")
+        registry.run_pipeline(make_context(), _parse(GRAPH), "rdu-target{chip=small},rdu-fuse,test-crash")
     assert any("in pass 'test-crash'" in note for note in info.value.__notes__)
 
 
@@ -314,7 +314,7 @@ def test_opt_loads_only_the_passes_it_runs() -> None:
     """Passes load lazily: `rducc opt -p rdu-fuse` does not import the placer (or its solver)."""
     root = Path(__file__).parents[1]
     script = ("import sys; from click.testing import CliRunner; from compiler.cli import main; "
-              "r = CliRunner().invoke(main, ['opt', 'tests/ir/fuse.mlir', '-p', 'rdu-fuse']); assert r.exit_code == 0; "
+              "r = CliRunner().invoke(main, ['opt', 'tests/ir/fuse.mlir', '-p', 'rdu-target{chip=small},rdu-fuse']); assert r.exit_code == 0; "
               "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('ortools', 'backend_rdu'))}))")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root,
                           env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)

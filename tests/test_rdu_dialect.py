@@ -19,7 +19,7 @@ INVALID = Path(__file__).parent / "ir" / "rdu_invalid.mlir"
 def cases() -> list[tuple[str, str]]:
     out = []
     for chunk in INVALID.read_text().split("// -----"):
-        checks = re.findall(r"^// CHECK: (.*)$", chunk, re.M)
+        checks = re.findall(r"^// CHECK: (.*)$", chunk, re.M)  # (the RUN line is not a case)
         assert len(checks) == 1, f"each case names one message: {chunk}"
         out.append((chunk, checks[0]))
     return out

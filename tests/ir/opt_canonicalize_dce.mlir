@@ -1,6 +1,6 @@
 // RUN: rducc opt %s -p dce | filecheck %s --check-prefix=DCE
 // RUN: rducc opt %s -p cse | filecheck %s --check-prefix=CSE
-// RUN: rducc opt %s -p canonicalize,dce,cse,rdu-fuse,rdu-lower | filecheck %s --check-prefix=LOWER
+// RUN: rducc opt %s -p 'canonicalize,dce,cse,rdu-target{chip=small},rdu-fuse,rdu-lower' | filecheck %s --check-prefix=LOWER
 // xDSL's generic passes work on rgraph IR: rgraph ops are Pure, so unused ones are dead and
 // identical ones are one value.
 

@@ -1,5 +1,5 @@
-// RUN: rducc opt %s -p rdu-fuse,rdu-lower --print-op-generic | filecheck %s --check-prefix=GENERIC
-// RUN: diff <(rducc opt %s -p rdu-fuse,rdu-lower) <(rducc opt %s -p rdu-fuse,rdu-lower --print-op-generic | rducc opt)
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-fuse,rdu-lower' --print-op-generic | filecheck %s --check-prefix=GENERIC
+// RUN: diff <(rducc opt %s -p 'rdu-target{chip=small},rdu-fuse,rdu-lower') <(rducc opt %s -p 'rdu-target{chip=small},rdu-fuse,rdu-lower' --print-op-generic | rducc opt)
 // RUN: diff <(rducc opt %s) <(rducc opt %s --print-op-generic | rducc opt -)
 // The generic format (every op as "name"(operands) <{properties}> {attributes} : type) parses
 // back to the same module, for rgraph IR and for rdu IR.
@@ -15,5 +15,5 @@ func.func @forward(%x: tensor<4x8xf32>) -> tensor<8x4xf32> {
 
 // GENERIC: "builtin.module"() ({
 // GENERIC: "rdu.tensor"() {{.*}}sym_name = "x"
-// GENERIC: "rdu.kernel"() ({
+// GENERIC: "rdu.kernel"() <{sym_name = "k0_{{.*}}"}> ({
 // GENERIC: "rdu.compute"(

@@ -1,4 +1,4 @@
-// RUN: rducc opt %s -p rdu-fuse,rdu-lower --print-between-passes | filecheck %s
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-fuse,rdu-lower' --print-between-passes | filecheck %s
 // The IR after each pass but the last, then the result.
 
 func.func @forward(%x: tensor<4xf32>) -> tensor<4xf32> {
@@ -7,10 +7,12 @@ func.func @forward(%x: tensor<4xf32>) -> tensor<4xf32> {
   func.return %1 : tensor<4xf32>
 }
 
+// CHECK:      IR after rdu-target:
+// CHECK-NEXT: builtin.module attributes {rdu.target = #rdu.target<"small">} {
 // CHECK:      IR after rdu-fuse:
-// CHECK-NEXT: builtin.module {
+// CHECK-NEXT: builtin.module attributes {rdu.target = #rdu.target<"small">} {
 // CHECK:        rgraph.exp %x {rdu.kernel = 0 : i64}
 // CHECK:        rgraph.neg %{{.*}} {rdu.kernel = 0 : i64}
 // CHECK-NOT:  IR after
-// CHECK:      builtin.module attributes {rdu.chip = "small"} {
+// CHECK:      builtin.module attributes {rdu.target = #rdu.target<"small">} {
 // CHECK:        rdu.kernel "k0_exp_x2"

@@ -1,4 +1,4 @@
-// RUN: rducc opt %s --split-input-file -p rdu-fuse | filecheck %s
+// RUN: rducc opt %s --split-input-file -p 'rdu-target{chip=small},rdu-fuse' | filecheck %s
 // Each chunk (between separator lines) is its own module, parsed and passed separately; the output keeps the separators.
 
 func.func @forward(%x: tensor<4xf32>) -> tensor<4xf32> {
@@ -6,11 +6,11 @@ func.func @forward(%x: tensor<4xf32>) -> tensor<4xf32> {
   func.return %0 : tensor<4xf32>
 }
 
-// CHECK:      builtin.module {
+// CHECK:      builtin.module attributes {rdu.target = #rdu.target<"small">} {
 // CHECK:        rgraph.exp %x {rdu.kernel = 0 : i64} : tensor<4xf32> -> tensor<4xf32>
 // CHECK-NOT:    rgraph.neg
 // CHECK:      {{^//}} -----
-// CHECK-NEXT: builtin.module {
+// CHECK-NEXT: builtin.module attributes {rdu.target = #rdu.target<"small">} {
 
 // -----
 

@@ -1,5 +1,6 @@
-// One case per rdu verifier rule; each must fail with the message in its CHECK line.
-// Checked by tests/test_rdu_dialect.py (each case parsed and verified on its own).
+// RUN: rducc opt %s --split-input-file --verify-diagnostics | filecheck %s
+// One case per rdu verifier rule; each must fail with the message in its CHECK line
+// (tests/test_rdu_dialect.py also checks each case on its own).
 
 builtin.module attributes {rdu.target = #rdu.target<"small">} {
   %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>} : !rdu.mem<4xf32>
