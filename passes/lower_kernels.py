@@ -42,10 +42,12 @@ def new_tensor(name: str, ty: Attribute, role: Role, *, index: int | None = None
 
 
 def stage_params(op: rgraph.GraphOp) -> dict[str, Attribute]:
-    """The parameters an rgraph op passes to its instruction: its attributes and properties, less
-    its model line and fusion group, plus those its types imply (a reshape's shape)."""
-    merged = {**op.properties, **op.attributes}
-    params = {k: v for k, v in merged.items() if k not in ("source", GROUP_ATTR)}
+    """The parameters an rgraph op passes to its instruction, as attributes."""
+    if hasattr(op, "param_attributes"):  # rgraph with typed properties: exactly the opcode's parameters
+        return op.param_attributes()
+    # rgraph with discardable attributes: all but the model line and fusion group, plus those its
+    # types imply (a reshape's shape)
+    params = {k: v for k, v in op.attributes.items() if k not in ("source", GROUP_ATTR)}
     for name, value in op.params().items():
         if name not in params and name != GROUP_ATTR:
             params[name] = param_attr(value)

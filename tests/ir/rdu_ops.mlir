@@ -1,4 +1,5 @@
 // RUN: rducc opt %s | rducc opt - | filecheck %s
+// RUN: rducc opt %s --print-op-generic | rducc opt - | filecheck %s
 // Every rdu op, type and attribute prints and parses back to itself.
 
 builtin.module @m attributes {rdu.target = #rdu.target<"small">, rdu.placement = #rdu.placement<method "cp-sat windows", seed 3, kernels 1, distinct_kernels 1, wirelength 12, lower_bound 10, gap 0.166667, cp_sat [windows_solved 1, windows_improved 1, windows_proven_optimal 0, conflicts 5, branches 40]>} {
