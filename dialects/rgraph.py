@@ -9,7 +9,8 @@ signature of its opcode (`bitstream_format.signatures`), the same table `rdu.com
 against, so the two levels cannot disagree about what is well typed.
 
 Properties print inside the attribute dictionary (`{dim = 0 : i64}`), as MLIR's declarative
-assembly format does for inherent attributes.
+assembly format does for inherent attributes. The model line an op comes from is its location,
+`loc("model.py":14:0)`, printed with the printer's debug info.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from xdsl.dialects.builtin import (
     BoolAttr,
     DenseArrayBase,
     DenseResourceAttr,
+    FileLineColLoc,
     FloatAttr,
     IntegerAttr,
     IntegerType,
@@ -36,7 +38,6 @@ from xdsl.irdl import (
     ParsePropInAttrDict,
     irdl_op_definition,
     operand_def,
-    opt_attr_def,
     opt_operand_def,
     opt_prop_def,
     prop_def,
@@ -107,7 +108,6 @@ class GraphOp(IRDLOperation):
     OPCODE: ClassVar[str]
     traits = traits_def(Pure())
     irdl_options = (ParsePropInAttrDict(),)
-    source_attr = opt_attr_def(StringAttr, attr_name="source")  # the model line that produced it
 
     def param_attributes(self) -> dict[str, Attribute]:
         """The opcode's parameters as attributes: exactly the op's properties."""
@@ -118,9 +118,9 @@ class GraphOp(IRDLOperation):
         return {k: attr_value(v) for k, v in self.param_attributes().items()}
 
     def source(self) -> str:
-        """The model line that produced this op, "file.py:LINE" (empty when unknown)."""
-        attr = self.attributes.get("source")
-        return attr.data if isinstance(attr, StringAttr) else ""
+        """The model line that produced this op, "file.py:LINE", from its location (empty when unknown)."""
+        loc = self.location
+        return f"{loc.filename.data}:{loc.line.data}" if isinstance(loc, FileLineColLoc) else ""
 
     def operand_shapes(self) -> list[tuple[int, ...]]:
         return [shape_of(o.type) for o in self.operands]

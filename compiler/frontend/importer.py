@@ -9,6 +9,7 @@ collected and reported together with the model line that produced them.
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -16,12 +17,12 @@ import torch
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from dialects.diagnostics import UnsupportedOpError
 from compiler.frontend.capture import node_source_line
-from compiler.frontend.source_lines import node_source
+from compiler.frontend.source_lines import SourceLine, node_source
 from dialects import rgraph
 from dialects.resources import store_resource
 from dialects.types import FLOAT_DTYPES, dtype_of, tensor_type
@@ -86,14 +87,19 @@ class GraphImporter:
         self.block = Block()
         self.values: dict[torch.fx.Node, Any] = {}
         self.weights: dict[str, WeightData] = {}
-        self.current_source = ""
+        self.current_line: SourceLine | None = None  # the model line of the node being converted
+
+    @property
+    def current_source(self) -> str:
+        """"model.py:LINE" of the node being converted, for error messages (empty when unknown)."""
+        return self.current_line.short if self.current_line else ""
 
     # -- emission helpers used by converters ----------------------------------------------------
 
     def add_op(self, op: OpT) -> OpT:
         """Append `op` to the function body, recording the model line being converted."""
-        if self.current_source:
-            op.attributes["source"] = StringAttr(self.current_source)
+        if self.current_line is not None:
+            op.location = FileLineColLoc(StringAttr(Path(self.current_line.file).name), IntAttr(self.current_line.line), IntAttr(0))
         self.block.add_op(op)
         return op
 
@@ -147,7 +153,7 @@ class GraphImporter:
             raise UnsupportedOpError(f"unsupported op {first_op}{tail} (run `rducc ops` for the full list)", lines[0] if lines else "")
 
         for node in graph.nodes:
-            self.current_source = ""
+            self.current_line = None
             if node.op == "placeholder":
                 spec = kinds[node.name]
                 val = node.meta["val"]
@@ -171,8 +177,7 @@ class GraphImporter:
                     value = store_resource(target, weight.data, ty) if weight.data is not None else None
                     self.values[node] = self.add(rgraph.WeightOp(target, ty, value))
             elif node.op == "call_function":
-                src = node_source(node.meta.get("stack_trace"))
-                self.current_source = src.short if src else ""
+                self.current_line = node_source(node.meta.get("stack_trace"))
                 if node.target is operator.getitem:
                     self.values[node] = self.values[node.args[0]][node.args[1]]
                     continue
