@@ -1,9 +1,10 @@
 """Import an exported, decomposed FX graph into the rgraph dialect.
 
-Parameters, buffers and lifted constants become `rgraph.weight` ops whose values go to a
-WeightStore (bytes, or None when the model lives on the meta device); user inputs become function
-arguments. Each ATen op is translated by a converter in `aten_converters`; ops without one are
-collected and reported together with the model line that produced them.
+Parameters, buffers and lifted constants become `rgraph.weight` ops whose bytes are module
+resources (none when the model lives on the meta device; `ImportedGraph.weights` still lists them
+for the backend); user inputs become function arguments. Each ATen op is translated by a converter
+in `aten_converters`, built with the op's typed constructor and located at the model line that
+produced it; ops without a converter are collected and reported together with that line.
 """
 
 from __future__ import annotations
