@@ -1,6 +1,7 @@
-// Every rgraph verifier rule, one `// -----` case each, with the message it gives (xDSL's
-// --verify-diagnostics prints it; the CHECK line states it). tests/dialects/test_rgraph_invalid.py
-// also parses each case and asserts the verifier raises exactly this message.
+// RUN: rducc opt %s --split-input-file --verify-diagnostics | filecheck %s
+// Every rgraph verifier rule, one case (input chunk) each, with the message it gives: rducc opt
+// prints it and the CHECK line states it. tests/dialects/test_rgraph_invalid.py also parses each
+// case and asserts the verifier raises exactly this message.
 
 // CHECK: "x" should be of base attribute integer
 func.func @case0(%a: tensor<2x4xf32>) {

@@ -1,4 +1,5 @@
 // RUN: rducc opt %s | rducc opt - | filecheck %s
+// RUN: rducc opt %s --print-op-generic | rducc opt - | filecheck %s
 // Every rgraph op, printed and parsed back (tests/dialects/test_rgraph_ops.py also checks that the
 // printed text is a fixed point, that the generic form round-trips, and that no op is missing).
 
