@@ -37,6 +37,7 @@ from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
     irdl_op_definition,
+    lazy_traits_def,
     operand_def,
     opt_operand_def,
     opt_prop_def,
@@ -159,25 +160,13 @@ class UnaryOp(GraphOp):
         super().__init__(operands=[value], result_types=[result_type or value.type], properties=properties or {})
 
 
-class FoldDoubleNegation(RewritePattern):
-    """neg(neg(x)) -> x. The inner neg, if now unused, is removed by dead-code elimination."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
-        if isinstance(op, NegOp) and isinstance(inner := op.input.owner, NegOp):
-            rewriter.replace_op(op, [], [inner.input])
-
-
-class NegCanonicalization(HasCanonicalizationPatternsTrait):
-    @classmethod
-    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
-        return (FoldDoubleNegation(),)
 
 
 @irdl_op_definition
 class NegOp(UnaryOp):
     name = "rgraph.neg"
     OPCODE: ClassVar[str] = "neg"
-    traits = traits_def(NegCanonicalization())
+    traits = lazy_traits_def(lambda: (NegCanonicalization(),))
 
 
 @irdl_op_definition
@@ -300,6 +289,7 @@ class CastOp(UnaryOp):
 
     name = "rgraph.cast"
     OPCODE: ClassVar[str] = "cast"
+    traits = lazy_traits_def(lambda: (LayoutCanonicalization(),))
 
     def __init__(self, input: SSAValue | Operation, dtype: str):  # noqa: A002
         value = SSAValue.get(input)
@@ -648,6 +638,7 @@ class ResultShapedOp(GraphOp):
 class ReshapeOp(ResultShapedOp):
     name = "rgraph.reshape"
     OPCODE: ClassVar[str] = "reshape"
+    traits = lazy_traits_def(lambda: (ReshapeCanonicalization(),))
 
 
 @irdl_op_definition
@@ -656,12 +647,14 @@ class ExpandOp(ResultShapedOp):
 
     name = "rgraph.expand"
     OPCODE: ClassVar[str] = "expand"
+    traits = lazy_traits_def(lambda: (LayoutCanonicalization(),))
 
 
 @irdl_op_definition
 class PermuteOp(GraphOp):
     name = "rgraph.permute"
     OPCODE: ClassVar[str] = "permute"
+    traits = lazy_traits_def(lambda: (LayoutCanonicalization(),))
     input = operand_def(TensorType)
     result = result_def(TensorType)
     dims = prop_def(I64Array)
@@ -850,6 +843,55 @@ class WeightOp(IRDLOperation):
     def data(self) -> bytes | None:
         """The weight's bytes, or None for a shapes-only weight."""
         return None if self.value is None else resource_bytes(self.value)
+
+
+# --- canonicalization patterns (xDSL's `canonicalize` applies them, then removes dead ops) ----
+
+
+class FoldDoubleNegation(RewritePattern):
+    """neg(neg(x)) -> x. The inner neg, if now unused, is removed by dead-code elimination."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
+        if isinstance(op, NegOp) and isinstance(inner := op.input.owner, NegOp):
+            rewriter.replace_op(op, [], [inner.input])
+
+
+class FoldIdentityLayout(RewritePattern):
+    """A reshape, expand or cast to the type it already has, or a permute that keeps every dim in
+    place, is its input: each would otherwise cost a PMU or PCU stage."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
+        if not isinstance(op, (ReshapeOp, ExpandOp, CastOp, PermuteOp)) or op.result.type != op.input.type:
+            return
+        if isinstance(op, PermuteOp) and list(op.dims.get_values()) != list(range(len(shape_of(op.input.type)))):
+            return  # a square transpose keeps the type but not the data
+        rewriter.replace_op(op, [], [op.input])
+
+
+class ComposeReshapes(RewritePattern):
+    """reshape(reshape(x)) -> reshape(x): only the final shape matters."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
+        if isinstance(op, ReshapeOp) and isinstance(inner := op.input.owner, ReshapeOp):
+            rewriter.replace_op(op, ReshapeOp(inner.input, op.result.type))
+
+
+class NegCanonicalization(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        return (FoldDoubleNegation(),)
+
+
+class LayoutCanonicalization(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        return (FoldIdentityLayout(),)
+
+
+class ReshapeCanonicalization(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        return (FoldIdentityLayout(), ComposeReshapes())
 
 
 RGraph = Dialect(
