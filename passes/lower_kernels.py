@@ -13,11 +13,10 @@ tensor keeps its bytes (the dense resource of `rgraph.weight`). The module must 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DenseArrayBase, FloatAttr, IntegerAttr, ModuleOp, StringAttr, f64, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
@@ -41,36 +40,8 @@ def new_tensor(name: str, ty: Attribute, role: Role, *, index: int | None = None
     return rdu.TensorOp(name, MemType.of(ty), role, index=index, value=value, origin=origin)
 
 
-def stage_params(op: rgraph.GraphOp) -> dict[str, Attribute]:
-    """The parameters an rgraph op passes to its instruction, as attributes."""
-    if hasattr(op, "param_attributes"):  # rgraph with typed properties: exactly the opcode's parameters
-        return op.param_attributes()
-    # rgraph with discardable attributes: all but the model line and fusion group, plus those its
-    # types imply (a reshape's shape)
-    params = {k: v for k, v in op.attributes.items() if k not in ("source", GROUP_ATTR)}
-    for name, value in op.params().items():
-        if name not in params and name != GROUP_ATTR:
-            params[name] = param_attr(value)
-    return params
-
-
-def param_attr(value: Any) -> Attribute:
-    """A plain parameter value as the builtin attribute `attr_value` reads back."""
-    if isinstance(value, bool):
-        return IntegerAttr(int(value), 1)
-    if isinstance(value, int):
-        return IntegerAttr(value, i64)
-    if isinstance(value, float):
-        return FloatAttr(value, f64)
-    if isinstance(value, str):
-        return StringAttr(value)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return DenseArrayBase.from_list(i64, list(value))
-    raise TypeError(f"parameter value {value!r} has no attribute form")
-
-
 def compute_stage(op: rgraph.GraphOp, inputs: list[SSAValue]) -> rdu.ComputeOp:
-    return rdu.ComputeOp(op.OPCODE, inputs, [StreamType.of(r.type) for r in op.results], stage_params(op), origin=op)
+    return rdu.ComputeOp(op.OPCODE, inputs, [StreamType.of(r.type) for r in op.results], op.param_attributes(), origin=op)
 
 
 class KernelBuilder:

@@ -90,7 +90,7 @@ def test_verifier_failure_names_the_op_and_where_it_was_written(tmp_path: Path) 
     out = tmp_path / "out.mlir"
     line = user_error(invoke("opt", str(ir), "-p", "rdu-fuse", "-o", str(out)))
     assert line == (f"error: the input IR does not verify: rgraph.add: result shape (4, 2) is not the broadcast (4,) "
-                    f"(at {ir}:2:3)")
+                    f"of its inputs (at {ir}:2:3)")
     assert not out.exists()
 
 

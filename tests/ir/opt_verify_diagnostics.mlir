@@ -7,7 +7,7 @@ func.func @forward(%x: tensor<4xf32>) -> tensor<4x2xf32> {
   func.return %0 : tensor<4x2xf32>
 }
 
-// CHECK:      the input IR does not verify: rgraph.add: result shape (4, 2) is not the broadcast (4,) (at {{.*}}opt_verify_diagnostics.mlir:6:3)
+// CHECK:      the input IR does not verify: rgraph.add: result shape (4, 2) is not the broadcast (4,) of its inputs (at {{.*}}opt_verify_diagnostics.mlir:6:3)
 // CHECK:      %0 = "rgraph.add"(%x, %x) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4x2xf32>
 // CHECK-NEXT: ^^^^
 // CHECK-NEXT: | Operation does not verify: rgraph.add: result shape (4, 2) is not the broadcast (4,)
