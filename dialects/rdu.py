@@ -74,20 +74,15 @@ PLACEMENT_ATTR = "rdu.placement"
 
 
 def source_text(op: Operation) -> str:
-    """The model line an op came from, as `file.py:12`: from its location, or (IR imported before
-    locations) from a `source` string attribute."""
+    """The model line an op came from, as `file.py:12` (from its location), or ""."""
     if isinstance(op.location, FileLineColLoc):
         return f"{Path(op.location.filename.data).name}:{op.location.line.data}"
-    attr = op.attributes.get("source")
-    return attr.data if isinstance(attr, StringAttr) else ""
+    return ""
 
 
 def carry_location(source: Operation, target: Operation) -> Operation:
-    """Give `target` (lowered from `source`) the model line `source` came from: its location,
-    and its `source` attribute if it has one (IR imported before locations)."""
+    """Give `target`, lowered from `source`, the location (model line) of `source`."""
     target.location = source.location
-    if isinstance(source.attributes.get("source"), StringAttr):
-        target.attributes["source"] = source.attributes["source"]
     return target
 
 
