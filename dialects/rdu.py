@@ -68,7 +68,6 @@ from dialects.rdu_attrs import (
 from dialects.rgraph import attr_value, require
 from dialects.types import dtype_of, shape_of
 
-OFF_CHIP_TIERS = tuple(t.value for t in Tier)
 TARGET_ATTR = "rdu.target"
 PLACEMENT_ATTR = "rdu.placement"
 
@@ -126,7 +125,7 @@ class TensorOp(IRDLOperation):
         if role in ("input", "output"):
             require(self.index is not None, f"rdu.tensor: an {role} needs an index")
         else:
-            require(self.index is None, f"rdu.tensor: only inputs and outputs have an index, not a {role}")
+            require(self.index is None, f"rdu.tensor: role {role} has no index (only inputs and outputs do)")
         if role == "constant":
             require(isinstance(self.value, (IntegerAttr, FloatAttr)), "rdu.tensor: a constant needs an integer or float value")
         elif role == "weight":

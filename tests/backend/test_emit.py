@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from xdsl.dialects.builtin import Builtin
-from xdsl.parser import Parser
 from xdsl.printer import Printer
 
 from backend_rdu.emit_bitstream import emit_module

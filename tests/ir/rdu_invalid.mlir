@@ -12,7 +12,7 @@ builtin.module attributes {rdu.target = #rdu.target<"small">} {
 builtin.module {
   %0 = rdu.tensor "t" {role = #rdu.role<activation>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<4xf32>
 }
-// CHECK: rdu.tensor: only inputs and outputs have an index, not a activation
+// CHECK: rdu.tensor: role activation has no index (only inputs and outputs do)
 
 // -----
 
