@@ -119,6 +119,7 @@ def main() -> None:
     rducc inspect OUT.rbit          show a bitstream
     rducc chip sn40l --json         show a chip spec
     rducc opt IN.mlir -p PASSES     run passes on textual IR
+    rducc sweep SWEEP.toml -o R.csv design-space sweep (Ray)
     """
 
 
@@ -396,6 +397,62 @@ def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool
         else:
             click.echo(f"placed {len(result['positions'])} units on {chip}: wirelength {result['wirelength']} "
                        f"(lower bound {result['lower_bound']}) in {result['seconds']} s")
+
+
+@main.command("sweep")
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="results table to write (.csv, or .parquet with pyarrow)")
+@click.option("--plots", "plots_dir", type=click.Path(path_type=Path), help="write PNG plots (each metric vs each axis, Pareto front) here")
+@click.option("--ray", "address", help="join the Ray cluster at this address (default: start a local instance)")
+@click.option("--workers", type=click.IntRange(min=1), help="points run at once (default: this machine's CPUs)")
+@click.option("--local", is_flag=True, help="run every point in this process, one at a time (no Ray; for debugging)")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), help="compile and result cache (default ~/.cache/rducc/sweep)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: counts, timings and every row")
+def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, address: str | None, workers: int | None,
+              local: bool, cache_dir: Path | None, as_json: bool) -> None:
+    """Compile and simulate every point of SWEEP.toml (models x chip fields x options); see docs/sweep.md."""
+    with user_errors():
+        from compiler.sweep import expand, load_sweep, run_sweep
+        from compiler.sweep.cache import default_cache_dir
+        from compiler.sweep.progress import progress_bar
+        from compiler.sweep.results import check_output, encode, to_text
+
+        if local and address:
+            fail("--local runs in this process; it cannot be combined with --ray")
+        check_writable(output, plots_dir)
+        if output is not None:
+            check_output(output)
+        if plots_dir is not None:
+            from compiler.sweep.plots import require_matplotlib
+
+            require_matplotlib()
+        if not local:
+            from compiler.sweep.ray_backend import require_ray
+
+            require_ray()
+        spec = load_sweep(sweep_file)
+        points = expand(spec)
+        total = len(points)
+        with progress_bar(total, not as_json) as update:
+            outcome = run_sweep(spec, cache_dir or default_cache_dir(), local=local, workers=workers or os.cpu_count() or 1,
+                                address=address, progress=update, points=points)
+        if output is not None:
+            write_atomically(output, encode(outcome.records, output))
+        plots = []
+        if plots_dir is not None:
+            from compiler.sweep.plots import draw
+
+            plots = draw(outcome.records, list(spec.axes), spec.metrics, spec.time_metric, plots_dir)
+        counts = outcome.run.counts
+        if as_json:
+            click.echo(json.dumps({"points": total, **counts, "wall_seconds": outcome.run.wall_seconds,
+                                   "output": str(output) if output else None, "plots": [str(p) for p in plots],
+                                   "rows": outcome.records}))
+        else:
+            click.echo(to_text(outcome.records, list(spec.axes)))
+            wrote = f"; wrote {output}" if output else ""
+            click.echo(f"{_plural(total, 'point')}: {counts['failed']} failed, {counts['cached']} cached, "
+                       f"in {outcome.run.wall_seconds:.1f} s{wrote}" + (f" and {len(plots)} plots in {plots_dir}" if plots else ""))
 
 
 @main.command("passes")

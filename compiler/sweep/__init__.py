@@ -1,0 +1,54 @@
+"""Design-space exploration: `rducc sweep SWEEP.toml` compiles and simulates every point of a
+sweep (models x chip spec fields x compile options), on Ray or in-process, with a content-hash
+cache, and writes a results table and plots. docs/sweep.md describes the file and the output.
+
+    from compiler.sweep import load_sweep, expand, run_sweep
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compiler.sweep.errors import SweepError
+from compiler.sweep.points import Point, expand
+from compiler.sweep.runner import ProgressFn, SweepRun, run_points
+from compiler.sweep.spec import SweepSpec, load_sweep
+
+__all__ = ["Point", "SweepError", "SweepOutcome", "SweepSpec", "expand", "load_sweep", "run_sweep"]
+
+
+@dataclass
+class SweepOutcome:
+    spec: SweepSpec
+    points: list[Point]
+    run: SweepRun
+    records: list[dict[str, Any]]
+
+
+def make_backend(local: bool, workers: int, address: str | None):
+    from compiler.sweep.ray_backend import LocalBackend, RayBackend
+
+    return LocalBackend() if local else RayBackend(workers, address)
+
+
+def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers: int = 1, address: str | None = None,
+              reuse_results: bool = True, progress: ProgressFn = lambda row, counts: None,
+              backend: Any = None, points: list[Point] | None = None) -> SweepOutcome:
+    """Expand, run and tabulate a sweep. `backend` (with `submit`, `wait_one`, `close`) overrides
+    the choice of Ray or local; the caller's backend is not closed."""
+    from chip_model import load_chip
+    from compiler.sweep.chip_overrides import materialize
+    from compiler.sweep.results import table
+
+    points = expand(spec) if points is None else points
+    chips = {p.chip_digest: load_chip(str(materialize(p.chip_text, p.chip_digest, cache_dir))) for p in points}
+    owned = backend is None
+    backend = make_backend(local, workers, address) if owned else backend
+    try:
+        run = run_points(points, backend, cache_dir, 1 if local else workers, reuse_results, progress)
+    finally:
+        if owned:
+            backend.close()
+    return SweepOutcome(spec, points, run, table(spec, points, run.rows, chips))
