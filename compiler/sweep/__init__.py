@@ -44,11 +44,17 @@ def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers:
 
     points = expand(spec) if points is None else points
     chips = {p.chip_digest: load_chip(str(materialize(p.chip_text, p.chip_digest, cache_dir))) for p in points}
-    owned = backend is None
-    backend = make_backend(local, workers, address) if owned else backend
+    made: list[Any] = []
+
+    def factory() -> Any:
+        if backend is not None:
+            return backend
+        made.append(make_backend(local, workers, address))
+        return made[0]
+
     try:
-        run = run_points(points, backend, cache_dir, 1 if local else workers, reuse_results, progress)
+        run = run_points(points, factory, cache_dir, 1 if local else workers, reuse_results, progress)
     finally:
-        if owned:
-            backend.close()
+        for owned in made:
+            owned.close()
     return SweepOutcome(spec, points, run, table(spec, points, run.rows, chips))

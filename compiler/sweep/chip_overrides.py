@@ -81,10 +81,6 @@ def _slot(data: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
     table = data
     for part in parts[:-1]:
         table = table[part]
-        if not isinstance(table, dict):
-            raise KeyError(name)
-    if parts[-1] not in table:
-        raise KeyError(name)
     return table, parts[-1]
 
 
@@ -118,11 +114,11 @@ def _a(word: str) -> str:
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(data)
+    names = field_names(data)
     for name, value in overrides.items():
-        try:
-            table, key = _slot(out, name)
-        except (KeyError, TypeError):
-            raise SweepError(f"axis {name!r} names no field of the chip spec; fields are: {', '.join(field_names(data))}") from None
+        if name not in names:
+            raise SweepError(f"axis {name!r} names no field of the chip spec; fields are: {', '.join(names)}")
+        table, key = _slot(out, name)
         check_value(name, table[key], value)
         table[key] = value
     return out

@@ -35,12 +35,15 @@ def check_option(name: str, value: Any) -> None:
                          f"options are: {', '.join(option_names())}")
     default = defaults[name]
     if type(value) is not type(default) and not (isinstance(default, float) and type(value) is int):
-        raise SweepError(f"axis {name}: value {value!r} is a {type(value).__name__}, expected a {type(default).__name__} "
-                         f"(e.g. {default!r})")
+        raise SweepError(f"axis {name}: value {value!r} is {_kind(value)}, but {name} takes {_kind(default)} (e.g. {default!r})")
     if name == "launch" and value not in LAUNCH_MODES:
         raise SweepError(f"axis launch: {value!r} is not a launch mode ({', '.join(LAUNCH_MODES)})")
     if name == "tp" and value < 1:
         raise SweepError(f"axis tp: {value} is not a positive number of sockets")
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(type(value), type(value).__name__)
 
 
 def split_options(values: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, Any]]:

@@ -58,7 +58,7 @@ class RayBackend:
             if address is not None:
                 probe(address)
                 try:
-                    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+                    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
                 except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ... for a bad cluster
                     raise SweepError(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
             else:
@@ -76,7 +76,7 @@ class RayBackend:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, saved) if p)
         try:
             self.ray.init(num_cpus=workers, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
-                          logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+                          logging_level=logging.ERROR, log_to_driver=False)
         finally:
             if saved is None:
                 os.environ.pop("PYTHONPATH", None)

@@ -25,8 +25,9 @@ class SweepRun:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def run_points(points: list[Point], backend: Any, cache_dir: Path, workers: int, reuse_results: bool = True,
-               progress: ProgressFn = lambda row, counts: None) -> SweepRun:
+def run_points(points: list[Point], make_backend: Callable[[], Any], cache_dir: Path, workers: int,
+               reuse_results: bool = True, progress: ProgressFn = lambda row, counts: None) -> SweepRun:
+    """`make_backend` is called only if some point is not cached (a warm re-run starts no Ray)."""
     start = time.perf_counter()
     cache = SweepCache(cache_dir)
     counts = {"done": 0, "failed": 0, "cached": 0}
@@ -47,6 +48,8 @@ def run_points(points: list[Point], backend: Any, cache_dir: Path, workers: int,
         else:
             pending.append(p)
     running: dict[int, str] = {}  # index -> compile key
+    backend = make_backend() if pending else None
+    init_seconds = getattr(backend, "init_seconds", 0.0)
     while pending or running:
         held: deque[Point] = deque()
         while pending and len(running) < workers:
@@ -60,4 +63,4 @@ def run_points(points: list[Point], backend: Any, cache_dir: Path, workers: int,
         row = backend.wait_one()
         running.pop(row["index"], None)
         record(row)
-    return SweepRun([rows[p.index] for p in points], time.perf_counter() - start, backend.init_seconds, counts)
+    return SweepRun([rows[p.index] for p in points], time.perf_counter() - start, init_seconds, counts)

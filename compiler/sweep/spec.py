@@ -131,7 +131,7 @@ def parse_sweep(raw: dict[str, Any], path: Path) -> SweepSpec:
 def _axis(name: str, values: Any, sample: str, where: str) -> list[Any] | Range:
     if isinstance(values, list):
         if not values:
-            raise SweepError(f"{where}: axis {name} has no values")
+            raise SweepError(f"{where}: the sweep has no points: axis {name} has no values")
         return values
     if isinstance(values, dict):
         if sample != "random":
