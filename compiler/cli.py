@@ -404,7 +404,7 @@ def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="results table to write (.csv, or .parquet with pyarrow)")
 @click.option("--plots", "plots_dir", type=click.Path(path_type=Path), help="write PNG plots (each metric vs each axis, Pareto front) here")
 @click.option("--ray", "address", help="join the Ray cluster at this address (default: start a local instance)")
-@click.option("--workers", type=click.IntRange(min=1), help="points run at once (default: this machine's CPUs)")
+@click.option("--workers", type=click.IntRange(min=1), help="points run at once (default: the CPUs of this machine or of the --ray cluster)")
 @click.option("--local", is_flag=True, help="run every point in this process, one at a time (no Ray; for debugging)")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), help="compile and result cache (default ~/.cache/rducc/sweep)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object: counts, timings and every row")
@@ -433,9 +433,12 @@ def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, add
         spec = load_sweep(sweep_file)
         points = expand(spec)
         total = len(points)
-        with progress_bar(total, not as_json) as update:
-            outcome = run_sweep(spec, cache_dir or default_cache_dir(), local=local, workers=workers or os.cpu_count() or 1,
-                                address=address, progress=update, points=points)
+        try:
+            with progress_bar(total, not as_json) as update:
+                outcome = run_sweep(spec, cache_dir or default_cache_dir(), local=local, workers=workers,
+                                    address=address, progress=update, points=points)
+        except KeyboardInterrupt:
+            fail("interrupted: the points finished so far are cached; run the same command again to resume")
         if output is not None:
             write_atomically(output, encode(outcome.records, output))
         plots = []

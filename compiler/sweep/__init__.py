@@ -27,17 +27,18 @@ class SweepOutcome:
     records: list[dict[str, Any]]
 
 
-def make_backend(local: bool, workers: int, address: str | None):
+def make_backend(local: bool, workers: int | None, address: str | None):
     from compiler.sweep.ray_backend import LocalBackend, RayBackend
 
     return LocalBackend() if local else RayBackend(workers, address)
 
 
-def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers: int = 1, address: str | None = None,
+def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers: int | None = None, address: str | None = None,
               reuse_results: bool = True, progress: ProgressFn = lambda row, counts: None,
               backend: Any = None, points: list[Point] | None = None) -> SweepOutcome:
-    """Expand, run and tabulate a sweep. `backend` (with `submit`, `wait_one`, `close`) overrides
-    the choice of Ray or local; the caller's backend is not closed."""
+    """Expand, run and tabulate a sweep: in-process (`local`) or on Ray (`address`, or a local
+    instance of `workers` CPUs, default all). `backend` (with `workers`, `submit`, `wait_one`,
+    `close`) overrides that choice; the caller's backend is not closed."""
     from chip_model import load_chip
     from compiler.sweep.chip_overrides import materialize
     from compiler.sweep.results import table
@@ -53,7 +54,7 @@ def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers:
         return made[0]
 
     try:
-        run = run_points(points, factory, cache_dir, 1 if local else workers, reuse_results, progress)
+        run = run_points(points, factory, cache_dir, reuse_results, progress)
     finally:
         for owned in made:
             owned.close()

@@ -84,7 +84,24 @@ def axis_assignments(spec: SweepSpec) -> list[dict[str, Any]]:
     if spec.sample == "grid":
         return [dict(zip(names, combo)) for combo in itertools.product(*spec.axes.values())]
     rng = random.Random(spec.seed)
+    if all(isinstance(a, list) for a in spec.axes.values()):
+        # only lists: draw distinct points of the grid
+        sizes = [len(a) for a in spec.axes.values()]
+        total = math.prod(sizes)
+        if spec.samples > total:
+            raise SweepError(f"{spec.path.name}: samples = {spec.samples} but the axes have only {total} distinct "
+                             "points; use sample = \"grid\" or add a { min, max } range")
+        return [_grid_point(spec, names, sizes, i) for i in rng.sample(range(total), spec.samples)]
     return [{n: _draw(spec.axes[n], rng) for n in names} for _ in range(spec.samples)]
+
+
+def _grid_point(spec: SweepSpec, names: list[str], sizes: list[int], index: int) -> dict[str, Any]:
+    """The grid's `index`-th point (last axis fastest, as in the grid's order)."""
+    values = {}
+    for name, size in zip(reversed(names), reversed(sizes)):
+        index, i = divmod(index, size)
+        values[name] = spec.axes[name][i]
+    return {n: values[n] for n in names}
 
 
 def expand(spec: SweepSpec) -> list[Point]:

@@ -49,7 +49,8 @@ def probe(address: str) -> None:
 class RayBackend:
     """Submit points as Ray tasks (one CPU each); collect them as they finish."""
 
-    def __init__(self, workers: int, address: str | None = None):
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        """`workers`: points at once; by default this machine's CPUs, or a cluster's."""
         ray = require_ray()
         self.ray = ray
         self.started = time.perf_counter()
@@ -62,7 +63,8 @@ class RayBackend:
                 except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ... for a bad cluster
                     raise SweepError(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
             else:
-                self._start_local(workers)
+                self._start_local(workers or os.cpu_count() or 1)
+        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.init_seconds = time.perf_counter() - self.started
         from compiler.sweep.worker import evaluate
 
@@ -109,6 +111,7 @@ class LocalBackend:
     """`--local`: each point in this process, one at a time (for debugging: tracebacks, pdb)."""
 
     init_seconds = 0.0
+    workers = 1
 
     def __init__(self) -> None:
         self.queue: list[dict[str, Any]] = []

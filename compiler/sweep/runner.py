@@ -25,9 +25,10 @@ class SweepRun:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def run_points(points: list[Point], make_backend: Callable[[], Any], cache_dir: Path, workers: int,
-               reuse_results: bool = True, progress: ProgressFn = lambda row, counts: None) -> SweepRun:
-    """`make_backend` is called only if some point is not cached (a warm re-run starts no Ray)."""
+def run_points(points: list[Point], make_backend: Callable[[], Any], cache_dir: Path, reuse_results: bool = True,
+               progress: ProgressFn = lambda row, counts: None) -> SweepRun:
+    """`make_backend` is called only if some point is not cached (a warm re-run starts no Ray);
+    the backend's `workers` bounds the points in flight."""
     start = time.perf_counter()
     cache = SweepCache(cache_dir)
     counts = {"done": 0, "failed": 0, "cached": 0}
@@ -50,6 +51,7 @@ def run_points(points: list[Point], make_backend: Callable[[], Any], cache_dir: 
     running: dict[int, str] = {}  # index -> compile key
     backend = make_backend() if pending else None
     init_seconds = getattr(backend, "init_seconds", 0.0)
+    workers = getattr(backend, "workers", 1)
     while pending or running:
         held: deque[Point] = deque()
         while pending and len(running) < workers:

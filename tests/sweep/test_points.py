@@ -106,6 +106,12 @@ def test_bad_sweep_files_are_named(sweep_file, text: str, needle: str) -> None:
     assert needle in str(info.value)
 
 
-def test_random_sweep_with_no_axes_still_draws_its_samples(sweep_file) -> None:
-    head = TINY.replace('chip = "small"', 'chip = "small"\nsample = "random"\nsamples = 2')
-    assert len(expand(load_sweep(sweep_file(head)))) == 2
+def test_random_sample_of_lists_draws_distinct_grid_points(sweep_file) -> None:
+    head = TINY.replace('chip = "small"', 'chip = "small"\nsample = "random"\nsamples = 5')
+    axes = '[axes]\nopt_level = [0, 1]\nseed = [0, 1, 2]\n'
+    drawn = [p.values for p in expand(load_sweep(sweep_file(head + axes)))]
+    grid = [p.values for p in expand(load_sweep(sweep_file(TINY + axes)))]
+    assert len(drawn) == 5 and all(d in grid for d in drawn)
+    assert len({tuple(d.values()) for d in drawn}) == 5
+    with pytest.raises(SweepError, match="samples = 7 but the axes have only 6 distinct points"):
+        expand(load_sweep(sweep_file(head.replace("samples = 5", "samples = 7") + axes)))
