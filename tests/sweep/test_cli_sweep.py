@@ -20,14 +20,18 @@ def invoke(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def test_local_sweep_writes_csv_json_and_plots(sweep_file, tmp_path: Path) -> None:
+def test_local_sweep_writes_csv_json_and_plots(sweep_file, tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("matplotlib")
+    from rich.console import Console
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))  # --json still shows no bar
     head = TINY.replace('chip = "small"', 'chip = "small"\nmetrics = ["cycles", "bound"]')
     path = sweep_file(head + '[axes]\nlaunch = ["software", "hardware"]\n')
     out, plots = tmp_path / "r" / "results.csv", tmp_path / "plots"
     result = invoke("sweep", path, "--local", "-o", out, "--plots", plots, "--cache", tmp_path / "c", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
+    assert result.stderr == ""
     assert (summary["points"], summary["failed"], summary["cached"]) == (2, 0, 1)
     rows = list(csv.DictReader(out.open()))
     assert [r["launch"] for r in rows] == ["software", "hardware"]
