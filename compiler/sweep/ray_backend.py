@@ -21,6 +21,9 @@ from compiler.sweep.errors import SweepError
 INSTALL_HINT = "Ray is not installed: pip install 'rducc[ray]' (or pip install 'ray==2.60.*'), or run with --local"
 OBJECT_STORE_BYTES = 80 * 1024 * 1024  # Ray's floor is 75 MiB
 PROBE_SECONDS = 3.0
+# An HTTP/2 client preface and an empty SETTINGS frame: Ray's GCS and client servers (gRPC) answer
+# with a SETTINGS frame of their own (frame type 4 in the 4th byte of the 9-byte frame header).
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 
 
 def require_ray():
@@ -32,7 +35,8 @@ def require_ray():
 
 
 def probe(address: str) -> None:
-    """Fail fast if nothing listens at host:port (`ray://host:port` or `host:port`)."""
+    """Fail fast unless a gRPC server listens at host:port (`ray://host:port` or `host:port`):
+    given anything else (nothing, a web server), `ray.init` would retry for minutes."""
     if address == "auto":
         return
     target = address.split("://", 1)[-1]
@@ -40,10 +44,21 @@ def probe(address: str) -> None:
     if not sep or not port.isdigit() or not host:
         raise SweepError(f"--ray {address}: expected HOST:PORT or ray://HOST:PORT")
     try:
-        with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS):
-            pass
+        with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS) as conn:
+            conn.settimeout(PROBE_SECONDS)
+            conn.sendall(HTTP2_PREFACE)
+            header = b""
+            while len(header) < 9:
+                chunk = conn.recv(9 - len(header))
+                if not chunk:
+                    break
+                header += chunk
+    except TimeoutError:
+        header = b""
     except OSError as exc:
         raise SweepError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
+    if len(header) < 9 or header[3] != 4:
+        raise SweepError(f"cannot reach a Ray cluster at {address}: the server there does not answer as Ray (gRPC) does")
 
 
 class RayBackend:

@@ -106,6 +106,25 @@ def test_unreachable_ray_address_fails_fast(sweep_file, tmp_path: Path) -> None:
     assert time.perf_counter() - start < 20
 
 
+def test_ray_address_of_another_server_fails_fast(sweep_file, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    import socketserver
+    import threading
+
+    class Http1(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(64)
+            self.request.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Http1) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        start = time.perf_counter()
+        result = invoke("sweep", sweep_file(TINY), "--ray", f"127.0.0.1:{server.server_address[1]}", "--cache", tmp_path / "c")
+        server.shutdown()
+    assert_user_error(result, "does not answer as Ray (gRPC) does")
+    assert time.perf_counter() - start < 20
+
+
 def test_malformed_ray_address(sweep_file, tmp_path: Path) -> None:
     pytest.importorskip("ray")
     assert_user_error(invoke("sweep", sweep_file(TINY), "--ray", "somewhere", "--cache", tmp_path / "c"), "expected HOST:PORT")
