@@ -71,12 +71,15 @@ class RayBackend:
         self.started = time.perf_counter()
         self.owns_instance = not ray.is_initialized()
         if self.owns_instance:
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # Ray's C++ core: errors only on stderr
             if address is not None:
                 probe(address)
                 try:
                     ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
                 except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ... for a bad cluster
-                    raise SweepError(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
+                    hint = "" if os.environ.get("RAY_AUTH_MODE") else (
+                        " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token)")
+                    raise SweepError(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())}{hint}") from None
             else:
                 self._start_local(workers or os.cpu_count() or 1)
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
