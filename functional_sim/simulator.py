@@ -22,7 +22,10 @@ from functional_sim.errors import SimulationError
 from functional_sim.kernels import KERNELS
 from functional_sim.memory import Memory, describe
 from functional_sim.result import SimulationResult
+from functional_sim.event_timing import event_kernel_timing
 from functional_sim.timing import program_timing
+
+TIMING_ENGINES = ("event", "analytic")
 
 # Friendly input casts: numpy's default float64 is accepted where the bitstream wants f32, and bf16
 # (which numpy lacks) takes float32 or float64, rounded to nearest even.
@@ -36,12 +39,19 @@ def simulate(
     chip: ChipSpec | str | None = None,
     execute: bool = True,
     launch: str = "software",
+    timing: str = "event",
 ) -> SimulationResult:
-    """Simulate a bitstream on a chip; `execute=False` gives the timing without running any op."""
+    """Simulate a bitstream on a chip; `execute=False` gives the timing without running any op.
+
+    `timing="event"` (the default) runs the discrete-event simulation of tiles through bounded
+    FIFOs and shared links and tiers; `timing="analytic"` is the pipelined-roofline formula."""
+    if timing not in TIMING_ENGINES:
+        raise SimulationError(f"timing must be one of {', '.join(TIMING_ENGINES)}, got {timing!r}")
     bs = as_bitstream(bitstream)
     spec = _chip(bs, chip)
     check_bitstream(bs, spec)
-    timing = program_timing(bs, spec, launch)
+    engine = "event" if timing == "event" else "analytic"
+    program = program_timing(bs, spec, launch, event_kernel_timing if engine == "event" else None)
     outputs: list[np.ndarray] = []
     if execute:
         _require_values(bs)
@@ -50,15 +60,16 @@ def simulate(
         bind_inputs(bs, inputs)  # still worth telling the caller their inputs would not fit
     return SimulationResult(
         outputs=outputs,
-        cycles=timing.cycles,
-        seconds=timing.cycles / spec.clock_hz,
-        setup_cycles=timing.setup_cycles,
-        kernels=list(timing.kernels),
-        sections=list(timing.sections),
-        tier_bytes=dict(timing.tier_bytes),
+        cycles=program.cycles,
+        seconds=program.cycles / spec.clock_hz,
+        setup_cycles=program.setup_cycles,
+        kernels=list(program.kernels),
+        sections=list(program.sections),
+        tier_bytes=dict(program.tier_bytes),
         chip=spec.name,
         clock_hz=spec.clock_hz,
         launch=launch,
+        timing=engine,
     )
 
 

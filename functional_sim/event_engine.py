@@ -1,0 +1,235 @@
+"""The discrete-event run of one kernel: stages fire tile steps through bounded FIFOs with credits.
+
+Each stage is a process with local time (`free`: when its unit group can start its next step).
+Step `j` starts at the latest of: the stage being free, the arrival of the input tiles it needs,
+a credit for every output tile it will produce (the destination has popped the tile `capacity`
+places earlier, plus the credit's trip back), and its memory tier being free (AGCUs). Its tiles
+leave `interval + latency` later, queue for the stream's path and any shared link on it, and
+arrive after the route's latency. A destination pops a tile when the step that needs it starts.
+
+Batching keeps the event count below the tile count: a stage that wakes computes up to `batch`
+steps at once, as far as the arrivals and credits it depends on are already known. Those times
+follow the same recurrence in any order, so without contended shared resources a batched run
+equals the unbatched one exactly; with contention, a batch reserves a link or tier ahead of
+another stream's earlier-requested tiles, and a tile's wait may differ by at most one batch of the
+competing streams' occupancy on that resource (`docs/simulator.md`). `batch=1` with
+`exact=True` is the reference: every step commits at its own start time, in time order.
+
+If the event queue runs dry while a stage has steps left, every unfinished stage is waiting on
+another (data or credit): the wait-for cycle is named and the run stops (`deadlock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from heapq import heappop, heappush
+
+from functional_sim.deadlock import deadlock_error, wait_cycle
+from functional_sim.event_graph import KernelGraph
+
+INF = float("inf")
+DEFAULT_BATCH = 256
+MAX_TRACE_SLICES = 2000  # per stage: busy and stall slices kept for the trace beyond this are merged
+
+
+@dataclass
+class KernelRun:
+    """What the run of one kernel leaves behind, in cycles from the kernel body's start."""
+
+    body: float
+    busy: list[float]
+    stall_input: list[float]
+    stall_credit: list[float]
+    stall_memory: list[float]
+    first_start: list[float]
+    last_end: list[float]
+    stream_busy: list[float]
+    resource_busy: list[float]
+    events: int
+    tile_events: int
+    busy_slices: list[list[float]] = field(default_factory=list)  # per stage: flat start, end, ...
+    stall_slices: list[list[tuple[float, float, str]]] = field(default_factory=list)
+    arrivals: list[list[float]] = field(default_factory=list)  # per edge: tile arrival times
+    pops: list[list[float]] = field(default_factory=list)  # per edge: tile pop times
+    grown: dict[int, tuple[int, int]] = field(default_factory=dict)  # stream -> (configured, used) FIFO tiles
+
+
+def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BATCH, exact: bool = False,
+               grow_fifos: bool = False) -> KernelRun:
+    n = len(g.steps)
+    steps, interval, latency = g.steps, g.interval, g.latency
+    in_edges, out_streams = g.in_edges, g.out_streams
+    edge_tiles, edge_lat, edge_stream, edge_dst = g.edge_tiles, g.edge_latency, g.edge_stream, g.edge_dst
+    edge_cap = list(g.edge_capacity)  # grown in place when `grow_fifos` resolves a deadlock
+    stream_tiles, stream_edges, stream_occ, stream_shared, stream_src = (
+        g.stream_tiles, g.stream_edges, g.stream_occupancy, g.stream_shared, g.stream_src)
+    tier_of, tier_occ = g.tier_of, g.tier_occupancy
+
+    j = [0] * n
+    free = [0.0] * n
+    busy, st_in, st_cr, st_mem = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    first, last = [INF] * n, [0.0] * n
+    blocked: list[tuple[str, int] | None] = [None] * n
+    busy_slices: list[list[float]] = [[] for _ in range(n)]
+    stall_slices: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]
+    arr: list[list[float]] = [[] for _ in edge_tiles]
+    pops: list[list[float]] = [[] for _ in edge_tiles]
+    produced = [0] * len(stream_tiles)
+    port_free = [0.0] * len(stream_tiles)
+    stream_busy = [0.0] * len(stream_tiles)
+    res_free = [0.0] * len(g.resource_names)
+    res_busy = [0.0] * len(g.resource_names)
+    sched = [0.0] * n
+    heap = [(0.0, i, i) for i in range(n)]
+    seq = n
+    events = tile_events = 0
+
+    def wake(i: int, t: float) -> None:
+        nonlocal seq
+        if t < sched[i]:
+            sched[i] = t
+            seq += 1
+            heappush(heap, (t, seq, i))
+
+    while True:
+        while heap:
+            now, _, i = heappop(heap)
+            if now != sched[i]:
+                continue  # superseded by an earlier wake-up
+            sched[i] = INF
+            events += 1
+            blocked[i] = None
+            jj, total, done = j[i], steps[i], 0
+            ii, lat, tr = interval[i], latency[i], tier_of[i]
+            popped_from = [len(pops[e]) for e in in_edges[i]]
+            sent_from = [produced[s] for s in out_streams[i]]
+            while jj < total and done < batch:
+                ready, cause = free[i], ""
+                for e in in_edges[i]:
+                    need = -(-(jj + 1) * edge_tiles[e] // total)
+                    a = arr[e]
+                    if need > len(a):
+                        blocked[i] = ("data", e)
+                        break
+                    if a[need - 1] > ready:
+                        ready, cause = a[need - 1], "input"
+                if blocked[i] is not None:
+                    break
+                for s in out_streams[i]:
+                    m = (jj + 1) * stream_tiles[s] // total
+                    if m > produced[s]:
+                        for e in stream_edges[s]:
+                            idx = m - 1 - edge_cap[e]
+                            if idx >= 0:
+                                p = pops[e]
+                                if idx >= len(p):
+                                    blocked[i] = ("credit", e)
+                                    break
+                                if p[idx] + edge_lat[e] > ready:
+                                    ready, cause = p[idx] + edge_lat[e], "credit"
+                        if blocked[i] is not None:
+                            break
+                if blocked[i] is not None:
+                    break
+                if tr >= 0 and res_free[tr] > ready:
+                    ready, cause = res_free[tr], "memory"
+                if exact and ready > now:
+                    wake(i, ready)
+                    break
+                # commit step jj at `ready`
+                end = ready + ii
+                wait = ready - free[i]
+                if wait > 0:
+                    if cause == "input":
+                        st_in[i] += wait
+                    elif cause == "credit":
+                        st_cr[i] += wait
+                    elif cause == "memory":
+                        st_mem[i] += wait
+                    sl = stall_slices[i]
+                    if len(sl) < MAX_TRACE_SLICES:
+                        sl.append((free[i], ready, cause))
+                bs_ = busy_slices[i]
+                if bs_ and ready <= bs_[-1] + 1e-9:
+                    bs_[-1] = end
+                elif len(bs_) < 2 * MAX_TRACE_SLICES:
+                    bs_.append(ready)
+                    bs_.append(end)
+                else:
+                    bs_[-1] = end
+                if jj == 0:
+                    first[i] = ready
+                busy[i] += ii
+                free[i] = end
+                if tr >= 0:
+                    res_free[tr] = ready + tier_occ[i]
+                    res_busy[tr] += tier_occ[i]
+                for e in in_edges[i]:
+                    need = -(-(jj + 1) * edge_tiles[e] // total)
+                    p = pops[e]
+                    while len(p) < need:
+                        p.append(ready)
+                        tile_events += 1
+                out_t = end + lat
+                for s in out_streams[i]:
+                    m = (jj + 1) * stream_tiles[s] // total
+                    occ, shared, edges = stream_occ[s], stream_shared[s], stream_edges[s]
+                    while produced[s] < m:
+                        start = out_t if out_t > port_free[s] else port_free[s]
+                        for r, _ in shared:
+                            if res_free[r] > start:
+                                start = res_free[r]
+                        for r, o in shared:
+                            res_free[r] = start + o
+                            res_busy[r] += o
+                        fin = start + occ
+                        port_free[s] = fin
+                        stream_busy[s] += occ
+                        for e in edges:
+                            arr[e].append(fin + edge_lat[e])
+                        produced[s] += 1
+                        tile_events += 1
+                last[i] = out_t
+                jj += 1
+                done += 1
+            j[i] = jj
+            # wake whoever was waiting on what this firing made known
+            for k, s in enumerate(out_streams[i]):
+                if produced[s] > sent_from[k]:
+                    for e in stream_edges[s]:
+                        d = edge_dst[e]
+                        if blocked[d] is not None:
+                            wake(d, max(now, arr[e][sent_from[k]]))
+            for k, e in enumerate(in_edges[i]):
+                if len(pops[e]) > popped_from[k]:
+                    p = stream_src[edge_stream[e]]
+                    if blocked[p] is not None:
+                        wake(p, max(now, pops[e][popped_from[k]] + edge_lat[e]))
+            if jj < total and blocked[i] is None and sched[i] == INF:
+                wake(i, max(now, free[i]))
+
+        unfinished = [i for i in range(n) if j[i] < steps[i]]
+        if not unfinished:
+            break
+        if not grow_fifos:
+            raise deadlock_error(g, kernel_name, unfinished, blocked, arr, pops)
+        # Deepen every full FIFO on the wait-for loop to hold its whole value, and carry on.
+        grown_any = False
+        for i in wait_cycle(g, unfinished, blocked):
+            kind, e = blocked[i] or ("", -1)
+            if kind == "credit" and edge_cap[e] < edge_tiles[e]:
+                edge_cap[e] = edge_tiles[e]
+                grown_any = True
+                wake(i, free[i])
+        if not grown_any:
+            raise deadlock_error(g, kernel_name, unfinished, blocked, arr, pops)
+    grown = {g.stream_ids[edge_stream[e]]: (g.edge_capacity[e], edge_cap[e])
+             for e in range(len(edge_cap)) if edge_cap[e] != g.edge_capacity[e]}
+    body = 0.0
+    for i in range(n):
+        body = max(body, last[i])
+    for e in range(len(edge_tiles)):
+        if arr[e]:
+            body = max(body, arr[e][-1])
+    return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
+                     stream_busy, res_busy, events, tile_events, busy_slices, stall_slices, arr, pops, grown)
