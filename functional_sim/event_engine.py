@@ -3,16 +3,17 @@
 Each stage is a process with local time (`free`: when its unit group can start its next step).
 Step `j` starts at the latest of: the stage being free, the arrival of the input tiles it needs,
 a credit for every output tile it will produce (the destination has popped the tile `capacity`
-places earlier, plus the credit's trip back), and its memory tier being free (AGCUs). Its tiles
-leave `interval + latency` later, queue for the stream's path and any shared link on it, and
-arrive after the route's latency. A destination pops a tile when the step that needs it starts.
+places earlier, plus the credit's trip back, less the unit's own pipeline: a tile needs the
+credit only when it leaves), and, for AGCUs, its memory tier serving the step's bytes
+(`bandwidth`). Its tiles leave `interval + latency` after the start, queue for the stream's path
+and the shared links on it, and arrive after the route's latency. A destination pops a tile when
+the step that needs it starts.
 
 Batching keeps the event count below the tile count: a stage that wakes computes up to `batch`
 steps at once, as far as the arrivals and credits it depends on are already known. Those times
 follow the same recurrence in any order, so without contended shared resources a batched run
-equals the unbatched one exactly; with contention, a batch reserves a link or tier ahead of
-another stream's earlier-requested tiles, and a tile's wait may differ by at most one batch of the
-competing streams' occupancy on that resource (`docs/simulator.md`). `batch=1` with
+equals the unbatched one exactly; with contention, the order of requests within one bandwidth
+window of a shared link or tier may differ (`bandwidth`, `docs/simulator.md`). `batch=1` with
 `exact=True` is the reference: every step commits at its own start time, in time order.
 
 If the event queue runs dry while a stage has steps left, every unfinished stage is waiting on
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
+from functional_sim.bandwidth import reserve
 from functional_sim.deadlock import deadlock_error, wait_cycle
 from functional_sim.event_graph import KernelGraph
 
@@ -77,7 +79,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     produced = [0] * len(stream_tiles)
     port_free = [0.0] * len(stream_tiles)
     stream_busy = [0.0] * len(stream_tiles)
-    res_free = [0.0] * len(g.resource_names)
+    res_used: list[dict[int, float]] = [{} for _ in g.resource_names]
     res_busy = [0.0] * len(g.resource_names)
     sched = [0.0] * n
     heap = [(0.0, i, i) for i in range(n)]
@@ -125,17 +127,22 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                                 if idx >= len(p):
                                     blocked[i] = ("credit", e)
                                     break
-                                if p[idx] + edge_lat[e] > ready:
-                                    ready, cause = p[idx] + edge_lat[e], "credit"
+                                # the unit may run ahead by its own pipeline: the tile
+                                # leaves `ii + lat` after the step starts, when the credit is back
+                                if p[idx] + edge_lat[e] - ii - lat > ready:
+                                    ready, cause = p[idx] + edge_lat[e] - ii - lat, "credit"
                         if blocked[i] is not None:
                             break
                 if blocked[i] is not None:
                     break
-                if tr >= 0 and res_free[tr] > ready:
-                    ready, cause = res_free[tr], "memory"
                 if exact and ready > now:
                     wake(i, ready)
                     break
+                if tr >= 0:  # the tier serves this step's bytes from `ready` on; the step waits for them
+                    served = reserve(res_used[tr], ready, tier_occ[i]) - tier_occ[i]
+                    res_busy[tr] += tier_occ[i]
+                    if served > ready + 1e-9:
+                        ready, cause = served, "memory"
                 # commit step jj at `ready`
                 end = ready + ii
                 wait = ready - free[i]
@@ -161,9 +168,6 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     first[i] = ready
                 busy[i] += ii
                 free[i] = end
-                if tr >= 0:
-                    res_free[tr] = ready + tier_occ[i]
-                    res_busy[tr] += tier_occ[i]
                 for e in in_edges[i]:
                     need = -(-(jj + 1) * edge_tiles[e] // total)
                     p = pops[e]
@@ -176,13 +180,12 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     occ, shared, edges = stream_occ[s], stream_shared[s], stream_edges[s]
                     while produced[s] < m:
                         start = out_t if out_t > port_free[s] else port_free[s]
-                        for r, _ in shared:
-                            if res_free[r] > start:
-                                start = res_free[r]
-                        for r, o in shared:
-                            res_free[r] = start + o
-                            res_busy[r] += o
                         fin = start + occ
+                        for r, o in shared:
+                            done_r = reserve(res_used[r], start, o)
+                            res_busy[r] += o
+                            if done_r > fin:
+                                fin = done_r
                         port_free[s] = fin
                         stream_busy[s] += occ
                         for e in edges:

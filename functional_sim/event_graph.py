@@ -109,8 +109,8 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
     stream_local = {st.id: i for i, st in enumerate(streams)}
     link_users: dict[tuple[int, ...], list[int]] = {}
     for i, st in enumerate(streams):
-        for q in range(0, len(st.links) - len(st.links) % 4, 4):
-            users = link_users.setdefault(tuple(st.links[q:q + 4]), [])
+        for link in st.links:
+            users = link_users.setdefault(tuple(link), [])
             if not users or users[-1] != i:
                 users.append(i)
     shared_links = {link: resource(f"link ({link[0]}, {link[1]})->({link[2]}, {link[3]})", "network")
@@ -156,8 +156,8 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
         g.stream_src.append(local[st.src])
         g.stream_occupancy.append(tile_bytes / (rate * paths))
         shared = []
-        for q in range(0, len(st.links) - len(st.links) % 4, 4):
-            r = shared_links.get(tuple(st.links[q:q + 4]))
+        for link in st.links:
+            r = shared_links.get(tuple(link))
             if r is not None and all(r != x for x, _ in shared):
                 shared.append((r, tile_bytes / paths / rate))
         g.stream_shared.append(shared)

@@ -39,5 +39,8 @@ class SimulationResult:
                 + (f" ({k.bound_by})" if k.bound_by and k.bound_by != k.bound else "") + " "
                 f"(launch {k.launch_cycles}, fill {k.fill_cycles}, steady {k.steady_cycles})"
             )
+            for stream, (configured, used) in sorted(k.fifo_growth.items()):
+                lines.append(f"    FIFO of stream {stream} deepened from {configured} to {used} tiles: "
+                             "its configured depth deadlocks a reconvergent path")
         lines += [f"  {tier}: {n} bytes moved" for tier, n in self.tier_bytes.items() if n]
         return "\n".join(lines)
