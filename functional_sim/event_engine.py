@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
-from functional_sim.bandwidth import reserve
+from functional_sim.bandwidth import Bandwidth
 from functional_sim.deadlock import deadlock_error, wait_cycle
 from functional_sim.event_graph import KernelGraph
 
@@ -79,8 +79,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     produced = [0] * len(stream_tiles)
     port_free = [0.0] * len(stream_tiles)
     stream_busy = [0.0] * len(stream_tiles)
-    res_used: list[dict[int, float]] = [{} for _ in g.resource_names]
-    res_busy = [0.0] * len(g.resource_names)
+    res = [Bandwidth(w) for w in g.resource_window]
     sched = [0.0] * n
     heap = [(0.0, i, i) for i in range(n)]
     seq = n
@@ -139,8 +138,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     wake(i, ready)
                     break
                 if tr >= 0:  # the tier serves this step's bytes from `ready` on; the step waits for them
-                    served = reserve(res_used[tr], ready, tier_occ[i]) - tier_occ[i]
-                    res_busy[tr] += tier_occ[i]
+                    served = res[tr].reserve(ready, tier_occ[i]) - tier_occ[i]
                     if served > ready + 1e-9:
                         ready, cause = served, "memory"
                 # commit step jj at `ready`
@@ -182,8 +180,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                         start = out_t if out_t > port_free[s] else port_free[s]
                         fin = start + occ
                         for r, o in shared:
-                            done_r = reserve(res_used[r], start, o)
-                            res_busy[r] += o
+                            done_r = res[r].reserve(start, o)
                             if done_r > fin:
                                 fin = done_r
                         port_free[s] = fin
@@ -235,4 +232,4 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
         if arr[e]:
             body = max(body, arr[e][-1])
     return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
-                     stream_busy, res_busy, events, tile_events, busy_slices, stall_slices, arr, pops, grown)
+                     stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, arr, pops, grown)

@@ -29,6 +29,7 @@ from math import ceil
 from bitstream_format import Bitstream, KernelEntry, StreamEntry, nbytes_of
 from chip_model import ChipSpec
 
+from functional_sim.bandwidth import MIN_WINDOW
 from functional_sim.timing import stage_work_cycles
 
 
@@ -63,6 +64,7 @@ class KernelGraph:
 
     resource_names: list[str] = field(default_factory=list)  # "hbm", "ddr", "link (x0, y0)->(x1, y1)"
     resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
+    resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
 
 
 def stream_tiles(st: StreamEntry) -> int:
@@ -103,6 +105,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
     def resource(name: str, kind: str) -> int:
         g.resource_names.append(name)
         g.resource_kinds.append(kind)
+        g.resource_window.append(MIN_WINDOW)
         return len(g.resource_names) - 1
 
     streams = [bs.stream(o) for s in stages for o in s.outputs]
@@ -133,6 +136,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
                 tiers[t.tier] = resource(t.tier, t.tier)
             tier = tiers[t.tier]
             occupancy = nbytes_of(t.dtype, t.shape) / chip.tier_bytes_per_cycle(t.tier) / steps
+            g.resource_window[tier] = max(g.resource_window[tier], occupancy)
             latency = chip.tier(t.tier).latency_cycles
         g.stage_ids.append(s.id)
         g.stage_names.append(s.label or s.opcode)
@@ -160,6 +164,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
             r = shared_links.get(tuple(link))
             if r is not None and all(r != x for x, _ in shared):
                 shared.append((r, tile_bytes / paths / rate))
+                g.resource_window[r] = max(g.resource_window[r], tile_bytes / paths / rate)
         g.stream_shared.append(shared)
         edges = []
         for d in st.dsts:

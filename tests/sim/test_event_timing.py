@@ -8,7 +8,7 @@ import pytest
 from bitstream_format import Bitstream
 from chip_model import load_chip
 from functional_sim import SimulationError, simulate
-from functional_sim.bandwidth import WINDOW
+from functional_sim.bandwidth import MIN_WINDOW
 from functional_sim.event_timing import event_kernel_timing
 from tests.sim.builder import ProgramBuilder
 
@@ -225,7 +225,7 @@ def test_a_deeper_fifo_never_makes_a_run_slower(program):
 @pytest.mark.parametrize("program", ["chain", "buffered", "matmul"])
 def test_with_a_shared_tier_a_deeper_fifo_is_slower_by_at_most_one_bandwidth_window(program):
     runs = fifo_sweep(fifo_program(program, "hbm"))
-    assert all(deeper <= shallower + WINDOW for shallower, deeper in zip(runs, runs[1:])), runs
+    assert all(deeper <= shallower + MIN_WINDOW for shallower, deeper in zip(runs, runs[1:])), runs
     assert runs[-1] <= runs[0]
 
 
