@@ -258,29 +258,39 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trac
               help="show one section in full")
 @click.option("--json", "as_json", is_flag=True, help="print the decoded bitstream as JSON")
 @click.option("--map", "map_kernel", help="draw this kernel's placement (a kernel name; see --section kernels)")
-@click.option("--svg", "svg_path", type=click.Path(path_type=Path), help="with --map: write the SVG here")
-def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel: str | None, svg_path: Path | None) -> None:
-    """Print a bitstream readably, or draw a kernel's placement map (--map K --svg F.svg)."""
+@click.option("--svg", "svg_path", type=click.Path(path_type=Path), help="with --map: write a standalone SVG here")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="with --map: write an HTML page here (hover to name stages, highlight streams, link use)")
+def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel: str | None, svg_path: Path | None,
+                html_path: Path | None) -> None:
+    """Print a bitstream readably, or draw a kernel's placement map (--map K --html F.html or --svg F.svg)."""
     with user_errors():
         import bitstream_format
         from compiler.inspect_bitstream import describe, to_json
 
         if not bitstream.exists():
             fail(f"bitstream {bitstream} does not exist")
+        if map_kernel is None and (svg_path or html_path):
+            fail("--svg and --html draw a kernel: name it with --map KERNEL (see --section kernels)")
+        if map_kernel is not None and not (svg_path or html_path):
+            fail("--map needs --html FILE or --svg FILE to write the picture to")
+        check_writable(svg_path, html_path)
         data = bitstream.read_bytes()
         bs = bitstream_format.decode(data)
         if map_kernel is not None:
             from chip_model import load_chip
-            from compiler.placement_map import placement_svg
+            from compiler.placement_map import placement_html, placement_svg
 
-            if svg_path is None:
-                fail("--map needs --svg FILE to write the picture to")
-            try:
-                svg = placement_svg(bs, load_chip(bs.chip), map_kernel)
-            except KeyError as exc:
-                fail(exc.args[0])
-            write_atomically(svg_path, svg.encode())
-            click.echo(f"wrote {svg_path}")
+            chip = load_chip(bs.chip)
+            for path, draw in ((svg_path, placement_svg), (html_path, placement_html)):
+                if path is None:
+                    continue
+                try:
+                    picture = draw(bs, chip, map_kernel)
+                except KeyError as exc:
+                    fail(exc.args[0])
+                write_atomically(path, picture.encode())
+                click.echo(f"wrote {path}")
             return
         click.echo(json.dumps(to_json(bs, section), indent=1) if as_json else describe(bs, data, section))
 

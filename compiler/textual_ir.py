@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import ParseError, VerifyException
@@ -35,7 +35,9 @@ def parse_ir(ctx: Context, text: str, name: str = "<ir>") -> ModuleOp:
 
 def print_ir(module: ModuleOp) -> str:
     out = io.StringIO()
-    Printer(stream=out).print_op(module)
+    printer = Printer(stream=out)
+    printer.print_op(module)
+    printer.print_metadata([Builtin])  # the weights' dense resources
     return out.getvalue() + "\n"
 
 

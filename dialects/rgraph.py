@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from xdsl.dialects.builtin import (
     BoolAttr,
     DenseArrayBase,
+    DenseResourceAttr,
     FloatAttr,
     IntegerAttr,
     StringAttr,
@@ -22,11 +23,13 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Dialect
 from xdsl.irdl import (
     IRDLOperation,
+    ParsePropInAttrDict,
     attr_def,
     irdl_op_definition,
     operand_def,
     opt_attr_def,
     opt_operand_def,
+    opt_prop_def,
     result_def,
     traits_def,
     var_operand_def,
@@ -34,6 +37,7 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
+from dialects.resources import resource_bytes
 from dialects.types import dtype_of, shape_of
 
 
@@ -543,13 +547,25 @@ class ArangeOp(GraphOp):
 
 @irdl_op_definition
 class WeightOp(IRDLOperation):
-    """A named tensor whose values live in the weight store (parameters, buffers, constants)."""
+    """A named tensor (parameter, buffer, constant). Its bytes are a module resource (`value`),
+    absent when the model lives on the meta device and only shapes are known."""
 
     name = "rgraph.weight"
     sym_name = attr_def(StringAttr)
+    value = opt_prop_def(DenseResourceAttr)
     result = result_def(TensorType)
     assembly_format = "$sym_name attr-dict `:` type($result)"
+    irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
+
+    def verify_(self) -> None:
+        if self.value is not None:
+            require(self.value.type == self.result.type,
+                    f"rgraph.weight: value has type {self.value.type}, the result {self.result.type}")
+
+    def data(self) -> bytes | None:
+        """The weight's bytes, or None for a shapes-only weight."""
+        return None if self.value is None else resource_bytes(self.value)
 
 
 RGraph = Dialect(

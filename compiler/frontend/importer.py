@@ -23,6 +23,7 @@ from dialects.diagnostics import UnsupportedOpError
 from compiler.frontend.capture import node_source_line
 from compiler.frontend.source_lines import node_source
 from dialects import rgraph
+from dialects.resources import store_resource
 from dialects.types import dtype_of, tensor_type
 
 TORCH_DTYPES: dict[torch.dtype, str] = {
@@ -170,6 +171,8 @@ class GraphImporter:
                         torch_dtype_name(val.dtype), tuple(val.shape), None)
                     ty = tensor_type(self.weights[target].dtype, self.weights[target].shape)
                     op = self.emit(rgraph.WeightOp, [], [ty], {"sym_name": StringAttr(target)})
+                    if self.weights[target].data is not None:
+                        op.value = store_resource(target, self.weights[target].data, ty)
                     self.values[node] = op.results[0]
             elif node.op == "call_function":
                 src = node_source(node.meta.get("stack_trace"))
