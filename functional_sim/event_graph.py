@@ -65,6 +65,7 @@ class KernelGraph:
     resource_names: list[str] = field(default_factory=list)  # "hbm", "ddr", "link (x0, y0)->(x1, y1)"
     resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
     resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
+    group: int = 1  # tiles per step group (1: every tile is its own step)
 
 
 def stream_tiles(st: StreamEntry) -> int:
@@ -85,6 +86,12 @@ def fifo_capacity(bs: Bitstream, chip: ChipSpec, st: StreamEntry) -> int:
     return chip.network.fifo_tiles
 
 
+def grouped_capacity(tiles: int, group: int) -> int:
+    """A FIFO of `tiles` tiles, counted in groups: rounded up, plus one group of slack when grouped,
+    because branches of a reconvergent path round their grouped tile counts differently."""
+    return tiles if group == 1 else -(-tiles // group) + 1
+
+
 def _route_latency(chip: ChipSpec, st: StreamEntry, dst: int) -> int:
     hops = st.hops[st.dsts.index(dst)] if st.hops and dst in st.dsts else 0
     crossings = sum(chip.grid.die_of(y0) != chip.grid.die_of(y1) for _, y0, _, y1 in st.links)
@@ -96,7 +103,15 @@ def _link_rate(chip: ChipSpec, st: StreamEntry) -> int:
     return net.vector_link_bytes_per_cycle if st.network == "vector" else net.scalar_link_bytes_per_cycle
 
 
-def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
+def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
+    """The kernel's stages, FIFOs and shared resources.
+
+    By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
+    of `G = ceil(most tiles / max_steps)` tiles: a step handles a group, its interval is G tiles'
+    work and overheads (so busy time is unchanged), and a FIFO of C tiles holds `ceil(C / G) + 1`
+    groups (`grouped_capacity`). What changes is granularity: a consumer starts after a group rather than a tile, so
+    each stage on a path may start up to `(G - 1)` intervals later than with single tiles, and a
+    FIFO shallower than one group behaves as one group deep (docs/simulator.md, "Error bounds")."""
     g = KernelGraph()
     local = {sid: i for i, sid in enumerate(k.stages)}
     stages = [bs.stage(sid) for sid in k.stages]
@@ -109,6 +124,13 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
         return len(g.resource_names) - 1
 
     streams = [bs.stream(o) for s in stages for o in s.outputs]
+    most = max((stream_tiles(st) for st in streams), default=1)
+    group = max(1, ceil(most / max_steps)) if max_steps else 1
+    g.group = group
+
+    def tiles_of(st: StreamEntry) -> int:
+        return ceil(stream_tiles(st) / group)
+
     stream_local = {st.id: i for i, st in enumerate(streams)}
     link_users: dict[tuple[int, ...], list[int]] = {}
     for i, st in enumerate(streams):
@@ -116,13 +138,23 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
             users = link_users.setdefault(tuple(link), [])
             if not users or users[-1] != i:
                 users.append(i)
-    shared_links = {link: resource(f"link ({link[0]}, {link[1]})->({link[2]}, {link[3]})", "network")
-                    for link, users in link_users.items() if len(users) > 1}
+    # Links with the same streams on them carry the same traffic: one resource stands for them all.
+    by_users: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for link, users in link_users.items():
+        if len(users) > 1:
+            by_users.setdefault(tuple(users), []).append(link)
+    shared_links = {}
+    for links in by_users.values():
+        x0, y0, x1, y1 = links[0]
+        more = f" and {len(links) - 1} more carrying the same streams" if len(links) > 1 else ""
+        r = resource(f"link ({x0}, {y0})->({x1}, {y1}){more}", "network")
+        shared_links.update({link: r for link in links})
 
     for i, s in enumerate(stages):
         ins = [bs.stream(x) for x in s.inputs]
         outs = [bs.stream(x) for x in s.outputs]
-        steps = max([stream_tiles(st) for st in ins + outs] or [1])
+        steps = max([tiles_of(st) for st in ins + outs] or [1])
+        single = max([stream_tiles(st) for st in ins + outs] or [1])
         if s.unit == "pcu":
             overhead, latency = chip.pcu.tile_overhead_cycles, chip.pcu.latency_cycles
         elif s.unit == "pmu":
@@ -143,7 +175,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
         g.stage_units.append(s.unit)
         g.stage_sites.append(tuple(s.sites))
         g.steps.append(steps)
-        g.interval.append(stage_work_cycles(bs, chip, s) / steps + overhead)
+        g.interval.append((stage_work_cycles(bs, chip, s) + overhead * single) / steps)
         g.latency.append(float(latency))
         g.tier_of.append(tier)
         g.tier_occupancy.append(occupancy)
@@ -151,7 +183,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
         g.out_streams.append([stream_local[x] for x in s.outputs])
 
     for i, st in enumerate(streams):
-        tiles = stream_tiles(st)
+        tiles = tiles_of(st)
         paths = max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))
         rate = _link_rate(chip, st)
         tile_bytes = st.nbytes / tiles
@@ -174,7 +206,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> KernelGraph:
             g.edge_stream.append(i)
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
-            g.edge_capacity.append(fifo_capacity(bs, chip, st))
+            g.edge_capacity.append(grouped_capacity(fifo_capacity(bs, chip, st), group))
             g.edge_latency.append(float(_route_latency(chip, st, d)))
             g.in_edges[local[d]].append(e)
             edges.append(e)
