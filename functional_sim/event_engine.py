@@ -80,6 +80,12 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     port_free = [0.0] * len(stream_tiles)
     stream_busy = [0.0] * len(stream_tiles)
     res = [Bandwidth(w) for w in g.resource_window]
+    # per stage, what its steps touch: (edge, tiles, arrivals, pops) per input and
+    # (stream, tiles, occupancy, [(resource, cycles)], [(edge, latency, pops, arrivals)]) per output
+    in_spec = [[(e, edge_tiles[e], arr[e], pops[e]) for e in in_edges[i]] for i in range(n)]
+    out_spec = [[(s, stream_tiles[s], stream_occ[s], [(res[r], o) for r, o in stream_shared[s]],
+                  [(e, edge_lat[e], pops[e], arr[e]) for e in stream_edges[s]]) for s in out_streams[i]]
+                for i in range(n)]
     sched = [0.0] * n
     heap = [(0.0, i, i) for i in range(n)]
     seq = n
@@ -102,37 +108,40 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
             blocked[i] = None
             jj, total, done = j[i], steps[i], 0
             ii, lat, tr = interval[i], latency[i], tier_of[i]
-            popped_from = [len(pops[e]) for e in in_edges[i]]
-            sent_from = [produced[s] for s in out_streams[i]]
+            ins, outs = in_spec[i], out_spec[i]
+            popped_from = [len(x[3]) for x in ins]
+            sent_from = [produced[x[0]] for x in outs]
+            stalls, slices = stall_slices[i], busy_slices[i]
+            blk = None
             while jj < total and done < batch:
                 ready, cause = free[i], ""
-                for e in in_edges[i]:
-                    need = -(-(jj + 1) * edge_tiles[e] // total)
-                    a = arr[e]
+                k1 = jj + 1
+                for e, t_e, a, _ in ins:
+                    need = -(-k1 * t_e // total)
                     if need > len(a):
-                        blocked[i] = ("data", e)
+                        blk = ("data", e)
                         break
                     if a[need - 1] > ready:
                         ready, cause = a[need - 1], "input"
-                if blocked[i] is not None:
+                if blk is not None:
                     break
-                for s in out_streams[i]:
-                    m = (jj + 1) * stream_tiles[s] // total
+                for s, t_s, _, _, dests in outs:
+                    m = k1 * t_s // total
                     if m > produced[s]:
-                        for e in stream_edges[s]:
+                        for e, e_lat, p, _ in dests:
                             idx = m - 1 - edge_cap[e]
                             if idx >= 0:
-                                p = pops[e]
                                 if idx >= len(p):
-                                    blocked[i] = ("credit", e)
+                                    blk = ("credit", e)
                                     break
                                 # the unit may run ahead by its own pipeline: the tile
                                 # leaves `ii + lat` after the step starts, when the credit is back
-                                if p[idx] + edge_lat[e] - ii - lat > ready:
-                                    ready, cause = p[idx] + edge_lat[e] - ii - lat, "credit"
-                        if blocked[i] is not None:
+                                c = p[idx] + e_lat - ii - lat
+                                if c > ready:
+                                    ready, cause = c, "credit"
+                        if blk is not None:
                             break
-                if blocked[i] is not None:
+                if blk is not None:
                     break
                 if exact and ready > now:
                     wake(i, ready)
@@ -151,60 +160,64 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                         st_cr[i] += wait
                     elif cause == "memory":
                         st_mem[i] += wait
-                    sl = stall_slices[i]
-                    if len(sl) < MAX_TRACE_SLICES:
-                        sl.append((free[i], ready, cause))
-                bs_ = busy_slices[i]
-                if bs_ and ready <= bs_[-1] + 1e-9:
-                    bs_[-1] = end
-                elif len(bs_) < 2 * MAX_TRACE_SLICES:
-                    bs_.append(ready)
-                    bs_.append(end)
+                    if len(stalls) < MAX_TRACE_SLICES:
+                        stalls.append((free[i], ready, cause))
+                if slices and ready <= slices[-1] + 1e-9:
+                    slices[-1] = end
+                elif len(slices) < 2 * MAX_TRACE_SLICES:
+                    slices.append(ready)
+                    slices.append(end)
                 else:
-                    bs_[-1] = end
+                    slices[-1] = end
                 if jj == 0:
                     first[i] = ready
                 busy[i] += ii
                 free[i] = end
-                for e in in_edges[i]:
-                    need = -(-(jj + 1) * edge_tiles[e] // total)
-                    p = pops[e]
+                for e, t_e, _, p in ins:
+                    need = -(-k1 * t_e // total)
                     while len(p) < need:
                         p.append(ready)
                         tile_events += 1
                 out_t = end + lat
-                for s in out_streams[i]:
-                    m = (jj + 1) * stream_tiles[s] // total
-                    occ, shared, edges = stream_occ[s], stream_shared[s], stream_edges[s]
+                for s, t_s, occ, shared, dests in outs:
+                    m = k1 * t_s // total
                     while produced[s] < m:
                         start = out_t if out_t > port_free[s] else port_free[s]
                         fin = start + occ
                         for r, o in shared:
-                            done_r = res[r].reserve(start, o)
+                            done_r = r.reserve(start, o)
                             if done_r > fin:
                                 fin = done_r
                         port_free[s] = fin
                         stream_busy[s] += occ
-                        for e in edges:
-                            arr[e].append(fin + edge_lat[e])
+                        for _, e_lat, _, a in dests:
+                            a.append(fin + e_lat)
                         produced[s] += 1
                         tile_events += 1
                 last[i] = out_t
                 jj += 1
                 done += 1
+            blocked[i] = blk
             j[i] = jj
             # wake whoever was waiting on what this firing made known
+            # (only a stage blocked on this very FIFO, and only once the tile or credit it
+            # needs exists: a wake-up that cannot make progress is an event wasted)
             for k, s in enumerate(out_streams[i]):
                 if produced[s] > sent_from[k]:
                     for e in stream_edges[s]:
                         d = edge_dst[e]
-                        if blocked[d] is not None:
-                            wake(d, max(now, arr[e][sent_from[k]]))
+                        if blocked[d] == ("data", e):
+                            need = -(-(j[d] + 1) * edge_tiles[e] // steps[d])
+                            if need <= len(arr[e]):
+                                wake(d, max(now, arr[e][need - 1]))
             for k, e in enumerate(in_edges[i]):
                 if len(pops[e]) > popped_from[k]:
-                    p = stream_src[edge_stream[e]]
-                    if blocked[p] is not None:
-                        wake(p, max(now, pops[e][popped_from[k]] + edge_lat[e]))
+                    s = edge_stream[e]
+                    p = stream_src[s]
+                    if blocked[p] == ("credit", e):
+                        idx = (j[p] + 1) * stream_tiles[s] // steps[p] - 1 - edge_cap[e]
+                        if idx < len(pops[e]):
+                            wake(p, max(now, pops[e][idx] + edge_lat[e] - interval[p] - latency[p]))
             if jj < total and blocked[i] is None and sched[i] == INF:
                 wake(i, max(now, free[i]))
 
