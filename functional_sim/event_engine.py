@@ -23,6 +23,7 @@ another (data or credit): the wait-for cycle is named and the run stops (`deadlo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from bisect import bisect_right
 from heapq import heappop, heappush
 
 from functional_sim.bandwidth import Bandwidth
@@ -32,6 +33,7 @@ from functional_sim.event_graph import KernelGraph
 INF = float("inf")
 DEFAULT_BATCH = 256
 MAX_TRACE_SLICES = 2000  # per stage: busy and stall slices kept for the trace beyond this are merged
+MAX_COUNTER_POINTS = 400  # per FIFO: occupancy samples kept for the trace
 
 
 @dataclass
@@ -51,8 +53,7 @@ class KernelRun:
     tile_events: int
     busy_slices: list[list[float]] = field(default_factory=list)  # per stage: flat start, end, ...
     stall_slices: list[list[tuple[float, float, str]]] = field(default_factory=list)
-    arrivals: list[list[float]] = field(default_factory=list)  # per edge: tile arrival times
-    pops: list[list[float]] = field(default_factory=list)  # per edge: tile pop times
+    occupancy: list[list[tuple[float, int]]] = field(default_factory=list)  # per edge: sampled (time, tiles held)
     grown: dict[int, tuple[int, int]] = field(default_factory=dict)  # stream -> (configured, used) FIFO tiles
 
 
@@ -244,5 +245,17 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     for e in range(len(edge_tiles)):
         if arr[e]:
             body = max(body, arr[e][-1])
+    occupancy = [fifo_occupancy(a, p) for a, p in zip(arr, pops)]
     return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
-                     stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, arr, pops, grown)
+                     stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, occupancy, grown)
+
+
+def fifo_occupancy(arrivals: list[float], pops: list[float], points: int = MAX_COUNTER_POINTS) -> list[tuple[float, int]]:
+    """Tiles held in a FIFO (arrived, not yet popped) at up to `points` evenly spaced times, by
+    bisection of the two sorted time lists; the per-tile times themselves are dropped after the run."""
+    if not arrivals:
+        return []
+    t0, t1 = arrivals[0], max(arrivals[-1], pops[-1] if pops else arrivals[-1])
+    n = min(points, len(arrivals) + len(pops))
+    times = sorted({t0 + (t1 - t0) * k / max(n - 1, 1) for k in range(n)} | {t1})
+    return [(t, max(0, bisect_right(arrivals, t) - bisect_right(pops, t))) for t in times]

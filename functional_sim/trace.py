@@ -20,7 +20,6 @@ LOAD_TID = 1
 KIND_TIDS = {"pcu": 2, "pmu": 3, "agcu": 4}
 KERNEL_TID0 = 10
 STAGE_TID0 = 100_000  # event timing: one track per stage, after the kernel tracks
-MAX_COUNTER_POINTS = 400  # per FIFO; longer occupancy series are sampled evenly
 
 
 def _meta(name: str, tid: int | None, value: str, sort: int | None = None) -> list[dict[str, Any]]:
@@ -83,15 +82,8 @@ def _event_tracks(k: Any, body: int, us: float) -> tuple[list[dict[str, Any]], l
         for a, b, cause in run.stall_slices[i]:
             events.append({"name": f"stall: {cause or 'start'}", "cat": "stall", "ph": "X", "pid": PID, "tid": tid,
                            "ts": (body + a) * us, "dur": (b - a) * us, "args": {"stage": sid, "waits_for": cause}})
-    for e, (arrivals, pops) in enumerate(zip(run.arrivals, run.pops)):
+    for e, series in enumerate(run.occupancy):
         name = f"fifo stream {g.stream_ids[g.edge_stream[e]]} -> {g.stage_names[g.edge_dst[e]]} (cap {g.edge_capacity[e]})"
-        changes = sorted([(t, 1) for t in arrivals] + [(t, -1) for t in pops])
-        step = max(1, len(changes) // MAX_COUNTER_POINTS)
-        held, points = 0, []
-        for n, (t, d) in enumerate(changes):
-            held += d
-            if n % step == 0 or n == len(changes) - 1:
-                points.append((t, max(held, 0)))
-        for t, v in points:
+        for t, v in series:
             events.append({"name": name, "ph": "C", "pid": PID, "ts": (body + t) * us, "args": {"tiles": v}})
     return meta, events
