@@ -217,7 +217,9 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     p = stream_src[s]
                     if blocked[p] == ("credit", e):
                         idx = (j[p] + 1) * stream_tiles[s] // steps[p] - 1 - edge_cap[e]
-                        if idx < len(pops[e]):
+                        if idx < 0:  # a deepened FIFO: no credit needed any more
+                            wake(p, now)
+                        elif idx < len(pops[e]):
                             wake(p, max(now, pops[e][idx] + edge_lat[e] - interval[p] - latency[p]))
             if jj < total and blocked[i] is None and sched[i] == INF:
                 wake(i, max(now, free[i]))
