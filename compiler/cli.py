@@ -328,40 +328,50 @@ def _grid_picture(chip) -> str:
     return "\n".join("".join(r) for r in rows) + "\n(C=PCU M=PMU A=AGCU)"
 
 
-@main.command("opt")
-@click.argument("source", type=click.Path(path_type=Path), default="-")
-@click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-lower{chip=small},rdu-plan-memory")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="write the resulting IR here instead of stdout")
-def opt_cmd(source: Path, pipeline: str, output: Path | None) -> None:
-    """Run registered passes on textual IR, like mlir-opt. SOURCE defaults to stdin (-)."""
+@main.command("opt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                       "help_option_names": []}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def opt_cmd(args: tuple[str, ...]) -> None:
+    """Run passes on textual IR: xdsl-opt with rducc's dialects and passes (`rducc opt --help`).
+
+    \b
+    rducc opt IN.mlir -p 'rdu-fuse,rdu-lower' -o OUT.mlir
+    rducc opt IN.mlir -p canonicalize,dce --print-between-passes
+    rducc opt IN.mlir --split-input-file --verify-diagnostics
+    """
     with user_errors():
+        from compiler.opt_main import RduccOptMain
+
+        tool = RduccOptMain(list(args))
+        output = Path(tool.args.output_file) if tool.args.output_file else None
         check_writable(output)
-        from compiler.textual_ir import parse_ir, print_ir
-        from passes.registry import run_pipeline
-        from dialects import make_context
-
-        text = sys.stdin.read() if str(source) == "-" else _read_text(source)
-        ctx = make_context()
-        module = parse_ir(ctx, text, str(source))
-        if pipeline:
-            run_pipeline(ctx, module, pipeline)
-            module.verify()
-        out = print_ir(module)
+        text = _run_opt(tool)  # to stdout as it goes, or returned for -o
         if output:
-            write_atomically(output, out.encode())
-        else:
-            click.echo(out, nl=False)
+            write_atomically(output, text.encode())
 
 
-def _read_text(path: Path) -> str:
-    if not path.exists():
-        fail(f"{path} does not exist")
+def _run_opt(tool) -> str:
+    """The tool's output text; bad input (unreadable, unparsable, foreign) fails in one line."""
+    from xdsl.utils.exceptions import DiagnosticException, ParseError
+
+    from compiler.textual_ir import parse_error_line
+    from dialects.diagnostics import RduccError
+
+    source = tool.args.input_file
     try:
-        return path.read_text()
-    except UnicodeDecodeError:
-        fail(f"{path} is not textual IR (it is not UTF-8 text; a bitstream is read by `rducc inspect`)")
+        return tool.run_to_text()
+    except FileNotFoundError:
+        fail(f"{source} does not exist")
     except IsADirectoryError:
-        fail(f"{path} is a directory")
+        fail(f"{source} is a directory")
+    except UnicodeDecodeError:
+        fail(f"{source or 'the input'} is not textual IR (it is not UTF-8 text; a bitstream is read by `rducc inspect`)")
+    except ParseError as exc:
+        fail(parse_error_line(exc))
+    except DiagnosticException as exc:
+        if isinstance(exc, RduccError):  # ours (a verifier failure naming the pass): user_errors() reports it
+            raise
+        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
 
 @main.command("import")
@@ -404,14 +414,23 @@ def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool
 
 
 @main.command("passes")
-def passes_cmd() -> None:
-    """List the registered passes."""
-    from passes.registry import PASSES
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list: name, summary, options, generic")
+def passes_cmd(as_json: bool) -> None:
+    """List the passes a pipeline (-p) can name, with their options: rducc's, then xDSL's generic ones."""
+    from passes.registry import describe_passes
 
-    for name in sorted(PASSES):
-        cls = PASSES[name]()
-        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:22} {doc.split(':', 1)[-1].strip()}")
+    infos = describe_passes()
+    if as_json:
+        click.echo(json.dumps([info.to_json() for info in infos]))
+        return
+    click.echo("rducc's passes:")
+    for info in infos:
+        if info.generic and not any(i.generic for i in infos[:infos.index(info)]):
+            click.echo("xDSL's generic passes:")
+        click.echo(f"  {info.name:20} {info.summary}")
+        for option in info.options:
+            default = "required" if option.default is None else f"default {option.default}"
+            click.echo(f"  {'':20}   {option.name}: {option.type} ({default})")
 
 
 @main.command("ops")
