@@ -180,10 +180,12 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing-only", is_flag=True, help="estimate cycles without executing (for shapes-only bitstreams)")
+@click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
+              help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @click.option("--chip", "chip_spec", help="chip spec (.toml path) for a bitstream compiled for a custom chip")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str, trace: Path | None,
-            timing_only: bool, chip_spec: str | None, as_json: bool) -> None:
+            timing_only: bool, timing: str, chip_spec: str | None, as_json: bool) -> None:
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
         import bitstream_format
@@ -202,7 +204,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             chip = load_chip(chip_spec)
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
-        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch)
+        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing)
         seconds = time.perf_counter() - t0
         if output is not None and not timing_only:
             with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
@@ -211,7 +213,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
                 write_atomically(output, staged.read_bytes())
         if trace is not None:
             write_atomically(trace, json.dumps(result.chrome_trace()).encode())
-        summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels),
+        summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels), "timing": timing,
                    "simulate_seconds": seconds, "outputs": [list(o.shape) for o in result.outputs]}
         if as_json:
             click.echo(json.dumps(summary))
@@ -229,14 +231,17 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @seed_option
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
+@click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
+              help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, as_json: bool) -> None:
+def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, timing: str,
+            as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager."""
     with user_errors():
         from compiler.run_model import run_and_compare
 
         with spinner(not as_json) as update:
-            report = run_and_compare(model, chip, opt_level, seed, launch, update)
+            report = run_and_compare(model, chip, opt_level, seed, launch, update, timing)
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:
