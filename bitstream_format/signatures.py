@@ -72,7 +72,7 @@ class Instance:
         self.opcode = opcode
         self.params = params
         self.inputs = inputs
-        self.outputs = outputs  # for the few rules that leave the result open (full, cast)
+        self.outputs = outputs  # for the rules whose result follows from it (full's value, arange without end)
 
     def fail(self, message: str) -> SignatureError:
         return SignatureError(f"{self.opcode}: {message}")
