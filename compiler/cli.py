@@ -120,6 +120,7 @@ def main() -> None:
     rducc chip sn40l --json         show a chip spec
     rducc opt IN.mlir -p PASSES     run passes on textual IR
     rducc emit IN.mlir -o OUT.rbit  write the bitstream of lowered IR
+    rducc sweep SWEEP.toml -o R.csv design-space sweep (Ray)
     """
 
 
@@ -191,10 +192,12 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing-only", is_flag=True, help="estimate cycles without executing (for shapes-only bitstreams)")
+@click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
+              help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @click.option("--chip", "chip_spec", help="chip spec (.toml path) for a bitstream compiled for a custom chip")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str, trace: Path | None,
-            timing_only: bool, chip_spec: str | None, as_json: bool) -> None:
+            timing_only: bool, timing: str, chip_spec: str | None, as_json: bool) -> None:
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
         import bitstream_format
@@ -213,7 +216,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             chip = load_chip(chip_spec)
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
-        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch)
+        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing)
         seconds = time.perf_counter() - t0
         if output is not None and not timing_only:
             with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
@@ -222,7 +225,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
                 write_atomically(output, staged.read_bytes())
         if trace is not None:
             write_atomically(trace, json.dumps(result.chrome_trace()).encode())
-        summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels),
+        summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels), "timing": timing,
                    "simulate_seconds": seconds, "outputs": [list(o.shape) for o in result.outputs]}
         if as_json:
             click.echo(json.dumps(summary))
@@ -240,14 +243,17 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @seed_option
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
+@click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
+              help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, as_json: bool) -> None:
+def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, timing: str,
+            as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager."""
     with user_errors():
         from compiler.run_model import run_and_compare
 
         with spinner(not as_json) as update:
-            report = run_and_compare(model, chip, opt_level, seed, launch, update)
+            report = run_and_compare(model, chip, opt_level, seed, launch, update, timing)
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:
@@ -445,6 +451,65 @@ def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool
         else:
             click.echo(f"placed {len(result['positions'])} units on {chip}: wirelength {result['wirelength']} "
                        f"(lower bound {result['lower_bound']}) in {result['seconds']} s")
+
+
+@main.command("sweep")
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="results table to write (.csv, or .parquet with pyarrow)")
+@click.option("--plots", "plots_dir", type=click.Path(path_type=Path), help="write PNG plots (each metric vs each axis, Pareto front) here")
+@click.option("--ray", "address", help="join the Ray cluster at this address (default: start a local instance)")
+@click.option("--workers", type=click.IntRange(min=1), help="points run at once (default: the CPUs of this machine or of the --ray cluster)")
+@click.option("--local", is_flag=True, help="run every point in this process, one at a time (no Ray; for debugging)")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), help="compile and result cache (default ~/.cache/rducc/sweep)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: counts, timings and every row")
+def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, address: str | None, workers: int | None,
+              local: bool, cache_dir: Path | None, as_json: bool) -> None:
+    """Compile and simulate every point of SWEEP.toml (models x chip fields x options); see docs/sweep.md."""
+    with user_errors():
+        from compiler.sweep import expand, load_sweep, run_sweep
+        from compiler.sweep.cache import default_cache_dir
+        from compiler.sweep.progress import progress_bar
+        from compiler.sweep.results import check_output, encode, to_text
+
+        if local and address:
+            fail("--local runs in this process; it cannot be combined with --ray")
+        check_writable(output, plots_dir)
+        if output is not None:
+            check_output(output)
+        if plots_dir is not None:
+            from compiler.sweep.plots import require_matplotlib
+
+            require_matplotlib()
+        if not local:
+            from compiler.sweep.ray_backend import require_ray
+
+            require_ray()
+        spec = load_sweep(sweep_file)
+        points = expand(spec)
+        total = len(points)
+        try:
+            with progress_bar(total, not as_json) as update:
+                outcome = run_sweep(spec, cache_dir or default_cache_dir(), local=local, workers=workers,
+                                    address=address, progress=update, points=points)
+        except KeyboardInterrupt:
+            fail("interrupted: the points finished so far are cached; run the same command again to resume")
+        if output is not None:
+            write_atomically(output, encode(outcome.records, output))
+        plots = []
+        if plots_dir is not None:
+            from compiler.sweep.plots import draw
+
+            plots = draw(outcome.records, list(spec.axes), spec.metrics, spec.time_metric, plots_dir)
+        counts = outcome.run.counts
+        if as_json:
+            click.echo(json.dumps({"points": total, **counts, "wall_seconds": outcome.run.wall_seconds,
+                                   "output": str(output) if output else None, "plots": [str(p) for p in plots],
+                                   "rows": outcome.records}))
+        else:
+            click.echo(to_text(outcome.records, list(spec.axes)))
+            wrote = f"; wrote {output}" if output else ""
+            click.echo(f"{_plural(total, 'point')}: {counts['failed']} failed, {counts['cached']} cached, "
+                       f"in {outcome.run.wall_seconds:.1f} s{wrote}" + (f" and {len(plots)} plots in {plots_dir}" if plots else ""))
 
 
 @main.command("passes")

@@ -13,7 +13,7 @@ DOCS = Path(__file__).parents[1] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
-@pytest.mark.parametrize("page", ["passes.md"])
+@pytest.mark.parametrize("page", ["passes.md", "sweep.md"])
 def test_python_blocks_run(page: str) -> None:
     blocks = BLOCK.findall((DOCS / page).read_text())
     assert blocks
