@@ -88,7 +88,9 @@ class RunReport:
 def kernel_row(k) -> dict[str, Any]:
     """Which stage sets a kernel's pace, and what that stage waits on."""
     slowest = max(k.stages, key=lambda st: st.cycles, default=None)
-    if k.bound in ("hbm", "ddr"):
+    if k.bound_share:  # event timing: the resource holding most of the run's critical path
+        limiting = f"{k.bound_by}: {k.bound_share:.0%} of the critical path"
+    elif k.bound in ("hbm", "ddr"):
         limiting = f"{k.bound.upper()} traffic: {k.tier_bytes.get(k.bound, 0):,} bytes in {k.tier_cycles.get(k.bound, 0):,} cycles"
     elif k.bound == "network" and k.stream_cycles:
         sid, cycles = max(k.stream_cycles.items(), key=lambda kv: kv[1])
@@ -105,6 +107,8 @@ def kernel_row(k) -> dict[str, Any]:
         "fill_cycles": k.fill_cycles,
         "steady_cycles": k.steady_cycles,
         "limiting": limiting,
+        "bound_by": k.bound_by,
+        "bound_share": k.bound_share,
     }
 
 

@@ -22,11 +22,13 @@ another (data or credit): the wait-for cycle is named and the run stops (`deadlo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from array import array
 from bisect import bisect_right
+from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
 from functional_sim.bandwidth import Bandwidth
+from functional_sim.critical_path import FREE, critical_path
 from functional_sim.deadlock import deadlock_error, wait_cycle
 from functional_sim.event_graph import KernelGraph
 
@@ -54,7 +56,8 @@ class KernelRun:
     busy_slices: list[list[float]] = field(default_factory=list)  # per stage: flat start, end, ...
     stall_slices: list[list[tuple[float, float, str]]] = field(default_factory=list)
     occupancy: list[list[tuple[float, int]]] = field(default_factory=list)  # per edge: sampled (time, tiles held)
-    grown: dict[int, tuple[int, int]] = field(default_factory=dict)  # stream -> (configured, used) FIFO tiles
+    grown: dict[int, tuple[int, int]] = field(default_factory=dict)  # local edge -> (configured, used) FIFO tiles
+    critical: dict[tuple[str, int], float] = field(default_factory=dict)  # critical path cycles per resource (critical_path)
 
 
 def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BATCH, exact: bool = False,
@@ -87,6 +90,13 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     out_spec = [[(s, stream_tiles[s], stream_occ[s], [(res[r], o) for r, o in stream_shared[s]],
                   [(e, edge_lat[e], pops[e], arr[e]) for e in stream_edges[s]]) for s in out_streams[i]]
                 for i in range(n)]
+    # per step, for the critical path: its start, what set it (FREE, an input edge e, or credit
+    # edge `len(edges) + e`), the tile index waited for, and for AGCUs the start before the tier's wait
+    n_edges = len(edge_tiles)
+    step_start = [array("d") for _ in range(n)]
+    step_why = [array("l") for _ in range(n)]
+    step_tile = [array("l") for _ in range(n)]
+    step_unserved = [array("d") if tier_of[i] >= 0 else None for i in range(n)]
     sched = [0.0] * n
     heap = [(0.0, i, i) for i in range(n)]
     seq = n
@@ -113,9 +123,10 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
             popped_from = [len(x[3]) for x in ins]
             sent_from = [produced[x[0]] for x in outs]
             stalls, slices = stall_slices[i], busy_slices[i]
+            rec_start, rec_why, rec_tile, rec_unserved = step_start[i], step_why[i], step_tile[i], step_unserved[i]
             blk = None
             while jj < total and done < batch:
-                ready, cause = free[i], ""
+                ready, cause, why, why_tile = free[i], "", FREE, 0
                 k1 = jj + 1
                 for e, t_e, a, _ in ins:
                     need = -(-k1 * t_e // total)
@@ -123,7 +134,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                         blk = ("data", e)
                         break
                     if a[need - 1] > ready:
-                        ready, cause = a[need - 1], "input"
+                        ready, cause, why, why_tile = a[need - 1], "input", e, need - 1
                 if blk is not None:
                     break
                 for s, t_s, _, _, dests in outs:
@@ -139,7 +150,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                                 # leaves `ii + lat` after the step starts, when the credit is back
                                 c = p[idx] + e_lat - ii - lat
                                 if c > ready:
-                                    ready, cause = c, "credit"
+                                    ready, cause, why, why_tile = c, "credit", n_edges + e, idx
                         if blk is not None:
                             break
                 if blk is not None:
@@ -148,10 +159,14 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     wake(i, ready)
                     break
                 if tr >= 0:  # the tier serves this step's bytes from `ready` on; the step waits for them
+                    rec_unserved.append(ready)
                     served = res[tr].reserve(ready, tier_occ[i]) - tier_occ[i]
                     if served > ready + 1e-9:
                         ready, cause = served, "memory"
                 # commit step jj at `ready`
+                rec_start.append(ready)
+                rec_why.append(why)
+                rec_tile.append(why_tile)
                 end = ready + ii
                 wait = ready - free[i]
                 if wait > 0:
@@ -239,8 +254,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                 wake(i, free[i])
         if not grown_any:
             raise deadlock_error(g, kernel_name, unfinished, blocked, arr, pops)
-    grown = {g.stream_ids[edge_stream[e]]: (g.edge_capacity[e], edge_cap[e])
-             for e in range(len(edge_cap)) if edge_cap[e] != g.edge_capacity[e]}
+    grown = {e: (g.edge_capacity[e], edge_cap[e]) for e in range(len(edge_cap)) if edge_cap[e] != g.edge_capacity[e]}
     body = 0.0
     for i in range(n):
         body = max(body, last[i])
@@ -248,8 +262,10 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
         if arr[e]:
             body = max(body, arr[e][-1])
     occupancy = [fifo_occupancy(a, p) for a, p in zip(arr, pops)]
+    critical = critical_path(g, last, step_start, step_why, step_tile, step_unserved)
     return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
-                     stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, occupancy, grown)
+                     stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, occupancy,
+                     grown, critical)
 
 
 def fifo_occupancy(arrivals: list[float], pops: list[float], points: int = MAX_COUNTER_POINTS) -> list[tuple[float, int]]:

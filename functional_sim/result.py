@@ -36,7 +36,8 @@ class SimulationResult:
         for k in self.kernels:
             lines.append(
                 f"  kernel {k.name}: {k.cycles} cycles from {k.start}, bound by {k.bound}"
-                + (f" ({k.bound_by})" if k.bound_by and k.bound_by != k.bound else "") + " "
+                + (f" ({k.bound_by}" + (f", {k.bound_share:.0%} of its cycles" if k.bound_share else "") + ")"
+                   if k.bound_by and k.bound_by != k.bound else "") + " "
                 f"(launch {k.launch_cycles}, fill {k.fill_cycles}, steady {k.steady_cycles})"
             )
             for stream, (configured, used) in sorted(k.fifo_growth.items()):

@@ -56,6 +56,8 @@ class KernelRecord:
     tier_bytes: dict[str, int] = field(default_factory=dict)
     timing: str = "analytic"  # the engine that produced this record: analytic or event
     bound_by: str = ""  # the named resource behind `bound` (a stage, stream, link or tier)
+    bound_share: float = 0.0  # event timing: `bound_by`'s part of the body on the critical path
+    critical_path: tuple[tuple[str, str, int], ...] = ()  # event timing: (kind, resource, cycles), largest first
     events: int = 0  # event timing: stage firings processed
     tile_events: int = 0  # event timing: tiles moved and popped
     fifo_growth: dict[int, tuple[int, int]] = field(default_factory=dict)  # stream -> (configured, used) tiles

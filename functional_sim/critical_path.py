@@ -1,0 +1,77 @@
+"""The chain of steps, tiles and credits that set a kernel's finish time, and what each link of it cost.
+
+The event run records, for every step of every stage, its start and what set that start: the
+stage becoming free (its previous step), an input tile's arrival, a credit coming back from a
+destination, or (AGCUs) its memory tier serving the step's bytes. Walking back from the step that
+finished last, through whichever of those set each start, gives the critical path; its segments
+telescope, so their cycles add up to the kernel body exactly:
+
+* a stage's own step (its interval) and, at the end of a hop, its pipeline latency: `("stage", i)`;
+* a tile's trip from the producer's pipeline to the consumer (queueing on the stream's path and
+  on links it shares, its occupancy, the route latency): `("stream", s)`;
+* a credit's trip back from the destination (backpressure: the FIFO was full), less the part the
+  producer's pipeline hid (this segment may be negative: the producer's step overlapped the
+  credit's return): `("credit", e)`, the path then goes on through the destination's steps;
+* the wait for a memory tier's bandwidth: `("resource", r)`.
+
+The resource with the most cycles on the path is what bounds the kernel (`event_timing`). The walk
+touches each step of the path once, so it costs no more than the run's own step count.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Sequence
+
+from functional_sim.event_graph import KernelGraph
+
+FREE = -1  # a step started when its stage became free
+
+
+def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array], why: Sequence[array],
+                  tile: Sequence[array], unserved: Sequence[array | None]) -> dict[tuple[str, int], float]:
+    """Cycles per resource on the critical path of a finished run (keys: ("stage", i),
+    ("stream", s), ("credit", e), ("resource", r)); empty for a kernel without steps."""
+    n = len(g.steps)
+    if n == 0 or not any(len(x) for x in start):
+        return {}
+    n_edges = len(g.edge_tiles)
+    cycles: dict[tuple[str, int], float] = {}
+
+    def add(key: tuple[str, int], c: float) -> None:
+        cycles[key] = cycles.get(key, 0.0) + c
+
+    i = max((k for k in range(n) if len(start[k])), key=lambda k: last[k])
+    j = len(start[i]) - 1
+    t = start[i][j]
+    add(("stage", i), last[i] - t)
+    for _ in range(sum(len(x) for x in start) + 1):  # each step is visited at most once
+        before = unserved[i]
+        if before is not None and before[j] < t:
+            add(("resource", g.tier_of[i]), t - before[j])
+            t = before[j]
+        w = why[i][j]
+        if w == FREE:
+            if j == 0:
+                break
+            prev = start[i][j - 1]
+            add(("stage", i), t - prev)
+            j, t = j - 1, prev
+        elif w < n_edges:  # an input tile's arrival: back to the producer's step that sent it
+            e, k = w, tile[i][j]
+            s = g.edge_stream[e]
+            p = g.stream_src[s]
+            jp = -(-(k + 1) * g.steps[p] // g.stream_tiles[s]) - 1
+            tp = start[p][jp]
+            out = tp + g.interval[p] + g.latency[p]
+            add(("stream", s), t - out)
+            add(("stage", p), out - tp)
+            i, j, t = p, jp, tp
+        else:  # a credit: back to the destination's step that popped the tile `capacity` places earlier
+            e, k = w - n_edges, tile[i][j]
+            d = g.edge_dst[e]
+            jd = k * g.steps[d] // g.edge_tiles[e]
+            td = start[d][jd]
+            add(("credit", e), t - td)
+            i, j, t = d, jd, td
+    return cycles
