@@ -1,15 +1,21 @@
 """Simulator speed and the two timing engines side by side: `python -m bench.simulator --json`.
 
-    python -m bench.simulator --json [--bitstream /tmp/l8b.rbit] [--examples] [--max-steps N]
+    python -m bench.simulator --json [--workload prefill|decode|both] [--bitstream P] [--decode-bitstream P]
+                                     [--no-reuse] [--examples] [--max-steps N]
 
-The main figure is a timing-only simulation of the Llama-3-8B-shaped model
-(`examples/llama3_8b_shapes.py`, 32 layers, sn40l) with the event engine: wall seconds against the
-60 s target (and CPU seconds: on a loaded machine wall time overstates the simulator's cost), stage firings (events) and tiles moved or popped (tile events) per second, and the
-cycles under both engines. The bitstream is compiled once (`rducc examples/llama3_8b_shapes.py -o
-/tmp/l8b.rbit --chip sn40l`, about 35 s) and reused if the file exists. `--max-steps N` also times
-the grouped-tile run (`functional_sim.event_graph`) and reports its cycle difference.
-`--examples` adds the cycles of `examples/attention.py` and `examples/llama.py` on sn40l and
-small under both engines. Timing targets live here, never in tests. JSON to stdout, progress to stderr.
+The main figures are timing-only simulations of the 32-layer Llama-3-8B shapes on sn40l with the
+event engine, against the 60 s target each: `prefill` is `examples/llama3_8b_shapes.py` (the HF
+model, 2K-token prompt); `decode` is one token against a 2K-token KV cache
+(`bench.workloads.workload` with Llama-3-8B's shape: hidden 4096, MLP 14336, 32/8 heads). Per
+workload: wall and CPU seconds (on a loaded machine wall time overstates the simulator's cost),
+stage firings (events) and tiles moved or popped (tile events) and their rates, how many distinct
+kernel runs were simulated (identical kernels reuse one run: `functional_sim.event_timing`), the
+cycles under both engines, and the bounds named by the critical path. `--no-reuse` also times the
+run with every kernel simulated on its own and checks that its cycles are the same. Bitstreams are
+compiled once (about 40-80 s each) and reused if the files exist. `--max-steps N` also times the
+grouped-tile run (`functional_sim.event_graph`) and reports its cycle difference. `--examples`
+adds the cycles of `examples/attention.py` and `examples/llama.py` on sn40l and small under both
+engines. Timing targets live here, never in tests. JSON to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bitstream_format import Bitstream, decode
+from bitstream_format import Bitstream, decode, encode
 from chip_model import load_chip
 from functional_sim import simulate
 from functional_sim.event_timing import event_kernel_timing
@@ -31,6 +38,7 @@ from functional_sim.timing import program_timing
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 60.0
 EXAMPLES = ("attention", "llama")
+CONTEXT = 2048
 
 
 def _compile(model: Path, chip: str) -> Bitstream:
@@ -39,40 +47,73 @@ def _compile(model: Path, chip: str) -> Bitstream:
     return compile_model(model, CompileOptions(chip=chip)).bitstream
 
 
-def llama3_bitstream(path: Path) -> Bitstream:
+def _compile_decode() -> Bitstream:
+    from bench.workloads import DecoderShape, workload
+    from compiler.driver import CompileOptions, compile_loaded
+    from compiler.frontend.model_file import LoadedModel
+
+    llama3_8b = DecoderShape("llama3-8b", 4096, 14336, 32, 32, 8, 128256)
+    model, inputs = workload(llama3_8b, "decode", CONTEXT)
+    return compile_loaded(LoadedModel(Path("llama3-8b-decode.py"), model, inputs), CompileOptions(chip="sn40l")).bitstream
+
+
+def cached_bitstream(path: Path, build, what: str) -> Bitstream:
     if path.exists():
         return decode(path.read_bytes())
-    print(f"compiling examples/llama3_8b_shapes.py to {path} ...", file=sys.stderr)
-    bs = _compile(ROOT / "examples" / "llama3_8b_shapes.py", "sn40l")
-    from bitstream_format import encode
-
+    print(f"compiling {what} to {path} ...", file=sys.stderr)
+    bs = build()
     path.write_bytes(encode(bs))
     return bs
 
 
-def time_engines(bs: Bitstream, max_steps: int | None = None) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    analytic = simulate(bs, None, execute=False, timing="analytic")
-    analytic_seconds = time.perf_counter() - t0
+def llama3_bitstream(path: Path) -> Bitstream:
+    return cached_bitstream(path, lambda: _compile(ROOT / "examples" / "llama3_8b_shapes.py", "sn40l"),
+                            "examples/llama3_8b_shapes.py")
+
+
+def decode_bitstream(path: Path) -> Bitstream:
+    return cached_bitstream(path, _compile_decode, f"Llama-3-8B decode (context {CONTEXT})")
+
+
+def _timed(run):
     t0, c0 = time.perf_counter(), time.process_time()
-    event = simulate(bs, None, execute=False)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    result = run()
+    return result, time.perf_counter() - t0, time.process_time() - c0
+
+
+def time_engines(bs: Bitstream, max_steps: int | None = None, no_reuse: bool = False) -> dict[str, Any]:
+    chip = load_chip(bs.chip)
+    analytic, analytic_seconds, _ = _timed(lambda: simulate(bs, None, execute=False, timing="analytic"))
+    event, seconds, cpu = _timed(lambda: simulate(bs, None, execute=False))
     events = sum(k.events for k in event.kernels)
     tiles = sum(k.tile_events for k in event.kernels)
+    runs = {id(k.run[1]): k.run[1] for k in event.kernels if k.run is not None}.values()
+    simulated_events = sum(r.events for r in runs)
+    simulated_tiles = sum(r.tile_events for r in runs)
     out: dict[str, Any] = {
         "kernels": len(bs.kernels),
         "event": {
             "cycles": event.cycles, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-            "events": events, "tile_events": tiles,
-            "events_per_second": round(events / seconds), "tile_events_per_second": round(tiles / seconds),
             "target_seconds": TARGET_SECONDS, "within_target": seconds <= TARGET_SECONDS,
+            "kernel_runs_simulated": len(runs),
+            "events": events, "tile_events": tiles,
+            "simulated_events": simulated_events, "simulated_tile_events": simulated_tiles,
+            "events_per_second": round(events / seconds), "tile_events_per_second": round(tiles / seconds),
+            "simulated_tile_events_per_cpu_second": round(simulated_tiles / cpu) if cpu else None,
             "fifos_grown": sum(len(k.fifo_growth) for k in event.kernels),
+            "bounds": dict(Counter(k.bound for k in event.kernels)),
+            "mean_bound_share": round(sum(k.bound_share for k in event.kernels) / len(event.kernels), 3),
         },
         "analytic": {"cycles": analytic.cycles, "seconds": round(analytic_seconds, 3)},
         "event_over_analytic": round(event.cycles / analytic.cycles, 3),
     }
+    if no_reuse:
+        fresh, fresh_seconds, fresh_cpu = _timed(lambda: program_timing(
+            bs, chip, "software", partial(event_kernel_timing, reuse=False)))
+        out["without_reuse"] = {"cycles": fresh.cycles,
+                                "seconds": round(fresh_seconds, 2), "cpu_seconds": round(fresh_cpu, 2),
+                                "same_cycles": fresh.cycles == event.cycles}
     if max_steps:
-        chip = load_chip(bs.chip)
         t0 = time.perf_counter()
         grouped = program_timing(bs, chip, "software", partial(event_kernel_timing, max_steps=max_steps))
         out["grouped"] = {"max_steps": max_steps, "cycles": grouped.cycles, "seconds": round(time.perf_counter() - t0, 2),
@@ -96,12 +137,19 @@ def examples() -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.simulator", description=__doc__.splitlines()[0])
-    ap.add_argument("--bitstream", type=Path, default=Path("/tmp/l8b.rbit"))
+    ap.add_argument("--workload", choices=["prefill", "decode", "both"], default="both")
+    ap.add_argument("--bitstream", type=Path, default=Path("/tmp/l8b.rbit"), help="the prefill bitstream (cache)")
+    ap.add_argument("--decode-bitstream", type=Path, default=Path("/tmp/l8b_decode.rbit"), help="the decode bitstream (cache)")
+    ap.add_argument("--no-reuse", action="store_true", help="also time every kernel simulated on its own")
     ap.add_argument("--examples", action="store_true", help="also compile and time the attention and llama examples")
     ap.add_argument("--max-steps", type=int, default=None, help="also time the grouped-tile run with this many steps")
     ap.add_argument("--json", action="store_true", help="print JSON (the default output anyway)")
     args = ap.parse_args(argv)
-    report: dict[str, Any] = {"llama3_8b_shapes": time_engines(llama3_bitstream(args.bitstream), args.max_steps)}
+    report: dict[str, Any] = {}
+    if args.workload in ("prefill", "both"):
+        report["llama3_8b_prefill"] = time_engines(llama3_bitstream(args.bitstream), args.max_steps, args.no_reuse)
+    if args.workload in ("decode", "both"):
+        report["llama3_8b_decode"] = time_engines(decode_bitstream(args.decode_bitstream), args.max_steps, args.no_reuse)
     if args.examples:
         report["examples"] = examples()
     print(json.dumps(report, indent=2))

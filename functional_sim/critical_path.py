@@ -9,9 +9,10 @@ telescope, so their cycles add up to the kernel body exactly:
 * a stage's own step (its interval) and, at the end of a hop, its pipeline latency: `("stage", i)`;
 * a tile's trip from the producer's pipeline to the consumer (queueing on the stream's path and
   on links it shares, its occupancy, the route latency): `("stream", s)`;
-* a credit's trip back from the destination (backpressure: the FIFO was full), less the part the
-  producer's pipeline hid (this segment may be negative: the producer's step overlapped the
-  credit's return): `("credit", e)`, the path then goes on through the destination's steps;
+* a credit's trip back from the destination (backpressure: the FIFO was full), from the pop to
+  the moment the path leaves the producer's step (its own interval and latency overlapped the
+  trip and are not charged; where its latency hid more than the trip, the stage's share shrinks
+  by the difference): `("credit", e)`, the path then goes on through the destination's steps;
 * the wait for a memory tier's bandwidth: `("resource", r)`.
 
 The resource with the most cycles on the path is what bounds the kernel (`event_timing`). The walk
@@ -44,20 +45,35 @@ def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array],
     i = max((k for k in range(n) if len(start[k])), key=lambda k: last[k])
     j = len(start[i]) - 1
     t = start[i][j]
-    add(("stage", i), last[i] - t)
+    # `pending`: the time from this step's start to the moment the path leaves it (its tile left,
+    # its last tile came out, or it ended and freed the unit); charged to the stage unless a credit
+    # set the step's start: then that moment was set by the credit's return, and the whole wait
+    # since the destination's pop is the credit's (less any latency of the unit that hid more).
+    pending = last[i] - t
     for _ in range(sum(len(x) for x in start) + 1):  # each step is visited at most once
         before = unserved[i]
         if before is not None and before[j] < t:
+            add(("stage", i), pending)
             add(("resource", g.tier_of[i]), t - before[j])
-            t = before[j]
+            t, pending = before[j], 0.0
         w = why[i][j]
-        if w == FREE:
+        if w >= n_edges:  # a credit: back to the destination's step that popped the tile `capacity` places earlier
+            e, k = w - n_edges, tile[i][j]
+            d = g.edge_dst[e]
+            jd = k * g.steps[d] // g.edge_tiles[e]
+            td = start[d][jd]
+            waited = t + pending - td
+            add(("credit", e), max(waited, 0.0))
+            add(("stage", i), min(waited, 0.0))  # the unit's latency hid more than the credit's trip
+            i, j, t, pending = d, jd, td, 0.0
+            continue
+        add(("stage", i), pending)
+        if w == FREE:  # the previous step's end: its interval is pending
             if j == 0:
                 break
             prev = start[i][j - 1]
-            add(("stage", i), t - prev)
-            j, t = j - 1, prev
-        elif w < n_edges:  # an input tile's arrival: back to the producer's step that sent it
+            j, t, pending = j - 1, prev, t - prev
+        else:  # an input tile's arrival: back to the producer's step that sent it
             e, k = w, tile[i][j]
             s = g.edge_stream[e]
             p = g.stream_src[s]
@@ -65,13 +81,5 @@ def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array],
             tp = start[p][jp]
             out = tp + g.interval[p] + g.latency[p]
             add(("stream", s), t - out)
-            add(("stage", p), out - tp)
-            i, j, t = p, jp, tp
-        else:  # a credit: back to the destination's step that popped the tile `capacity` places earlier
-            e, k = w - n_edges, tile[i][j]
-            d = g.edge_dst[e]
-            jd = k * g.steps[d] // g.edge_tiles[e]
-            td = start[d][jd]
-            add(("credit", e), t - td)
-            i, j, t = d, jd, td
+            i, j, t, pending = p, jp, tp, out - tp
     return cycles
