@@ -41,14 +41,17 @@ class Bandwidth:
         """Take `occ` cycles of the resource from time `t` on; return when the transfer finishes."""
         self.busy += occ
         size, used = self.window, self.used
-        w = self._room(int(t // size))
+        w = int(t // size)
+        if w in self.skip:
+            w = self._room(w)
         remaining, end = occ, t + occ
         while True:
             have = used.get(w, 0.0)
-            take = min(size - have, remaining)
+            room = size - have
+            take = room if room < remaining else remaining
             used[w] = have + take
             remaining -= take
-            if used[w] >= size - EPS:
+            if have + take >= size - EPS:
                 self.skip[w] = w + 1
             if remaining <= EPS:
                 finish = w * size + have + take

@@ -27,10 +27,12 @@ from typing import Sequence
 from functional_sim.event_graph import KernelGraph
 
 FREE = -1  # a step started when its stage became free
+SHIFT = 40  # otherwise `edge << SHIFT | tile`: input edge e, or credit edge `len(edges) + e`, and the tile
+TILE = (1 << SHIFT) - 1
 
 
 def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array], why: Sequence[array],
-                  tile: Sequence[array], unserved: Sequence[array | None]) -> dict[tuple[str, int], float]:
+                  unserved: Sequence[array | None]) -> dict[tuple[str, int], float]:
     """Cycles per resource on the critical path of a finished run (keys: ("stage", i),
     ("stream", s), ("credit", e), ("resource", r)); empty for a kernel without steps."""
     n = len(g.steps)
@@ -56,9 +58,10 @@ def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array],
             add(("stage", i), pending)
             add(("resource", g.tier_of[i]), t - before[j])
             t, pending = before[j], 0.0
-        w = why[i][j]
+        code = why[i][j]
+        w, k = (code >> SHIFT, code & TILE) if code != FREE else (FREE, 0)
         if w >= n_edges:  # a credit: back to the destination's step that popped the tile `capacity` places earlier
-            e, k = w - n_edges, tile[i][j]
+            e = w - n_edges
             d = g.edge_dst[e]
             jd = k * g.steps[d] // g.edge_tiles[e]
             td = start[d][jd]
@@ -74,7 +77,7 @@ def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array],
             prev = start[i][j - 1]
             j, t, pending = j - 1, prev, t - prev
         else:  # an input tile's arrival: back to the producer's step that sent it
-            e, k = w, tile[i][j]
+            e = w
             s = g.edge_stream[e]
             p = g.stream_src[s]
             jp = -(-(k + 1) * g.steps[p] // g.stream_tiles[s]) - 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
 from functional_sim.bandwidth import Bandwidth
-from functional_sim.critical_path import FREE, critical_path
+from functional_sim.critical_path import FREE, SHIFT, critical_path
 from functional_sim.deadlock import deadlock_error, wait_cycle
 from functional_sim.event_graph import KernelGraph
 
@@ -90,12 +90,12 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     out_spec = [[(s, stream_tiles[s], stream_occ[s], [(res[r], o) for r, o in stream_shared[s]],
                   [(e, edge_lat[e], pops[e], arr[e]) for e in stream_edges[s]]) for s in out_streams[i]]
                 for i in range(n)]
-    # per step, for the critical path: its start, what set it (FREE, an input edge e, or credit
-    # edge `len(edges) + e`), the tile index waited for, and for AGCUs the start before the tier's wait
+    # per step, for the critical path: its start, what set it (`critical_path.why_code`: FREE, an
+    # input edge e or credit edge `len(edges) + e`, with the tile index waited for), and for AGCUs
+    # the start before the tier's wait
     n_edges = len(edge_tiles)
     step_start = [array("d") for _ in range(n)]
-    step_why = [array("l") for _ in range(n)]
-    step_tile = [array("l") for _ in range(n)]
+    step_why = [array("q") for _ in range(n)]
     step_unserved = [array("d") if tier_of[i] >= 0 else None for i in range(n)]
     sched = [0.0] * n
     heap = [(0.0, i, i) for i in range(n)]
@@ -123,10 +123,10 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
             popped_from = [len(x[3]) for x in ins]
             sent_from = [produced[x[0]] for x in outs]
             stalls, slices = stall_slices[i], busy_slices[i]
-            rec_start, rec_why, rec_tile, rec_unserved = step_start[i], step_why[i], step_tile[i], step_unserved[i]
+            rec_start, rec_why, rec_unserved = step_start[i], step_why[i], step_unserved[i]
             blk = None
             while jj < total and done < batch:
-                ready, cause, why, why_tile = free[i], "", FREE, 0
+                ready, cause, why = free[i], "", FREE
                 k1 = jj + 1
                 for e, t_e, a, _ in ins:
                     need = -(-k1 * t_e // total)
@@ -134,7 +134,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                         blk = ("data", e)
                         break
                     if a[need - 1] > ready:
-                        ready, cause, why, why_tile = a[need - 1], "input", e, need - 1
+                        ready, cause, why = a[need - 1], "input", (e << SHIFT) | (need - 1)
                 if blk is not None:
                     break
                 for s, t_s, _, _, dests in outs:
@@ -150,7 +150,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                                 # leaves `ii + lat` after the step starts, when the credit is back
                                 c = p[idx] + e_lat - ii - lat
                                 if c > ready:
-                                    ready, cause, why, why_tile = c, "credit", n_edges + e, idx
+                                    ready, cause, why = c, "credit", ((n_edges + e) << SHIFT) | idx
                         if blk is not None:
                             break
                 if blk is not None:
@@ -166,7 +166,6 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                 # commit step jj at `ready`
                 rec_start.append(ready)
                 rec_why.append(why)
-                rec_tile.append(why_tile)
                 end = ready + ii
                 wait = ready - free[i]
                 if wait > 0:
@@ -262,7 +261,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
         if arr[e]:
             body = max(body, arr[e][-1])
     occupancy = [fifo_occupancy(a, p) for a, p in zip(arr, pops)]
-    critical = critical_path(g, last, step_start, step_why, step_tile, step_unserved)
+    critical = critical_path(g, last, step_start, step_why, step_unserved)
     return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
                      stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, occupancy,
                      grown, critical)
