@@ -17,9 +17,10 @@ from bitstream_format.model import (
     nbytes_of,
 )
 from bitstream_format.opcodes import OPCODES, Opcode, opcode, work_flops
+from bitstream_format.signatures import SignatureError, check_signature
 
 __all__ = [
     "DTYPES", "MAGIC", "OPCODES", "VERSION", "Bitstream", "BitstreamError", "KernelEntry", "Opcode",
-    "SectionEntry", "StageConfig", "StreamEntry", "TensorEntry", "decode", "encode", "itemsize",
-    "nbytes_of", "opcode", "read_sections", "work_flops",
+    "SectionEntry", "SignatureError", "StageConfig", "StreamEntry", "TensorEntry", "decode", "encode", "itemsize",
+    "check_signature", "nbytes_of", "opcode", "read_sections", "work_flops",
 ]

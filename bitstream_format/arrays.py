@@ -28,7 +28,11 @@ def numpy_dtype(dtype: str) -> np.dtype:
 
 
 def round_to_bf16(values: np.ndarray) -> np.ndarray:
-    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    """Round to the nearest bf16 (ties to even), keeping float32 storage and the input's shape.
+
+    `np.array(..., order="C")` rather than `np.ascontiguousarray`, which turns a 0-d value (every
+    scalar constant, every full reduction) into shape (1,)."""
+    bits = np.array(values, dtype=np.float32, order="C").view(np.uint32)
     rounded = bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))
     rounded = np.where(np.isnan(values), bits | np.uint32(0x00400000), rounded)
     return (rounded & np.uint32(0xFFFF0000)).view(np.float32)
@@ -37,7 +41,7 @@ def round_to_bf16(values: np.ndarray) -> np.ndarray:
 def array_to_bytes(values: np.ndarray, dtype: str) -> bytes:
     if dtype == "bf16":
         return (round_to_bf16(values).view(np.uint32) >> np.uint32(16)).astype("<u2").tobytes()
-    return np.ascontiguousarray(values, dtype=NUMPY_DTYPES[dtype].newbyteorder("<")).tobytes()
+    return np.array(values, dtype=NUMPY_DTYPES[dtype].newbyteorder("<"), order="C").tobytes()
 
 
 def bytes_to_array(data: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -3,13 +3,17 @@
 Numbering is part of the format: a code, once shipped, keeps its meaning (append, never reorder).
 Each opcode names the unit kind that executes it and its work per output element, which both the
 compiler (roofline, stage balancing) and the simulator (cycle estimate) read from here so they can
-never disagree about what an operation costs.
+never disagree about what an operation costs. Each compute opcode also carries its signature
+(parameters and typing rule, `bitstream_format.signatures`), which the compiler's verifiers check
+every operation against.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
+
+from bitstream_format.signatures import SIGNATURES, Signature
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class Opcode:
     family: str  # unary, binary, ternary, reduce, scan, matmul, layout, generate, memory, select
     flops_per_element: float = 1.0  # per output element (inputs for reductions); matmul is special
     transcendental: bool = False
+    signature: Signature | None = field(default=None, repr=False)  # None for memory opcodes
 
 
 _TABLE: list[tuple[str, str, str, float, bool]] = [
@@ -103,9 +108,10 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
 ]
 
 OPCODES: dict[str, Opcode] = {
-    name: Opcode(code, name, unit, family, flops, trans)
+    name: Opcode(code, name, unit, family, flops, trans, SIGNATURES.get(name))
     for code, (name, unit, family, flops, trans) in enumerate(_TABLE)
 }
+
 BY_CODE: dict[int, Opcode] = {op.code: op for op in OPCODES.values()}
 
 

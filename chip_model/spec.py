@@ -18,7 +18,7 @@ from rducc_errors import UserError
 SPEC_DIR = Path(__file__).parent / "specs"
 UNIT_KINDS = ("pcu", "pmu", "agcu")
 OFF_CHIP_TIERS = ("hbm", "ddr")
-ZERO_ALLOWED = {"die_crossing_latency_cycles", "tile_overhead_cycles"}
+ZERO_ALLOWED = {"die_crossing_latency_cycles", "tile_overhead_cycles", "latency_cycles"}
 
 
 class ChipSpecError(UserError, ValueError):
@@ -41,6 +41,8 @@ class PcuSpec:
     stages: int
     dtypes: tuple[str, ...]
     transcendentals_per_cycle: int
+    tile_overhead_cycles: int  # event timing: fixed cost per tile (loop and control set-up)
+    latency_cycles: int  # event timing: from a tile's start to its result leaving the pipeline
 
     @property
     def macs_per_cycle(self) -> int:
@@ -59,11 +61,13 @@ class PmuSpec:
     bytes_per_cycle: int
     addresses_per_cycle: int
     tile_overhead_cycles: int  # fixed cost a PMU pays per tile it hands over
+    latency_cycles: int  # event timing: SRAM write-to-read latency of a tile
 
 
 @dataclass(frozen=True)
 class AgcuSpec:
     bytes_per_cycle: int
+    tile_overhead_cycles: int  # event timing: fixed cost per tile (request set-up)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class NetworkSpec:
     scalar_tracks: int
     hop_latency_cycles: int
     die_crossing_latency_cycles: int
+    fifo_tiles: int  # event timing: depth of a stream's FIFO at a consumer without a configured buffer
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class MemoryTier:
     tier: str
     capacity_bytes: int
     bytes_per_second: float
+    latency_cycles: int  # event timing: from a request to its first bytes
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class ChipSpec:
                 "sram",
                 self.count("pmu") * self.pmu.sram_bytes,
                 self.count("pmu") * self.pmu.bytes_per_cycle * self.clock_hz,
+                self.pmu.latency_cycles,
             )
         for mem in self.memories:
             if mem.tier == name:

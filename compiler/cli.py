@@ -161,10 +161,12 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing-only", is_flag=True, help="estimate cycles without executing (for shapes-only bitstreams)")
+@click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
+              help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @click.option("--chip", "chip_spec", help="chip spec (.toml path) for a bitstream compiled for a custom chip")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str, trace: Path | None,
-            timing_only: bool, chip_spec: str | None, as_json: bool) -> None:
+            timing_only: bool, timing: str, chip_spec: str | None, as_json: bool) -> None:
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
         import bitstream_format
@@ -183,7 +185,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             chip = load_chip(chip_spec)
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
-        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch)
+        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing)
         seconds = time.perf_counter() - t0
         if output is not None and not timing_only:
             with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
@@ -192,7 +194,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
                 write_atomically(output, staged.read_bytes())
         if trace is not None:
             write_atomically(trace, json.dumps(result.chrome_trace()).encode())
-        summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels),
+        summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels), "timing": timing,
                    "simulate_seconds": seconds, "outputs": [list(o.shape) for o in result.outputs]}
         if as_json:
             click.echo(json.dumps(summary))
@@ -210,14 +212,17 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @seed_option
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
+@click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
+              help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, as_json: bool) -> None:
+def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, timing: str,
+            as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager."""
     with user_errors():
         from compiler.run_model import run_and_compare
 
         with spinner(not as_json) as update:
-            report = run_and_compare(model, chip, opt_level, seed, launch, update)
+            report = run_and_compare(model, chip, opt_level, seed, launch, update, timing)
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:
@@ -234,29 +239,39 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trac
               help="show one section in full")
 @click.option("--json", "as_json", is_flag=True, help="print the decoded bitstream as JSON")
 @click.option("--map", "map_kernel", help="draw this kernel's placement (a kernel name; see --section kernels)")
-@click.option("--svg", "svg_path", type=click.Path(path_type=Path), help="with --map: write the SVG here")
-def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel: str | None, svg_path: Path | None) -> None:
-    """Print a bitstream readably, or draw a kernel's placement map (--map K --svg F.svg)."""
+@click.option("--svg", "svg_path", type=click.Path(path_type=Path), help="with --map: write a standalone SVG here")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="with --map: write an HTML page here (hover to name stages, highlight streams, link use)")
+def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel: str | None, svg_path: Path | None,
+                html_path: Path | None) -> None:
+    """Print a bitstream readably, or draw a kernel's placement map (--map K --html F.html or --svg F.svg)."""
     with user_errors():
         import bitstream_format
         from compiler.inspect_bitstream import describe, to_json
 
         if not bitstream.exists():
             fail(f"bitstream {bitstream} does not exist")
+        if map_kernel is None and (svg_path or html_path):
+            fail("--svg and --html draw a kernel: name it with --map KERNEL (see --section kernels)")
+        if map_kernel is not None and not (svg_path or html_path):
+            fail("--map needs --html FILE or --svg FILE to write the picture to")
+        check_writable(svg_path, html_path)
         data = bitstream.read_bytes()
         bs = bitstream_format.decode(data)
         if map_kernel is not None:
             from chip_model import load_chip
-            from compiler.placement_map import placement_svg
+            from compiler.placement_map import placement_html, placement_svg
 
-            if svg_path is None:
-                fail("--map needs --svg FILE to write the picture to")
-            try:
-                svg = placement_svg(bs, load_chip(bs.chip), map_kernel)
-            except KeyError as exc:
-                fail(exc.args[0])
-            write_atomically(svg_path, svg.encode())
-            click.echo(f"wrote {svg_path}")
+            chip = load_chip(bs.chip)
+            for path, draw in ((svg_path, placement_svg), (html_path, placement_html)):
+                if path is None:
+                    continue
+                try:
+                    picture = draw(bs, chip, map_kernel)
+                except KeyError as exc:
+                    fail(exc.args[0])
+                write_atomically(path, picture.encode())
+                click.echo(f"wrote {path}")
             return
         click.echo(json.dumps(to_json(bs, section), indent=1) if as_json else describe(bs, data, section))
 
@@ -294,40 +309,50 @@ def _grid_picture(chip) -> str:
     return "\n".join("".join(r) for r in rows) + "\n(C=PCU M=PMU A=AGCU)"
 
 
-@main.command("opt")
-@click.argument("source", type=click.Path(path_type=Path), default="-")
-@click.option("-p", "--passes", "pipeline", default="", help="pass pipeline, e.g. rdu-lower{chip=small},rdu-plan-memory")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="write the resulting IR here instead of stdout")
-def opt_cmd(source: Path, pipeline: str, output: Path | None) -> None:
-    """Run registered passes on textual IR, like mlir-opt. SOURCE defaults to stdin (-)."""
+@main.command("opt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                       "help_option_names": []}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def opt_cmd(args: tuple[str, ...]) -> None:
+    """Run passes on textual IR: xdsl-opt with rducc's dialects and passes (`rducc opt --help`).
+
+    \b
+    rducc opt IN.mlir -p 'rdu-fuse,rdu-lower' -o OUT.mlir
+    rducc opt IN.mlir -p canonicalize,dce --print-between-passes
+    rducc opt IN.mlir --split-input-file --verify-diagnostics
+    """
     with user_errors():
+        from compiler.opt_main import RduccOptMain
+
+        tool = RduccOptMain(list(args))
+        output = Path(tool.args.output_file) if tool.args.output_file else None
         check_writable(output)
-        from compiler.textual_ir import parse_ir, print_ir
-        from passes.registry import run_pipeline
-        from dialects import make_context
-
-        text = sys.stdin.read() if str(source) == "-" else _read_text(source)
-        ctx = make_context()
-        module = parse_ir(ctx, text, str(source))
-        if pipeline:
-            run_pipeline(ctx, module, pipeline)
-            module.verify()
-        out = print_ir(module)
+        text = _run_opt(tool)  # to stdout as it goes, or returned for -o
         if output:
-            write_atomically(output, out.encode())
-        else:
-            click.echo(out, nl=False)
+            write_atomically(output, text.encode())
 
 
-def _read_text(path: Path) -> str:
-    if not path.exists():
-        fail(f"{path} does not exist")
+def _run_opt(tool) -> str:
+    """The tool's output text; bad input (unreadable, unparsable, foreign) fails in one line."""
+    from xdsl.utils.exceptions import DiagnosticException, ParseError
+
+    from compiler.textual_ir import parse_error_line
+    from dialects.diagnostics import RduccError
+
+    source = tool.args.input_file
     try:
-        return path.read_text()
-    except UnicodeDecodeError:
-        fail(f"{path} is not textual IR (it is not UTF-8 text; a bitstream is read by `rducc inspect`)")
+        return tool.run_to_text()
+    except FileNotFoundError:
+        fail(f"{source} does not exist")
     except IsADirectoryError:
-        fail(f"{path} is a directory")
+        fail(f"{source} is a directory")
+    except UnicodeDecodeError:
+        fail(f"{source or 'the input'} is not textual IR (it is not UTF-8 text; a bitstream is read by `rducc inspect`)")
+    except ParseError as exc:
+        fail(parse_error_line(exc))
+    except DiagnosticException as exc:
+        if isinstance(exc, RduccError):  # ours (a verifier failure naming the pass): user_errors() reports it
+            raise
+        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
 
 @main.command("import")
@@ -370,14 +395,23 @@ def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool
 
 
 @main.command("passes")
-def passes_cmd() -> None:
-    """List the registered passes."""
-    from passes.registry import PASSES
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list: name, summary, options, generic")
+def passes_cmd(as_json: bool) -> None:
+    """List the passes a pipeline (-p) can name, with their options: rducc's, then xDSL's generic ones."""
+    from passes.registry import describe_passes
 
-    for name in sorted(PASSES):
-        cls = PASSES[name]()
-        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:22} {doc.split(':', 1)[-1].strip()}")
+    infos = describe_passes()
+    if as_json:
+        click.echo(json.dumps([info.to_json() for info in infos]))
+        return
+    click.echo("rducc's passes:")
+    for info in infos:
+        if info.generic and not any(i.generic for i in infos[:infos.index(info)]):
+            click.echo("xDSL's generic passes:")
+        click.echo(f"  {info.name:20} {info.summary}")
+        for option in info.options:
+            default = "required" if option.default is None else f"default {option.default}"
+            click.echo(f"  {'':20}   {option.name}: {option.type} ({default})")
 
 
 @main.command("ops")

@@ -109,13 +109,13 @@ def kernel_row(k) -> dict[str, Any]:
 
 
 def run_and_compare(model: Path, chip: str, opt_level: int, seed: int = 0, launch: str = "software",
-                    progress: ProgressFn = no_progress) -> RunReport:
+                    progress: ProgressFn = no_progress, timing: str = "event") -> RunReport:
     result = compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed), progress)
     progress("simulate")
-    return run_compiled(result, launch)
+    return run_compiled(result, launch, timing)
 
 
-def run_compiled(result: CompileResult, launch: str = "software") -> RunReport:
+def run_compiled(result: CompileResult, launch: str = "software", timing: str = "event") -> RunReport:
     from functional_sim import simulate
 
     if result.loaded.shapes_only:
@@ -126,7 +126,7 @@ def run_compiled(result: CompileResult, launch: str = "software") -> RunReport:
 
     inputs = [to_numpy(t) for t in result.loaded.inputs]
     t0 = time.perf_counter()
-    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch)
+    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing)
     seconds = time.perf_counter() - t0
     comparisons = compare_outputs(sim.outputs, eager_leaves(result.eager_outputs))
     bounds: dict[str, int] = {}

@@ -1,7 +1,6 @@
 """rducc's MLIR-style dialects, built on xDSL: `rgraph` (tensor graph) and `rdu` (hardware)."""
 
 from xdsl.context import Context
-from xdsl.dialects.arith import Arith
 from xdsl.dialects.builtin import Builtin
 from xdsl.dialects.func import Func
 
@@ -12,7 +11,7 @@ from dialects.rgraph import RGraph
 def make_context() -> Context:
     """A context that knows every dialect rducc's IR can contain."""
     ctx = Context()
-    for dialect in (Builtin, Func, Arith, RGraph, RDU):
+    for dialect in (Builtin, Func, RGraph, RDU):
         ctx.load_dialect(dialect)
     return ctx
 

@@ -1,40 +1,58 @@
 """`rgraph`: the graph-level dialect, tensor operations as imported from PyTorch.
 
-Every op is value-semantic on statically shaped tensors. Each op class names the instruction-set
-opcode that executes it (`OPCODE`), and `params()` gives its attributes as plain Python values, so
-lowering to the hardware dialect needs no per-op code. Verifiers check shapes and dtypes the way
-PyTorch defines them, so a malformed graph fails here rather than in the simulator.
+Every op is value-semantic on statically shaped tensors and is a class of its own here, built with
+a typed constructor (`AddOp(lhs, rhs, result_type)`, `SoftmaxOp(x, dim=-1)`). Each names the
+instruction-set opcode that executes it (`OPCODE`), and its inherent data are properties whose
+names are the opcode's parameter names, so lowering to the hardware dialect copies them
+(`param_attributes()`) with no per-op code. Verifiers check every op against the instruction set's
+signature of its opcode (`bitstream_format.signatures`), the same table `rdu.compute` is checked
+against, so the two levels cannot disagree about what is well typed.
+
+Properties print inside the attribute dictionary (`{dim = 0 : i64}`), as MLIR's declarative
+assembly format does for inherent attributes. The model line an op comes from is its location,
+`loc("model.py":14:0)`, printed with the printer's debug info.
 """
 
 from __future__ import annotations
 
-from math import prod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import (
+    I64,
     BoolAttr,
     DenseArrayBase,
+    DenseResourceAttr,
+    FileLineColLoc,
     FloatAttr,
     IntegerAttr,
+    IntegerType,
     StringAttr,
     TensorType,
+    f64,
+    i64,
 )
-from xdsl.ir import Attribute, Dialect
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
-    attr_def,
+    ParsePropInAttrDict,
     irdl_op_definition,
+    lazy_traits_def,
     operand_def,
-    opt_attr_def,
     opt_operand_def,
+    opt_prop_def,
+    prop_def,
     result_def,
     traits_def,
     var_operand_def,
 )
-from xdsl.traits import Pure
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
+from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.types import dtype_of, shape_of
+from bitstream_format.signatures import check_signature
+from dialects.resources import resource_bytes
+from dialects.types import dtype_of, shape_of, tensor_type
 
 
 def attr_value(attr: Attribute) -> Any:
@@ -51,118 +69,218 @@ def attr_value(attr: Attribute) -> Any:
     raise TypeError(f"attribute {attr} has no plain value")
 
 
-def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    rank = max(len(s) for s in shapes)
-    out = []
-    for i in range(rank):
-        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0} - {1}
-        if len(dims) > 1:
-            raise VerifyException(f"shapes {list(shapes)} do not broadcast")
-        out.append(dims.pop() if dims else 1)
-    return tuple(out)
+def require(cond: bool, message: str) -> None:
+    """Verifier helper: raise VerifyException(message) unless `cond`."""
+    if not cond:
+        raise VerifyException(message)
 
 
-def _norm_dim(dim: int, rank: int) -> int:
-    if not -max(rank, 1) <= dim < max(rank, 1):
-        raise VerifyException(f"dim {dim} is out of range for rank {rank}")
-    return dim % max(rank, 1)
+# --- Python values as attributes (what the typed constructors take) ---------------------------
+
+
+def int_attr(value: int) -> IntegerAttr:
+    return IntegerAttr(int(value), i64)
+
+
+def bool_attr(value: bool) -> IntegerAttr:
+    return IntegerAttr(int(bool(value)), IntegerType(1))
+
+
+def ints_attr(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+def number_attr(value: int | float | bool) -> IntegerAttr | FloatAttr:
+    """An int (or bool) as an i64 attribute, a float as an f64 one."""
+    return FloatAttr(float(value), f64) if isinstance(value, float) else IntegerAttr(int(value), i64)
+
+
+I64Attr = IntegerAttr[I64]
+I64Array = DenseArrayBase.constr(i64)
+Number = IntegerAttr | FloatAttr
+
+
+# --- the base class ---------------------------------------------------------------------------
 
 
 class GraphOp(IRDLOperation):
-    """Base of all rgraph ops: knows its opcode and exposes its attributes as plain values."""
+    """Base of the compute ops: knows its opcode, exposes its parameters, verifies against the ISA."""
 
     OPCODE: ClassVar[str]
     traits = traits_def(Pure())
-    source_attr = opt_attr_def(StringAttr, attr_name="source")  # the model line that produced it
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def param_attributes(self) -> dict[str, Attribute]:
+        """The opcode's parameters as attributes: exactly the op's properties."""
+        return dict(sorted(self.properties.items()))
 
     def params(self) -> dict[str, Any]:
-        return {k: attr_value(v) for k, v in sorted(self.attributes.items()) if k != "source"}
+        """The opcode's parameters as plain values."""
+        return {k: attr_value(v) for k, v in self.param_attributes().items()}
 
     def source(self) -> str:
-        attr = self.attributes.get("source")
-        return attr.data if isinstance(attr, StringAttr) else ""
+        """The model line that produced this op, "file.py:LINE", from its location (empty when unknown)."""
+        loc = self.location
+        return f"{loc.filename.data}:{loc.line.data}" if isinstance(loc, FileLineColLoc) else ""
 
     def operand_shapes(self) -> list[tuple[int, ...]]:
         return [shape_of(o.type) for o in self.operands]
 
+    def verify_(self) -> None:
+        try:
+            check_signature(
+                self.OPCODE, self.params(),
+                [(dtype_of(v.type), shape_of(v.type)) for v in self.operands],
+                [(dtype_of(v.type), shape_of(v.type)) for v in self.results],
+            )
+        except ValueError as exc:  # SignatureError, or an element type the bitstream lacks
+            message = str(exc)
+            if message.startswith(self.OPCODE):
+                message = self.name + message[len(self.OPCODE):]
+            raise VerifyException(message if message.startswith(self.name) else f"{self.name}: {message}") from None
 
-def _result_shape(op: IRDLOperation) -> tuple[int, ...]:
-    return shape_of(op.results[0].type)
 
-
-def require(cond: bool, message: str) -> None:
-    if not cond:
-        raise VerifyException(message)
+def _props(**values: Attribute | None) -> dict[str, Attribute]:
+    return {k: v for k, v in values.items() if v is not None}
 
 
 # --- elementwise ------------------------------------------------------------------------------
 
 
 class UnaryOp(GraphOp):
+    """One tensor in, one out of the same shape; the result type defaults to the input's."""
+
     input = operand_def(TensorType)
     result = result_def(TensorType)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def verify_(self) -> None:
-        require(_result_shape(self) == shape_of(self.input.type), f"{self.name}: result shape differs from input shape")
+    def __init__(self, input: SSAValue | Operation, result_type: Attribute | None = None,  # noqa: A002
+                 properties: dict[str, Attribute] | None = None):
+        value = SSAValue.get(input)
+        super().__init__(operands=[value], result_types=[result_type or value.type], properties=properties or {})
 
 
-class SameTypeUnaryOp(UnaryOp):
-    def verify_(self) -> None:
-        super().verify_()
-        require(self.result.type == self.input.type, f"{self.name}: result type must equal input type")
 
 
-class BinaryOp(GraphOp):
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    result = result_def(TensorType)
-    assembly_format = "$lhs `,` $rhs attr-dict `:` `(` type($lhs) `,` type($rhs) `)` `->` type($result)"
-
-    def verify_(self) -> None:
-        expected = broadcast_shapes(shape_of(self.lhs.type), shape_of(self.rhs.type))
-        require(_result_shape(self) == expected, f"{self.name}: result shape {_result_shape(self)} is not the broadcast {expected}")
+@irdl_op_definition
+class NegOp(UnaryOp):
+    name = "rgraph.neg"
+    OPCODE: ClassVar[str] = "neg"
+    traits = lazy_traits_def(lambda: (NegCanonicalization(),))
 
 
-class CompareOp(BinaryOp):
-    def verify_(self) -> None:
-        super().verify_()
-        require(dtype_of(self.result.type) == "i1", f"{self.name}: a comparison yields i1")
+@irdl_op_definition
+class AbsOp(UnaryOp):
+    name = "rgraph.abs"
+    OPCODE: ClassVar[str] = "abs"
 
 
-def _family(base: type, names: list[str], prefix: str = "rgraph.") -> list[type[IRDLOperation]]:
-    ops = []
-    for short in names:
-        cls_name = "".join(p.capitalize() for p in short.split("_")) + "Op"
-        cls = type(cls_name, (base,), {
-            "name": prefix + short,
-            "OPCODE": short,
-            "__annotations__": {"OPCODE": ClassVar[str]},
-            "__doc__": f"{base.__doc__ or base.__name__}: {short}.",
-        })
-        ops.append(irdl_op_definition(cls))
-    return ops
+@irdl_op_definition
+class ExpOp(UnaryOp):
+    name = "rgraph.exp"
+    OPCODE: ClassVar[str] = "exp"
 
 
-_SAME_TYPE_UNARY = [
-    "neg", "abs", "exp", "log", "sqrt", "rsqrt", "reciprocal", "tanh", "sigmoid", "relu", "silu",
-    "sin", "cos", "erf", "floor", "ceil", "logical_not", "bitwise_not",
-]
-_ARITH_BINARY = [
-    "add", "sub", "mul", "pow", "maximum", "minimum", "remainder", "floor_divide",
-    "logical_and", "logical_or", "bitwise_and", "bitwise_or", "bitwise_xor",
-]
-_COMPARE = ["eq", "ne", "lt", "le", "gt", "ge"]
+@irdl_op_definition
+class LogOp(UnaryOp):
+    name = "rgraph.log"
+    OPCODE: ClassVar[str] = "log"
 
-UNARY_OPS = _family(SameTypeUnaryOp, _SAME_TYPE_UNARY)
-BINARY_OPS = _family(BinaryOp, _ARITH_BINARY)
-COMPARE_OPS = _family(CompareOp, _COMPARE)
+
+@irdl_op_definition
+class SqrtOp(UnaryOp):
+    name = "rgraph.sqrt"
+    OPCODE: ClassVar[str] = "sqrt"
+
+
+@irdl_op_definition
+class RsqrtOp(UnaryOp):
+    name = "rgraph.rsqrt"
+    OPCODE: ClassVar[str] = "rsqrt"
+
+
+@irdl_op_definition
+class ReciprocalOp(UnaryOp):
+    name = "rgraph.reciprocal"
+    OPCODE: ClassVar[str] = "reciprocal"
+
+
+@irdl_op_definition
+class TanhOp(UnaryOp):
+    name = "rgraph.tanh"
+    OPCODE: ClassVar[str] = "tanh"
+
+
+@irdl_op_definition
+class SigmoidOp(UnaryOp):
+    name = "rgraph.sigmoid"
+    OPCODE: ClassVar[str] = "sigmoid"
+
+
+@irdl_op_definition
+class ReluOp(UnaryOp):
+    name = "rgraph.relu"
+    OPCODE: ClassVar[str] = "relu"
+
+
+@irdl_op_definition
+class SiluOp(UnaryOp):
+    name = "rgraph.silu"
+    OPCODE: ClassVar[str] = "silu"
+
+
+@irdl_op_definition
+class SinOp(UnaryOp):
+    name = "rgraph.sin"
+    OPCODE: ClassVar[str] = "sin"
+
+
+@irdl_op_definition
+class CosOp(UnaryOp):
+    name = "rgraph.cos"
+    OPCODE: ClassVar[str] = "cos"
+
+
+@irdl_op_definition
+class ErfOp(UnaryOp):
+    name = "rgraph.erf"
+    OPCODE: ClassVar[str] = "erf"
+
+
+@irdl_op_definition
+class FloorOp(UnaryOp):
+    name = "rgraph.floor"
+    OPCODE: ClassVar[str] = "floor"
+
+
+@irdl_op_definition
+class CeilOp(UnaryOp):
+    name = "rgraph.ceil"
+    OPCODE: ClassVar[str] = "ceil"
+
+
+@irdl_op_definition
+class LogicalNotOp(UnaryOp):
+    name = "rgraph.logical_not"
+    OPCODE: ClassVar[str] = "logical_not"
+
+
+@irdl_op_definition
+class BitwiseNotOp(UnaryOp):
+    name = "rgraph.bitwise_not"
+    OPCODE: ClassVar[str] = "bitwise_not"
 
 
 @irdl_op_definition
 class IsnanOp(UnaryOp):
+    """Elementwise NaN test: an i1 tensor of the input's shape."""
+
     name = "rgraph.isnan"
     OPCODE: ClassVar[str] = "isnan"
+
+    def __init__(self, input: SSAValue | Operation):  # noqa: A002
+        value = SSAValue.get(input)
+        super().__init__(value, tensor_type("i1", shape_of(value.type)))
 
 
 @irdl_op_definition
@@ -171,32 +289,169 @@ class CastOp(UnaryOp):
 
     name = "rgraph.cast"
     OPCODE: ClassVar[str] = "cast"
+    traits = lazy_traits_def(lambda: (LayoutCanonicalization(),))
+
+    def __init__(self, input: SSAValue | Operation, dtype: str):  # noqa: A002
+        value = SSAValue.get(input)
+        super().__init__(value, tensor_type(dtype, shape_of(value.type)))
 
 
 @irdl_op_definition
-class GeluOp(SameTypeUnaryOp):
+class GeluOp(UnaryOp):
+    """GELU, exact (`approximate = "none"`) or with the tanh approximation (`"tanh"`)."""
+
     name = "rgraph.gelu"
     OPCODE: ClassVar[str] = "gelu"
-    approximate = attr_def(StringAttr)
+    approximate = prop_def(StringAttr)  # "none" or "tanh", checked against the ISA's choices
 
-    def verify_(self) -> None:
-        super().verify_()
-        require(self.approximate.data in ("none", "tanh"), "rgraph.gelu: approximate must be 'none' or 'tanh'")
+    def __init__(self, input: SSAValue | Operation, approximate: str = "none"):  # noqa: A002
+        super().__init__(input, properties={"approximate": StringAttr(approximate)})
+
+
+class BinaryOp(GraphOp):
+    """Two tensors in, broadcast like NumPy; the result type is given (comparisons give i1)."""
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    assembly_format = "$lhs `,` $rhs attr-dict `:` `(` type($lhs) `,` type($rhs) `)` `->` type($result)"
+
+    def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation, result_type: Attribute,
+                 properties: dict[str, Attribute] | None = None):
+        super().__init__(operands=[lhs, rhs], result_types=[result_type], properties=properties or {})
+
+
+@irdl_op_definition
+class AddOp(BinaryOp):
+    name = "rgraph.add"
+    OPCODE: ClassVar[str] = "add"
+
+
+@irdl_op_definition
+class SubOp(BinaryOp):
+    name = "rgraph.sub"
+    OPCODE: ClassVar[str] = "sub"
+
+
+@irdl_op_definition
+class MulOp(BinaryOp):
+    name = "rgraph.mul"
+    OPCODE: ClassVar[str] = "mul"
 
 
 @irdl_op_definition
 class DivOp(BinaryOp):
+    """True division, or rounded (`rounding_mode` "trunc" or "floor"; absent or "" for none)."""
+
     name = "rgraph.div"
     OPCODE: ClassVar[str] = "div"
-    rounding_mode = attr_def(StringAttr)
+    rounding_mode = opt_prop_def(StringAttr)
 
-    def verify_(self) -> None:
-        super().verify_()
-        require(self.rounding_mode.data in ("", "trunc", "floor"), "rgraph.div: rounding_mode must be '', 'trunc' or 'floor'")
+    def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation, result_type: Attribute,
+                 rounding_mode: str | None = None):
+        super().__init__(lhs, rhs, result_type, _props(rounding_mode=StringAttr(rounding_mode) if rounding_mode else None))
+
+
+@irdl_op_definition
+class PowOp(BinaryOp):
+    name = "rgraph.pow"
+    OPCODE: ClassVar[str] = "pow"
+
+
+@irdl_op_definition
+class MaximumOp(BinaryOp):
+    name = "rgraph.maximum"
+    OPCODE: ClassVar[str] = "maximum"
+
+
+@irdl_op_definition
+class MinimumOp(BinaryOp):
+    name = "rgraph.minimum"
+    OPCODE: ClassVar[str] = "minimum"
+
+
+@irdl_op_definition
+class RemainderOp(BinaryOp):
+    name = "rgraph.remainder"
+    OPCODE: ClassVar[str] = "remainder"
+
+
+@irdl_op_definition
+class FloorDivideOp(BinaryOp):
+    name = "rgraph.floor_divide"
+    OPCODE: ClassVar[str] = "floor_divide"
+
+
+@irdl_op_definition
+class LogicalAndOp(BinaryOp):
+    name = "rgraph.logical_and"
+    OPCODE: ClassVar[str] = "logical_and"
+
+
+@irdl_op_definition
+class LogicalOrOp(BinaryOp):
+    name = "rgraph.logical_or"
+    OPCODE: ClassVar[str] = "logical_or"
+
+
+@irdl_op_definition
+class BitwiseAndOp(BinaryOp):
+    name = "rgraph.bitwise_and"
+    OPCODE: ClassVar[str] = "bitwise_and"
+
+
+@irdl_op_definition
+class BitwiseOrOp(BinaryOp):
+    name = "rgraph.bitwise_or"
+    OPCODE: ClassVar[str] = "bitwise_or"
+
+
+@irdl_op_definition
+class BitwiseXorOp(BinaryOp):
+    name = "rgraph.bitwise_xor"
+    OPCODE: ClassVar[str] = "bitwise_xor"
+
+
+@irdl_op_definition
+class EqOp(BinaryOp):
+    name = "rgraph.eq"
+    OPCODE: ClassVar[str] = "eq"
+
+
+@irdl_op_definition
+class NeOp(BinaryOp):
+    name = "rgraph.ne"
+    OPCODE: ClassVar[str] = "ne"
+
+
+@irdl_op_definition
+class LtOp(BinaryOp):
+    name = "rgraph.lt"
+    OPCODE: ClassVar[str] = "lt"
+
+
+@irdl_op_definition
+class LeOp(BinaryOp):
+    name = "rgraph.le"
+    OPCODE: ClassVar[str] = "le"
+
+
+@irdl_op_definition
+class GtOp(BinaryOp):
+    name = "rgraph.gt"
+    OPCODE: ClassVar[str] = "gt"
+
+
+@irdl_op_definition
+class GeOp(BinaryOp):
+    name = "rgraph.ge"
+    OPCODE: ClassVar[str] = "ge"
 
 
 @irdl_op_definition
 class WhereOp(GraphOp):
+    """cond ? lhs : rhs, elementwise with broadcasting; cond is i1."""
+
     name = "rgraph.where"
     OPCODE: ClassVar[str] = "where"
     cond = operand_def(TensorType)
@@ -205,45 +460,73 @@ class WhereOp(GraphOp):
     result = result_def(TensorType)
     assembly_format = "$cond `,` $lhs `,` $rhs attr-dict `:` `(` type($cond) `,` type($lhs) `,` type($rhs) `)` `->` type($result)"
 
-    def verify_(self) -> None:
-        require(dtype_of(self.cond.type) == "i1", "rgraph.where: the condition must be i1")
-        expected = broadcast_shapes(*self.operand_shapes())
-        require(_result_shape(self) == expected, f"rgraph.where: result shape is not the broadcast {expected}")
+    def __init__(self, cond: SSAValue | Operation, lhs: SSAValue | Operation, rhs: SSAValue | Operation,
+                 result_type: Attribute):
+        super().__init__(operands=[cond, lhs, rhs], result_types=[result_type])
 
 
 # --- reductions -------------------------------------------------------------------------------
 
 
 class ReduceOp(GraphOp):
+    """Reduction over `dims` (all dims when empty), keeping them as size 1 when `keepdim`."""
+
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    dims = attr_def(DenseArrayBase)
-    keepdim = attr_def(BoolAttr)
+    dims = prop_def(I64Array)
+    keepdim = prop_def(BoolAttr)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def verify_(self) -> None:
-        shape = shape_of(self.input.type)
-        dims = {_norm_dim(d, len(shape)) for d in self.dims.get_values()} or set(range(len(shape)))
-        keep = bool(self.keepdim.value.data)
-        expected = tuple(1 if i in dims else n for i, n in enumerate(shape) if keep or i not in dims)
-        require(_result_shape(self) == expected, f"{self.name}: result shape {_result_shape(self)}, expected {expected}")
+    def __init__(self, input: SSAValue | Operation, dims: Sequence[int], keepdim: bool, result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input], result_types=[result_type],
+                         properties={"dims": ints_attr(dims), "keepdim": bool_attr(keepdim)})
 
 
-REDUCE_OPS = _family(ReduceOp, ["sum", "mean", "amax", "amin", "prod"])
+@irdl_op_definition
+class SumOp(ReduceOp):
+    name = "rgraph.sum"
+    OPCODE: ClassVar[str] = "sum"
+
+
+@irdl_op_definition
+class MeanOp(ReduceOp):
+    name = "rgraph.mean"
+    OPCODE: ClassVar[str] = "mean"
+
+
+@irdl_op_definition
+class AmaxOp(ReduceOp):
+    name = "rgraph.amax"
+    OPCODE: ClassVar[str] = "amax"
+
+
+@irdl_op_definition
+class AminOp(ReduceOp):
+    name = "rgraph.amin"
+    OPCODE: ClassVar[str] = "amin"
+
+
+@irdl_op_definition
+class ProdOp(ReduceOp):
+    name = "rgraph.prod"
+    OPCODE: ClassVar[str] = "prod"
 
 
 @irdl_op_definition
 class ArgmaxOp(GraphOp):
+    """Index (i64) of the largest element along `dim`, or of the flattened input without one."""
+
     name = "rgraph.argmax"
     OPCODE: ClassVar[str] = "argmax"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    dim = opt_attr_def(IntegerAttr)
-    keepdim = attr_def(BoolAttr)
+    dim = opt_prop_def(I64Attr)
+    keepdim = prop_def(BoolAttr)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def verify_(self) -> None:
-        require(dtype_of(self.result.type) == "i64", "rgraph.argmax: result must be i64")
+    def __init__(self, input: SSAValue | Operation, dim: int | None, keepdim: bool, result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input], result_types=[result_type],
+                         properties=_props(dim=None if dim is None else int_attr(dim), keepdim=bool_attr(keepdim)))
 
 
 class AlongDimOp(GraphOp):
@@ -251,40 +534,51 @@ class AlongDimOp(GraphOp):
 
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    dim = attr_def(IntegerAttr)
+    dim = prop_def(I64Attr)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def verify_(self) -> None:
-        shape = shape_of(self.input.type)
-        _norm_dim(self.dim.value.data, len(shape))
-        require(_result_shape(self) == shape, f"{self.name}: result shape must equal input shape")
+    def __init__(self, input: SSAValue | Operation, dim: int, result_type: Attribute | None = None):  # noqa: A002
+        value = SSAValue.get(input)
+        super().__init__(operands=[value], result_types=[result_type or value.type], properties={"dim": int_attr(dim)})
 
 
-ALONG_DIM_OPS = _family(AlongDimOp, ["softmax", "log_softmax", "cumsum"])
+@irdl_op_definition
+class SoftmaxOp(AlongDimOp):
+    name = "rgraph.softmax"
+    OPCODE: ClassVar[str] = "softmax"
+
+
+@irdl_op_definition
+class LogSoftmaxOp(AlongDimOp):
+    name = "rgraph.log_softmax"
+    OPCODE: ClassVar[str] = "log_softmax"
+
+
+@irdl_op_definition
+class CumsumOp(AlongDimOp):
+    name = "rgraph.cumsum"
+    OPCODE: ClassVar[str] = "cumsum"
 
 
 @irdl_op_definition
 class TopkOp(GraphOp):
+    """The k largest (or smallest) along `dim`: values, and their i64 indices."""
+
     name = "rgraph.topk"
     OPCODE: ClassVar[str] = "topk"
     input = operand_def(TensorType)
     values = result_def(TensorType)
     indices = result_def(TensorType)
-    k = attr_def(IntegerAttr)
-    dim = attr_def(IntegerAttr)
-    largest = attr_def(BoolAttr)
-    sorted = attr_def(BoolAttr)
+    k = prop_def(I64Attr)
+    dim = prop_def(I64Attr)
+    largest = prop_def(BoolAttr)
+    sorted = prop_def(BoolAttr)
     assembly_format = "$input attr-dict `:` type($input) `->` type($values) `,` type($indices)"
 
-    def verify_(self) -> None:
-        shape = list(shape_of(self.input.type))
-        dim = _norm_dim(self.dim.value.data, len(shape))
-        require(0 <= self.k.value.data <= (shape[dim] if shape else 1), "rgraph.topk: k exceeds the dimension")
-        if shape:
-            shape[dim] = self.k.value.data
-        require(shape_of(self.values.type) == tuple(shape), "rgraph.topk: wrong values shape")
-        require(shape_of(self.indices.type) == tuple(shape), "rgraph.topk: wrong indices shape")
-        require(dtype_of(self.indices.type) == "i64", "rgraph.topk: indices must be i64")
+    def __init__(self, input: SSAValue | Operation, k: int, dim: int, largest: bool, sorted: bool,  # noqa: A002
+                 values_type: Attribute, indices_type: Attribute):
+        super().__init__(operands=[input], result_types=[values_type, indices_type], properties={
+            "k": int_attr(k), "dim": int_attr(dim), "largest": bool_attr(largest), "sorted": bool_attr(sorted)})
 
 
 # --- matrix multiply --------------------------------------------------------------------------
@@ -301,12 +595,8 @@ class MatmulOp(GraphOp):
     result = result_def(TensorType)
     assembly_format = "$lhs `,` $rhs attr-dict `:` `(` type($lhs) `,` type($rhs) `)` `->` type($result)"
 
-    def verify_(self) -> None:
-        a, b = shape_of(self.lhs.type), shape_of(self.rhs.type)
-        require(len(a) >= 2 and len(b) >= 2, "rgraph.matmul: operands must have rank >= 2")
-        require(a[-1] == b[-2], f"rgraph.matmul: contraction sizes differ ({a[-1]} vs {b[-2]})")
-        expected = broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
-        require(_result_shape(self) == expected, f"rgraph.matmul: result shape {_result_shape(self)}, expected {expected}")
+    def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation, result_type: Attribute):
+        super().__init__(operands=[lhs, rhs], result_types=[result_type])
 
 
 @irdl_op_definition
@@ -321,84 +611,77 @@ class LinearOp(GraphOp):
     result = result_def(TensorType)
     assembly_format = "$input `,` $weight (`,` $bias^)? attr-dict `:` `(` type($input) `,` type($weight) (`,` type($bias)^)? `)` `->` type($result)"
 
-    def verify_(self) -> None:
-        x, w = shape_of(self.input.type), shape_of(self.weight.type)
-        require(len(w) == 2 and len(x) >= 1 and x[-1] == w[1], f"rgraph.linear: input {x} does not fit weight {w}")
-        if self.bias is not None:
-            require(shape_of(self.bias.type) == (w[0],), "rgraph.linear: bias must have shape (out_features,)")
-        require(_result_shape(self) == x[:-1] + (w[0],), "rgraph.linear: wrong result shape")
+    def __init__(self, input: SSAValue | Operation, weight: SSAValue | Operation,  # noqa: A002
+                 bias: SSAValue | Operation | None, result_type: Attribute):
+        super().__init__(operands=[input, weight, [] if bias is None else [bias]], result_types=[result_type])
 
 
 # --- layout -----------------------------------------------------------------------------------
 
 
+class ResultShapedOp(GraphOp):
+    """Ops whose only parameter is the result's shape, which lives in the result type; the
+    instruction takes it as a `shape` parameter."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue | Operation, result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input], result_types=[result_type])
+
+    def param_attributes(self) -> dict[str, Attribute]:
+        return super().param_attributes() | {"shape": ints_attr(shape_of(self.result.type))}
+
+
 @irdl_op_definition
-class ReshapeOp(GraphOp):
+class ReshapeOp(ResultShapedOp):
     name = "rgraph.reshape"
     OPCODE: ClassVar[str] = "reshape"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
-
-    def params(self) -> dict[str, Any]:
-        return {"shape": list(_result_shape(self))}
-
-    def verify_(self) -> None:
-        require(prod(shape_of(self.input.type)) == prod(_result_shape(self)), "rgraph.reshape: element counts differ")
-        require(self.input.type.get_element_type() == self.result.type.get_element_type(), "rgraph.reshape: dtype changed")
+    traits = lazy_traits_def(lambda: (ReshapeCanonicalization(),))
 
 
 @irdl_op_definition
-class ExpandOp(GraphOp):
+class ExpandOp(ResultShapedOp):
+    """Broadcast to the result shape (a view in PyTorch, a replaying address pattern here)."""
+
     name = "rgraph.expand"
     OPCODE: ClassVar[str] = "expand"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
-
-    def params(self) -> dict[str, Any]:
-        return {"shape": list(_result_shape(self))}
-
-    def verify_(self) -> None:
-        out = _result_shape(self)
-        require(broadcast_shapes(shape_of(self.input.type), out) == out, "rgraph.expand: input does not broadcast to result")
+    traits = lazy_traits_def(lambda: (LayoutCanonicalization(),))
 
 
 @irdl_op_definition
 class PermuteOp(GraphOp):
     name = "rgraph.permute"
     OPCODE: ClassVar[str] = "permute"
+    traits = lazy_traits_def(lambda: (LayoutCanonicalization(),))
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    dims = attr_def(DenseArrayBase)
+    dims = prop_def(I64Array)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def verify_(self) -> None:
-        shape = shape_of(self.input.type)
-        dims = list(self.dims.get_values())
-        require(sorted(dims) == list(range(len(shape))), f"rgraph.permute: {dims} is not a permutation")
-        require(_result_shape(self) == tuple(shape[d] for d in dims), "rgraph.permute: wrong result shape")
+    def __init__(self, input: SSAValue | Operation, dims: Sequence[int], result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input], result_types=[result_type], properties={"dims": ints_attr(dims)})
 
 
 @irdl_op_definition
 class SliceOp(GraphOp):
+    """input[start:end:step] along `dim`, bounds normalised (0 <= start <= end <= size, step > 0)."""
+
     name = "rgraph.slice"
     OPCODE: ClassVar[str] = "slice"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    dim = attr_def(IntegerAttr)
-    start = attr_def(IntegerAttr)
-    end = attr_def(IntegerAttr)
-    step = attr_def(IntegerAttr)
+    dim = prop_def(I64Attr)
+    start = prop_def(I64Attr)
+    end = prop_def(I64Attr)
+    step = prop_def(I64Attr)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def verify_(self) -> None:
-        shape = list(shape_of(self.input.type))
-        dim = _norm_dim(self.dim.value.data, len(shape))
-        start, end, step = self.start.value.data, self.end.value.data, self.step.value.data
-        require(step > 0 and 0 <= start <= end <= shape[dim], "rgraph.slice: bounds must be normalised: 0 <= start <= end <= size, step > 0")
-        shape[dim] = len(range(start, end, step))
-        require(_result_shape(self) == tuple(shape), "rgraph.slice: wrong result shape")
+    def __init__(self, input: SSAValue | Operation, dim: int, start: int, end: int, step: int,  # noqa: A002
+                 result_type: Attribute):
+        super().__init__(operands=[input], result_types=[result_type], properties={
+            "dim": int_attr(dim), "start": int_attr(start), "end": int_attr(end), "step": int_attr(step)})
 
 
 @irdl_op_definition
@@ -407,30 +690,20 @@ class ConcatOp(GraphOp):
     OPCODE: ClassVar[str] = "concat"
     inputs = var_operand_def(TensorType)
     result = result_def(TensorType)
-    dim = attr_def(IntegerAttr)
+    dim = prop_def(I64Attr)
     assembly_format = "$inputs attr-dict `:` `(` type($inputs) `)` `->` type($result)"
 
-    def verify_(self) -> None:
-        shapes = self.operand_shapes()
-        require(len(shapes) >= 1, "rgraph.concat: needs at least one input")
-        rank = len(shapes[0])
-        dim = _norm_dim(self.dim.value.data, rank)
-        for s in shapes:
-            require(len(s) == rank and all(a == b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != dim),
-                   "rgraph.concat: inputs differ outside the concatenated dim")
-        expected = list(shapes[0])
-        expected[dim] = sum(s[dim] for s in shapes)
-        require(_result_shape(self) == tuple(expected), "rgraph.concat: wrong result shape")
+    def __init__(self, inputs: Sequence[SSAValue | Operation], dim: int, result_type: Attribute):
+        super().__init__(operands=[list(inputs)], result_types=[result_type], properties={"dim": int_attr(dim)})
 
 
 class IndexingOp(GraphOp):
+    """A tensor and one index tensor (i64 or i32)."""
+
     input = operand_def(TensorType)
     index = operand_def(TensorType)
     result = result_def(TensorType)
     assembly_format = "$input `,` $index attr-dict `:` `(` type($input) `,` type($index) `)` `->` type($result)"
-
-    def verify_(self) -> None:
-        require(dtype_of(self.index.type) in ("i64", "i32"), f"{self.name}: indices must be i64 or i32")
 
 
 @irdl_op_definition
@@ -439,25 +712,22 @@ class GatherOp(IndexingOp):
 
     name = "rgraph.gather"
     OPCODE: ClassVar[str] = "gather"
-    dim = attr_def(IntegerAttr)
+    dim = prop_def(I64Attr)
 
-    def verify_(self) -> None:
-        super().verify_()
-        require(_result_shape(self) == shape_of(self.index.type), "rgraph.gather: result shape must equal index shape")
+    def __init__(self, input: SSAValue | Operation, index: SSAValue | Operation, dim: int, result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input, index], result_types=[result_type], properties={"dim": int_attr(dim)})
 
 
 @irdl_op_definition
 class IndexSelectOp(IndexingOp):
+    """Whole slices of `input` at a 1-D list of positions along `dim`."""
+
     name = "rgraph.index_select"
     OPCODE: ClassVar[str] = "index_select"
-    dim = attr_def(IntegerAttr)
+    dim = prop_def(I64Attr)
 
-    def verify_(self) -> None:
-        super().verify_()
-        shape = list(shape_of(self.input.type))
-        require(len(shape_of(self.index.type)) == 1, "rgraph.index_select: index must be 1-D")
-        shape[_norm_dim(self.dim.value.data, len(shape))] = shape_of(self.index.type)[0]
-        require(_result_shape(self) == tuple(shape), "rgraph.index_select: wrong result shape")
+    def __init__(self, input: SSAValue | Operation, index: SSAValue | Operation, dim: int, result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input, index], result_types=[result_type], properties={"dim": int_attr(dim)})
 
 
 @irdl_op_definition
@@ -467,11 +737,8 @@ class EmbeddingOp(IndexingOp):
     name = "rgraph.embedding"
     OPCODE: ClassVar[str] = "embedding"
 
-    def verify_(self) -> None:
-        super().verify_()
-        w = shape_of(self.input.type)
-        require(len(w) == 2, "rgraph.embedding: weight must be 2-D")
-        require(_result_shape(self) == shape_of(self.index.type) + (w[1],), "rgraph.embedding: wrong result shape")
+    def __init__(self, weight: SSAValue | Operation, ids: SSAValue | Operation, result_type: Attribute):
+        super().__init__(operands=[weight, ids], result_types=[result_type])
 
 
 @irdl_op_definition
@@ -484,31 +751,38 @@ class IndexOp(GraphOp):
     input = operand_def(TensorType)
     indices = var_operand_def(TensorType)
     result = result_def(TensorType)
-    indexed_dims = attr_def(DenseArrayBase)
+    indexed_dims = prop_def(I64Array)
     assembly_format = "$input `[` $indices `]` attr-dict `:` `(` type($input) `,` type($indices) `)` `->` type($result)"
 
-    def verify_(self) -> None:
-        dims = list(self.indexed_dims.get_values())
-        rank = len(shape_of(self.input.type))
-        require(len(dims) == len(self.indices) >= 1, "rgraph.index: one index tensor per indexed dim")
-        require(dims == sorted(set(dims)) and all(0 <= d < rank for d in dims), "rgraph.index: indexed dims must be increasing and in range")
-        for idx in self.indices:
-            require(dtype_of(idx.type) in ("i64", "i32"), "rgraph.index: indices must be i64 or i32")
-        broadcast_shapes(*[shape_of(i.type) for i in self.indices])
+    def __init__(self, input: SSAValue | Operation, indices: Sequence[SSAValue | Operation],  # noqa: A002
+                 indexed_dims: Sequence[int], result_type: Attribute):
+        super().__init__(operands=[input, list(indices)], result_types=[result_type],
+                         properties={"indexed_dims": ints_attr(indexed_dims)})
 
 
 class TriangleOp(GraphOp):
+    """Keep the upper (triu) or lower (tril) triangle of the last two dims, from `diagonal` on."""
+
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    diagonal = attr_def(IntegerAttr)
+    diagonal = prop_def(I64Attr)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def verify_(self) -> None:
-        require(len(shape_of(self.input.type)) >= 2, f"{self.name}: input must have rank >= 2")
-        require(self.result.type == self.input.type, f"{self.name}: result type must equal input type")
+    def __init__(self, input: SSAValue | Operation, diagonal: int = 0):  # noqa: A002
+        value = SSAValue.get(input)
+        super().__init__(operands=[value], result_types=[value.type], properties={"diagonal": int_attr(diagonal)})
 
 
-TRIANGLE_OPS = _family(TriangleOp, ["triu", "tril"])
+@irdl_op_definition
+class TriuOp(TriangleOp):
+    name = "rgraph.triu"
+    OPCODE: ClassVar[str] = "triu"
+
+
+@irdl_op_definition
+class TrilOp(TriangleOp):
+    name = "rgraph.tril"
+    OPCODE: ClassVar[str] = "tril"
 
 
 # --- sources ----------------------------------------------------------------------------------
@@ -520,47 +794,122 @@ class FullOp(GraphOp):
 
     name = "rgraph.full"
     OPCODE: ClassVar[str] = "full"
-    value = attr_def(Attribute)
+    value = prop_def(Number)
     result = result_def(TensorType)
     assembly_format = "attr-dict `:` type($result)"
 
-    def verify_(self) -> None:
-        require(isinstance(self.value, (IntegerAttr, FloatAttr)), "rgraph.full: value must be an integer or float attribute")
+    def __init__(self, value: int | float | bool, result_type: Attribute):
+        super().__init__(result_types=[result_type], properties={"value": number_attr(value)})
 
 
 @irdl_op_definition
 class ArangeOp(GraphOp):
+    """start, start + step, ... up to (not including) end: a 1-D tensor of ceil((end - start) / step)."""
+
     name = "rgraph.arange"
     OPCODE: ClassVar[str] = "arange"
-    start = attr_def(Attribute)
-    step = attr_def(Attribute)
+    start = prop_def(Number)
+    end = prop_def(Number)
+    step = prop_def(Number)
     result = result_def(TensorType)
     assembly_format = "attr-dict `:` type($result)"
 
-    def verify_(self) -> None:
-        require(len(_result_shape(self)) == 1, "rgraph.arange: result must be 1-D")
+    def __init__(self, start: int | float, end: int | float, step: int | float, result_type: Attribute):
+        super().__init__(result_types=[result_type], properties={
+            "start": number_attr(start), "end": number_attr(end), "step": number_attr(step)})
 
 
 @irdl_op_definition
 class WeightOp(IRDLOperation):
-    """A named tensor whose values live in the weight store (parameters, buffers, constants)."""
+    """A named tensor (parameter, buffer, constant). Its bytes are a module resource (`value`),
+    absent when the model lives on the meta device and only shapes are known."""
 
     name = "rgraph.weight"
-    sym_name = attr_def(StringAttr)
+    sym_name = prop_def(StringAttr)
+    value = opt_prop_def(DenseResourceAttr)
     result = result_def(TensorType)
     assembly_format = "$sym_name attr-dict `:` type($result)"
+    irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
+
+    def __init__(self, sym_name: str, result_type: Attribute, value: DenseResourceAttr | None = None):
+        super().__init__(result_types=[result_type], properties=_props(sym_name=StringAttr(sym_name), value=value))
+
+    def verify_(self) -> None:
+        if self.value is not None:
+            require(self.value.type == self.result.type,
+                    f"rgraph.weight: value has type {self.value.type}, the result {self.result.type}")
+
+    def data(self) -> bytes | None:
+        """The weight's bytes, or None for a shapes-only weight."""
+        return None if self.value is None else resource_bytes(self.value)
+
+
+# --- canonicalization patterns (xDSL's `canonicalize` applies them, then removes dead ops) ----
+
+
+class FoldDoubleNegation(RewritePattern):
+    """neg(neg(x)) -> x. The inner neg, if now unused, is removed by dead-code elimination."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
+        if isinstance(op, NegOp) and isinstance(inner := op.input.owner, NegOp):
+            rewriter.replace_op(op, [], [inner.input])
+
+
+class FoldIdentityLayout(RewritePattern):
+    """A reshape, expand or cast to the type it already has, or a permute that keeps every dim in
+    place, is its input: each would otherwise cost a PMU or PCU stage."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
+        if not isinstance(op, (ReshapeOp, ExpandOp, CastOp, PermuteOp)) or op.result.type != op.input.type:
+            return
+        if isinstance(op, PermuteOp) and list(op.dims.get_values()) != list(range(len(shape_of(op.input.type)))):
+            return  # a square transpose keeps the type but not the data
+        rewriter.replace_op(op, [], [op.input])
+
+
+class ComposeReshapes(RewritePattern):
+    """reshape(reshape(x)) -> reshape(x): only the final shape matters."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
+        if isinstance(op, ReshapeOp) and isinstance(inner := op.input.owner, ReshapeOp):
+            rewriter.replace_op(op, ReshapeOp(inner.input, op.result.type))
+
+
+class NegCanonicalization(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        return (FoldDoubleNegation(),)
+
+
+class LayoutCanonicalization(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        return (FoldIdentityLayout(),)
+
+
+class ReshapeCanonicalization(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        return (FoldIdentityLayout(), ComposeReshapes())
 
 
 RGraph = Dialect(
     "rgraph",
     [
-        *UNARY_OPS, *BINARY_OPS, *COMPARE_OPS, *REDUCE_OPS, *ALONG_DIM_OPS, *TRIANGLE_OPS,
-        IsnanOp, CastOp, GeluOp, DivOp, WhereOp, ArgmaxOp, TopkOp, MatmulOp, LinearOp,
+        NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, ReciprocalOp, TanhOp, SigmoidOp, ReluOp, SiluOp,
+        SinOp, CosOp, ErfOp, FloorOp, CeilOp, LogicalNotOp, BitwiseNotOp, IsnanOp, CastOp, GeluOp,
+        AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp, MinimumOp, RemainderOp, FloorDivideOp,
+        LogicalAndOp, LogicalOrOp, BitwiseAndOp, BitwiseOrOp, BitwiseXorOp,
+        EqOp, NeOp, LtOp, LeOp, GtOp, GeOp, WhereOp,
+        SumOp, MeanOp, AmaxOp, AminOp, ProdOp, ArgmaxOp, SoftmaxOp, LogSoftmaxOp, CumsumOp, TopkOp,
+        MatmulOp, LinearOp,
         ReshapeOp, ExpandOp, PermuteOp, SliceOp, ConcatOp, GatherOp, IndexSelectOp, EmbeddingOp, IndexOp,
+        TriuOp, TrilOp,
         FullOp, ArangeOp, WeightOp,
     ],
     [],
 )
 
 OPS_BY_NAME: dict[str, type[IRDLOperation]] = {op.name: op for op in RGraph.operations}
+BY_OPCODE: dict[str, type[GraphOp]] = {op.OPCODE: op for op in RGraph.operations if issubclass(op, GraphOp)}

@@ -69,7 +69,8 @@ _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 def _erf(x: Value) -> Value:
     """math.erf elementwise, in float64 (numpy has no erf and scipy is not a dependency)."""
-    return _erf_scalar(np.asarray(x, dtype=np.float64)).astype(np.float64)
+    # np.asarray around the ufunc: on a 0-d input frompyfunc returns a Python float, not an array
+    return np.asarray(_erf_scalar(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
 def _gelu(x: Value, approximate: str) -> Value:

@@ -8,6 +8,7 @@ stores touch memory; values never survive a kernel boundary except through memor
 
 from __future__ import annotations
 
+from functools import partial
 from math import prod
 from typing import Sequence
 
@@ -22,7 +23,11 @@ from functional_sim.errors import SimulationError
 from functional_sim.kernels import KERNELS
 from functional_sim.memory import Memory, describe
 from functional_sim.result import SimulationResult
+from functional_sim.event_timing import event_kernel_timing
 from functional_sim.timing import program_timing
+
+TIMING_ENGINES = ("event", "analytic")
+FIFO_POLICIES = ("grow", "configured")
 
 # Friendly input casts: numpy's default float64 is accepted where the bitstream wants f32, and bf16
 # (which numpy lacks) takes float32 or float64, rounded to nearest even.
@@ -36,12 +41,26 @@ def simulate(
     chip: ChipSpec | str | None = None,
     execute: bool = True,
     launch: str = "software",
+    timing: str = "event",
+    fifos: str = "grow",
 ) -> SimulationResult:
-    """Simulate a bitstream on a chip; `execute=False` gives the timing without running any op."""
+    """Simulate a bitstream on a chip; `execute=False` gives the timing without running any op.
+
+    `timing="event"` (the default) runs the discrete-event simulation of tiles through bounded
+    FIFOs and shared links and tiers; `timing="analytic"` is the pipelined-roofline formula.
+    `fifos="configured"` holds every FIFO to the depth the bitstream gives and reports a deadlock
+    as an error; `fifos="grow"` (the default until the compiler sizes FIFOs on reconvergent paths)
+    deepens a FIFO of a deadlocked wait-for cycle to its whole value and records it per kernel."""
+    if timing not in TIMING_ENGINES:
+        raise SimulationError(f"timing must be one of {', '.join(TIMING_ENGINES)}, got {timing!r}")
+    if fifos not in FIFO_POLICIES:
+        raise SimulationError(f"fifos must be one of {', '.join(FIFO_POLICIES)}, got {fifos!r}")
     bs = as_bitstream(bitstream)
     spec = _chip(bs, chip)
     check_bitstream(bs, spec)
-    timing = program_timing(bs, spec, launch)
+    engine = "event" if timing == "event" else "analytic"
+    kernel_timing = partial(event_kernel_timing, fifos=fifos) if engine == "event" else None
+    program = program_timing(bs, spec, launch, kernel_timing)
     outputs: list[np.ndarray] = []
     if execute:
         _require_values(bs)
@@ -50,15 +69,16 @@ def simulate(
         bind_inputs(bs, inputs)  # still worth telling the caller their inputs would not fit
     return SimulationResult(
         outputs=outputs,
-        cycles=timing.cycles,
-        seconds=timing.cycles / spec.clock_hz,
-        setup_cycles=timing.setup_cycles,
-        kernels=list(timing.kernels),
-        sections=list(timing.sections),
-        tier_bytes=dict(timing.tier_bytes),
+        cycles=program.cycles,
+        seconds=program.cycles / spec.clock_hz,
+        setup_cycles=program.setup_cycles,
+        kernels=list(program.kernels),
+        sections=list(program.sections),
+        tier_bytes=dict(program.tier_bytes),
         chip=spec.name,
         clock_hz=spec.clock_hz,
         launch=launch,
+        timing=engine,
     )
 
 

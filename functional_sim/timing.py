@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import ceil, prod
+from typing import Any, Callable
 
 from bitstream_format import Bitstream, KernelEntry, StageConfig, StreamEntry, nbytes_of, opcode, work_flops
 from chip_model import ChipSpec
@@ -27,8 +28,13 @@ class StageTiming:
     opcode: str
     unit: str
     sites: int
-    cycles: int
+    cycles: int  # analytic: the stage's whole work; event: cycles its units were busy
     bound: str  # what a kernel bound by this stage is bound by: compute, sram, hbm or ddr
+    stall_input_cycles: int = 0  # event timing: waiting for input tiles
+    stall_credit_cycles: int = 0  # event timing: waiting for credits (a destination's FIFO full)
+    stall_memory_cycles: int = 0  # event timing: waiting for its memory tier
+    first_cycle: int = 0  # event timing: its first step's start, from the kernel body's start
+    last_cycle: int = 0  # event timing: its last tile out
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,12 @@ class KernelRecord:
     stream_cycles: dict[int, int] = field(default_factory=dict)
     tier_cycles: dict[str, int] = field(default_factory=dict)
     tier_bytes: dict[str, int] = field(default_factory=dict)
+    timing: str = "analytic"  # the engine that produced this record: analytic or event
+    bound_by: str = ""  # the named resource behind `bound` (a stage, stream, link or tier)
+    events: int = 0  # event timing: stage firings processed
+    tile_events: int = 0  # event timing: tiles moved and popped
+    fifo_growth: dict[int, tuple[int, int]] = field(default_factory=dict)  # stream -> (configured, used) tiles
+    run: Any = field(default=None, compare=False, repr=False)  # event timing: the KernelRun, for traces
 
     @property
     def stage_cycles(self) -> dict[int, int]:
@@ -84,14 +96,23 @@ def agcu_tier_bytes(bs: Bitstream, s: StageConfig) -> tuple[str, int]:
 
 def stage_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
     """Cycles for the stage to process its whole value, with all its sites sharing the work."""
+    work = stage_work_cycles(bs, chip, s)
+    if s.unit == "pmu":
+        n = len(s.sites)
+        tiles = max((ceil(st.nbytes / (st.tile_bytes * n)) for st in _streams(bs, s.outputs) if st.tile_bytes), default=1)
+        return work + tiles * chip.pmu.tile_overhead_cycles
+    return work
+
+
+def stage_work_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
+    """The stage's work without per-tile overheads: what the event engine spreads over its tiles."""
     n = len(s.sites)
     ins, outs = _streams(bs, s.inputs), _streams(bs, s.outputs)
     if s.unit == "agcu":
         return ceil(agcu_tier_bytes(bs, s)[1] / (chip.agcu.bytes_per_cycle * n))
     if s.unit == "pmu":
         moved = sum(st.nbytes for st in ins + outs)
-        tiles = max((ceil(st.nbytes / (st.tile_bytes * n)) for st in outs if st.tile_bytes), default=1)
-        return ceil(moved / (chip.pmu.bytes_per_cycle * n)) + tiles * chip.pmu.tile_overhead_cycles
+        return ceil(moved / (chip.pmu.bytes_per_cycle * n))
     op, pcu = opcode(s.opcode), chip.pcu
     out_elements = sum(prod(st.shape) for st in outs)
     if op.family == "matmul":
@@ -141,7 +162,7 @@ def _fill(bs: Bitstream, chip: ChipSpec, k: KernelEntry, cycles: dict[int, int])
     return max(finish.values(), default=0)
 
 
-def kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, launch: str) -> KernelRecord:
+def analytic_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, launch: str) -> KernelRecord:
     stages, tiers = [], {"hbm": 0, "ddr": 0}
     for sid in k.stages:
         s = bs.stage(sid)
@@ -165,11 +186,19 @@ def kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, lau
         bound = "launch"
     return KernelRecord(
         k.id, k.name, k.section, start, launch_cycles + fill + steady, bound, launch_cycles, fill, steady,
-        tuple(stages), stream_cycles, tier_cycles, tiers,
+        tuple(stages), stream_cycles, tier_cycles, tiers, bound_by=bound,
     )
 
 
-def program_timing(bs: Bitstream, chip: ChipSpec, launch: str = "software") -> ProgramTiming:
+def launch_cycles_of(chip: ChipSpec, launch: str) -> int:
+    return chip.launch.software_launch_cycles if launch == "software" else chip.launch.hardware_launch_cycles
+
+
+KernelTiming = Callable[[Bitstream, ChipSpec, KernelEntry, int, str], KernelRecord]
+
+
+def program_timing(bs: Bitstream, chip: ChipSpec, launch: str = "software",
+                   kernel_timing: KernelTiming | None = None) -> ProgramTiming:
     """Kernels run one after another in `bs.kernels` order; each change of section reloads the program.
 
     A program of one section stays loaded from run to run, so its load is setup, not part of a
@@ -186,7 +215,7 @@ def program_timing(bs: Bitstream, chip: ChipSpec, launch: str = "software") -> P
             loads.append(SectionRecord(sec.id, sec.name, now, chip.launch.program_load_cycles))
             now += chip.launch.program_load_cycles
             current = k.section
-        record = kernel_timing(bs, chip, k, now, launch)
+        record = (kernel_timing or analytic_kernel_timing)(bs, chip, k, now, launch)
         kernels.append(record)
         now += record.cycles
         for tier, nbytes in record.tier_bytes.items():

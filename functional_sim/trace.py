@@ -1,8 +1,11 @@
 """Chrome / Perfetto trace of a simulated run (open the JSON in ui.perfetto.dev or chrome://tracing).
 
-Tracks: program loads, one per stage kind (every stage as a slice over the kernel body; stages
-of a kernel run concurrently, so they share a start and nest by length), and one per kernel with
-its launch, pipeline fill and steady state. Timestamps are microseconds derived from cycles.
+Tracks: program loads and one per kernel with its launch, pipeline fill and steady state. With
+analytic timing, one track per stage kind (every stage as a slice over the kernel body; stages of
+a kernel run concurrently, so they share a start and nest by length). With event timing, one
+track per stage (its unit group) with its busy spans and its stalls as slices named by what it
+waited for (input, credit, memory), and one counter track per FIFO with its occupancy in tiles,
+so a user sees where a pipeline waits. Timestamps are microseconds derived from cycles.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ PID = 1
 LOAD_TID = 1
 KIND_TIDS = {"pcu": 2, "pmu": 3, "agcu": 4}
 KERNEL_TID0 = 10
+STAGE_TID0 = 100_000  # event timing: one track per stage, after the kernel tracks
 
 
 def _meta(name: str, tid: int | None, value: str, sort: int | None = None) -> list[dict[str, Any]]:
@@ -50,9 +54,36 @@ def chrome_trace(result: SimulationResult) -> dict[str, Any]:
         events.append(span("launch", tid, k.start, k.launch_cycles, "kernel"))
         events.append(span("fill", tid, body, k.fill_cycles, "kernel"))
         events.append(span("steady", tid, body + k.fill_cycles, k.steady_cycles, "kernel"))
+        if k.run is not None:
+            stage_meta, stage_events = _event_tracks(k, body, us_per_cycle)
+            meta += stage_meta
+            events += stage_events
+            continue
         for s in k.stages:
             events.append(span(s.label or s.opcode, KIND_TIDS[s.unit], body, s.cycles, s.unit,
                                stage=s.id, opcode=s.opcode, sites=s.sites, kernel=k.name))
     # Same-start slices on one track must come longest first so that they nest.
-    events.sort(key=lambda e: (e["tid"], e["ts"], -e["dur"]))
+    events.sort(key=lambda e: (e.get("tid", -1), e["ts"], -e.get("dur", 0)))
     return {"traceEvents": meta + events, "displayTimeUnit": "ns"}
+
+
+def _event_tracks(k: Any, body: int, us: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per-stage busy and stall slices and per-FIFO occupancy counters of an event-timed kernel."""
+    g, run = k.run
+    meta: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for i, sid in enumerate(g.stage_ids):
+        tid = STAGE_TID0 + sid
+        meta += _meta("thread_name", tid, f"{k.name}: {g.stage_names[i]} ({g.stage_units[i]} x{len(g.stage_sites[i])})", tid)
+        flat = run.busy_slices[i]
+        for a, b in zip(flat[0::2], flat[1::2]):
+            events.append({"name": g.stage_names[i], "cat": "busy", "ph": "X", "pid": PID, "tid": tid,
+                           "ts": (body + a) * us, "dur": (b - a) * us, "args": {"stage": sid, "kernel": k.name}})
+        for a, b, cause in run.stall_slices[i]:
+            events.append({"name": f"stall: {cause or 'start'}", "cat": "stall", "ph": "X", "pid": PID, "tid": tid,
+                           "ts": (body + a) * us, "dur": (b - a) * us, "args": {"stage": sid, "waits_for": cause}})
+    for e, series in enumerate(run.occupancy):
+        name = f"fifo stream {g.stream_ids[g.edge_stream[e]]} -> {g.stage_names[g.edge_dst[e]]} (cap {g.edge_capacity[e]})"
+        for t, v in series:
+            events.append({"name": name, "ph": "C", "pid": PID, "ts": (body + t) * us, "args": {"tiles": v}})
+    return meta, events

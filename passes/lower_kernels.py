@@ -46,7 +46,7 @@ def compute_stage(op: rgraph.GraphOp, inputs: list[SSAValue]) -> rdu.ComputeOp:
     attrs: dict[str, Attribute] = {
         "opcode": StringAttr(op.OPCODE),
         "unit": StringAttr(OPCODES[op.OPCODE].unit),
-        "params": DictionaryAttr({k: v for k, v in op.attributes.items() if k not in ("source", GROUP_ATTR)}),
+        "params": DictionaryAttr(op.param_attributes()),
         "units": IntegerAttr(1, i64),
     }
     if op.source():

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 IR_DIR = Path(__file__).parent / "ir"
+ROOT = Path(__file__).parents[1]  # this checkout's code, not whichever one is pip-installed
 RUN = re.compile(r"^\s*(?://|#)\s*RUN:\s*(?P<cmd>.*)$")
 BIN = Path(sys.executable).parent
 
@@ -27,5 +28,5 @@ def test_filecheck(path: Path) -> None:
         cmd = cmd.replace("%s", str(path)).replace("%S", str(path.parent))
         env_path = f"{BIN}:{Path('/usr/bin')}:{Path('/bin')}"
         proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True,
-                              env={"PATH": env_path, "HOME": str(Path.home())}, timeout=300)
+                              env={"PATH": env_path, "HOME": str(Path.home()), "PYTHONPATH": str(ROOT)}, timeout=300)
         assert proc.returncode == 0, f"RUN: {cmd}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"

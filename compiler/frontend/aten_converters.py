@@ -11,13 +11,12 @@ import operator
 from typing import Any, Callable
 
 import torch
-from xdsl.dialects.builtin import DenseArrayBase, FloatAttr, IntegerAttr, IntegerType, StringAttr, f64, i64
 from xdsl.ir import SSAValue
 
 from dialects.diagnostics import UnsupportedOpError
 from compiler.frontend.importer import GraphImporter, torch_dtype_name
 from dialects import rgraph
-from dialects.types import dtype_of
+from dialects.types import FLOAT_DTYPES, dtype_of, tensor_type
 
 aten = torch.ops.aten
 getitem = operator.getitem
@@ -41,16 +40,9 @@ def _meta(node: torch.fx.Node, index: int | None = None) -> tuple[str, tuple[int
     return torch_dtype_name(val.dtype), tuple(int(d) for d in val.shape)
 
 
-def _ints(values: list[int]) -> DenseArrayBase:
-    return DenseArrayBase.from_list(i64, [int(v) for v in values])
-
-
-def _int(v: int) -> IntegerAttr:
-    return IntegerAttr(int(v), i64)
-
-
-def _bool(v: bool) -> IntegerAttr:
-    return IntegerAttr(int(bool(v)), IntegerType(1))
+def _type(node: torch.fx.Node, index: int | None = None):
+    """The tensor type PyTorch gives the node's result (or its `index`-th result)."""
+    return tensor_type(*_meta(node, index))
 
 
 def _shape(v: SSAValue) -> tuple[int, ...]:
@@ -76,24 +68,24 @@ def _compute_dtype(*args: Any) -> str:
 # --- elementwise ------------------------------------------------------------------------------
 
 _UNARY = {
-    aten.neg.default: rgraph.OPS_BY_NAME["rgraph.neg"],
-    aten.abs.default: rgraph.OPS_BY_NAME["rgraph.abs"],
-    aten.exp.default: rgraph.OPS_BY_NAME["rgraph.exp"],
-    aten.log.default: rgraph.OPS_BY_NAME["rgraph.log"],
-    aten.sqrt.default: rgraph.OPS_BY_NAME["rgraph.sqrt"],
-    aten.rsqrt.default: rgraph.OPS_BY_NAME["rgraph.rsqrt"],
-    aten.reciprocal.default: rgraph.OPS_BY_NAME["rgraph.reciprocal"],
-    aten.tanh.default: rgraph.OPS_BY_NAME["rgraph.tanh"],
-    aten.sigmoid.default: rgraph.OPS_BY_NAME["rgraph.sigmoid"],
-    aten.relu.default: rgraph.OPS_BY_NAME["rgraph.relu"],
-    aten.silu.default: rgraph.OPS_BY_NAME["rgraph.silu"],
-    aten.sin.default: rgraph.OPS_BY_NAME["rgraph.sin"],
-    aten.cos.default: rgraph.OPS_BY_NAME["rgraph.cos"],
-    aten.erf.default: rgraph.OPS_BY_NAME["rgraph.erf"],
-    aten.floor.default: rgraph.OPS_BY_NAME["rgraph.floor"],
-    aten.ceil.default: rgraph.OPS_BY_NAME["rgraph.ceil"],
-    aten.logical_not.default: rgraph.OPS_BY_NAME["rgraph.logical_not"],
-    aten.bitwise_not.default: rgraph.OPS_BY_NAME["rgraph.bitwise_not"],
+    aten.neg.default: rgraph.NegOp,
+    aten.abs.default: rgraph.AbsOp,
+    aten.exp.default: rgraph.ExpOp,
+    aten.log.default: rgraph.LogOp,
+    aten.sqrt.default: rgraph.SqrtOp,
+    aten.rsqrt.default: rgraph.RsqrtOp,
+    aten.reciprocal.default: rgraph.ReciprocalOp,
+    aten.tanh.default: rgraph.TanhOp,
+    aten.sigmoid.default: rgraph.SigmoidOp,
+    aten.relu.default: rgraph.ReluOp,
+    aten.silu.default: rgraph.SiluOp,
+    aten.sin.default: rgraph.SinOp,
+    aten.cos.default: rgraph.CosOp,
+    aten.erf.default: rgraph.ErfOp,
+    aten.floor.default: rgraph.FloorOp,
+    aten.ceil.default: rgraph.CeilOp,
+    aten.logical_not.default: rgraph.LogicalNotOp,
+    aten.bitwise_not.default: rgraph.BitwiseNotOp,
 }
 
 
@@ -101,32 +93,30 @@ _UNARY = {
 def convert_unary(imp: GraphImporter, node: torch.fx.Node, x: Any, **_: Any) -> SSAValue:
     dtype, shape = _meta(node)
     op_cls = _UNARY[node.target]
-    if op_cls.OPCODE in ("logical_not",):
-        return imp.emit1(op_cls, [imp.cast(imp.value(x, dtype), "i1")], dtype, shape)
-    return imp.emit1(op_cls, [imp.cast(imp.value(x, dtype), dtype)], dtype, shape)
+    operand_dtype = "i1" if op_cls is rgraph.LogicalNotOp else dtype
+    return imp.add(op_cls(imp.cast(imp.value(x, dtype), operand_dtype), tensor_type(dtype, shape)))
 
 
 @converts(aten.isnan.default)
 def convert_isnan(imp: GraphImporter, node: torch.fx.Node, x: Any) -> SSAValue:
-    dtype, shape = _meta(node)
-    return imp.emit1(rgraph.IsnanOp, [imp.values[x]], dtype, shape)
+    return imp.add(rgraph.IsnanOp(imp.values[x]))
 
 
 @converts(aten.gelu.default)
 def convert_gelu(imp: GraphImporter, node: torch.fx.Node, x: Any, approximate: str = "none") -> SSAValue:
-    dtype, shape = _meta(node)
-    return imp.emit1(rgraph.GeluOp, [imp.values[x]], dtype, shape, approximate=StringAttr(approximate))
+    return imp.add(rgraph.GeluOp(imp.values[x], approximate))
 
 
-def _binary(imp: GraphImporter, node: torch.fx.Node, name: str, a: Any, b: Any, **attrs: Any) -> SSAValue:
+def _binary(imp: GraphImporter, node: torch.fx.Node, name: str, a: Any, b: Any, rounding_mode: str | None = None) -> SSAValue:
     dtype, shape = _meta(node)
     compute = dtype if name not in ("eq", "ne", "lt", "le", "gt", "ge") else _compute_dtype(a, b)
     if name in ("logical_and", "logical_or"):
         compute = "i1"
     lhs = imp.cast(imp.value(a, compute), compute)
     rhs = imp.cast(imp.value(b, compute), compute)
-    op_cls = rgraph.DivOp if name == "div" else rgraph.OPS_BY_NAME[f"rgraph.{name}"]
-    return imp.emit1(op_cls, [lhs, rhs], dtype, shape, **attrs)
+    if name == "div":
+        return imp.add(rgraph.DivOp(lhs, rhs, tensor_type(dtype, shape), rounding_mode))
+    return imp.add(_BINARY_OPS[name](lhs, rhs, tensor_type(dtype, shape)))
 
 
 _BINARY = {
@@ -151,6 +141,14 @@ _BINARY = {
     "bitwise_xor": (aten.bitwise_xor.Tensor, aten.bitwise_xor.Scalar),
 }
 _BINARY_BY_TARGET = {t: name for name, targets in _BINARY.items() for t in targets}
+_BINARY_OPS: dict[str, type[rgraph.BinaryOp]] = {
+    "add": rgraph.AddOp, "sub": rgraph.SubOp, "mul": rgraph.MulOp, "pow": rgraph.PowOp,
+    "maximum": rgraph.MaximumOp, "minimum": rgraph.MinimumOp, "remainder": rgraph.RemainderOp,
+    "floor_divide": rgraph.FloorDivideOp, "eq": rgraph.EqOp, "ne": rgraph.NeOp, "lt": rgraph.LtOp,
+    "le": rgraph.LeOp, "gt": rgraph.GtOp, "ge": rgraph.GeOp, "logical_and": rgraph.LogicalAndOp,
+    "logical_or": rgraph.LogicalOrOp, "bitwise_and": rgraph.BitwiseAndOp, "bitwise_or": rgraph.BitwiseOrOp,
+    "bitwise_xor": rgraph.BitwiseXorOp,
+}
 
 
 @converts(*_BINARY_BY_TARGET)
@@ -166,7 +164,7 @@ def _scaled(imp: GraphImporter, b: Any, alpha: Any, dtype: str) -> Any:
     if not isinstance(b, torch.fx.Node):
         return b * alpha
     value = imp.cast(imp.values[b], dtype)
-    return imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [value, imp.full(alpha, dtype)], dtype, _shape(value))
+    return imp.add(rgraph.MulOp(value, imp.full(alpha, dtype), value.type))
 
 
 @converts(aten.pow.Scalar)
@@ -182,7 +180,7 @@ def convert_rsub(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any, alpha:
 
 @converts(aten.div.Tensor, aten.div.Scalar, aten.div.Tensor_mode, aten.div.Scalar_mode)
 def convert_div(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any, rounding_mode: str | None = None) -> SSAValue:
-    return _binary(imp, node, "div", a, b, rounding_mode=StringAttr(rounding_mode or ""))
+    return _binary(imp, node, "div", a, b, rounding_mode)
 
 
 @converts(aten.clamp.default, aten.clamp_min.default, aten.clamp_max.default)
@@ -192,9 +190,9 @@ def convert_clamp(imp: GraphImporter, node: torch.fx.Node, x: Any, lo: Any = Non
     dtype, shape = _meta(node)
     value = imp.cast(imp.values[x], dtype)
     if lo is not None:
-        value = imp.emit1(rgraph.OPS_BY_NAME["rgraph.maximum"], [value, imp.full(lo, dtype)], dtype, shape)
+        value = imp.add(rgraph.MaximumOp(value, imp.full(lo, dtype), tensor_type(dtype, shape)))
     if hi is not None:
-        value = imp.emit1(rgraph.OPS_BY_NAME["rgraph.minimum"], [value, imp.full(hi, dtype)], dtype, shape)
+        value = imp.add(rgraph.MinimumOp(value, imp.full(hi, dtype), tensor_type(dtype, shape)))
     return value
 
 
@@ -202,14 +200,14 @@ def convert_clamp(imp: GraphImporter, node: torch.fx.Node, x: Any, lo: Any = Non
 def convert_where(imp: GraphImporter, node: torch.fx.Node, cond: Any, a: Any, b: Any) -> SSAValue:
     dtype, shape = _meta(node)
     c = imp.cast(imp.value(cond, "i1"), "i1")
-    return imp.emit1(rgraph.WhereOp, [c, imp.cast(imp.value(a, dtype), dtype), imp.cast(imp.value(b, dtype), dtype)], dtype, shape)
+    return imp.add(rgraph.WhereOp(c, imp.cast(imp.value(a, dtype), dtype), imp.cast(imp.value(b, dtype), dtype), tensor_type(dtype, shape)))
 
 
 @converts(aten.masked_fill.Scalar, aten.masked_fill.Tensor)
 def convert_masked_fill(imp: GraphImporter, node: torch.fx.Node, x: Any, mask: Any, value: Any) -> SSAValue:
     dtype, shape = _meta(node)
     fill = imp.cast(imp.value(value, dtype), dtype)
-    return imp.emit1(rgraph.WhereOp, [imp.cast(imp.values[mask], "i1"), fill, imp.values[x]], dtype, shape)
+    return imp.add(rgraph.WhereOp(imp.cast(imp.values[mask], "i1"), fill, imp.values[x], tensor_type(dtype, shape)))
 
 
 @converts(aten._to_copy.default, aten.clone.default, aten.alias.default, aten.lift_fresh_copy.default,
@@ -223,6 +221,10 @@ def convert_copy(imp: GraphImporter, node: torch.fx.Node, x: Any, *_: Any, **__:
 
 # --- reductions -------------------------------------------------------------------------------
 
+_REDUCE_OPS: dict[str, type[rgraph.ReduceOp]] = {
+    "sum": rgraph.SumOp, "mean": rgraph.MeanOp, "amax": rgraph.AmaxOp, "amin": rgraph.AminOp, "prod": rgraph.ProdOp,
+}
+
 
 def _reduce(imp: GraphImporter, node: torch.fx.Node, name: str, x: Any, dims: Any, keepdim: bool, index: int | None = None) -> SSAValue:
     dtype, shape = _meta(node, index)
@@ -232,7 +234,7 @@ def _reduce(imp: GraphImporter, node: torch.fx.Node, name: str, x: Any, dims: An
     elif name not in ("amax", "amin"):
         value = imp.cast(value, dtype)
     dims = [] if dims is None else ([dims] if isinstance(dims, int) else list(dims))
-    return imp.emit1(rgraph.OPS_BY_NAME[f"rgraph.{name}"], [value], dtype, shape, dims=_ints(dims), keepdim=_bool(keepdim))
+    return imp.add(_REDUCE_OPS[name](value, dims, keepdim, tensor_type(dtype, shape)))
 
 
 @converts(aten.sum.dim_IntList, aten.sum.default, aten.mean.dim, aten.mean.default, aten.amax.default,
@@ -252,24 +254,20 @@ def convert_any_all(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any =
     dtype, shape = _meta(node)
     value = imp.cast(imp.values[x], "i1")
     dims = [] if dims is None else ([dims] if isinstance(dims, int) else list(dims))
-    return imp.emit1(rgraph.OPS_BY_NAME[f"rgraph.{name}"], [value], dtype, shape, dims=_ints(dims), keepdim=_bool(keepdim))
+    return imp.add(_REDUCE_OPS[name](value, dims, keepdim, tensor_type(dtype, shape)))
 
 
 @converts(aten.max.dim)
 def convert_max_dim(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, keepdim: bool = False) -> tuple[SSAValue, SSAValue]:
     values = _reduce(imp, node, "amax", x, [dim], keepdim, index=0)
     dtype, shape = _meta(node, 1)
-    indices = imp.emit1(rgraph.ArgmaxOp, [imp.values[x]], dtype, shape, dim=_int(dim), keepdim=_bool(keepdim))
+    indices = imp.add(rgraph.ArgmaxOp(imp.values[x], dim, keepdim, tensor_type(dtype, shape)))
     return values, indices
 
 
 @converts(aten.argmax.default)
 def convert_argmax(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int | None = None, keepdim: bool = False) -> SSAValue:
-    dtype, shape = _meta(node)
-    attrs = {"keepdim": _bool(keepdim)}
-    if dim is not None:
-        attrs["dim"] = _int(dim)
-    return imp.emit1(rgraph.ArgmaxOp, [imp.values[x]], dtype, shape, **attrs)
+    return imp.add(rgraph.ArgmaxOp(imp.values[x], dim, keepdim, _type(node)))
 
 
 @converts(aten.var.correction)
@@ -282,42 +280,32 @@ def convert_var(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any = Non
     for d in dims:
         count *= in_shape[d]
     kept = tuple(1 if i in [d % len(in_shape) for d in dims] else n for i, n in enumerate(in_shape))
-    mean = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mean"], [value], dtype, kept, dims=_ints(dims), keepdim=_bool(True))
-    centred = imp.emit1(rgraph.OPS_BY_NAME["rgraph.sub"], [value, mean], dtype, in_shape)
-    square = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [centred, centred], dtype, in_shape)
-    total = imp.emit1(rgraph.OPS_BY_NAME["rgraph.sum"], [square], dtype, shape, dims=_ints(dims), keepdim=_bool(keepdim))
+    mean = imp.add(rgraph.MeanOp(value, dims, True, tensor_type(dtype, kept)))
+    centred = imp.add(rgraph.SubOp(value, mean, value.type))
+    square = imp.add(rgraph.MulOp(centred, centred, value.type))
+    total = imp.add(rgraph.SumOp(square, dims, keepdim, tensor_type(dtype, shape)))
     divisor = imp.full(max(count - (1 if correction is None else correction), 0), dtype)
-    return imp.emit1(rgraph.DivOp, [total, divisor], dtype, shape, rounding_mode=StringAttr(""))
+    return imp.add(rgraph.DivOp(total, divisor, tensor_type(dtype, shape)))
 
 
 @converts(aten._softmax.default, aten._log_softmax.default)
 def convert_softmax(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, half_to_float: bool = False) -> SSAValue:
-    dtype, shape = _meta(node)
-    name = "rgraph.softmax" if node.target is aten._softmax.default else "rgraph.log_softmax"
-    return imp.emit1(rgraph.OPS_BY_NAME[name], [imp.cast(imp.values[x], dtype)], dtype, shape, dim=_int(dim))
+    dtype, _ = _meta(node)
+    op_cls = rgraph.SoftmaxOp if node.target is aten._softmax.default else rgraph.LogSoftmaxOp
+    return imp.add(op_cls(imp.cast(imp.values[x], dtype), dim))
 
 
 @converts(aten.cumsum.default)
 def convert_cumsum(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, dtype: Any = None) -> SSAValue:
-    out_dtype, shape = _meta(node)
-    return imp.emit1(rgraph.OPS_BY_NAME["rgraph.cumsum"], [imp.cast(imp.values[x], out_dtype)], out_dtype, shape, dim=_int(dim))
+    out_dtype, _ = _meta(node)
+    return imp.add(rgraph.CumsumOp(imp.cast(imp.values[x], out_dtype), dim))
 
 
 @converts(aten.topk.default)
 def convert_topk(imp: GraphImporter, node: torch.fx.Node, x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
     (vdt, vshape), (idt, ishape) = _meta(node, 0), _meta(node, 1)
-    op = imp.emit(
-        rgraph.TopkOp, [imp.values[x]],
-        [rgraph_tensor(vdt, vshape), rgraph_tensor(idt, ishape)],
-        {"k": _int(k), "dim": _int(dim), "largest": _bool(largest), "sorted": _bool(sorted)},
-    )
+    op = imp.add_op(rgraph.TopkOp(imp.values[x], k, dim, largest, sorted, _type(node, 0), _type(node, 1)))
     return op.results[0], op.results[1]
-
-
-def rgraph_tensor(dtype: str, shape: tuple[int, ...]):
-    from dialects.types import tensor_type
-
-    return tensor_type(dtype, shape)
 
 
 # --- matrix multiply --------------------------------------------------------------------------
@@ -326,26 +314,27 @@ def rgraph_tensor(dtype: str, shape: tuple[int, ...]):
 @converts(aten.mm.default, aten.bmm.default, aten.matmul.default)
 def convert_matmul(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any) -> SSAValue:
     dtype, shape = _meta(node)
-    return imp.emit1(rgraph.MatmulOp, [imp.values[a], imp.values[b]], dtype, shape)
+    return imp.add(rgraph.MatmulOp(imp.values[a], imp.values[b], tensor_type(dtype, shape)))
 
 
 @converts(aten.linear.default)
 def convert_linear(imp: GraphImporter, node: torch.fx.Node, x: Any, w: Any, b: Any = None) -> SSAValue:
     dtype, shape = _meta(node)
-    operands = [imp.values[x], imp.values[w]] + ([imp.values[b]] if b is not None else [])
-    return imp.emit1(rgraph.LinearOp, operands, dtype, shape)
+    bias = imp.values[b] if b is not None else None
+    return imp.add(rgraph.LinearOp(imp.values[x], imp.values[w], bias, tensor_type(dtype, shape)))
 
 
 @converts(aten.addmm.default)
 def convert_addmm(imp: GraphImporter, node: torch.fx.Node, bias: Any, a: Any, b: Any, *, beta: Any = 1, alpha: Any = 1) -> SSAValue:
     dtype, shape = _meta(node)
-    product = imp.emit1(rgraph.MatmulOp, [imp.values[a], imp.values[b]], dtype, shape)
+    out = tensor_type(dtype, shape)
+    product = imp.add(rgraph.MatmulOp(imp.values[a], imp.values[b], out))
     if alpha != 1:
-        product = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [product, imp.full(alpha, dtype)], dtype, shape)
+        product = imp.add(rgraph.MulOp(product, imp.full(alpha, dtype), out))
     addend = imp.values[bias]
     if beta != 1:
-        addend = imp.emit1(rgraph.OPS_BY_NAME["rgraph.mul"], [addend, imp.full(beta, dtype)], dtype, _shape(addend))
-    return imp.emit1(rgraph.OPS_BY_NAME["rgraph.add"], [product, addend], dtype, shape)
+        addend = imp.add(rgraph.MulOp(addend, imp.full(beta, dtype), addend.type))
+    return imp.add(rgraph.AddOp(product, addend, out))
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -358,7 +347,7 @@ def convert_reshape(imp: GraphImporter, node: torch.fx.Node, x: Any, *_: Any) ->
     value = imp.values[x]
     if _shape(value) == shape:
         return value
-    return imp.emit1(rgraph.ReshapeOp, [value], dtype, shape)
+    return imp.add(rgraph.ReshapeOp(value, tensor_type(dtype, shape)))
 
 
 @converts(aten.permute.default, aten.t.default, aten.transpose.int)
@@ -375,7 +364,7 @@ def convert_permute(imp: GraphImporter, node: torch.fx.Node, x: Any, *args: Any)
             dims[d0 % rank], dims[d1 % rank] = dims[d1 % rank], dims[d0 % rank]
     if dims == list(range(rank)):
         return value
-    return imp.emit1(rgraph.PermuteOp, [value], dtype, shape, dims=_ints(dims))
+    return imp.add(rgraph.PermuteOp(value, dims, tensor_type(dtype, shape)))
 
 
 @converts(aten.expand.default)
@@ -384,7 +373,7 @@ def convert_expand(imp: GraphImporter, node: torch.fx.Node, x: Any, *_: Any, **_
     value = imp.values[x]
     if _shape(value) == shape:
         return value
-    return imp.emit1(rgraph.ExpandOp, [value], dtype, shape)
+    return imp.add(rgraph.ExpandOp(value, tensor_type(dtype, shape)))
 
 
 def _slice(imp: GraphImporter, value: SSAValue, dim: int, start: int | None, end: int | None, step: int) -> SSAValue:
@@ -395,8 +384,7 @@ def _slice(imp: GraphImporter, value: SSAValue, dim: int, start: int | None, end
     if (start, end, step) == (0, shape[dim], 1):
         return value
     shape[dim] = len(range(start, end, step))
-    return imp.emit1(rgraph.SliceOp, [value], dtype_of(value.type), tuple(shape),
-                     dim=_int(dim), start=_int(start), end=_int(end), step=_int(step))
+    return imp.add(rgraph.SliceOp(value, dim, start, end, step, tensor_type(dtype_of(value.type), shape)))
 
 
 @converts(aten.slice.Tensor)
@@ -411,7 +399,7 @@ def convert_select(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, in
     index %= size
     sliced = _slice(imp, value, dim, index, index + 1, 1)
     dtype, shape = _meta(node)
-    return imp.emit1(rgraph.ReshapeOp, [sliced], dtype, shape)
+    return imp.add(rgraph.ReshapeOp(sliced, tensor_type(dtype, shape)))
 
 
 @converts(aten.split.Tensor, aten.split_with_sizes.default)
@@ -433,25 +421,22 @@ def convert_cat(imp: GraphImporter, node: torch.fx.Node, tensors: list, dim: int
     values = [imp.cast(imp.values[t], dtype) for t in tensors if 0 not in tuple(t.meta["val"].shape)]
     if len(values) == 1:
         return values[0]
-    return imp.emit1(rgraph.ConcatOp, values, dtype, shape, dim=_int(dim % len(shape)))
+    return imp.add(rgraph.ConcatOp(values, dim % len(shape), tensor_type(dtype, shape)))
 
 
 @converts(aten.index_select.default)
 def convert_index_select(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: Any) -> SSAValue:
-    dtype, shape = _meta(node)
-    return imp.emit1(rgraph.IndexSelectOp, [imp.values[x], imp.values[index]], dtype, shape, dim=_int(dim))
+    return imp.add(rgraph.IndexSelectOp(imp.values[x], imp.values[index], dim, _type(node)))
 
 
 @converts(aten.gather.default)
 def convert_gather(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: Any, sparse_grad: bool = False) -> SSAValue:
-    dtype, shape = _meta(node)
-    return imp.emit1(rgraph.GatherOp, [imp.values[x], imp.values[index]], dtype, shape, dim=_int(dim))
+    return imp.add(rgraph.GatherOp(imp.values[x], imp.values[index], dim, _type(node)))
 
 
 @converts(aten.embedding.default)
 def convert_embedding(imp: GraphImporter, node: torch.fx.Node, weight: Any, ids: Any, *_: Any) -> SSAValue:
-    dtype, shape = _meta(node)
-    return imp.emit1(rgraph.EmbeddingOp, [imp.values[weight], imp.values[ids]], dtype, shape)
+    return imp.add(rgraph.EmbeddingOp(imp.values[weight], imp.values[ids], _type(node)))
 
 
 @converts(aten.index.Tensor)
@@ -463,15 +448,13 @@ def convert_index(imp: GraphImporter, node: torch.fx.Node, x: Any, indices: list
     value = imp.values[x]
     if any(i.meta["val"].dtype == torch.bool for _, i in given):
         raise UnsupportedOpError("boolean-mask indexing has a data-dependent shape and is not supported", imp.current_source)
-    return imp.emit1(rgraph.IndexOp, [value] + [imp.values[i] for _, i in given], dtype, shape,
-                     indexed_dims=_ints([d for d, _ in given]))
+    return imp.add(rgraph.IndexOp(value, [imp.values[i] for _, i in given], [d for d, _ in given], tensor_type(dtype, shape)))
 
 
 @converts(aten.triu.default, aten.tril.default)
 def convert_triangle(imp: GraphImporter, node: torch.fx.Node, x: Any, diagonal: int = 0) -> SSAValue:
-    dtype, shape = _meta(node)
-    name = "rgraph.triu" if node.target is aten.triu.default else "rgraph.tril"
-    return imp.emit1(rgraph.OPS_BY_NAME[name], [imp.values[x]], dtype, shape, diagonal=_int(diagonal))
+    op_cls = rgraph.TriuOp if node.target is aten.triu.default else rgraph.TrilOp
+    return imp.add(op_cls(imp.values[x], diagonal))
 
 
 # --- sources ----------------------------------------------------------------------------------
@@ -494,10 +477,9 @@ def convert_arange(imp: GraphImporter, node: torch.fx.Node, *args: Any, **_: Any
     dtype, shape = _meta(node)
     start = args[0] if len(args) >= 2 else 0
     step = args[2] if len(args) >= 3 else 1
-    num = FloatAttr if dtype in ("f32", "f16", "bf16", "f64") else None
-    start_attr = FloatAttr(float(start), f64) if num else _int(start)
-    step_attr = FloatAttr(float(step), f64) if num else _int(step)
-    return imp.emit1(rgraph.ArangeOp, [], dtype, shape, start=start_attr, step=step_attr)
+    end = args[1] if len(args) >= 2 else args[0]
+    number = float if dtype in FLOAT_DTYPES else int
+    return imp.add(rgraph.ArangeOp(number(start), number(end), number(step), tensor_type(dtype, shape)))
 
 
 @converts(aten.native_layer_norm.default)
@@ -508,16 +490,16 @@ def convert_layer_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, normaliz
     rank = len(shape)
     dims = list(range(rank - len(normalized_shape), rank))
     kept = tuple(1 if i in dims else n for i, n in enumerate(shape))
-    op = rgraph.OPS_BY_NAME
-    mean = imp.emit1(op["rgraph.mean"], [value], dtype, kept, dims=_ints(dims), keepdim=_bool(True))
-    centred = imp.emit1(op["rgraph.sub"], [value, mean], dtype, shape)
-    square = imp.emit1(op["rgraph.mul"], [centred, centred], dtype, shape)
-    var = imp.emit1(op["rgraph.mean"], [square], dtype, kept, dims=_ints(dims), keepdim=_bool(True))
-    shifted = imp.emit1(op["rgraph.add"], [var, imp.full(eps, dtype)], dtype, kept)
-    rstd = imp.emit1(op["rgraph.rsqrt"], [shifted], dtype, kept)
-    out = imp.emit1(op["rgraph.mul"], [centred, rstd], dtype, shape)
+    full_type, kept_type = tensor_type(dtype, shape), tensor_type(dtype, kept)
+    mean = imp.add(rgraph.MeanOp(value, dims, True, kept_type))
+    centred = imp.add(rgraph.SubOp(value, mean, full_type))
+    square = imp.add(rgraph.MulOp(centred, centred, full_type))
+    var = imp.add(rgraph.MeanOp(square, dims, True, kept_type))
+    shifted = imp.add(rgraph.AddOp(var, imp.full(eps, dtype), kept_type))
+    rstd = imp.add(rgraph.RsqrtOp(shifted))
+    out = imp.add(rgraph.MulOp(centred, rstd, full_type))
     if weight is not None:
-        out = imp.emit1(op["rgraph.mul"], [out, imp.values[weight]], dtype, shape)
+        out = imp.add(rgraph.MulOp(out, imp.values[weight], full_type))
     if bias is not None:
-        out = imp.emit1(op["rgraph.add"], [out, imp.values[bias]], dtype, shape)
+        out = imp.add(rgraph.AddOp(out, imp.values[bias], full_type))
     return out, mean, rstd

@@ -1,29 +1,32 @@
 """Import an exported, decomposed FX graph into the rgraph dialect.
 
-Parameters, buffers and lifted constants become `rgraph.weight` ops whose values go to a
-WeightStore (bytes, or None when the model lives on the meta device); user inputs become function
-arguments. Each ATen op is translated by a converter in `aten_converters`; ops without one are
-collected and reported together with the model line that produced them.
+Parameters, buffers and lifted constants become `rgraph.weight` ops whose bytes are module
+resources (none when the model lives on the meta device; `ImportedGraph.weights` still lists them
+for the backend); user inputs become function arguments. Each ATen op is translated by a converter
+in `aten_converters`, built with the op's typed constructor and located at the model line that
+produced it; ops without a converter are collected and reported together with that line.
 """
 
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr, f64, i64
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from dialects.diagnostics import UnsupportedOpError
 from compiler.frontend.capture import node_source_line
-from compiler.frontend.source_lines import node_source
+from compiler.frontend.source_lines import SourceLine, node_source
 from dialects import rgraph
-from dialects.types import dtype_of, tensor_type
+from dialects.resources import store_resource
+from dialects.types import FLOAT_DTYPES, dtype_of, tensor_type
 
 TORCH_DTYPES: dict[torch.dtype, str] = {
     torch.float32: "f32",
@@ -38,6 +41,8 @@ TORCH_DTYPES: dict[torch.dtype, str] = {
     torch.bool: "i1",
 }
 
+
+OpT = TypeVar("OpT", bound=Operation)
 
 # Ops torch.export leaves behind when a shape depends on tensor values.
 DATA_DEPENDENT_MARKERS = ("sym_size", "_assert_scalar", "nonzero", "_local_scalar_dense", "sym_constrain_range")
@@ -83,34 +88,34 @@ class GraphImporter:
         self.block = Block()
         self.values: dict[torch.fx.Node, Any] = {}
         self.weights: dict[str, WeightData] = {}
-        self.current_source = ""
+        self.current_line: SourceLine | None = None  # the model line of the node being converted
+
+    @property
+    def current_source(self) -> str:
+        """"model.py:LINE" of the node being converted, for error messages (empty when unknown)."""
+        return self.current_line.short if self.current_line else ""
 
     # -- emission helpers used by converters ----------------------------------------------------
 
-    def emit(self, op_cls: type[Operation], operands: list[SSAValue], result_types: list[Attribute],
-             attributes: dict[str, Attribute] | None = None) -> Operation:
-        attrs = dict(attributes or {})
-        if self.current_source:
-            attrs["source"] = StringAttr(self.current_source)
-        op = op_cls.create(operands=operands, result_types=result_types, attributes=attrs)
+    def add_op(self, op: OpT) -> OpT:
+        """Append `op` to the function body, recording the model line being converted."""
+        if self.current_line is not None:
+            op.location = FileLineColLoc(StringAttr(Path(self.current_line.file).name), IntAttr(self.current_line.line), IntAttr(0))
         self.block.add_op(op)
         return op
 
-    def emit1(self, op_cls: type[Operation], operands: list[SSAValue], dtype: str, shape: tuple[int, ...],
-              **attributes: Attribute) -> SSAValue:
-        return self.emit(op_cls, operands, [tensor_type(dtype, shape)], attributes).results[0]
+    def add(self, op: Operation) -> SSAValue:
+        """Append a single-result `op`; its result."""
+        return self.add_op(op).results[0]
 
     def full(self, value: float | int | bool, dtype: str, shape: tuple[int, ...] = ()) -> SSAValue:
-        if dtype in ("f32", "f16", "bf16", "f64"):
-            attr: Attribute = FloatAttr(float(value), f64)
-        else:
-            attr = IntegerAttr(int(value), i64)
-        return self.emit1(rgraph.FullOp, [], dtype, shape, value=attr)
+        number = float(value) if dtype in FLOAT_DTYPES else int(value)
+        return self.add(rgraph.FullOp(number, tensor_type(dtype, shape)))
 
     def cast(self, value: SSAValue, dtype: str) -> SSAValue:
         if dtype_of(value.type) == dtype:
             return value
-        return self.emit1(rgraph.CastOp, [value], dtype, tuple(value.type.get_shape()))
+        return self.add(rgraph.CastOp(value, dtype))
 
     def value(self, arg: Any, dtype: str) -> SSAValue:
         """An FX argument as an SSA value; Python scalars become rank-0 fulls of `dtype`."""
@@ -149,7 +154,7 @@ class GraphImporter:
             raise UnsupportedOpError(f"unsupported op {first_op}{tail} (run `rducc ops` for the full list)", lines[0] if lines else "")
 
         for node in graph.nodes:
-            self.current_source = ""
+            self.current_line = None
             if node.op == "placeholder":
                 spec = kinds[node.name]
                 val = node.meta["val"]
@@ -168,12 +173,12 @@ class GraphImporter:
                     tensor = data if isinstance(data, torch.Tensor) else val
                     self.weights[target] = weight_data(tensor) if data is not None else WeightData(
                         torch_dtype_name(val.dtype), tuple(val.shape), None)
-                    ty = tensor_type(self.weights[target].dtype, self.weights[target].shape)
-                    op = self.emit(rgraph.WeightOp, [], [ty], {"sym_name": StringAttr(target)})
-                    self.values[node] = op.results[0]
+                    weight = self.weights[target]
+                    ty = tensor_type(weight.dtype, weight.shape)
+                    value = store_resource(target, weight.data, ty) if weight.data is not None else None
+                    self.values[node] = self.add(rgraph.WeightOp(target, ty, value))
             elif node.op == "call_function":
-                src = node_source(node.meta.get("stack_trace"))
-                self.current_source = src.short if src else ""
+                self.current_line = node_source(node.meta.get("stack_trace"))
                 if node.target is operator.getitem:
                     self.values[node] = self.values[node.args[0]][node.args[1]]
                     continue

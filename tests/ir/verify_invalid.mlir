@@ -6,5 +6,5 @@ func.func @forward(%a: tensor<4x8xf32>, %b: tensor<4x7xf32>) -> tensor<4x8xf32> 
   func.return %0 : tensor<4x8xf32>
 }
 
-// CHECK: error: {{.*}}IR does not verify: shapes [(4, 8), (4, 7)] do not broadcast
+// CHECK: error: the input IR does not verify: rgraph.add: shapes [(4, 8), (4, 7)] do not broadcast (at {{.*}}verify_invalid.mlir:5:3)
 // CHECK-NOT: Traceback

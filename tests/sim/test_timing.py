@@ -1,4 +1,6 @@
-"""The cycle model: formulas per unit kind, what bounds a kernel, launches, sections, the trace."""
+"""The analytic cycle model (`timing="analytic"`): formulas per unit kind, what bounds a kernel,
+launches, sections, the trace. These pin the formula's numbers, so they select it explicitly; the
+event engine, now the default, is tested in test_event_timing.py."""
 
 import json
 from dataclasses import replace
@@ -38,7 +40,7 @@ def stage(result, label):
 
 
 def timed(pb, **kw):
-    return simulate(pb.build(), [], execute=False, **kw)
+    return simulate(pb.build(), [], execute=False, **({"timing": "analytic"} | kw))
 
 
 def test_matmul_cycles_follow_flops_and_shrink_with_more_pcus():
@@ -120,7 +122,8 @@ def test_each_section_pays_a_program_load_and_kernels_follow_in_order():
 def test_timing_does_not_depend_on_execution():
     pb = matmul_program(2)
     a = np.ones((64, 64), np.float32)
-    assert simulate(pb.build(), [a, a]).cycles == timed(pb).cycles
+    assert simulate(pb.build(), [a, a], timing="analytic").cycles == timed(pb).cycles
+    assert simulate(pb.build(), [a, a]).cycles == timed(pb, timing="event").cycles
 
 
 def test_chrome_trace_structure_and_nesting():

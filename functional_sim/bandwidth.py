@@ -1,0 +1,56 @@
+"""A shared resource (a routed link, a memory tier) as bandwidth per time window.
+
+Each resource has `window` cycles of occupancy to give in every window of `window` cycles. A
+transfer asking at time `t` for `occ` cycles takes the free capacity of the window holding `t`
+and spills into later windows; it finishes where the capacity it took ends (and never before
+`t + occ`). Two users of a resource therefore share its bandwidth, and unlike a single "free at"
+pointer, a request for an earlier time is not queued behind reservations already made for later
+times, so the engine may compute a stage's steps in batches ahead of other stages (the order of
+requests inside one window is what batching can change: at most one window's worth of delay).
+
+Full windows are skipped with a union-find ("next window with room"), so a resource booked far
+ahead costs nearly nothing per request. The window is `MIN_WINDOW` cycles or the largest tile
+occupancy among the resource's users, whichever is larger.
+"""
+
+from __future__ import annotations
+
+MIN_WINDOW = 64.0
+EPS = 1e-9
+
+
+class Bandwidth:
+    __slots__ = ("window", "used", "skip", "busy")
+
+    def __init__(self, window: float = MIN_WINDOW) -> None:
+        self.window = window
+        self.used: dict[int, float] = {}  # window index -> occupancy taken
+        self.skip: dict[int, int] = {}  # full window -> a later window that may have room
+        self.busy = 0.0
+
+    def _room(self, w: int) -> int:
+        skip = self.skip
+        root = w
+        while root in skip:
+            root = skip[root]
+        while w in skip and skip[w] != root:  # path compression
+            skip[w], w = root, skip[w]
+        return root
+
+    def reserve(self, t: float, occ: float) -> float:
+        """Take `occ` cycles of the resource from time `t` on; return when the transfer finishes."""
+        self.busy += occ
+        size, used = self.window, self.used
+        w = self._room(int(t // size))
+        remaining, end = occ, t + occ
+        while True:
+            have = used.get(w, 0.0)
+            take = min(size - have, remaining)
+            used[w] = have + take
+            remaining -= take
+            if used[w] >= size - EPS:
+                self.skip[w] = w + 1
+            if remaining <= EPS:
+                finish = w * size + have + take
+                return finish if finish > end else end
+            w = self._room(w + 1)

@@ -1,0 +1,263 @@
+"""The discrete-event run of one kernel: stages fire tile steps through bounded FIFOs with credits.
+
+Each stage is a process with local time (`free`: when its unit group can start its next step).
+Step `j` starts at the latest of: the stage being free, the arrival of the input tiles it needs,
+a credit for every output tile it will produce (the destination has popped the tile `capacity`
+places earlier, plus the credit's trip back, less the unit's own pipeline: a tile needs the
+credit only when it leaves), and, for AGCUs, its memory tier serving the step's bytes
+(`bandwidth`). Its tiles leave `interval + latency` after the start, queue for the stream's path
+and the shared links on it, and arrive after the route's latency. A destination pops a tile when
+the step that needs it starts.
+
+Batching keeps the event count below the tile count: a stage that wakes computes up to `batch`
+steps at once, as far as the arrivals and credits it depends on are already known. Those times
+follow the same recurrence in any order, so without contended shared resources a batched run
+equals the unbatched one exactly; with contention, the order of requests within one bandwidth
+window of a shared link or tier may differ (`bandwidth`, `docs/simulator.md`). `batch=1` with
+`exact=True` is the reference: every step commits at its own start time, in time order.
+
+If the event queue runs dry while a stage has steps left, every unfinished stage is waiting on
+another (data or credit): the wait-for cycle is named and the run stops (`deadlock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from bisect import bisect_right
+from heapq import heappop, heappush
+
+from functional_sim.bandwidth import Bandwidth
+from functional_sim.deadlock import deadlock_error, wait_cycle
+from functional_sim.event_graph import KernelGraph
+
+INF = float("inf")
+DEFAULT_BATCH = 256
+MAX_TRACE_SLICES = 2000  # per stage: busy and stall slices kept for the trace beyond this are merged
+MAX_COUNTER_POINTS = 400  # per FIFO: occupancy samples kept for the trace
+
+
+@dataclass
+class KernelRun:
+    """What the run of one kernel leaves behind, in cycles from the kernel body's start."""
+
+    body: float
+    busy: list[float]
+    stall_input: list[float]
+    stall_credit: list[float]
+    stall_memory: list[float]
+    first_start: list[float]
+    last_end: list[float]
+    stream_busy: list[float]
+    resource_busy: list[float]
+    events: int
+    tile_events: int
+    busy_slices: list[list[float]] = field(default_factory=list)  # per stage: flat start, end, ...
+    stall_slices: list[list[tuple[float, float, str]]] = field(default_factory=list)
+    occupancy: list[list[tuple[float, int]]] = field(default_factory=list)  # per edge: sampled (time, tiles held)
+    grown: dict[int, tuple[int, int]] = field(default_factory=dict)  # stream -> (configured, used) FIFO tiles
+
+
+def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BATCH, exact: bool = False,
+               grow_fifos: bool = False) -> KernelRun:
+    n = len(g.steps)
+    steps, interval, latency = g.steps, g.interval, g.latency
+    in_edges, out_streams = g.in_edges, g.out_streams
+    edge_tiles, edge_lat, edge_stream, edge_dst = g.edge_tiles, g.edge_latency, g.edge_stream, g.edge_dst
+    edge_cap = list(g.edge_capacity)  # grown in place when `grow_fifos` resolves a deadlock
+    stream_tiles, stream_edges, stream_occ, stream_shared, stream_src = (
+        g.stream_tiles, g.stream_edges, g.stream_occupancy, g.stream_shared, g.stream_src)
+    tier_of, tier_occ = g.tier_of, g.tier_occupancy
+
+    j = [0] * n
+    free = [0.0] * n
+    busy, st_in, st_cr, st_mem = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    first, last = [INF] * n, [0.0] * n
+    blocked: list[tuple[str, int] | None] = [None] * n
+    busy_slices: list[list[float]] = [[] for _ in range(n)]
+    stall_slices: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]
+    arr: list[list[float]] = [[] for _ in edge_tiles]
+    pops: list[list[float]] = [[] for _ in edge_tiles]
+    produced = [0] * len(stream_tiles)
+    port_free = [0.0] * len(stream_tiles)
+    stream_busy = [0.0] * len(stream_tiles)
+    res = [Bandwidth(w) for w in g.resource_window]
+    # per stage, what its steps touch: (edge, tiles, arrivals, pops) per input and
+    # (stream, tiles, occupancy, [(resource, cycles)], [(edge, latency, pops, arrivals)]) per output
+    in_spec = [[(e, edge_tiles[e], arr[e], pops[e]) for e in in_edges[i]] for i in range(n)]
+    out_spec = [[(s, stream_tiles[s], stream_occ[s], [(res[r], o) for r, o in stream_shared[s]],
+                  [(e, edge_lat[e], pops[e], arr[e]) for e in stream_edges[s]]) for s in out_streams[i]]
+                for i in range(n)]
+    sched = [0.0] * n
+    heap = [(0.0, i, i) for i in range(n)]
+    seq = n
+    events = tile_events = 0
+
+    def wake(i: int, t: float) -> None:
+        nonlocal seq
+        if t < sched[i]:
+            sched[i] = t
+            seq += 1
+            heappush(heap, (t, seq, i))
+
+    while True:
+        while heap:
+            now, _, i = heappop(heap)
+            if now != sched[i]:
+                continue  # superseded by an earlier wake-up
+            sched[i] = INF
+            events += 1
+            blocked[i] = None
+            jj, total, done = j[i], steps[i], 0
+            ii, lat, tr = interval[i], latency[i], tier_of[i]
+            ins, outs = in_spec[i], out_spec[i]
+            popped_from = [len(x[3]) for x in ins]
+            sent_from = [produced[x[0]] for x in outs]
+            stalls, slices = stall_slices[i], busy_slices[i]
+            blk = None
+            while jj < total and done < batch:
+                ready, cause = free[i], ""
+                k1 = jj + 1
+                for e, t_e, a, _ in ins:
+                    need = -(-k1 * t_e // total)
+                    if need > len(a):
+                        blk = ("data", e)
+                        break
+                    if a[need - 1] > ready:
+                        ready, cause = a[need - 1], "input"
+                if blk is not None:
+                    break
+                for s, t_s, _, _, dests in outs:
+                    m = k1 * t_s // total
+                    if m > produced[s]:
+                        for e, e_lat, p, _ in dests:
+                            idx = m - 1 - edge_cap[e]
+                            if idx >= 0:
+                                if idx >= len(p):
+                                    blk = ("credit", e)
+                                    break
+                                # the unit may run ahead by its own pipeline: the tile
+                                # leaves `ii + lat` after the step starts, when the credit is back
+                                c = p[idx] + e_lat - ii - lat
+                                if c > ready:
+                                    ready, cause = c, "credit"
+                        if blk is not None:
+                            break
+                if blk is not None:
+                    break
+                if exact and ready > now:
+                    wake(i, ready)
+                    break
+                if tr >= 0:  # the tier serves this step's bytes from `ready` on; the step waits for them
+                    served = res[tr].reserve(ready, tier_occ[i]) - tier_occ[i]
+                    if served > ready + 1e-9:
+                        ready, cause = served, "memory"
+                # commit step jj at `ready`
+                end = ready + ii
+                wait = ready - free[i]
+                if wait > 0:
+                    if cause == "input":
+                        st_in[i] += wait
+                    elif cause == "credit":
+                        st_cr[i] += wait
+                    elif cause == "memory":
+                        st_mem[i] += wait
+                    if len(stalls) < MAX_TRACE_SLICES:
+                        stalls.append((free[i], ready, cause))
+                if slices and ready <= slices[-1] + 1e-9:
+                    slices[-1] = end
+                elif len(slices) < 2 * MAX_TRACE_SLICES:
+                    slices.append(ready)
+                    slices.append(end)
+                else:
+                    slices[-1] = end
+                if jj == 0:
+                    first[i] = ready
+                busy[i] += ii
+                free[i] = end
+                for e, t_e, _, p in ins:
+                    need = -(-k1 * t_e // total)
+                    while len(p) < need:
+                        p.append(ready)
+                        tile_events += 1
+                out_t = end + lat
+                for s, t_s, occ, shared, dests in outs:
+                    m = k1 * t_s // total
+                    while produced[s] < m:
+                        start = out_t if out_t > port_free[s] else port_free[s]
+                        fin = start + occ
+                        for r, o in shared:
+                            done_r = r.reserve(start, o)
+                            if done_r > fin:
+                                fin = done_r
+                        port_free[s] = fin
+                        stream_busy[s] += occ
+                        for _, e_lat, _, a in dests:
+                            a.append(fin + e_lat)
+                        produced[s] += 1
+                        tile_events += 1
+                last[i] = out_t
+                jj += 1
+                done += 1
+            blocked[i] = blk
+            j[i] = jj
+            # wake whoever was waiting on what this firing made known
+            # (only a stage blocked on this very FIFO, and only once the tile or credit it
+            # needs exists: a wake-up that cannot make progress is an event wasted)
+            for k, s in enumerate(out_streams[i]):
+                if produced[s] > sent_from[k]:
+                    for e in stream_edges[s]:
+                        d = edge_dst[e]
+                        if blocked[d] == ("data", e):
+                            need = -(-(j[d] + 1) * edge_tiles[e] // steps[d])
+                            if need <= len(arr[e]):
+                                wake(d, max(now, arr[e][need - 1]))
+            for k, e in enumerate(in_edges[i]):
+                if len(pops[e]) > popped_from[k]:
+                    s = edge_stream[e]
+                    p = stream_src[s]
+                    if blocked[p] == ("credit", e):
+                        idx = (j[p] + 1) * stream_tiles[s] // steps[p] - 1 - edge_cap[e]
+                        if idx < 0:  # a deepened FIFO: no credit needed any more
+                            wake(p, now)
+                        elif idx < len(pops[e]):
+                            wake(p, max(now, pops[e][idx] + edge_lat[e] - interval[p] - latency[p]))
+            if jj < total and blocked[i] is None and sched[i] == INF:
+                wake(i, max(now, free[i]))
+
+        unfinished = [i for i in range(n) if j[i] < steps[i]]
+        if not unfinished:
+            break
+        if not grow_fifos:
+            raise deadlock_error(g, kernel_name, unfinished, blocked, arr, pops)
+        # Deepen every full FIFO on the wait-for loop to hold its whole value, and carry on.
+        grown_any = False
+        for i in wait_cycle(g, unfinished, blocked):
+            kind, e = blocked[i] or ("", -1)
+            if kind == "credit" and edge_cap[e] < edge_tiles[e]:
+                edge_cap[e] = edge_tiles[e]
+                grown_any = True
+                wake(i, free[i])
+        if not grown_any:
+            raise deadlock_error(g, kernel_name, unfinished, blocked, arr, pops)
+    grown = {g.stream_ids[edge_stream[e]]: (g.edge_capacity[e], edge_cap[e])
+             for e in range(len(edge_cap)) if edge_cap[e] != g.edge_capacity[e]}
+    body = 0.0
+    for i in range(n):
+        body = max(body, last[i])
+    for e in range(len(edge_tiles)):
+        if arr[e]:
+            body = max(body, arr[e][-1])
+    occupancy = [fifo_occupancy(a, p) for a, p in zip(arr, pops)]
+    return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
+                     stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, occupancy, grown)
+
+
+def fifo_occupancy(arrivals: list[float], pops: list[float], points: int = MAX_COUNTER_POINTS) -> list[tuple[float, int]]:
+    """Tiles held in a FIFO (arrived, not yet popped) at up to `points` evenly spaced times, by
+    bisection of the two sorted time lists; the per-tile times themselves are dropped after the run."""
+    if not arrivals:
+        return []
+    t0, t1 = arrivals[0], max(arrivals[-1], pops[-1] if pops else arrivals[-1])
+    n = min(points, len(arrivals) + len(pops))
+    times = sorted({t0 + (t1 - t0) * k / max(n - 1, 1) for k in range(n)} | {t1})
+    return [(t, max(0, bisect_right(arrivals, t) - bisect_right(pops, t))) for t in times]

@@ -1,0 +1,214 @@
+"""A kernel as the event engine sees it: stages that process tiles, FIFOs between them, shared resources.
+
+Everything here is read from the bitstream as it is (docs/bitstream.md) and the chip spec; the
+engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, "Event timing"):
+
+* A stream's value moves in `ceil(nbytes / tile_bytes)` tiles (one tile when `tile_bytes` is 0 or
+  at least the value). A stage takes `steps` = the most tiles of any of its streams; step `j`
+  needs `ceil((j+1)·T/steps)` tiles of an input of `T` tiles and has produced
+  `floor((j+1)·T/steps)` tiles of an output, so a reduction to one tile emits it at its last step.
+* A step costs the stage's work today (`timing.stage_work_cycles`, already divided over its
+  units) divided by its steps, plus the unit kind's per-tile overhead: that is the initiation
+  interval; the unit's latency is paid between a step's start and its tiles leaving.
+* Every (stream, destination) pair is a FIFO. Its capacity in tiles is what the bitstream
+  configures: a stream out of a PMU stage with `buffer_bytes` holds `buffer_bytes · units //
+  tile_bytes` tiles (at least 1) for each reader, since the tiles wait in that SRAM; any other
+  stream is double-buffered at its destination, `network.fifo_tiles` tiles.
+* A tile crosses the stream's path at `link bytes/cycle × paths` (paths = min(source units,
+  largest destination units), as in the analytic model) and reaches each destination after the
+  route's latency (hops and die crossings); the credit takes the same latency back.
+* Shared resources: a routed link used by two or more streams of the kernel (each path of a stream
+  carries `1/paths` of its bytes) and each memory tier (all loads and stores of the kernel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import ceil
+
+from bitstream_format import Bitstream, KernelEntry, StreamEntry, nbytes_of
+from chip_model import ChipSpec
+
+from functional_sim.bandwidth import MIN_WINDOW
+from functional_sim.timing import stage_work_cycles
+
+
+@dataclass
+class KernelGraph:
+    """Plain parallel lists indexed by stage, edge, stream and resource; no per-tile objects."""
+
+    stage_ids: list[int] = field(default_factory=list)
+    stage_names: list[str] = field(default_factory=list)  # label, for messages and traces
+    stage_units: list[str] = field(default_factory=list)
+    stage_sites: list[tuple[tuple[int, int], ...]] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    interval: list[float] = field(default_factory=list)  # cycles per step (initiation interval)
+    latency: list[float] = field(default_factory=list)
+    tier_of: list[int] = field(default_factory=list)  # resource index of an AGCU's tier, else -1
+    tier_occupancy: list[float] = field(default_factory=list)  # tier cycles per step
+    in_edges: list[list[int]] = field(default_factory=list)
+    out_streams: list[list[int]] = field(default_factory=list)  # local stream indices
+
+    stream_ids: list[int] = field(default_factory=list)
+    stream_tiles: list[int] = field(default_factory=list)
+    stream_src: list[int] = field(default_factory=list)  # local stage index
+    stream_edges: list[list[int]] = field(default_factory=list)
+    stream_occupancy: list[float] = field(default_factory=list)  # cycles a tile holds the stream's path
+    stream_shared: list[list[tuple[int, float]]] = field(default_factory=list)  # (resource, cycles per tile)
+
+    edge_stream: list[int] = field(default_factory=list)
+    edge_dst: list[int] = field(default_factory=list)  # local stage index
+    edge_tiles: list[int] = field(default_factory=list)
+    edge_capacity: list[int] = field(default_factory=list)
+    edge_latency: list[float] = field(default_factory=list)  # data one way, and the credit back
+
+    resource_names: list[str] = field(default_factory=list)  # "hbm", "ddr", "link (x0, y0)->(x1, y1)"
+    resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
+    resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
+    group: int = 1  # tiles per step group (1: every tile is its own step)
+
+
+def stream_tiles(st: StreamEntry) -> int:
+    if st.nbytes == 0 or st.tile_bytes <= 0 or st.tile_bytes >= st.nbytes:
+        return 1
+    return ceil(st.nbytes / st.tile_bytes)
+
+
+def fifo_capacity(bs: Bitstream, chip: ChipSpec, st: StreamEntry) -> int:
+    """Tiles a destination's FIFO for this stream holds: the source's configured PMU buffer, else the default.
+
+    A PMU stage with `buffer_bytes` keeps the tiles it has written in its SRAM until every reader
+    has taken them, so its SRAM is the FIFO between it and its readers."""
+    src = bs.stage(st.src)
+    if src.unit == "pmu" and src.buffer_bytes > 0:
+        tile = min(st.tile_bytes, st.nbytes) if st.tile_bytes > 0 else st.nbytes
+        return max(1, src.buffer_bytes * len(src.sites) // max(tile, 1))
+    return chip.network.fifo_tiles
+
+
+def grouped_capacity(tiles: int, group: int) -> int:
+    """A FIFO of `tiles` tiles, counted in groups: rounded up, plus one group of slack when grouped,
+    because branches of a reconvergent path round their grouped tile counts differently."""
+    return tiles if group == 1 else -(-tiles // group) + 1
+
+
+def _route_latency(chip: ChipSpec, st: StreamEntry, dst: int) -> int:
+    hops = st.hops[st.dsts.index(dst)] if st.hops and dst in st.dsts else 0
+    crossings = sum(chip.grid.die_of(y0) != chip.grid.die_of(y1) for _, y0, _, y1 in st.links)
+    return hops * chip.network.hop_latency_cycles + crossings * chip.network.die_crossing_latency_cycles
+
+
+def _link_rate(chip: ChipSpec, st: StreamEntry) -> int:
+    net = chip.network
+    return net.vector_link_bytes_per_cycle if st.network == "vector" else net.scalar_link_bytes_per_cycle
+
+
+def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
+    """The kernel's stages, FIFOs and shared resources.
+
+    By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
+    of `G = ceil(most tiles / max_steps)` tiles: a step handles a group, its interval is G tiles'
+    work and overheads (so busy time is unchanged), and a FIFO of C tiles holds `ceil(C / G) + 1`
+    groups (`grouped_capacity`). What changes is granularity: a consumer starts after a group rather than a tile, so
+    each stage on a path may start up to `(G - 1)` intervals later than with single tiles, and a
+    FIFO shallower than one group behaves as one group deep (docs/simulator.md, "Error bounds")."""
+    g = KernelGraph()
+    local = {sid: i for i, sid in enumerate(k.stages)}
+    stages = [bs.stage(sid) for sid in k.stages]
+    tiers: dict[str, int] = {}
+
+    def resource(name: str, kind: str) -> int:
+        g.resource_names.append(name)
+        g.resource_kinds.append(kind)
+        g.resource_window.append(MIN_WINDOW)
+        return len(g.resource_names) - 1
+
+    streams = [bs.stream(o) for s in stages for o in s.outputs]
+    most = max((stream_tiles(st) for st in streams), default=1)
+    group = max(1, ceil(most / max_steps)) if max_steps else 1
+    g.group = group
+
+    def tiles_of(st: StreamEntry) -> int:
+        return ceil(stream_tiles(st) / group)
+
+    stream_local = {st.id: i for i, st in enumerate(streams)}
+    link_users: dict[tuple[int, ...], list[int]] = {}
+    for i, st in enumerate(streams):
+        for link in st.links:
+            users = link_users.setdefault(tuple(link), [])
+            if not users or users[-1] != i:
+                users.append(i)
+    # Links with the same streams on them carry the same traffic: one resource stands for them all.
+    by_users: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for link, users in link_users.items():
+        if len(users) > 1:
+            by_users.setdefault(tuple(users), []).append(link)
+    shared_links = {}
+    for links in by_users.values():
+        x0, y0, x1, y1 = links[0]
+        more = f" and {len(links) - 1} more carrying the same streams" if len(links) > 1 else ""
+        r = resource(f"link ({x0}, {y0})->({x1}, {y1}){more}", "network")
+        shared_links.update({link: r for link in links})
+
+    for i, s in enumerate(stages):
+        ins = [bs.stream(x) for x in s.inputs]
+        outs = [bs.stream(x) for x in s.outputs]
+        steps = max([tiles_of(st) for st in ins + outs] or [1])
+        single = max([stream_tiles(st) for st in ins + outs] or [1])
+        if s.unit == "pcu":
+            overhead, latency = chip.pcu.tile_overhead_cycles, chip.pcu.latency_cycles
+        elif s.unit == "pmu":
+            overhead, latency = chip.pmu.tile_overhead_cycles, chip.pmu.latency_cycles
+        else:
+            overhead, latency = chip.agcu.tile_overhead_cycles, 0
+        tier, occupancy = -1, 0.0
+        if s.unit == "agcu" and s.tensor >= 0:
+            t = bs.tensor(s.tensor)
+            if t.tier not in tiers:
+                tiers[t.tier] = resource(t.tier, t.tier)
+            tier = tiers[t.tier]
+            occupancy = nbytes_of(t.dtype, t.shape) / chip.tier_bytes_per_cycle(t.tier) / steps
+            g.resource_window[tier] = max(g.resource_window[tier], occupancy)
+            latency = chip.tier(t.tier).latency_cycles
+        g.stage_ids.append(s.id)
+        g.stage_names.append(s.label or s.opcode)
+        g.stage_units.append(s.unit)
+        g.stage_sites.append(tuple(s.sites))
+        g.steps.append(steps)
+        g.interval.append((stage_work_cycles(bs, chip, s) + overhead * single) / steps)
+        g.latency.append(float(latency))
+        g.tier_of.append(tier)
+        g.tier_occupancy.append(occupancy)
+        g.in_edges.append([])
+        g.out_streams.append([stream_local[x] for x in s.outputs])
+
+    for i, st in enumerate(streams):
+        tiles = tiles_of(st)
+        paths = max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))
+        rate = _link_rate(chip, st)
+        tile_bytes = st.nbytes / tiles
+        g.stream_ids.append(st.id)
+        g.stream_tiles.append(tiles)
+        g.stream_src.append(local[st.src])
+        g.stream_occupancy.append(tile_bytes / (rate * paths))
+        shared = []
+        for link in st.links:
+            r = shared_links.get(tuple(link))
+            if r is not None and all(r != x for x, _ in shared):
+                shared.append((r, tile_bytes / paths / rate))
+                g.resource_window[r] = max(g.resource_window[r], tile_bytes / paths / rate)
+        g.stream_shared.append(shared)
+        edges = []
+        for d in st.dsts:
+            if d not in local:
+                continue  # streams carry values only within a kernel (checks reject the rest)
+            e = len(g.edge_stream)
+            g.edge_stream.append(i)
+            g.edge_dst.append(local[d])
+            g.edge_tiles.append(tiles)
+            g.edge_capacity.append(grouped_capacity(fifo_capacity(bs, chip, st), group))
+            g.edge_latency.append(float(_route_latency(chip, st, d)))
+            g.in_edges[local[d]].append(e)
+            edges.append(e)
+        g.stream_edges.append(edges)
+    return g
