@@ -23,6 +23,9 @@ SMALL_SPEC = ROOT / "chip_model" / "specs" / "small.toml"
 INTERNAL = {
     "functional_sim.kernels.AttributeMissing":
         "a kernel's missing stage attribute; Simulator.run_stage reports it as a SimulationError naming the stage",
+    "bitstream_format.signatures.SignatureError":
+        "an op that breaks its opcode's typing rule; the verifiers re-raise it as a VerifyException naming "
+        "the op, which the compile reports as an InvalidIRError",
 }
 
 FAMILIES = [

@@ -218,7 +218,7 @@ def test_enough_hbm_spills_nothing(tmp_path: Path) -> None:
 def test_a_tensor_larger_than_every_tier_is_named_with_its_source() -> None:
     text = """
     func.func @forward(%x: tensor<4x1xf32>) -> tensor<4x1073741824xf32> {
-      %0 = rgraph.expand %x {source = "model.py:7"} : tensor<4x1xf32> -> tensor<4x1073741824xf32>
+      %0 = rgraph.expand %x : tensor<4x1xf32> -> tensor<4x1073741824xf32> loc("model.py":7:0)
       func.return %0 : tensor<4x1073741824xf32>
     }
     """
