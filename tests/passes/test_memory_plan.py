@@ -124,7 +124,7 @@ def plain(attr) -> str:
 def lowered(text: str, chip: str = "small"):
     ctx = make_context()
     module = parse_ir(ctx, text)
-    run_pipeline(ctx, module, f"rdu-lower{{chip={json.dumps(chip)}}}")
+    run_pipeline(ctx, module, f"rdu-target{{chip={json.dumps(chip)}}},rdu-lower")
     return ctx, module
 
 
