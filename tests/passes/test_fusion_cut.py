@@ -179,10 +179,6 @@ def test_a_model_that_fits_is_one_kernel() -> None:
     assert kernels_of(decoder(3), "", chip="sn40l") == [LAYER * 3]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fuse.split prices a cut by the bytes that the moved ops and the next op read, not by every "
-    "later use: the residual stream, read again at the layer's end, is not counted, so cutting "
-    "after the next layer's mean looks cheaper (256 B) than cutting between layers (64 KiB)"))
 def test_decoder_layers_become_one_kernel_each() -> None:
     # A kernel holds at most 10 ops, a layer 8: the first kernel fills two ops into layer 1.
     # Between layers only the residual stream crosses; after layer 1's mean, the mean and the
