@@ -171,10 +171,12 @@ def test_placement_is_legal_and_result_records_its_statistics():
 
 
 def test_same_seed_same_placement():
+    """A generous wall limit (as below): the budget is counted in work, and a loaded machine must
+    not let the clock decide."""
     data = random_netlist({"pcu": 18, "pmu": 18, "agcu": 2}, nets=50, seed=3)
     problem = PlacementProblem.build("small", Netlist.from_json(data))
-    first = place(problem, seconds=1, seed=11)
-    second = place(problem, seconds=1, seed=11)
+    first = place(problem, seconds=1, seed=11, wall_limit=120)
+    second = place(problem, seconds=1, seed=11, wall_limit=120)
     assert not first.stats["stopped_by_clock"]
     assert first.positions == second.positions
     assert first.wirelength == second.wirelength
@@ -231,14 +233,14 @@ def test_hidden_optimum_is_the_number_of_nets(chip, size):
 @pytest.mark.parametrize(("chip", "size", "seed"), [("small", 30, 0), ("small", 52, 1), ("sn40l", 150, 2)])
 def test_placer_finds_the_hidden_optimum(chip, size, seed):
     hidden = hidden_optimum_netlist(chip, size, seed=seed)
-    result = place(PlacementProblem.build(chip, hidden.netlist), seconds=5, seed=0)
+    result = place(PlacementProblem.build(chip, hidden.netlist), seconds=5, seed=0, wall_limit=120)
     assert result.wirelength == hidden.optimum
     assert result.gap == 0.0
 
 
 def test_whole_netlist_solve_proves_optimality_on_a_small_chip():
     hidden = hidden_optimum_netlist("small", 20, seed=3)
-    result = place(PlacementProblem.build("small", hidden.netlist), seconds=3, seed=0)
+    result = place(PlacementProblem.build("small", hidden.netlist), seconds=3, seed=0, wall_limit=120)
     assert result.wirelength == result.lower_bound == hidden.optimum
 
 
