@@ -159,6 +159,49 @@ def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set
     return rows
 
 
+# How each placement mode is asked of rdu-place, for the simulated-cycles comparison. A cycle-driven
+# mode (congestion-aware, timing-driven on critical streams) is not built yet; its row goes here.
+PLACEMENT_MODES = {"greedy": "rdu-place{{greedy=true}}", "wirelength": "rdu-place{{seed={seed}}}"}
+
+
+def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
+    """Simulated cycles (discrete-event timing, shared links and FIFOs; nothing executed) of each
+    example compiled with each placement mode: what placement does to the cycles the chip pays."""
+    from pathlib import Path
+
+    from backend_rdu.emit_bitstream import emit_bitstream
+    from compiler.driver import CompileOptions, compile_model
+    from dialects import make_context
+    from functional_sim import simulate
+    from passes.registry import run_pipeline
+
+    root = Path(__file__).parents[1] / "examples"
+    rows = []
+    for name in names:
+        options = CompileOptions(chip=chip, seed=seed)
+        compiled = compile_model(root / f"{name}.py", options)
+        placed = f"rdu-place{{seed={seed}}}"
+        assert placed in options.pipeline()
+        row: dict[str, Any] = {"example": name}
+        for mode, pass_text in PLACEMENT_MODES.items():
+            module = compiled.graph.module.clone()
+            run_pipeline(make_context(), module, options.pipeline().replace(placed, pass_text.format(seed=seed)))
+            sim = simulate(emit_bitstream(module), None, execute=False)
+            largest = max(sim.kernels, key=lambda k: k.cycles)
+            row[mode] = {"cycles": sim.cycles, "largest_kernel": largest.name, "largest_kernel_cycles": largest.cycles,
+                         "wirelength": rdu_placement_wirelength(module)}
+        rows.append(row)
+        print(f"{name}: cycles " + ", ".join(f"{m} {row[m]['cycles']}" for m in PLACEMENT_MODES), file=sys.stderr)
+    return rows
+
+
+def rdu_placement_wirelength(module) -> int:
+    from dialects import rdu
+
+    summary = rdu.placement_summary(module)
+    return summary.wirelength.data if summary is not None else 0
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Median ratios over seeds per (generator, size): single runs on a shared machine are noisy."""
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -187,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
+    parser.add_argument("--cycles", default="attention,llama,mixtral",
+                        help="examples to simulate under each placement mode (empty skips)")
     parser.add_argument("--dump-netlists", metavar="DIR", help="write each example kernel's netlist JSON here")
     parser.add_argument("--examples", default="", help="comma-separated example names (default: all; hf:NAME for HF)")
     args = parser.parse_args(argv)
@@ -225,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         "examples": run_examples(args.chip, args.example_seconds, seeds[0], len(seeds),
                                  {e for e in args.examples.split(",") if e} or None, args.dump_netlists) if args.example_seconds > 0 else [],
     }
+    cycle_names = [c for c in args.cycles.split(",") if c.strip()]
+    report["cycles"] = run_cycles(args.chip, cycle_names, seeds[0]) if cycle_names else []
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -235,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         for e in report["examples"]:
             print(f"{e['example']:>10} {e['units']:>6} placer {e['placer']['wirelength']} anneal "
                   f"{e['annealing_baseline']['wirelength']} lower bound {e['lower_bound']}")
+        for c in report["cycles"]:
+            print(f"{c['example']:>10} simulated cycles: " + ", ".join(f"{m} {c[m]['cycles']}" for m in PLACEMENT_MODES))
     return 0
 
 

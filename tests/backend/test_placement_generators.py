@@ -86,3 +86,40 @@ def test_a_stream_to_several_consumers_is_one_multicast_net():
     consumers = {stages.index(u.operation) for u in result.uses if u.operation in stages}
     source_nets = [net for net in netlist.nets if net.units[0] in names[i]]
     assert any({n.split(".")[0] for n in net.units[1:]} == {str(j) for j in consumers} for net in source_nets)
+
+
+@pytest.mark.parametrize("placer", ["rdu-place{greedy=true}", "rdu-place{seed=1}"])
+def test_manifest_placement_records_objective_bound_and_gap(placer):
+    module = parse_ir(make_context(), FAN_OUT)
+    run_pipeline(make_context(), module, f"rdu-target{{chip=small}},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,{placer}")
+    record = rdu.placement_summary(module).to_json()
+    assert record["objective"] == "multicast-hpwl"
+    assert 0 < record["lower_bound"] <= record["wirelength"]
+    assert record["gap"] == pytest.approx((record["wirelength"] - record["lower_bound"]) / record["wirelength"], abs=1e-6)
+
+
+# -- the benchmark driver ------------------------------------------------------------------------
+
+
+def test_bench_row_reports_the_bound_and_both_placers():
+    from bench.placement import run_size, summarise
+
+    rows = [run_size("small", 40, 0.3, seed, "multipin") for seed in (1, 2)]
+    for row in rows:
+        assert row["optimum_known"] and row["optimum"] == row["lower_bound"]
+        assert row["placer"]["ratio"] >= 1.0 and row["annealing_baseline"]["ratio"] >= 1.0
+        assert row["placer"]["ratio"] == round(row["placer"]["wirelength"] / row["lower_bound"], 4)
+    (summary,) = summarise(rows)
+    assert summary["seeds"] == [1, 2]
+    ratios = sorted(r["placer"]["ratio"] for r in rows)
+    assert summary["placer_median_ratio"] == pytest.approx(sum(ratios) / 2, abs=1e-4)
+    assert summary["placer_worst_ratio"] == ratios[-1]
+
+
+def test_bench_refuses_an_unknown_generator(capsys):
+    from bench.placement import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--generators", "grid,spiral", "--example-seconds", "0", "--cycles", ""])
+    assert exc.value.code == 2
+    assert "unknown generator(s): spiral" in capsys.readouterr().err
