@@ -274,7 +274,9 @@ class PlacementSummaryAttr(ParametrizedAttribute):
     """What rdu-place did, for the bitstream manifest: only deterministic figures, so the same
     compile gives the same bytes.
     `#rdu.placement<method "greedy", seed 0, kernels 3, distinct_kernels 2, wirelength 10,
-    lower_bound 8, gap 0.2, cp_sat [windows_solved 0, ...]>`"""
+    lower_bound 8, gap 0.2, cp_sat [windows_solved 0, ...], objective "multicast-hpwl">`
+    `objective` names what `wirelength` measures (and the placer minimised), so the bound and the
+    gap can be read against it."""
 
     name = "rdu.placement"
 
@@ -286,14 +288,16 @@ class PlacementSummaryAttr(ParametrizedAttribute):
     lower_bound: IntAttr = param_def()
     gap: FloatData = param_def()
     cp_sat: ArrayAttr[IntAttr] = param_def()  # in CP_SAT_COUNTERS order
+    objective: StringAttr = param_def()
 
     INT_FIELDS: ClassVar[tuple[str, ...]] = ("seed", "kernels", "distinct_kernels", "wirelength", "lower_bound")
 
     def __init__(self, *, method: str, seed: int, kernels: int, distinct_kernels: int, wirelength: int,
-                 lower_bound: int, gap: float, cp_sat: dict[str, int]):
+                 lower_bound: int, gap: float, cp_sat: dict[str, int], objective: str):
         super().__init__(
             StringAttr(method), IntAttr(int(seed)), IntAttr(int(kernels)), IntAttr(int(distinct_kernels)),
             IntAttr(int(wirelength)), IntAttr(int(lower_bound)), FloatData(float(gap)), ArrayAttr(IntAttr(int(cp_sat.get(c, 0))) for c in CP_SAT_COUNTERS),
+            StringAttr(objective),
         )
 
     def verify(self) -> None:
@@ -307,6 +311,7 @@ class PlacementSummaryAttr(ParametrizedAttribute):
             **{f: getattr(self, f).data for f in self.INT_FIELDS},
             "gap": self.gap.data,
             "cp_sat": {c: v.data for c, v in zip(CP_SAT_COUNTERS, self.cp_sat.data)},
+            "objective": self.objective.data,
         }
 
     @classmethod
@@ -334,14 +339,19 @@ class PlacementSummaryAttr(ParametrizedAttribute):
                 for name in CP_SAT_COUNTERS[1:]:
                     parser.parse_punctuation(",")
                     counters.append(counter(name))
-        return [method, *ints, gap, ArrayAttr(counters)]
+            parser.parse_punctuation(",")
+            parser.parse_keyword("objective")
+            objective = StringAttr(parser.parse_str_literal())
+        return [method, *ints, gap, ArrayAttr(counters), objective]
 
     def print_parameters(self, printer: Printer) -> None:
         ints = ", ".join(f"{f} {getattr(self, f).data}" for f in self.INT_FIELDS)
         counters = ", ".join(f"{c} {v.data}" for c, v in zip(CP_SAT_COUNTERS, self.cp_sat.data))
         printer.print_string("<method ")
         printer.print_string_literal(self.method.data)
-        printer.print_string(f", {ints}, gap {self.gap.data:.6f}, cp_sat [{counters}]>")
+        printer.print_string(f", {ints}, gap {self.gap.data:.6f}, cp_sat [{counters}], objective ")
+        printer.print_string_literal(self.objective.data)
+        printer.print_string(">")
 
 
 ATTRIBUTES = [UnitKindAttr, TierAttr, RoleAttr, NetworkAttr, StreamType, MemType, SitesAttr, RouteAttr, TargetAttr,

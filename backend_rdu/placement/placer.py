@@ -39,9 +39,10 @@ from backend_rdu.placement.windows import Window, WindowRefiner
 from backend_rdu.placement.wirelength import net_hpwl, wirelength, wirelength_lower_bound
 
 DEFAULT_SECONDS = 10.0
-ANNEAL_SHARE = 0.45  # of the budget for the first annealing run; later rounds share what is left
+ANNEAL_SHARE = 0.75  # of the budget for the first annealing run; later rounds share what is left (0.45 before
+# issue 11: on compiler netlists windows rarely pay and the longer run won on attention, llama, mixtral)
 WINDOW_ROUND_SHARE = 0.5  # of what is left, for the windows of a round that is not the last
-TRIAL_SHARE = 0.05  # of the budget for each temperature trial
+TRIAL_SHARE = 0.03  # of the budget for each temperature trial (0.05 before issue 11)
 TRIAL_TEMPERATURES = (1.0, 4.0, 16.0, 64.0)  # start temperatures tried, in units of the median net weight
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)

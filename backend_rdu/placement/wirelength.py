@@ -42,7 +42,7 @@ def net_lower_bounds(problem: PlacementProblem) -> np.ndarray:
     kinds = problem.unit_kind[problem.net_pins].astype(np.int64)
     counts = np.zeros((problem.num_nets, 3), dtype=np.int64)
     np.add.at(counts, (problem.pin_net, kinds), 1)
-    boxes = _SmallestBox(problem)
+    boxes = SmallestBox(problem.site_at, problem.site_kind)
     bound = np.array([boxes.half_perimeter(tuple(c)) for c in counts], dtype=np.int64)
     return np.maximum(bound, _pinned_span(problem))
 
@@ -66,13 +66,14 @@ def _pinned_span(problem: PlacementProblem) -> np.ndarray:
     return np.nan_to_num(span, nan=0.0).astype(np.int64)
 
 
-class _SmallestBox:
-    """Smallest half-perimeter of a grid box holding at least `counts[k]` sites of each kind k."""
+class SmallestBox:
+    """Smallest half-perimeter of a grid box holding at least `counts[k]` sites of each kind k
+    (`site_at[x, y]` a site index or -1, `site_kind[site]` its kind index)."""
 
-    def __init__(self, problem: PlacementProblem) -> None:
-        columns, rows = problem.site_at.shape
-        occupied = problem.site_at >= 0
-        kinds = np.where(occupied, problem.site_kind[np.maximum(problem.site_at, 0)], -1)
+    def __init__(self, site_at: np.ndarray, site_kind: np.ndarray) -> None:
+        columns, rows = site_at.shape
+        occupied = site_at >= 0
+        kinds = np.where(occupied, site_kind[np.maximum(site_at, 0)], -1)
         self.prefix = []  # 2-D prefix sums of "site of kind k at (x, y)"
         for k in range(3):
             grid = (kinds == k).astype(np.int64)
