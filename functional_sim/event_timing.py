@@ -21,7 +21,7 @@ from functional_sim.timing import UNIT_BOUND, KernelRecord, StageTiming, launch_
 
 
 def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, launch: str,
-                        *, batch: int = DEFAULT_BATCH, exact: bool = False, fifos: str = "grow",
+                        *, batch: int = DEFAULT_BATCH, exact: bool = False, fifos: str = "configured",
                         max_steps: int | None = None) -> KernelRecord:
     g = kernel_graph(bs, chip, k, max_steps)
     run = run_kernel(g, k.name, batch=batch, exact=exact, grow_fifos=fifos == "grow")

@@ -47,6 +47,7 @@ class _Stream:
     tile_bytes: int = 256
     dsts: list[int] = field(default_factory=list)
     hops: list[int] = field(default_factory=list)
+    fifo_depth: int | None = None  # None: what rdu-allocate-units would record (see `depth`)
 
 
 class ProgramBuilder:
@@ -80,12 +81,25 @@ class ProgramBuilder:
             self.outputs.append(tid)
         return tid
 
+    def depth(self, s: _Stream) -> int:
+        """The stream's credits: as given, else the default rdu-allocate-units records (the tiles
+        the producing PMU stage's buffer holds, else the chip's `network.fifo_tiles`)."""
+        if s.fifo_depth is not None:
+            return s.fifo_depth
+        src = self.stages[s.src]
+        nbytes = nbytes_of(s.dtype, s.shape)
+        if src.unit == "pmu" and src.buffer_bytes > 0:
+            tile = min(s.tile_bytes, nbytes) if s.tile_bytes > 0 else nbytes
+            return max(1, src.buffer_bytes * len(src.sites) // max(tile, 1))
+        return self.chip.network.fifo_tiles
+
     def kernel(self, name: str = "k", section: int = 0) -> KernelBuilder:
         return KernelBuilder(self, name, section)
 
     def build(self) -> Bitstream:
         streams = [
-            StreamEntry(s.id, s.src, tuple(s.dsts), s.dtype, s.shape, s.network, s.tile_bytes, tuple(s.hops))
+            StreamEntry(s.id, s.src, tuple(s.dsts), s.dtype, s.shape, s.network, s.tile_bytes, tuple(s.hops),
+                        fifo_depth=self.depth(s))
             for s in self.streams
         ]
         section_ids = sorted({k.section for k in self.kernels})

@@ -1,0 +1,190 @@
+"""`rdu-size-fifos`: give every FIFO on a reconvergent path enough credits that no kernel deadlocks.
+
+A kernel's stages run as one pipeline with credit-based FIFOs between them (docs/simulator.md,
+"Event timing"). A stage of S steps whose output has T_out tiles emits its first tile at step
+ceil(S / T_out) - 1, by which time it has taken ceil(ceil(S / T_out) · T_in / S) tiles of an input
+of T_in tiles: its *lag* on that input. A reduction (an RMSNorm's mean, softmax's sum, a matmul
+whose output is smaller than an operand) has a lag of many tiles. When a value reaches a stage C
+along two paths (a fork F, e.g. the residual add or attention's softmax·V) and one path enters a
+stage with a lag above one tile, C cannot take a tile from the long path until that stage has
+seen many tiles from F; meanwhile F's tiles down the short path wait in its FIFOs. If those FIFOs
+hold fewer tiles than the lag, F stalls on credits, the lagging stage starves, and the kernel
+deadlocks.
+
+So for every such (F, C) pair, every path from F to C that enters no lagging stage (a short path)
+gets one FIFO deep enough to hold its whole value (every tile of its stream): then nothing on the
+short path ever stalls F, whatever the lag. That FIFO is the stream out of a PMU stage on the
+path where there is one (its tiles wait in that stage's SRAM: its `bytes` per PMU grow to hold
+them, charged against the PMU's SRAM); where the path has no PMU stage, the FIFO at the join
+(the consumer's input buffer, a PMU's worth of SRAM) holds it. When the SRAM cannot hold the
+depth needed, a CapacityError names the fork, the lagging stage, the join, the stream and the
+bytes needed vs available.
+
+`depth=N` (> 0) skips the analysis and forces every FIFO to N tiles (an experiment knob: N=1
+deadlocks most programs on purpose; the simulator then names the wait-for cycle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+
+from chip_model import ChipSpec
+from dialects import rdu
+from dialects.diagnostics import CapacityError, PassOrderError
+from dialects.types import value_bytes
+from passes.allocate_units import stream_tiles
+from passes.target import lowered_target_chip
+
+MAX_PATHS = 4096  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
+
+
+def stage_name(stage: rdu.StageOp) -> str:
+    """How messages name a stage: its kernel, opcode and model line, as the bitstream labels it."""
+    kernel = stage.parent_op()
+    opcode = stage.opcode.data if isinstance(stage, rdu.ComputeOp) else stage.name.removeprefix("rdu.")
+    where = rdu.source_text(stage) if isinstance(stage, rdu.ComputeOp) else ""
+    return f"{kernel.sym_name.data}/{opcode}" + (f" @ {where}" if where else "")
+
+
+def stream_name(value: SSAValue) -> str:
+    stage = value.owner
+    port = list(stage.results).index(value)
+    hint = f"%{value.name_hint}" if value.name_hint else f"output {port}"
+    return f"{hint} of {stage_name(stage)}"
+
+
+@dataclass
+class _Kernel:
+    """The kernel's streams as a graph: edges (value, consumer) with tile counts and lags."""
+
+    stages: list[rdu.StageOp]
+    inputs: dict[rdu.StageOp, list[SSAValue]]
+    tiles: dict[SSAValue, int]
+
+    @staticmethod
+    def of(kernel: rdu.KernelOp) -> "_Kernel":
+        stages = kernel.stages()
+        members = set(stages)
+        tiles: dict[SSAValue, int] = {}
+        for s in stages:
+            if s.tiles is None:
+                raise PassOrderError(f"{s.name} in kernel {kernel.sym_name.data} has no tile sizes: run rdu-allocate-units first")
+            for r, t in zip(s.results, s.tile_list()):
+                tiles[r] = stream_tiles(value_bytes(r.type), t)
+        inputs = {s: list(dict.fromkeys(v for v in s.operands if v.owner in members)) for s in stages}
+        return _Kernel(stages, inputs, tiles)
+
+    def steps(self, s: rdu.StageOp) -> int:
+        return max([self.tiles[v] for v in self.inputs[s]] + [self.tiles[r] for r in s.results] + [1])
+
+    def lag(self, s: rdu.StageOp, v: SSAValue) -> int:
+        """Tiles of input `v` stage `s` takes before its first output tile (1 for a sink)."""
+        if not s.results:
+            return 1
+        steps = self.steps(s)
+        first = ceil(steps / max(self.tiles[r] for r in s.results))
+        return ceil(first * self.tiles[v] / steps)
+
+    def paths(self, fork: rdu.StageOp, join: rdu.StageOp, reach: set[rdu.StageOp]) -> list[list[tuple[SSAValue, rdu.StageOp]]]:
+        """Every path fork -> join as (stream, consumer) edges, through stages in `reach` only."""
+        out: list[list[tuple[SSAValue, rdu.StageOp]]] = []
+
+        def walk(at: rdu.StageOp, path: list[tuple[SSAValue, rdu.StageOp]]) -> None:
+            if len(out) >= MAX_PATHS:
+                return
+            for r in at.results:
+                for c in at.consumers(r):
+                    if c is join:
+                        out.append(path + [(r, c)])
+                    elif c in reach:
+                        walk(c, path + [(r, c)])
+
+        walk(fork, [])
+        return out
+
+
+def descendants(k: _Kernel, s: rdu.StageOp) -> set[rdu.StageOp]:
+    seen: set[rdu.StageOp] = set()
+    todo = [s]
+    while todo:
+        for r in todo.pop().results:
+            for c in r.owner.consumers(r):
+                if c not in seen:
+                    seen.add(c)
+                    todo.append(c)
+    return seen
+
+
+@dataclass(frozen=True)
+class SizeFifosPass(ModulePass):
+    name = "rdu-size-fifos"
+
+    depth: int = 0  # > 0: force every FIFO to this many tiles
+
+    def apply(self, ctx: Context, module: ModuleOp) -> None:
+        chip = lowered_target_chip(module, "rdu-size-fifos")
+        for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
+            if self.depth > 0:
+                for s in kernel.stages():
+                    s.set_depths([self.depth] * len(s.results))
+            else:
+                self.size(kernel, chip)
+
+    def size(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
+        k = _Kernel.of(kernel)
+        for s in k.stages:
+            if s.depths is None:
+                raise PassOrderError(f"{s.name} in kernel {kernel.sym_name.data} has no FIFO depths: run rdu-allocate-units first")
+        below = {s: descendants(k, s) for s in k.stages}
+        for join in k.stages:
+            if len(k.inputs[join]) < 2:
+                continue
+            forks = [f for f in k.stages if join in below[f]
+                     and sum(1 for r in f.results for c in f.consumers(r) if c is join or join in below[c]) >= 2]
+            for fork in forks:
+                reach = {s for s in below[fork] if join in below[s]}
+                paths = k.paths(fork, join, reach)
+                lagging = [(v, c) for p in paths for v, c in p if k.lag(c, v) > 1]
+                if not lagging:
+                    continue
+                for path in paths:
+                    if any(k.lag(c, v) > 1 for v, c in path):
+                        continue
+                    self.deepen(k, chip, path, fork, join, lagging[0])
+
+    def deepen(self, k: _Kernel, chip: ChipSpec, path: list[tuple[SSAValue, rdu.StageOp]], fork: rdu.StageOp,
+               join: rdu.StageOp, lagging: tuple[SSAValue, rdu.StageOp]) -> None:
+        """Give one FIFO on a short path its whole value: in a PMU stage's SRAM if the path has one,
+        else at the join's input; a CapacityError if that SRAM cannot hold it."""
+        held = [(v, c) for v, c in path if v.owner.unit_kind == "pmu" and getattr(v.owner, "bytes", None) is not None]
+        v, _ = held[0] if held else path[-1]
+        producer = v.owner
+        port = list(producer.results).index(v)
+        need = k.tiles[v]
+        depths = producer.depth_list()
+        if depths[port] >= need:
+            return
+        tile_bytes = min(producer.tile_list()[port] or value_bytes(v.type), value_bytes(v.type))
+        if held:
+            per_unit = ceil(need * tile_bytes / producer.unit_count)
+            available = chip.pmu.sram_bytes
+        else:
+            per_unit, available = need * tile_bytes, chip.pmu.sram_bytes  # the join's input buffer
+        if per_unit > available:
+            lv, lc = lagging
+            raise CapacityError(
+                f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: "
+                f"{stage_name(fork)} reaches {stage_name(join)} through {stage_name(lc)} (which takes {k.lag(lc, lv)} "
+                f"tiles of {stream_name(lv)} before it emits) and through stream {stream_name(v)}, whose FIFO needs "
+                f"{need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but a PMU has {available} bytes of SRAM"
+            )
+        if held and per_unit > producer.bytes.value.data:
+            producer.bytes = IntegerAttr(per_unit, i64)
+        depths[port] = need
+        producer.set_depths(depths)
