@@ -87,14 +87,15 @@ def _check_streams(bs: Bitstream) -> None:
 
 
 def _check_credits(bs: Bitstream, st: StreamEntry) -> None:
-    """A FIFO needs at least one credit, and the credits of a stream a PMU stage buffers are tiles
+    """A FIFO needs at least one credit, and the credits of a stream a `buffer` stage holds are tiles
     in that stage's SRAM: more credits than its `buffer_bytes` hold describe memory that is not
-    there, and the run would deadlock or overrun; both are named before anything runs."""
+    there; both are named before anything runs. (A PMU compute stage's output is not checked: its
+    `buffer_bytes` is its working set, and the tile it hands over may be larger today.)"""
     src = bs.stage(st.src)
     if st.fifo_depth < 1:
         raise SimulationError(f"{stage_name(src)}: its output stream {st.id} has FIFO depth {st.fifo_depth}: "
                               f"a stream needs at least one credit (one tile)")
-    if src.unit == "pmu" and src.buffer_bytes > 0 and st.nbytes > 0:
+    if src.opcode == "buffer" and st.nbytes > 0:
         tile = min(st.tile_bytes, st.nbytes) if st.tile_bytes > 0 else st.nbytes
         need = -(-st.fifo_depth * tile // max(1, len(src.sites)))
         if need > src.buffer_bytes:
