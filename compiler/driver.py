@@ -47,6 +47,7 @@ class CompileOptions:
     placer: str = "cpsat"  # cpsat | greedy | random (seeded random legal sites)
     tile_bytes: int = 0  # > 0: force every stream's tile size (rdu-allocate-units{tile-bytes=N})
     fifo_depth: int = 0  # > 0: force every FIFO's depth in tiles (rdu-size-fifos{depth=N})
+    tile_scale: float = 1.0  # multiply every tile size the compiler chooses (rdu-allocate-units{tile-scale=X})
 
     def pipeline(self) -> str:
         """The pass pipeline this compile runs, as `rducc opt -p` takes it."""
@@ -58,7 +59,9 @@ class CompileOptions:
             raise ValueError("tile bytes and FIFO depth must be positive (0: the compiler chooses)")
         chip = self.chip if re.fullmatch(r"[A-Za-z0-9_-]+", self.chip) else json.dumps(self.chip)
         place = f"seed={self.seed}" + {"cpsat": "", "greedy": " greedy=true", "random": " random=true"}[self.placer]
-        allocate = f"{{tile-bytes={self.tile_bytes}}}" if self.tile_bytes else ""
+        allocate = " ".join(([f"tile-bytes={self.tile_bytes}"] if self.tile_bytes else [])
+                            + ([f"tile-scale={self.tile_scale!r}"] if self.tile_scale != 1.0 else []))
+        allocate = f"{{{allocate}}}" if allocate else ""
         fifos = f"{{depth={self.fifo_depth}}}" if self.fifo_depth else ""
         return OPT_PIPELINES[self.opt_level].format(chip=chip, place=place, allocate=allocate, fifos=fifos)
 

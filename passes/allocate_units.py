@@ -95,16 +95,37 @@ def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
     return min(pmu.sram_bytes, 2 * tile), tile
 
 
-def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0) -> int:
+def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0) -> int:
     """The unit a stream hands over in: the tile of a buffer at either end, else half a PMU (a
-    whole value no larger than that moves at once); `forced` (> 0) overrides the choice."""
+    whole value no larger than that moves at once); `forced` (> 0) overrides the choice and
+    `scale` multiplies it (experiment knobs)."""
     nbytes = value_bytes(stream)
     if forced > 0:
         return min(nbytes, forced)
     for op in [producer, *producer.consumers(stream)]:
         if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
-            return min(nbytes, op.tile_bytes.value.data)
-    return min(nbytes, chip.pmu.sram_bytes // 2)
+            return min(nbytes, op.tile_bytes.value.data)  # scaled already, with the buffer's plan
+    chosen = min(nbytes, chip.pmu.sram_bytes // 2)
+    return chosen if scale == 1.0 else max(1, min(nbytes, int(chosen * scale)))
+
+
+def row_reduction_tile(stage: rdu.StageOp, tiles: dict) -> int | None:
+    """A reduction over trailing dims emits the result of each input tile's rows as it goes, so
+    its output moves in as many tiles as its input (the bytes of those rows' results), not as one
+    tile after the whole input: None for any other stage or a reduction to a single element."""
+    if not isinstance(stage, rdu.ComputeOp) or OPCODES[stage.opcode.data].family != "reduce":
+        return None
+    if len(stage.inputs) != 1 or len(stage.outputs) != 1 or stage.inputs[0] not in tiles:
+        return None
+    shape = shape_of(stage.inputs[0].type)
+    dims = stage.param_values().get("dims") or list(range(len(shape)))
+    dims = sorted(d % len(shape) for d in (dims if isinstance(dims, list) else [dims])) if shape else []
+    out = stage.outputs[0]
+    if not dims or dims != list(range(len(shape) - len(dims), len(shape))) or not 1 < prod(shape_of(out.type)) < prod(shape):
+        return None
+    in_tiles = stream_tiles(value_bytes(stage.inputs[0]), tiles[stage.inputs[0]])
+    itemsize = max(1, value_bytes(out) // prod(shape_of(out.type)))
+    return min(value_bytes(out), max(itemsize, ceil(value_bytes(out) / in_tiles)))
 
 
 def stream_tiles(nbytes: int, tile: int) -> int:
@@ -131,6 +152,7 @@ class AllocateUnitsPass(ModulePass):
 
     min_cycles: int = 256
     tile_bytes: int = 0  # > 0: force every stream's tile size (bytes)
+    tile_scale: float = 1.0  # multiply every chosen tile size (an experiment knob; bench.sensitivity)
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-allocate-units")
@@ -159,12 +181,13 @@ class AllocateUnitsPass(ModulePass):
                 stage.set_units(units)
                 if isinstance(stage, rdu.BufferOp):
                     per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
-                    if self.tile_bytes > 0:
-                        tile = min(value_bytes(stage.input), self.tile_bytes)
+                    if self.tile_bytes > 0 or self.tile_scale != 1.0:
+                        scaled = max(1, int(tile * self.tile_scale))
+                        tile = min(value_bytes(stage.input), self.tile_bytes if self.tile_bytes > 0 else scaled)
                         per_unit = max(per_unit, min(2 * tile, ceil(2 * tile / units)))
                         if per_unit > chip.pmu.sram_bytes:
                             raise CapacityError(
-                                f"tile-bytes={self.tile_bytes}: buffer in kernel {kernel.sym_name.data} holds two "
+                                f"tile-bytes={self.tile_bytes} tile-scale={self.tile_scale}: buffer in kernel {kernel.sym_name.data} holds two "
                                 f"{tile}-byte tiles over {units} PMU(s), {per_unit} bytes per PMU, but a PMU has "
                                 f"{chip.pmu.sram_bytes} bytes of SRAM"
                             )
@@ -173,7 +196,12 @@ class AllocateUnitsPass(ModulePass):
                 elif isinstance(stage, rdu.ComputeOp) and stage.unit_kind == "pmu":
                     nbytes = max(value_bytes(v) for v in [*stage.inputs, *stage.outputs])
                     stage.bytes = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
+        chosen: dict = {}
         for stage in stages:
-            tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes) for r in stage.results]
+            tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes, self.tile_scale) for r in stage.results]
+            row_tile = row_reduction_tile(stage, chosen) if self.tile_bytes == 0 else None
+            if row_tile is not None:
+                tiles = [row_tile]
+            chosen.update(zip(stage.results, tiles))
             stage.set_tiles(tiles)
             stage.set_depths([default_depth(stage, r, t, chip) for r, t in zip(stage.results, tiles)])

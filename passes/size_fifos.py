@@ -171,18 +171,25 @@ class SizeFifosPass(ModulePass):
         if depths[port] >= need:
             return
         tile_bytes = min(producer.tile_list()[port] or value_bytes(v.type), value_bytes(v.type))
+        sram = chip.pmu.sram_bytes
         if held:
-            per_unit = ceil(need * tile_bytes / producer.unit_count)
-            available = chip.pmu.sram_bytes
+            used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
+            per_unit = ceil(need / producer.unit_count) * tile_bytes
+            if per_unit > sram and tile_bytes <= sram:  # spread the FIFO over more PMUs, if the kernel leaves any free
+                units = ceil(need / (sram // tile_bytes))
+                if used - producer.unit_count + units <= chip.count("pmu"):
+                    producer.set_units(units)
+                    per_unit = ceil(need / units) * tile_bytes
+            limit = f"a PMU has {sram} bytes of SRAM ({chip.count('pmu') - used} PMUs free in the kernel)"
         else:
-            per_unit, available = need * tile_bytes, chip.pmu.sram_bytes  # the join's input buffer
-        if per_unit > available:
+            per_unit, limit = need * tile_bytes, f"the reader's input buffer is one PMU's {sram} bytes of SRAM"
+        if per_unit > sram:
             lv, lc = lagging
             raise CapacityError(
                 f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: "
                 f"{stage_name(fork)} reaches {stage_name(join)} through {stage_name(lc)} (which takes {k.lag(lc, lv)} "
                 f"tiles of {stream_name(lv)} before it emits) and through stream {stream_name(v)}, whose FIFO needs "
-                f"{need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but a PMU has {available} bytes of SRAM"
+                f"{need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but {limit}"
             )
         if held and per_unit > producer.bytes.value.data:
             producer.bytes = IntegerAttr(per_unit, i64)

@@ -166,7 +166,8 @@ def run_op(op: str, inputs: list[Any], outs: list[tuple[str, tuple[int, ...]]], 
     tids = [pb.tensor(f"x{i}", n, a.shape, role="input") for i, (a, n) in enumerate(zip(arrays, names))]
     k = pb.kernel()
     streams = [k.load(t) for t in tids]
-    results = k.stage(op, tuple(streams), tuple(outs), attrs=attrs)
+    held = 2 * _Stream.tile_bytes if op == "buffer" else 0  # a buffer holds two tiles (checks reject an empty one)
+    results = k.stage(op, tuple(streams), tuple(outs), attrs=attrs, buffer_bytes=held)
     for i, (stream, (dtype, shape)) in enumerate(zip(results, outs)):
         k.store(stream, pb.tensor(f"y{i}", dtype, shape, role="output"))
     cast_inputs = [a.astype(np.float32) if n == "bf16" else a for a, n in zip(arrays, names)]
