@@ -12,8 +12,10 @@ hold fewer tiles than the lag, F stalls on credits, the lagging stage starves, a
 deadlocks.
 
 So for every such (F, C) pair, every path from F to C that enters no lagging stage (a short path)
-gets one FIFO deep enough to hold its whole value (every tile of its stream): then nothing on the
-short path ever stalls F, whatever the lag. That FIFO is the stream out of a PMU stage on the
+gets one FIFO deep enough to hold what the lagging stage takes before it emits, counted in that
+stream's tiles, plus a double buffer of slack (at most its whole value: then nothing on the short
+path ever stalls F). A reduction over trailing dims lags one input tile or two (rdu-allocate-units
+gives its output as many tiles as its input); a reduction to one element lags the whole value. That FIFO is the stream out of a PMU stage on the
 path where there is one (its tiles wait in that stage's SRAM: its `bytes` per PMU grow to hold
 them, charged against the PMU's SRAM); where the path has no PMU stage, the FIFO at the join
 (the consumer's input buffer, a PMU's worth of SRAM) holds it. When the SRAM cannot hold the
@@ -156,7 +158,7 @@ class SizeFifosPass(ModulePass):
                 for path in paths:
                     if any(k.lag(c, v) > 1 for v, c in path):
                         continue
-                    self.deepen(k, chip, path, fork, join, lagging[0])
+                    self.deepen(k, chip, path, fork, join, max(lagging, key=lambda e: k.lag(e[1], e[0]) / k.tiles[e[0]]))
 
     def deepen(self, k: _Kernel, chip: ChipSpec, path: list[tuple[SSAValue, rdu.StageOp]], fork: rdu.StageOp,
                join: rdu.StageOp, lagging: tuple[SSAValue, rdu.StageOp]) -> None:
@@ -166,9 +168,13 @@ class SizeFifosPass(ModulePass):
         v, _ = held[0] if held else path[-1]
         producer = v.owner
         port = list(producer.results).index(v)
-        need = k.tiles[v]
+        # The short path must hold what the long path's lagging stage takes before it emits, in
+        # this stream's tiles (tile counts scale with the value's bytes), plus a double buffer of slack.
+        lv, lc = lagging
+        need = min(k.tiles[v], ceil(k.lag(lc, lv) * k.tiles[v] / k.tiles[lv]) + 2)
         depths = producer.depth_list()
-        if depths[port] >= need:
+        held_now = sum(u.owner.depth_list()[list(u.owner.results).index(u)] for u, _ in path)
+        if depths[port] >= need or held_now >= need + len(path) - 1:
             return
         tile_bytes = min(producer.tile_list()[port] or value_bytes(v.type), value_bytes(v.type))
         sram = chip.pmu.sram_bytes
@@ -184,7 +190,6 @@ class SizeFifosPass(ModulePass):
         else:
             per_unit, limit = need * tile_bytes, f"the reader's input buffer is one PMU's {sram} bytes of SRAM"
         if per_unit > sram:
-            lv, lc = lagging
             raise CapacityError(
                 f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: "
                 f"{stage_name(fork)} reaches {stage_name(join)} through {stage_name(lc)} (which takes {k.lag(lc, lv)} "
