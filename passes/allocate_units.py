@@ -197,11 +197,19 @@ class AllocateUnitsPass(ModulePass):
                     nbytes = max(value_bytes(v) for v in [*stage.inputs, *stage.outputs])
                     stage.bytes = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
         chosen: dict = {}
+        row_tiled: set = set()  # streams of per-row results, which a buffer passes on at their tile
         for stage in stages:
             tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes, self.tile_scale) for r in stage.results]
             row_tile = row_reduction_tile(stage, chosen) if self.tile_bytes == 0 else None
+            rows_in = [v for v in stage.operands if v in row_tiled]
+            if row_tile is None and rows_in and len(stage.results) == 1 \
+                    and value_bytes(stage.results[0]) == value_bytes(rows_in[0]):
+                row_tile = chosen[rows_in[0]]  # per-row values (the buffer, `+ eps`, rsqrt) keep the rows' tiles
+                if isinstance(stage, rdu.BufferOp):
+                    stage.tile_bytes = IntegerAttr(row_tile, i64)
             if row_tile is not None:
                 tiles = [row_tile]
+                row_tiled.add(stage.results[0])
             chosen.update(zip(stage.results, tiles))
             stage.set_tiles(tiles)
             stage.set_depths([default_depth(stage, r, t, chip) for r, t in zip(stage.results, tiles)])

@@ -93,6 +93,15 @@ class _Kernel:
         first = ceil(steps / max(self.tiles[r] for r in s.results))
         return ceil(first * self.tiles[v] / steps)
 
+    def path_lag(self, path: list[tuple[SSAValue, rdu.StageOp]]) -> int:
+        """Tiles of the path's first stream taken in before its last stream hands the join one tile."""
+        n = 1
+        for (v_in, _), (v_out, _) in zip(reversed(path[:-1]), reversed(path[1:])):
+            s = v_out.owner
+            steps = self.steps(s)
+            n = ceil(ceil(n * steps / self.tiles[v_out]) * self.tiles[v_in] / steps)
+        return n
+
     def paths(self, fork: rdu.StageOp, join: rdu.StageOp, reach: set[rdu.StageOp]) -> list[list[tuple[SSAValue, rdu.StageOp]]]:
         """Every path fork -> join as (stream, consumer) edges, through stages in `reach` only."""
         out: list[list[tuple[SSAValue, rdu.StageOp]]] = []
@@ -135,8 +144,22 @@ class SizeFifosPass(ModulePass):
             if self.depth > 0:
                 for s in kernel.stages():
                     s.set_depths([self.depth] * len(s.results))
+                    self.charge_forced(s, chip)
             else:
                 self.size(kernel, chip)
+
+    def charge_forced(self, s: rdu.StageOp, chip: ChipSpec) -> None:
+        """A forced depth's tiles wait in the producing buffer's SRAM: grow its bytes, or name the overflow."""
+        if not isinstance(s, rdu.BufferOp):
+            return
+        v = s.results[0]
+        tile = min(s.tile_list()[0] or value_bytes(v.type), value_bytes(v.type))
+        per_unit = ceil(min(self.depth, stream_tiles(value_bytes(v.type), tile)) / s.unit_count) * tile
+        if per_unit > chip.pmu.sram_bytes:
+            raise CapacityError(f"rdu-size-fifos{{depth={self.depth}}}: {stream_name(v)} needs {per_unit} bytes per PMU "
+                                f"for {self.depth} tiles of {tile} bytes, but a PMU has {chip.pmu.sram_bytes} bytes of SRAM")
+        if per_unit > s.bytes.value.data:
+            s.bytes = IntegerAttr(per_unit, i64)
 
     def size(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
         k = _Kernel.of(kernel)
@@ -152,30 +175,30 @@ class SizeFifosPass(ModulePass):
             for fork in forks:
                 reach = {s for s in below[fork] if join in below[s]}
                 paths = k.paths(fork, join, reach)
-                lagging = [(v, c) for p in paths for v, c in p if k.lag(c, v) > 1]
-                if not lagging:
-                    continue
-                for path in paths:
-                    if any(k.lag(c, v) > 1 for v, c in path):
-                        continue
-                    self.deepen(k, chip, path, fork, join, max(lagging, key=lambda e: k.lag(e[1], e[0]) / k.tiles[e[0]]))
+                lags = [k.path_lag(p) for p in paths]
+                longest = max(lags)
+                slowest = paths[lags.index(longest)]
+                for path, lag in zip(paths, lags):
+                    if longest - lag > 1:
+                        self.deepen(k, chip, path, fork, join, slowest, longest - lag)
 
     def deepen(self, k: _Kernel, chip: ChipSpec, path: list[tuple[SSAValue, rdu.StageOp]], fork: rdu.StageOp,
-               join: rdu.StageOp, lagging: tuple[SSAValue, rdu.StageOp]) -> None:
-        """Give one FIFO on a short path its whole value: in a PMU stage's SRAM if the path has one,
-        else at the join's input; a CapacityError if that SRAM cannot hold it."""
+               join: rdu.StageOp, slowest: list[tuple[SSAValue, rdu.StageOp]], deficit: int) -> None:
+        """Give one FIFO on a short path the `deficit` (tiles of the fork's stream the slowest path
+        takes in before the join sees its first tile, beyond what this path takes), in its own
+        tiles, plus a double buffer of slack: in a PMU stage's SRAM if the path has one, else at the
+        join's input; a CapacityError naming the cycle if that SRAM cannot hold it."""
         held = [(v, c) for v, c in path if v.owner.unit_kind == "pmu" and getattr(v.owner, "bytes", None) is not None]
         v, _ = held[0] if held else path[-1]
         producer = v.owner
         port = list(producer.results).index(v)
-        # The short path must hold what the long path's lagging stage takes before it emits, in
-        # this stream's tiles (tile counts scale with the value's bytes), plus a double buffer of slack.
-        lv, lc = lagging
-        need = min(k.tiles[v], ceil(k.lag(lc, lv) * k.tiles[v] / k.tiles[lv]) + 2)
+        first = path[0][0]
+        need = min(k.tiles[v], ceil(deficit * k.tiles[v] / k.tiles[first]) + 2)
         depths = producer.depth_list()
-        held_now = sum(u.owner.depth_list()[list(u.owner.results).index(u)] for u, _ in path)
-        if depths[port] >= need or held_now >= need + len(path) - 1:
+        held_now = sum(u.owner.depth_list()[list(u.owner.results).index(u)] * k.tiles[first] / k.tiles[u] for u, _ in path)
+        if depths[port] >= need or held_now >= deficit + 2 * len(path):
             return
+        lv, lc = max(slowest, key=lambda e: k.lag(e[1], e[0]))
         tile_bytes = min(producer.tile_list()[port] or value_bytes(v.type), value_bytes(v.type))
         sram = chip.pmu.sram_bytes
         if held:
@@ -192,8 +215,8 @@ class SizeFifosPass(ModulePass):
         if per_unit > sram:
             raise CapacityError(
                 f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: "
-                f"{stage_name(fork)} reaches {stage_name(join)} through {stage_name(lc)} (which takes {k.lag(lc, lv)} "
-                f"tiles of {stream_name(lv)} before it emits) and through stream {stream_name(v)}, whose FIFO needs "
+                f"{stage_name(fork)} reaches {stage_name(join)} through {stage_name(lc)} (the long path takes {deficit} "
+                f"more tiles of {stream_name(first)} before the join sees a tile) and through stream {stream_name(v)}, whose FIFO needs "
                 f"{need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but {limit}"
             )
         if held and per_unit > producer.bytes.value.data:

@@ -8,5 +8,5 @@ func.func @forward(%x: tensor<2048x4096xf32>) -> tensor<2048x4096xf32> {
   func.return %1 : tensor<2048x4096xf32>
 }
 
-// CHECK: error: rdu-size-fifos: deadlock cycle in kernel k0_sum_x2: k0_sum_x2/buffer reaches k0_sum_x2/add through k0_sum_x2/sum (which takes {{[0-9]+}} tiles of output 0 of k0_sum_x2/buffer before it emits) and through stream output 0 of k0_sum_x2/buffer, whose FIFO needs 1201 tiles x 27944 bytes = {{[0-9]+}} bytes per PMU but a PMU has 65536 bytes of SRAM ({{[0-9]+}} PMUs free in the kernel)
+// CHECK: error: rdu-size-fifos: deadlock cycle in kernel k0_sum_x2: k0_sum_x2/buffer reaches k0_sum_x2/add through k0_sum_x2/sum (the long path takes 1200 more tiles of output 0 of k0_sum_x2/buffer before the join sees a tile) and through stream output 0 of k0_sum_x2/buffer, whose FIFO needs 1201 tiles x 27944 bytes = {{[0-9]+}} bytes per PMU but a PMU has 65536 bytes of SRAM ({{[0-9]+}} PMUs free in the kernel)
 // CHECK-NOT: error
