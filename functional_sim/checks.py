@@ -97,7 +97,8 @@ def _check_credits(bs: Bitstream, st: StreamEntry) -> None:
                               f"a stream needs at least one credit (one tile)")
     if src.opcode == "buffer" and st.nbytes > 0:
         tile = min(st.tile_bytes, st.nbytes) if st.tile_bytes > 0 else st.nbytes
-        need = -(-st.fifo_depth * tile // max(1, len(src.sites)))
+        held = min(st.fifo_depth, -(-st.nbytes // tile))  # credits beyond the value's tiles hold nothing
+        need = -(-held * tile // max(1, len(src.sites)))
         if need > src.buffer_bytes:
             raise SimulationError(
                 f"{stage_name(src)}: its output stream {st.id} has {st.fifo_depth} credits of {tile}-byte tiles, "

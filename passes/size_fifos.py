@@ -43,7 +43,7 @@ from dialects.types import value_bytes
 from passes.allocate_units import stream_tiles
 from passes.target import lowered_target_chip
 
-MAX_PATHS = 4096  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
+MAX_PATHS = 512  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
 
 
 def stage_name(stage: rdu.StageOp) -> str:
@@ -102,6 +102,19 @@ class _Kernel:
             n = ceil(ceil(n * steps / self.tiles[v_out]) * self.tiles[v_in] / steps)
         return n
 
+    def lag_from(self, fork: rdu.StageOp, v: SSAValue, n: int, reach: set, memo: dict) -> int:
+        """Tiles of the fork's output taken in before value `v` has `n` tiles, along the slowest path."""
+        if v.owner is fork:
+            return n
+        key = (v, n)
+        if key not in memo:
+            s = v.owner
+            steps = self.steps(s)
+            j = ceil(n * steps / self.tiles[v])
+            memo[key] = max([self.lag_from(fork, u, ceil(j * self.tiles[u] / steps), reach, memo)
+                             for u in self.inputs[s] if u.owner is fork or u.owner in reach] or [0])
+        return memo[key]
+
     def paths(self, fork: rdu.StageOp, join: rdu.StageOp, reach: set[rdu.StageOp]) -> list[list[tuple[SSAValue, rdu.StageOp]]]:
         """Every path fork -> join as (stream, consumer) edges, through stages in `reach` only."""
         out: list[list[tuple[SSAValue, rdu.StageOp]]] = []
@@ -154,7 +167,7 @@ class SizeFifosPass(ModulePass):
             return
         v = s.results[0]
         tile = min(s.tile_list()[0] or value_bytes(v.type), value_bytes(v.type))
-        per_unit = ceil(min(self.depth, stream_tiles(value_bytes(v.type), tile)) / s.unit_count) * tile
+        per_unit = ceil(min(self.depth, stream_tiles(value_bytes(v.type), tile)) * tile / s.unit_count)
         if per_unit > chip.pmu.sram_bytes:
             raise CapacityError(f"rdu-size-fifos{{depth={self.depth}}}: {stream_name(v)} needs {per_unit} bytes per PMU "
                                 f"for {self.depth} tiles of {tile} bytes, but a PMU has {chip.pmu.sram_bytes} bytes of SRAM")
@@ -176,8 +189,10 @@ class SizeFifosPass(ModulePass):
                 reach = {s for s in below[fork] if join in below[s]}
                 paths = k.paths(fork, join, reach)
                 lags = [k.path_lag(p) for p in paths]
-                longest = max(lags)
-                slowest = paths[lags.index(longest)]
+                # The longest lag over every path (memoised, not enumerated: paths multiply).
+                longest = max([lags and max(lags) or 1] + [k.lag_from(fork, v, 1, reach, {}) for v in k.inputs[join]
+                                                             if v.owner is fork or v.owner in reach])
+                slowest = paths[lags.index(max(lags))]
                 for path, lag in zip(paths, lags):
                     if longest - lag > 1:
                         self.deepen(k, chip, path, fork, join, slowest, longest - lag)
@@ -193,14 +208,19 @@ class SizeFifosPass(ModulePass):
         producer = v.owner
         port = list(producer.results).index(v)
         first = path[0][0]
-        need = min(k.tiles[v], ceil(deficit * k.tiles[v] / k.tiles[first]) + 2)
         depths = producer.depth_list()
-        held_now = sum(u.owner.depth_list()[list(u.owner.results).index(u)] * k.tiles[first] / k.tiles[u] for u, _ in path)
-        if depths[port] >= need or held_now >= deficit + 2 * len(path):
-            return
         lv, lc = max(slowest, key=lambda e: k.lag(e[1], e[0]))
         tile_bytes = min(producer.tile_list()[port] or value_bytes(v.type), value_bytes(v.type))
         sram = chip.pmu.sram_bytes
+        # The whole value where the SRAM (spread over the kernel's free PMUs) holds it: safe whatever
+        # the lag; else the lag estimate, which the event engine's rounding can exceed (docs/passes.md).
+        used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
+        whole = k.tiles[v]
+        fits_whole = held and whole * tile_bytes <= sram * (chip.count("pmu") - used + producer.unit_count)
+        need = whole if fits_whole else min(whole, ceil(deficit * whole / k.tiles[first]) + 2)
+        held_now = sum(u.owner.depth_list()[list(u.owner.results).index(u)] * k.tiles[first] / k.tiles[u] for u, _ in path)
+        if depths[port] >= need or (not fits_whole and held_now >= deficit + 2 * len(path)):
+            return
         if held:
             used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
             per_unit = ceil(need / producer.unit_count) * tile_bytes
