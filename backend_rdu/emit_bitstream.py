@@ -2,7 +2,7 @@
 
 Everything the bitstream holds is in the IR by now: the target chip (`rdu.target`), tensors with
 their tiers, addresses and (for weights) their bytes as dense resources, stages with their sites,
-tile sizes and routes, kernels with their sections, the placement summary. Emission decides
+tile sizes, FIFO depths and routes, kernels with their sections, the placement summary. Emission decides
 nothing; it numbers things in program order (so the same module always gives the same bytes) and
 copies. The manifest is the module's too: model name (the module's `sym_name`), chip, placement
 summary, counts and versions, so `.mlir` -> `.rbit` gives the same bytes as a whole compile.
@@ -150,10 +150,10 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
 
     ids = []
     for op in ops:
-        if op.routes is None or op.tiles is None:
+        if op.routes is None or op.tiles is None or op.depths is None:
             missing = "rdu-route" if op.routes is None else "rdu-allocate-units"
-            raise PassOrderError(f"{op.name} in kernel {kernel.sym_name.data} has no "
-                                 f"{'routes' if op.routes is None else 'tile sizes'}: run {missing} first")
+            what = "routes" if op.routes is None else "tile sizes" if op.tiles is None else "FIFO depths"
+            raise PassOrderError(f"{op.name} in kernel {kernel.sym_name.data} has no {what}: run {missing} first")
         sid = stage_id[op]
         ids.append(sid)
         tensor, buffer_bytes, attrs = -1, 0, {}
@@ -177,11 +177,11 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
         ))
 
     for op in ops:
-        for result, tile, route in zip(op.results, op.tile_list(), op.routes.data):
+        for result, tile, depth, route in zip(op.results, op.tile_list(), op.depth_list(), op.routes.data):
             consumers = tuple(stage_id[c] for c in op.consumers(result))
             links = tuple((a[0], a[1], b[0], b[1]) for a, b in route.links)
             streams.append(StreamEntry(
                 stream_id[result], stage_id[op], consumers, dtype_of(result.type), shape_of(result.type), route.network,
-                tile, route.hops, links,
+                tile, route.hops, links, depth,
             ))
     return ids

@@ -71,6 +71,7 @@ class PlacePass(ModulePass):
     seed: int = 0
     seconds: float = 1.0  # placer budget for the whole module, shared by its distinct kernels
     greedy: bool = False  # skip the placer: nearest free sites in dataflow order
+    random: bool = False  # skip the placer: seeded random legal sites (a baseline for experiments)
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-place")
@@ -79,7 +80,7 @@ class PlacePass(ModulePass):
         for kernel in kernels:
             distinct.setdefault(kernel_signature(kernel), kernel)
         total_units = sum(sum(st.unit_count for st in k.stages()) for k in distinct.values()) or 1
-        summary = {"seed": self.seed, "method": "greedy" if self.greedy else "cp-sat windows", "kernels": len(kernels),
+        summary = {"seed": self.seed, "method": "random" if self.random else "greedy" if self.greedy else "cp-sat windows", "kernels": len(kernels),
                    "distinct_kernels": len(distinct), "wirelength": 0, "lower_bound": 0,
                    "cp_sat": {c: 0 for c in CP_SAT_COUNTERS},
                    "objective": OBJECTIVE}
@@ -97,6 +98,8 @@ class PlacePass(ModulePass):
 
     def place_kernel(self, kernel: rdu.KernelOp, chip: ChipSpec, seconds: float,
                      summary: dict) -> list[list[tuple[int, int]]]:
+        if self.random:
+            return place_kernel_random(kernel, chip, self.seed)
         netlist, names = kernel_netlist(kernel)
         if self.greedy:
             greedy = place_kernel_greedy(kernel, chip)
@@ -119,3 +122,15 @@ class PlacePass(ModulePass):
             summary["cp_sat"][counter] += int(cp_sat.get(counter, 0))
         positions = result.positions
         return [[positions[name] for name in group] for group in names]
+
+
+def place_kernel_random(kernel: rdu.KernelOp, chip: ChipSpec, seed: int) -> list[list[tuple[int, int]]]:
+    """Each stage's units on sites of its kind drawn at random (seeded) without replacement:
+    legal, and as bad as a placement may be, so what the placer buys can be measured."""
+    import random
+
+    rng = random.Random(seed)
+    free = {kind: sorted((s.x, s.y) for s in sites) for kind, sites in chip.sites_by_kind.items()}
+    for sites in free.values():
+        rng.shuffle(sites)
+    return [[free[st.unit_kind].pop() for _ in range(st.unit_count)] for st in kernel.stages()]

@@ -31,7 +31,7 @@ from bitstream_format.model import (
 from bitstream_format.opcodes import BY_CODE, opcode
 
 MAGIC = b"RDUBITS\x00"
-VERSION = (1, 0)
+VERSION = (2, 0)
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "KERN", "SECT", "IOMP", "MEMI")
@@ -176,7 +176,7 @@ def _encode_sections(bs: Bitstream) -> dict[str, bytes]:
     w = _Writer()
     w.pack("I", len(bs.streams))
     for s in bs.streams:
-        w.pack("IIBBQ", s.id, s.src, DTYPES[s.dtype][0], _enum(NETWORKS, s.network), s.tile_bytes)
+        w.pack("IIBBQI", s.id, s.src, DTYPES[s.dtype][0], _enum(NETWORKS, s.network), s.tile_bytes, s.fifo_depth)
         w.ints(s.dsts)
         w.ints(s.shape)
         w.ints(s.hops)
@@ -336,10 +336,11 @@ def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:
     r = _Reader(sec["STRM"], "STRM")
 
     def stream() -> StreamEntry:
-        sid, src, dt, net, tile = r.unpack("IIBBQ")
+        sid, src, dt, net, tile, depth = r.unpack("IIBBQI")
         dsts, shape, hops, flat = r.ints(), r.ints(), r.ints(), r.ints()
         links = tuple(tuple(flat[i : i + 4]) for i in range(0, len(flat), 4))
-        return StreamEntry(sid, src, dsts, DTYPE_BY_CODE[dt], shape, _from_enum(NETWORKS, net, "STRM"), tile, hops, links)
+        return StreamEntry(sid, src, dsts, DTYPE_BY_CODE[dt], shape, _from_enum(NETWORKS, net, "STRM"), tile, hops, links,
+                           depth)
 
     streams = r.records(stream)
 

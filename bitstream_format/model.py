@@ -88,6 +88,7 @@ class StreamEntry:
     tile_bytes: int = 0
     hops: tuple[int, ...] = ()  # per destination, in dsts order
     links: tuple[tuple[int, int, int, int], ...] = ()  # (x0, y0, x1, y1) switch-to-switch links
+    fifo_depth: int = 2  # credits: tiles the FIFO at each destination holds (the compiler's choice)
 
     @property
     def nbytes(self) -> int:

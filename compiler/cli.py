@@ -88,6 +88,26 @@ opt_option = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="placement seed")
 
 
+def knob_options(fn):
+    """The compile knobs an architecture engineer turns; each becomes a pass option (CompileOptions)."""
+    fn = click.option("--fifo-depth", type=click.IntRange(min=1), default=None,
+                      help="force every FIFO's depth in tiles (default: the compiler sizes them; 1 deadlocks on purpose)")(fn)
+    fn = click.option("--tile-bytes", type=click.IntRange(min=1), default=None,
+                      help="force every stream's tile size in bytes (default: the compiler chooses)")(fn)
+    fn = click.option("--placer", type=click.Choice(["cpsat", "greedy", "random"]), default="cpsat", show_default=True,
+                      help="placement: CP-SAT windows, greedy nearest sites, or seeded random legal sites")(fn)
+    return fn
+
+
+def _knobs(placer: str, tile_bytes: int | None, fifo_depth: int | None) -> dict:
+    return {"placer": placer, "tile_bytes": tile_bytes or 0, "fifo_depth": fifo_depth or 0}
+
+
+fifos_option = click.option("--fifos", type=click.Choice(["configured", "grow"]), default="configured", show_default=True,
+                            help="FIFO depths as the bitstream configures them (a deadlock is an error), or grown "
+                                 "where a run deadlocks (for experiments; reported per kernel)")
+
+
 @click.group(cls=DefaultCompileGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="rducc")
 def main() -> None:
@@ -105,11 +125,11 @@ def main() -> None:
     """
 
 
-def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: bool = True):
+def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: bool = True, **knobs):
     from compiler.driver import CompileOptions, compile_model
 
     with spinner(show_progress) as update:
-        return compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed), update)
+        return compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed, **knobs), update)
 
 
 @main.command("compile")
@@ -118,22 +138,24 @@ def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: b
 @chip_option
 @opt_option
 @seed_option
+@knob_options
 @click.option("--emit-ir", type=click.Path(path_type=Path), help="also write the final rdu IR here")
 @click.option("--print-pipeline", is_flag=True,
               help="print the pass pipeline these options run (for `rducc opt -p`) and exit")
-def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, seed: int, emit_ir: Path | None,
-                print_pipeline: bool) -> None:
+def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, seed: int, placer: str,
+                tile_bytes: int | None, fifo_depth: int | None, emit_ir: Path | None, print_pipeline: bool) -> None:
     """Compile MODEL.py into a bitstream (the same bytes as `rducc import | rducc opt -p PIPELINE | rducc emit`)."""
     with user_errors():
         if print_pipeline:
             from compiler.driver import CompileOptions
 
-            click.echo(CompileOptions(chip=chip, opt_level=opt_level, seed=seed).pipeline())
+            click.echo(CompileOptions(chip=chip, opt_level=opt_level, seed=seed,
+                                      **_knobs(placer, tile_bytes, fifo_depth)).pipeline())
             return
         if output is None:
             fail("missing option -o/--output: the bitstream to write (.rbit)")
         check_writable(output, emit_ir)
-        result = _compile(model, chip, opt_level, seed)
+        result = _compile(model, chip, opt_level, seed, **_knobs(placer, tile_bytes, fifo_depth))
         write_atomically(output, result.data)
         if emit_ir:
             write_atomically(emit_ir, str(result.module).encode())
@@ -176,9 +198,10 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
 @click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
               help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @click.option("--chip", "chip_spec", help="chip spec (.toml path) for a bitstream compiled for a custom chip")
+@fifos_option
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str, trace: Path | None,
-            timing_only: bool, timing: str, chip_spec: str | None, as_json: bool) -> None:
+            timing_only: bool, timing: str, chip_spec: str | None, fifos: str, as_json: bool) -> None:
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
         import bitstream_format
@@ -197,7 +220,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             chip = load_chip(chip_spec)
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
-        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing)
+        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing, fifos=fifos)
         seconds = time.perf_counter() - t0
         if output is not None and not timing_only:
             with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
@@ -222,19 +245,22 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @chip_option
 @opt_option
 @seed_option
+@knob_options
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
               help="cycles from the discrete-event run or from the pipelined-roofline formula")
+@fifos_option
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def run_cmd(model: Path, chip: str, opt_level: int, seed: int, launch: str, trace: Path | None, timing: str,
-            as_json: bool) -> None:
+def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile_bytes: int | None,
+            fifo_depth: int | None, launch: str, trace: Path | None, timing: str, fifos: str, as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager."""
     with user_errors():
         from compiler.run_model import run_and_compare
 
         with spinner(not as_json) as update:
-            report = run_and_compare(model, chip, opt_level, seed, launch, update, timing)
+            report = run_and_compare(model, chip, opt_level, seed, launch, update, timing, fifos=fifos,
+                                     **_knobs(placer, tile_bytes, fifo_depth))
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:

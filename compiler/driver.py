@@ -28,24 +28,42 @@ from dialects.types import dtype_of, shape_of
 from passes.registry import run_pipeline
 
 OPT_PIPELINES = {
-    0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,rdu-section",
-    1: "rdu-target{{chip={chip}}},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,"
-       "rdu-section",
+    0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
+       "rdu-place{{{place}}},rdu-route,rdu-section",
+    1: "rdu-target{{chip={chip}}},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
+       "rdu-place{{{place}}},rdu-route,rdu-section",
 }
+PLACERS = ("cpsat", "greedy", "random")
 
 
 @dataclass(frozen=True)
 class CompileOptions:
+    """What a compile may be told. The knobs an architecture engineer turns (placer, tile size,
+    FIFO depth) become pass options in the pipeline, so `rducc opt -p` runs the same compile."""
+
     chip: str = "small"
     opt_level: int = 1
     seed: int = 0
+    placer: str = "cpsat"  # cpsat | greedy | random (seeded random legal sites)
+    tile_bytes: int = 0  # > 0: force every stream's tile size (rdu-allocate-units{tile-bytes=N})
+    fifo_depth: int = 0  # > 0: force every FIFO's depth in tiles (rdu-size-fifos{depth=N})
+    tile_scale: float = 1.0  # multiply every tile size the compiler chooses (rdu-allocate-units{tile-scale=X})
 
     def pipeline(self) -> str:
         """The pass pipeline this compile runs, as `rducc opt -p` takes it."""
         if self.opt_level not in OPT_PIPELINES:
             raise ValueError(f"optimisation level -O{self.opt_level} is not available (choose from {sorted(OPT_PIPELINES)})")
+        if self.placer not in PLACERS:
+            raise ValueError(f"placer {self.placer!r} is not available (choose from {', '.join(PLACERS)})")
+        if self.tile_bytes < 0 or self.fifo_depth < 0:
+            raise ValueError("tile bytes and FIFO depth must be positive (0: the compiler chooses)")
         chip = self.chip if re.fullmatch(r"[A-Za-z0-9_-]+", self.chip) else json.dumps(self.chip)
-        return OPT_PIPELINES[self.opt_level].format(chip=chip, seed=self.seed)
+        place = f"seed={self.seed}" + {"cpsat": "", "greedy": " greedy=true", "random": " random=true"}[self.placer]
+        allocate = " ".join(([f"tile-bytes={self.tile_bytes}"] if self.tile_bytes else [])
+                            + ([f"tile-scale={self.tile_scale!r}"] if self.tile_scale != 1.0 else []))
+        allocate = f"{{{allocate}}}" if allocate else ""
+        fifos = f"{{depth={self.fifo_depth}}}" if self.fifo_depth else ""
+        return OPT_PIPELINES[self.opt_level].format(chip=chip, place=place, allocate=allocate, fifos=fifos)
 
 
 @dataclass

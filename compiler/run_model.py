@@ -113,13 +113,16 @@ def kernel_row(k) -> dict[str, Any]:
 
 
 def run_and_compare(model: Path, chip: str, opt_level: int, seed: int = 0, launch: str = "software",
-                    progress: ProgressFn = no_progress, timing: str = "event") -> RunReport:
-    result = compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed), progress)
+                    progress: ProgressFn = no_progress, timing: str = "event", *, fifos: str = "configured",
+                    **knobs) -> RunReport:
+    """`knobs` are CompileOptions fields (placer, tile_bytes, fifo_depth); `fifos` the simulator's FIFO policy."""
+    result = compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed, **knobs), progress)
     progress("simulate")
-    return run_compiled(result, launch, timing)
+    return run_compiled(result, launch, timing, fifos)
 
 
-def run_compiled(result: CompileResult, launch: str = "software", timing: str = "event") -> RunReport:
+def run_compiled(result: CompileResult, launch: str = "software", timing: str = "event",
+                 fifos: str = "configured") -> RunReport:
     from functional_sim import simulate
 
     if result.loaded.shapes_only:
@@ -130,7 +133,7 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
 
     inputs = [to_numpy(t) for t in result.loaded.inputs]
     t0 = time.perf_counter()
-    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing)
+    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos)
     seconds = time.perf_counter() - t0
     comparisons = compare_outputs(sim.outputs, eager_leaves(result.eager_outputs))
     bounds: dict[str, int] = {}

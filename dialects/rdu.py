@@ -140,12 +140,14 @@ class TensorOp(IRDLOperation):
 
 class StageOp(IRDLOperation):
     """A stage: `units` units of one kind; once allocated, the tile bytes of each output stream
-    (`tiles`); once placed, one site per unit (`sites`); once routed, one route per output
+    (`tiles`) and the depth in tiles of its FIFO at each reader (`depths`, the stream's credits,
+    set by rdu-allocate-units and deepened by rdu-size-fifos); once placed, one site per unit (`sites`); once routed, one route per output
     stream (`routes`)."""
 
     units = prop_def(IntegerAttr)
     sites = opt_prop_def(SitesAttr)
     tiles = opt_prop_def(DenseArrayBase)
+    depths = opt_prop_def(DenseArrayBase)
     routes = opt_prop_def(ArrayAttr[RouteAttr])
 
     UNIT: ClassVar[str] = ""
@@ -173,6 +175,12 @@ class StageOp(IRDLOperation):
     def set_tiles(self, tiles: list[int]) -> None:
         self.tiles = DenseArrayBase.from_list(i64, tiles)
 
+    def depth_list(self) -> list[int]:
+        return list(self.depths.get_values()) if self.depths is not None else []
+
+    def set_depths(self, depths: list[int]) -> None:
+        self.depths = DenseArrayBase.from_list(i64, depths)
+
     def consumers(self, result: SSAValue) -> list["StageOp"]:
         """The stages of this kernel that read `result`, in program order, each once: the order of
         a route's hops and of the bitstream stream's destinations."""
@@ -188,6 +196,11 @@ class StageOp(IRDLOperation):
         if self.tiles is not None:
             require(len(self.tiles) == len(self.results),
                     f"{self.name}: {len(self.results)} output streams but {len(self.tiles)} tile sizes")
+        if self.depths is not None:
+            require(len(self.depths) == len(self.results),
+                    f"{self.name}: {len(self.results)} output streams but {len(self.depths)} FIFO depths")
+            require(all(d >= 1 for d in self.depth_list()),
+                    f"{self.name}: a FIFO depth must be at least one tile, got {self.depth_list()}")
         if self.routes is not None:
             require(len(self.routes.data) == len(self.results),
                     f"{self.name}: {len(self.results)} output streams but {len(self.routes.data)} routes")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bitstream_format import DTYPES, OPCODES, Bitstream, KernelEntry, StageConfig, nbytes_of
+from bitstream_format import DTYPES, OPCODES, Bitstream, KernelEntry, StageConfig, StreamEntry, nbytes_of
 from chip_model import ChipSpec
 
 from functional_sim.errors import SimulationError
@@ -83,6 +83,27 @@ def _check_streams(bs: Bitstream) -> None:
             raise SimulationError(f"stream {st.id} has unknown dtype {st.dtype!r}")
         if st.hops and len(st.hops) != len(st.dsts):
             raise SimulationError(f"stream {st.id} has {len(st.hops)} hop counts for {len(st.dsts)} destinations")
+        _check_credits(bs, st)
+
+
+def _check_credits(bs: Bitstream, st: StreamEntry) -> None:
+    """A FIFO needs at least one credit, and the credits of a stream a `buffer` stage holds are tiles
+    in that stage's SRAM: more credits than its `buffer_bytes` hold describe memory that is not
+    there; both are named before anything runs. (A PMU compute stage's output is not checked: its
+    `buffer_bytes` is its working set, and the tile it hands over may be larger today.)"""
+    src = bs.stage(st.src)
+    if st.fifo_depth < 1:
+        raise SimulationError(f"{stage_name(src)}: its output stream {st.id} has FIFO depth {st.fifo_depth}: "
+                              f"a stream needs at least one credit (one tile)")
+    if src.opcode == "buffer" and st.nbytes > 0:
+        tile = min(st.tile_bytes, st.nbytes) if st.tile_bytes > 0 else st.nbytes
+        held = min(st.fifo_depth, -(-st.nbytes // tile))  # credits beyond the value's tiles hold nothing
+        need = -(-held * tile // max(1, len(src.sites)))
+        if need > src.buffer_bytes:
+            raise SimulationError(
+                f"{stage_name(src)}: its output stream {st.id} has {st.fifo_depth} credits of {tile}-byte tiles, "
+                f"{need} bytes per PMU, but the stage buffers {src.buffer_bytes} bytes per PMU"
+            )
 
 
 def _check_stage(

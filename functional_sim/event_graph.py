@@ -10,10 +10,9 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
 * A step costs the stage's work today (`timing.stage_work_cycles`, already divided over its
   units) divided by its steps, plus the unit kind's per-tile overhead: that is the initiation
   interval; the unit's latency is paid between a step's start and its tiles leaving.
-* Every (stream, destination) pair is a FIFO. Its capacity in tiles is what the bitstream
-  configures: a stream out of a PMU stage with `buffer_bytes` holds `buffer_bytes · units //
-  tile_bytes` tiles (at least 1) for each reader, since the tiles wait in that SRAM; any other
-  stream is double-buffered at its destination, `network.fifo_tiles` tiles.
+* Every (stream, destination) pair is a FIFO. Its capacity in tiles is the stream's `fifo_depth`,
+  the credits the compiler configured (rdu-allocate-units, deepened by rdu-size-fifos on
+  reconvergent paths); checks reject a depth of zero before anything runs.
 * A tile crosses the stream's path at `link bytes/cycle × paths` (paths = min(source units,
   largest destination units), as in the analytic model) and reaches each destination after the
   route's latency (hops and die crossings); the credit takes the same latency back.
@@ -74,16 +73,9 @@ def stream_tiles(st: StreamEntry) -> int:
     return ceil(st.nbytes / st.tile_bytes)
 
 
-def fifo_capacity(bs: Bitstream, chip: ChipSpec, st: StreamEntry) -> int:
-    """Tiles a destination's FIFO for this stream holds: the source's configured PMU buffer, else the default.
-
-    A PMU stage with `buffer_bytes` keeps the tiles it has written in its SRAM until every reader
-    has taken them, so its SRAM is the FIFO between it and its readers."""
-    src = bs.stage(st.src)
-    if src.unit == "pmu" and src.buffer_bytes > 0:
-        tile = min(st.tile_bytes, st.nbytes) if st.tile_bytes > 0 else st.nbytes
-        return max(1, src.buffer_bytes * len(src.sites) // max(tile, 1))
-    return chip.network.fifo_tiles
+def fifo_capacity(st: StreamEntry) -> int:
+    """Tiles a destination's FIFO for this stream holds: the depth the bitstream configures."""
+    return st.fifo_depth
 
 
 def grouped_capacity(tiles: int, group: int) -> int:
@@ -206,7 +198,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.edge_stream.append(i)
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
-            g.edge_capacity.append(grouped_capacity(fifo_capacity(bs, chip, st), group))
+            g.edge_capacity.append(grouped_capacity(fifo_capacity(st), group))
             g.edge_latency.append(float(_route_latency(chip, st, d)))
             g.in_edges[local[d]].append(e)
             edges.append(e)

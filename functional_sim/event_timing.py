@@ -85,7 +85,7 @@ def critical_path_summary(bs: Bitstream, g: KernelGraph, run: KernelRun, most: i
 
 
 def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, launch: str,
-                        *, batch: int = DEFAULT_BATCH, exact: bool = False, fifos: str = "grow",
+                        *, batch: int = DEFAULT_BATCH, exact: bool = False, fifos: str = "configured",
                         max_steps: int | None = None, reuse: bool = True) -> KernelRecord:
     g = kernel_graph(bs, chip, k, max_steps)
     run = cached_run(g, k.name, batch=batch, exact=exact, grow_fifos=fifos == "grow", reuse=reuse)

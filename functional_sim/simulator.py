@@ -42,15 +42,16 @@ def simulate(
     execute: bool = True,
     launch: str = "software",
     timing: str = "event",
-    fifos: str = "grow",
+    fifos: str = "configured",
 ) -> SimulationResult:
     """Simulate a bitstream on a chip; `execute=False` gives the timing without running any op.
 
     `timing="event"` (the default) runs the discrete-event simulation of tiles through bounded
     FIFOs and shared links and tiers; `timing="analytic"` is the pipelined-roofline formula.
-    `fifos="configured"` holds every FIFO to the depth the bitstream gives and reports a deadlock
-    as an error; `fifos="grow"` (the default until the compiler sizes FIFOs on reconvergent paths)
-    deepens a FIFO of a deadlocked wait-for cycle to its whole value and records it per kernel."""
+    `fifos="configured"` (the default) holds every FIFO to the depth the bitstream gives (rdu-size-fifos
+    sizes reconvergent paths so compiled programs do not deadlock) and reports a deadlock as an error;
+    `fifos="grow"` (for experiments) deepens a FIFO of a deadlocked wait-for cycle to its whole value
+    and records it per kernel."""
     if timing not in TIMING_ENGINES:
         raise SimulationError(f"timing must be one of {', '.join(TIMING_ENGINES)}, got {timing!r}")
     if fifos not in FIFO_POLICIES:

@@ -6,7 +6,11 @@ that every stage, with ceil(work / T) units, fits the chip's units of that kind 
 on T). A stage never gets more units than keep each busy for `min-cycles` cycles, and AGCU stages
 never more than their memory tier can feed. Buffers hold double-buffered tiles: a stream no
 larger than half its PMUs' SRAM stays whole on chip, a larger one streams through in tiles. Every
-stage records the tile bytes of each stream it produces (`tiles`), which the bitstream carries.
+stage records the tile bytes of each stream it produces (`tiles`) and the depth in tiles of that
+stream's FIFO at each reader (`depths`, its credits), both of which the bitstream carries. The
+depth recorded here is the double-buffered default: the tiles a PMU stage's SRAM holds for a
+stream it produces, else the chip's `network.fifo_tiles`; `rdu-size-fifos` deepens the FIFOs of
+reconvergent paths. `tile-bytes=N` forces every stream's tile size (an experiment knob).
 """
 
 from __future__ import annotations
@@ -91,14 +95,55 @@ def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
     return min(pmu.sram_bytes, 2 * tile), tile
 
 
-def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec) -> int:
+def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0) -> int:
     """The unit a stream hands over in: the tile of a buffer at either end, else half a PMU (a
-    whole value no larger than that moves at once)."""
+    whole value no larger than that moves at once); `forced` (> 0) overrides the choice and
+    `scale` multiplies it (experiment knobs)."""
     nbytes = value_bytes(stream)
+    if forced > 0:
+        return min(nbytes, forced)
     for op in [producer, *producer.consumers(stream)]:
         if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
-            return min(nbytes, op.tile_bytes.value.data)
-    return min(nbytes, chip.pmu.sram_bytes // 2)
+            return min(nbytes, op.tile_bytes.value.data)  # scaled already, with the buffer's plan
+    chosen = min(nbytes, chip.pmu.sram_bytes // 2)
+    return chosen if scale == 1.0 else max(1, min(nbytes, int(chosen * scale)))
+
+
+def row_reduction_tile(stage: rdu.StageOp, tiles: dict) -> int | None:
+    """A reduction over trailing dims emits the result of each input tile's rows as it goes, so
+    its output moves in as many tiles as its input (the bytes of those rows' results), not as one
+    tile after the whole input: None for any other stage or a reduction to a single element."""
+    if not isinstance(stage, rdu.ComputeOp) or OPCODES[stage.opcode.data].family != "reduce":
+        return None
+    if len(stage.inputs) != 1 or len(stage.outputs) != 1 or stage.inputs[0] not in tiles:
+        return None
+    shape = shape_of(stage.inputs[0].type)
+    dims = stage.param_values().get("dims") or list(range(len(shape)))
+    dims = sorted(d % len(shape) for d in (dims if isinstance(dims, list) else [dims])) if shape else []
+    out = stage.outputs[0]
+    if not dims or dims != list(range(len(shape) - len(dims), len(shape))) or not 1 < prod(shape_of(out.type)) < prod(shape):
+        return None
+    in_tiles = stream_tiles(value_bytes(stage.inputs[0]), tiles[stage.inputs[0]])
+    itemsize = max(1, value_bytes(out) // prod(shape_of(out.type)))
+    return min(value_bytes(out), max(itemsize, ceil(value_bytes(out) / in_tiles)))
+
+
+def stream_tiles(nbytes: int, tile: int) -> int:
+    """How many tiles a value of `nbytes` moves in (one when the tile is 0 or holds it whole)."""
+    return 1 if nbytes == 0 or tile <= 0 or tile >= nbytes else ceil(nbytes / tile)
+
+
+def default_depth(producer: rdu.StageOp, stream, tile: int, chip: ChipSpec) -> int:
+    """A FIFO's credits before rdu-size-fifos: the tiles the producing PMU stage's SRAM holds
+    (`bytes` per PMU over its units), else the destination's double buffer (`network.fifo_tiles`);
+    never more than the value's tiles (and at least one)."""
+    tiles = stream_tiles(value_bytes(stream), tile)
+    held = getattr(producer, "bytes", None)
+    if producer.unit_kind == "pmu" and held is not None and held.value.data > 0:
+        depth = held.value.data * producer.unit_count // max(1, min(tile, value_bytes(stream)) or 1)
+    else:
+        depth = chip.network.fifo_tiles
+    return max(1, min(depth, max(tiles, chip.network.fifo_tiles)))
 
 
 @dataclass(frozen=True)
@@ -106,6 +151,8 @@ class AllocateUnitsPass(ModulePass):
     name = "rdu-allocate-units"
 
     min_cycles: int = 256
+    tile_bytes: int = 0  # > 0: force every stream's tile size (bytes)
+    tile_scale: float = 1.0  # multiply every chosen tile size (an experiment knob; bench.sensitivity)
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-allocate-units")
@@ -134,10 +181,35 @@ class AllocateUnitsPass(ModulePass):
                 stage.set_units(units)
                 if isinstance(stage, rdu.BufferOp):
                     per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
+                    if self.tile_bytes > 0 or self.tile_scale != 1.0:
+                        scaled = max(1, int(tile * self.tile_scale))
+                        tile = min(value_bytes(stage.input), self.tile_bytes if self.tile_bytes > 0 else scaled)
+                        per_unit = max(per_unit, min(2 * tile, ceil(2 * tile / units)))
+                        if per_unit > chip.pmu.sram_bytes:
+                            raise CapacityError(
+                                f"tile-bytes={self.tile_bytes} tile-scale={self.tile_scale}: buffer in kernel {kernel.sym_name.data} holds two "
+                                f"{tile}-byte tiles over {units} PMU(s), {per_unit} bytes per PMU, but a PMU has "
+                                f"{chip.pmu.sram_bytes} bytes of SRAM"
+                            )
                     stage.bytes = IntegerAttr(per_unit, i64)
                     stage.tile_bytes = IntegerAttr(tile, i64)
                 elif isinstance(stage, rdu.ComputeOp) and stage.unit_kind == "pmu":
                     nbytes = max(value_bytes(v) for v in [*stage.inputs, *stage.outputs])
                     stage.bytes = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
+        chosen: dict = {}
+        row_tiled: set = set()  # streams of per-row results, which a buffer passes on at their tile
         for stage in stages:
-            stage.set_tiles([stream_tile_bytes(stage, r, chip) for r in stage.results])
+            tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes, self.tile_scale) for r in stage.results]
+            row_tile = row_reduction_tile(stage, chosen) if self.tile_bytes == 0 else None
+            rows_in = [v for v in stage.operands if v in row_tiled]
+            if row_tile is None and rows_in and len(stage.results) == 1 \
+                    and value_bytes(stage.results[0]) == value_bytes(rows_in[0]):
+                row_tile = chosen[rows_in[0]]  # per-row values (the buffer, `+ eps`, rsqrt) keep the rows' tiles
+                if isinstance(stage, rdu.BufferOp):
+                    stage.tile_bytes = IntegerAttr(row_tile, i64)
+            if row_tile is not None:
+                tiles = [row_tile]
+                row_tiled.add(stage.results[0])
+            chosen.update(zip(stage.results, tiles))
+            stage.set_tiles(tiles)
+            stage.set_depths([default_depth(stage, r, t, chip) for r, t in zip(stage.results, tiles)])

@@ -66,6 +66,12 @@ def _allocate_units() -> type[ModulePass]:
     return AllocateUnitsPass
 
 
+def _size_fifos() -> type[ModulePass]:
+    from passes.size_fifos import SizeFifosPass
+
+    return SizeFifosPass
+
+
 def _place() -> type[ModulePass]:
     from backend_rdu.place_pass import PlacePass
 
@@ -116,6 +122,7 @@ PASSES: dict[str, PassLoader] = {
     "rdu-lower": _lower,
     "rdu-plan-memory": _plan_memory,
     "rdu-allocate-units": _allocate_units,
+    "rdu-size-fifos": _size_fifos,
     "rdu-place": _place,
     "rdu-route": _route,
     "rdu-section": _section,
@@ -127,6 +134,7 @@ INPUT_IR: dict[str, InputIR] = {
     "rdu-lower": RGRAPH_IR,
     "rdu-plan-memory": RDU_IR,
     "rdu-allocate-units": RDU_IR,
+    "rdu-size-fifos": RDU_IR,
     "rdu-place": RDU_IR,
     "rdu-route": RDU_IR,
     "rdu-section": RDU_IR,

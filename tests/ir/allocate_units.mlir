@@ -8,6 +8,6 @@ func.func @forward(%a: tensor<64x128xf32>, %b: tensor<128x128xf32>) -> tensor<64
 }
 
 // CHECK: rdu.kernel "k0_matmul"
-// CHECK:   rdu.compute "matmul"({{.*}}) {unit = #rdu.unit<pcu>, params = {}, units = 24 : i64, tiles = array<i64: {{[0-9]+}}>, sites = #rdu.sites<({{[0-9]+}}, {{[0-9]+}})
+// CHECK:   rdu.compute "matmul"({{.*}}) {unit = #rdu.unit<pcu>, params = {}, units = 24 : i64, tiles = array<i64: {{[0-9]+}}>, depths = array<i64: 2>, sites = #rdu.sites<({{[0-9]+}}, {{[0-9]+}})
 // CHECK: rdu.kernel "k1_add"
 // CHECK:   rdu.compute "add"({{.*}}) {unit = #rdu.unit<pcu>, params = {}, units = 2 : i64

@@ -47,6 +47,7 @@ class _Stream:
     tile_bytes: int = 256
     dsts: list[int] = field(default_factory=list)
     hops: list[int] = field(default_factory=list)
+    fifo_depth: int | None = None  # None: what rdu-allocate-units would record (see `depth`)
 
 
 class ProgramBuilder:
@@ -80,12 +81,25 @@ class ProgramBuilder:
             self.outputs.append(tid)
         return tid
 
+    def depth(self, s: _Stream) -> int:
+        """The stream's credits: as given, else the default rdu-allocate-units records (the tiles
+        the producing PMU stage's buffer holds, else the chip's `network.fifo_tiles`)."""
+        if s.fifo_depth is not None:
+            return s.fifo_depth
+        src = self.stages[s.src]
+        nbytes = nbytes_of(s.dtype, s.shape)
+        if src.unit == "pmu" and src.buffer_bytes > 0:
+            tile = min(s.tile_bytes, nbytes) if s.tile_bytes > 0 else nbytes
+            return max(1, src.buffer_bytes * len(src.sites) // max(tile, 1))
+        return self.chip.network.fifo_tiles
+
     def kernel(self, name: str = "k", section: int = 0) -> KernelBuilder:
         return KernelBuilder(self, name, section)
 
     def build(self) -> Bitstream:
         streams = [
-            StreamEntry(s.id, s.src, tuple(s.dsts), s.dtype, s.shape, s.network, s.tile_bytes, tuple(s.hops))
+            StreamEntry(s.id, s.src, tuple(s.dsts), s.dtype, s.shape, s.network, s.tile_bytes, tuple(s.hops),
+                        fifo_depth=self.depth(s))
             for s in self.streams
         ]
         section_ids = sorted({k.section for k in self.kernels})
@@ -152,7 +166,8 @@ def run_op(op: str, inputs: list[Any], outs: list[tuple[str, tuple[int, ...]]], 
     tids = [pb.tensor(f"x{i}", n, a.shape, role="input") for i, (a, n) in enumerate(zip(arrays, names))]
     k = pb.kernel()
     streams = [k.load(t) for t in tids]
-    results = k.stage(op, tuple(streams), tuple(outs), attrs=attrs)
+    held = 2 * _Stream.tile_bytes if op == "buffer" else 0  # a buffer holds two tiles (checks reject an empty one)
+    results = k.stage(op, tuple(streams), tuple(outs), attrs=attrs, buffer_bytes=held)
     for i, (stream, (dtype, shape)) in enumerate(zip(results, outs)):
         k.store(stream, pb.tensor(f"y{i}", dtype, shape, role="output"))
     cast_inputs = [a.astype(np.float32) if n == "bf16" else a for a, n in zip(arrays, names)]

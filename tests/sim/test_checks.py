@@ -129,3 +129,23 @@ def test_messages_are_one_line(pb):
     with pytest.raises(SimulationError) as info:
         simulate(pb.build(), ONES)
     assert "\n" not in str(info.value)
+
+
+def test_a_fifo_without_credits_is_rejected_naming_the_stage(pb):
+    unary_program(pb)
+    bs = pb.build()
+    bs.streams[1] = replace(bs.streams[1], fifo_depth=0)
+    with pytest.raises(SimulationError, match=r"^stage 'neg1' \(id 1, neg\): its output stream 1 has FIFO depth 0: "
+                                              r"a stream needs at least one credit \(one tile\)$"):
+        simulate(bs, ONES)
+
+
+def test_buffer_credits_beyond_its_sram_are_rejected(pb):
+    unary_program(pb, "buffer", buffer_bytes=64)
+    bs = pb.build()
+    bs.streams[1] = replace(bs.streams[1], tile_bytes=32, fifo_depth=3)
+    with pytest.raises(SimulationError, match=r"stage 'buffer1' \(id 1, buffer\): its output stream 1 has 3 credits of "
+                                              r"32-byte tiles, 96 bytes per PMU, but the stage buffers 64 bytes per PMU"):
+        simulate(bs, ONES)
+    bs.streams[1] = replace(bs.streams[1], fifo_depth=2)
+    np.testing.assert_array_equal(simulate(bs, ONES).outputs[0], ONES[0])

@@ -29,7 +29,7 @@ def sample():
         "value": 1.5, "flag": True, "n": -7, "name": "s", "dims": [0, -1], "empty": [], "none": None,
     })
     bs = pb.build()
-    bs.streams[0] = replace(bs.streams[0], links=((0, 1, 1, 1), (1, 1, 2, 1)))
+    bs.streams[0] = replace(bs.streams[0], links=((0, 1, 1, 1), (1, 1, 2, 1)), fifo_depth=7)
     bs.manifest = {"model": "t", "nested": {"a": [1, 2]}}
     return bs
 

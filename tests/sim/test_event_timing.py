@@ -23,7 +23,14 @@ def body(result) -> int:
 
 
 def with_streams(bs: Bitstream, **changes) -> Bitstream:
-    return replace(bs, streams=[replace(st, **changes) for st in bs.streams])
+    """Every stream changed; a PMU buffer's stream keeps the credits its buffer holds at the new tile size."""
+    def credits(st) -> dict:
+        src = bs.stage(st.src)
+        if "tile_bytes" not in changes or "fifo_depth" in changes or src.unit != "pmu" or not src.buffer_bytes:
+            return {}
+        tile = min(changes["tile_bytes"], st.nbytes) or st.nbytes
+        return {"fifo_depth": max(1, src.buffer_bytes * len(src.sites) // tile)}
+    return replace(bs, streams=[replace(st, **changes, **credits(st)) for st in bs.streams])
 
 
 def chain(shape=(64, 64), ops=("neg", "exp", "neg"), tile_bytes: int | None = None, out_tier: str = "hbm",
@@ -160,7 +167,8 @@ def test_a_random_shuffle_of_sites_costs_cycles_on_a_link_heavy_kernel():
         v = k.op("buffer", k.load(x), out=("f32", shape), buffer_bytes=8192)
         k.store(k.op("neg", v, out=("f32", shape)), y)
     bs = pb.build()
-    bs = replace(bs, streams=[replace(st, network="scalar", tile_bytes=4096) if bs.stage(st.src).opcode == "buffer"
+    bs = replace(bs, streams=[replace(st, network="scalar", tile_bytes=4096, fifo_depth=2)
+                              if bs.stage(st.src).opcode == "buffer"
                               else st for st in bs.streams])
     chip = pb.chip
     pairs = [(s, bs.stage(bs.stream(s.outputs[0]).dsts[0])) for s in bs.stages if s.opcode == "buffer"]
@@ -207,10 +215,17 @@ def fifo_program(program: str, out_tier: str) -> Bitstream:
     return with_streams(pb.build(), tile_bytes=512)
 
 
+def with_depth(bs: Bitstream, depth: int) -> Bitstream:
+    """Every FIFO not held in a PMU stage's buffer configured `depth` tiles deep."""
+    def held(st) -> bool:
+        src = bs.stage(st.src)
+        return src.unit == "pmu" and src.buffer_bytes > 0
+    return replace(bs, streams=[st if held(st) else replace(st, fifo_depth=depth) for st in bs.streams])
+
+
 def fifo_sweep(bs: Bitstream) -> list[int]:
     """Long routes (10 hops) put a credit round trip of 20 cycles on every FIFO: depth matters."""
-    chip = load_chip("small")
-    return [body(timed(bs, chip=replace(chip, network=replace(chip.network, fifo_tiles=d)))) for d in range(1, 9)]
+    return [body(timed(with_depth(bs, d))) for d in range(1, 9)]
 
 
 @pytest.mark.parametrize("program", ["chain", "buffered", "matmul"])
@@ -239,7 +254,9 @@ def test_a_shallow_fifo_on_a_reconvergent_path_deadlocks_with_the_cycle_named():
     assert "stage 'x' (id 0, agcu (0, 0)) waits for a credit on stream 0 FIFO 2/2 tiles to 'add'" in message
     assert "stage 'add' (id 2, pcu" in message and "waits for a tile on stream 1 FIFO 0/2 tiles (has 0 of 1)" in message
     assert "stage 'a' (id 1, pcu" in message and "(has 2 of 16)" in message
-    grown = timed(bs)  # the default policy deepens the FIFO and says so
+    with pytest.raises(SimulationError, match="deadlock in kernel 'residual'"):
+        timed(bs)  # configured FIFOs are the default
+    grown = timed(bs, fifos="grow")  # for experiments: deepen the FIFO and say so
     assert grown.kernels[0].fifo_growth == {0: (2, 16)}
     assert "FIFO of stream 0 deepened from 2 to 16 tiles" in grown.summary()
     assert timed(reconvergent(buffer_bytes=64 * 16 * 4), fifos="configured").cycles > 0  # a whole-value buffer is deep enough

@@ -64,7 +64,7 @@ def read_per_doc(data: bytes) -> dict:
         attrs = {s.str(): s.value() for _ in range(s.fmt("I")[0])}
         out["stages"].append((fixed, sites, ins, outs, attrs, s.str()))
     s = DocReader(directory["STRM"])
-    out["streams"] = [(s.fmt("IIBBQ"), s.ints(), s.ints(), s.ints(), s.ints()) for _ in range(s.fmt("I")[0])]
+    out["streams"] = [(s.fmt("IIBBQI"), s.ints(), s.ints(), s.ints(), s.ints()) for _ in range(s.fmt("I")[0])]
     s = DocReader(directory["KERN"])
     out["kernels"] = [(s.fmt("II"), s.str(), s.ints()) for _ in range(s.fmt("I")[0])]
     s = DocReader(directory["SECT"])
@@ -88,7 +88,7 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
     bs = sample()
     doc = read_per_doc(encode(bs))
     codes = {name: code for name, (code, _) in DTYPES.items()}
-    assert doc["chip"] == bs.chip and doc["version"] == (1, 0)
+    assert doc["chip"] == bs.chip and doc["version"] == (2, 0)
     assert [(t[0], t[1], t[4], t[5], t[6], t[7]) for t in doc["tensors"]] == [
         (t.id, codes[t.dtype], t.offset, t.nbytes, t.shape, t.name) for t in bs.tensors
     ]
@@ -96,8 +96,8 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
         assert fixed[3] == OPCODES[st.opcode].code and fixed[4] == st.tensor
         assert sites == [c for xy in st.sites for c in xy] and (ins, outs) == (list(st.inputs), list(st.outputs))
         assert attrs == st.attrs and label == st.label
-    assert [(s[0][0], s[0][1], s[1], s[2], s[3]) for s in doc["streams"]] == [
-        (s.id, s.src, list(s.dsts), list(s.shape), list(s.hops)) for s in bs.streams
+    assert [(s[0][0], s[0][1], s[0][5], s[1], s[2], s[3]) for s in doc["streams"]] == [
+        (s.id, s.src, s.fifo_depth, list(s.dsts), list(s.shape), list(s.hops)) for s in bs.streams
     ]
     assert doc["streams"][0][4] == [0, 1, 1, 1, 1, 1, 2, 1]
     assert [(k[0], k[1], k[2]) for k in doc["kernels"]] == [((k.id, k.section), k.name, list(k.stages)) for k in bs.kernels]

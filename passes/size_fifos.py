@@ -1,0 +1,245 @@
+"""`rdu-size-fifos`: give every FIFO on a reconvergent path enough credits that no kernel deadlocks.
+
+A kernel's stages run as one pipeline with credit-based FIFOs between them (docs/simulator.md,
+"Event timing"). A stage of S steps whose output has T_out tiles emits its first tile at step
+ceil(S / T_out) - 1, by which time it has taken ceil(ceil(S / T_out) · T_in / S) tiles of an input
+of T_in tiles: its *lag* on that input. A reduction (an RMSNorm's mean, softmax's sum, a matmul
+whose output is smaller than an operand) has a lag of many tiles. When a value reaches a stage C
+along two paths (a fork F, e.g. the residual add or attention's softmax·V) and one path enters a
+stage with a lag above one tile, C cannot take a tile from the long path until that stage has
+seen many tiles from F; meanwhile F's tiles down the short path wait in its FIFOs. If those FIFOs
+hold fewer tiles than the lag, F stalls on credits, the lagging stage starves, and the kernel
+deadlocks.
+
+So for every such (F, C) pair, every path from F to C that enters no lagging stage (a short path)
+gets one FIFO deep enough to hold what the lagging stage takes before it emits, counted in that
+stream's tiles, plus a double buffer of slack (at most its whole value: then nothing on the short
+path ever stalls F). A reduction over trailing dims lags one input tile or two (rdu-allocate-units
+gives its output as many tiles as its input); a reduction to one element lags the whole value. That FIFO is the stream out of a PMU stage on the
+path where there is one (its tiles wait in that stage's SRAM: its `bytes` per PMU grow to hold
+them, charged against the PMU's SRAM); where the path has no PMU stage, the FIFO at the join
+(the consumer's input buffer, a PMU's worth of SRAM) holds it. When the SRAM cannot hold the
+depth needed, a CapacityError names the fork, the lagging stage, the join, the stream and the
+bytes needed vs available.
+
+`depth=N` (> 0) skips the analysis and forces every FIFO to N tiles (an experiment knob: N=1
+deadlocks most programs on purpose; the simulator then names the wait-for cycle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+
+from chip_model import ChipSpec
+from dialects import rdu
+from dialects.diagnostics import CapacityError, PassOrderError
+from dialects.types import value_bytes
+from passes.allocate_units import stream_tiles
+from passes.target import lowered_target_chip
+
+MAX_PATHS = 512  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
+
+
+def stage_name(stage: rdu.StageOp) -> str:
+    """How messages name a stage: its kernel, opcode and model line, as the bitstream labels it."""
+    kernel = stage.parent_op()
+    opcode = stage.opcode.data if isinstance(stage, rdu.ComputeOp) else stage.name.removeprefix("rdu.")
+    where = rdu.source_text(stage) if isinstance(stage, rdu.ComputeOp) else ""
+    return f"{kernel.sym_name.data}/{opcode}" + (f" @ {where}" if where else "")
+
+
+def stream_name(value: SSAValue) -> str:
+    stage = value.owner
+    port = list(stage.results).index(value)
+    hint = f"%{value.name_hint}" if value.name_hint else f"output {port}"
+    return f"{hint} of {stage_name(stage)}"
+
+
+@dataclass
+class _Kernel:
+    """The kernel's streams as a graph: edges (value, consumer) with tile counts and lags."""
+
+    stages: list[rdu.StageOp]
+    inputs: dict[rdu.StageOp, list[SSAValue]]
+    tiles: dict[SSAValue, int]
+
+    @staticmethod
+    def of(kernel: rdu.KernelOp) -> "_Kernel":
+        stages = kernel.stages()
+        members = set(stages)
+        tiles: dict[SSAValue, int] = {}
+        for s in stages:
+            if s.tiles is None:
+                raise PassOrderError(f"{s.name} in kernel {kernel.sym_name.data} has no tile sizes: run rdu-allocate-units first")
+            for r, t in zip(s.results, s.tile_list()):
+                tiles[r] = stream_tiles(value_bytes(r.type), t)
+        inputs = {s: list(dict.fromkeys(v for v in s.operands if v.owner in members)) for s in stages}
+        return _Kernel(stages, inputs, tiles)
+
+    def steps(self, s: rdu.StageOp) -> int:
+        return max([self.tiles[v] for v in self.inputs[s]] + [self.tiles[r] for r in s.results] + [1])
+
+    def lag(self, s: rdu.StageOp, v: SSAValue) -> int:
+        """Tiles of input `v` stage `s` takes before its first output tile (1 for a sink)."""
+        if not s.results:
+            return 1
+        steps = self.steps(s)
+        first = ceil(steps / max(self.tiles[r] for r in s.results))
+        return ceil(first * self.tiles[v] / steps)
+
+    def path_lag(self, path: list[tuple[SSAValue, rdu.StageOp]]) -> int:
+        """Tiles of the path's first stream taken in before its last stream hands the join one tile."""
+        n = 1
+        for (v_in, _), (v_out, _) in zip(reversed(path[:-1]), reversed(path[1:])):
+            s = v_out.owner
+            steps = self.steps(s)
+            n = ceil(ceil(n * steps / self.tiles[v_out]) * self.tiles[v_in] / steps)
+        return n
+
+    def lag_from(self, fork: rdu.StageOp, v: SSAValue, n: int, reach: set, memo: dict) -> int:
+        """Tiles of the fork's output taken in before value `v` has `n` tiles, along the slowest path."""
+        if v.owner is fork:
+            return n
+        key = (v, n)
+        if key not in memo:
+            s = v.owner
+            steps = self.steps(s)
+            j = ceil(n * steps / self.tiles[v])
+            memo[key] = max([self.lag_from(fork, u, ceil(j * self.tiles[u] / steps), reach, memo)
+                             for u in self.inputs[s] if u.owner is fork or u.owner in reach] or [0])
+        return memo[key]
+
+    def paths(self, fork: rdu.StageOp, join: rdu.StageOp, reach: set[rdu.StageOp]) -> list[list[tuple[SSAValue, rdu.StageOp]]]:
+        """Every path fork -> join as (stream, consumer) edges, through stages in `reach` only."""
+        out: list[list[tuple[SSAValue, rdu.StageOp]]] = []
+
+        def walk(at: rdu.StageOp, path: list[tuple[SSAValue, rdu.StageOp]]) -> None:
+            if len(out) >= MAX_PATHS:
+                return
+            for r in at.results:
+                for c in at.consumers(r):
+                    if c is join:
+                        out.append(path + [(r, c)])
+                    elif c in reach:
+                        walk(c, path + [(r, c)])
+
+        walk(fork, [])
+        return out
+
+
+def descendants(k: _Kernel, s: rdu.StageOp) -> set[rdu.StageOp]:
+    seen: set[rdu.StageOp] = set()
+    todo = [s]
+    while todo:
+        for r in todo.pop().results:
+            for c in r.owner.consumers(r):
+                if c not in seen:
+                    seen.add(c)
+                    todo.append(c)
+    return seen
+
+
+@dataclass(frozen=True)
+class SizeFifosPass(ModulePass):
+    name = "rdu-size-fifos"
+
+    depth: int = 0  # > 0: force every FIFO to this many tiles
+
+    def apply(self, ctx: Context, module: ModuleOp) -> None:
+        chip = lowered_target_chip(module, "rdu-size-fifos")
+        for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
+            if self.depth > 0:
+                for s in kernel.stages():
+                    s.set_depths([self.depth] * len(s.results))
+                    self.charge_forced(s, chip)
+            else:
+                self.size(kernel, chip)
+
+    def charge_forced(self, s: rdu.StageOp, chip: ChipSpec) -> None:
+        """A forced depth's tiles wait in the producing buffer's SRAM: grow its bytes, or name the overflow."""
+        if not isinstance(s, rdu.BufferOp):
+            return
+        v = s.results[0]
+        tile = min(s.tile_list()[0] or value_bytes(v.type), value_bytes(v.type))
+        per_unit = ceil(min(self.depth, stream_tiles(value_bytes(v.type), tile)) * tile / s.unit_count)
+        if per_unit > chip.pmu.sram_bytes:
+            raise CapacityError(f"rdu-size-fifos{{depth={self.depth}}}: {stream_name(v)} needs {per_unit} bytes per PMU "
+                                f"for {self.depth} tiles of {tile} bytes, but a PMU has {chip.pmu.sram_bytes} bytes of SRAM")
+        if per_unit > s.bytes.value.data:
+            s.bytes = IntegerAttr(per_unit, i64)
+
+    def size(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
+        k = _Kernel.of(kernel)
+        for s in k.stages:
+            if s.depths is None:
+                raise PassOrderError(f"{s.name} in kernel {kernel.sym_name.data} has no FIFO depths: run rdu-allocate-units first")
+        below = {s: descendants(k, s) for s in k.stages}
+        for join in k.stages:
+            if len(k.inputs[join]) < 2:
+                continue
+            forks = [f for f in k.stages if join in below[f]
+                     and sum(1 for r in f.results for c in f.consumers(r) if c is join or join in below[c]) >= 2]
+            for fork in forks:
+                reach = {s for s in below[fork] if join in below[s]}
+                paths = k.paths(fork, join, reach)
+                lags = [k.path_lag(p) for p in paths]
+                # The longest lag over every path (memoised, not enumerated: paths multiply).
+                longest = max([lags and max(lags) or 1] + [k.lag_from(fork, v, 1, reach, {}) for v in k.inputs[join]
+                                                             if v.owner is fork or v.owner in reach])
+                slowest = paths[lags.index(max(lags))]
+                for path, lag in zip(paths, lags):
+                    if longest - lag > 1:
+                        self.deepen(k, chip, path, fork, join, slowest, longest - lag)
+
+    def deepen(self, k: _Kernel, chip: ChipSpec, path: list[tuple[SSAValue, rdu.StageOp]], fork: rdu.StageOp,
+               join: rdu.StageOp, slowest: list[tuple[SSAValue, rdu.StageOp]], deficit: int) -> None:
+        """Give one FIFO on a short path the `deficit` (tiles of the fork's stream the slowest path
+        takes in before the join sees its first tile, beyond what this path takes), in its own
+        tiles, plus a double buffer of slack: in a PMU stage's SRAM if the path has one, else at the
+        join's input; a CapacityError naming the cycle if that SRAM cannot hold it."""
+        held = [(v, c) for v, c in path if v.owner.unit_kind == "pmu" and getattr(v.owner, "bytes", None) is not None]
+        v, _ = held[0] if held else path[-1]
+        producer = v.owner
+        port = list(producer.results).index(v)
+        first = path[0][0]
+        depths = producer.depth_list()
+        lv, lc = max(slowest, key=lambda e: k.lag(e[1], e[0]))
+        tile_bytes = min(producer.tile_list()[port] or value_bytes(v.type), value_bytes(v.type))
+        sram = chip.pmu.sram_bytes
+        # The whole value where the SRAM (spread over the kernel's free PMUs) holds it: safe whatever
+        # the lag; else the lag estimate, which the event engine's rounding can exceed (docs/passes.md).
+        used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
+        whole = k.tiles[v]
+        fits_whole = held and whole * tile_bytes <= sram * (chip.count("pmu") - used + producer.unit_count)
+        need = whole if fits_whole else min(whole, ceil(deficit * whole / k.tiles[first]) + 2)
+        held_now = sum(u.owner.depth_list()[list(u.owner.results).index(u)] * k.tiles[first] / k.tiles[u] for u, _ in path)
+        if depths[port] >= need or (not fits_whole and held_now >= deficit + 2 * len(path)):
+            return
+        if held:
+            used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
+            per_unit = ceil(need / producer.unit_count) * tile_bytes
+            if per_unit > sram and tile_bytes <= sram:  # spread the FIFO over more PMUs, if the kernel leaves any free
+                units = ceil(need / (sram // tile_bytes))
+                if used - producer.unit_count + units <= chip.count("pmu"):
+                    producer.set_units(units)
+                    per_unit = ceil(need / units) * tile_bytes
+            limit = f"a PMU has {sram} bytes of SRAM ({chip.count('pmu') - used} PMUs free in the kernel)"
+        else:
+            per_unit, limit = need * tile_bytes, f"the reader's input buffer is one PMU's {sram} bytes of SRAM"
+        if per_unit > sram:
+            raise CapacityError(
+                f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: "
+                f"{stage_name(fork)} reaches {stage_name(join)} through {stage_name(lc)} (the long path takes {deficit} "
+                f"more tiles of {stream_name(first)} before the join sees a tile) and through stream {stream_name(v)}, whose FIFO needs "
+                f"{need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but {limit}"
+            )
+        if held and per_unit > producer.bytes.value.data:
+            producer.bytes = IntegerAttr(per_unit, i64)
+        depths[port] = need
+        producer.set_depths(depths)
