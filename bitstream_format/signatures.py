@@ -387,7 +387,8 @@ def _index_put(op: Instance) -> list[Expected]:
     dtype = op.same_dtypes(0, 1)
     read = _index(Instance(op.opcode, op.params, [op.inputs[0], *op.inputs[2:]], op.outputs))[0][1]
     values = op.shape(1)
-    op.require(broadcast(op, values, read) == read, f"values {values} do not broadcast to the indexed shape {read}")
+    fits = len(values) <= len(read) and all(v in (1, r) for v, r in zip(reversed(values), reversed(read)))
+    op.require(fits, f"values {values} do not broadcast to the indexed shape {read}")
     return [(dtype, op.shape(0))]
 
 

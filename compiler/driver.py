@@ -29,7 +29,7 @@ from passes.registry import run_pipeline
 
 OPT_PIPELINES = {
     0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,rdu-section",
-    1: "rdu-target{{chip={chip}}},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,"
+    1: "rdu-target{{chip={chip}}},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,"
        "rdu-section",
 }
 

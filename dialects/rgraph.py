@@ -1067,7 +1067,7 @@ class FoldBatchNormIntoConvolution(RewritePattern):
 
 
 def _single_use(value: SSAValue) -> bool:
-    return len(value.uses) == 1
+    return value.has_one_use()
 
 
 class NegCanonicalization(HasCanonicalizationPatternsTrait):
