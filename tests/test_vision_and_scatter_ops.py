@@ -69,7 +69,7 @@ CASES = {
                                             F.interpolate(x, size=(4, 12), mode="bilinear", align_corners=True))), (IMAGE,)),
     "pixel_shuffle": (Fn(lambda s, x: F.pixel_shuffle(x, 2)), (IMAGE,)),
     "sort_argsort": (Fn(lambda s, x: (*torch.sort(x, dim=0), torch.argsort(x, dim=-1, descending=True),
-                                      torch.sort(x, stable=True).values)), (torch.randint(0, 4, (5, 6)).float(),)),
+                                      torch.sort(x, dim=0, descending=True, stable=True).indices)), (torch.randint(0, 4, (5, 6)).float(),)),
     "slice_scatter_copy": (Fn(lambda s, x: _shift_right(x)), (torch.randn(3, 7),)),
     "index_put": (Fn(lambda s, x, i: (x.index_put((i,), torch.ones(4)), x.index_put((i,), x[:3] * 2, accumulate=True))),
                   (torch.randn(6, 4), torch.tensor([4, 1, 4]))),

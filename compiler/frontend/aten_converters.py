@@ -718,10 +718,10 @@ def convert_upsample_nearest(imp: GraphImporter, node: torch.fx.Node, x: Any, ou
 
 
 @converts(aten.sort.default, aten.sort.stable)
-def convert_sort(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: Any = -1, descending: bool = False, *,
-                 stable: bool | None = None, **kw: Any) -> tuple:
-    if node.target is aten.sort.stable:  # sort.stable(self, *, stable, dim=-1, descending=False)
-        dim, descending = kw.get("dim", -1), kw.get("descending", False)
+def convert_sort(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int = -1, descending: bool = False, *,
+                 stable: bool | None = None) -> tuple:
+    """sort.default(x, dim, descending) or sort.stable(x, *, stable, dim, descending). The
+    simulator always sorts stably, which is one valid order for stable=False."""
     value = imp.values[x]
     op = imp.add_op(rgraph.SortOp(value, dim % max(len(_shape(value)), 1), bool(descending), bool(stable) if stable is not None else True))
     return op.results[0], op.results[1]
