@@ -11,7 +11,7 @@ every operation against.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
+from math import ceil, log2, prod
 
 from bitstream_format.signatures import SIGNATURES, Signature
 
@@ -105,6 +105,13 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("triu", "pmu", "layout", 0, False),
     ("tril", "pmu", "layout", 0, False),
     ("index", "pmu", "layout", 0, False),
+    # vision, sorting and scatter (issue 10)
+    ("im2col", "pmu", "layout", 0, False),
+    ("batch_norm", "pcu", "unary", 2, False),
+    ("sort", "pcu", "select", 1, False),
+    ("slice_scatter", "pmu", "layout", 0, False),
+    ("index_put", "pmu", "layout", 0, False),
+    ("scatter", "pmu", "layout", 0, False),
 ]
 
 OPCODES: dict[str, Opcode] = {
@@ -136,6 +143,8 @@ def work_flops(name: str, input_shapes: list[tuple[int, ...]], output_shapes: li
         if name == "linear" and len(input_shapes) > 2:
             flops += out
         return flops
+    if name == "sort":  # a merge network: log2(n) passes over every element, n the longest dim
+        return op.flops_per_element * prod(input_shapes[0]) * max(1, ceil(log2(max(input_shapes[0], default=1))))
     if op.family in ("reduce", "scan", "select"):
         return op.flops_per_element * prod(input_shapes[0])
     return op.flops_per_element * sum(prod(s) for s in output_shapes)

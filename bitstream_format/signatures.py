@@ -334,6 +334,77 @@ def _arange(op: Instance) -> list[Expected]:
     return [(None, (max(0, ceil((end - start) / step)),))]
 
 
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """PyTorch's output length of a sliding window (floor mode)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _im2col(op: Instance) -> list[Expected]:
+    """Sliding windows of an (N, C, *spatial) input, 1 or 2 spatial dims, as the columns of an
+    implicit GEMM: (N, groups, C/groups * prod(kernel), prod(output spatial)). A column's rows run
+    over (channel, kernel position) in the order a weight (OC, C/groups, *kernel) flattens."""
+    shape = op.shape(0)
+    spatial = len(shape) - 2
+    op.require(spatial in (1, 2), f"input must be (N, C, L) or (N, C, H, W), got {shape}")
+    kernel, stride = list(op.params["kernel"]), list(op.params["stride"])
+    padding, dilation = list(op.params["padding"]), list(op.params["dilation"])
+    for name, values, least in (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1)):
+        op.require(len(values) == spatial, f"{name} {values} must have {spatial} entries (one per spatial dim)")
+        op.require(all(v >= least for v in values), f"{name} {values} must be >= {least}")
+    groups = op.params["groups"]
+    op.require(groups >= 1 and shape[1] % groups == 0, f"groups={groups} does not divide {shape[1]} channels")
+    out = [conv_output_size(*a) for a in zip(shape[2:], kernel, stride, padding, dilation)]
+    op.require(all(n >= 1 for n in out), f"kernel {kernel} (dilation {dilation}) does not fit input {shape} padded by {padding}")
+    return [(op.dtype(0), (shape[0], groups, shape[1] // groups * prod(kernel), prod(out)))]
+
+
+def _batch_norm(op: Instance) -> list[Expected]:
+    """(x - mean) / sqrt(var + eps) * weight + bias over channel dim 1; the other inputs are (C,)."""
+    shape = op.shape(0)
+    op.require(len(shape) >= 2, f"input must have a channel dim 1, got {shape}")
+    op.dtype_in(0, FLOATS, "a float")
+    dtype = op.same_dtypes(*range(5))
+    for i, name in enumerate(("weight", "bias", "running mean", "running var"), start=1):
+        op.require(op.shape(i) == (shape[1],), f"{name} {op.shape(i)} is not ({shape[1]},) (channels)")
+    return [(dtype, shape)]
+
+
+def _sort(op: Instance) -> list[Expected]:
+    op.dim("dim", len(op.shape(0)))
+    return [(op.dtype(0), op.shape(0)), ("i64", op.shape(0))]
+
+
+def _slice_scatter(op: Instance) -> list[Expected]:
+    """input with input[start:end:step] along `dim` replaced by src (whose shape is that slice's)."""
+    dtype = op.same_dtypes(0, 1)
+    sliced = _slice(Instance(op.opcode, op.params, op.inputs[:1], op.outputs))[0][1]
+    op.require(op.shape(1) == sliced, f"src {op.shape(1)} is not the slice's shape {sliced}")
+    return [(dtype, op.shape(0))]
+
+
+def _index_put(op: Instance) -> list[Expected]:
+    """input[indices] = values (or += with `accumulate`): values broadcast to what input[indices] reads."""
+    dtype = op.same_dtypes(0, 1)
+    read = _index(Instance(op.opcode, op.params, [op.inputs[0], *op.inputs[2:]], op.outputs))[0][1]
+    values = op.shape(1)
+    fits = len(values) <= len(read) and all(v in (1, r) for v, r in zip(reversed(values), reversed(read)))
+    op.require(fits, f"values {values} do not broadcast to the indexed shape {read}")
+    return [(dtype, op.shape(0))]
+
+
+def _scatter(op: Instance) -> list[Expected]:
+    """torch.scatter along `dim`: out[.., index[i][j], ..] = src[i][j] (or += with reduce="add")."""
+    op.dtype_in(1, INDEX_DTYPES, "i64 or i32 (indices)")
+    dtype = op.same_dtypes(0, 2)
+    source, index, src = op.shape(0), op.shape(1), op.shape(2)
+    dim = op.dim("dim", len(source))
+    op.require(len(index) == len(source) == len(src), f"input {source}, index {index} and src {src} must have one rank")
+    op.require(all(i <= s for i, s in zip(index, src)), f"index {index} is larger than src {src}")
+    op.require(all(i <= s for d, (i, s) in enumerate(zip(index, source)) if d != dim),
+               f"index {index} is larger than input {source} outside dim {dim}")
+    return [(dtype, source)]
+
+
 # --- signatures -------------------------------------------------------------------------------
 
 
@@ -391,6 +462,8 @@ SIGNATURES: dict[str, Signature] = {
     "log_softmax": _sig(1, _along_dim(*_FLOAT), _DIM),
     "cumsum": _sig(1, _along_dim(), _DIM),
     "topk": _sig(1, _topk, Param("k", "int"), _DIM, Param("largest", "bool"), Param("sorted", "bool"), outputs=2),
+    "sort": _sig(1, _sort, _DIM, Param("descending", "bool"), Param("stable", "bool"), outputs=2),
+    "batch_norm": _sig(5, _batch_norm, Param("eps", "number")),
     # matrix multiply
     "matmul": _sig(2, _matmul),
     "linear": _sig((2, 3), _linear),
@@ -404,6 +477,11 @@ SIGNATURES: dict[str, Signature] = {
     "index_select": _sig(2, _index_select, _DIM),
     "embedding": _sig(2, _embedding),
     "index": _sig((2, None), _index, Param("indexed_dims", "ints")),
+    "im2col": _sig(1, _im2col, Param("kernel", "ints"), Param("stride", "ints"), Param("padding", "ints"),
+                   Param("dilation", "ints"), Param("groups", "int"), Param("pad_with", "str", choices=("zero", "lowest"))),
+    "slice_scatter": _sig(2, _slice_scatter, _DIM, Param("start", "int"), Param("end", "int"), Param("step", "int")),
+    "index_put": _sig((3, None), _index_put, Param("indexed_dims", "ints"), Param("accumulate", "bool")),
+    "scatter": _sig(3, _scatter, _DIM, Param("reduce", "str", choices=("none", "add"))),
     "triu": _sig(1, _triangle, Param("diagonal", "int")),
     "tril": _sig(1, _triangle, Param("diagonal", "int")),
     # generators

@@ -30,7 +30,7 @@ from passes.registry import run_pipeline
 OPT_PIPELINES = {
     0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
        "rdu-place{{{place}}},rdu-route,rdu-section",
-    1: "rdu-target{{chip={chip}}},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
+    1: "rdu-target{{chip={chip}}},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
        "rdu-place{{{place}}},rdu-route,rdu-section",
 }
 PLACERS = ("cpsat", "greedy", "random")

@@ -785,6 +785,146 @@ class TrilOp(TriangleOp):
     OPCODE: ClassVar[str] = "tril"
 
 
+# --- vision, sorting and scatter ----------------------------------------------------------------
+
+
+@irdl_op_definition
+class Im2colOp(GraphOp):
+    """The sliding windows of an (N, C, *spatial) input laid out as GEMM columns
+    (N, groups, C/groups * prod(kernel), prod(output spatial)): the PMU address pattern that turns a
+    convolution into a matmul (implicit GEMM) and a pooling into a reduction. Padding reads zero,
+    or the dtype's lowest value (`pad_with = "lowest"`, for max pooling)."""
+
+    name = "rgraph.im2col"
+    OPCODE: ClassVar[str] = "im2col"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    kernel = prop_def(I64Array)
+    stride = prop_def(I64Array)
+    padding = prop_def(I64Array)
+    dilation = prop_def(I64Array)
+    groups = prop_def(I64Attr)
+    pad_with = prop_def(StringAttr)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue | Operation, kernel: Sequence[int], stride: Sequence[int],  # noqa: A002
+                 padding: Sequence[int], dilation: Sequence[int], groups: int, result_type: Attribute,
+                 pad_with: str = "zero"):
+        super().__init__(operands=[input], result_types=[result_type], properties={
+            "kernel": ints_attr(kernel), "stride": ints_attr(stride), "padding": ints_attr(padding),
+            "dilation": ints_attr(dilation), "groups": int_attr(groups), "pad_with": StringAttr(pad_with)})
+
+
+@irdl_op_definition
+class BatchNormOp(GraphOp):
+    """Batch norm in eval mode over channel dim 1: (x - mean) * rsqrt(var + eps) * weight + bias.
+    Canonicalization folds it into a preceding implicit-GEMM convolution."""
+
+    name = "rgraph.batch_norm"
+    OPCODE: ClassVar[str] = "batch_norm"
+    traits = lazy_traits_def(lambda: (BatchNormCanonicalization(),))
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    running_mean = operand_def(TensorType)
+    running_var = operand_def(TensorType)
+    result = result_def(TensorType)
+    eps = prop_def(FloatAttr)
+    assembly_format = ("$input `,` $weight `,` $bias `,` $running_mean `,` $running_var attr-dict `:` `(` type($input) `,` "
+                       "type($weight) `,` type($bias) `,` type($running_mean) `,` type($running_var) `)` `->` type($result)")
+
+    def __init__(self, input: SSAValue | Operation, weight: SSAValue | Operation, bias: SSAValue | Operation,  # noqa: A002
+                 running_mean: SSAValue | Operation, running_var: SSAValue | Operation, eps: float):
+        value = SSAValue.get(input)
+        super().__init__(operands=[value, weight, bias, running_mean, running_var], result_types=[value.type],
+                         properties={"eps": FloatAttr(float(eps), f64)})
+
+
+@irdl_op_definition
+class SortOp(GraphOp):
+    """Sorted values along `dim` and their i64 source positions (ties in index order when `stable`)."""
+
+    name = "rgraph.sort"
+    OPCODE: ClassVar[str] = "sort"
+    input = operand_def(TensorType)
+    values = result_def(TensorType)
+    indices = result_def(TensorType)
+    dim = prop_def(I64Attr)
+    descending = prop_def(BoolAttr)
+    stable = prop_def(BoolAttr)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($values) `,` type($indices)"
+
+    def __init__(self, input: SSAValue | Operation, dim: int, descending: bool, stable: bool = True):  # noqa: A002
+        value = SSAValue.get(input)
+        super().__init__(operands=[value], result_types=[value.type, tensor_type("i64", shape_of(value.type))], properties={
+            "dim": int_attr(dim), "descending": bool_attr(descending), "stable": bool_attr(stable)})
+
+
+@irdl_op_definition
+class SliceScatterOp(GraphOp):
+    """`input` with input[start:end:step] along `dim` replaced by `src` (bounds normalised as slice's)."""
+
+    name = "rgraph.slice_scatter"
+    OPCODE: ClassVar[str] = "slice_scatter"
+    input = operand_def(TensorType)
+    src = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(I64Attr)
+    start = prop_def(I64Attr)
+    end = prop_def(I64Attr)
+    step = prop_def(I64Attr)
+    assembly_format = "$input `,` $src attr-dict `:` `(` type($input) `,` type($src) `)` `->` type($result)"
+
+    def __init__(self, input: SSAValue | Operation, src: SSAValue | Operation, dim: int, start: int, end: int,  # noqa: A002
+                 step: int):
+        value = SSAValue.get(input)
+        super().__init__(operands=[value, src], result_types=[value.type], properties={
+            "dim": int_attr(dim), "start": int_attr(start), "end": int_attr(end), "step": int_attr(step)})
+
+
+@irdl_op_definition
+class IndexPutOp(GraphOp):
+    """input[i0, :, i2] = values (`accumulate`: +=), index tensors on `indexed_dims` as rgraph.index reads them."""
+
+    name = "rgraph.index_put"
+    OPCODE: ClassVar[str] = "index_put"
+    input = operand_def(TensorType)
+    values = operand_def(TensorType)
+    indices = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    indexed_dims = prop_def(I64Array)
+    accumulate = prop_def(BoolAttr)
+    assembly_format = ("$input `[` $indices `]` `,` $values attr-dict `:` `(` type($input) `,` type($values) `,` "
+                       "type($indices) `)` `->` type($result)")
+
+    def __init__(self, input: SSAValue | Operation, indices: Sequence[SSAValue | Operation],  # noqa: A002
+                 indexed_dims: Sequence[int], values: SSAValue | Operation, accumulate: bool):
+        value = SSAValue.get(input)
+        super().__init__(operands=[value, values, list(indices)], result_types=[value.type], properties={
+            "indexed_dims": ints_attr(indexed_dims), "accumulate": bool_attr(accumulate)})
+
+
+@irdl_op_definition
+class ScatterOp(GraphOp):
+    """torch.scatter along `dim`: out[..., index[i][j], ...] = src[i][j] (`reduce = "add"`: +=)."""
+
+    name = "rgraph.scatter"
+    OPCODE: ClassVar[str] = "scatter"
+    input = operand_def(TensorType)
+    index = operand_def(TensorType)
+    src = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(I64Attr)
+    reduce = prop_def(StringAttr)
+    assembly_format = "$input `,` $index `,` $src attr-dict `:` `(` type($input) `,` type($index) `,` type($src) `)` `->` type($result)"
+
+    def __init__(self, input: SSAValue | Operation, dim: int, index: SSAValue | Operation,  # noqa: A002
+                 src: SSAValue | Operation, reduce: str = "none"):
+        value = SSAValue.get(input)
+        super().__init__(operands=[value, index, src], result_types=[value.type],
+                         properties={"dim": int_attr(dim), "reduce": StringAttr(reduce)})
+
+
 # --- sources ----------------------------------------------------------------------------------
 
 
@@ -876,6 +1016,60 @@ class ComposeReshapes(RewritePattern):
             rewriter.replace_op(op, ReshapeOp(inner.input, op.result.type))
 
 
+class FoldBatchNormIntoConvolution(RewritePattern):
+    """batch_norm(conv(x)) -> conv'(x), as inference compilers fold it: with s = weight *
+    rsqrt(var + eps), the normalisation is z * s + (bias - mean * s), and z * s is the implicit
+    GEMM with its weight matrix rows scaled by s. What remains per activation is one bias add
+    instead of a normalisation; the scaling runs on the (small) weights. The convolution is the
+    shape the importer gives it: reshape(matmul(W, im2col(x))), optionally plus a (OC, 1, ..)
+    bias; every intermediate must have no other reader."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
+        if not isinstance(op, BatchNormOp):
+            return
+        z, conv_bias = op.input, None
+        if isinstance(z.owner, AddOp) and _single_use(z):
+            z, conv_bias = z.owner.lhs, z.owner.rhs
+        if not (isinstance(z.owner, ReshapeOp) and _single_use(z)):
+            return
+        gemm = z.owner.input
+        if not (isinstance(gemm.owner, MatmulOp) and _single_use(gemm) and isinstance(gemm.owner.rhs.owner, Im2colOp)):
+            return
+        out_shape = shape_of(op.result.type)
+        channels, dtype = out_shape[1], dtype_of(op.result.type)
+        per_channel = (channels,) + (1,) * (len(out_shape) - 2)
+        if conv_bias is not None and shape_of(conv_bias.type) != per_channel:
+            return
+        matrix = gemm.owner.lhs
+        groups, rows = shape_of(matrix.type)[0], shape_of(matrix.type)[1]
+        if groups * rows != channels:
+            return
+        vec = tensor_type(dtype, (channels,))
+        new: list[Operation] = []
+
+        def emit(new_op: Operation) -> SSAValue:
+            new.append(new_op)
+            return new_op.results[0]
+
+        shifted = emit(AddOp(op.running_var, emit(FullOp(op.eps.value.data, tensor_type(dtype, ()))), vec))
+        scale = emit(MulOp(op.weight, emit(RsqrtOp(shifted)), vec))
+        shift = emit(SubOp(op.bias, emit(MulOp(op.running_mean, scale, vec)), vec))
+        scale_rows = emit(ReshapeOp(scale, tensor_type(dtype, (groups, rows, 1))))
+        scaled_matrix = emit(MulOp(matrix, scale_rows, matrix.type))
+        product = emit(MatmulOp(scaled_matrix, gemm.owner.rhs, gemm.type))
+        conv = emit(ReshapeOp(product, op.result.type))
+        shift = emit(ReshapeOp(shift, tensor_type(dtype, per_channel)))
+        if conv_bias is not None:
+            channel_type = tensor_type(dtype, per_channel)
+            shift = emit(AddOp(emit(MulOp(conv_bias, emit(ReshapeOp(scale, channel_type)), channel_type)), shift, channel_type))
+        emit(AddOp(conv, shift, op.result.type))
+        rewriter.replace_op(op, new)
+
+
+def _single_use(value: SSAValue) -> bool:
+    return value.has_one_use()
+
+
 class NegCanonicalization(HasCanonicalizationPatternsTrait):
     @classmethod
     def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
@@ -894,6 +1088,12 @@ class ReshapeCanonicalization(HasCanonicalizationPatternsTrait):
         return (FoldIdentityLayout(), ComposeReshapes())
 
 
+class BatchNormCanonicalization(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        return (FoldBatchNormIntoConvolution(),)
+
+
 RGraph = Dialect(
     "rgraph",
     [
@@ -906,6 +1106,7 @@ RGraph = Dialect(
         MatmulOp, LinearOp,
         ReshapeOp, ExpandOp, PermuteOp, SliceOp, ConcatOp, GatherOp, IndexSelectOp, EmbeddingOp, IndexOp,
         TriuOp, TrilOp,
+        Im2colOp, BatchNormOp, SortOp, SliceScatterOp, IndexPutOp, ScatterOp,
         FullOp, ArangeOp, WeightOp,
     ],
     [],

@@ -354,6 +354,96 @@ _register("triu", _tri(np.triu))
 _register("tril", _tri(np.tril))
 
 
+# ---------------------------------------------------------------- vision, sorting and scatter
+
+def _lowest(dtype: np.dtype) -> Any:
+    if np.issubdtype(dtype, np.floating):
+        return -np.inf
+    return False if dtype == np.bool_ else np.iinfo(dtype).min
+
+
+def _im2col(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
+    """Windows of (N, C, *spatial) as (N, G, C/G * prod(kernel), prod(out spatial)), rows in
+    (channel, kernel position) order: what the PMU's address generator streams to the GEMM."""
+    x = xs[0]
+    kernel, stride = list(attr(a, "kernel")), list(attr(a, "stride"))
+    padding, dilation = list(attr(a, "padding")), list(attr(a, "dilation"))
+    groups = int(attr(a, "groups", 1))
+    fill = _lowest(x.dtype) if attr(a, "pad_with", "zero") == "lowest" else 0
+    padded = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in padding], constant_values=fill)
+    out = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation)]
+    taps = []
+    for offset in np.ndindex(*kernel):  # row-major over the kernel, as a weight flattens
+        window = tuple(slice(o_ * d, o_ * d + (n - 1) * s + 1, s) for o_, d, n, s in zip(offset, dilation, out, stride))
+        taps.append(padded[(slice(None), slice(None)) + window])
+    cols = np.stack(taps, axis=2)  # (N, C, K, *out)
+    n, c = x.shape[:2]
+    return [cols.reshape(n, groups, c // groups * prod(kernel), prod(out))]
+
+
+def _batch_norm(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
+    x, weight, bias, mean, var = (v.astype(np.float64) for v in xs)  # PyTorch accumulates the statistics in fp32 or wider
+    channel = (1, -1) + (1,) * (x.ndim - 2)
+    scale = weight / np.sqrt(var + float(attr(a, "eps")))
+    return [(x - mean.reshape(channel)) * scale.reshape(channel) + bias.reshape(channel)]
+
+
+def _sort(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
+    x = xs[0].reshape(1) if xs[0].ndim == 0 else xs[0]
+    dim = int(attr(a, "dim", -1))
+    order = _stable_order(x, dim, bool(attr(a, "descending", False)))
+    values = np.take_along_axis(x, order, axis=dim)
+    return [values.reshape(xs[0].shape), order.reshape(xs[0].shape).astype(np.int64)]
+
+
+def _slice_scatter(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
+    out = xs[0].copy()
+    dim = int(attr(a, "dim"))
+    index = [slice(None)] * out.ndim
+    index[dim] = slice(attr(a, "start"), attr(a, "end"), attr(a, "step", 1))
+    out[tuple(index)] = xs[1]
+    return [out]
+
+
+def _index_put(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
+    """out[key] = values (or += with `accumulate`, duplicates adding up as torch's accumulate does)."""
+    out, values, indices = xs[0].copy(), xs[1], xs[2:]
+    key: list[Any] = [slice(None)] * out.ndim
+    for d, idx in zip(attr(a, "indexed_dims"), indices):
+        size = out.shape[d]
+        if idx.size and (idx.min() < -size or idx.max() >= size):
+            bad = idx[(idx < -size) | (idx >= size)].flat[0]
+            raise IndexError(f"index {bad} is out of range for dimension {d} of size {size}")
+        key[d] = idx.astype(np.intp)
+    if bool(attr(a, "accumulate", False)):
+        np.add.at(out, tuple(key), np.broadcast_to(values, out[tuple(key)].shape))
+    else:
+        out[tuple(key)] = values
+    return [out]
+
+
+def _scatter(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
+    out, index, src = xs[0].copy(), xs[1], xs[2]
+    dim = int(attr(a, "dim")) % max(out.ndim, 1)
+    _check_indices(index, out.shape[dim] if out.ndim else 1)
+    key = list(np.indices(index.shape, sparse=True))
+    key[dim] = index.astype(np.intp)
+    window = src[tuple(slice(0, n) for n in index.shape)]
+    if attr(a, "reduce", "none") == "add":
+        np.add.at(out, tuple(key), window)
+    else:
+        out[tuple(key)] = window
+    return [out]
+
+
+_register("im2col", _im2col)
+_register("batch_norm", _batch_norm)
+_register("sort", _sort)
+_register("slice_scatter", _slice_scatter)
+_register("index_put", _index_put)
+_register("scatter", _scatter)
+
+
 # ---------------------------------------------------------------- generators
 
 def _full(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:

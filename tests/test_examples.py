@@ -13,14 +13,17 @@ from compiler.run_model import run_compiled
 ROOT = Path(__file__).parents[1]
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.stem.endswith("_shapes"))
 EDGE_MODELS = [ROOT / "tests" / "models" / name for name in ("nan_inputs.py", "tuple_output.py")]
+# Heavy (model, level) pairs: the -O1 run on chip small covers the same converters and passes.
+SLOW = {("resnet18", 0), ("resnet18", "sn40l")}
 
 
-def model_ids(p: Path) -> str:
-    return p.stem
+def marked(model: Path, key: object) -> list:
+    return [pytest.mark.slow] if (model.stem, key) in SLOW else []
 
 
-@pytest.mark.parametrize("opt_level", [0, 1])
-@pytest.mark.parametrize("model", EXAMPLES + EDGE_MODELS, ids=model_ids)
+@pytest.mark.parametrize(("model", "opt_level"), [
+    pytest.param(m, level, id=f"{m.stem}-O{level}", marks=marked(m, level)) for level in (0, 1) for m in EXAMPLES + EDGE_MODELS
+])
 def test_matches_pytorch(model: Path, opt_level: int) -> None:
     report = run_compiled(compile_model(model, CompileOptions(chip="small", opt_level=opt_level)))
     assert report.allclose, report.to_text()
@@ -28,7 +31,7 @@ def test_matches_pytorch(model: Path, opt_level: int) -> None:
     assert report.cycles >= report.compile.work.roofline_cycles(report.compile.chip)
 
 
-@pytest.mark.parametrize("model", EXAMPLES, ids=model_ids)
+@pytest.mark.parametrize("model", [pytest.param(m, id=m.stem, marks=marked(m, "sn40l")) for m in EXAMPLES])
 def test_matches_pytorch_on_sn40l(model: Path) -> None:
     report = run_compiled(compile_model(model, CompileOptions(chip="sn40l", opt_level=1)))
     assert report.allclose, report.to_text()

@@ -14,8 +14,9 @@ import torch
 from xdsl.ir import SSAValue
 
 from dialects.diagnostics import UnsupportedOpError
-from compiler.frontend.importer import GraphImporter, torch_dtype_name
+from compiler.frontend.importer import GraphImporter, torch_dtype_name, weight_data
 from dialects import rgraph
+from dialects.resources import store_resource
 from dialects.types import FLOAT_DTYPES, dtype_of, tensor_type
 
 aten = torch.ops.aten
@@ -503,3 +504,294 @@ def convert_layer_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, normaliz
     if bias is not None:
         out = imp.add(rgraph.AddOp(out, imp.values[bias], full_type))
     return out, mean, rstd
+
+
+# --- vision -------------------------------------------------------------------------------------
+# Convolution is an implicit GEMM: an im2col PMU stage lays the input's sliding windows out as the
+# columns of a matmul with the weight matrix, so the PCU's systolic body, its cost model and the
+# stage balancer apply unchanged. Pooling reuses the same windows with a reduction; resampling is
+# a matmul with an interpolation matrix (bilinear, adaptive pooling) or a gather (nearest).
+
+
+def _ints(values: Any, rank: int) -> list[int]:
+    values = [values] if isinstance(values, int) else list(values)
+    return values * rank if len(values) == 1 else values
+
+
+def _im2col(imp: GraphImporter, value: SSAValue, kernel: list[int], stride: list[int], padding: list[int],
+            dilation: list[int], groups: int, pad_with: str = "zero") -> SSAValue:
+    shape = _shape(value)
+    out = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(shape[2:], kernel, stride, padding, dilation)]
+    rows = shape[1] // groups
+    for k in kernel:
+        rows *= k
+    columns = 1
+    for n in out:
+        columns *= n
+    result = tensor_type(dtype_of(value.type), (shape[0], groups, rows, columns))
+    return imp.add(rgraph.Im2colOp(value, kernel, stride, padding, dilation, groups, result, pad_with))
+
+
+def _window_output(imp: GraphImporter, node: torch.fx.Node, x: SSAValue, kernel, stride, padding, dilation) -> None:
+    """Refuse windows whose output PyTorch sizes differently (ceil_mode windows past the edge)."""
+    want = _meta(node, 0 if isinstance(node.meta["val"], (tuple, list)) else None)[1][2:]
+    got = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(_shape(x)[2:], kernel, stride, padding, dilation))
+    if want != got:
+        raise UnsupportedOpError(f"{node.target}: ceil_mode windows that overhang the input are not supported "
+                                 f"(output {want}, floor mode gives {got})", imp.current_source)
+
+
+@converts(aten.convolution.default)
+def convert_convolution(imp: GraphImporter, node: torch.fx.Node, x: Any, weight: Any, bias: Any, stride: Any,
+                        padding: Any, dilation: Any, transposed: bool, output_padding: Any, groups: int) -> SSAValue:
+    dtype, shape = _meta(node)
+    value, w = imp.values[x], imp.values[weight]
+    spatial = len(_shape(value)) - 2
+    if transposed:
+        raise UnsupportedOpError("transposed convolution is not supported (use upsampling followed by a convolution)",
+                                 imp.current_source)
+    if spatial not in (1, 2):
+        raise UnsupportedOpError(f"convolution over {spatial} spatial dims is not supported (1-D and 2-D are)", imp.current_source)
+    w_shape = _shape(w)
+    kernel = list(w_shape[2:])
+    cols = _im2col(imp, value, kernel, _ints(stride, spatial), _ints(padding, spatial), _ints(dilation, spatial), groups)
+    out_channels = w_shape[0]
+    matrix = imp.add(rgraph.ReshapeOp(w, tensor_type(dtype, (groups, out_channels // groups, _shape(cols)[2]))))
+    product = imp.add(rgraph.MatmulOp(matrix, cols, tensor_type(dtype, (shape[0], groups, out_channels // groups, _shape(cols)[3]))))
+    out = imp.add(rgraph.ReshapeOp(product, tensor_type(dtype, shape)))
+    if bias is not None:
+        per_channel = tensor_type(dtype, (out_channels,) + (1,) * spatial)
+        out = imp.add(rgraph.AddOp(out, imp.add(rgraph.ReshapeOp(imp.values[bias], per_channel)), tensor_type(dtype, shape)))
+    return out
+
+
+@converts(aten._native_batch_norm_legit_no_training.default)
+def convert_batch_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, weight: Any, bias: Any, mean: Any, var: Any,
+                       momentum: float, eps: float) -> tuple:
+    dtype, shape = _meta(node, 0)
+    scale = imp.cast(imp.values[weight], dtype) if weight is not None else imp.full(1, dtype, (shape[1],))
+    shift = imp.cast(imp.values[bias], dtype) if bias is not None else imp.full(0, dtype, (shape[1],))
+    out = imp.add(rgraph.BatchNormOp(imp.cast(imp.values[x], dtype), scale, shift, imp.cast(imp.values[mean], dtype),
+                                     imp.cast(imp.values[var], dtype), eps))
+    used = {u.args[1] for u in node.users if u.target is getitem}
+    saved = tuple(imp.full(0, _meta(node, i)[0], _meta(node, i)[1]) if i in used else None for i in (1, 2))
+    return (out, *saved)
+
+
+@converts(aten.max_pool2d_with_indices.default)
+def convert_max_pool(imp: GraphImporter, node: torch.fx.Node, x: Any, kernel_size: Any, stride: Any = None,
+                     padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False) -> tuple:
+    """Windows padded with the lowest value, reduced by amax; indices (if read) by argmax over
+    the windows of the input's flat positions."""
+    dtype, shape = _meta(node, 0)
+    value = imp.values[x]
+    kernel = _ints(kernel_size, 2)
+    strides = _ints(stride, 2) if stride else kernel
+    pads, dilations = _ints(padding, 2), _ints(dilation, 2)
+    _window_output(imp, node, value, kernel, strides, pads, dilations)
+    channels = _shape(value)[1]
+    cols = _im2col(imp, value, kernel, strides, pads, dilations, channels, "lowest")
+    n, c, k, l = _shape(cols)
+    pooled = imp.add(rgraph.AmaxOp(cols, [2], False, tensor_type(dtype, (n, c, l))))
+    values = imp.add(rgraph.ReshapeOp(pooled, tensor_type(dtype, shape)))
+    if not any(u.target is getitem and u.args[1] == 1 for u in node.users):
+        return values, None
+    height, width = _shape(value)[2:]
+    flat = imp.add(rgraph.ArangeOp(0, height * width, 1, tensor_type("i64", (height * width,))))
+    positions = imp.add(rgraph.ReshapeOp(flat, tensor_type("i64", (1, 1, height, width))))
+    position_cols = imp.add(rgraph.ExpandOp(_im2col(imp, positions, kernel, strides, pads, dilations, 1), tensor_type("i64", (n, c, k, l))))
+    best = imp.add(rgraph.ArgmaxOp(cols, 2, True, tensor_type("i64", (n, c, 1, l))))
+    picked = imp.add(rgraph.GatherOp(position_cols, best, 2, tensor_type("i64", (n, c, 1, l))))
+    return values, imp.add(rgraph.ReshapeOp(picked, tensor_type("i64", shape)))
+
+
+@converts(aten.avg_pool2d.default)
+def convert_avg_pool(imp: GraphImporter, node: torch.fx.Node, x: Any, kernel_size: Any, stride: Any = None,
+                     padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                     divisor_override: int | None = None) -> SSAValue:
+    dtype, shape = _meta(node)
+    value = imp.cast(imp.values[x], dtype)
+    kernel = _ints(kernel_size, 2)
+    strides = _ints(stride, 2) if stride else kernel
+    pads = _ints(padding, 2)
+    _window_output(imp, node, value, kernel, strides, pads, [1, 1])
+    cols = _im2col(imp, value, kernel, strides, pads, [1, 1], _shape(value)[1])
+    n, c, _, l = _shape(cols)
+    flat = tensor_type(dtype, (n, c, l))
+    if divisor_override is None and (count_include_pad or not any(pads)):
+        pooled = imp.add(rgraph.MeanOp(cols, [2], False, flat))
+    else:
+        total = imp.add(rgraph.SumOp(cols, [2], False, flat))
+        if divisor_override is not None:
+            divisor = imp.full(divisor_override, dtype)
+        else:  # how many window positions fall inside the input
+            ones = imp.full(1, dtype, (1, 1) + _shape(value)[2:])
+            counted = _im2col(imp, ones, kernel, strides, pads, [1, 1], 1)
+            divisor = imp.add(rgraph.SumOp(counted, [2], False, tensor_type(dtype, (1, 1, l))))
+        pooled = imp.add(rgraph.DivOp(total, divisor, flat))
+    return imp.add(rgraph.ReshapeOp(pooled, tensor_type(dtype, shape)))
+
+
+def _constant(imp: GraphImporter, stem: str, tensor: torch.Tensor) -> SSAValue:
+    """A compile-time tensor (interpolation matrix, gather positions) as a weight of the module."""
+    name, n = stem, 1
+    while name in imp.weights:
+        name, n = f"{stem}_{n}", n + 1
+    data = weight_data(tensor.contiguous())
+    imp.weights[name] = data
+    ty = tensor_type(data.dtype, data.shape)
+    return imp.add(rgraph.WeightOp(name, ty, store_resource(name, data.data, ty)))
+
+
+def _axis_matrix(resample: Callable[[torch.Tensor], torch.Tensor], size: int, dtype: str) -> torch.Tensor:
+    """The (out, size) matrix of a separable 1-D resampling: `resample` applied to the identity's
+    rows, each laid out as an (rows, 1, size, 1) image."""
+    basis = torch.eye(size, dtype=torch.float64).reshape(size, 1, size, 1)
+    return resample(basis)[:, 0, :, 0].T.contiguous().to(_TORCH_DTYPES[dtype])
+
+
+_TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "bf16": torch.bfloat16, "f16": torch.float16}
+
+
+def _separable(imp: GraphImporter, node: torch.fx.Node, x: Any, rows: torch.Tensor, cols: torch.Tensor, stem: str) -> SSAValue:
+    """out = rows @ x @ cols.T over the last two dims: two matmuls on the PCU's systolic body."""
+    dtype, shape = _meta(node)
+    value = imp.cast(imp.values[x], dtype)
+    lead = _shape(value)[:-2]
+    left = imp.add(rgraph.MatmulOp(_constant(imp, f"{stem}.rows", rows), value,
+                                   tensor_type(dtype, lead + (shape[-2], _shape(value)[-1]))))
+    return imp.add(rgraph.MatmulOp(left, _constant(imp, f"{stem}.cols", cols.T.contiguous()), tensor_type(dtype, shape)))
+
+
+@converts(aten._adaptive_avg_pool2d.default, aten.adaptive_avg_pool2d.default)
+def convert_adaptive_avg_pool(imp: GraphImporter, node: torch.fx.Node, x: Any, output_size: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    if dtype not in _TORCH_DTYPES:
+        raise UnsupportedOpError(f"adaptive average pooling of {dtype} tensors is not supported", imp.current_source)
+    height, width = _shape(imp.values[x])[-2:]
+    rows = _axis_matrix(lambda b: aten._adaptive_avg_pool2d(b, [shape[-2], 1]), height, dtype)
+    cols = _axis_matrix(lambda b: aten._adaptive_avg_pool2d(b, [shape[-1], 1]), width, dtype)
+    return _separable(imp, node, x, rows, cols, "adaptive_avg_pool")
+
+
+def _resample_args(size: int, scales: Any, i: int) -> tuple[list[int] | None, list[float] | None]:
+    """(output_size, scale_factors) for resampling one axis laid out as an (size, 1) image: the
+    model's scale factor when it gave one (PyTorch then maps positions by it), else the size."""
+    return ([size, 1], None) if scales is None else (None, [float(scales[i]), 1.0])
+
+
+@converts(aten.upsample_bilinear2d.vec, aten.upsample_bilinear2d.default)
+def convert_upsample_bilinear(imp: GraphImporter, node: torch.fx.Node, x: Any, output_size: Any, align_corners: bool,
+                              scales: Any = None, *rest: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    if dtype not in _TORCH_DTYPES:
+        raise UnsupportedOpError(f"bilinear upsampling of {dtype} tensors is not supported", imp.current_source)
+    if node.target is aten.upsample_bilinear2d.default:  # (x, output_size, align_corners, scales_h, scales_w)
+        scales = None if scales is None else [scales, rest[0] if rest else None]
+        scales = None if scales is None or None in scales else scales
+    height, width = _shape(imp.values[x])[-2:]
+    rows = _axis_matrix(lambda b: aten.upsample_bilinear2d.vec(b, _resample_args(shape[-2], scales, 0)[0], align_corners, _resample_args(shape[-2], scales, 0)[1]), height, dtype)
+    cols = _axis_matrix(lambda b: aten.upsample_bilinear2d.vec(b, _resample_args(shape[-1], scales, 1)[0], align_corners, _resample_args(shape[-1], scales, 1)[1]), width, dtype)
+    return _separable(imp, node, x, rows, cols, "upsample_bilinear")
+
+
+@converts(aten.upsample_nearest2d.vec, aten.upsample_nearest2d.default)
+def convert_upsample_nearest(imp: GraphImporter, node: torch.fx.Node, x: Any, output_size: Any, scales: Any = None,
+                             *rest: Any) -> SSAValue:
+    """Nearest neighbour: a gather of rows, then of columns, at positions PyTorch's own rule picks."""
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    if node.target is aten.upsample_nearest2d.default:
+        scales = None if scales is None or not rest or rest[0] is None else [scales, rest[0]]
+    for axis in (-2, -1):
+        size = _shape(value)[axis]
+        probe = torch.arange(size, dtype=torch.float64).reshape(1, 1, size, 1)
+        picked = aten.upsample_nearest2d.vec(probe, *_resample_args(shape[axis], scales, axis + 2))
+        positions = _constant(imp, "upsample_nearest.positions", picked.reshape(-1).round().to(torch.int64))
+        out_shape = list(_shape(value))
+        out_shape[axis] = shape[axis]
+        value = imp.add(rgraph.IndexSelectOp(value, positions, len(out_shape) + axis, tensor_type(dtype, tuple(out_shape))))
+    return value
+
+
+# --- sorting and scatter --------------------------------------------------------------------------
+
+
+@converts(aten.sort.default, aten.sort.stable)
+def convert_sort(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int = -1, descending: bool = False, *,
+                 stable: bool | None = None) -> tuple:
+    """sort.default(x, dim, descending) or sort.stable(x, *, stable, dim, descending). The
+    simulator always sorts stably, which is one valid order for stable=False."""
+    value = imp.values[x]
+    op = imp.add_op(rgraph.SortOp(value, dim % max(len(_shape(value)), 1), bool(descending), bool(stable) if stable is not None else True))
+    return op.results[0], op.results[1]
+
+
+@converts(aten.copy.default)
+def convert_copy_into(imp: GraphImporter, node: torch.fx.Node, dst: Any, src: Any, non_blocking: bool = False) -> SSAValue:
+    """copy(dst, src): src broadcast to dst's shape and cast to its dtype (functionalised copy_)."""
+    dtype, shape = _meta(node)
+    value = imp.cast(imp.value(src, dtype), dtype)
+    if _shape(value) != shape:
+        value = imp.add(rgraph.ExpandOp(value, tensor_type(dtype, shape)))
+    return value
+
+
+@converts(aten.slice_scatter.default)
+def convert_slice_scatter(imp: GraphImporter, node: torch.fx.Node, x: Any, src: Any, dim: int = 0, start: Any = None,
+                          end: Any = None, step: int = 1) -> SSAValue:
+    dtype, shape = _meta(node)
+    dim %= len(shape)
+    start, end, step = slice(start, end, step).indices(shape[dim])
+    end = max(end, start)
+    return imp.add(rgraph.SliceScatterOp(imp.cast(imp.values[x], dtype), imp.cast(imp.values[src], dtype), dim, start, end, step))
+
+
+@converts(aten.select_scatter.default)
+def convert_select_scatter(imp: GraphImporter, node: torch.fx.Node, x: Any, src: Any, dim: int, index: int) -> SSAValue:
+    dtype, shape = _meta(node)
+    dim %= len(shape)
+    index %= shape[dim]
+    widened = list(shape)
+    widened[dim] = 1
+    src_value = imp.add(rgraph.ReshapeOp(imp.cast(imp.values[src], dtype), tensor_type(dtype, tuple(widened))))
+    return imp.add(rgraph.SliceScatterOp(imp.cast(imp.values[x], dtype), src_value, dim, index, index + 1, 1))
+
+
+@converts(aten.index_put.default)
+def convert_index_put(imp: GraphImporter, node: torch.fx.Node, x: Any, indices: list, values: Any,
+                      accumulate: bool = False) -> SSAValue:
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    given = [(d, i) for d, i in enumerate(indices) if i is not None]
+    fill = imp.cast(imp.value(values, dtype), dtype)
+    if any(i.meta["val"].dtype == torch.bool for _, i in given):
+        # x[mask] = v with a mask over the leading dims and one value: a select, no data-dependent shape
+        (d, mask), = given if len(given) == 1 else [(None, None)]
+        mask_shape = tuple(mask.meta["val"].shape) if mask is not None else ()
+        if mask is None or d != 0 or shape[:len(mask_shape)] != mask_shape or accumulate or \
+                any(n != 1 for n in _shape(fill)):
+            raise UnsupportedOpError("index_put with a boolean mask is supported for x[mask] = value only", imp.current_source)
+        cond = imp.values[mask]
+        if len(mask_shape) < len(shape):
+            cond = imp.add(rgraph.ReshapeOp(cond, tensor_type("i1", mask_shape + (1,) * (len(shape) - len(mask_shape)))))
+        if _shape(fill):
+            fill = imp.add(rgraph.ReshapeOp(fill, tensor_type(dtype, ())))
+        return imp.add(rgraph.WhereOp(cond, fill, value, tensor_type(dtype, shape)))
+    return imp.add(rgraph.IndexPutOp(value, [imp.values[i] for _, i in given], [d for d, _ in given], fill, bool(accumulate)))
+
+
+@converts(aten.scatter.src, aten.scatter.value, aten.scatter_add.default, aten.scatter.reduce, aten.scatter.value_reduce)
+def convert_scatter(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: Any, src: Any, *,
+                    reduce: str | None = None) -> SSAValue:
+    dtype, shape = _meta(node)
+    mode = "add" if node.target is aten.scatter_add.default else {None: "none", "add": "add"}.get(reduce)
+    if mode is None:
+        raise UnsupportedOpError(f"scatter with reduce={reduce!r} is not supported (only 'add')", imp.current_source)
+    index_value = imp.values[index]
+    if isinstance(src, torch.fx.Node):
+        source = imp.cast(imp.values[src], dtype)
+    else:
+        source = imp.full(src, dtype, _shape(index_value))
+    dim %= max(len(shape), 1)
+    return imp.add(rgraph.ScatterOp(imp.cast(imp.values[x], dtype), dim, index_value, source, mode))

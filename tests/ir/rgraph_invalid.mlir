@@ -648,3 +648,115 @@ func.func @case80() {
   %0 = rgraph.weight "w" {value = dense_resource<w_blob> : tensor<4xf32>} : tensor<2xf32>
   func.return
 }
+
+// -----
+
+// CHECK: rgraph.im2col: input must be (N, C, L) or (N, C, H, W), got (2, 4)
+func.func @case81(%a: tensor<2x4xf32>) {
+  %0 = rgraph.im2col %a {kernel = array<i64: 1>, stride = array<i64: 1>, padding = array<i64: 0>, dilation = array<i64: 1>, groups = 1 : i64, pad_with = "zero"} : tensor<2x4xf32> -> tensor<2x1x4x1xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.im2col: stride [1] must have 2 entries (one per spatial dim)
+func.func @case82(%a: tensor<1x2x4x4xf32>) {
+  %0 = rgraph.im2col %a {kernel = array<i64: 3, 3>, stride = array<i64: 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64, pad_with = "zero"} : tensor<1x2x4x4xf32> -> tensor<1x1x18x4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.im2col: groups=3 does not divide 2 channels
+func.func @case83(%a: tensor<1x2x4x4xf32>) {
+  %0 = rgraph.im2col %a {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 3 : i64, pad_with = "zero"} : tensor<1x2x4x4xf32> -> tensor<1x1x18x4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.im2col: kernel [5, 5] (dilation [1, 1]) does not fit input (1, 2, 4, 4) padded by [0, 0]
+func.func @case84(%a: tensor<1x2x4x4xf32>) {
+  %0 = rgraph.im2col %a {kernel = array<i64: 5, 5>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64, pad_with = "zero"} : tensor<1x2x4x4xf32> -> tensor<1x1x50x1xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.im2col: result shape (1, 1, 18, 4) should be (1, 1, 18, 16)
+func.func @case85(%a: tensor<1x2x4x4xf32>) {
+  %0 = rgraph.im2col %a {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64, pad_with = "zero"} : tensor<1x2x4x4xf32> -> tensor<1x1x18x4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.im2col: parameter 'pad_with' must be one of ['zero', 'lowest'], got 'edge'
+func.func @case86(%a: tensor<1x2x4x4xf32>) {
+  %0 = rgraph.im2col %a {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64, pad_with = "edge"} : tensor<1x2x4x4xf32> -> tensor<1x1x18x16xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.batch_norm: running var (3,) is not (4,) (channels)
+func.func @case87(%a: tensor<1x4x2x2xf32>, %c: tensor<4xf32>, %d: tensor<3xf32>) {
+  %0 = rgraph.batch_norm %a, %c, %c, %c, %d {eps = 1.000000e-05 : f64} : (tensor<1x4x2x2xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<3xf32>) -> tensor<1x4x2x2xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.batch_norm: input 0 must be a float, got i64
+func.func @case88(%a: tensor<1x4xi64>, %c: tensor<4xi64>) {
+  %0 = rgraph.batch_norm %a, %c, %c, %c, %c {eps = 1.000000e-05 : f64} : (tensor<1x4xi64>, tensor<4xi64>, tensor<4xi64>, tensor<4xi64>, tensor<4xi64>) -> tensor<1x4xi64>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.sort: result #1 dtype i32 should be i64
+func.func @case89(%a: tensor<2x4xf32>) {
+  %0, %1 = rgraph.sort %a {dim = 1 : i64, descending = false, stable = true} : tensor<2x4xf32> -> tensor<2x4xf32>, tensor<2x4xi32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.sort: dim 2 is out of range for rank 2
+func.func @case90(%a: tensor<2x4xf32>) {
+  %0, %1 = rgraph.sort %a {dim = 2 : i64, descending = false, stable = true} : tensor<2x4xf32> -> tensor<2x4xf32>, tensor<2x4xi64>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.slice_scatter: src (2, 3) is not the slice's shape (2, 2)
+func.func @case91(%a: tensor<2x4xf32>, %b: tensor<2x3xf32>) {
+  %0 = rgraph.slice_scatter %a, %b {dim = 1 : i64, start = 0 : i64, end = 4 : i64, step = 2 : i64} : (tensor<2x4xf32>, tensor<2x3xf32>) -> tensor<2x4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.index_put: values (5,) do not broadcast to the indexed shape (3, 4)
+func.func @case92(%a: tensor<10x4xf32>, %b: tensor<5xf32>, %i: tensor<3xi64>) {
+  %0 = rgraph.index_put %a[%i], %b {indexed_dims = array<i64: 0>, accumulate = false} : (tensor<10x4xf32>, tensor<5xf32>, tensor<3xi64>) -> tensor<10x4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.scatter: index (3, 4) is larger than src (2, 4)
+func.func @case93(%a: tensor<5x4xf32>, %b: tensor<2x4xf32>, %i: tensor<3x4xi64>) {
+  %0 = rgraph.scatter %a, %i, %b {dim = 0 : i64, reduce = "none"} : (tensor<5x4xf32>, tensor<3x4xi64>, tensor<2x4xf32>) -> tensor<5x4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.scatter: parameter 'reduce' must be one of ['none', 'add'], got 'max'
+func.func @case94(%a: tensor<5x4xf32>, %b: tensor<3x4xf32>, %i: tensor<3x4xi64>) {
+  %0 = rgraph.scatter %a, %i, %b {dim = 0 : i64, reduce = "max"} : (tensor<5x4xf32>, tensor<3x4xi64>, tensor<3x4xf32>) -> tensor<5x4xf32>
+  func.return
+}

@@ -3,7 +3,7 @@
 // Every rgraph op, printed and parsed back (tests/dialects/test_rgraph_ops.py also checks that the
 // printed text is a fixed point, that the generic form round-trips, and that no op is missing).
 
-func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, %n: tensor<2x4xi64>, %ids: tensor<3xi64>, %bias: tensor<10xf32>) -> tensor<2x4xf32> {
+func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, %n: tensor<2x4xi64>, %ids: tensor<3xi64>, %bias: tensor<10xf32>, %y2: tensor<2x2xf32>) -> tensor<2x4xf32> {
   %w = rgraph.weight "emb" : tensor<10x4xf32>
   %neg = rgraph.neg %x : tensor<2x4xf32> -> tensor<2x4xf32>
   %abs = rgraph.abs %x : tensor<2x4xf32> -> tensor<2x4xf32>
@@ -73,6 +73,13 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
   %index = rgraph.index %w[%ids] {indexed_dims = array<i64: 0>} : (tensor<10x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
   %triu = rgraph.triu %x {diagonal = 1 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
   %tril = rgraph.tril %x {diagonal = -1 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
+  %img = rgraph.full {value = 1.000000e+00 : f64} : tensor<1x4x6x6xf32>
+  %cols = rgraph.im2col %img {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 2 : i64, pad_with = "lowest"} : tensor<1x4x6x6xf32> -> tensor<1x2x18x9xf32>
+  %bn = rgraph.batch_norm %img, %y, %y, %y, %y {eps = 1.000000e-05 : f64} : (tensor<1x4x6x6xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x4x6x6xf32>
+  %sorted, %order = rgraph.sort %x {dim = 1 : i64, descending = true, stable = true} : tensor<2x4xf32> -> tensor<2x4xf32>, tensor<2x4xi64>
+  %sscat = rgraph.slice_scatter %x, %y2 {dim = 1 : i64, start = 0 : i64, end = 4 : i64, step = 2 : i64} : (tensor<2x4xf32>, tensor<2x2xf32>) -> tensor<2x4xf32>
+  %iput = rgraph.index_put %w[%ids], %y {indexed_dims = array<i64: 0>, accumulate = true} : (tensor<10x4xf32>, tensor<4xf32>, tensor<3xi64>) -> tensor<10x4xf32>
+  %scat = rgraph.scatter %x, %n, %x {dim = 1 : i64, reduce = "add"} : (tensor<2x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<2x4xf32>
   %full = rgraph.full {value = 5.000000e-01 : f64} : tensor<2x4xf32>
   %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
   %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>
@@ -110,6 +117,13 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
 // CHECK-NEXT: %index = rgraph.index %w[%ids] {indexed_dims = array<i64: 0>} : (tensor<10x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
 // CHECK-NEXT: %triu = rgraph.triu %x {diagonal = 1 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
 // CHECK-NEXT: %tril = rgraph.tril %x {diagonal = -1 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
+// CHECK-NEXT: %img = rgraph.full {value = 1.000000e+00 : f64} : tensor<1x4x6x6xf32>
+// CHECK-NEXT: %cols = rgraph.im2col %img {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 2 : i64, pad_with = "lowest"} : tensor<1x4x6x6xf32> -> tensor<1x2x18x9xf32>
+// CHECK-NEXT: %bn = rgraph.batch_norm %img, %y, %y, %y, %y {eps = 1.000000e-05 : f64} : (tensor<1x4x6x6xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x4x6x6xf32>
+// CHECK-NEXT: %sorted, %order = rgraph.sort %x {dim = 1 : i64, descending = true, stable = true} : tensor<2x4xf32> -> tensor<2x4xf32>, tensor<2x4xi64>
+// CHECK-NEXT: %sscat = rgraph.slice_scatter %x, %y2 {dim = 1 : i64, start = 0 : i64, end = 4 : i64, step = 2 : i64} : (tensor<2x4xf32>, tensor<2x2xf32>) -> tensor<2x4xf32>
+// CHECK-NEXT: %iput = rgraph.index_put %w[%ids], %y {indexed_dims = array<i64: 0>, accumulate = true} : (tensor<10x4xf32>, tensor<4xf32>, tensor<3xi64>) -> tensor<10x4xf32>
+// CHECK-NEXT: %scat = rgraph.scatter %x, %n, %x {dim = 1 : i64, reduce = "add"} : (tensor<2x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<2x4xf32>
 // CHECK-NEXT: %full = rgraph.full {value = 5.000000e-01 : f64} : tensor<2x4xf32>
 // CHECK-NEXT: %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
 // CHECK-NEXT: %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>

@@ -1,11 +1,11 @@
 import torch
 
 
-class Sorts(torch.nn.Module):
+class BesselJ0(torch.nn.Module):
     def forward(self, x):
         y = x * 2
-        return torch.sort(y, dim=-1).values
+        return torch.special.bessel_j0(y)
 
 
-model = Sorts()
+model = BesselJ0()
 example_inputs = (torch.randn(2, 4),)
