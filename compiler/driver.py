@@ -36,7 +36,7 @@ OPT_PIPELINES = {
 
 @dataclass(frozen=True)
 class CompileOptions:
-    chip: str = "small"
+    chip: str = "sn40l"
     opt_level: int = 1
     seed: int = 0
 
