@@ -445,7 +445,7 @@ def emit_cmd(source: Path, output: Path) -> None:
         try:
             data = emit_module(module)
         except _user_errors() as exc:
-            fail(f"{'stdin' if str(source) == '-' else source}: {exc}")
+            fail(str(exc) if str(source) == "-" else f"{source}: {exc}")
         write_atomically(output, data)
         click.echo(f"wrote {output} ({len(data):,} bytes)")
 

@@ -25,7 +25,7 @@ from compiler.frontend.importer import ImportedGraph, import_program
 from compiler.frontend.model_file import LoadedModel, load_model_file, run_eager
 from dialects import make_context, rgraph
 from dialects.types import dtype_of, shape_of
-from passes.registry import run_pipeline
+from passes.registry import apply_pipeline, parse_pipeline, verifying_callback
 
 OPT_PIPELINES = {
     0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{{seed={seed}}},rdu-route,rdu-section",
@@ -93,9 +93,16 @@ def summarize_work(graph: ImportedGraph) -> WorkSummary:
     return WorkSummary(flops, compulsory)
 
 
-def lower_to_hardware(graph: ImportedGraph, options: CompileOptions) -> ModuleOp:
+def lower_to_hardware(graph: ImportedGraph, options: CompileOptions,
+                      progress: Callable[[str], None] = lambda step: None) -> ModuleOp:
+    """Run the pipeline on a copy of the imported graph, naming each pass to `progress` as it starts."""
     module = graph.module.clone()
-    run_pipeline(make_context(), module, options.pipeline())
+
+    def announce(previous, module, following) -> None:
+        if following is not None:
+            progress(f"pass {following.name}")
+
+    apply_pipeline(make_context(), module, parse_pipeline(options.pipeline(), verifying_callback(then=announce)))
     module.verify()
     return module
 
@@ -116,7 +123,7 @@ def compile_loaded(loaded: LoadedModel, options: CompileOptions,
     eager = step("run eager", lambda: run_eager(loaded))
     program = step("torch.export", lambda: capture(loaded))
     graph = step("import", lambda: import_named(loaded, program))
-    module = step("passes", lambda: lower_to_hardware(graph, options))
+    module = step("passes", lambda: lower_to_hardware(graph, options, progress))
     bs = step("bitstream", lambda: emit_bitstream(module))
     data = bitstream_format.encode(bs)
     return CompileResult(loaded, graph, module, bs, data, chip, summarize_work(graph),

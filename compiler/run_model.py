@@ -127,7 +127,8 @@ class RunReport:
         ]
         for phase, why in b["phase_bounds"].items():
             lines.append(f"    {phase:13} bound by {why}")
-        width = max((len(r["name"]) for r in self.kernel_rows), default=6)
+        width = max([len(r["name"]) for r in self.kernel_rows] + [len("program load " + p["name"]) for p in self.program_loads]
+                    + [6])
         lines.append(f"  {'':2}{'kernel':{width}} {'cycles':>12} {'launch':>8} {'fill':>8} {'steady':>12}  bound: why")
         loads = {p["section"]: p for p in self.program_loads}
         section = None

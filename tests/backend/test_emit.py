@@ -116,3 +116,15 @@ def test_emit_needs_routes(tmp_path: Path) -> None:
     proc, out = _emit_after(FULL.removesuffix(",rdu-route"), tmp_path)
     assert proc.returncode == 2 and not out.exists()
     assert proc.stderr.decode().strip() == "error: rdu.load in kernel k0_exp has no routes: run rdu-route first"
+
+
+def test_emit_errors_name_the_file(tmp_path: Path) -> None:
+    module = parse_ir(make_context(), SMALL)
+    run_pipeline(make_context(), module, "rdu-target{chip=small}")
+    source = tmp_path / "graph.mlir"
+    source.write_text(print_ir(module))
+    out = tmp_path / "m.rbit"
+    proc = _rducc("emit", str(source), "-o", str(out))
+    assert proc.returncode == 2 and not out.exists()
+    assert proc.stderr.decode().strip() == (
+        f"error: {source}: bitstream emission runs on rdu IR, but the module holds func.func: run rdu-lower first")
