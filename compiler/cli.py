@@ -60,9 +60,9 @@ def user_errors() -> Iterator[None]:
         fail("interrupted")
 
 
-def check_writable(*paths: Path | None) -> None:
+def check_writable(*paths: Path | None, create_folders: bool = False) -> None:
     """Fail before any work if an output could not be written, so nothing is left half-done. Its
-    folder must exist: we do not create folders."""
+    folder must exist (a typo should not make folders), unless `create_folders` (sweep results)."""
     for path in paths:
         if path is None:
             continue
@@ -73,12 +73,14 @@ def check_writable(*paths: Path | None) -> None:
                 if not parent.is_dir():
                     fail(f"cannot write {path}: {parent} is a file, not a directory")
                 break
-        if not path.parent.is_dir():  # a typo in a folder name should not create folders
+        if not create_folders and not path.parent.is_dir():  # a typo in a folder name should not create folders
             fail(f"cannot write {path}: folder {path.parent} does not exist")
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    check_writable(path)
+def write_atomically(path: Path, data: bytes, create_folders: bool = False) -> None:
+    check_writable(path, create_folders=create_folders)
+    if create_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -520,7 +522,7 @@ def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, add
 
         if local and address:
             fail("--local runs in this process; it cannot be combined with --ray")
-        check_writable(output, plots_dir)
+        check_writable(output, plots_dir, create_folders=True)
         if output is not None:
             check_output(output)
         if plots_dir is not None:
@@ -541,7 +543,7 @@ def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, add
         except KeyboardInterrupt:
             fail("interrupted: the points finished so far are cached; run the same command again to resume")
         if output is not None:
-            write_atomically(output, encode(outcome.records, output))
+            write_atomically(output, encode(outcome.records, output), create_folders=True)
         plots = []
         if plots_dir is not None:
             from compiler.sweep.plots import draw

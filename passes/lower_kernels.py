@@ -81,7 +81,8 @@ ROOT_KERNEL = "forward"  # the name of kernels made only of the model's own (roo
 
 class KernelNamer:
     """Kernels are named in the model's words: the longest common module path of their ops
-    (`model.layers.3.self_attn`, `model.layers.3.mlp.down_proj`; `forward` for the root module),
+    (`model.layers.3.self_attn`, `model.layers.3.mlp.down_proj`, `model.layers.1-2` across two
+    layers; `forward` for the root module),
     made unique with `_2`, `_3`, ... in program order. IR without model locations (written by
     hand) keeps positional names, `k{index}_{first opcode}_x{ops}`."""
 
@@ -103,13 +104,19 @@ class KernelNamer:
 
 
 def common_module_prefix(paths: list[str]) -> str:
-    """The longest dotted prefix shared by every module path ("" when they share none)."""
+    """The longest dotted prefix shared by every module path ("" when they share none). When the
+    paths part at the index of a module list, the range of indices is kept (`model.layers.1-2`
+    for ops of layers 1 and 2), which says more than the list's name alone."""
     parts = [p.split(".") if p else [] for p in paths]
     common: list[str] = []
     for column in zip(*parts):
         if any(c != column[0] for c in column):
             break
         common.append(column[0])
+    following = {p[len(common)] for p in parts if len(p) > len(common)}
+    if common and len(following) > 1 and all(f.isdigit() for f in following):
+        indices = sorted(int(f) for f in following)
+        common.append(f"{indices[0]}-{indices[-1]}")
     return ".".join(common)
 
 

@@ -121,3 +121,18 @@ def test_bisect_refuses_a_shapes_only_model() -> None:
     result = bisect(str(EXAMPLES / "llama3_8b_shapes.py"))
     assert result.exit_code == 2
     assert "meta device" in result.stderr and "no values to bisect" in result.stderr
+
+
+def test_fault_in_a_converter_is_found_at_the_import_against_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from compiler.frontend.aten_converters import CONVERTERS
+
+    def gelu_as_relu(imp, node, x, approximate="none"):
+        return imp.add(rgraph.ReluOp(imp.value(x, "f32")))
+
+    monkeypatch.setitem(CONVERTERS, torch.ops.aten.gelu.default, gelu_as_relu)
+    report = json.loads(bisect(str(MLP), "--chip", "small", "--json").output)
+    assert report["first_divergent_level"] == "import"
+    assert report["culprit"]["op"] == "relu" and report["culprit"]["compared_with"] == "PyTorch"
+    assert report["culprit"]["source"].startswith("mlp.py:14: ")

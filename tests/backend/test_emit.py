@@ -39,8 +39,8 @@ def _text_with_locations(module) -> str:
 
 def test_cli_pipe_gives_the_compile_bytes(tmp_path: Path) -> None:
     direct, piped = tmp_path / "direct.rbit", tmp_path / "piped.rbit"
-    assert _rducc(str(MLP), "-o", str(direct)).returncode == 0
-    pipeline = _rducc("compile", str(MLP), "--print-pipeline").stdout.decode().strip()
+    assert _rducc(str(MLP), "-o", str(direct), "--chip", "small").returncode == 0
+    pipeline = _rducc("compile", str(MLP), "--chip", "small", "--print-pipeline").stdout.decode().strip()
     assert pipeline.startswith("rdu-target{chip=small},rdu-fuse,") and "rdu-route" in pipeline
     imported = _rducc("import", str(MLP))
     assert imported.returncode == 0, imported.stderr.decode()
