@@ -19,15 +19,16 @@ from xdsl.passes import ModulePass
 from backend_rdu.kernel_signature import kernel_signature
 from chip_model import ChipSpec
 from dialects import rdu
-from dialects.diagnostics import PassOrderError, RduccError
+from backend_rdu.routing.errors import RoutingError
+from dialects.diagnostics import PassOrderError
 from dialects.rdu_attrs import RouteAttr
 from passes.target import lowered_target_chip
 
 Site = tuple[int, int]
 
 
-class RouteError(RduccError):
-    """Streams of a kernel that the mesh cannot carry."""
+class RouteError(RoutingError):
+    """Streams of a kernel that the mesh cannot carry (the router's error, naming the kernel)."""
 
 
 def _name(site: Site) -> str:
@@ -36,7 +37,7 @@ def _name(site: Site) -> str:
 
 def route_kernel(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[RouteAttr]]:
     """Per stage, per output stream: its route (hops per consumer stage, tree links)."""
-    from backend_rdu.routing import RoutingError, Stream, route_streams
+    from backend_rdu.routing import Stream, route_streams
 
     positions: dict[str, Site] = {}
     requests = []

@@ -12,6 +12,8 @@ import json
 import struct
 from typing import Any, Callable
 
+from rducc_errors import UserError
+
 from bitstream_format.model import (
     DTYPE_BY_CODE,
     DTYPES,
@@ -35,7 +37,7 @@ IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "KERN", "SECT", "IOMP", "MEMI")
 
 
-class BitstreamError(ValueError):
+class BitstreamError(UserError, ValueError):
     """A file that is not a valid rducc bitstream (corrupt, truncated or of another version)."""
 
 

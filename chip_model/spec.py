@@ -13,13 +13,15 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from rducc_errors import UserError
+
 SPEC_DIR = Path(__file__).parent / "specs"
 UNIT_KINDS = ("pcu", "pmu", "agcu")
 OFF_CHIP_TIERS = ("hbm", "ddr")
 ZERO_ALLOWED = {"die_crossing_latency_cycles", "tile_overhead_cycles", "latency_cycles"}
 
 
-class ChipSpecError(ValueError):
+class ChipSpecError(UserError, ValueError):
     """A chip spec that is missing, malformed or inconsistent."""
 
 

@@ -18,31 +18,9 @@ from typing import Iterator
 import click
 
 from compiler.progress import spinner
+from rducc_errors import UserError
 
 EXIT_USER_ERROR = 2
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from bitstream_format import BitstreamError
-    from chip_model import ChipSpecError
-    from dialects.diagnostics import RduccError
-    from passes.registry import UnknownPassError
-
-    errors: list[type[BaseException]] = [RduccError, BitstreamError, ChipSpecError, UnknownPassError]
-    try:
-        from functional_sim import SimulationError
-
-        errors.append(SimulationError)
-    except ImportError:
-        pass
-    try:
-        from backend_rdu.placement import NetlistError, PlacementError
-        from backend_rdu.routing import RoutingError
-
-        errors += [NetlistError, PlacementError, RoutingError]
-    except ImportError:
-        pass
-    return tuple(errors)
 
 
 def fail(message: str) -> None:
@@ -52,9 +30,12 @@ def fail(message: str) -> None:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
+    """Report an error in the user's input as one `error:` line (exit 2). Every user-facing error
+    family derives from UserError, so this catches one class; anything else is a bug in rducc and
+    keeps its traceback."""
     try:
         yield
-    except _user_errors() as exc:
+    except UserError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted")

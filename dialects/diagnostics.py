@@ -1,13 +1,15 @@
 """User-facing diagnostics shared by every stage: one line naming the cause (and the model line where there is one).
 
-The CLI prints `error: <message>` and exits 2 for any RduccError; anything else is a bug in rducc
-and keeps its traceback.
+RduccError is the compiler's family of `rducc_errors.UserError`, the one base the CLI catches: it
+prints `error: <message>` and exits 2; anything else is a bug in rducc and keeps its traceback.
 """
 
 from __future__ import annotations
 
+from rducc_errors import UserError
 
-class RduccError(Exception):
+
+class RduccError(UserError):
     """An error in the user's input, reported in one line without a traceback."""
 
     def __init__(self, message: str, source: str = ""):

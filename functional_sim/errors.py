@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rducc_errors import UserError
 
-class SimulationError(ValueError):
+
+class SimulationError(UserError, ValueError):
     """A bitstream that cannot be simulated as given; the message is one line and names the culprit."""
 
     def __init__(self, message: str) -> None:

@@ -89,14 +89,17 @@ def _bytes(v: SSAValue) -> int:
     return value_bytes(v.type)
 
 
-def _crossing_bytes(ops: list[rgraph.GraphOp], j: int, after: set[Operation]) -> int:
-    """Bytes produced by ops[:j] that ops after the cut read (each crosses through HBM once)."""
-    total = 0
-    for op in ops[:j]:
-        for r in op.results:
-            if any(u.operation in after for u in r.uses):
-                total += _bytes(r)
-    return total
+def _crossing_bytes(kept: list[rgraph.GraphOp]) -> int:
+    """Bytes that leave a kernel made of `kept` for any later op: each goes through HBM once.
+
+    Every later reader counts, not only the ops right after the cut: a decoder layer's residual
+    stream, read again at the next layer's end, crosses whichever cut inside that layer is
+    chosen. Returned values are stored wherever the cut falls, so they do not count."""
+    members = set(kept)
+    return sum(
+        _bytes(r) for op in kept for r in op.results
+        if any(u.operation not in members and not isinstance(u.operation, func.ReturnOp) for u in r.uses)
+    )
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,9 @@ class FusePass(ModulePass):
         """Where to end a full kernel: at the cut in its second half that sends the fewest bytes
         through HBM to the next kernel (between decoder layers, that is the small residual
         stream), provided the ops moved along still fit one kernel with `next_op`."""
-        after = {next_op}
-        best_j, best_cost = len(ops), _crossing_bytes(ops, len(ops), after)
+        best_j, best_cost = len(ops), _crossing_bytes(ops)
         for j in range(len(ops) - 1, max(1, len(ops) // 2) - 1, -1):
-            after.add(ops[j])
-            cost = _crossing_bytes(ops, j, after)
+            cost = _crossing_bytes(ops[:j])
             if cost < best_cost:
                 best_j, best_cost = j, cost
         if best_j < len(ops):

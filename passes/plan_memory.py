@@ -110,6 +110,15 @@ class PlanMemoryPass(ModulePass):
             if moved == 0:
                 break
             offsets, peak = first_fit(in_hbm)
+        # A round spills until the bytes moved cover the excess, which can overshoot: bring back
+        # whatever fits again, the tensors that most want HBM (last in the spill order) first.
+        if peak <= hbm.capacity_bytes:
+            for item in reversed(list(in_ddr)):
+                trial_offsets, trial_peak = first_fit([*in_hbm, item])
+                if trial_peak <= hbm.capacity_bytes:
+                    in_hbm.append(item)
+                    in_ddr.remove(item)
+                    offsets, peak = trial_offsets, trial_peak
         ddr_offsets, ddr_peak = first_fit(in_ddr)
         if peak > hbm.capacity_bytes or ddr_peak > ddr.capacity_bytes:
             total = sum(i.nbytes for i in items)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rducc_errors import UserError
 
-class NetlistError(ValueError):
+
+class NetlistError(UserError, ValueError):
     """A netlist that is not well formed: missing keys, unknown kinds or units, duplicate names."""
 
 
-class PlacementError(ValueError):
+class PlacementError(UserError, ValueError):
     """A netlist that cannot be placed on the chip: too many units of a kind, or bad pins."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rducc_errors import UserError
 
-class RoutingError(ValueError):
+
+class RoutingError(UserError, ValueError):
     """Streams that cannot be routed within the mesh's link capacities, or malformed stream input."""
 
 
