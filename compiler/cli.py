@@ -427,7 +427,7 @@ def emit_cmd(source: Path, output: Path) -> None:
         module = parse_ir(make_context(), text, str(source))
         try:
             data = emit_module(module)
-        except _user_errors() as exc:
+        except UserError as exc:
             fail(str(exc) if str(source) == "-" else f"{source}: {exc}")
         write_atomically(output, data)
         click.echo(f"wrote {output} ({len(data):,} bytes)")
