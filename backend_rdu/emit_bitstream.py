@@ -167,7 +167,8 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
             assert isinstance(op, rdu.ComputeOp)
             opcode, ins, attrs = op.opcode.data, [stream_id[v] for v in op.inputs], op.param_values()
             buffer_bytes = op.bytes.value.data if op.bytes is not None else 0
-        label = f"{kernel.sym_name.data}/{opcode}"
+        scope = rdu.scope_of(op) if isinstance(op, rdu.ComputeOp) else None
+        label = f"{scope or kernel.sym_name.data}/{opcode}"  # the module that ran the op, when known
         source = rdu.source_text(op) if isinstance(op, rdu.ComputeOp) else ""
         if source:
             label += f" @ {source}"

@@ -41,8 +41,9 @@ def user_errors() -> Iterator[None]:
         fail("interrupted")
 
 
-def check_writable(*paths: Path | None) -> None:
-    """Fail before any work if an output could not be written, so nothing is left half-done."""
+def check_writable(*paths: Path | None, create_folders: bool = False) -> None:
+    """Fail before any work if an output could not be written, so nothing is left half-done. Its
+    folder must exist (a typo should not make folders), unless `create_folders` (sweep results)."""
     for path in paths:
         if path is None:
             continue
@@ -53,11 +54,14 @@ def check_writable(*paths: Path | None) -> None:
                 if not parent.is_dir():
                     fail(f"cannot write {path}: {parent} is a file, not a directory")
                 break
+        if not create_folders and not path.parent.is_dir():  # a typo in a folder name should not create folders
+            fail(f"cannot write {path}: folder {path.parent} does not exist")
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    check_writable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomically(path: Path, data: bytes, create_folders: bool = False) -> None:
+    check_writable(path, create_folders=create_folders)
+    if create_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -71,6 +75,16 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def read_bitstream(path: Path, data: bytes | None = None):
+    """Decode a bitstream file; a malformed one fails naming the file."""
+    import bitstream_format
+
+    try:
+        return bitstream_format.decode(path.read_bytes() if data is None else data)
+    except bitstream_format.BitstreamError as exc:
+        fail(f"{path}: {exc}")
+
+
 class DefaultCompileGroup(click.Group):
     """`rducc MODEL.py ...` means `rducc compile MODEL.py ...`."""
 
@@ -82,7 +96,8 @@ class DefaultCompileGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-chip_option = click.option("--chip", default="small", show_default=True, help="chip spec name (sn40l, small) or .toml path")
+chip_option = click.option("--chip", default="sn40l", show_default=True,
+                           help="chip spec name (sn40l; small, a 24-PCU chip for tests and quick looks) or .toml path")
 opt_option = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=1, show_default=True,
                           help="-O0: one operator per kernel (unfused baseline); -O1: fused streaming pipelines")
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="placement seed")
@@ -116,6 +131,7 @@ def main() -> None:
     \b
     rducc MODEL.py -o OUT.rbit      compile (same as `rducc compile`)
     rducc run MODEL.py --json       compile, simulate, compare with PyTorch
+    rducc bisect MODEL.py           find the first pass and op that stop matching PyTorch
     rducc sim OUT.rbit              simulate a bitstream
     rducc inspect OUT.rbit          show a bitstream
     rducc chip sn40l --json         show a chip spec
@@ -204,13 +220,12 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             timing_only: bool, timing: str, chip_spec: str | None, fifos: str, as_json: bool) -> None:
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
-        import bitstream_format
-        from functional_sim import save_outputs_npz, simulate
+        from functional_sim import SimulationError, save_outputs_npz, simulate
 
         if not bitstream.exists():
             fail(f"bitstream {bitstream} does not exist")
         check_writable(output, trace)
-        bs = bitstream_format.decode(bitstream.read_bytes())
+        bs = read_bitstream(bitstream)
         inputs = _sim_inputs(bs, inputs_path, 0)
         t0 = time.perf_counter()
         chip = None
@@ -220,7 +235,10 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             chip = load_chip(chip_spec)
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
-        result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing, fifos=fifos)
+        try:
+            result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing, fifos=fifos)
+        except SimulationError as exc:
+            fail(f"{bitstream}: {exc}")
         seconds = time.perf_counter() - t0
         if output is not None and not timing_only:
             with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
@@ -251,15 +269,22 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
               help="cycles from the discrete-event run or from the pipelined-roofline formula")
 @fifos_option
+@click.option("--rtol", type=click.FloatRange(min=0), help="relative tolerance (default: by output dtype, as torch.testing)")
+@click.option("--atol", type=click.FloatRange(min=0), help="absolute tolerance (default: by output dtype, as torch.testing)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile_bytes: int | None,
-            fifo_depth: int | None, launch: str, trace: Path | None, timing: str, fifos: str, as_json: bool) -> None:
-    """Compile MODEL.py, simulate it, and compare with PyTorch eager."""
+            fifo_depth: int | None, launch: str, trace: Path | None, timing: str, fifos: str,
+            rtol: float | None, atol: float | None, as_json: bool) -> None:
+    """Compile MODEL.py, simulate it, and compare with PyTorch eager (exit 1 if they differ).
+
+    A shapes-only model (built on the meta device) is simulated for timing only: it reports
+    `allclose: null` and exits 0."""
     with user_errors():
         from compiler.run_model import run_and_compare
 
+        check_writable(trace)
         with spinner(not as_json) as update:
-            report = run_and_compare(model, chip, opt_level, seed, launch, update, timing, fifos=fifos,
+            report = run_and_compare(model, chip, opt_level, seed, launch, update, timing, rtol, atol, fifos=fifos,
                                      **_knobs(placer, tile_bytes, fifo_depth))
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
@@ -267,7 +292,29 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
             click.echo(json.dumps(report.to_json()))
         else:
             click.echo(report.to_text())
-        if not report.allclose:
+        if report.allclose is False:
+            sys.exit(1)
+
+
+@main.command("bisect")
+@click.argument("model", type=click.Path(path_type=Path))
+@chip_option
+@opt_option
+@seed_option
+@click.option("-p", "--pipeline", help="the pass pipeline to bisect (default: the one these options compile with)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def bisect_cmd(model: Path, chip: str, opt_level: int, seed: int, pipeline: str | None, as_json: bool) -> None:
+    """Find where MODEL.py's compiled form first stops matching PyTorch: run its example inputs through
+    PyTorch, the imported IR, the IR after every pass and the bitstream, and name the first op that
+    diverges, with its model line. Exit 1 if some level diverges."""
+    with user_errors():
+        from compiler.bisect import bisect_model
+        from compiler.driver import CompileOptions
+
+        with spinner(not as_json) as update:
+            report = bisect_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed), pipeline, update)
+        click.echo(json.dumps(report.to_json()) if as_json else report.to_text())
+        if report.first_divergent is not None:
             sys.exit(1)
 
 
@@ -284,7 +331,6 @@ def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel:
                 html_path: Path | None) -> None:
     """Print a bitstream readably, or draw a kernel's placement map (--map K --html F.html or --svg F.svg)."""
     with user_errors():
-        import bitstream_format
         from compiler.inspect_bitstream import describe, to_json
 
         if not bitstream.exists():
@@ -295,7 +341,7 @@ def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel:
             fail("--map needs --html FILE or --svg FILE to write the picture to")
         check_writable(svg_path, html_path)
         data = bitstream.read_bytes()
-        bs = bitstream_format.decode(data)
+        bs = read_bitstream(bitstream, data)
         if map_kernel is not None:
             from chip_model import load_chip
             from compiler.placement_map import placement_html, placement_svg
@@ -405,7 +451,11 @@ def emit_cmd(source: Path, output: Path) -> None:
         from dialects import make_context
 
         text = sys.stdin.read() if str(source) == "-" else _read_ir_text(source)
-        data = emit_module(parse_ir(make_context(), text, str(source)))
+        module = parse_ir(make_context(), text, str(source))
+        try:
+            data = emit_module(module)
+        except UserError as exc:
+            fail(str(exc) if str(source) == "-" else f"{source}: {exc}")
         write_atomically(output, data)
         click.echo(f"wrote {output} ({len(data):,} bytes)")
 
@@ -480,7 +530,7 @@ def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, add
 
         if local and address:
             fail("--local runs in this process; it cannot be combined with --ray")
-        check_writable(output, plots_dir)
+        check_writable(output, plots_dir, create_folders=True)
         if output is not None:
             check_output(output)
         if plots_dir is not None:
@@ -501,7 +551,7 @@ def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, add
         except KeyboardInterrupt:
             fail("interrupted: the points finished so far are cached; run the same command again to resume")
         if output is not None:
-            write_atomically(output, encode(outcome.records, output))
+            write_atomically(output, encode(outcome.records, output), create_folders=True)
         plots = []
         if plots_dir is not None:
             from compiler.sweep.plots import draw

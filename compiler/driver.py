@@ -25,7 +25,7 @@ from compiler.frontend.importer import ImportedGraph, import_program
 from compiler.frontend.model_file import LoadedModel, load_model_file, run_eager
 from dialects import make_context, rgraph
 from dialects.types import dtype_of, shape_of
-from passes.registry import run_pipeline
+from passes.registry import apply_pipeline, parse_pipeline, verifying_callback
 
 OPT_PIPELINES = {
     0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
@@ -41,7 +41,7 @@ class CompileOptions:
     """What a compile may be told. The knobs an architecture engineer turns (placer, tile size,
     FIFO depth) become pass options in the pipeline, so `rducc opt -p` runs the same compile."""
 
-    chip: str = "small"
+    chip: str = "sn40l"
     opt_level: int = 1
     seed: int = 0
     placer: str = "cpsat"  # cpsat | greedy | random (seeded random legal sites)
@@ -111,9 +111,16 @@ def summarize_work(graph: ImportedGraph) -> WorkSummary:
     return WorkSummary(flops, compulsory)
 
 
-def lower_to_hardware(graph: ImportedGraph, options: CompileOptions) -> ModuleOp:
+def lower_to_hardware(graph: ImportedGraph, options: CompileOptions,
+                      progress: Callable[[str], None] = lambda step: None) -> ModuleOp:
+    """Run the pipeline on a copy of the imported graph, naming each pass to `progress` as it starts."""
     module = graph.module.clone()
-    run_pipeline(make_context(), module, options.pipeline())
+
+    def announce(previous, module, following) -> None:
+        if following is not None:
+            progress(f"pass {following.name}")
+
+    apply_pipeline(make_context(), module, parse_pipeline(options.pipeline(), verifying_callback(then=announce)))
     module.verify()
     return module
 
@@ -134,7 +141,7 @@ def compile_loaded(loaded: LoadedModel, options: CompileOptions,
     eager = step("run eager", lambda: run_eager(loaded))
     program = step("torch.export", lambda: capture(loaded))
     graph = step("import", lambda: import_named(loaded, program))
-    module = step("passes", lambda: lower_to_hardware(graph, options))
+    module = step("passes", lambda: lower_to_hardware(graph, options, progress))
     bs = step("bitstream", lambda: emit_bitstream(module))
     data = bitstream_format.encode(bs)
     return CompileResult(loaded, graph, module, bs, data, chip, summarize_work(graph),

@@ -10,11 +10,17 @@ from typing import Any
 from compiler.compare import OutputComparison, compare_outputs, eager_leaves, to_numpy
 from compiler.driver import CompileOptions, CompileResult, compile_model
 from compiler.progress import ProgressFn, no_progress
-from dialects.diagnostics import RduccError
+
+
+SHAPES_ONLY_REASON = ("the model is built on the meta device (shapes only): there are no values to compare, "
+                      "so the bitstream was simulated for timing only")
 
 
 @dataclass
 class RunReport:
+    """What `rducc run` found. The cycle breakdown adds up: program loads paid within a run,
+    plus every kernel (its launch, pipeline fill and steady state), is the total."""
+
     model: str
     chip: str
     opt_level: int
@@ -28,14 +34,49 @@ class RunReport:
     kernel_rows: list[dict[str, Any]] = field(default_factory=list)
     setup_cycles: int = 0
     trace: dict[str, Any] = field(default_factory=dict)
+    program_loads: list[dict[str, Any]] = field(default_factory=list)  # {"section", "start", "cycles"}
+    not_compared: str = ""  # why no values were compared (shapes-only), or ""
 
     @property
-    def allclose(self) -> bool:
+    def allclose(self) -> bool | None:
+        """None when nothing could be compared (a shapes-only model)."""
+        if self.not_compared:
+            return None
         return all(c.allclose for c in self.comparisons)
 
     @property
-    def max_abs_error(self) -> float:
+    def max_abs_error(self) -> float | None:
+        if self.not_compared:
+            return None
         return max((c.max_abs_error for c in self.comparisons), default=0.0)
+
+    def breakdown(self) -> dict[str, Any]:
+        """Where the cycles of one run go, in parts that add up to `cycles`."""
+        loads = sum(p["cycles"] for p in self.program_loads) - self.setup_cycles
+        launches = sum(r["launch_cycles"] for r in self.kernel_rows)
+        fills = sum(r["fill_cycles"] for r in self.kernel_rows)
+        steady = sum(r["steady_cycles"] for r in self.kernel_rows)
+        return {
+            "program_load_cycles": loads,
+            "launch_cycles": launches,
+            "fill_cycles": fills,
+            "steady_cycles": steady,
+            "total_cycles": loads + launches + fills + steady,
+            "setup_cycles": self.setup_cycles,
+            "phase_bounds": {
+                "program_load": (f"{len(self.program_loads)} section load(s) of {self.compile.chip.launch.program_load_cycles:,} "
+                                 "cycles each (chip launch.program_load_cycles)"
+                                 + ("; a one-section program is loaded once, before the first run (setup)"
+                                    if self.setup_cycles else "")),
+                "launch": f"{self.launch} launch: {self._launch_cost():,} cycles per kernel",
+                "fill": "pipeline depth: the first tile's trip through each kernel's stages",
+                "steady": "each kernel's bounding resource (its `bound` and `limiting` columns)",
+            },
+        }
+
+    def _launch_cost(self) -> int:
+        launch = self.compile.chip.launch
+        return launch.software_launch_cycles if self.launch == "software" else launch.hardware_launch_cycles
 
     def to_json(self) -> dict[str, Any]:
         m = self.compile.bitstream.manifest
@@ -46,6 +87,7 @@ class RunReport:
             "opt_level": self.opt_level,
             "launch": self.launch,
             "allclose": self.allclose,
+            **({"allclose_reason": self.not_compared} if self.not_compared else {}),
             "max_abs_error": self.max_abs_error,
             "cycles": self.cycles,
             "modeled_seconds": self.modeled_seconds,
@@ -55,6 +97,8 @@ class RunReport:
             "kernels": m["kernels"],
             "kernel_bounds": self.kernel_bounds,
             "setup_cycles": self.setup_cycles,
+            "cycle_breakdown": self.breakdown(),
+            "program_loads": self.program_loads,
             "kernel_report": self.kernel_rows,
             "pcus_used": m["pcus_used"],
             "pmus_used": m["pmus_used"],
@@ -67,21 +111,39 @@ class RunReport:
 
     def to_text(self) -> str:
         j = self.to_json()
+        b = j["cycle_breakdown"]
+        if self.not_compared:
+            verdict = f"allclose: null ({self.not_compared})"
+        else:
+            verdict = f"allclose: {str(self.allclose).lower()} (max abs error {self.max_abs_error:.3g})"
         lines = [
-            f"{self.model} on {self.chip} at -O{self.opt_level}: allclose: {str(self.allclose).lower()} "
-            f"(max abs error {self.max_abs_error:.3g})",
+            f"{self.model} on {self.chip} at -O{self.opt_level}: {verdict}",
             f"  {j['kernels']} kernel{'' if j['kernels'] == 1 else 's'}, {j['pcus_used']} PCUs, {j['pmus_used']} PMUs; "
             f"{self.cycles:,} cycles ({self.modeled_seconds * 1e6:.2f} us), roofline {j['roofline_cycles']:,.0f} cycles",
             f"  compile {j['compile_seconds']:.2f} s, simulate {j['simulate_seconds']:.2f} s",
+            f"  cycles: {b['program_load_cycles']:,} program loads + {b['launch_cycles']:,} launches + "
+            f"{b['fill_cycles']:,} fill + {b['steady_cycles']:,} steady = {b['total_cycles']:,}"
+            + (f" (+ {self.setup_cycles:,} setup, once)" if self.setup_cycles else ""),
         ]
-        slowest = sorted(self.kernel_rows, key=lambda r: -r["cycles"])[:8]
-        if slowest:
-            lines.append("  slowest kernels (cycles, bound: why):")
-        for r in slowest:
-            lines.append(f"    {r['name']:28} {r['cycles']:>12,}  {r['bound']:8} {r['limiting']}")
+        for phase, why in b["phase_bounds"].items():
+            lines.append(f"    {phase:13} bound by {why}")
+        width = max([len(r["name"]) for r in self.kernel_rows] + [len("program load " + p["name"]) for p in self.program_loads]
+                    + [6])
+        lines.append(f"  {'':2}{'kernel':{width}} {'cycles':>12} {'launch':>8} {'fill':>8} {'steady':>12}  bound: why")
+        loads = {p["section"]: p for p in self.program_loads}
+        section = None
+        for r in self.kernel_rows:
+            if r["section"] != section and r["section"] in loads:
+                section = r["section"]
+                p = loads[section]
+                setup = " (setup, once)" if self.setup_cycles and len(loads) == 1 else ""
+                lines.append(f"  {'':2}{'program load ' + p['name']:{width}} {p['cycles']:>12,}{setup}")
+            lines.append(f"  {'':2}{r['name']:{width}} {r['cycles']:>12,} {r['launch_cycles']:>8,} {r['fill_cycles']:>8,} "
+                         f"{r['steady_cycles']:>12,}  {r['bound']}: {r['limiting']}")
         for c in self.comparisons:
             if not c.allclose:
-                lines.append(f"  output {c.index} {c.dtype}{list(c.shape)}: {c.reason}, max abs error {c.max_abs_error:.3g}")
+                lines.append(f"  output {c.index} {c.dtype}{list(c.shape)}: {c.reason}, max abs error {c.max_abs_error:.3g} "
+                             f"(rtol {c.rtol:g}, atol {c.atol:g})")
         return "\n".join(lines)
 
 
@@ -101,6 +163,7 @@ def kernel_row(k) -> dict[str, Any]:
         limiting = f"{slowest.label} on {slowest.sites} {slowest.unit.upper()}s" if slowest else ""
     return {
         "name": k.name,
+        "section": k.section,
         "cycles": k.cycles,
         "bound": k.bound,
         "launch_cycles": k.launch_cycles,
@@ -113,29 +176,29 @@ def kernel_row(k) -> dict[str, Any]:
 
 
 def run_and_compare(model: Path, chip: str, opt_level: int, seed: int = 0, launch: str = "software",
-                    progress: ProgressFn = no_progress, timing: str = "event", *, fifos: str = "configured",
+                    progress: ProgressFn = no_progress, timing: str = "event",
+                    rtol: float | None = None, atol: float | None = None, *, fifos: str = "configured",
                     **knobs) -> RunReport:
-    """`knobs` are CompileOptions fields (placer, tile_bytes, fifo_depth); `fifos` the simulator's FIFO policy."""
+    """`knobs` are CompileOptions fields (placer, tile_bytes, fifo_depth); `fifos` the simulator's
+    FIFO policy; `rtol`/`atol` override the dtype's tolerances."""
     result = compile_model(model, CompileOptions(chip=chip, opt_level=opt_level, seed=seed, **knobs), progress)
     progress("simulate")
-    return run_compiled(result, launch, timing, fifos)
+    return run_compiled(result, launch, timing, rtol, atol, fifos=fifos)
 
 
 def run_compiled(result: CompileResult, launch: str = "software", timing: str = "event",
-                 fifos: str = "configured") -> RunReport:
+                 rtol: float | None = None, atol: float | None = None, *, fifos: str = "configured") -> RunReport:
+    """Simulate a compiled model and compare with eager (`rtol`/`atol` override the dtype's
+    tolerances). A shapes-only model is simulated for timing only and compares nothing."""
     from functional_sim import simulate
 
-    if result.loaded.shapes_only:
-        raise RduccError(
-            f"{result.loaded.path.name} builds its model on the meta device (shapes only), so there are no values "
-            "to simulate or compare; compile it and use `rducc sim OUT.rbit --timing-only` for cycles"
-        )
-
-    inputs = [to_numpy(t) for t in result.loaded.inputs]
+    shapes_only = result.loaded.shapes_only
+    inputs = None if shapes_only else [to_numpy(t) for t in result.loaded.inputs]
     t0 = time.perf_counter()
-    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos)
+    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos,
+                   execute=not shapes_only)
     seconds = time.perf_counter() - t0
-    comparisons = compare_outputs(sim.outputs, eager_leaves(result.eager_outputs))
+    comparisons = [] if shapes_only else compare_outputs(sim.outputs, eager_leaves(result.eager_outputs), rtol, atol)
     bounds: dict[str, int] = {}
     for k in sim.kernels:
         bounds[k.bound] = bounds.get(k.bound, 0) + 1
@@ -153,4 +216,6 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
         kernel_rows=[kernel_row(k) for k in sim.kernels],
         setup_cycles=sim.setup_cycles,
         trace=sim.chrome_trace(),
+        program_loads=[{"section": s.id, "name": s.name, "start": s.start, "cycles": s.load_cycles} for s in sim.sections],
+        not_compared=SHAPES_ONLY_REASON if shapes_only else "",
     )

@@ -22,6 +22,7 @@ from xdsl.dialects.builtin import (
     DenseResourceAttr,
     DictionaryAttr,
     FileLineColLoc,
+    NameLoc,
     FloatAttr,
     IntegerAttr,
     ModuleOp,
@@ -74,9 +75,18 @@ PLACEMENT_ATTR = "rdu.placement"
 
 def source_text(op: Operation) -> str:
     """The model line an op came from, as `file.py:12` (from its location), or ""."""
-    if isinstance(op.location, FileLineColLoc):
-        return f"{Path(op.location.filename.data).name}:{op.location.line.data}"
+    loc = op.location.location if isinstance(op.location, NameLoc) else op.location
+    if isinstance(loc, FileLineColLoc):
+        return f"{Path(loc.filename.data).name}:{loc.line.data}"
     return ""
+
+
+def scope_of(op: Operation) -> str | None:
+    """The module path that produced an op (the name of its `NameLoc`; "" for the model's root
+    module), or None when the op has no model location (IR written by hand)."""
+    if isinstance(op.location, NameLoc):
+        return op.location.desc.data
+    return "" if isinstance(op.location, FileLineColLoc) else None
 
 
 def carry_location(source: Operation, target: Operation) -> Operation:

@@ -24,6 +24,7 @@ from xdsl.dialects.builtin import (
     DenseArrayBase,
     DenseResourceAttr,
     FileLineColLoc,
+    NameLoc,
     FloatAttr,
     IntegerAttr,
     IntegerType,
@@ -120,7 +121,7 @@ class GraphOp(IRDLOperation):
 
     def source(self) -> str:
         """The model line that produced this op, "file.py:LINE", from its location (empty when unknown)."""
-        loc = self.location
+        loc = self.location.location if isinstance(self.location, NameLoc) else self.location
         return f"{loc.filename.data}:{loc.line.data}" if isinstance(loc, FileLineColLoc) else ""
 
     def operand_shapes(self) -> list[tuple[int, ...]]:

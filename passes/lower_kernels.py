@@ -4,8 +4,8 @@ Ops that `rdu-fuse` put in one group (`rdu.kernel = N`) become one kernel whose 
 stream on chip between stages; an op without a group is a kernel of its own, which is the paper's
 unfused baseline (-O0). Inside a kernel, values from outside are loaded through AGCUs, PCU stages
 read and write through PMU buffers, and values needed by later kernels (or returned) are stored
-to their home off chip. In fused kernels, fill constants are generated on chip by a PCU instead
-of being loaded. Each rdu op keeps the model line of the rgraph op it comes from, and a weight's
+to their home off chip. Kernels are named after the module path of their ops (KernelNamer). In
+fused kernels, fill constants are generated on chip by a PCU instead of being loaded. Each rdu op keeps the model line of the rgraph op it comes from, and a weight's
 tensor keeps its bytes (the dense resource of `rgraph.weight`). The module must have a target
 (`rdu-target`), which every later pass reads.
 """
@@ -76,6 +76,50 @@ class KernelBuilder:
         return rdu.KernelOp(self.name, Region(self.block))
 
 
+ROOT_KERNEL = "forward"  # the name of kernels made only of the model's own (root module) ops
+
+
+class KernelNamer:
+    """Kernels are named in the model's words: the longest common module path of their ops
+    (`model.layers.3.self_attn`, `model.layers.3.mlp.down_proj`, `model.layers.1-2` across two
+    layers; `forward` for the root module),
+    made unique with `_2`, `_3`, ... in program order. IR without model locations (written by
+    hand) keeps positional names, `k{index}_{first opcode}_x{ops}`."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def name(self, index: int, group: list[rgraph.GraphOp]) -> str:
+        scopes = [s for s in (rdu.scope_of(op) for op in group) if s is not None]
+        if scopes:
+            base = common_module_prefix(scopes) or ROOT_KERNEL
+        else:
+            base = f"k{index}_{group[0].OPCODE}" + (f"_x{len(group)}" if len(group) > 1 else "")
+        name, n = base, 1
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
+
+
+def common_module_prefix(paths: list[str]) -> str:
+    """The longest dotted prefix shared by every module path ("" when they share none). When the
+    paths part at the index of a module list, the range of indices is kept (`model.layers.1-2`
+    for ops of layers 1 and 2), which says more than the list's name alone."""
+    parts = [p.split(".") if p else [] for p in paths]
+    common: list[str] = []
+    for column in zip(*parts):
+        if any(c != column[0] for c in column):
+            break
+        common.append(column[0])
+    following = {p[len(common)] for p in parts if len(p) > len(common)}
+    if common and len(following) > 1 and all(f.isdigit() for f in following):
+        indices = sorted(int(f) for f in following)
+        common.append(f"{indices[0]}-{indices[-1]}")
+    return ".".join(common)
+
+
 @dataclass(frozen=True)
 class LowerKernelsPass(ModulePass):
     name = "rdu-lower"
@@ -144,7 +188,8 @@ class LowerKernelsPass(ModulePass):
                         homes[r] = t.result
                     n += 1
 
-        kernels = [self._kernel(i, group, homes, fused_fulls) for i, group in enumerate(groups)]
+        kernel_names = KernelNamer()
+        kernels = [self._kernel(kernel_names.name(i, group), group, homes, fused_fulls) for i, group in enumerate(groups)]
         kernels += self._bind_outputs(ret, homes, tensors, len(kernels))
 
         fn.detach()
@@ -153,9 +198,8 @@ class LowerKernelsPass(ModulePass):
             module.body.block.add_op(op)
 
     @staticmethod
-    def _kernel(index: int, group: list[rgraph.GraphOp], homes: dict[SSAValue, SSAValue],
+    def _kernel(name: str, group: list[rgraph.GraphOp], homes: dict[SSAValue, SSAValue],
                 fused_fulls: set[rgraph.FullOp]) -> rdu.KernelOp:
-        name = f"k{index}_{group[0].OPCODE}" + (f"_x{len(group)}" if len(group) > 1 else "")
         kb = KernelBuilder(name, homes)
         for op in group:
             for v in op.operands:

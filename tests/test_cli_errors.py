@@ -39,7 +39,11 @@ def assert_user_error(result, *needles: str) -> str:
         ("no_inputs.py", ["defines no module-level `example_inputs`"]),
         ("not_a_module.py", ["`model` is a int, not a torch.nn.Module"]),
         ("constructor_raises.py", ["constructor_raises.py:7", "RuntimeError: weights file missing"]),
-        ("wrong_inputs.py", ["do not fit the model", "2x7 and 4x4"]),
+        ("wrong_inputs.py", ["the example inputs do not fit the model", "2x7 and 4x4"]),
+        ("forward_raises.py", ["forward_raises.py:7: raise ValueError(\"expected 8 features,\" f\" got {x.shape[-1]}\")",
+                               "the model's forward raised ValueError: expected 8 features, got 4"]),
+        ("unsupported_multiline.py", ["unsupported op aten.sort.default", "unsupported_multiline.py:7",
+                                      "torch.sort(y, dim=-1, descending=True).values"]),
         ("data_dependent.py", ["control flow that depends on tensor values", "data_dependent.py:6"]),
         ("unsupported_op.py", ["unsupported op aten.special_bessel_j0.default", "unsupported_op.py:7", "torch.special.bessel_j0"]),
         ("mask_indexing.py", ["shape depends on its values", "mask_indexing.py:6", "torch.where"]),
@@ -48,7 +52,7 @@ def assert_user_error(result, *needles: str) -> str:
 )
 def test_bad_model_fails_cleanly(tmp_path: Path, model: str, needles: list[str]) -> None:
     out = tmp_path / "out.rbit"
-    result = invoke(str(MODELS / model), "-o", str(out))
+    result = invoke(str(MODELS / model), "-o", str(out), "--chip", "small")
     assert_user_error(result, *needles)
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
@@ -56,12 +60,12 @@ def test_bad_model_fails_cleanly(tmp_path: Path, model: str, needles: list[str])
 
 def test_hf_cache_output_suggests_the_fix(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
-    result = invoke(str(MODELS / "hf_with_cache.py"), "-o", str(tmp_path / "o.rbit"))
+    result = invoke(str(MODELS / "hf_with_cache.py"), "-o", str(tmp_path / "o.rbit"), "--chip", "small")
     assert_user_error(result, "KV-cache", "use_cache=False")
 
 
 def test_run_reports_the_same_errors() -> None:
-    assert_user_error(invoke("run", str(MODELS / "unsupported_op.py")), "aten.special_bessel_j0.default")
+    assert_user_error(invoke("run", str(MODELS / "unsupported_op.py"), "--chip", "small"), "aten.special_bessel_j0.default")
 
 
 def test_unsupported_op_is_listed_by_ops() -> None:
@@ -96,7 +100,7 @@ def test_unparsable_ir(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def mlp_bitstream(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bits") / "mlp.rbit"
-    result = invoke(str(Path(__file__).parents[1] / "examples" / "mlp.py"), "-o", str(out))
+    result = invoke(str(Path(__file__).parents[1] / "examples" / "mlp.py"), "-o", str(out), "--chip", "small")
     assert result.exit_code == 0, result.output
     return out
 
@@ -107,20 +111,20 @@ def test_corrupted_bitstream(tmp_path: Path, mlp_bitstream: Path, command: str) 
     data[len(data) // 2] ^= 0xFF
     bad = tmp_path / "bad.rbit"
     bad.write_bytes(bytes(data))
-    assert_user_error(invoke(command, str(bad)), "checksum mismatch")
+    assert_user_error(invoke(command, str(bad)), f"{bad}: ", "checksum mismatch")
 
 
 @pytest.mark.parametrize("command", ["sim", "inspect"])
 def test_truncated_bitstream(tmp_path: Path, mlp_bitstream: Path, command: str) -> None:
     bad = tmp_path / "short.rbit"
     bad.write_bytes(mlp_bitstream.read_bytes()[:1000])
-    assert_user_error(invoke(command, str(bad)), "truncated")
+    assert_user_error(invoke(command, str(bad)), f"{bad}: ", "truncated")
 
 
 def test_not_a_bitstream(tmp_path: Path) -> None:
     bad = tmp_path / "x.rbit"
     bad.write_bytes(b"hello world, this is not a bitstream at all" * 4)
-    assert_user_error(invoke("inspect", str(bad)), "bad magic")
+    assert_user_error(invoke("inspect", str(bad)), f"{bad}: ", "bad magic")
 
 
 def test_sim_inputs_of_the_wrong_shape(tmp_path: Path, mlp_bitstream: Path) -> None:
@@ -187,12 +191,13 @@ def test_inconsistent_bitstream_with_a_valid_checksum(tmp_path: Path, mlp_bitstr
         assert_user_error(invoke(command, str(bad)), "stream 0 names stage 999, which does not exist")
 
 
-@pytest.mark.parametrize("args", [["-o", "{dir}"], ["-o", "{file}/x.rbit"], ["-o", "{tmp}/ok.rbit", "--emit-ir", "{dir}"]])
+@pytest.mark.parametrize("args", [["-o", "{dir}"], ["-o", "{file}/x.rbit"], ["-o", "{tmp}/ok.rbit", "--emit-ir", "{dir}"],
+                                  ["-o", "{tmp}/missing/x.rbit"]])
 def test_unwritable_outputs_fail_before_any_work(tmp_path: Path, args: list[str]) -> None:
     (tmp_path / "adir").mkdir()
     (tmp_path / "afile").write_text("x")
     paths = {"dir": tmp_path / "adir", "file": tmp_path / "afile", "tmp": tmp_path}
-    result = invoke(str(MODELS.parent.parent / "examples" / "mlp.py"), *[a.format(**paths) for a in args])
+    result = invoke(str(MODELS.parent.parent / "examples" / "mlp.py"), "--chip", "small", *[a.format(**paths) for a in args])
     assert_user_error(result, "cannot write")
     assert not (tmp_path / "ok.rbit").exists()
 
@@ -222,3 +227,10 @@ def test_custom_chip_spec_path(tmp_path: Path) -> None:
     result = invoke(str(MODELS.parent.parent / "examples" / "mlp.py"), "-o", str(out), "--chip", str(spec))
     assert result.exit_code == 0, result.output
     assert invoke("sim", str(out), "--chip", str(spec)).exit_code == 0
+
+
+def test_output_into_a_missing_folder_is_an_error(tmp_path: Path) -> None:
+    out = tmp_path / "no" / "such" / "folder" / "x.rbit"
+    result = invoke(str(MODELS.parent.parent / "examples" / "mlp.py"), "--chip", "small", "-o", str(out))
+    assert_user_error(result, f"cannot write {out}: folder {out.parent} does not exist")
+    assert not (tmp_path / "no").exists()

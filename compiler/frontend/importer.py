@@ -4,7 +4,9 @@ Parameters, buffers and lifted constants become `rgraph.weight` ops whose bytes 
 resources (none when the model lives on the meta device; `ImportedGraph.weights` still lists them
 for the backend); user inputs become function arguments. Each ATen op is translated by a converter
 in `aten_converters`, built with the op's typed constructor and located at the model line that
-produced it; ops without a converter are collected and reported together with that line.
+produced it, inside a `NameLoc` naming the module path that ran it (reports and kernel names
+speak the model's names: `model.layers.3.mlp.down_proj`); ops without a converter are collected
+and reported together with that line.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, NameLoc, StringAttr
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from dialects.diagnostics import UnsupportedOpError
@@ -62,6 +64,8 @@ class ImportedGraph:
     input_names: list[str]
     output_spec: Any  # torch pytree spec of the model's outputs
     op_sources: dict[str, list[str]] = field(default_factory=dict)  # aten op -> source lines
+    value_nodes: dict[SSAValue, str] = field(default_factory=dict)  # value -> the FX node it computes (bisect)
+    source_files: dict[str, str] = field(default_factory=dict)  # file name in locations -> its path
 
 
 def torch_dtype_name(dtype: torch.dtype, where: str = "") -> str:
@@ -89,6 +93,9 @@ class GraphImporter:
         self.values: dict[torch.fx.Node, Any] = {}
         self.weights: dict[str, WeightData] = {}
         self.current_line: SourceLine | None = None  # the model line of the node being converted
+        self.current_scope = ""  # the module path (`model.layers.3.mlp`) of the node being converted
+        self.value_nodes: dict[SSAValue, str] = {}
+        self.source_files: dict[str, str] = {}
 
     @property
     def current_source(self) -> str:
@@ -98,9 +105,12 @@ class GraphImporter:
     # -- emission helpers used by converters ----------------------------------------------------
 
     def add_op(self, op: OpT) -> OpT:
-        """Append `op` to the function body, recording the model line being converted."""
+        """Append `op` to the function body, located at the model line being converted, inside a
+        `NameLoc` naming the module that ran it (absent for the root module)."""
         if self.current_line is not None:
             op.location = FileLineColLoc(StringAttr(Path(self.current_line.file).name), IntAttr(self.current_line.line), IntAttr(0))
+            if self.current_scope:
+                op.location = NameLoc(StringAttr(self.current_scope), op.location)
         self.block.add_op(op)
         return op
 
@@ -155,6 +165,7 @@ class GraphImporter:
 
         for node in graph.nodes:
             self.current_line = None
+            self.current_scope = ""
             if node.op == "placeholder":
                 spec = kinds[node.name]
                 val = node.meta["val"]
@@ -179,16 +190,29 @@ class GraphImporter:
                     self.values[node] = self.add(rgraph.WeightOp(target, ty, value))
             elif node.op == "call_function":
                 self.current_line = node_source(node.meta.get("stack_trace"))
+                self.current_scope = module_path(node)
                 if node.target is operator.getitem:
                     self.values[node] = self.values[node.args[0]][node.args[1]]
                     continue
                 self.values[node] = CONVERTERS[node.target](self, node, *node.args, **node.kwargs)
+                self._remember(node)
             elif node.op == "output":
                 self._emit_return(node, sig)
 
         result_types = [v.type for v in self.block.last_op.operands]
         fn = func.FuncOp("forward", (arg_types, result_types), Region(self.block))
-        return ImportedGraph(ModuleOp([fn]), self.weights, input_names, self.program.call_spec.out_spec)
+        return ImportedGraph(ModuleOp([fn]), self.weights, input_names, self.program.call_spec.out_spec,
+                             value_nodes=self.value_nodes, source_files=self.source_files)
+
+    def _remember(self, node: torch.fx.Node) -> None:
+        """Which value computes which FX node, and where the model's files are (for bisect)."""
+        value = self.values[node]
+        values = value if isinstance(value, (tuple, list)) else [value]
+        for i, v in enumerate(values):
+            if isinstance(v, SSAValue) and v not in self.value_nodes:
+                self.value_nodes[v] = node.name if len(values) == 1 else f"{node.name}[{i}]"
+        if self.current_line is not None:
+            self.source_files.setdefault(Path(self.current_line.file).name, self.current_line.file)
 
     def _emit_return(self, node: torch.fx.Node, sig) -> None:
         outputs = []
@@ -209,6 +233,14 @@ class GraphImporter:
             if node.op == "call_function" and node.target not in converters and node.target is not operator.getitem:
                 missing.setdefault(str(node.target), []).append(node_source_line(node))
         return missing
+
+
+def module_path(node: torch.fx.Node) -> str:
+    """The dotted path of the innermost nn.Module that ran `node` (`model.layers.3.mlp.down_proj`),
+    from torch.export's `nn_module_stack`; "" for the root module."""
+    stack = node.meta.get("nn_module_stack") or {}
+    paths = [path for path, _ in stack.values() if isinstance(path, str)]
+    return paths[-1] if paths else ""
 
 
 def list_ops(program: ExportedProgram) -> list[tuple[str, bool, str]]:

@@ -14,7 +14,11 @@ from typing import Any, Callable
 
 import torch
 
+from compiler.frontend.source_lines import statement
 from dialects.diagnostics import ModelLoadError
+
+_TORCH_DIR = str(Path(torch.__file__).parent)
+_RDUCC_DIR = str(Path(__file__).resolve().parents[1])  # compiler/: our own frames
 
 
 @dataclass
@@ -33,13 +37,29 @@ class LoadedModel:
         return any(t.device.type == "meta" for t in tensors)
 
 
+def _frame_text(path: Path, lineno: int, line: str | None) -> str:
+    return f"{path.name}:{lineno}: {statement(str(path), lineno, line or '')}"
+
+
 def _user_line(exc: BaseException, path: Path) -> str:
-    """`file.py:LINE: code` of the innermost traceback frame in the model file."""
+    """`file.py:LINE: code` of the innermost traceback frame in the model file (the whole
+    statement when it spans several lines)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
     if not frames:
         return path.name
     f = frames[-1]
-    return f"{path.name}:{f.lineno}: {(f.line or '').strip()}"
+    return _frame_text(path, f.lineno or 0, f.line)
+
+
+def _forward_line(exc: BaseException, path: Path) -> str | None:
+    """Where the model's own code raised: the innermost frame in the model file, else the
+    innermost frame outside torch and rducc (a library's forward, e.g. transformers'); None when
+    only torch raised (the inputs did not fit a torch module)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if Path(f.filename).resolve() == path]
+    library = [f for f in frames if not f.filename.startswith((_TORCH_DIR, _RDUCC_DIR)) and f.filename != "<string>"]
+    found = (own or library or [None])[-1]
+    return None if found is None else _frame_text(Path(found.filename), found.lineno or 0, found.line)
 
 
 def _describe(exc: BaseException) -> str:
@@ -102,7 +122,9 @@ def load_model_file(path_like: str | Path) -> LoadedModel:
 
 
 def run_eager(loaded: LoadedModel) -> Any:
-    """Run the model in PyTorch eager mode; a failure means the inputs do not fit the model.
+    """Run the model in PyTorch eager mode. An exception raised by the model's own code (its
+    `forward`, or a library's) is reported as such at that line; one raised by torch alone
+    means the example inputs do not fit the model.
 
     A model on the meta device has shapes and no values: there is nothing to run (export still
     checks that the inputs fit)."""
@@ -112,6 +134,7 @@ def run_eager(loaded: LoadedModel) -> Any:
         try:
             return loaded.module(*loaded.inputs)
         except Exception as exc:
-            raise ModelLoadError(
-                f"the example inputs do not fit the model: {_user_line(exc, loaded.path)}: {_describe(exc)}"
-            ) from None
+            where = _forward_line(exc, loaded.path)
+            if where is None:
+                raise ModelLoadError(f"the example inputs do not fit the model: {_describe(exc)}") from None
+            raise ModelLoadError(f"{where}: the model's forward raised {_describe(exc)}") from None

@@ -39,8 +39,8 @@ def _text_with_locations(module) -> str:
 
 def test_cli_pipe_gives_the_compile_bytes(tmp_path: Path) -> None:
     direct, piped = tmp_path / "direct.rbit", tmp_path / "piped.rbit"
-    assert _rducc(str(MLP), "-o", str(direct)).returncode == 0
-    pipeline = _rducc("compile", str(MLP), "--print-pipeline").stdout.decode().strip()
+    assert _rducc(str(MLP), "-o", str(direct), "--chip", "small").returncode == 0
+    pipeline = _rducc("compile", str(MLP), "--chip", "small", "--print-pipeline").stdout.decode().strip()
     assert pipeline.startswith("rdu-target{chip=small},") and ",rdu-fuse," in pipeline and "rdu-route" in pipeline
     imported = _rducc("import", str(MLP))
     assert imported.returncode == 0, imported.stderr.decode()
@@ -116,3 +116,15 @@ def test_emit_needs_routes(tmp_path: Path) -> None:
     proc, out = _emit_after(FULL.removesuffix(",rdu-route"), tmp_path)
     assert proc.returncode == 2 and not out.exists()
     assert proc.stderr.decode().strip() == "error: rdu.load in kernel k0_exp has no routes: run rdu-route first"
+
+
+def test_emit_errors_name_the_file(tmp_path: Path) -> None:
+    module = parse_ir(make_context(), SMALL)
+    run_pipeline(make_context(), module, "rdu-target{chip=small}")
+    source = tmp_path / "graph.mlir"
+    source.write_text(print_ir(module))
+    out = tmp_path / "m.rbit"
+    proc = _rducc("emit", str(source), "-o", str(out))
+    assert proc.returncode == 2 and not out.exists()
+    assert proc.stderr.decode().strip() == (
+        f"error: {source}: bitstream emission runs on rdu IR, but the module holds func.func: run rdu-lower first")

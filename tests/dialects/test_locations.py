@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from xdsl.dialects.builtin import FileLineColLoc, ModuleOp
+from xdsl.dialects.builtin import FileLineColLoc, ModuleOp, NameLoc
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 
@@ -29,14 +29,16 @@ def test_imported_ops_carry_their_model_line_as_a_location() -> None:
     module = import_model(MODEL).module
     ops = graph_ops(module)
     linear = next(op for op in ops if isinstance(op, rgraph.LinearOp))
-    assert isinstance(linear.location, FileLineColLoc)
-    assert (linear.location.filename.data, linear.location.line.data) == ("import_ops.py", 14)
+    assert isinstance(linear.location, NameLoc) and linear.location.desc.data == "fc"  # the module that ran it
+    inner = linear.location.location
+    assert isinstance(inner, FileLineColLoc)
+    assert (inner.filename.data, inner.line.data) == ("import_ops.py", 14)
     assert linear.source() == "import_ops.py:14"
     softmax = next(op for op in ops if isinstance(op, rgraph.SoftmaxOp))
     assert softmax.source() == "import_ops.py:15"
     assert all(op.source() for op in ops)
     assert all("source" not in op.attributes and "source" not in op.properties for op in ops)
-    assert 'rgraph.linear %x, %0, %1 : (tensor<3x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<3x4xf32> loc("import_ops.py":14:0)' \
+    assert 'rgraph.linear %x, %0, %1 : (tensor<3x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<3x4xf32> loc("fc"("import_ops.py":14:0))' \
         in debug_text(module)
 
 

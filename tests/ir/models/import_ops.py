@@ -1,6 +1,6 @@
 # RUN: rducc import %s | filecheck %s
-# Import keeps linear coarse, turns scalars into rank-0 fulls, casts for type promotion, and
-# locates every op at its model line; the weights' bytes are module resources.
+# Import keeps linear coarse, turns scalars into rank-0 fulls, casts for type promotion, locates every
+# op at its model line (in a NameLoc naming its module, `fc`, if not the root); weights are resources.
 import torch
 from torch import nn
 
@@ -22,7 +22,7 @@ example_inputs = (torch.randn(3, 8), torch.tensor([1, 2, 3]))
 # CHECK:      func.func @forward(%x: tensor<3x8xf32> {{.*}}, %ids: tensor<3xi64> {{.*}}) -> (tensor<4xf32>, tensor<3xi64>)
 # CHECK:      %[[W:.*]] = rgraph.weight "fc.weight" {value = dense_resource<[[WKEY:fc.weight_[0-9a-f]+]]> : tensor<4x8xf32>} : tensor<4x8xf32>
 # CHECK:      %[[B:.*]] = rgraph.weight "fc.bias" {value = dense_resource<[[BKEY:fc.bias_[0-9a-f]+]]> : tensor<4xf32>} : tensor<4xf32>
-# CHECK:      %[[L:.*]] = rgraph.linear %x, %[[W]], %[[B]] : {{.*}} loc("import_ops.py":14:0)
+# CHECK:      %[[L:.*]] = rgraph.linear %x, %[[W]], %[[B]] : {{.*}} loc("fc"("import_ops.py":14:0))
 # CHECK:      %[[H:.*]] = rgraph.full {value = 5.000000e-01 : f64} : tensor<f32> loc("import_ops.py":14:0)
 # CHECK-NEXT: rgraph.mul %[[L]], %[[H]]
 # CHECK:      rgraph.softmax %{{.*}} {dim = -1 : i64} : tensor<3x4xf32> -> tensor<3x4xf32> loc("import_ops.py":15:0)
