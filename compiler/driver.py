@@ -121,7 +121,6 @@ def lower_to_hardware(graph: ImportedGraph, options: CompileOptions,
             progress(f"pass {following.name}")
 
     apply_pipeline(make_context(), module, parse_pipeline(options.pipeline(), verifying_callback(then=announce)))
-    module.verify()
     return module
 
 
