@@ -59,14 +59,7 @@ def draw(records: list[dict[str, Any]], axes: list[str], metrics: list[str], tim
             ax.set_xlabel(axis)
             ax.set_ylabel(metric)
             ax.set_title(f"{metric} vs {axis}")
-            ax.grid(alpha=0.3)
-            if len(models) > 1:
-                ax.legend(fontsize=7)
-            fig.tight_layout()
-            path = folder / f"{_slug(metric)}_vs_{_slug(axis)}.png"
-            fig.savefig(path)
-            plt.close(fig)
-            written.append(path)
+            written.append(_save(fig, ax, folder / f"{_slug(metric)}_vs_{_slug(axis)}.png", legend=len(models) > 1))
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for model in models:
         pts = sorted((r["cost"], r["time"]) for r in ok if r["model"] == model and r["time"] is not None)
@@ -78,12 +71,18 @@ def draw(records: list[dict[str, Any]], axes: list[str], metrics: list[str], tim
     ax.set_xlabel("cost")
     ax.set_ylabel(time_metric)
     ax.set_title(f"Pareto front: {time_metric} vs cost (line: the front)")
+    written.append(_save(fig, ax, folder / "pareto.png", legend=len(models) > 1))
+    return written
+
+
+def _save(fig, ax, path: Path, legend: bool) -> Path:
+    """Finish a plot the same way for every picture: grid, legend when several models, PNG."""
+    import matplotlib.pyplot as plt
+
     ax.grid(alpha=0.3)
-    if len(models) > 1:
+    if legend:
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = folder / "pareto.png"
     fig.savefig(path)
     plt.close(fig)
-    written.append(path)
-    return written
+    return path
