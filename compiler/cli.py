@@ -364,10 +364,23 @@ def inspect_cmd(bitstream: Path, section: str | None, as_json: bool, map_kernel:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="print the full spec, with every site, as JSON")
 def chip_cmd(name: str, as_json: bool) -> None:
-    """Show a chip spec (sn40l, small, or a .toml path)."""
+    """Show a chip spec (sn40l, small, or a .toml path) or a node (sn40l-node8, sn40l-rack16, small-node8)."""
     with user_errors():
-        from chip_model import load_chip
+        from chip_model import is_node, load_chip, load_node
 
+        if is_node(name):
+            node = load_node(name)
+            if as_json:
+                click.echo(json.dumps(node.to_json()))
+                return
+            net = node.network
+            click.echo(f"{node.name}: {node.description}")
+            click.echo(f"  {node.sockets} x {node.chip.name}; peer-to-peer {net.topology}, {net.links_per_socket} links "
+                       f"x {net.link_bytes_per_second / 1e9:.1f} GB/s per socket, {net.latency_seconds * 1e6:.2f} us")
+            click.echo(f"  DDR->HBM copy {node.ddr_to_hbm_bytes_per_second / 1e12:.2f} TB/s per node")
+            for tier in ("sram", "hbm", "ddr"):
+                click.echo(f"  {tier.upper():4} {node.capacity_bytes(tier) / 2**30:12.3f} GiB in all")
+            return
         chip = load_chip(name)
         if as_json:
             click.echo(json.dumps(chip.to_json()))

@@ -1,0 +1,152 @@
+"""The node as data: sockets of one chip joined by a peer-to-peer network, loaded from TOML.
+
+The paper's results all run on a node (8 sockets) or a rack (16), so tensor-parallel compilation,
+collectives and Composition-of-Experts serving read the node's figures from here, never from
+constants of their own. The paper publishes no inter-socket bandwidth or latency: node files mark
+those figures `assumption` with their reasoning, as chip specs do.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from chip_model.spec import ChipSpec, ChipSpecError, load_chip
+
+NODE_DIR = Path(__file__).parent / "nodes"
+TOPOLOGIES = ("ring", "switch")
+"""`ring`: each socket links to its two neighbours; `switch`: every socket has its links into one
+non-blocking switch, so any pair talks at link bandwidth."""
+
+
+class NodeSpecError(ChipSpecError):
+    """A node spec that is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class PeerNetwork:
+    topology: str
+    link_bytes_per_second: float  # one direction of one socket's link
+    links_per_socket: int
+    latency_seconds: float  # from a send's first byte leaving to its arrival at the peer
+
+    @property
+    def socket_bytes_per_second(self) -> float:
+        return self.link_bytes_per_second * self.links_per_socket
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    description: str
+    chip: ChipSpec
+    sockets: int
+    network: PeerNetwork
+    ddr_to_hbm_bytes_per_second: float  # aggregate over the node (paper: over 1 TB/s)
+    source: str = field(default="", compare=False)
+
+    def capacity_bytes(self, tier: str) -> int:
+        """A tier's capacity summed over the node's sockets."""
+        return self.sockets * self.chip.tier(tier).capacity_bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "chip": self.chip.name,
+            "sockets": self.sockets,
+            "network": vars(self.network) | {"socket_bytes_per_second": self.network.socket_bytes_per_second},
+            "ddr_to_hbm_bytes_per_second": self.ddr_to_hbm_bytes_per_second,
+            "totals": {t: self.capacity_bytes(t) for t in ("sram", "hbm", "ddr")}
+            | {"peak_flops": self.sockets * self.chip.peak_flops},
+        }
+
+
+def available_nodes() -> list[str]:
+    return sorted(p.stem for p in NODE_DIR.glob("*.toml"))
+
+
+def is_node(name: str) -> bool:
+    """Whether `name` names a bundled node or a node file (a TOML with `sockets`)."""
+    if (NODE_DIR / f"{name}.toml").exists():
+        return True
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        try:
+            return "sockets" in tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError):
+            return False
+    return False
+
+
+@cache
+def load_node(name: str) -> NodeSpec:
+    """Load a bundled node by name (`sn40l-node8`, `sn40l-rack16`, `small-node8`) or a file by path."""
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        return load_node_file(path)
+    candidate = NODE_DIR / f"{name}.toml"
+    if not candidate.exists():
+        raise NodeSpecError(
+            f"unknown node {name!r}: choose one of {', '.join(available_nodes())} or give a .toml node path"
+        )
+    return load_node_file(candidate)
+
+
+def load_node_file(path: Path) -> NodeSpec:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise NodeSpecError(f"cannot read node spec {path}: {exc}") from None
+    return _build(raw, str(path))
+
+
+def _number(table: dict[str, Any], key: str, where: str, kind: type = float) -> Any:
+    if key not in table:
+        raise NodeSpecError(f"{where}: missing figure {key!r}")
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        raise NodeSpecError(f"{where}: {key} must be a {'whole ' if kind is int else ''}number, got {value!r}")
+    if value <= 0:
+        raise NodeSpecError(f"{where}: {key} must be positive, got {value}")
+    return kind(value)
+
+
+def _build(raw: dict[str, Any], source: str) -> NodeSpec:
+    known = {"name", "description", "chip", "sockets", "ddr_to_hbm_bytes_per_second", "network"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise NodeSpecError(f"{source}: unknown field(s) {', '.join(unknown)}")
+    if not isinstance(raw.get("chip"), str):
+        raise NodeSpecError(f"{source}: missing figure 'chip' (a chip spec name or .toml path)")
+    chip_ref = raw["chip"]
+    if chip_ref.endswith(".toml") and not Path(chip_ref).is_absolute():
+        chip_ref = str(Path(source).parent / chip_ref)
+    chip = load_chip(chip_ref)
+    net = raw.get("network")
+    if not isinstance(net, dict):
+        raise NodeSpecError(f"{source}: missing table [network]")
+    net_unknown = sorted(set(net) - {"topology", "link_bytes_per_second", "links_per_socket", "latency_seconds"})
+    if net_unknown:
+        raise NodeSpecError(f"{source}: [network] has unknown field(s) {', '.join(net_unknown)}")
+    topology = net.get("topology")
+    if topology not in TOPOLOGIES:
+        raise NodeSpecError(f"{source}: unknown network topology {topology!r}: choose one of {', '.join(TOPOLOGIES)}")
+    network = PeerNetwork(
+        topology=topology,
+        link_bytes_per_second=_number(net, "link_bytes_per_second", f"{source} [network]"),
+        links_per_socket=_number(net, "links_per_socket", f"{source} [network]", int),
+        latency_seconds=_number(net, "latency_seconds", f"{source} [network]"),
+    )
+    return NodeSpec(
+        name=raw.get("name", Path(source).stem),
+        description=raw.get("description", ""),
+        chip=chip,
+        sockets=_number(raw, "sockets", source, int),
+        network=network,
+        ddr_to_hbm_bytes_per_second=_number(raw, "ddr_to_hbm_bytes_per_second", source),
+        source=source,
+    )
