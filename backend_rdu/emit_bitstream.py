@@ -17,7 +17,8 @@ from xdsl.dialects.builtin import DenseResourceAttr, ModuleOp
 from xdsl.ir import SSAValue
 
 import bitstream_format
-from bitstream_format import Bitstream, KernelEntry, SectionEntry, StageConfig, StreamEntry, TensorEntry
+from bitstream_format import (Bitstream, KernelEntry, Pattern, SectionEntry, StageConfig, StreamEntry, TensorEntry,
+                              TileProgram)
 from bitstream_format.arrays import array_to_bytes
 from bitstream_format.model import nbytes_of
 from chip_model import load_chip
@@ -58,6 +59,7 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
     stages: list[StageConfig] = []
     streams: list[StreamEntry] = []
     kernels: list[KernelEntry] = []
+    tiles: list[TileProgram] = []
 
     for op in module.body.block.ops:
         if isinstance(op, rdu.TensorOp):
@@ -81,7 +83,7 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
                 outputs[op.index.value.data] = tid
         elif isinstance(op, rdu.KernelOp):
             kid = len(kernels)
-            stage_ids = _emit_kernel(op, kid, tensor_id, stages, streams)
+            stage_ids = _emit_kernel(op, kid, tensor_id, stages, streams, tiles)
             section = op.section.value.data if op.section is not None else 0
             kernels.append(KernelEntry(kid, op.sym_name.data, section, tuple(stage_ids)))
 
@@ -100,6 +102,7 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
         image=image,
         inputs=[inputs[i] for i in sorted(inputs)],
         outputs=[outputs[i] for i in sorted(outputs)],
+        tiles=tiles,
     )
     bs.manifest = manifest(module, chip.name, usage_counts(bs))
     return bs
@@ -136,8 +139,20 @@ def usage_counts(bs: Bitstream) -> dict[str, int]:
     }
 
 
+def tile_program(op: rdu.StageOp, sid: int) -> TileProgram:
+    """A stage's tile program as rdu-tile recorded it."""
+    loop = op.tile_loop
+    sram = op.sram
+    patterns = tuple(Pattern(p.space.data, *p.values()) for p in (op.patterns.data if op.patterns is not None else ()))
+    return TileProgram(
+        sid, loop.kind.data, loop.grid_values(), loop.tile_values(), loop.order.data, loop.reduce.data, loop.reuse.data,
+        *((sram.base.data, sram.bytes.data, sram.slots.data, sram.tile.data) if sram is not None else (0, 0, 0, 0)),
+        patterns,
+    )
+
+
 def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int], stages: list[StageConfig],
-                 streams: list[StreamEntry]) -> list[int]:
+                 streams: list[StreamEntry], tiles: list[TileProgram]) -> list[int]:
     stage_id: dict[rdu.StageOp, int] = {}
     stream_id: dict[SSAValue, int] = {}
     ops = kernel.stages()
@@ -154,7 +169,10 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
             missing = "rdu-route" if op.routes is None else "rdu-allocate-units"
             what = "routes" if op.routes is None else "tile sizes" if op.tiles is None else "FIFO depths"
             raise PassOrderError(f"{op.name} in kernel {kernel.sym_name.data} has no {what}: run {missing} first")
+        if op.tile_loop is None:
+            raise PassOrderError(f"{op.name} in kernel {kernel.sym_name.data} has no tile program: run rdu-tile first")
         sid = stage_id[op]
+        tiles.append(tile_program(op, sid))
         ids.append(sid)
         tensor, buffer_bytes, attrs = -1, 0, {}
         if isinstance(op, rdu.LoadOp):

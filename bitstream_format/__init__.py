@@ -9,10 +9,12 @@ from bitstream_format.model import (
     DTYPES,
     Bitstream,
     KernelEntry,
+    Pattern,
     SectionEntry,
     StageConfig,
     StreamEntry,
     TensorEntry,
+    TileProgram,
     itemsize,
     nbytes_of,
 )
@@ -20,7 +22,7 @@ from bitstream_format.opcodes import OPCODES, Opcode, opcode, work_flops
 from bitstream_format.signatures import SignatureError, check_signature
 
 __all__ = [
-    "DTYPES", "MAGIC", "OPCODES", "VERSION", "Bitstream", "BitstreamError", "KernelEntry", "Opcode",
+    "DTYPES", "MAGIC", "OPCODES", "VERSION", "Bitstream", "BitstreamError", "KernelEntry", "Opcode", "Pattern", "TileProgram",
     "SectionEntry", "SignatureError", "StageConfig", "StreamEntry", "TensorEntry", "decode", "encode", "itemsize",
     "check_signature", "nbytes_of", "opcode", "read_sections", "work_flops",
 ]

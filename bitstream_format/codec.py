@@ -18,8 +18,12 @@ from bitstream_format.model import (
     DTYPE_BY_CODE,
     DTYPES,
     NETWORKS,
+    REDUCE_MODES,
+    REUSE,
     ROLES,
+    SPACES,
     TIERS,
+    TILE_KINDS,
     UNIT_KINDS,
     Bitstream,
     KernelEntry,
@@ -27,14 +31,18 @@ from bitstream_format.model import (
     StageConfig,
     StreamEntry,
     TensorEntry,
+    Pattern,
+    TileProgram,
 )
 from bitstream_format.opcodes import BY_CODE, opcode
 
 MAGIC = b"RDUBITS\x00"
-VERSION = (2, 0)
+VERSION = (3, 0)
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
-SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "KERN", "SECT", "IOMP", "MEMI")
+SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "TILE", "KERN", "SECT", "IOMP", "MEMI")
+TILE_FIXED = "IBBBqqqq"  # stage, kind, reduce, reuse, sram base, sram bytes, sram slots, sram tile
+PATTERN = "Bqqqqq"  # space, offset, stride, count, tile, extent
 
 
 class BitstreamError(UserError, ValueError):
@@ -184,6 +192,19 @@ def _encode_sections(bs: Bitstream) -> dict[str, bytes]:
     out["STRM"] = w.bytes()
 
     w = _Writer()
+    w.pack("I", len(bs.tiles))
+    for t in sorted(bs.tiles, key=lambda t: t.stage):
+        w.pack(TILE_FIXED, t.stage, _enum(TILE_KINDS, t.kind), _enum(REDUCE_MODES, t.reduce), _enum(REUSE, t.reuse),
+               t.sram_base, t.sram_bytes, t.sram_slots, t.sram_tile)
+        w.ints(t.grid)
+        w.ints(t.tile)
+        w.str(t.order)
+        w.pack("I", len(t.patterns))
+        for p in t.patterns:
+            w.pack(PATTERN, _enum(SPACES, p.space), p.offset, p.stride, p.count, p.tile, p.extent)
+    out["TILE"] = w.bytes()
+
+    w = _Writer()
     w.pack("I", len(bs.kernels))
     for k in bs.kernels:
         w.pack("II", k.id, k.section)
@@ -298,6 +319,9 @@ def _check_references(bs: Bitstream) -> None:
         need((st.src, *st.dsts), stages, "stage", f"stream {st.id}")
     for k in bs.kernels:
         need(k.stages, stages, "stage", f"kernel {k.id}")
+    need([t.stage for t in bs.tiles], stages, "stage", "section TILE")
+    if len({t.stage for t in bs.tiles}) != len(bs.tiles):
+        raise BitstreamError("malformed bitstream: section TILE holds two tile programs for one stage")
     for sec in bs.sections:
         need(sec.kernels, kernels, "kernel", f"section {sec.id}")
     need(bs.inputs + bs.outputs + list(bs.image), tensors, "tensor", "the I/O map or memory image")
@@ -344,6 +368,21 @@ def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:
 
     streams = r.records(stream)
 
+    r = _Reader(sec["TILE"], "TILE")
+
+    def pattern() -> Pattern:
+        space, offset, stride, count, tile, extent = r.unpack(PATTERN)
+        return Pattern(_from_enum(SPACES, space, "TILE"), offset, stride, count, tile, extent)
+
+    def tile_program() -> TileProgram:
+        stage, kind, reduce, reuse, base, nbytes, slots, tile = r.unpack(TILE_FIXED)
+        grid, shape, order = r.ints(), r.ints(), r.str()
+        return TileProgram(stage, _from_enum(TILE_KINDS, kind, "TILE"), grid, shape, order,
+                           _from_enum(REDUCE_MODES, reduce, "TILE"), _from_enum(REUSE, reuse, "TILE"),
+                           base, nbytes, slots, tile, tuple(r.records(pattern)))
+
+    tiles = r.records(tile_program)
+
     r = _Reader(sec["KERN"], "KERN")
 
     def kernel() -> KernelEntry:
@@ -371,4 +410,4 @@ def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:
             image[tid] = data[offset : offset + size]
         else:
             image[tid] = None
-    return Bitstream(chip, manifest, tensors, stages, streams, kernels, sections, image, inputs, outputs)
+    return Bitstream(chip, manifest, tensors, stages, streams, kernels, sections, image, inputs, outputs, tiles)

@@ -112,6 +112,56 @@ class SectionEntry:
     kernels: tuple[int, ...]
 
 
+TILE_KINDS = ("stream", "rows", "matmul", "whole")
+REDUCE_MODES = ("none", "running", "two-pass", "k-accumulate")
+REUSE = ("", "a", "b")
+SPACES = ("hbm", "ddr", "sram")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """An address pattern one unit walks, one access per tile. Access j covers the bytes
+    [offset + j*stride, offset + j*stride + tile) clipped to [offset, offset + extent).
+    In `hbm`/`ddr` (an AGCU) j runs 0..count-1 once; in `sram` (a PMU buffer) tile j of the stream
+    goes to PMU j mod units of the stage and the pattern wraps: its access index is (j div units)
+    mod count (a ring of `count` slots per PMU)."""
+
+    space: str
+    offset: int
+    stride: int
+    count: int
+    tile: int
+    extent: int
+
+
+@dataclass(frozen=True)
+class TileProgram:
+    """How one stage runs tile by tile (docs/bitstream.md, section TILE).
+
+    `kind`: `stream` (load/store/buffer: moves `grid[0]` tiles of `tile[0]` bytes), `rows` (grid
+    [row tiles, column chunks], tile [rows, columns] over the value flattened to rows x last dim,
+    or rows x reduced elements for a reduction), `matmul` (grid [batch, M tiles, N tiles, K tiles],
+    tile [mt, nt, kt], output-stationary, K innermost), `whole` (one tile: the whole value).
+    `sram_*` is the SRAM address range the stage holds on each of its PMUs (bytes 0: none)."""
+
+    stage: int
+    kind: str
+    grid: tuple[int, ...]
+    tile: tuple[int, ...]
+    order: str = ""
+    reduce: str = "none"
+    reuse: str = ""
+    sram_base: int = 0
+    sram_bytes: int = 0
+    sram_slots: int = 0
+    sram_tile: int = 0
+    patterns: tuple[Pattern, ...] = ()
+
+    @property
+    def trip_count(self) -> int:
+        return prod(self.grid)
+
+
 @dataclass
 class Bitstream:
     chip: str
@@ -124,6 +174,14 @@ class Bitstream:
     image: dict[int, bytes | None]  # tensor id -> initial bytes; None records size only
     inputs: list[int]
     outputs: list[int]
+    tiles: list[TileProgram] = field(default_factory=list)  # one per stage (format 3.0)
+
+    def tile_program(self, sid: int) -> TileProgram | None:
+        return self._tile_index.get(sid)
+
+    @cached_property
+    def _tile_index(self) -> dict[int, TileProgram]:
+        return {t.stage: t for t in self.tiles}
 
     def tensor(self, tid: int) -> TensorEntry:
         return self._tensor_index[tid]

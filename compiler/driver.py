@@ -28,9 +28,9 @@ from dialects.types import dtype_of, shape_of
 from passes.registry import apply_pipeline, parse_pipeline, verifying_callback
 
 OPT_PIPELINES = {
-    0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
+    0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
        "rdu-place{{{place}}},rdu-route,rdu-section",
-    1: "rdu-target{{chip={chip}}},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},"
+    1: "rdu-target{{chip={chip}}},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
        "rdu-place{{{place}}},rdu-route,rdu-section",
 }
 PLACERS = ("cpsat", "greedy", "random")

@@ -54,15 +54,18 @@ from dialects.diagnostics import PassOrderError
 from dialects.rdu_attrs import (
     ATTRIBUTES,
     MemType,
+    PatternAttr,
     PlacementSummaryAttr,
     Role,
     RoleAttr,
     RouteAttr,
     SitesAttr,
+    SramAttr,
     StreamType,
     TargetAttr,
     Tier,
     TierAttr,
+    TileLoopAttr,
     UnitKind,
     UnitKindAttr,
 )
@@ -159,6 +162,11 @@ class StageOp(IRDLOperation):
     tiles = opt_prop_def(DenseArrayBase)
     depths = opt_prop_def(DenseArrayBase)
     routes = opt_prop_def(ArrayAttr[RouteAttr])
+    # set by rdu-tile: the loop over tiles, the SRAM range a PMU stage holds on each PMU, and the
+    # address patterns (an AGCU's in its tier; a buffer's write then read pattern in SRAM)
+    tile_loop = opt_prop_def(TileLoopAttr)
+    sram = opt_prop_def(SramAttr)
+    patterns = opt_prop_def(ArrayAttr[PatternAttr])
 
     UNIT: ClassVar[str] = ""
 
@@ -217,6 +225,11 @@ class StageOp(IRDLOperation):
             for result, route in zip(self.results, self.routes.data):
                 n = len(self.consumers(result))
                 require(len(route.hops) == n, f"{self.name}: a stream read by {n} stages has a route with {len(route.hops)} hop counts")
+        if self.tile_loop is not None:
+            want = {"rdu.load": 1, "rdu.store": 1, "rdu.buffer": 2}.get(self.name, 0)
+            have = len(self.patterns.data) if self.patterns is not None else 0
+            require(have == want, f"{self.name}: its tile program needs {want} address pattern(s), got {have}")
+            require(self.unit_kind != "pmu" or self.sram is not None, f"{self.name}: a PMU stage's tile program needs an SRAM range")
 
 
 @irdl_op_definition

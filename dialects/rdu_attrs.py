@@ -354,5 +354,182 @@ class PlacementSummaryAttr(ParametrizedAttribute):
         printer.print_string(">")
 
 
+# --- tile programs (rdu-tile) -------------------------------------------------------------------
+
+TILE_KINDS = ("stream", "rows", "matmul", "whole")
+TILE_REDUCE = ("none", "running", "two-pass", "k-accumulate")
+TILE_REUSE = ("", "a", "b")
+TILE_RANKS = {"stream": (1, 1), "rows": (2, 2), "matmul": (4, 3), "whole": (1, None)}  # (grid, tile) lengths
+PATTERN_SPACES = ("hbm", "ddr", "sram")
+
+
+def _int_list(parser: AttrParser) -> list[int]:
+    return parser.parse_comma_separated_list(parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False))
+
+
+def _keyword_int(parser: AttrParser, name: str, first: bool = False) -> IntAttr:
+    if not first:
+        parser.parse_punctuation(",")
+    parser.parse_keyword(name)
+    return IntAttr(parser.parse_integer(allow_boolean=False))
+
+
+@irdl_attr_definition
+class TileLoopAttr(ParametrizedAttribute):
+    """A stage's loop over tiles (see bitstream_format/tiling.py for the kinds):
+    `#rdu.tile_loop<rows, grid [4, 1], tile [2, 64], order "rows", reduce "none", reuse "">`;
+    a matmul's is output-stationary with K innermost:
+    `#rdu.tile_loop<matmul, grid [1, 1, 4, 2], tile [8, 32, 32], order "b,m,n,k", reduce "k-accumulate", reuse "a">`.
+    Its trip count is the product of `grid`."""
+
+    name = "rdu.tile_loop"
+
+    kind: StringAttr = param_def()
+    grid: ArrayAttr[IntAttr] = param_def()
+    tile: ArrayAttr[IntAttr] = param_def()
+    order: StringAttr = param_def()
+    reduce: StringAttr = param_def()
+    reuse: StringAttr = param_def()
+
+    def __init__(self, kind: str, grid: Iterable[int], tile: Iterable[int], order: str, reduce: str = "none",
+                 reuse: str = ""):
+        super().__init__(StringAttr(kind), ArrayAttr(IntAttr(int(g)) for g in grid),
+                         ArrayAttr(IntAttr(int(t)) for t in tile), StringAttr(order), StringAttr(reduce),
+                         StringAttr(reuse))
+
+    def grid_values(self) -> tuple[int, ...]:
+        return tuple(g.data for g in self.grid.data)
+
+    def tile_values(self) -> tuple[int, ...]:
+        return tuple(t.data for t in self.tile.data)
+
+    @property
+    def trip_count(self) -> int:
+        n = 1
+        for g in self.grid_values():
+            n *= g
+        return n
+
+    def verify(self) -> None:
+        kind = self.kind.data
+        if kind not in TILE_KINDS:
+            raise VerifyException(f"rdu.tile_loop: kind {kind!r} is not one of {', '.join(TILE_KINDS)}")
+        if self.reduce.data not in TILE_REDUCE:
+            raise VerifyException(f"rdu.tile_loop: reduce {self.reduce.data!r} is not one of {', '.join(TILE_REDUCE)}")
+        if self.reuse.data not in TILE_REUSE:
+            raise VerifyException(f"rdu.tile_loop: reuse {self.reuse.data!r} is not \"\", \"a\" or \"b\"")
+        grid_rank, tile_rank = TILE_RANKS[kind]
+        if len(self.grid.data) != grid_rank or (tile_rank is not None and len(self.tile.data) != tile_rank):
+            raise VerifyException(f"rdu.tile_loop: a {kind} loop has {grid_rank} grid and "
+                                  f"{tile_rank if tile_rank is not None else 'any number of'} tile dims, got "
+                                  f"{len(self.grid.data)} and {len(self.tile.data)}")
+        if any(g < 1 for g in self.grid_values()) or any(t < 1 for t in self.tile_values()):
+            raise VerifyException(f"rdu.tile_loop: grid and tile dims must be at least 1, got grid "
+                                  f"{list(self.grid_values())} tile {list(self.tile_values())}")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        def text(name: str) -> StringAttr:
+            parser.parse_punctuation(",")
+            parser.parse_keyword(name)
+            return StringAttr(parser.parse_str_literal())
+
+        with parser.in_angle_brackets():
+            kind = StringAttr(parser.parse_identifier())
+            parser.parse_punctuation(",")
+            parser.parse_keyword("grid")
+            grid = ArrayAttr(IntAttr(g) for g in _int_list(parser))
+            parser.parse_punctuation(",")
+            parser.parse_keyword("tile")
+            tile = ArrayAttr(IntAttr(t) for t in _int_list(parser))
+            order, reduce, reuse = text("order"), text("reduce"), text("reuse")
+        return [kind, grid, tile, order, reduce, reuse]
+
+    def print_parameters(self, printer: Printer) -> None:
+        grid = ", ".join(str(g) for g in self.grid_values())
+        tile = ", ".join(str(t) for t in self.tile_values())
+        printer.print_string(f"<{self.kind.data}, grid [{grid}], tile [{tile}], order ")
+        printer.print_string_literal(self.order.data)
+        printer.print_string(", reduce ")
+        printer.print_string_literal(self.reduce.data)
+        printer.print_string(", reuse ")
+        printer.print_string_literal(self.reuse.data)
+        printer.print_string(">")
+
+
+@irdl_attr_definition
+class SramAttr(ParametrizedAttribute):
+    """The SRAM address range a PMU stage holds on each of its PMUs, and its ring of tile slots
+    (the FIFO's credits spread over the PMUs): `#rdu.sram<base 0, bytes 1448, slots 2, tile 724>`."""
+
+    name = "rdu.sram"
+
+    base: IntAttr = param_def()
+    bytes: IntAttr = param_def()
+    slots: IntAttr = param_def()
+    tile: IntAttr = param_def()
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("base", "bytes", "slots", "tile")
+
+    def __init__(self, base: int, nbytes: int, slots: int, tile: int):
+        super().__init__(IntAttr(int(base)), IntAttr(int(nbytes)), IntAttr(int(slots)), IntAttr(int(tile)))
+
+    def verify(self) -> None:
+        base, nbytes, slots, tile = (getattr(self, f).data for f in self.FIELDS)
+        if base < 0 or nbytes < 0 or slots < 0 or tile < 0:
+            raise VerifyException("rdu.sram: base, bytes, slots and tile must be non-negative")
+        if slots * tile > nbytes:
+            raise VerifyException(f"rdu.sram: {slots} slots of {tile} bytes do not fit the {nbytes}-byte range")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            return [_keyword_int(parser, f, first=(i == 0)) for i, f in enumerate(cls.FIELDS)]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string("<" + ", ".join(f"{f} {getattr(self, f).data}" for f in self.FIELDS) + ">")
+
+
+@irdl_attr_definition
+class PatternAttr(ParametrizedAttribute):
+    """An address pattern, one access per tile: access j covers [offset + j*stride, + tile) within
+    [offset, offset + extent). An AGCU walks its tensor in `hbm`/`ddr` once; a PMU buffer writes
+    and reads its ring in `sram`, tile j on PMU j mod units at access (j div units) mod count:
+    `#rdu.pattern<hbm, offset 40960, stride 724, count 3, tile 724, extent 2048>`."""
+
+    name = "rdu.pattern"
+
+    space: StringAttr = param_def()
+    offset: IntAttr = param_def()
+    stride: IntAttr = param_def()
+    count: IntAttr = param_def()
+    tile: IntAttr = param_def()
+    extent: IntAttr = param_def()
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("offset", "stride", "count", "tile", "extent")
+
+    def __init__(self, space: str, offset: int, stride: int, count: int, tile: int, extent: int):
+        super().__init__(StringAttr(space), *(IntAttr(int(v)) for v in (offset, stride, count, tile, extent)))
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(getattr(self, f).data for f in self.FIELDS)
+
+    def verify(self) -> None:
+        if self.space.data not in PATTERN_SPACES:
+            raise VerifyException(f"rdu.pattern: space {self.space.data!r} is not one of {', '.join(PATTERN_SPACES)}")
+        offset, stride, count, tile, extent = self.values()
+        if offset < 0 or stride < 0 or count < 1 or tile < 1 or extent < 1:
+            raise VerifyException("rdu.pattern: offset and stride must be non-negative, count, tile and extent at least 1")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            space = StringAttr(parser.parse_identifier())
+            return [space, *(_keyword_int(parser, f) for f in cls.FIELDS)]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<{self.space.data}, " + ", ".join(f"{f} {v}" for f, v in zip(self.FIELDS, self.values())) + ">")
+
+
 ATTRIBUTES = [UnitKindAttr, TierAttr, RoleAttr, NetworkAttr, StreamType, MemType, SitesAttr, RouteAttr, TargetAttr,
-              PlacementSummaryAttr]
+              PlacementSummaryAttr, TileLoopAttr, SramAttr, PatternAttr]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bitstream_format import DTYPES, OPCODES, Bitstream, KernelEntry, StageConfig, StreamEntry, nbytes_of
+from bitstream_format import DTYPES, OPCODES, Bitstream, KernelEntry, Pattern, StageConfig, StreamEntry, TileProgram, nbytes_of
 from chip_model import ChipSpec
 
 from functional_sim.errors import SimulationError
@@ -47,6 +47,8 @@ def check_bitstream(bs: Bitstream, chip: ChipSpec) -> None:
             _check_stage(bs, chip, kinds, k, bs.stage(sid))
         _check_kernel_sites(bs, chip, k)
         _check_order(bs, k)
+    for s in bs.stages:
+        _check_tile_program(bs, chip, s)
 
 
 def _check_tensors(bs: Bitstream, chip: ChipSpec) -> None:
@@ -182,3 +184,64 @@ def _check_order(bs: Bitstream, k: KernelEntry) -> None:
                     f"when it runs: its producer, stage {src}, {where}"
                 )
         done.add(sid)
+
+
+STREAM_STAGES = ("load", "store", "buffer")
+PATTERNS = {"load": 1, "store": 1, "buffer": 2}
+
+
+def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
+    """The stage's tile program describes hardware that exists: a loop of at least one tile, SRAM
+    inside its PMUs, a buffer ring of at least one slot, address patterns inside their tensor or
+    SRAM range, as many accesses as the loop has tiles (docs/bitstream.md, TILE)."""
+    name = stage_name(s)
+    prog = bs.tile_program(s.id)
+    if prog is None:
+        raise SimulationError(f"{name} has no tile program (section TILE)")
+    if not prog.grid or any(g < 1 for g in prog.grid) or not prog.tile or any(t < 1 for t in prog.tile):
+        raise SimulationError(f"{name}: its tile loop has grid {list(prog.grid)} and tile {list(prog.tile)}; "
+                              f"every trip count and tile dim must be at least 1")
+    if (s.opcode in STREAM_STAGES) != (prog.kind == "stream") and s.opcode != "reshape":
+        raise SimulationError(f"{name}: a {prog.kind} tile loop cannot run opcode {s.opcode}")
+    want = PATTERNS.get(s.opcode, 0)
+    if len(prog.patterns) != want:
+        raise SimulationError(f"{name}: its tile program has {len(prog.patterns)} address pattern(s), {s.opcode} takes {want}")
+    capacity = chip.pmu.sram_bytes
+    if s.unit == "pmu":
+        end = prog.sram_base + prog.sram_bytes
+        if prog.sram_base < 0 or prog.sram_bytes < 0 or end > capacity:
+            raise SimulationError(f"{name}: its tile program holds SRAM [{prog.sram_base}, {end}) on each PMU, "
+                                  f"overrunning the PMU's {capacity} bytes")
+    if s.opcode == "buffer":
+        if prog.sram_slots < 1 or any(p.count < 1 for p in prog.patterns):
+            raise SimulationError(f"{name}: its SRAM ring has FIFO depth 0 (no tile slots); a buffer holds at "
+                                  f"least one tile")
+        if prog.sram_slots * prog.sram_tile > prog.sram_bytes:
+            raise SimulationError(f"{name}: its ring of {prog.sram_slots} tiles of {prog.sram_tile} bytes overruns "
+                                  f"its {prog.sram_bytes}-byte SRAM range")
+        for what, p in zip(("write", "read"), prog.patterns):
+            _check_pattern(name, f"{what} pattern", p, prog.tile[0], "sram", prog.sram_base,
+                           prog.sram_base + prog.sram_bytes, "its SRAM range")
+    elif s.opcode in ("load", "store"):
+        t = bs.tensor(s.tensor)
+        (p,) = prog.patterns
+        if p.count != prog.grid[0]:
+            raise SimulationError(f"{name}: its tile loop runs {prog.grid[0]} tiles but its address pattern makes "
+                                  f"{p.count} accesses")
+        _check_pattern(name, "address pattern", p, prog.tile[0], t.tier, t.offset, t.offset + t.nbytes,
+                       f"tensor {t.name!r} (id {t.id})")
+
+
+def _check_pattern(name: str, what: str, p: Pattern, tile: int, space: str, lo: int, hi: int, within: str) -> None:
+    if p.space != space:
+        raise SimulationError(f"{name}: its {what} addresses {p.space}, but {within} is in {space}")
+    if p.count < 1 or p.tile < 1 or p.stride < 0 or p.extent < 1:
+        raise SimulationError(f"{name}: its {what} needs count, tile and extent of at least 1 and a stride of at "
+                              f"least 0, got count {p.count} tile {p.tile} extent {p.extent} stride {p.stride}")
+    if p.tile != tile:
+        raise SimulationError(f"{name}: its {what} moves tiles of {p.tile} bytes, its tile loop {tile}")
+    last = p.offset + (p.count - 1) * p.stride
+    end = max(p.offset + p.extent, min(last + p.tile, p.offset + p.extent))
+    if p.offset < lo or end > hi or last >= p.offset + p.extent:
+        raise SimulationError(f"{name}: its {what} reaches [{p.offset:#x}, {max(end, last + 1):#x}) in {p.space}, "
+                              f"leaving {within} at [{lo:#x}, {hi:#x})")

@@ -2,8 +2,11 @@
 
 Execution follows the dataflow contract: memory is initialised from the image and the bound
 inputs, kernels run in `bs.kernels` order, and inside a kernel each stage runs once its input
-streams hold values, turning whole numpy arrays into whole numpy arrays. Only AGCU loads and
-stores touch memory; values never survive a kernel boundary except through memory.
+streams hold values. Only AGCU loads and stores touch off-chip memory; values never survive a
+kernel boundary except through memory. The product path (`TileMachine`) runs every stage's tile
+program (functional_sim/tile_machine.py): AGCU address patterns, buffers through per-PMU SRAM,
+loops of tiles. `Machine` turns whole numpy arrays into whole numpy arrays, one opcode per stage:
+it is kept as the test oracle (`interpreter="whole"`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from functional_sim.kernels import KERNELS
 from functional_sim.memory import Memory, describe
 from functional_sim.result import SimulationResult
 from functional_sim.event_timing import event_kernel_timing
+from functional_sim.tile_machine import TileExecutor, run_tile_stage
 from functional_sim.timing import program_timing
 
 TIMING_ENGINES = ("event", "analytic")
+INTERPRETERS = ("tiles", "whole")
 FIFO_POLICIES = ("grow", "configured")
 
 # Friendly input casts: numpy's default float64 is accepted where the bitstream wants f32, and bf16
@@ -43,6 +48,7 @@ def simulate(
     launch: str = "software",
     timing: str = "event",
     fifos: str = "configured",
+    interpreter: str = "tiles",
 ) -> SimulationResult:
     """Simulate a bitstream on a chip; `execute=False` gives the timing without running any op.
 
@@ -51,7 +57,10 @@ def simulate(
     `fifos="configured"` (the default) holds every FIFO to the depth the bitstream gives (rdu-size-fifos
     sizes reconvergent paths so compiled programs do not deadlock) and reports a deadlock as an error;
     `fifos="grow"` (for experiments) deepens a FIFO of a deadlocked wait-for cycle to its whole value
-    and records it per kernel."""
+    and records it per kernel. `interpreter="tiles"` (the default) executes the bitstream's tile
+    programs; `"whole"` is the whole-tensor oracle, for tests."""
+    if interpreter not in INTERPRETERS:
+        raise SimulationError(f"interpreter must be one of {', '.join(INTERPRETERS)}, got {interpreter!r}")
     if timing not in TIMING_ENGINES:
         raise SimulationError(f"timing must be one of {', '.join(TIMING_ENGINES)}, got {timing!r}")
     if fifos not in FIFO_POLICIES:
@@ -65,7 +74,8 @@ def simulate(
     outputs: list[np.ndarray] = []
     if execute:
         _require_values(bs)
-        outputs = Machine(bs, spec).run(bind_inputs(bs, inputs or []))
+        machine = TileMachine if interpreter == "tiles" else Machine
+        outputs = machine(bs, spec).run(bind_inputs(bs, inputs or []))
     elif inputs:
         bind_inputs(bs, inputs)  # still worth telling the caller their inputs would not fit
     return SimulationResult(
@@ -212,3 +222,30 @@ class Machine:
         t = self.bs.tensor(s.tensor)
         self.memory.write_tensor(t, to_bytes(value.reshape(t.shape), t.dtype))
 
+
+
+class TileMachine(Machine):
+    """The product path: each stage runs its tile program (functional_sim/tile_machine.py)."""
+
+    def __init__(self, bs: Bitstream, chip: ChipSpec) -> None:
+        super().__init__(bs, chip)
+        self.tiles = TileExecutor(bs, chip, self.memory)
+
+    def run_stage(self, s: StageConfig, args: list[np.ndarray]) -> list[np.ndarray]:
+        if s.opcode == "load":
+            t = self.bs.tensor(s.tensor)
+            value = from_bytes(self.tiles.load(s), t.dtype, tuple(t.shape))
+            for i in s.outputs:
+                self._same_layout(s, i)
+            return [value.reshape(self.bs.stream(i).shape) for i in s.outputs]
+        if s.opcode == "store":
+            self._same_layout(s, s.inputs[0])
+            t = self.bs.tensor(s.tensor)
+            self.tiles.store(s, to_bytes(args[0].reshape(t.shape), t.dtype))
+            return []
+        if s.opcode == "buffer":
+            st = self.bs.stream(s.inputs[0])
+            data = self.tiles.ring(s, to_bytes(args[0], st.dtype))
+            return [from_bytes(data, st.dtype, tuple(st.shape)) for _ in s.outputs]
+        outs = [(self.bs.stream(i).dtype, tuple(self.bs.stream(i).shape)) for i in s.outputs]
+        return run_tile_stage(self.tiles, s, args, outs)

@@ -72,6 +72,12 @@ def _size_fifos() -> type[ModulePass]:
     return SizeFifosPass
 
 
+def _tile() -> type[ModulePass]:
+    from passes.tile import TilePass
+
+    return TilePass
+
+
 def _place() -> type[ModulePass]:
     from backend_rdu.place_pass import PlacePass
 
@@ -123,6 +129,7 @@ PASSES: dict[str, PassLoader] = {
     "rdu-plan-memory": _plan_memory,
     "rdu-allocate-units": _allocate_units,
     "rdu-size-fifos": _size_fifos,
+    "rdu-tile": _tile,
     "rdu-place": _place,
     "rdu-route": _route,
     "rdu-section": _section,
@@ -135,6 +142,7 @@ INPUT_IR: dict[str, InputIR] = {
     "rdu-plan-memory": RDU_IR,
     "rdu-allocate-units": RDU_IR,
     "rdu-size-fifos": RDU_IR,
+    "rdu-tile": RDU_IR,
     "rdu-place": RDU_IR,
     "rdu-route": RDU_IR,
     "rdu-section": RDU_IR,

@@ -18,9 +18,9 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 def test_knobs_become_pass_options():
     assert CompileOptions().pipeline() == (
         "rdu-target{chip=sn40l},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos,"
-        "rdu-place{seed=0},rdu-route,rdu-section")
+        "rdu-tile,rdu-place{seed=0},rdu-route,rdu-section")
     knobs = CompileOptions(opt_level=0, seed=3, placer="random", tile_bytes=512, fifo_depth=4).pipeline()
-    assert "rdu-allocate-units{tile-bytes=512},rdu-size-fifos{depth=4},rdu-place{seed=3 random=true}" in knobs
+    assert "rdu-allocate-units{tile-bytes=512},rdu-size-fifos{depth=4},rdu-tile,rdu-place{seed=3 random=true}" in knobs
     assert "rdu-place{seed=0 greedy=true}" in CompileOptions(placer="greedy").pipeline()
     with pytest.raises(ValueError, match="placer 'annealing' is not available"):
         CompileOptions(placer="annealing").pipeline()
@@ -30,7 +30,7 @@ def test_print_pipeline_shows_the_knobs():
     result = CliRunner().invoke(main, ["compile", str(EXAMPLES / "mlp.py"), "--print-pipeline", "--placer", "greedy",
                                        "--tile-bytes", "256", "--fifo-depth", "3"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "rdu-allocate-units{tile-bytes=256},rdu-size-fifos{depth=3},rdu-place{seed=0 greedy=true}" in result.output
+    assert "rdu-allocate-units{tile-bytes=256},rdu-size-fifos{depth=3},rdu-tile,rdu-place{seed=0 greedy=true}" in result.output
 
 
 def test_forced_tile_and_depth_are_in_the_bitstream_and_change_cycles():

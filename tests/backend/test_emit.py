@@ -88,7 +88,7 @@ def _emit_after(pipeline: str, tmp_path: Path, drop_target: bool = False) -> tup
     return _rducc("emit", "-", "-o", str(out), stdin=print_ir(module).encode()), out
 
 
-FULL = "rdu-target{chip=small},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-place{greedy=true},rdu-route"
+FULL = "rdu-target{chip=small},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-tile,rdu-place{greedy=true},rdu-route"
 
 
 def test_emit_writes_a_lowered_module(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from bitstream_format import (
     nbytes_of,
     opcode,
 )
+from bitstream_format.tiling import default_tile_programs
 from chip_model import load_chip
 from functional_sim import simulate
 from functional_sim.dtypes import to_bytes
@@ -106,8 +107,10 @@ class ProgramBuilder:
         sections = [
             SectionEntry(i, f"s{i}", tuple(k.id for k in self.kernels if k.section == i)) for i in section_ids
         ]
-        return Bitstream(self.chip.name, {"test": True}, list(self.tensors), list(self.stages), streams,
-                         list(self.kernels), sections, dict(self.image), list(self.inputs), list(self.outputs))
+        bs = Bitstream(self.chip.name, {"test": True}, list(self.tensors), list(self.stages), streams,
+                       list(self.kernels), sections, dict(self.image), list(self.inputs), list(self.outputs))
+        bs.tiles = default_tile_programs(bs, self.chip.pcu.lanes, self.chip.pmu.sram_bytes)  # as rdu-tile would
+        return bs
 
 
 class KernelBuilder:

@@ -65,6 +65,13 @@ def read_per_doc(data: bytes) -> dict:
         out["stages"].append((fixed, sites, ins, outs, attrs, s.str()))
     s = DocReader(directory["STRM"])
     out["streams"] = [(s.fmt("IIBBQI"), s.ints(), s.ints(), s.ints(), s.ints()) for _ in range(s.fmt("I")[0])]
+    s = DocReader(directory["TILE"])
+    out["tiles"] = []
+    for _ in range(s.fmt("I")[0]):
+        fixed = s.fmt("IBBBqqqq")
+        grid, tile, order = s.ints(), s.ints(), s.str()
+        patterns = [s.fmt("Bqqqqq") for _ in range(s.fmt("I")[0])]
+        out["tiles"].append((fixed, grid, tile, order, patterns))
     s = DocReader(directory["KERN"])
     out["kernels"] = [(s.fmt("II"), s.str(), s.ints()) for _ in range(s.fmt("I")[0])]
     s = DocReader(directory["SECT"])
@@ -88,7 +95,7 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
     bs = sample()
     doc = read_per_doc(encode(bs))
     codes = {name: code for name, (code, _) in DTYPES.items()}
-    assert doc["chip"] == bs.chip and doc["version"] == (2, 0)
+    assert doc["chip"] == bs.chip and doc["version"] == (3, 0)
     assert [(t[0], t[1], t[4], t[5], t[6], t[7]) for t in doc["tensors"]] == [
         (t.id, codes[t.dtype], t.offset, t.nbytes, t.shape, t.name) for t in bs.tensors
     ]
@@ -103,6 +110,16 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
     assert [(k[0], k[1], k[2]) for k in doc["kernels"]] == [((k.id, k.section), k.name, list(k.stages)) for k in bs.kernels]
     assert doc["sections"] == [(s.id, s.name, list(s.kernels)) for s in bs.sections]
     assert doc["io"] == (bs.inputs, bs.outputs) and doc["image"] == bs.image
+    kinds, reduces, spaces = ("stream", "rows", "matmul", "whole"), ("none", "running", "two-pass", "k-accumulate"), \
+        ("hbm", "ddr", "sram")
+    assert len(doc["tiles"]) == len(bs.tiles) == len(bs.stages)
+    for (fixed, grid, tile, order, patterns), t in zip(doc["tiles"], sorted(bs.tiles, key=lambda t: t.stage), strict=True):
+        assert (fixed[0], kinds[fixed[1]], reduces[fixed[2]], ("", "a", "b")[fixed[3]]) == (t.stage, t.kind, t.reduce, t.reuse)
+        assert fixed[4:] == (t.sram_base, t.sram_bytes, t.sram_slots, t.sram_tile)
+        assert (grid, tile, order) == (list(t.grid), list(t.tile), t.order)
+        assert [(spaces[p[0]], *p[1:]) for p in patterns] == [
+            (p.space, p.offset, p.stride, p.count, p.tile, p.extent) for p in t.patterns]
+    assert any(t.kind == "matmul" for t in bs.tiles) and any(t.patterns for t in bs.tiles)
 
 
 def test_doc_tables_match_the_code():

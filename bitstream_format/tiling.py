@@ -1,0 +1,196 @@
+"""How a stage's work is cut into tiles: the arithmetic shared by `rdu-tile` (which records the
+result in the IR) and hand-built test bitstreams.
+
+The tile's *bytes* are the compiler's earlier choice (rdu-allocate-units, per stream); this module
+derives shapes and loops from them, never below one vector (`lanes` elements):
+
+* `rows`: the value flattened to rows x last dim (for a reduction over trailing dims, rows x the
+  reduced elements). A tile is a block of whole rows when a row fits the tile; otherwise one row
+  cut into chunks of a multiple of `lanes` columns, and a reduction over the row runs across the
+  chunks (running sum/max/argmax, online softmax then a normalising pass).
+* `matmul`: output-stationary tiles of mt x nt outputs, K innermost in chunks of kt; the smaller
+  operand is the one held resident in PMU buffers (`reuse`), the other streams once per tile row.
+* `whole`: ops that cannot stream (layout changes of the last axis, gathers, sorts, scatters,
+  reductions over leading dims...): one tile, the whole value, spread over the stage's PMUs.
+* `stream`: loads, stores and buffers move the value in tiles of the stream's bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil, isqrt, prod
+from typing import Any
+
+from bitstream_format.opcodes import OPCODES
+
+Spec = tuple[str, tuple[int, ...]]  # (dtype, shape)
+
+ELEMENTWISE_FAMILIES = ("unary", "binary", "ternary")
+ROW_REDUCTIONS = ("sum", "mean", "amax", "amin", "prod", "argmax")
+ROW_SCANS = ("softmax", "log_softmax", "cumsum")
+NOT_ROW_WISE = ("batch_norm",)  # per-channel operands on dim 1: not a trailing broadcast
+
+
+@dataclass(frozen=True)
+class TileLoop:
+    kind: str
+    grid: tuple[int, ...]
+    tile: tuple[int, ...]
+    order: str
+    reduce: str = "none"
+    reuse: str = ""
+
+    @property
+    def trip_count(self) -> int:
+        return prod(self.grid)
+
+
+def _broadcasts_to(shape: tuple[int, ...], out: tuple[int, ...]) -> bool:
+    if len(shape) > len(out):
+        return False
+    return all(s in (1, o) for s, o in zip(reversed(shape), reversed(out)))
+
+
+def reduced_dims(opcode: str, attrs: dict[str, Any], rank: int) -> list[int] | None:
+    """The input dims a row reduction or scan runs over (sorted, non-negative), or None."""
+    if opcode in ("softmax", "log_softmax", "cumsum"):
+        dim = attrs.get("dim")
+        return None if dim is None or rank == 0 else [int(dim) % rank]
+    if opcode == "argmax":
+        dim = attrs.get("dim")
+        return list(range(rank)) if dim is None else ([int(dim) % rank] if rank else [])
+    dims = attrs.get("dims", [])
+    dims = [dims] if isinstance(dims, int) else list(dims or [])
+    return sorted({int(d) % rank for d in dims}) if dims and rank else list(range(rank))
+
+
+def row_split(shape: tuple[int, ...], reduced: list[int] | None = None) -> tuple[int, int] | None:
+    """(rows, columns) of a value flattened so that the reduced dims (default: the last) are the
+    columns; None when they are not the trailing dims."""
+    rank = len(shape)
+    if reduced is None:
+        reduced = [rank - 1] if rank else []
+    if reduced != list(range(rank - len(reduced), rank)):
+        return None
+    lead = rank - len(reduced)
+    return prod(shape[:lead]), prod(shape[lead:])
+
+
+def rows_loop(rows: int, cols: int, itemsize: int, tile_bytes: int, lanes: int, reduce: str = "none") -> TileLoop:
+    """Whole rows per tile when a row fits the tile bytes, else one row in lane-multiple chunks."""
+    vector = lanes * itemsize
+    tb = max(tile_bytes, vector)
+    row_bytes = max(1, cols * itemsize)
+    if row_bytes <= tb:
+        r = min(rows, max(1, tb // row_bytes))
+        return TileLoop("rows", (ceil(rows / r), 1), (r, cols), "rows", "none")
+    chunk = min(cols, max(lanes, (tb // itemsize) // lanes * lanes))
+    chunks = ceil(cols / chunk)
+    return TileLoop("rows", (rows, chunks), (1, chunk), "rows", reduce if chunks > 1 else "none")
+
+
+def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: int, lanes: int,
+                sram_bytes: int, a_bytes: int, b_bytes: int) -> TileLoop:
+    """Output-stationary mt x nt tiles of about `tile_bytes`, K in chunks whose A and B slabs fill
+    at most half a PMU (the other half takes the next chunk)."""
+    elements = max(lanes, tile_bytes // itemsize)
+    nt = min(n, max(lanes, isqrt(elements) // lanes * lanes))
+    mt = min(m, max(1, elements // nt))
+    kt = min(k, max(lanes, ((sram_bytes // 2) // max(1, (mt + nt) * itemsize)) // lanes * lanes))
+    grid = (batch, ceil(m / mt), ceil(n / nt), ceil(k / kt))
+    return TileLoop("matmul", grid, (mt, nt, kt), "b,m,n,k", "k-accumulate", "a" if a_bytes <= b_bytes else "b")
+
+
+def whole_loop(shape: tuple[int, ...]) -> TileLoop:
+    return TileLoop("whole", (1,), tuple(shape) or (1,), "whole")
+
+
+def stream_loop(nbytes: int, tile_bytes: int) -> TileLoop:
+    tile = tile_bytes if 0 < tile_bytes < nbytes else max(1, nbytes)
+    return TileLoop("stream", (max(1, ceil(nbytes / tile)),), (tile,), "tiles")
+
+
+def _itemsize(dtype: str) -> int:
+    from bitstream_format.model import itemsize
+
+    return itemsize(dtype)
+
+
+def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: list[Spec], in_tile_bytes: int,
+                 out_tile_bytes: int, lanes: int, sram_bytes: int) -> TileLoop:
+    """The tile loop of a compute stage (see the module docstring for the kinds)."""
+    op = OPCODES[opcode]
+    out_dtype, out_shape = outputs[0] if outputs else ("f32", ())
+    if not outputs or any(prod(s) == 0 for _, s in [*inputs, *outputs]):
+        return whole_loop(out_shape)
+    if opcode == "reshape" and len(inputs) == 1:  # row-major bytes unchanged: tiles pass through
+        nbytes = prod(out_shape) * _itemsize(out_dtype)
+        return stream_loop(nbytes, out_tile_bytes or nbytes)
+    if (op.family in ELEMENTWISE_FAMILIES and opcode not in NOT_ROW_WISE and len(outputs) == 1 and inputs
+            and all(_broadcasts_to(s, out_shape) for _, s in inputs)):
+        rows, cols = row_split(out_shape)
+        tile = out_tile_bytes or prod(out_shape) * _itemsize(out_dtype)
+        return rows_loop(rows, cols, _itemsize(out_dtype), tile, lanes)
+    if opcode in ROW_REDUCTIONS + ROW_SCANS and len(inputs) == 1:
+        in_dtype, in_shape = inputs[0]
+        dims = reduced_dims(opcode, attrs, len(in_shape))
+        split = row_split(in_shape, dims) if dims is not None else None
+        if split is not None:
+            mode = "two-pass" if opcode in ("softmax", "log_softmax") else "running"
+            tile = in_tile_bytes or prod(in_shape) * _itemsize(in_dtype)
+            return rows_loop(*split, _itemsize(in_dtype), tile, lanes, mode)
+    if opcode in ("matmul", "linear") and len(inputs) >= 2:
+        (a_dtype, a), (_, b) = inputs[0], inputs[1]
+        if opcode == "matmul" and len(a) >= 2 and len(b) >= 2:
+            m, k, n = a[-2], a[-1], b[-1]
+        elif opcode == "linear" and len(a) >= 1 and len(b) == 2:
+            m, k, n = prod(a[:-1]), a[-1], b[0]
+        else:
+            return whole_loop(out_shape)
+        batch = prod(out_shape) // max(1, m * n)
+        tile = out_tile_bytes or prod(out_shape) * _itemsize(out_dtype)
+        size = _itemsize(a_dtype)
+        return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size)
+    return whole_loop(out_shape)
+
+
+def default_tile_programs(bs, lanes: int, sram_bytes: int) -> list:
+    """The tile programs rdu-tile would record, derived from a bitstream's stages and streams (for
+    bitstreams built by hand, e.g. in tests; the compiler records its own in the IR)."""
+    from bitstream_format.model import Pattern, TileProgram, nbytes_of
+
+    programs = []
+    streams = {st.id: st for st in bs.streams}  # (not bs.stream: its index is cached, and tests edit streams)
+    tensors = {t.id: t for t in bs.tensors}
+    for s in bs.stages:
+        streams_in = [streams[i] for i in s.inputs]
+        streams_out = [streams[i] for i in s.outputs]
+        if s.opcode in ("load", "store"):
+            t = tensors[s.tensor]
+            nbytes = nbytes_of(t.dtype, t.shape)
+            tile = (streams_out[0] if s.opcode == "load" else streams_in[0]).tile_bytes
+            loop = stream_loop(nbytes, tile)
+            pattern = Pattern(t.tier, t.offset, loop.tile[0], loop.grid[0], loop.tile[0], max(1, nbytes))
+            programs.append(TileProgram(s.id, loop.kind, loop.grid, loop.tile, loop.order, patterns=(pattern,)))
+        elif s.opcode == "buffer":
+            st = streams_in[0]
+            loop = stream_loop(st.nbytes, (streams_out[0] if streams_out else st).tile_bytes)
+            tile, tiles = loop.tile[0], loop.grid[0]
+            depth = min(streams_out[0].fifo_depth if streams_out else 1, tiles)
+            slots = max(1, ceil(max(1, depth) / max(1, len(s.sites))))
+            held = max(s.buffer_bytes, slots * tile)
+            ring = Pattern("sram", 0, tile, slots, tile, slots * tile)
+            programs.append(TileProgram(s.id, loop.kind, loop.grid, loop.tile, loop.order, sram_bytes=held,
+                                        sram_slots=slots, sram_tile=tile, patterns=(ring, ring)))
+        else:
+            ins = [(st.dtype, tuple(st.shape)) for st in streams_in]
+            outs = [(st.dtype, tuple(st.shape)) for st in streams_out]
+            loop = compute_loop(s.opcode, s.attrs, ins, outs, streams_in[0].tile_bytes if streams_in else 0,
+                                streams_out[0].tile_bytes if streams_out else 0, lanes, sram_bytes)
+            extra = {}
+            if s.unit == "pmu":
+                spread = max(1, ceil(sum(st.nbytes for st in streams_in) / max(1, len(s.sites))))
+                extra = dict(sram_bytes=max(s.buffer_bytes, spread), sram_slots=1, sram_tile=spread)
+            programs.append(TileProgram(s.id, loop.kind, loop.grid, loop.tile, loop.order, loop.reduce, loop.reuse,
+                                        **extra))
+    return programs

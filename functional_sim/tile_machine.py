@@ -1,0 +1,328 @@
+"""The product path: every stage runs the tile program its bitstream gives (format 3.0, TILE).
+
+* A load walks its AGCU address pattern through HBM/DDR, a store writes by its pattern: a wrong
+  offset, stride or count reads or writes other bytes, or fewer than the tensor holds (an error).
+* A buffer writes each tile into the SRAM of one of its PMUs (tile j on PMU j mod units) at the
+  slot its write pattern gives, a ring of `count` slots refilled wave after wave, and reads it back
+  by its read pattern: the bytes really go through per-PMU memory (functional_sim/sram.py).
+* A PMU compute stage spreads its whole input over its PMUs' SRAM ranges and reads it back.
+* Compute stages run their loop of tiles. Tiles of one loop are independent except along a
+  reduction, so numpy runs whole batches of tiles at once (the speed of the simulator) and loops
+  only where the hardware carries state from tile to tile: a matmul's K chunks accumulate, a
+  reduction over chunks of a row keeps a running sum/max/argmax, softmax makes an online pass
+  (running max and rescaled sum) then a normalising pass. A loop that covers less than its
+  value leaves the rest zero (wrong outputs, which tests see); one that runs past it is an error.
+
+The whole-tensor interpreter (functional_sim.simulator.Machine) stays as a test oracle.
+"""
+
+from __future__ import annotations
+
+from math import ceil, prod
+from typing import Any
+
+import numpy as np
+
+from bitstream_format import Bitstream, Pattern, StageConfig, TileProgram, nbytes_of
+from bitstream_format.tiling import reduced_dims, row_split
+from chip_model import ChipSpec
+
+from functional_sim.checks import stage_name
+from functional_sim.dtypes import from_bytes, to_bytes
+from functional_sim.errors import SimulationError
+from functional_sim.kernels import KERNELS
+from functional_sim.memory import describe
+from functional_sim.sram import SramBank
+
+OutSpec = tuple[str, tuple[int, ...]]
+
+
+def _wide(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x
+
+
+def _floating64(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float64)
+
+
+def accesses(p: Pattern, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(start address, length) of each access of a linear pattern, clipped to its extent."""
+    j = np.arange(p.count if count is None else count, dtype=np.int64)
+    starts = p.offset + j * p.stride
+    lengths = np.minimum(p.tile, p.offset + p.extent - starts)
+    return starts, lengths
+
+
+class TileExecutor:
+    """Runs one stage's tile program; `machine` gives off-chip memory and the bitstream."""
+
+    def __init__(self, bs: Bitstream, chip: ChipSpec, memory) -> None:
+        self.bs = bs
+        self.memory = memory
+        self.sram = SramBank(chip.pmu.sram_bytes)
+
+    def program(self, s: StageConfig) -> TileProgram:
+        prog = self.bs.tile_program(s.id)
+        if prog is None:
+            raise SimulationError(f"{stage_name(s)} has no tile program (section TILE)")
+        return prog
+
+    # ------------------------------------------------------------------ AGCU: off-chip patterns
+
+    def load(self, s: StageConfig) -> bytes:
+        t, prog = self.bs.tensor(s.tensor), self.program(s)
+        (p,) = prog.patterns
+        starts, lengths = accesses(p)
+        size = nbytes_of(t.dtype, t.shape)
+        moved = int(lengths[lengths > 0].sum())
+        if np.any(lengths <= 0) or moved != size:
+            raise SimulationError(f"{stage_name(s)}: its address pattern reads {moved} bytes of {describe(t)} in "
+                                  f"{p.count} tiles, but the tensor holds {size}")
+        space = self.memory.space(t)
+        what = f"{stage_name(s)} reading {describe(t)}"
+        if p.stride == p.tile:  # contiguous tiles: one read of the span they cover
+            return space.read(p.offset, moved, what)
+        lo, hi = int(starts.min()), int((starts + lengths).max())
+        span = np.frombuffer(space.read(lo, hi - lo, what), np.uint8)
+        return b"".join(span[a - lo: a - lo + n].tobytes() for a, n in zip(starts.tolist(), lengths.tolist()))
+
+    def store(self, s: StageConfig, data: bytes) -> None:
+        t, prog = self.bs.tensor(s.tensor), self.program(s)
+        (p,) = prog.patterns
+        starts, lengths = accesses(p)
+        moved = int(lengths[lengths > 0].sum())
+        if np.any(lengths <= 0) or moved != len(data):
+            raise SimulationError(f"{stage_name(s)}: its address pattern writes {moved} bytes of {describe(t)} in "
+                                  f"{p.count} tiles, but the value holds {len(data)}")
+        space = self.memory.space(t)
+        what = f"{stage_name(s)} writing {describe(t)}"
+        if p.stride == p.tile:
+            space.write(p.offset, data, what)
+            return
+        pos = 0
+        for a, n in zip(starts.tolist(), lengths.tolist()):
+            space.write(a, data[pos: pos + n], what)
+            pos += n
+
+    # ------------------------------------------------------------------ PMU: SRAM
+
+    def ring(self, s: StageConfig, data: bytes) -> bytes:
+        """A buffer's round trip through its PMUs' SRAM, wave after wave of its ring."""
+        prog = self.program(s)
+        write, read = prog.patterns
+        tile, tiles = prog.tile[0], prog.grid[0]
+        n = len(data)
+        if tiles * tile < n or (tiles - 1) * tile >= max(n, 1):
+            raise SimulationError(f"{stage_name(s)}: its tile loop moves {tiles} tiles of {tile} bytes, but the "
+                                  f"stream holds {n} bytes")
+        padded = np.zeros(tiles * tile, np.uint8)
+        padded[:n] = np.frombuffer(data, np.uint8)
+        out = np.empty_like(padded)
+        units = len(s.sites)
+        pads = [self.sram.pad(site) for site in s.sites]
+        lane = np.arange(tile, dtype=np.int64)
+        wave = units * write.count
+        what = stage_name(s)
+        for first in range(0, tiles, wave):
+            js = np.arange(first, min(first + wave, tiles), dtype=np.int64)
+            for unit, pad in enumerate(pads):
+                mine = js[js % units == unit]
+                if not len(mine):
+                    continue
+                k = mine // units
+                at_w = write.offset + (k % write.count) * write.stride
+                at_r = read.offset + (k % read.count) * read.stride
+                mem = pad.reserve(int(max(at_w.max(), at_r.max())) + tile, what)
+                src = (mine * tile)[:, None] + lane
+                mem[at_w[:, None] + lane] = padded[src]
+                out[src] = mem[at_r[:, None] + lane]
+        return out[:n].tobytes()
+
+    def spread(self, s: StageConfig, args: list[np.ndarray]) -> list[np.ndarray]:
+        """A PMU compute stage's whole input, back to back over its PMUs' SRAM ranges (in waves of
+        units x range when it is larger than they hold), read back."""
+        prog = self.program(s)
+        dts = [(self.bs.stream(i).dtype, tuple(self.bs.stream(i).shape)) for i in s.inputs]
+        blobs = [np.frombuffer(to_bytes(a, dt), np.uint8) for a, (dt, _) in zip(args, dts)]
+        flat = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
+        chunk = prog.sram_tile
+        if chunk < 1 or chunk > prog.sram_bytes:
+            raise SimulationError(f"{stage_name(s)}: its {chunk}-byte share of the input does not fit its "
+                                  f"{prog.sram_bytes}-byte SRAM range")
+        back = np.empty_like(flat)
+        base = prog.sram_base
+        pads = [self.sram.pad(site) for site in s.sites]
+        for start in range(0, len(flat), chunk):
+            pad = pads[(start // chunk) % len(pads)]
+            part = flat[start: start + chunk]
+            mem = pad.reserve(base + len(part), stage_name(s))
+            mem[base: base + len(part)] = part
+            back[start: start + len(part)] = mem[base: base + len(part)]
+        values, pos = [], 0
+        for blob, (dt, shape) in zip(blobs, dts):
+            values.append(from_bytes(back[pos: pos + len(blob)].tobytes(), dt, shape))
+            pos += len(blob)
+        return values
+
+    # ------------------------------------------------------------------ PCU: loops of tiles
+
+    def compute(self, s: StageConfig, args: list[np.ndarray], outs: list[OutSpec]) -> list[np.ndarray]:
+        prog = self.program(s)
+        if prog.kind == "stream":  # bytes pass through unchanged (reshape), tile after tile
+            tiles, tile = prog.grid[0], prog.tile[0]
+            n = nbytes_of(*outs[0])
+            if tiles * tile < n or (tiles - 1) * tile >= max(n, 1):
+                raise SimulationError(f"{stage_name(s)}: its tile loop moves {tiles} tiles of {tile} bytes, but the "
+                                      f"stream holds {n} bytes")
+            return list(KERNELS[s.opcode](args, s.attrs, outs))
+        if s.unit == "pmu" and prog.kind == "whole":
+            args = self.spread(s, args)
+        if prog.kind == "rows":
+            if s.opcode in ("sum", "mean", "amax", "amin", "prod", "argmax", "softmax", "log_softmax", "cumsum"):
+                return [self.row_reduction(s, prog, args[0], outs[0])]
+            return self.rows(s, prog, args, outs)
+        if prog.kind == "matmul":
+            return [self.matmul(s, prog, args, outs[0])]
+        if prog.kind != "whole" or prog.trip_count != 1:
+            raise SimulationError(f"{stage_name(s)}: a {prog.kind} tile loop of {prog.trip_count} tiles cannot run "
+                                  f"opcode {s.opcode}")
+        return list(KERNELS[s.opcode](args, s.attrs, outs))
+
+    def _covered(self, s: StageConfig, prog: TileProgram, rows: int, cols: int) -> tuple[int, int]:
+        r, c = prog.tile
+        g_rows, g_cols = prog.grid
+        need = (ceil(rows / r), ceil(cols / c))
+        if g_rows > need[0] or g_cols > need[1]:
+            raise SimulationError(f"{stage_name(s)}: its tile loop runs {g_rows}x{g_cols} tiles of {r}x{c}, past the "
+                                  f"end of its {rows}x{cols} value ({need[0]}x{need[1]} tiles)")
+        return min(rows, g_rows * r), min(cols, g_cols * c)
+
+    def rows(self, s: StageConfig, prog: TileProgram, args: list[np.ndarray], outs: list[OutSpec]) -> list[np.ndarray]:
+        dtype, shape = outs[0]
+        rows, cols = row_split(shape)
+        cr, cc = self._covered(s, prog, rows, cols)
+        if (cr, cc) == (rows, cols):  # every tile runs: one numpy call over the batch of tiles
+            return list(KERNELS[s.opcode](args, s.attrs, outs))
+        views = [np.broadcast_to(a, shape).reshape(rows, cols)[:cr, :cc] for a in args]
+        part = np.asarray(KERNELS[s.opcode](views, s.attrs, [(dtype, (cr, cc))])[0])
+        full = np.zeros((rows, cols), part.dtype)
+        full[:cr, :cc] = part
+        return [full.reshape(shape)]
+
+    def row_reduction(self, s: StageConfig, prog: TileProgram, x: np.ndarray, out: OutSpec) -> np.ndarray:
+        """A reduction or scan over trailing dims, chunk by chunk of each row (running state)."""
+        dims = reduced_dims(s.opcode, s.attrs, x.ndim)
+        rows, cols = row_split(x.shape, dims)
+        cr, cc = self._covered(s, prog, rows, cols)
+        chunk = prog.tile[1]
+        mat = x.reshape(rows, cols)[:cr]
+        pieces = [mat[:, j: min(j + chunk, cc)] for j in range(0, cc, chunk)]
+        op = s.opcode
+        if op in ("softmax", "log_softmax", "cumsum"):
+            full = np.zeros((rows, cols), np.float64 if op != "cumsum" else _wide(mat[:0]).dtype)
+            full[:cr, :cc] = self._scan(op, pieces, cr)
+            return full.reshape(out[1])
+        result = self._reduce(op, pieces, cols)
+        full = np.zeros(rows, result.dtype)
+        full[:cr] = result
+        return full.reshape(out[1])
+
+    @staticmethod
+    def _reduce(op: str, pieces: list[np.ndarray], cols: int) -> np.ndarray:
+        acc = None
+        best = None
+        for j, piece in enumerate(pieces):
+            start = sum(p.shape[1] for p in pieces[:j])
+            if op in ("sum", "mean"):
+                part = np.sum(_wide(piece), axis=1)
+                acc = part if acc is None else acc + part
+            elif op == "prod":
+                part = np.prod(_wide(piece), axis=1)
+                acc = part if acc is None else acc * part
+            elif op in ("amax", "amin"):
+                part = (np.max if op == "amax" else np.min)(piece, axis=1)
+                acc = part if acc is None else (np.maximum if op == "amax" else np.minimum)(acc, part)
+            else:  # argmax: the first of the largest, a NaN beating any number (torch)
+                idx = np.argmax(piece, axis=1)
+                val = piece[np.arange(len(piece)), idx]
+                if acc is None:
+                    acc, best = idx + start, val
+                else:
+                    better = (val > best) | (np.isnan(val) & ~np.isnan(best)) if np.issubdtype(val.dtype, np.floating) \
+                        else val > best
+                    acc, best = np.where(better, idx + start, acc), np.where(better, val, best)
+        if op == "mean":
+            acc = acc / cols
+        return acc
+
+    @staticmethod
+    def _scan(op: str, pieces: list[np.ndarray], rows: int) -> np.ndarray:
+        if op == "cumsum":
+            carry, parts = None, []
+            for piece in pieces:
+                part = np.cumsum(_wide(piece), axis=1)
+                if carry is not None:
+                    part = part + carry[:, None]
+                carry = part[:, -1] if part.shape[1] else carry
+                parts.append(part)
+            return np.concatenate(parts, axis=1)
+        # pass 1: running max and the sum of exponentials rescaled to it (online softmax)
+        m = np.full(rows, -np.inf)
+        total = np.zeros(rows)
+        for piece in pieces:
+            x = _floating64(piece)
+            new = np.maximum(m, np.max(x, axis=1))
+            with np.errstate(all="ignore"):
+                scale = np.where(m == new, 1.0, np.exp(m - new))
+                safe = np.where(np.isneginf(new), 0.0, new)
+                total = total * scale + np.sum(np.exp(x - safe[:, None]), axis=1)
+            m = new
+        # pass 2: normalise each chunk
+        safe = np.where(np.isneginf(m), 0.0, m)[:, None]
+        parts = []
+        for piece in pieces:
+            x = _floating64(piece)
+            parts.append(x - safe - np.log(total)[:, None] if op == "log_softmax" else np.exp(x - safe) / total[:, None])
+        return np.concatenate(parts, axis=1)
+
+    def matmul(self, s: StageConfig, prog: TileProgram, args: list[np.ndarray], out: OutSpec) -> np.ndarray:
+        """Output-stationary mt x nt tiles, K innermost: each output tile accumulates its K chunks."""
+        def operand(x: np.ndarray) -> np.ndarray:
+            return x.astype(np.float32) if x.dtype == np.float16 else x
+
+        if s.opcode == "linear":
+            x, w = operand(args[0]), operand(args[1])
+            a, b = x.reshape(-1, x.shape[-1]), w.T
+        else:
+            a, b = operand(args[0]), operand(args[1])
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        mt, nt, kt = prog.tile
+        batch, gm, gn, gk = prog.grid
+        need = (prod(out[1]) // max(1, m * n), ceil(m / mt), ceil(n / nt), ceil(k / kt))
+        if batch != need[0] or gm > need[1] or gn > need[2] or gk > need[3]:
+            raise SimulationError(f"{stage_name(s)}: its tile loop runs {batch}x{gm}x{gn}x{gk} tiles of {mt}x{nt}x{kt}, "
+                                  f"but an {m}x{n} output with K={k} takes {need[0]}x{need[1]}x{need[2]}x{need[3]}")
+        cm, cn = min(m, gm * mt), min(n, gn * nt)
+        acc = None
+        for start in range(0, min(k, gk * kt), kt):
+            part = np.matmul(a[..., :cm, start: start + kt], b[..., start: start + kt, :cn])
+            acc = part if acc is None else acc + part
+        if acc is None:
+            acc = np.zeros((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), cm, cn), np.result_type(a, b))
+        if s.opcode == "linear" and len(args) > 2:
+            acc = acc + operand(args[2])[:cn]
+        full = np.zeros((*acc.shape[:-2], m, n), acc.dtype)
+        full[..., :cm, :cn] = acc
+        return full.reshape(out[1])
+
+
+def run_tile_stage(executor: TileExecutor, s: StageConfig, args: list[np.ndarray], outs: list[OutSpec],
+                   attrs: dict[str, Any] | None = None) -> list[np.ndarray]:
+    """One compute stage through its tile program, numpy errors reported against the stage."""
+    try:
+        with np.errstate(all="ignore"):
+            return executor.compute(s, args, outs)
+    except SimulationError:
+        raise
+    except Exception as exc:
+        raise SimulationError(f"{stage_name(s)} failed: {type(exc).__name__}: {exc}") from exc

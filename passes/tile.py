@@ -1,0 +1,126 @@
+"""`rdu-tile`: make every stage a program of tiles: its loop, its SRAM range and its address patterns.
+
+Earlier passes chose how many bytes each stream moves per tile (rdu-allocate-units) and how many
+tiles each FIFO holds (rdu-size-fifos). This pass turns those byte counts into what the units
+are configured with, and records it on every stage (`tile_loop`, `sram`, `patterns`):
+
+* a load or store (AGCU) walks its tensor's address range in its tier, one access per tile;
+* a buffer (PMU) holds a ring of tile slots on each of its PMUs at the same SRAM range, the
+  stream's credits spread round-robin over them; it writes and reads the ring by pattern;
+* a compute stage runs a loop of tiles whose shape comes from the chip (lanes, PMU bytes) and the
+  tile bytes (bitstream_format/tiling.py): rows of elementwise ops and row reductions (a reduction
+  across tiles runs as the hardware must, running max/sum or two passes), output-stationary
+  matmul tiles with a K loop, and one whole-buffer tile for ops that cannot stream; a PMU stage's
+  whole value is spread over its PMUs' SRAM, which must hold it.
+
+Nothing here changes which units a stage has or where it sits, so rdu-place may run after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
+from xdsl.passes import ModulePass
+
+from bitstream_format.tiling import TileLoop, compute_loop, stream_loop
+from chip_model import ChipSpec
+from dialects import rdu
+from dialects.diagnostics import CapacityError
+from dialects.rdu_attrs import PatternAttr, SramAttr, TileLoopAttr
+from dialects.types import dtype_of, shape_of
+from dialects.types import value_bytes as type_bytes
+from passes.target import lowered_target_chip
+
+
+def _attr(loop: TileLoop) -> TileLoopAttr:
+    return TileLoopAttr(loop.kind, loop.grid, loop.tile, loop.order, loop.reduce, loop.reuse)
+
+
+def stream_tile_bytes(value) -> int:
+    """The tile bytes the producer of `value` recorded for it (0 if none)."""
+    producer = value.owner
+    tiles = producer.tile_list() if isinstance(producer, rdu.StageOp) else []
+    return tiles[value.index] if value.index < len(tiles) else 0
+
+
+def stage_label(kernel: rdu.KernelOp, stage: rdu.StageOp) -> str:
+    what = stage.opcode.data if isinstance(stage, rdu.ComputeOp) else stage.name.removeprefix("rdu.")
+    source = rdu.source_text(stage)
+    return f"{what} stage in kernel {kernel.sym_name.data}" + (f" ({source})" if source else "")
+
+
+@dataclass(frozen=True)
+class TilePass(ModulePass):
+    name = "rdu-tile"
+
+    def apply(self, ctx: Context, module: ModuleOp) -> None:
+        chip = lowered_target_chip(module, "rdu-tile")
+        for kernel in rdu.kernels(module):
+            for stage in kernel.stages():
+                self.tile_stage(kernel, stage, chip)
+
+    def tile_stage(self, kernel: rdu.KernelOp, stage: rdu.StageOp, chip: ChipSpec) -> None:
+        if stage.tiles is None or stage.depths is None:
+            from dialects.diagnostics import PassOrderError
+
+            raise PassOrderError(f"rdu-tile: {stage.name} in kernel {kernel.sym_name.data} has no tile sizes or "
+                                 f"FIFO depths: run rdu-allocate-units and rdu-size-fifos first")
+        if isinstance(stage, (rdu.LoadOp, rdu.StoreOp)):
+            tensor = stage.tensor.owner
+            nbytes = type_bytes(stage.tensor.type)
+            tile = stage.tile_list()[0] if isinstance(stage, rdu.LoadOp) else stream_tile_bytes(stage.value)
+            loop = stream_loop(nbytes, tile)
+            offset = tensor.offset.value.data if tensor.offset is not None else 0
+            stage.tile_loop = _attr(loop)
+            stage.patterns = ArrayAttr([PatternAttr(tensor.tier_name, offset, loop.tile[0], loop.grid[0], loop.tile[0],
+                                                    max(1, nbytes))])
+            return
+        if isinstance(stage, rdu.BufferOp):
+            nbytes = type_bytes(stage.input.type)
+            loop = stream_loop(nbytes, stage.tile_list()[0] or stage.tile_bytes.value.data)
+            tile, tiles = loop.tile[0], loop.grid[0]
+            depth = min(stage.depth_list()[0], tiles)
+            slots = max(1, ceil(depth / stage.unit_count))
+            held = max(stage.bytes.value.data, slots * tile)
+            if held > chip.pmu.sram_bytes:
+                raise CapacityError(f"rdu-tile: the buffer in kernel {kernel.sym_name.data} rings {slots} tiles of "
+                                    f"{tile} bytes on each of its {stage.unit_count} PMU(s), {held} bytes, but a PMU "
+                                    f"holds {chip.pmu.sram_bytes}")
+            stage.bytes = IntegerAttr(held, i64)
+            stage.tile_loop = _attr(loop)
+            stage.sram = SramAttr(0, held, slots, tile)
+            ring = PatternAttr("sram", 0, tile, slots, tile, slots * tile)
+            stage.patterns = ArrayAttr([ring, ring])  # write, then read
+            return
+        assert isinstance(stage, rdu.ComputeOp)
+        ins = [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs]
+        outs = [(dtype_of(v.type), shape_of(v.type)) for v in stage.outputs]
+        in_tile = stream_tile_bytes(stage.inputs[0]) if stage.inputs else 0
+        out_tile = stage.tile_list()[0] if stage.tile_list() else 0
+        loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
+                            chip.pmu.sram_bytes)
+        stage.tile_loop = _attr(loop)
+        if stage.unit_kind != "pmu":
+            return
+        if loop.kind == "stream":  # double-buffered tiles passing through
+            held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * loop.tile[0])
+            stage.bytes = IntegerAttr(held, i64)
+            stage.sram = SramAttr(0, held, 2, loop.tile[0])
+            return
+        largest = sum(type_bytes(v.type) for v in stage.inputs)  # its inputs, back to back
+        self.widen(kernel, stage, ceil(largest / chip.pmu.sram_bytes), chip)
+        spread = max(1, ceil(largest / stage.unit_count))  # ... over the stage's PMUs
+        chunk = min(spread, chip.pmu.sram_bytes)  # more than the PMUs hold passes through them in waves
+        held = max(stage.bytes.value.data if stage.bytes is not None else 0, chunk)
+        stage.bytes = IntegerAttr(held, i64)
+        stage.sram = SramAttr(0, held, 1, chunk)
+
+    @staticmethod
+    def widen(kernel: rdu.KernelOp, stage: rdu.StageOp, units: int, chip: ChipSpec) -> None:
+        """Give a whole-buffer PMU stage the PMUs its value needs, as far as the kernel leaves PMUs free."""
+        free = chip.count("pmu") - sum(s.unit_count for s in kernel.stages() if s.unit_kind == "pmu")
+        stage.set_units(max(stage.unit_count, min(units, stage.unit_count + free)))
+
