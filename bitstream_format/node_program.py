@@ -1,0 +1,77 @@
+"""The node part of a bitstream: one program run by every socket of a tensor-parallel group (SPMD).
+
+`rdu-shard` compiles the program one socket runs; sockets differ only in which part of each split
+weight they hold. So a node bitstream is an ordinary bitstream plus one optional section, `NODE`
+(docs/bitstream.md, format 2.1): the node it was compiled for, the number of sockets that run it,
+for each split weight how it is cut (`TensorShard`: dim, parts, blocks; the memory image holds the
+whole weight once), and the peer-to-peer streams its collective stages open (`PeerStream`: which
+AGCU stage, which collective, how many bytes each socket sends per run). A reader gives socket `s`
+its part with `socket_image`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter")
+
+
+@dataclass(frozen=True)
+class TensorShard:
+    """Tensor `tensor` holds one part of a whole `whole_shape` cut along `dim` into `parts`, in
+    `blocks` equal blocks each cut into `parts` (fused QKV); socket s holds part s // (sockets // parts)."""
+
+    tensor: int
+    dim: int
+    parts: int
+    blocks: int
+    whole_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PeerStream:
+    """A collective stage's traffic on the peer-to-peer network: each socket of the group sends
+    `bytes_per_socket` per run (ring algorithm: 2(N-1)/N of the value for an all-reduce, (N-1)/N of
+    the gathered value for an all-gather or reduce-scatter) in `steps` steps."""
+
+    stage: int
+    collective: str
+    sockets: int
+    bytes_per_socket: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class NodeProgram:
+    node: str
+    sockets: int
+    shards: tuple[TensorShard, ...] = ()
+    peer_streams: tuple[PeerStream, ...] = field(default=())
+
+    def shard_of(self, tensor: int) -> TensorShard | None:
+        return next((s for s in self.shards if s.tensor == tensor), None)
+
+
+def shard_part(whole: np.ndarray, dim: int, parts: int, blocks: int, index: int) -> np.ndarray:
+    """Part `index` of `whole`: its slice of every block along `dim`, blocks kept in order."""
+    shape = whole.shape
+    n = shape[dim]
+    split = whole.reshape(shape[:dim] + (blocks, parts, n // (blocks * parts)) + shape[dim + 1:])
+    local = list(shape)
+    local[dim] = n // parts
+    return np.ascontiguousarray(split.take(index, axis=dim + 1).reshape(local))
+
+
+def peer_traffic(collective: str, sockets: int, nbytes: int) -> tuple[int, int]:
+    """(bytes each socket sends, steps) of a ring collective on a value of `nbytes` per socket
+    (the input of an all-reduce or reduce-scatter, the output of an all-gather)."""
+    n = sockets
+    if collective == "all_reduce":
+        return 2 * (n - 1) * nbytes // n, 2 * (n - 1)
+    if collective == "all_gather":  # nbytes is the gathered (whole) value
+        return (n - 1) * nbytes // n, n - 1
+    if collective == "reduce_scatter":
+        return (n - 1) * nbytes // n, n - 1
+    raise ValueError(f"{collective!r} is not a collective")

@@ -1,0 +1,61 @@
+"""What a collective stage computes across the sockets of a group, and what it costs on the links.
+
+Values: every socket brings its value; an all-reduce gives each the sum (accumulated in float64 in
+socket order, so every socket gets bit-identical results), an all-gather the values joined along
+`dim` in socket order, a reduce-scatter socket s's part of the sum.
+
+Time: ring algorithms over the node's peer-to-peer network (`chip_model.node.PeerNetwork`). Each
+socket sends `peer_traffic(...)` bytes in `steps` steps; a step pays the link latency once and
+moves its share at the socket's injection bandwidth (`switch`: all of a socket's links are usable
+toward its ring neighbour, through the switch; `ring`: one link to the next socket). The stage is
+an AGCU stage inside a compute kernel, so the event engine overlaps it with the stages around it
+tile by tile, as the paper's fused collectives do.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Any
+
+import numpy as np
+
+from bitstream_format.node_program import peer_traffic
+from chip_model import ChipSpec
+from chip_model.node import NodeSpec
+
+from functional_sim.dtypes import cast
+from functional_sim.errors import SimulationError
+
+
+def collective_values(opcode: str, attrs: dict[str, Any], values: list[np.ndarray], dtype: str) -> list[np.ndarray]:
+    """Each socket's output of one collective stage, from each socket's input (in socket order)."""
+    n = len(values)
+    if attrs.get("sockets") != n:
+        raise SimulationError(f"{opcode} stage is for a group of {attrs.get('sockets')} sockets, run on {n}")
+    if opcode == "all_reduce":
+        total = cast(np.sum(np.stack([v.astype(np.float64) for v in values]), axis=0), dtype)
+        return [total.copy() for _ in values]
+    dim = attrs["dim"] % max(values[0].ndim, 1)
+    if opcode == "all_gather":
+        whole = np.concatenate(values, axis=dim)
+        return [whole.copy() for _ in values]
+    if opcode == "reduce_scatter":
+        total = cast(np.sum(np.stack([v.astype(np.float64) for v in values]), axis=0), dtype)
+        return [np.ascontiguousarray(p) for p in np.split(total, n, axis=dim)]
+    raise SimulationError(f"{opcode!r} is not a collective")
+
+
+def link_bytes_per_second(node: NodeSpec) -> float:
+    """What one socket can push toward its ring neighbour."""
+    net = node.network
+    return net.socket_bytes_per_second if net.topology == "switch" else net.link_bytes_per_second
+
+
+def collective_seconds(node: NodeSpec, opcode: str, sockets: int, nbytes: int) -> float:
+    """Time of one ring collective on a per-socket value of `nbytes` (an all-gather's: the whole)."""
+    sent, steps = peer_traffic(opcode, sockets, nbytes)
+    return steps * node.network.latency_seconds + sent / link_bytes_per_second(node)
+
+
+def collective_cycles(node: NodeSpec, chip: ChipSpec, opcode: str, sockets: int, nbytes: int) -> int:
+    return ceil(collective_seconds(node, opcode, sockets, nbytes) * chip.clock_hz)

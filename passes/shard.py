@@ -1,0 +1,564 @@
+"""`rdu-shard{tp=N}`: split an rgraph model Megatron-style over the N sockets of a tensor-parallel group.
+
+The result is the program ONE socket runs (SPMD): every socket runs the same ops on its own part
+of the weights, and collectives (`rgraph.all_reduce`, `rgraph.all_gather`) exchange values over
+the node's peer-to-peer network where a socket needs what others computed. What differs between
+sockets is data only: a split weight keeps its whole value and says how it is cut (`#rdu.shard`).
+
+How values are split is propagated, not pattern-matched on names. Each value is either whole on
+every socket (replicated) or `Split(dim, blocks)`: its `dim` cut into N parts (in `blocks` equal
+blocks, each cut into N, for fused QKV / gate-up outputs that are sliced apart later). The rules:
+
+- A linear (or an expert matmul reading `index(weight)`) on a replicated input is column-parallel:
+  its weight's output rows are split and so is its result, unless the result feeds a softmax /
+  top-k / argmax over those columns (a router), which stays replicated.
+- A linear (or matmul) whose contracted dim is split is row-parallel: its weight's input columns
+  are split and the partial sums are added by an `all_reduce` (the bias is added after it).
+- Shape ops carry the split: reshape (heads = the outermost factor of the split dim, which is
+  where "TP must divide the heads" comes from), permute, expand (GQA's repeat of KV heads),
+  slices and concats off the split dim, elementwise ops, reductions off the split dim, batched
+  matmuls whose batch (heads) dims are split alike.
+- Anything else gets its split operands made whole by an `all_gather` first and runs replicated;
+  a returned value is made whole the same way.
+
+The module records what it did: `rdu.tp`, and `rdu.shard.split` / `rdu.shard.replicated` list the
+weights cut and the weights every socket holds whole (docs/node.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, TensorType, i64
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.passes import ModulePass
+
+from dialects import rgraph
+from dialects.diagnostics import RduccError
+from dialects.rgraph import int_attr
+from dialects.shard_attr import ShardAttr
+from dialects.types import shape_of
+
+TP_ATTR = "rdu.tp"
+NODE_ATTR = "rdu.node"
+SPLIT_ATTR = "rdu.shard.split"
+REPLICATED_ATTR = "rdu.shard.replicated"
+ROUTER_OPS = (rgraph.SoftmaxOp, rgraph.LogSoftmaxOp, rgraph.TopkOp, rgraph.ArgmaxOp)
+
+
+class ShardError(RduccError):
+    """A model that cannot be split over the requested sockets (heads not divisible, too many sockets)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    dim: int
+    blocks: int = 1
+
+
+Layout = Split | None  # None: whole on every socket
+
+
+def tp_of(module: ModuleOp) -> int:
+    """The tensor-parallel degree a module was sharded for (1 when it was not)."""
+    attr = module.attributes.get(TP_ATTR)
+    return attr.value.data if isinstance(attr, IntegerAttr) else 1
+
+
+def node_of(module: ModuleOp) -> str | None:
+    attr = module.attributes.get(NODE_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else None
+
+
+def _where(op: Operation) -> str:
+    scope = rgraph.GraphOp.source(op) if isinstance(op, rgraph.GraphOp) else ""
+    from dialects.rdu import scope_of
+
+    path = scope_of(op)
+    return ", ".join(x for x in (path, scope) if x)
+
+
+def _with_dim(t: Attribute, dim: int, size: int) -> TensorType:
+    shape = list(shape_of(t))
+    shape[dim] = size
+    return TensorType(t.get_element_type(), shape)
+
+
+class Sharder:
+    """One walk over the function: rebuilds every op for one socket, in program order."""
+
+    def __init__(self, fn: func.FuncOp, tp: int):
+        self.fn = fn
+        self.tp = tp
+        self.block = fn.body.block
+        self.layout: dict[SSAValue, Layout] = {}
+        self.new: dict[SSAValue, SSAValue] = {}  # original value -> this socket's value
+        self.whole_cache: dict[SSAValue, SSAValue] = {}
+        self.back_cache: dict[tuple[SSAValue, int, int], SSAValue | None] = {}
+        self.split_weights: set[str] = set()
+        self.cursor: Operation | None = None  # new ops go before this one
+
+    # --- building -------------------------------------------------------------------------------
+
+    def insert(self, op: Operation, origin: Operation | None = None) -> Operation:
+        if origin is not None:
+            op.location = origin.location
+        self.block.insert_op_before(op, self.cursor)
+        return op
+
+    def local_type(self, t: Attribute, lay: Layout) -> Attribute:
+        if lay is None:
+            return t
+        return _with_dim(t, lay.dim, shape_of(t)[lay.dim] // self.tp)
+
+    def rebuild(self, op: Operation, operands: list[SSAValue], layouts: list[Layout],
+                properties: dict[str, Attribute] | None = None, result_types: list[Attribute] | None = None) -> Operation:
+        """`op` for one socket: new operands, results cut along their layouts."""
+        types = result_types or [self.local_type(r.type, lay) for r, lay in zip(op.results, layouts)]
+        new = type(op).create(operands=operands, result_types=types,
+                              properties=dict(op.properties) if properties is None else properties,
+                              attributes=dict(op.attributes))
+        self.insert(new, op)
+        for r, nr, lay in zip(op.results, new.results, layouts):
+            self.new[r] = nr
+            self.layout[r] = lay
+        return new
+
+    def whole(self, v: SSAValue) -> SSAValue:
+        """The original value `v`, whole on this socket: all-gathered when it is split."""
+        lay, local = self.layout.get(v), self.new[v]
+        if lay is None:
+            return local
+        if v in self.whole_cache:
+            return self.whole_cache[v]
+        origin = v.owner if isinstance(v.owner, Operation) else None
+        shape = list(shape_of(local.type))
+        d, b = lay.dim, lay.blocks
+        if b == 1:
+            out = self.insert(rgraph.AllGatherOp(local, d, self.tp, v.type), origin).result
+        else:  # gather each block's parts: (.., b*L, ..) -> (.., b, L, ..) -> (.., b, tp*L, ..) -> whole
+            el = v.type.get_element_type()
+            blocked = shape[:d] + [b, shape[d] // b] + shape[d + 1:]
+            r = self.insert(rgraph.ReshapeOp(local, TensorType(el, blocked)), origin).result
+            gathered = blocked[:d + 1] + [blocked[d + 1] * self.tp] + blocked[d + 2:]
+            g = self.insert(rgraph.AllGatherOp(r, d + 1, self.tp, TensorType(el, gathered)), origin).result
+            out = self.insert(rgraph.ReshapeOp(g, v.type), origin).result
+        self.whole_cache[v] = out
+        return out
+
+    def all_reduce(self, value: SSAValue, origin: Operation) -> SSAValue:
+        return self.insert(rgraph.AllReduceOp(value, self.tp), origin).result
+
+    def replicated(self, op: Operation) -> None:
+        """Run `op` on whole operands, whole results."""
+        self.rebuild(op, [self.whole(v) for v in op.operands], [None] * len(op.results))
+
+    # --- splitting weights on demand --------------------------------------------------------------
+
+    def shard_back(self, v: SSAValue, dim: int, blocks: int = 1) -> SSAValue | None:
+        """This socket's part of the replicated value `v` cut along `dim`, when `v` is a weight or
+        an index of one (an expert's weights); None otherwise."""
+        key = (v, dim, blocks)
+        if key in self.back_cache:
+            return self.back_cache[key]
+        out = None
+        owner = v.owner
+        n = shape_of(v.type)[dim] if dim < len(shape_of(v.type)) else 0
+        if n and n % (self.tp * blocks) == 0 and self.layout.get(v) is None:
+            if isinstance(owner, rgraph.WeightOp) and owner.shard is None:
+                w = rgraph.WeightOp(owner.sym_name.data, self.local_type(v.type, Split(dim)), owner.value)
+                w.shard = ShardAttr(dim, self.tp, blocks)
+                w.location = owner.location
+                self.block.insert_op_after(w, owner)
+                self.split_weights.add(owner.sym_name.data)
+                out = w.result
+            elif isinstance(owner, rgraph.IndexOp) and not owner.indices[0].type.get_shape() == ():
+                k = _leading_indexed(owner)
+                if k is not None:
+                    m = len(shape_of(owner.indices[0].type))
+                    src_dim = dim - m + k
+                    if src_dim >= k:
+                        src = self.shard_back(owner.input, src_dim, blocks)
+                        if src is not None:
+                            idx = [self.new[i] for i in owner.indices]
+                            new = rgraph.IndexOp(src, idx, list(owner.indexed_dims.get_values()),
+                                                 self.local_type(v.type, Split(dim)))
+                            new.location = owner.location
+                            self.block.insert_op_after(new, self.new[v].owner)
+                            out = new.result
+        self.back_cache[key] = out
+        return out
+
+    # --- the walk -------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for arg in self.block.args:
+            self.new[arg], self.layout[arg] = arg, None
+        old_ops = list(self.block.ops)
+        ret = old_ops[-1]
+        for op in old_ops[:-1]:
+            self.cursor = op
+            if isinstance(op, rgraph.CollectiveOp) or (isinstance(op, rgraph.WeightOp) and op.shard is not None):
+                raise ShardError(f"rdu-shard: the module is already sharded ({op.name} at {_where(op) or 'unknown'})")
+            self.visit(op)
+        self.cursor = ret
+        new_ret = func.ReturnOp(*[self.whole(v) for v in ret.operands])
+        self.insert(new_ret, ret)
+        for op in reversed(old_ops):
+            op.detach()
+            op.erase(safe_erase=False)
+        # drop weights nobody reads any more (a split weight's replicated original)
+        for op in list(self.block.ops):
+            if isinstance(op, rgraph.WeightOp) and not op.result.uses:
+                op.detach()
+                op.erase()
+
+    def visit(self, op: Operation) -> None:
+        lays = [self.layout.get(v) for v in op.operands]
+        operands = [self.new[v] for v in op.operands]
+        if isinstance(op, rgraph.LinearOp):
+            return self.linear(op)
+        if isinstance(op, rgraph.MatmulOp):
+            return self.matmul(op)
+        if all(lay is None for lay in lays):
+            return self.rebuild(op, operands, [None] * len(op.results))
+        if isinstance(op, (rgraph.UnaryOp,)):
+            return self.rebuild(op, operands, [lays[0]])
+        if isinstance(op, (rgraph.BinaryOp, rgraph.WhereOp)):
+            return self.elementwise(op)
+        if isinstance(op, rgraph.ReshapeOp):
+            return self.reshape(op)
+        if isinstance(op, rgraph.ExpandOp):
+            return self.expand(op)
+        if isinstance(op, rgraph.PermuteOp):
+            dims = list(op.dims.get_values())
+            return self.rebuild(op, operands, [Split(dims.index(lays[0].dim), lays[0].blocks)])
+        if isinstance(op, rgraph.SliceOp):
+            return self.slice(op)
+        if isinstance(op, rgraph.ConcatOp):
+            return self.concat(op)
+        if isinstance(op, rgraph.ReduceOp):
+            return self.reduce(op)
+        if isinstance(op, (rgraph.AlongDimOp, rgraph.TopkOp)):
+            lay = lays[0]
+            rank = len(shape_of(op.operands[0].type))
+            if op.dim.value.data % max(rank, 1) != lay.dim:
+                return self.rebuild(op, operands, [lay] * len(op.results))
+        if isinstance(op, rgraph.IndexOp):
+            k = _leading_indexed(op)
+            if k is not None and lays[0] is not None and all(lay is None for lay in lays[1:]) and lays[0].dim >= k:
+                m = len(shape_of(op.indices[0].type))
+                return self.rebuild(op, operands, [Split(lays[0].dim - k + m, lays[0].blocks)])
+        return self.replicated(op)
+
+    # --- rules ----------------------------------------------------------------------------------------
+
+    def elementwise(self, op: Operation) -> None:
+        rank = len(shape_of(op.results[0].type))
+        splits = set()
+        for v in op.operands:
+            lay = self.layout.get(v)
+            if lay is not None:
+                splits.add(Split(lay.dim + rank - len(shape_of(v.type)), lay.blocks))
+        if len(splits) != 1:
+            return self.replicated(op)
+        (out,) = splits
+        operands = []
+        for v in op.operands:
+            shape = shape_of(v.type)
+            d = out.dim - (rank - len(shape))
+            if self.layout.get(v) is not None or d < 0 or shape[d] == 1:
+                operands.append(self.new[v])
+                continue
+            part = self.shard_back(v, d, out.blocks)
+            if part is None:
+                return self.replicated(op)
+            operands.append(part)
+        self.rebuild(op, operands, [out])
+
+    def linear(self, op: rgraph.LinearOp) -> None:
+        x, w, b = op.input, op.weight, op.bias
+        lay = self.layout.get(x)
+        rank = len(shape_of(x.type))
+        if any(self.layout.get(v) is not None for v in (w, b) if v is not None):
+            return self.replicated(op)
+        if lay is not None and lay.dim == rank - 1:
+            wpart = self.shard_back(w, 1, lay.blocks)
+            if wpart is None:
+                return self.replicated(op)
+            # row-parallel: partial sums, all-reduced; the bias is added once, after
+            partial = self.insert(rgraph.LinearOp(self.new[x], wpart, None, op.result.type), op).result
+            total = self.all_reduce(partial, op)
+            if b is not None:
+                total = self.insert(rgraph.AddOp(total, self.new[b], op.result.type), op).result
+            self.new[op.result], self.layout[op.result] = total, None
+            return
+        if lay is not None:  # split on a row (batch) dim: every socket applies the whole weight to its rows
+            return self.rebuild(op, [self.new[v] for v in op.operands], [lay])
+        out = shape_of(op.result.type)[-1]
+        blocks = _slice_blocks(op.result, len(shape_of(op.result.type)) - 1)
+        if _feeds_router(op.result) or out % (self.tp * blocks):
+            return self.rebuild(op, [self.new[v] for v in op.operands], [None])
+        wpart = self.shard_back(w, 0, blocks)
+        bpart = self.shard_back(b, 0, blocks) if b is not None else None
+        if wpart is None or (b is not None and bpart is None):
+            return self.rebuild(op, [self.new[v] for v in op.operands], [None])
+        operands = [self.new[x], wpart] + ([bpart] if bpart is not None else [])
+        self.rebuild(op, operands, [Split(rank - 1, blocks)])
+
+    def matmul(self, op: rgraph.MatmulOp) -> None:
+        a, b = op.lhs, op.rhs
+        la, lb = self.layout.get(a), self.layout.get(b)
+        ra, rb, ro = len(shape_of(a.type)), len(shape_of(b.type)), len(shape_of(op.result.type))
+        if ra < 2 or rb < 2:
+            return self.replicated(op) if (la or lb) else self.rebuild(op, [self.new[a], self.new[b]], [None])
+        ka, kb = ra - 1, rb - 2  # contracted dims
+
+        def out_dim(lay: Split, rank: int, is_lhs: bool) -> int | None:
+            if lay.dim == rank - (1 if is_lhs else 2):
+                return None  # contracted
+            if is_lhs and lay.dim == rank - 2:
+                return ro - 2
+            if not is_lhs and lay.dim == rank - 1:
+                return ro - 1
+            return lay.dim + ro - rank  # a batch dim
+
+        # contraction split on both sides, or on one side with a weight on the other: partial sums
+        if la is not None and la.dim == ka and la.blocks == 1 and (lb is None or (lb.dim == kb and lb.blocks == 1)):
+            bpart = self.new[b] if lb is not None else self.shard_back(b, kb)
+            if bpart is not None:
+                partial = self.insert(rgraph.MatmulOp(self.new[a], bpart, op.result.type), op).result
+                self.new[op.result], self.layout[op.result] = self.all_reduce(partial, op), None
+                return
+        if lb is not None and lb.dim == kb and lb.blocks == 1 and la is None:
+            apart = self.shard_back(a, ka)
+            if apart is not None:
+                partial = self.insert(rgraph.MatmulOp(apart, self.new[b], op.result.type), op).result
+                self.new[op.result], self.layout[op.result] = self.all_reduce(partial, op), None
+                return
+        if la is None and lb is None:
+            # column-parallel expert matmul: a weight (or an index of one) against a replicated activation
+            for side, rank, is_lhs in ((a, ra, True), (b, rb, False)):
+                dim = rank - 2 if is_lhs else rank - 1
+                od = ro - 2 if is_lhs else ro - 1
+                if not _weight_derived(side) or _weight_derived(b if is_lhs else a):
+                    continue
+                blocks = _slice_blocks(op.result, od)
+                if _feeds_router(op.result) or shape_of(side.type)[dim] % (self.tp * blocks):
+                    continue
+                part = self.shard_back(side, dim, blocks)
+                if part is not None:
+                    operands = [part, self.new[b]] if is_lhs else [self.new[a], part]
+                    return self.rebuild(op, operands, [Split(od, blocks)])
+            return self.rebuild(op, [self.new[a], self.new[b]], [None])
+        outs = {out_dim(lay, r, lhs) for lay, r, lhs in ((la, ra, True), (lb, rb, False)) if lay is not None}
+        blocks = {lay.blocks for lay in (la, lb) if lay is not None}
+        if None in outs or len(outs) != 1 or len(blocks) != 1:
+            return self.replicated(op)
+        od, bl = outs.pop(), blocks.pop()
+        operands = []
+        for v, lay, r, lhs in ((a, la, ra, True), (b, lb, rb, False)):
+            if lay is not None:
+                operands.append(self.new[v])
+                continue
+            d = od - (ro - r)
+            if od >= ro - 2 or d < 0 or shape_of(v.type)[d] == 1:  # M/N of the other side, or a broadcast batch dim
+                operands.append(self.new[v])
+                continue
+            part = self.shard_back(v, d, bl)
+            if part is None:
+                return self.replicated(op)
+            operands.append(part)
+        self.rebuild(op, operands, [Split(od, bl)])
+
+    def reshape(self, op: rgraph.ReshapeOp) -> None:
+        lay = self.layout[op.input]
+        src, dst = shape_of(op.input.type), shape_of(op.result.type)
+        group = _group_of(src, dst, lay.dim)
+        if group is None:
+            return self.replicated(op)
+        ins, outs = group
+        prefix = prod(src[i] for i in ins if i < lay.dim)
+        blocks = prefix * lay.blocks
+        cum = 1
+        for o in outs:
+            if dst[o] != 1 and blocks % cum == 0 and dst[o] % (blocks // cum) == 0 and (dst[o] // (blocks // cum)) % self.tp == 0:
+                return self.rebuild(op, [self.new[op.input]], [Split(o, blocks // cum)])
+            cum *= dst[o]
+            if cum > blocks:
+                break
+        heads = next((dst[o] for o in outs if dst[o] != 1), 0)
+        raise ShardError(
+            f"rdu-shard: tp={self.tp} does not divide the {heads} heads of reshape "
+            f"{'x'.join(map(str, src))} -> {'x'.join(map(str, dst))} (at {_where(op) or 'unknown'}): "
+            f"choose a tp that divides the attention heads and the KV heads"
+        )
+
+    def expand(self, op: rgraph.ExpandOp) -> None:
+        lay = self.layout[op.input]
+        src, dst = shape_of(op.input.type), shape_of(op.result.type)
+        d = lay.dim + len(dst) - len(src)
+        if dst[d] != src[lay.dim]:
+            return self.replicated(op)
+        self.rebuild(op, [self.new[op.input]], [Split(d, lay.blocks)])
+
+    def slice(self, op: rgraph.SliceOp) -> None:
+        lay = self.layout[op.input]
+        shape = shape_of(op.input.type)
+        dim = op.dim.value.data % len(shape)
+        if dim != lay.dim:
+            return self.rebuild(op, [self.new[op.input]], [lay])
+        start, end, step = (p.value.data for p in (op.start, op.end, op.step))
+        block = shape[dim] // lay.blocks
+        if step != 1 or start % block or end % block:
+            return self.replicated(op)
+        props = dict(op.properties) | {"start": int_attr(start // self.tp), "end": int_attr(end // self.tp)}
+        self.rebuild(op, [self.new[op.input]], [Split(dim, (end - start) // block)], properties=props)
+
+    def concat(self, op: rgraph.ConcatOp) -> None:
+        rank = len(shape_of(op.result.type))
+        dim = op.dim.value.data % rank
+        lays = {self.layout.get(v) for v in op.operands}
+        if None in lays or len(lays) != 1:
+            return self.replicated(op)
+        (lay,) = lays
+        if lay.dim == dim:
+            return self.replicated(op)
+        self.rebuild(op, [self.new[v] for v in op.operands], [lay])
+
+    def reduce(self, op: rgraph.ReduceOp) -> None:
+        lay = self.layout[op.input]
+        rank = len(shape_of(op.input.type))
+        dims = {d % rank for d in op.dims.get_values()} or set(range(rank))
+        if lay.dim in dims:
+            return self.replicated(op)
+        keep = op.keepdim.value.data
+        d = lay.dim if keep else lay.dim - sum(1 for x in dims if x < lay.dim)
+        self.rebuild(op, [self.new[op.input]], [Split(d, lay.blocks)])
+
+
+def _leading_indexed(op: rgraph.IndexOp) -> int | None:
+    """k when `op` indexes dims 0..k-1 with one index tensor each (x[i] or x[i, j]), else None."""
+    dims = list(op.indexed_dims.get_values())
+    return len(dims) if dims == list(range(len(dims))) else None
+
+
+def _weight_derived(v: SSAValue) -> bool:
+    owner = v.owner
+    if isinstance(owner, rgraph.WeightOp):
+        return True
+    return isinstance(owner, rgraph.IndexOp) and _leading_indexed(owner) is not None and _weight_derived(owner.input)
+
+
+def _through_reshapes(v: SSAValue, dim: int):
+    """(user op, dim of the value it reads) for the users of `v`, looking through reshapes that keep `dim`."""
+    for use in v.uses:
+        user = use.operation
+        if isinstance(user, rgraph.ReshapeOp):
+            src, dst = shape_of(user.input.type), shape_of(user.result.type)
+            same = [o for o in range(len(dst)) if dst[o] == src[dim] and prod(dst[:o]) == prod(src[:dim])]
+            if same:
+                yield from _through_reshapes(user.result, same[0])
+                continue
+        yield user, dim
+
+
+def _feeds_router(v: SSAValue) -> bool:
+    """Whether `v`'s last dim is normalised or ranked (a router's logits), which a split would break."""
+    dim = len(shape_of(v.type)) - 1
+    for user, d in _through_reshapes(v, dim):
+        if isinstance(user, ROUTER_OPS):
+            rank = len(shape_of(user.operands[0].type))
+            if user.dim is None or user.dim.value.data % rank == d:
+                return True
+    return False
+
+
+def _slice_blocks(v: SSAValue, dim: int) -> int:
+    """How many equal blocks the readers of `v` slice `dim` into (3 for a fused QKV), else 1."""
+    n = shape_of(v.type)[dim]
+    pieces = set()
+    for user, d in _through_reshapes(v, dim):
+        if not (isinstance(user, rgraph.SliceOp) and user.dim.value.data % len(shape_of(user.input.type)) == d
+                and user.step.value.data == 1):
+            return 1
+        pieces.add((user.start.value.data, user.end.value.data))
+    sizes = {e - s for s, e in pieces}
+    if len(sizes) != 1:
+        return 1
+    size = sizes.pop()
+    if size <= 0 or n % size or any(s % size for s, _ in pieces):
+        return 1
+    return n // size
+
+
+def _group_of(src: tuple[int, ...], dst: tuple[int, ...], dim: int) -> tuple[list[int], list[int]] | None:
+    """The dims of `src` and `dst` a reshape maps onto each other as one block holding `src[dim]`."""
+    i = j = 0
+    while i < len(src) or j < len(dst):
+        ins, outs = [], []
+        pi = pj = 1
+        # take at least one non-trivial dim on each side, then grow the smaller product
+        while True:
+            if pi == pj and (ins or outs) and (pi != 1 or (i >= len(src) or src[i] != 1) and (j >= len(dst) or dst[j] != 1)):
+                if ins and outs:
+                    break
+            if pi <= pj and i < len(src):
+                pi *= src[i]
+                ins.append(i)
+                i += 1
+            elif j < len(dst):
+                pj *= dst[j]
+                outs.append(j)
+                j += 1
+            elif i < len(src):
+                pi *= src[i]
+                ins.append(i)
+                i += 1
+            else:
+                break
+        if dim in ins:
+            return (ins, outs) if pi == pj else None
+    return None
+
+
+@dataclass(frozen=True)
+class ShardPass(ModulePass):
+    """Split the model Megatron-style over `tp` sockets (one SPMD program; see the module docstring).
+    `node` (optional) names the node, whose socket count bounds `tp`."""
+
+    name = "rdu-shard"
+
+    tp: int = 1
+    node: str = ""
+
+    def apply(self, ctx: Context, module: ModuleOp) -> None:
+        if self.tp < 1:
+            raise ShardError(f"rdu-shard: tp must be at least 1, got {self.tp}")
+        if self.node:
+            from chip_model.node import NodeSpecError, load_node
+
+            try:
+                spec = load_node(self.node)
+            except NodeSpecError as exc:
+                raise ShardError(f"rdu-shard: {exc}") from None
+            if self.tp > spec.sockets:
+                raise ShardError(f"rdu-shard: tp={self.tp} needs {self.tp} sockets, but node {spec.name} has {spec.sockets}")
+            module.attributes[NODE_ATTR] = StringAttr(self.node)
+        fn = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
+        if fn is None:
+            raise ShardError("rdu-shard runs on rgraph IR, before rdu-lower: the module has no func.func")
+        if self.tp == 1:
+            return
+        if tp_of(module) != 1:
+            raise ShardError(f"rdu-shard: the module is already sharded (tp={tp_of(module)})")
+        sharder = Sharder(fn, self.tp)
+        sharder.run()
+        weights = [op.sym_name.data for op in fn.body.block.ops if isinstance(op, rgraph.WeightOp)]
+        module.attributes[TP_ATTR] = IntegerAttr(self.tp, i64)
+        module.attributes[SPLIT_ATTR] = ArrayAttr([StringAttr(w) for w in sorted(sharder.split_weights)])
+        module.attributes[REPLICATED_ATTR] = ArrayAttr(
+            [StringAttr(w) for w in sorted(set(weights) - sharder.split_weights)])
