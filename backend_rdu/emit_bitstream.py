@@ -20,6 +20,7 @@ import bitstream_format
 from bitstream_format import Bitstream, KernelEntry, SectionEntry, StageConfig, StreamEntry, TensorEntry
 from bitstream_format.arrays import array_to_bytes
 from bitstream_format.model import nbytes_of
+from backend_rdu.emit_node import node_program, split_weight_image
 from chip_model import load_chip
 from dialects import rdu
 from dialects.diagnostics import PassOrderError
@@ -58,6 +59,8 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
     stages: list[StageConfig] = []
     streams: list[StreamEntry] = []
     kernels: list[KernelEntry] = []
+    wholes: dict[int, bytes | None] = {}
+    tensor_ops: dict[int, rdu.TensorOp] = {}
 
     for op in module.body.block.ops:
         if isinstance(op, rdu.TensorOp):
@@ -73,6 +76,9 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
             tensor_id[op.result] = tid
             if role == "weight":
                 image[tid] = weight_bytes(op) if values else None
+                if op.shard is not None:  # tensor parallel: the image holds socket 0's part (emit_node)
+                    wholes[tid], tensor_ops[tid] = image[tid], op
+                    image[tid] = split_weight_image(op, image[tid], dtype)
             elif role == "constant":
                 image[tid] = array_to_bytes(np.full(shape, attr_value(op.value)), dtype) if values else None
             elif role == "input":
@@ -101,7 +107,11 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
         inputs=[inputs[i] for i in sorted(inputs)],
         outputs=[outputs[i] for i in sorted(outputs)],
     )
+    bs.node = node_program(module, bs, tensor_ops, wholes)
     bs.manifest = manifest(module, chip.name, usage_counts(bs))
+    if bs.node is not None:
+        bs.manifest["sockets"] = bs.node.sockets
+        bs.manifest["node"] = bs.node.node
     return bs
 
 

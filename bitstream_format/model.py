@@ -124,6 +124,7 @@ class Bitstream:
     image: dict[int, bytes | None]  # tensor id -> initial bytes; None records size only
     inputs: list[int]
     outputs: list[int]
+    node: Any = None  # bitstream_format.node_program.NodeProgram of a tensor-parallel program, else None
 
     def tensor(self, tid: int) -> TensorEntry:
         return self._tensor_index[tid]

@@ -45,10 +45,26 @@ class PeerStream:
 
 @dataclass(frozen=True)
 class NodeProgram:
-    node: str
+    node: str  # the node spec it was compiled for (chip_model.node), "" when only a socket count was given
     sockets: int
     shards: tuple[TensorShard, ...] = ()
     peer_streams: tuple[PeerStream, ...] = field(default=())
+    wholes: dict[int, bytes | None] = field(default_factory=dict, compare=False)  # split tensor -> whole bytes
+
+    def socket_image(self, image: dict[int, bytes | None], dtypes: dict[int, str], socket: int) -> dict[int, bytes | None]:
+        """The memory image socket `socket` starts from: `image` (socket 0's) with every split
+        weight replaced by this socket's part of its whole."""
+        from bitstream_format.arrays import array_to_bytes, bytes_to_array
+
+        out = dict(image)
+        for sh in self.shards:
+            whole = self.wholes.get(sh.tensor)
+            if whole is None:
+                continue
+            array = bytes_to_array(whole, dtypes[sh.tensor], sh.whole_shape)
+            part = shard_part(array, sh.dim, sh.parts, sh.blocks, socket // (self.sockets // sh.parts))
+            out[sh.tensor] = array_to_bytes(part, dtypes[sh.tensor])
+        return out
 
     def shard_of(self, tensor: int) -> TensorShard | None:
         return next((s for s in self.shards if s.tensor == tensor), None)
@@ -75,3 +91,46 @@ def peer_traffic(collective: str, sockets: int, nbytes: int) -> tuple[int, int]:
     if collective == "reduce_scatter":
         return (n - 1) * nbytes // n, n - 1
     raise ValueError(f"{collective!r} is not a collective")
+
+
+def encode_node(node: NodeProgram, writer_class) -> bytes:
+    """The NODE section: node name, sockets, shards (each with its whole bytes, or none for a
+    shapes-only program), peer streams. Layout in docs/bitstream.md."""
+    w = writer_class()
+    w.str(node.node)
+    w.pack("I", node.sockets)
+    w.pack("I", len(node.shards))
+    for sh in node.shards:
+        w.pack("IIII", sh.tensor, sh.dim, sh.parts, sh.blocks)
+        w.ints(sh.whole_shape)
+        whole = node.wholes.get(sh.tensor)
+        w.pack("BQ", whole is not None, len(whole or b""))
+        if whole is not None:
+            w.parts.append(whole)
+    w.pack("I", len(node.peer_streams))
+    for p in node.peer_streams:
+        w.pack("I", p.stage)
+        w.str(p.collective)
+        w.pack("IQI", p.sockets, p.bytes_per_socket, p.steps)
+    return w.bytes()
+
+
+def decode_node(r) -> NodeProgram:
+    name = r.str()
+    sockets = r.one("I")
+    shards, wholes = [], {}
+    for _ in range(r.one("I")):
+        tensor, dim, parts, blocks = r.unpack("IIII")
+        shape = tuple(r.ints())
+        has, size = r.unpack("BQ")
+        if has:
+            wholes[tensor] = r.data[r.pos : r.pos + size]
+            r.pos += size
+        shards.append(TensorShard(tensor, dim, parts, blocks, shape))
+    peers = []
+    for _ in range(r.one("I")):
+        stage = r.one("I")
+        collective = r.str()
+        n, sent, steps = r.unpack("IQI")
+        peers.append(PeerStream(stage, collective, n, sent, steps))
+    return NodeProgram(name, sockets, tuple(shards), tuple(peers), wholes)

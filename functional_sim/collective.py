@@ -59,3 +59,29 @@ def collective_seconds(node: NodeSpec, opcode: str, sockets: int, nbytes: int) -
 
 def collective_cycles(node: NodeSpec, chip: ChipSpec, opcode: str, sockets: int, nbytes: int) -> int:
     return ceil(collective_seconds(node, opcode, sockets, nbytes) * chip.clock_hz)
+
+
+def stage_node(bs) -> NodeSpec:
+    """The node a bitstream's collective stages run on (its NODE section names it)."""
+    from chip_model.node import NodeSpecError, load_node
+
+    name = bs.node.node if bs.node is not None else ""
+    if not name:
+        raise SimulationError("the bitstream has collective stages but names no node to time them on "
+                              "(compile with --node NODE)")
+    try:
+        return load_node(name)
+    except NodeSpecError as exc:
+        raise SimulationError(str(exc)) from None
+
+
+def collective_bytes(bs, s) -> int:
+    """The per-socket value a collective stage moves: its input, or an all-gather's output."""
+    from bitstream_format.model import nbytes_of
+
+    st = bs.stream(s.outputs[0] if s.opcode == "all_gather" else s.inputs[0])
+    return nbytes_of(st.dtype, st.shape)
+
+
+def collective_stage_cycles(bs, chip: ChipSpec, s) -> int:
+    return collective_cycles(stage_node(bs), chip, s.opcode, s.attrs["sockets"], collective_bytes(bs, s))

@@ -156,6 +156,8 @@ class LowerKernelsPass(ModulePass):
         for op in ops:
             if isinstance(op, rgraph.WeightOp):
                 t = new_tensor(unique(op.sym_name.data), op.result.type, Role.WEIGHT, value=op.properties.get("value"))
+                if op.shard is not None:  # this socket's part of a weight split by rdu-shard
+                    t.shard = op.shard
                 tensors.append(t)
                 homes[op.result] = t.result
             elif isinstance(op, rgraph.FullOp) and all(group_of(u.operation) is not None for u in op.result.uses) \
