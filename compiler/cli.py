@@ -244,6 +244,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
         try:
+            if bs.node is not None:  # a tensor-parallel program: every socket of its node (functional_sim.node)
+                from functional_sim.node import simulate_node as simulate
             result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing, fifos=fifos)
         except SimulationError as exc:
             fail(f"{bitstream}: {exc}")
@@ -257,6 +259,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             write_atomically(trace, json.dumps(result.chrome_trace()).encode())
         summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels), "timing": timing,
                    "simulate_seconds": seconds, "outputs": [list(o.shape) for o in result.outputs]}
+        if bs.node is not None:
+            summary |= {k: v for k, v in result.to_json().items() if k != "cycles"}
         if as_json:
             click.echo(json.dumps(summary))
         else:
