@@ -15,7 +15,9 @@ blocks, each cut into N, for fused QKV / gate-up outputs that are sliced apart l
 - A linear (or matmul) whose contracted dim is split is row-parallel: its weight's input columns
   are split and the partial sums are added by an `all_reduce` (the bias is added after it).
 - Shape ops carry the split: reshape (heads = the outermost factor of the split dim, which is
-  where "TP must divide the heads" comes from), permute, expand (GQA's repeat of KV heads),
+  where "TP must divide the heads" comes from), permute, expand (GQA's repeat of KV heads; with
+  fewer KV heads than sockets each KV head is held by tp // kv sockets, `#rdu.shard<parts kv>`, and
+  those sockets split its repeat, so every socket still gets tp-th of the query heads),
   slices and concats off the split dim, elementwise ops, reductions off the split dim, batched
   matmuls whose batch (heads) dims are split alike.
 - Anything else gets its split operands made whole by an `all_gather` first and runs replicated;
@@ -27,7 +29,7 @@ weights cut and the weights every socket holds whole (docs/node.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
 from xdsl.context import Context
@@ -57,6 +59,11 @@ class ShardError(RduccError):
 class Split:
     dim: int
     blocks: int = 1
+    parts: int = 0  # 0: one part per socket; fewer (KV heads < tp): each part held by tp // parts neighbours
+    rep: tuple[int, int] | None = None  # (dim, factor): a duplicated part's expanded (GQA repeat) dim, cut among them
+
+    def moved(self, dim: int, blocks: int | None = None) -> "Split":
+        return replace(self, dim=dim, blocks=self.blocks if blocks is None else blocks)
 
 
 Layout = Split | None  # None: whole on every socket
@@ -109,10 +116,16 @@ class Sharder:
         self.block.insert_op_before(op, self.cursor)
         return op
 
+    def parts(self, lay: Split) -> int:
+        return lay.parts or self.tp
+
     def local_type(self, t: Attribute, lay: Layout) -> Attribute:
         if lay is None:
             return t
-        return _with_dim(t, lay.dim, shape_of(t)[lay.dim] // self.tp)
+        t = _with_dim(t, lay.dim, shape_of(t)[lay.dim] // self.parts(lay))
+        if lay.rep is not None:
+            t = _with_dim(t, lay.rep[0], shape_of(t)[lay.rep[0]] // lay.rep[1])
+        return t
 
     def rebuild(self, op: Operation, operands: list[SSAValue], layouts: list[Layout],
                 properties: dict[str, Attribute] | None = None, result_types: list[Attribute] | None = None) -> Operation:
@@ -135,6 +148,10 @@ class Sharder:
         if v in self.whole_cache:
             return self.whole_cache[v]
         origin = v.owner if isinstance(v.owner, Operation) else None
+        if lay.parts or lay.rep:
+            raise ShardError(f"rdu-shard: a value split over {self.parts(lay)} KV heads (duplicated over {self.tp} sockets) "
+                             f"is needed whole at {_where(origin) if origin else 'the return'}: this model needs a tp that "
+                             f"divides its KV heads")
         shape = list(shape_of(local.type))
         d, b = lay.dim, lay.blocks
         if b == 1:
@@ -158,34 +175,43 @@ class Sharder:
 
     # --- splitting weights on demand --------------------------------------------------------------
 
-    def shard_back(self, v: SSAValue, dim: int, blocks: int = 1) -> SSAValue | None:
+    def shard_back(self, v: SSAValue, dim: int, blocks: int = 1, parts: int = 0) -> SSAValue | None:
         """This socket's part of the replicated value `v` cut along `dim`, when `v` is a weight or
         an index of one (an expert's weights); None otherwise."""
-        key = (v, dim, blocks)
+        key = (v, dim, blocks, parts)
         if key in self.back_cache:
             return self.back_cache[key]
         out = None
         owner = v.owner
         n = shape_of(v.type)[dim] if dim < len(shape_of(v.type)) else 0
-        if n and n % (self.tp * blocks) == 0 and self.layout.get(v) is None:
+        cut = parts or self.tp
+        if n and n % (cut * blocks) == 0 and self.layout.get(v) is None:
             if isinstance(owner, rgraph.WeightOp) and owner.shard is None:
-                w = rgraph.WeightOp(owner.sym_name.data, self.local_type(v.type, Split(dim)), owner.value)
-                w.shard = ShardAttr(dim, self.tp, blocks)
+                w = rgraph.WeightOp(owner.sym_name.data, self.local_type(v.type, Split(dim, parts=parts)), owner.value)
+                w.shard = ShardAttr(dim, cut, blocks)
                 w.location = owner.location
                 self.block.insert_op_after(w, owner)
                 self.split_weights.add(owner.sym_name.data)
                 out = w.result
+            elif isinstance(owner, rgraph.PermuteOp):  # a transposed weight (x @ w.T written out)
+                dims = list(owner.dims.get_values())
+                src = self.shard_back(owner.input, dims[dim], blocks, parts)
+                if src is not None:
+                    new = rgraph.PermuteOp(src, dims, self.local_type(v.type, Split(dim, parts=parts)))
+                    new.location = owner.location
+                    self.block.insert_op_after(new, self.new[v].owner)
+                    out = new.result
             elif isinstance(owner, rgraph.IndexOp) and not owner.indices[0].type.get_shape() == ():
                 k = _leading_indexed(owner)
                 if k is not None:
                     m = len(shape_of(owner.indices[0].type))
                     src_dim = dim - m + k
                     if src_dim >= k:
-                        src = self.shard_back(owner.input, src_dim, blocks)
+                        src = self.shard_back(owner.input, src_dim, blocks, parts)
                         if src is not None:
                             idx = [self.new[i] for i in owner.indices]
                             new = rgraph.IndexOp(src, idx, list(owner.indexed_dims.get_values()),
-                                                 self.local_type(v.type, Split(dim)))
+                                                 self.local_type(v.type, Split(dim, parts=parts)))
                             new.location = owner.location
                             self.block.insert_op_after(new, self.new[v].owner)
                             out = new.result
@@ -225,6 +251,9 @@ class Sharder:
             return self.matmul(op)
         if all(lay is None for lay in lays):
             return self.rebuild(op, operands, [None] * len(op.results))
+        if any(lay is not None and lay.rep is not None for lay in lays) and not isinstance(op, rgraph.ReshapeOp):
+            raise ShardError(f"rdu-shard: {op.name} reads repeated KV heads before they merge into the query heads "
+                             f"(at {_where(op) or 'unknown'}); choose a tp that divides the KV heads")
         if isinstance(op, (rgraph.UnaryOp,)):
             return self.rebuild(op, operands, [lays[0]])
         if isinstance(op, (rgraph.BinaryOp, rgraph.WhereOp)):
@@ -235,7 +264,7 @@ class Sharder:
             return self.expand(op)
         if isinstance(op, rgraph.PermuteOp):
             dims = list(op.dims.get_values())
-            return self.rebuild(op, operands, [Split(dims.index(lays[0].dim), lays[0].blocks)])
+            return self.rebuild(op, operands, [lays[0].moved(dims.index(lays[0].dim))])
         if isinstance(op, rgraph.SliceOp):
             return self.slice(op)
         if isinstance(op, rgraph.ConcatOp):
@@ -251,7 +280,7 @@ class Sharder:
             k = _leading_indexed(op)
             if k is not None and lays[0] is not None and all(lay is None for lay in lays[1:]) and lays[0].dim >= k:
                 m = len(shape_of(op.indices[0].type))
-                return self.rebuild(op, operands, [Split(lays[0].dim - k + m, lays[0].blocks)])
+                return self.rebuild(op, operands, [lays[0].moved(lays[0].dim - k + m)])
         return self.replicated(op)
 
     # --- rules ----------------------------------------------------------------------------------------
@@ -262,7 +291,7 @@ class Sharder:
         for v in op.operands:
             lay = self.layout.get(v)
             if lay is not None:
-                splits.add(Split(lay.dim + rank - len(shape_of(v.type)), lay.blocks))
+                splits.add(lay.moved(lay.dim + rank - len(shape_of(v.type))))
         if len(splits) != 1:
             return self.replicated(op)
         (out,) = splits
@@ -273,7 +302,7 @@ class Sharder:
             if self.layout.get(v) is not None or d < 0 or shape[d] == 1:
                 operands.append(self.new[v])
                 continue
-            part = self.shard_back(v, d, out.blocks)
+            part = self.shard_back(v, d, out.blocks, out.parts)
             if part is None:
                 return self.replicated(op)
             operands.append(part)
@@ -285,7 +314,7 @@ class Sharder:
         rank = len(shape_of(x.type))
         if any(self.layout.get(v) is not None for v in (w, b) if v is not None):
             return self.replicated(op)
-        if lay is not None and lay.dim == rank - 1:
+        if lay is not None and lay.dim == rank - 1 and not lay.parts:
             wpart = self.shard_back(w, 1, lay.blocks)
             if wpart is None:
                 return self.replicated(op)
@@ -300,14 +329,15 @@ class Sharder:
             return self.rebuild(op, [self.new[v] for v in op.operands], [lay])
         out = shape_of(op.result.type)[-1]
         blocks = _slice_blocks(op.result, len(shape_of(op.result.type)) - 1)
-        if _feeds_router(op.result) or out % (self.tp * blocks):
+        parts = _duplicated_heads(op.result, self.tp) if blocks == 1 else 0
+        if _feeds_router(op.result) or out % ((parts or self.tp) * blocks):
             return self.rebuild(op, [self.new[v] for v in op.operands], [None])
-        wpart = self.shard_back(w, 0, blocks)
-        bpart = self.shard_back(b, 0, blocks) if b is not None else None
+        wpart = self.shard_back(w, 0, blocks, parts)
+        bpart = self.shard_back(b, 0, blocks, parts) if b is not None else None
         if wpart is None or (b is not None and bpart is None):
             return self.rebuild(op, [self.new[v] for v in op.operands], [None])
         operands = [self.new[x], wpart] + ([bpart] if bpart is not None else [])
-        self.rebuild(op, operands, [Split(rank - 1, blocks)])
+        self.rebuild(op, operands, [Split(rank - 1, blocks, parts)])
 
     def matmul(self, op: rgraph.MatmulOp) -> None:
         a, b = op.lhs, op.rhs
@@ -327,13 +357,14 @@ class Sharder:
             return lay.dim + ro - rank  # a batch dim
 
         # contraction split on both sides, or on one side with a weight on the other: partial sums
-        if la is not None and la.dim == ka and la.blocks == 1 and (lb is None or (lb.dim == kb and lb.blocks == 1)):
+        if la is not None and la.dim == ka and la.blocks == 1 and not la.parts and (
+                lb is None or (lb.dim == kb and lb.blocks == 1 and not lb.parts)):
             bpart = self.new[b] if lb is not None else self.shard_back(b, kb)
             if bpart is not None:
                 partial = self.insert(rgraph.MatmulOp(self.new[a], bpart, op.result.type), op).result
                 self.new[op.result], self.layout[op.result] = self.all_reduce(partial, op), None
                 return
-        if lb is not None and lb.dim == kb and lb.blocks == 1 and la is None:
+        if lb is not None and lb.dim == kb and lb.blocks == 1 and not lb.parts and la is None:
             apart = self.shard_back(a, ka)
             if apart is not None:
                 partial = self.insert(rgraph.MatmulOp(apart, self.new[b], op.result.type), op).result
@@ -355,10 +386,10 @@ class Sharder:
                     return self.rebuild(op, operands, [Split(od, blocks)])
             return self.rebuild(op, [self.new[a], self.new[b]], [None])
         outs = {out_dim(lay, r, lhs) for lay, r, lhs in ((la, ra, True), (lb, rb, False)) if lay is not None}
-        blocks = {lay.blocks for lay in (la, lb) if lay is not None}
+        blocks = {(lay.blocks, lay.parts) for lay in (la, lb) if lay is not None}
         if None in outs or len(outs) != 1 or len(blocks) != 1:
             return self.replicated(op)
-        od, bl = outs.pop(), blocks.pop()
+        od, (bl, pa) = outs.pop(), blocks.pop()
         operands = []
         for v, lay, r, lhs in ((a, la, ra, True), (b, lb, rb, False)):
             if lay is not None:
@@ -368,33 +399,43 @@ class Sharder:
             if od >= ro - 2 or d < 0 or shape_of(v.type)[d] == 1:  # M/N of the other side, or a broadcast batch dim
                 operands.append(self.new[v])
                 continue
-            part = self.shard_back(v, d, bl)
+            part = self.shard_back(v, d, bl, pa)
             if part is None:
                 return self.replicated(op)
             operands.append(part)
-        self.rebuild(op, operands, [Split(od, bl)])
+        self.rebuild(op, operands, [Split(od, bl, pa)])
 
     def reshape(self, op: rgraph.ReshapeOp) -> None:
         lay = self.layout[op.input]
         src, dst = shape_of(op.input.type), shape_of(op.result.type)
         group = _group_of(src, dst, lay.dim)
+        if lay.rep is not None:  # repeated KV heads merging into query heads: (kv, rep) -> heads, one part per socket
+            ins, outs = group or ([], [])
+            big_in = [i for i in ins if src[i] != 1]
+            big_out = [o for o in outs if dst[o] != 1]
+            if big_in == [lay.dim, lay.rep[0]] and len(big_out) == 1 and lay.blocks == 1:
+                return self.rebuild(op, [self.new[op.input]], [Split(big_out[0])])
+            raise ShardError(f"rdu-shard: reshape {'x'.join(map(str, src))} -> {'x'.join(map(str, dst))} does not merge "
+                             f"repeated KV heads into query heads (at {_where(op) or 'unknown'}); choose a tp that "
+                             f"divides the KV heads")
         if group is None:
             return self.replicated(op)
         ins, outs = group
+        cut = self.parts(lay)
         prefix = prod(src[i] for i in ins if i < lay.dim)
         blocks = prefix * lay.blocks
         cum = 1
         for o in outs:
-            if dst[o] != 1 and blocks % cum == 0 and dst[o] % (blocks // cum) == 0 and (dst[o] // (blocks // cum)) % self.tp == 0:
-                return self.rebuild(op, [self.new[op.input]], [Split(o, blocks // cum)])
+            if dst[o] != 1 and blocks % cum == 0 and dst[o] % (blocks // cum) == 0 and (dst[o] // (blocks // cum)) % cut == 0:
+                return self.rebuild(op, [self.new[op.input]], [lay.moved(o, blocks // cum)])
             cum *= dst[o]
             if cum > blocks:
                 break
         heads = next((dst[o] for o in outs if dst[o] != 1), 0)
         raise ShardError(
-            f"rdu-shard: tp={self.tp} does not divide the {heads} heads of reshape "
+            f"rdu-shard: tp={cut} does not divide the {heads} heads of reshape "
             f"{'x'.join(map(str, src))} -> {'x'.join(map(str, dst))} (at {_where(op) or 'unknown'}): "
-            f"choose a tp that divides the attention heads and the KV heads"
+            f"choose a tp that divides the attention heads (KV heads may be fewer: each is then held by several sockets)"
         )
 
     def expand(self, op: rgraph.ExpandOp) -> None:
@@ -403,7 +444,14 @@ class Sharder:
         d = lay.dim + len(dst) - len(src)
         if dst[d] != src[lay.dim]:
             return self.replicated(op)
-        self.rebuild(op, [self.new[op.input]], [Split(d, lay.blocks)])
+        if lay.parts:  # a duplicated KV head repeated for its query heads: the sockets sharing it split the repeat
+            factor = self.tp // lay.parts
+            grown = [e for e in range(len(dst)) if e > d and dst[e] != 1 and dst[e] % factor == 0
+                     and (e - len(dst) + len(src) < 0 or src[e - len(dst) + len(src)] == 1)]
+            if not grown:
+                return self.replicated(op)
+            return self.rebuild(op, [self.new[op.input]], [replace(lay, dim=d, rep=(grown[0], factor))])
+        self.rebuild(op, [self.new[op.input]], [lay.moved(d)])
 
     def slice(self, op: rgraph.SliceOp) -> None:
         lay = self.layout[op.input]
@@ -413,10 +461,10 @@ class Sharder:
             return self.rebuild(op, [self.new[op.input]], [lay])
         start, end, step = (p.value.data for p in (op.start, op.end, op.step))
         block = shape[dim] // lay.blocks
-        if step != 1 or start % block or end % block:
+        if step != 1 or start % block or end % block or lay.parts:
             return self.replicated(op)
         props = dict(op.properties) | {"start": int_attr(start // self.tp), "end": int_attr(end // self.tp)}
-        self.rebuild(op, [self.new[op.input]], [Split(dim, (end - start) // block)], properties=props)
+        self.rebuild(op, [self.new[op.input]], [lay.moved(dim, (end - start) // block)], properties=props)
 
     def concat(self, op: rgraph.ConcatOp) -> None:
         rank = len(shape_of(op.result.type))
@@ -437,7 +485,7 @@ class Sharder:
             return self.replicated(op)
         keep = op.keepdim.value.data
         d = lay.dim if keep else lay.dim - sum(1 for x in dims if x < lay.dim)
-        self.rebuild(op, [self.new[op.input]], [Split(d, lay.blocks)])
+        self.rebuild(op, [self.new[op.input]], [lay.moved(d)])
 
 
 def _leading_indexed(op: rgraph.IndexOp) -> int | None:
@@ -450,6 +498,8 @@ def _weight_derived(v: SSAValue) -> bool:
     owner = v.owner
     if isinstance(owner, rgraph.WeightOp):
         return True
+    if isinstance(owner, rgraph.PermuteOp):
+        return _weight_derived(owner.input)
     return isinstance(owner, rgraph.IndexOp) and _leading_indexed(owner) is not None and _weight_derived(owner.input)
 
 
@@ -474,6 +524,41 @@ def _feeds_router(v: SSAValue) -> bool:
             rank = len(shape_of(user.operands[0].type))
             if user.dim is None or user.dim.value.data % rank == d:
                 return True
+    return False
+
+
+def _duplicated_heads(v: SSAValue, tp: int) -> int:
+    """When `v`'s columns are read as h heads (a reshape splitting its last dim into h x head_dim)
+    and h is a proper divisor of tp (8 KV heads over 16 sockets): h, each head held by tp // h
+    sockets. 0 otherwise (one part per socket)."""
+    dim = len(shape_of(v.type)) - 1
+    for user, d in _through_reshapes(v, dim):
+        if isinstance(user, rgraph.ReshapeOp):
+            src, dst = shape_of(user.input.type), shape_of(user.result.type)
+            group = _group_of(src, dst, d)
+            heads = next((dst[o] for o in group[1] if dst[o] != 1), 0) if group else 0
+            if heads and heads < tp and tp % heads == 0 and _repeated_later(user.result):
+                return heads
+    return 0
+
+
+def _repeated_later(v: SSAValue, budget: int = 64) -> bool:
+    """Whether `v` reaches an expand (GQA's repeat of KV heads for their query heads) before any
+    matmul: only KV heads may be fewer than the sockets, each then held by several."""
+    seen, todo = set(), [v]
+    while todo and budget > 0:
+        value = todo.pop()
+        for use in value.uses:
+            user = use.operation
+            if user in seen:
+                continue
+            seen.add(user)
+            budget -= 1
+            if isinstance(user, rgraph.ExpandOp):
+                return True
+            if isinstance(user, (rgraph.MatmulOp, rgraph.LinearOp)) or not isinstance(user, rgraph.GraphOp):
+                continue
+            todo.extend(user.results)
     return False
 
 

@@ -33,8 +33,8 @@ def _sharded(module, tp: int):
     return m
 
 
-@pytest.mark.parametrize(("name", "tps"), [("mlp", (2, 4, 8)), ("attention", (2, 4)), ("llama", (2,)),
-                                           ("mixtral", (2,))])
+@pytest.mark.parametrize(("name", "tps"), [("mlp", (2, 4, 8)), ("attention", (2, 4)), ("llama", (2, 4)),
+                                           ("mixtral", (4,))])
 def test_every_socket_matches_pytorch(name: str, tps: tuple[int, ...]) -> None:
     module, inputs, eager = _imported(name)
     for tp in tps:
@@ -76,6 +76,15 @@ def test_mixtral_splits_each_experts_ffn_and_keeps_the_router_whole() -> None:
 def test_tp_not_dividing_heads_names_the_heads() -> None:
     module, _, _ = _imported("attention")
     with pytest.raises(ShardError, match=r"tp=8 does not divide the 4 heads of reshape 2x16x64 -> 2x16x4x16 \(at attention.py:36\)"):
+        _sharded(module, 8)
+
+
+def test_fewer_kv_heads_than_sockets_are_held_by_several() -> None:
+    module, _, _ = _imported("llama")  # 4 query heads, 2 KV heads
+    text = str(_sharded(module, 4))
+    assert 'k_proj.weight_' in text and "shard = #rdu.shard<dim 0, parts 2>} : tensor<16x64xf32>" in text
+    assert "shard = #rdu.shard<dim 0, parts 4>} : tensor<16x64xf32>" in text  # q_proj: one head per socket
+    with pytest.raises(ShardError, match=r"tp=8 does not divide the 4 heads"):
         _sharded(module, 8)
 
 
