@@ -77,12 +77,14 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
             if role == "weight":
                 image[tid] = weight_bytes(op) if values else None
                 if op.shard is not None:  # tensor parallel: the image holds socket 0's part (emit_node)
-                    wholes[tid], tensor_ops[tid] = image[tid], op
+                    wholes[tid] = image[tid]
                     image[tid] = split_weight_image(op, image[tid], dtype)
             elif role == "constant":
                 image[tid] = array_to_bytes(np.full(shape, attr_value(op.value)), dtype) if values else None
             elif role == "input":
                 inputs[op.index.value.data] = tid
+            if op.shard is not None:
+                tensor_ops[tid] = op
             elif role == "output":
                 outputs[op.index.value.data] = tid
         elif isinstance(op, rdu.KernelOp):

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from bitstream_format import Bitstream
-from bitstream_format.node_program import COLLECTIVES
+from bitstream_format.node_program import COLLECTIVES, shard_part
 from chip_model import ChipSpec
 from chip_model.node import NodeSpec
 
@@ -131,9 +131,10 @@ def simulate_node(
     outputs: list[list[np.ndarray]] = []
     if execute:
         _require_values(bs)
-        outputs = _run_sockets(bs, spec, bind_inputs(bs, inputs or []))
+        bound = [bind_inputs(bs, socket_inputs(bs, inputs or [], s)) for s in range(bs.node.sockets)]
+        outputs = _run_sockets(bs, spec, bound)
     elif inputs:
-        bind_inputs(bs, inputs)
+        bind_inputs(bs, socket_inputs(bs, inputs, 0))
     collective = [s for k in timed.kernels for s in k.stages if s.opcode in COLLECTIVES]
     return NodeSimulationResult(
         socket=replace(timed, outputs=outputs[0] if outputs else []),
@@ -144,6 +145,21 @@ def simulate_node(
         collective_cycles=sum(s.cycles for s in collective),
         collective_stages=len(collective),
     )
+
+
+def socket_inputs(bs: Bitstream, inputs: Sequence[np.ndarray], socket: int) -> list[np.ndarray]:
+    """What socket `socket` is given of the caller's (whole) inputs: its part of a split input."""
+    out = []
+    for tid, array in zip(bs.inputs, inputs):
+        sh = bs.node.shard_of(tid)
+        array = np.asarray(array)
+        if sh is not None:
+            if array.shape != sh.whole_shape:
+                raise SimulationError(f"input {bs.tensor(tid).name!r} has shape {array.shape} but the node program "
+                                      f"expects {sh.whole_shape} (split over its sockets)")
+            array = shard_part(array, sh.dim, sh.parts, sh.blocks, socket // (bs.node.sockets // sh.parts))
+        out.append(array)
+    return out + list(inputs[len(bs.inputs):])
 
 
 def hbm_bytes(bs: Bitstream) -> int:
@@ -157,7 +173,7 @@ def _check_fits(bs: Bitstream, node: NodeSpec | None) -> None:
         raise SimulationError(f"the program runs on {bs.node.sockets} sockets, but node {node.name} has {node.sockets}")
 
 
-def _run_sockets(bs: Bitstream, spec: ChipSpec, inputs: list[tuple[int, bytes]]) -> list[list[np.ndarray]]:
+def _run_sockets(bs: Bitstream, spec: ChipSpec, inputs: list[list[tuple[int, bytes]]]) -> list[list[np.ndarray]]:
     n = bs.node.sockets
     dtypes = {t.id: t.dtype for t in bs.tensors}
     exchange = Exchange(n)
@@ -169,7 +185,7 @@ def _run_sockets(bs: Bitstream, spec: ChipSpec, inputs: list[tuple[int, bytes]])
         machine = Machine(replace(bs, image=image), spec,
                           collective=lambda stage, args: [exchange.run(socket, bs, stage, args[0])])
         try:
-            results[socket] = machine.run(inputs)
+            results[socket] = machine.run(inputs[socket])
         except BaseException as exc:  # noqa: BLE001 - re-raised below, from the first socket that failed
             errors[socket] = exc
             exchange.barrier.abort()

@@ -146,6 +146,8 @@ class LowerKernelsPass(ModulePass):
 
         for i, arg in enumerate(fn.body.block.args):
             t = new_tensor(unique(arg.name_hint or f"input{i}"), arg.type, Role.INPUT, index=i)
+            if fn.arg_attrs is not None and "rdu.shard" in fn.arg_attrs.data[i].data:  # each socket's part (rdu-shard)
+                t.shard = fn.arg_attrs.data[i].data["rdu.shard"]
             tensors.append(t)
             homes[arg] = t.result
 

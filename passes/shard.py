@@ -34,8 +34,8 @@ from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, TensorType, i64
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, TensorType, i64
+from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from dialects import rgraph
@@ -106,6 +106,7 @@ class Sharder:
         self.whole_cache: dict[SSAValue, SSAValue] = {}
         self.back_cache: dict[tuple[SSAValue, int, int], SSAValue | None] = {}
         self.split_weights: set[str] = set()
+        self.arg_shards: dict[BlockArgument, tuple[BlockArgument, ShardAttr]] = {}
         self.cursor: Operation | None = None  # new ops go before this one
 
     # --- building -------------------------------------------------------------------------------
@@ -186,7 +187,9 @@ class Sharder:
         n = shape_of(v.type)[dim] if dim < len(shape_of(v.type)) else 0
         cut = parts or self.tp
         if n and n % (cut * blocks) == 0 and self.layout.get(v) is None:
-            if isinstance(owner, rgraph.WeightOp) and owner.shard is None:
+            if isinstance(v, BlockArgument) and v.block is self.block and len({u.operation for u in v.uses}) == 1:
+                out = self.split_argument(v, ShardAttr(dim, cut, blocks))
+            elif isinstance(owner, rgraph.WeightOp) and owner.shard is None:
                 w = rgraph.WeightOp(owner.sym_name.data, self.local_type(v.type, Split(dim, parts=parts)), owner.value)
                 w.shard = ShardAttr(dim, cut, blocks)
                 w.location = owner.location
@@ -218,6 +221,16 @@ class Sharder:
         self.back_cache[key] = out
         return out
 
+    def split_argument(self, arg: BlockArgument, shard: ShardAttr) -> SSAValue:
+        """An input read by one split op only (a layer's KV cache): each socket is given its part
+        (the function's argument says how: `{rdu.shard = #rdu.shard<...>}`), so none holds the whole."""
+        local = self.local_type(arg.type, Split(shard.dim, shard.blocks, 0 if shard.parts == self.tp else shard.parts))
+        new = self.block.insert_arg(local, arg.index + 1)
+        new.name_hint = arg.name_hint
+        self.arg_shards[arg] = (new, shard)
+        self.new[arg] = new
+        return new
+
     # --- the walk -------------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -236,11 +249,22 @@ class Sharder:
         for op in reversed(old_ops):
             op.detach()
             op.erase(safe_erase=False)
+        self.replace_split_arguments()
         # drop weights nobody reads any more (a split weight's replicated original)
         for op in list(self.block.ops):
             if isinstance(op, rgraph.WeightOp) and not op.result.uses:
                 op.detach()
                 op.erase()
+
+    def replace_split_arguments(self) -> None:
+        shards = {}
+        for old, (new, shard) in self.arg_shards.items():
+            self.block.erase_arg(old, safe_erase=False)
+            shards[new] = shard
+        attrs = [DictionaryAttr({"rdu.shard": shards[a]} if a in shards else {}) for a in self.block.args]
+        if shards:
+            self.fn.arg_attrs = ArrayAttr(attrs)
+        self.fn.update_function_type()
 
     def visit(self, op: Operation) -> None:
         lays = [self.layout.get(v) for v in op.operands]
@@ -469,13 +493,19 @@ class Sharder:
     def concat(self, op: rgraph.ConcatOp) -> None:
         rank = len(shape_of(op.result.type))
         dim = op.dim.value.data % rank
-        lays = {self.layout.get(v) for v in op.operands}
-        if None in lays or len(lays) != 1:
+        lays = {self.layout.get(v) for v in op.operands} - {None}
+        if len(lays) != 1:
             return self.replicated(op)
         (lay,) = lays
-        if lay.dim == dim:
+        if lay.dim == dim or lay.rep is not None:
             return self.replicated(op)
-        self.rebuild(op, [self.new[v] for v in op.operands], [lay])
+        operands = []
+        for v in op.operands:  # a whole operand (a KV cache input, a weight) is cut to match
+            part = self.new[v] if self.layout.get(v) is not None else self.shard_back(v, lay.dim, lay.blocks, lay.parts)
+            if part is None:
+                return self.replicated(op)
+            operands.append(part)
+        self.rebuild(op, operands, [lay])
 
     def reduce(self, op: rgraph.ReduceOp) -> None:
         lay = self.layout[op.input]

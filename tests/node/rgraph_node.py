@@ -19,9 +19,12 @@ def interpret_node(module: ModuleOp, inputs: list[np.ndarray], sockets: int) -> 
     """Each socket's outputs (socket order)."""
     fn = next(op for op in module.ops if isinstance(op, func.FuncOp))
     envs = [{} for _ in range(sockets)]
-    for arg, value in zip(fn.body.block.args, inputs, strict=True):
-        for env in envs:
-            env[arg] = cast(value, dtype_of(arg.type))
+    for i, (arg, value) in enumerate(zip(fn.body.block.args, inputs, strict=True)):
+        shard = fn.arg_attrs.data[i].data.get("rdu.shard") if fn.arg_attrs is not None else None
+        for s, env in enumerate(envs):
+            part = value if shard is None else shard_part(np.asarray(value), shard.dim, shard.parts, shard.blocks,
+                                                          s // (sockets // shard.parts))
+            env[arg] = cast(part, dtype_of(arg.type))
     for op in fn.body.block.ops:
         if isinstance(op, rgraph.WeightOp):
             whole_type = op.value.type if op.value is not None else op.result.type
