@@ -33,14 +33,33 @@ class TensorShard:
 @dataclass(frozen=True)
 class PeerStream:
     """A collective stage's traffic on the peer-to-peer network: each socket of the group sends
-    `bytes_per_socket` per run (ring algorithm: 2(N-1)/N of the value for an all-reduce, (N-1)/N of
-    the gathered value for an all-gather or reduce-scatter) in `steps` steps."""
+    `bytes_per_socket` per run in `steps` steps of `algorithm` (`peer_traffic`), chosen by the
+    compiler for the node's network."""
 
     stage: int
     collective: str
     sockets: int
     bytes_per_socket: int
     steps: int
+    algorithm: str = "ring"
+
+
+def collective_seconds(collective: str, sockets: int, nbytes: int, algorithm: str, topology: str,
+                       link_bytes_per_second: float, links_per_socket: int, latency_seconds: float) -> float:
+    """Time of one collective: `steps` latencies plus the bytes each socket sends at what it can
+    push (over a switch all its links; on a ring one link to the next socket)."""
+    sent, steps = peer_traffic(collective, sockets, nbytes, algorithm)
+    rate = link_bytes_per_second * (links_per_socket if topology == "switch" else 1)
+    return steps * latency_seconds + sent / rate
+
+
+def choose_algorithm(collective: str, sockets: int, nbytes: int, topology: str, link_bytes_per_second: float,
+                     links_per_socket: int, latency_seconds: float) -> str:
+    """The faster of ring and direct (direct needs a switch: on a ring a peer is many hops away)."""
+    if topology != "switch":
+        return "ring"
+    figures = (topology, link_bytes_per_second, links_per_socket, latency_seconds)
+    return min(ALGORITHMS, key=lambda a: (collective_seconds(collective, sockets, nbytes, a, *figures), a))
 
 
 @dataclass(frozen=True)
@@ -80,10 +99,24 @@ def shard_part(whole: np.ndarray, dim: int, parts: int, blocks: int, index: int)
     return np.ascontiguousarray(split.take(index, axis=dim + 1).reshape(local))
 
 
-def peer_traffic(collective: str, sockets: int, nbytes: int) -> tuple[int, int]:
-    """(bytes each socket sends, steps) of a ring collective on a value of `nbytes` per socket
-    (the input of an all-reduce or reduce-scatter, the output of an all-gather)."""
+ALGORITHMS = ("ring", "direct")
+
+
+def peer_traffic(collective: str, sockets: int, nbytes: int, algorithm: str = "ring") -> tuple[int, int]:
+    """(bytes each socket sends, steps) of a collective on a value of `nbytes` per socket (the
+    input of an all-reduce or reduce-scatter, the output of an all-gather).
+
+    `ring`: N-1 steps (2(N-1) for an all-reduce), each moving 1/N of the value to the next socket:
+    bandwidth-optimal, latency paid per step. `direct` (one-shot, over a switch): one step in which
+    every socket sends what each peer needs straight to it: an all-reduce sends its whole value to
+    N-1 peers, which each add them up; latency paid once, N-1 times the bytes."""
     n = sockets
+    if algorithm == "direct":
+        if collective == "all_reduce":
+            return (n - 1) * nbytes, 1
+        if collective in ("all_gather", "reduce_scatter"):
+            return (n - 1) * nbytes // n, 1
+        raise ValueError(f"{collective!r} is not a collective")
     if collective == "all_reduce":
         return 2 * (n - 1) * nbytes // n, 2 * (n - 1)
     if collective == "all_gather":  # nbytes is the gathered (whole) value
@@ -112,6 +145,7 @@ def encode_node(node: NodeProgram, writer_class) -> bytes:
         w.pack("I", p.stage)
         w.str(p.collective)
         w.pack("IQI", p.sockets, p.bytes_per_socket, p.steps)
+        w.str(p.algorithm)
     return w.bytes()
 
 
@@ -132,5 +166,5 @@ def decode_node(r) -> NodeProgram:
         stage = r.one("I")
         collective = r.str()
         n, sent, steps = r.unpack("IQI")
-        peers.append(PeerStream(stage, collective, n, sent, steps))
+        peers.append(PeerStream(stage, collective, n, sent, steps, r.str()))
     return NodeProgram(name, sockets, tuple(shards), tuple(peers), wholes)

@@ -4,10 +4,11 @@ Values: every socket brings its value; an all-reduce gives each the sum (accumul
 socket order, so every socket gets bit-identical results), an all-gather the values joined along
 `dim` in socket order, a reduce-scatter socket s's part of the sum.
 
-Time: ring algorithms over the node's peer-to-peer network (`chip_model.node.PeerNetwork`). Each
+Time: the algorithm the compiler chose for each stage (ring, or direct over a switch; the NODE
+section's peer streams) on the node's peer-to-peer network (`chip_model.node.PeerNetwork`). Each
 socket sends `peer_traffic(...)` bytes in `steps` steps; a step pays the link latency once and
-moves its share at the socket's injection bandwidth (`switch`: all of a socket's links are usable
-toward its ring neighbour, through the switch; `ring`: one link to the next socket). The stage is
+the bytes move at the socket's injection bandwidth (`switch`: all of a socket's links; `ring`: one
+link to the next socket). The stage is
 an AGCU stage inside a compute kernel, so the event engine overlaps it with the stages around it
 tile by tile, as the paper's fused collectives do.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bitstream_format.node_program import peer_traffic
+from bitstream_format.node_program import collective_seconds as node_collective_seconds
 from chip_model import ChipSpec
 from chip_model.node import NodeSpec
 
@@ -45,20 +46,16 @@ def collective_values(opcode: str, attrs: dict[str, Any], values: list[np.ndarra
     raise SimulationError(f"{opcode!r} is not a collective")
 
 
-def link_bytes_per_second(node: NodeSpec) -> float:
-    """What one socket can push toward its ring neighbour."""
+def collective_seconds(node: NodeSpec, opcode: str, sockets: int, nbytes: int, algorithm: str = "ring") -> float:
+    """Time of one collective on a per-socket value of `nbytes` (an all-gather's: the whole)."""
     net = node.network
-    return net.socket_bytes_per_second if net.topology == "switch" else net.link_bytes_per_second
+    return node_collective_seconds(opcode, sockets, nbytes, algorithm, net.topology, net.link_bytes_per_second,
+                                   net.links_per_socket, net.latency_seconds)
 
 
-def collective_seconds(node: NodeSpec, opcode: str, sockets: int, nbytes: int) -> float:
-    """Time of one ring collective on a per-socket value of `nbytes` (an all-gather's: the whole)."""
-    sent, steps = peer_traffic(opcode, sockets, nbytes)
-    return steps * node.network.latency_seconds + sent / link_bytes_per_second(node)
-
-
-def collective_cycles(node: NodeSpec, chip: ChipSpec, opcode: str, sockets: int, nbytes: int) -> int:
-    return ceil(collective_seconds(node, opcode, sockets, nbytes) * chip.clock_hz)
+def collective_cycles(node: NodeSpec, chip: ChipSpec, opcode: str, sockets: int, nbytes: int,
+                      algorithm: str = "ring") -> int:
+    return ceil(collective_seconds(node, opcode, sockets, nbytes, algorithm) * chip.clock_hz)
 
 
 def stage_node(bs) -> NodeSpec:
@@ -84,4 +81,7 @@ def collective_bytes(bs, s) -> int:
 
 
 def collective_stage_cycles(bs, chip: ChipSpec, s) -> int:
-    return collective_cycles(stage_node(bs), chip, s.opcode, s.attrs["sockets"], collective_bytes(bs, s))
+    """A collective stage's time with the algorithm the compiler chose for it (its peer stream)."""
+    peer = next((p for p in bs.node.peer_streams if p.stage == s.id), None) if bs.node is not None else None
+    algorithm = peer.algorithm if peer is not None else "ring"
+    return collective_cycles(stage_node(bs), chip, s.opcode, s.attrs["sockets"], collective_bytes(bs, s), algorithm)

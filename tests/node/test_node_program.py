@@ -132,3 +132,15 @@ def test_decode_step_with_kv_cache_inputs_split_by_kv_head() -> None:
     assert len(cache) == 4 and all((s.dim, s.parts) == (1, 2) for s in cache)
     report = run_compiled(compiled).to_json()
     assert report["allclose"] is True and report["sockets"] == 4
+
+
+def test_compiler_picks_direct_for_small_values_and_ring_for_large_on_a_switch() -> None:
+    from bitstream_format.node_program import choose_algorithm
+
+    net = load_node("sn40l-rack16").network
+    figures = (net.topology, net.link_bytes_per_second, net.links_per_socket, net.latency_seconds)
+    assert choose_algorithm("all_reduce", 16, 8 << 10, *figures) == "direct"  # one decode token: latency-bound
+    assert choose_algorithm("all_reduce", 16, 64 << 20, *figures) == "ring"  # a prefill's activations
+    small = load_node("small-node8").network  # a ring: no direct path to a far socket
+    assert choose_algorithm("all_reduce", 8, 8 << 10, small.topology, small.link_bytes_per_second,
+                            small.links_per_socket, small.latency_seconds) == "ring"
