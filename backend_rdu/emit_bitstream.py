@@ -21,6 +21,7 @@ from bitstream_format import (Bitstream, KernelEntry, Pattern, SectionEntry, Sta
                               TileProgram)
 from bitstream_format.arrays import array_to_bytes
 from bitstream_format.model import nbytes_of
+from backend_rdu.emit_node import node_program, split_weight_image
 from chip_model import load_chip
 from dialects import rdu
 from dialects.diagnostics import PassOrderError
@@ -60,6 +61,8 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
     streams: list[StreamEntry] = []
     kernels: list[KernelEntry] = []
     tiles: list[TileProgram] = []
+    wholes: dict[int, bytes | None] = {}
+    tensor_ops: dict[int, rdu.TensorOp] = {}
 
     for op in module.body.block.ops:
         if isinstance(op, rdu.TensorOp):
@@ -75,10 +78,15 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
             tensor_id[op.result] = tid
             if role == "weight":
                 image[tid] = weight_bytes(op) if values else None
+                if op.shard is not None:  # tensor parallel: the image holds socket 0's part (emit_node)
+                    wholes[tid] = image[tid]
+                    image[tid] = split_weight_image(op, image[tid], dtype)
             elif role == "constant":
                 image[tid] = array_to_bytes(np.full(shape, attr_value(op.value)), dtype) if values else None
             elif role == "input":
                 inputs[op.index.value.data] = tid
+            if op.shard is not None:
+                tensor_ops[tid] = op
             elif role == "output":
                 outputs[op.index.value.data] = tid
         elif isinstance(op, rdu.KernelOp):
@@ -104,7 +112,11 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
         outputs=[outputs[i] for i in sorted(outputs)],
         tiles=tiles,
     )
+    bs.node = node_program(module, bs, tensor_ops, wholes)
     bs.manifest = manifest(module, chip.name, usage_counts(bs))
+    if bs.node is not None:
+        bs.manifest["sockets"] = bs.node.sockets
+        bs.manifest["node"] = bs.node.node
     return bs
 
 

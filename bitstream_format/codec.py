@@ -37,7 +37,7 @@ from bitstream_format.model import (
 from bitstream_format.opcodes import BY_CODE, opcode
 
 MAGIC = b"RDUBITS\x00"
-VERSION = (3, 0)
+VERSION = (3, 1)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_format.node_program)
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "TILE", "KERN", "SECT", "IOMP", "MEMI")
@@ -248,15 +248,21 @@ def _encode_sections(bs: Bitstream) -> dict[str, bytes]:
 
 def encode(bs: Bitstream) -> bytes:
     sections = _encode_sections(bs)
+    order = SECTION_ORDER
+    if bs.node is not None:
+        from bitstream_format.node_program import encode_node
+
+        sections["NODE"] = encode_node(bs.node, _Writer)
+        order = (*SECTION_ORDER, "NODE")
     chip = bs.chip.encode()
-    directory_size = 4 + len(SECTION_ORDER) * 20
+    directory_size = 4 + len(order) * 20
     head = struct.pack("<I", len(chip)) + chip
     offset = len(head) + directory_size
-    directory = [struct.pack("<I", len(SECTION_ORDER))]
-    for tag in SECTION_ORDER:
+    directory = [struct.pack("<I", len(order))]
+    for tag in order:
         directory.append(struct.pack("<4sQQ", tag.encode(), offset, len(sections[tag])))
         offset += len(sections[tag])
-    payload = head + b"".join(directory) + b"".join(sections[t] for t in SECTION_ORDER)
+    payload = head + b"".join(directory) + b"".join(sections[t] for t in order)
     return HEADER.pack(MAGIC, *VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
@@ -410,4 +416,9 @@ def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:
             image[tid] = data[offset : offset + size]
         else:
             image[tid] = None
-    return Bitstream(chip, manifest, tensors, stages, streams, kernels, sections, image, inputs, outputs, tiles)
+    node = None
+    if "NODE" in sec:
+        from bitstream_format.node_program import decode_node
+
+        node = decode_node(_Reader(sec["NODE"], "NODE"))
+    return Bitstream(chip, manifest, tensors, stages, streams, kernels, sections, image, inputs, outputs, tiles, node)

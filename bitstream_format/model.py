@@ -175,6 +175,7 @@ class Bitstream:
     inputs: list[int]
     outputs: list[int]
     tiles: list[TileProgram] = field(default_factory=list)  # one per stage (format 3.0)
+    node: Any = None  # bitstream_format.node_program.NodeProgram of a tensor-parallel program, else None
 
     def tile_program(self, sid: int) -> TileProgram | None:
         return self._tile_index.get(sid)

@@ -21,7 +21,7 @@ class Opcode:
     code: int
     name: str
     unit: str  # "pcu", "pmu" or "agcu"
-    family: str  # unary, binary, ternary, reduce, scan, matmul, layout, generate, memory, select
+    family: str  # collective, unary, binary, ternary, reduce, scan, matmul, layout, generate, memory, select
     flops_per_element: float = 1.0  # per output element (inputs for reductions); matmul is special
     transcendental: bool = False
     signature: Signature | None = field(default=None, repr=False)  # None for memory opcodes
@@ -112,6 +112,10 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("slice_scatter", "pmu", "layout", 0, False),
     ("index_put", "pmu", "layout", 0, False),
     ("scatter", "pmu", "layout", 0, False),
+    # collectives over the node's peer-to-peer network, run by AGCUs inside compute kernels (issue 12)
+    ("all_reduce", "agcu", "collective", 1, False),
+    ("all_gather", "agcu", "collective", 0, False),
+    ("reduce_scatter", "agcu", "collective", 1, False),
 ]
 
 OPCODES: dict[str, Opcode] = {

@@ -427,6 +427,27 @@ class Signature:
         return f"{self.min_inputs} to {self.max_inputs} inputs"
 
 
+def _collective(op: Instance) -> list[Expected]:
+    """all_reduce keeps the shape; all_gather joins `sockets` parts along `dim`; reduce_scatter
+    leaves each socket one part of the sum along `dim` (issue 12, docs/node.md)."""
+    sockets = op.params["sockets"]
+    op.require(sockets >= 2, f"a collective needs a group of at least 2 sockets, got sockets={sockets}")
+    if op.opcode != "all_gather":
+        op.dtype_in(0, FLOATS, "a float (they sum)")
+    shape = list(op.shape(0))
+    if op.opcode == "all_reduce":
+        return [(op.dtype(0), tuple(shape))]
+    dim = op.dim("dim", len(shape))
+    op.require(len(shape) > 0, "needs a tensor of rank 1 or more")
+    if op.opcode == "all_gather":
+        shape[dim] *= sockets
+    else:
+        op.require(shape[dim] % sockets == 0,
+                   f"dim {dim} of size {shape[dim]} does not split into {sockets} equal parts")
+        shape[dim] //= sockets
+    return [(op.dtype(0), tuple(shape))]
+
+
 def _sig(inputs: int | tuple[int, int | None], rule: Rule, *params: Param, outputs: int = 1, **kw: Any) -> Signature:
     lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
     return Signature(lo, hi, outputs, params, rule, **kw)
@@ -486,6 +507,10 @@ SIGNATURES: dict[str, Signature] = {
     "tril": _sig(1, _triangle, Param("diagonal", "int")),
     # generators
     "full": _sig(0, _full, Param("value", "scalar")),
+    # collectives over the node's peer-to-peer network (AGCU stages)
+    "all_reduce": _sig(1, _collective, Param("sockets", "int")),
+    "all_gather": _sig(1, _collective, _DIM, Param("sockets", "int")),
+    "reduce_scatter": _sig(1, _collective, _DIM, Param("sockets", "int")),
     "arange": _sig(0, _arange, Param("start", "number"), Param("step", "number"), Param("end", "number", required=False)),
 }
 

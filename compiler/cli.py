@@ -105,6 +105,10 @@ seed_option = click.option("--seed", type=int, default=0, show_default=True, hel
 
 def knob_options(fn):
     """The compile knobs an architecture engineer turns; each becomes a pass option (CompileOptions)."""
+    fn = click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="tensor-parallel degree: split the model over this many sockets of --node (rdu-shard)")(fn)
+    fn = click.option("--node", default=None, help="node spec (sn40l-node8, sn40l-rack16, small-node8 or .toml): "
+                                                    "compile for its chip, run on its sockets and network")(fn)
     fn = click.option("--fifo-depth", type=click.IntRange(min=1), default=None,
                       help="force every FIFO's depth in tiles (default: the compiler sizes them; 1 deadlocks on purpose)")(fn)
     fn = click.option("--tile-bytes", type=click.IntRange(min=1), default=None,
@@ -114,8 +118,9 @@ def knob_options(fn):
     return fn
 
 
-def _knobs(placer: str, tile_bytes: int | None, fifo_depth: int | None) -> dict:
-    return {"placer": placer, "tile_bytes": tile_bytes or 0, "fifo_depth": fifo_depth or 0}
+def _knobs(placer: str, tile_bytes: int | None, fifo_depth: int | None, node: str | None = None, tp: int = 1) -> dict:
+    return {"placer": placer, "tile_bytes": tile_bytes or 0, "fifo_depth": fifo_depth or 0} | (
+        {"node": node, "tp": tp} if node or tp != 1 else {})
 
 
 fifos_option = click.option("--fifos", type=click.Choice(["configured", "grow"]), default="configured", show_default=True,
@@ -159,26 +164,29 @@ def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: b
 @click.option("--print-pipeline", is_flag=True,
               help="print the pass pipeline these options run (for `rducc opt -p`) and exit")
 def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, seed: int, placer: str,
-                tile_bytes: int | None, fifo_depth: int | None, emit_ir: Path | None, print_pipeline: bool) -> None:
+                tile_bytes: int | None, fifo_depth: int | None, node: str | None, tp: int, emit_ir: Path | None,
+                print_pipeline: bool) -> None:
     """Compile MODEL.py into a bitstream (the same bytes as `rducc import | rducc opt -p PIPELINE | rducc emit`)."""
     with user_errors():
         if print_pipeline:
             from compiler.driver import CompileOptions
 
             click.echo(CompileOptions(chip=chip, opt_level=opt_level, seed=seed,
-                                      **_knobs(placer, tile_bytes, fifo_depth)).pipeline())
+                                      **_knobs(placer, tile_bytes, fifo_depth, node, tp)).pipeline())
             return
         if output is None:
             fail("missing option -o/--output: the bitstream to write (.rbit)")
         check_writable(output, emit_ir)
-        result = _compile(model, chip, opt_level, seed, **_knobs(placer, tile_bytes, fifo_depth))
+        result = _compile(model, chip, opt_level, seed, **_knobs(placer, tile_bytes, fifo_depth, node, tp))
         write_atomically(output, result.data)
         if emit_ir:
             write_atomically(emit_ir, str(result.module).encode())
         m = result.bitstream.manifest
         click.echo(
             f"wrote {output} ({len(result.data):,} bytes): {_plural(m['kernels'], 'kernel')}, {m['pcus_used']} PCUs, "
-            f"{m['pmus_used']} PMUs on {chip} in {result.compile_seconds:.2f} s"
+            f"{m['pmus_used']} PMUs on {result.chip.name}"
+            + (f" x {m['sockets']} sockets of {m['node']}" if m.get("sockets") else "")
+            + f" in {result.compile_seconds:.2f} s"
         )
 
 
@@ -236,6 +244,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
         try:
+            if bs.node is not None:  # a tensor-parallel program: every socket of its node (functional_sim.node)
+                from functional_sim.node import simulate_node as simulate
             result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing, fifos=fifos)
         except SimulationError as exc:
             fail(f"{bitstream}: {exc}")
@@ -249,6 +259,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             write_atomically(trace, json.dumps(result.chrome_trace()).encode())
         summary = {"cycles": result.cycles, "modeled_seconds": result.seconds, "kernels": len(bs.kernels), "timing": timing,
                    "simulate_seconds": seconds, "outputs": [list(o.shape) for o in result.outputs]}
+        if bs.node is not None:
+            summary |= {k: v for k, v in result.to_json().items() if k != "cycles"}
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -273,7 +285,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @click.option("--atol", type=click.FloatRange(min=0), help="absolute tolerance (default: by output dtype, as torch.testing)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile_bytes: int | None,
-            fifo_depth: int | None, launch: str, trace: Path | None, timing: str, fifos: str,
+            fifo_depth: int | None, node: str | None, tp: int, launch: str, trace: Path | None, timing: str, fifos: str,
             rtol: float | None, atol: float | None, as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager (exit 1 if they differ).
 
@@ -285,7 +297,7 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
         check_writable(trace)
         with spinner(not as_json) as update:
             report = run_and_compare(model, chip, opt_level, seed, launch, update, timing, rtol, atol, fifos=fifos,
-                                     **_knobs(placer, tile_bytes, fifo_depth))
+                                     **_knobs(placer, tile_bytes, fifo_depth, node, tp))
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:

@@ -48,6 +48,16 @@ class CompileOptions:
     tile_bytes: int = 0  # > 0: force every stream's tile size (rdu-allocate-units{tile-bytes=N})
     fifo_depth: int = 0  # > 0: force every FIFO's depth in tiles (rdu-size-fifos{depth=N})
     tile_scale: float = 1.0  # multiply every tile size the compiler chooses (rdu-allocate-units{tile-scale=X})
+    node: str | None = None  # a node spec (chip_model/nodes): compile for its chip, tensor-parallel over `tp` sockets
+    tp: int = 1  # tensor-parallel degree (rdu-shard{tp=N}); > 1 needs `node`
+
+    def target_chip(self) -> str:
+        """The chip compiled for: the node's when a node is given."""
+        if self.node:
+            from chip_model.node import load_node
+
+            return load_node(self.node).chip.name
+        return self.chip
 
     def pipeline(self) -> str:
         """The pass pipeline this compile runs, as `rducc opt -p` takes it."""
@@ -57,13 +67,23 @@ class CompileOptions:
             raise ValueError(f"placer {self.placer!r} is not available (choose from {', '.join(PLACERS)})")
         if self.tile_bytes < 0 or self.fifo_depth < 0:
             raise ValueError("tile bytes and FIFO depth must be positive (0: the compiler chooses)")
-        chip = self.chip if re.fullmatch(r"[A-Za-z0-9_-]+", self.chip) else json.dumps(self.chip)
+        if self.tp > 1 and not self.node:
+            from passes.shard import ShardError
+
+            raise ShardError(f"--tp {self.tp} needs --node NODE: the sockets and the network the program runs on")
+        target = self.target_chip()
+        chip = target if re.fullmatch(r"[A-Za-z0-9_-]+", target) else json.dumps(target)
         place = f"seed={self.seed}" + {"cpsat": "", "greedy": " greedy=true", "random": " random=true"}[self.placer]
         allocate = " ".join(([f"tile-bytes={self.tile_bytes}"] if self.tile_bytes else [])
                             + ([f"tile-scale={self.tile_scale!r}"] if self.tile_scale != 1.0 else []))
         allocate = f"{{{allocate}}}" if allocate else ""
         fifos = f"{{depth={self.fifo_depth}}}" if self.fifo_depth else ""
-        return OPT_PIPELINES[self.opt_level].format(chip=chip, place=place, allocate=allocate, fifos=fifos)
+        pipeline = OPT_PIPELINES[self.opt_level].format(chip=chip, place=place, allocate=allocate, fifos=fifos)
+        if self.node:  # tensor parallelism splits the graph before anything fuses it
+            node = self.node if re.fullmatch(r"[A-Za-z0-9_-]+", self.node) else json.dumps(self.node)
+            head, rest = pipeline.split(",", 1)
+            pipeline = f"{head},rdu-shard{{tp={self.tp} node={node}}},{rest}"
+        return pipeline
 
 
 @dataclass
@@ -126,7 +146,7 @@ def lower_to_hardware(graph: ImportedGraph, options: CompileOptions,
 
 def compile_loaded(loaded: LoadedModel, options: CompileOptions,
                    progress: Callable[[str], None] = lambda step: None) -> CompileResult:
-    chip = load_chip(options.chip)
+    chip = load_chip(options.target_chip())
     timings: dict[str, float] = {}
     start = time.perf_counter()
 

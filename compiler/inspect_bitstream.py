@@ -22,6 +22,10 @@ def to_json(bs: Bitstream, section: str | None = None) -> dict[str, Any]:
         "inputs": bs.inputs,
         "outputs": bs.outputs,
     }
+    from compiler.inspect_node import node_use
+
+    if bs.node is not None:
+        full["node"] = node_use(bs)
     return {section: full[section]} if section else full
 
 
@@ -39,6 +43,9 @@ def describe(bs: Bitstream, data: bytes, section: str | None = None) -> str:
         lines.append(f"  {len(bs.kernels)} kernels, {len(bs.stages)} stages, {len(bs.streams)} streams, "
                      f"{len(bs.sections)} section(s); peak use {m.get('pcus_used')} PCUs, {m.get('pmus_used')} PMUs, "
                      f"{m.get('agcus_used')} AGCUs")
+        from compiler.inspect_node import describe_node
+
+        lines += describe_node(bs)
     if section in (None, "tensors"):
         by_tier: Counter[str] = Counter()
         for t in bs.tensors:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from compiler.compare import OutputComparison, compare_outputs, eager_leaves, to_numpy
 from compiler.driver import CompileOptions, CompileResult, compile_model
 from compiler.progress import ProgressFn, no_progress
@@ -36,6 +38,7 @@ class RunReport:
     trace: dict[str, Any] = field(default_factory=dict)
     program_loads: list[dict[str, Any]] = field(default_factory=list)  # {"section", "start", "cycles"}
     not_compared: str = ""  # why no values were compared (shapes-only), or ""
+    node: dict[str, Any] = field(default_factory=dict)  # tensor parallel: sockets, collective_cycles, per-socket HBM bytes
 
     @property
     def allclose(self) -> bool | None:
@@ -107,6 +110,7 @@ class RunReport:
             "compile_seconds": self.compile.compile_seconds,
             "simulate_seconds": self.simulate_seconds,
             "outputs": [c.to_json() for c in self.comparisons],
+            **self.node,
         }
 
     def to_text(self) -> str:
@@ -195,9 +199,22 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
     shapes_only = result.loaded.shapes_only
     inputs = None if shapes_only else [to_numpy(t) for t in result.loaded.inputs]
     t0 = time.perf_counter()
-    sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos,
-                   execute=not shapes_only)
+    node: dict[str, Any] = {}
+    if result.bitstream.node is not None:  # every socket of the node, collectives exchanged (functional_sim.node)
+        from functional_sim.node import simulate_node
+
+        on_node = simulate_node(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos,
+                                execute=not shapes_only)
+        sim, node = on_node.socket, on_node.to_json()
+        node["socket_outputs_agree"] = all(
+            all(np.array_equal(a, b) for a, b in zip(outs, on_node.outputs)) for outs in on_node.socket_outputs)
+        node["trace"] = on_node.chrome_trace()
+    else:
+        sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos,
+                       execute=not shapes_only)
     seconds = time.perf_counter() - t0
+    trace = node.pop("trace", None) or sim.chrome_trace()
+    node.pop("cycles", None)
     comparisons = [] if shapes_only else compare_outputs(sim.outputs, eager_leaves(result.eager_outputs), rtol, atol)
     bounds: dict[str, int] = {}
     for k in sim.kernels:
@@ -215,7 +232,8 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
         kernel_bounds=bounds,
         kernel_rows=[kernel_row(k) for k in sim.kernels],
         setup_cycles=sim.setup_cycles,
-        trace=sim.chrome_trace(),
+        trace=trace,
+        node=node,
         program_loads=[{"section": s.id, "name": s.name, "start": s.start, "cycles": s.load_cycles} for s in sim.sections],
         not_compared=SHAPES_ONLY_REASON if shapes_only else "",
     )

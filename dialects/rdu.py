@@ -70,6 +70,7 @@ from dialects.rdu_attrs import (
     UnitKindAttr,
 )
 from dialects.rgraph import attr_value, require
+from dialects.shard_attr import ShardAttr
 from dialects.types import dtype_of, shape_of
 
 TARGET_ATTR = "rdu.target"
@@ -110,6 +111,7 @@ class TensorOp(IRDLOperation):
     offset = opt_prop_def(IntegerAttr)
     index = opt_prop_def(IntegerAttr)  # position among the program's inputs or outputs
     value = opt_prop_def(Attribute)
+    shard = opt_prop_def(ShardAttr)  # a weight split over a node's sockets: the result is one part of `value`
     result = result_def(MemType)
     assembly_format = "$sym_name attr-dict `:` type($result)"
     irdl_options = (ParsePropInAttrDict(),)
@@ -145,10 +147,15 @@ class TensorOp(IRDLOperation):
             if self.value is not None:
                 require(isinstance(self.value, DenseResourceAttr), "rdu.tensor: a weight's value must be a dense resource")
                 t = self.value.type
-                require(dtype_of(t) == dtype_of(self.result.type) and shape_of(t) == self.result.type.get_shape(),
-                        f"rdu.tensor: weight value of type {t} does not match {self.result.type}")
+                if self.shard is not None:
+                    self.shard.check(tuple(shape_of(t)), tuple(self.result.type.get_shape()), "rdu.tensor")
+                else:
+                    require(dtype_of(t) == dtype_of(self.result.type) and shape_of(t) == self.result.type.get_shape(),
+                            f"rdu.tensor: weight value of type {t} does not match {self.result.type}")
         else:
             require(self.value is None, f"rdu.tensor: an {role} has no value")
+        require(self.shard is None or role in ("weight", "input"),
+                f"rdu.tensor: only a weight or an input is split over sockets, not an {role}")
 
 
 class StageOp(IRDLOperation):
@@ -423,4 +430,4 @@ def kernels(module: ModuleOp) -> list[KernelOp]:
     return [op for op in module.body.block.ops if isinstance(op, KernelOp)]
 
 
-RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, BufferOp, ComputeOp, KernelOp], ATTRIBUTES)
+RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, BufferOp, ComputeOp, KernelOp], [*ATTRIBUTES, ShardAttr])

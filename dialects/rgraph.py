@@ -53,6 +53,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from bitstream_format.signatures import check_signature
 from dialects.resources import resource_bytes
+from dialects.shard_attr import ShardAttr
 from dialects.types import dtype_of, shape_of, tensor_type
 
 
@@ -968,6 +969,7 @@ class WeightOp(IRDLOperation):
     name = "rgraph.weight"
     sym_name = prop_def(StringAttr)
     value = opt_prop_def(DenseResourceAttr)
+    shard = opt_prop_def(ShardAttr)  # set by rdu-shard: the result is this socket's part of `value`
     result = result_def(TensorType)
     assembly_format = "$sym_name attr-dict `:` type($result)"
     irdl_options = (ParsePropInAttrDict(),)
@@ -977,13 +979,68 @@ class WeightOp(IRDLOperation):
         super().__init__(result_types=[result_type], properties=_props(sym_name=StringAttr(sym_name), value=value))
 
     def verify_(self) -> None:
-        if self.value is not None:
+        if self.shard is not None:
+            whole = self.value.type.get_shape() if self.value is not None else self.result.type.get_shape()
+            if self.value is not None:
+                self.shard.check(tuple(whole), tuple(self.result.type.get_shape()), "rgraph.weight")
+        elif self.value is not None:
             require(self.value.type == self.result.type,
                     f"rgraph.weight: value has type {self.value.type}, the result {self.result.type}")
 
     def data(self) -> bytes | None:
         """The weight's bytes, or None for a shapes-only weight."""
         return None if self.value is None else resource_bytes(self.value)
+
+
+# --- collectives (issue 12: tensor parallelism over a node's sockets) ---------------------------
+
+
+class CollectiveOp(GraphOp):
+    """A collective over the `sockets` sockets of a tensor-parallel group, inserted by `rdu-shard`.
+    Every socket runs the same op on its own value; the result is the same on every socket."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    sockets = prop_def(I64Attr)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+
+@irdl_op_definition
+class AllReduceOp(CollectiveOp):
+    """The element-wise sum of every socket's value (the partial sums of a row-parallel matmul)."""
+
+    name = "rgraph.all_reduce"
+    OPCODE: ClassVar[str] = "all_reduce"
+
+    def __init__(self, input: SSAValue | Operation, sockets: int):  # noqa: A002
+        value = SSAValue.get(input)
+        super().__init__(operands=[value], result_types=[value.type], properties={"sockets": int_attr(sockets)})
+
+
+@irdl_op_definition
+class AllGatherOp(CollectiveOp):
+    """Every socket's part joined along `dim` in socket order (a split value made whole)."""
+
+    name = "rgraph.all_gather"
+    OPCODE: ClassVar[str] = "all_gather"
+    dim = prop_def(I64Attr)
+
+    def __init__(self, input: SSAValue | Operation, dim: int, sockets: int, result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input], result_types=[result_type],
+                         properties={"sockets": int_attr(sockets), "dim": int_attr(dim)})
+
+
+@irdl_op_definition
+class ReduceScatterOp(CollectiveOp):
+    """The sum of every socket's value, of which socket s keeps part s along `dim`."""
+
+    name = "rgraph.reduce_scatter"
+    OPCODE: ClassVar[str] = "reduce_scatter"
+    dim = prop_def(I64Attr)
+
+    def __init__(self, input: SSAValue | Operation, dim: int, sockets: int, result_type: Attribute):  # noqa: A002
+        super().__init__(operands=[input], result_types=[result_type],
+                         properties={"sockets": int_attr(sockets), "dim": int_attr(dim)})
 
 
 # --- canonicalization patterns (xDSL's `canonicalize` applies them, then removes dead ops) ----
@@ -1109,6 +1166,7 @@ RGraph = Dialect(
         TriuOp, TrilOp,
         Im2colOp, BatchNormOp, SortOp, SliceScatterOp, IndexPutOp, ScatterOp,
         FullOp, ArangeOp, WeightOp,
+        AllReduceOp, AllGatherOp, ReduceScatterOp,
     ],
     [],
 )

@@ -65,7 +65,7 @@ def critical_resource(bs: Bitstream, g: KernelGraph, run: KernelRun, key: tuple[
     kind, x = key
     if kind == "stage":
         s = bs.stage(g.stage_ids[x])
-        bound = bs.tensor(s.tensor).tier if s.unit == "agcu" and s.tensor >= 0 else UNIT_BOUND.get(s.unit, "")
+        bound = bs.tensor(s.tensor).tier if s.unit == "agcu" and s.tensor >= 0 else UNIT_BOUND.get(s.unit, "peer")
         return bound, f"stage {s.label or s.opcode!r} (id {s.id})"
     if kind == "stream":  # a link it shares with busier traffic than its own is what slows it
         link = max((r for r, _ in g.stream_shared[x]), key=lambda r: run.resource_busy[r], default=None)
@@ -92,7 +92,7 @@ def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: in
     stages, tiers = [], {"hbm": 0, "ddr": 0}
     for i, sid in enumerate(g.stage_ids):
         s = bs.stage(sid)
-        bound = UNIT_BOUND.get(s.unit, "")
+        bound = UNIT_BOUND.get(s.unit, "peer")  # an AGCU stage without a tensor: a collective
         if s.unit == "agcu" and s.tensor >= 0:
             t = bs.tensor(s.tensor)
             tiers[t.tier] += nbytes_of(t.dtype, t.shape)

@@ -147,9 +147,12 @@ def bind_inputs(bs: Bitstream, inputs: Sequence[np.ndarray]) -> list[tuple[int, 
 class Machine:
     """The chip's off-chip memories plus the rule for running kernels over them."""
 
-    def __init__(self, bs: Bitstream, chip: ChipSpec) -> None:
+    def __init__(self, bs: Bitstream, chip: ChipSpec, collective=None) -> None:
         self.bs = bs
         self.memory = Memory(chip)
+        # collective stages exchange values with the other sockets of a node (functional_sim.node):
+        # (stage, input values) -> output values; None on a lone socket
+        self.collective = collective
 
     def run(self, inputs: list[tuple[int, bytes]]) -> list[np.ndarray]:
         for tid, data in sorted(self.bs.image.items()):
@@ -193,6 +196,10 @@ class Machine:
         if s.opcode == "store":
             self._store(s, args[0])
             return []
+        if s.unit == "agcu" and s.tensor < 0:
+            if self.collective is None:
+                raise SimulationError(f"{stage_name(s)} is a collective: run the program on its node (functional_sim.node)")
+            return self.collective(s, args)
         outs = [(self.bs.stream(i).dtype, tuple(self.bs.stream(i).shape)) for i in s.outputs]
         try:
             with np.errstate(all="ignore"):

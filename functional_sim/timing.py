@@ -110,6 +110,10 @@ def stage_work_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
     """The stage's work without per-tile overheads: what the event engine spreads over its tiles."""
     n = len(s.sites)
     ins, outs = _streams(bs, s.inputs), _streams(bs, s.outputs)
+    if s.unit == "agcu" and s.tensor < 0:  # a collective on the node's peer-to-peer links
+        from functional_sim.collective import collective_stage_cycles
+
+        return collective_stage_cycles(bs, chip, s)
     if s.unit == "agcu":
         return ceil(agcu_tier_bytes(bs, s)[1] / (chip.agcu.bytes_per_cycle * n))
     if s.unit == "pmu":
@@ -168,8 +172,8 @@ def analytic_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start:
     stages, tiers = [], {"hbm": 0, "ddr": 0}
     for sid in k.stages:
         s = bs.stage(sid)
-        bound = UNIT_BOUND.get(s.unit, "")
-        if s.unit == "agcu":
+        bound = UNIT_BOUND.get(s.unit, "") if s.tensor >= 0 or s.unit != "agcu" else "peer"
+        if s.unit == "agcu" and s.tensor >= 0:
             tier, nbytes = agcu_tier_bytes(bs, s)
             tiers[tier] += nbytes
             bound = tier

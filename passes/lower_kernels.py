@@ -146,6 +146,8 @@ class LowerKernelsPass(ModulePass):
 
         for i, arg in enumerate(fn.body.block.args):
             t = new_tensor(unique(arg.name_hint or f"input{i}"), arg.type, Role.INPUT, index=i)
+            if fn.arg_attrs is not None and "rdu.shard" in fn.arg_attrs.data[i].data:  # each socket's part (rdu-shard)
+                t.shard = fn.arg_attrs.data[i].data["rdu.shard"]
             tensors.append(t)
             homes[arg] = t.result
 
@@ -156,6 +158,8 @@ class LowerKernelsPass(ModulePass):
         for op in ops:
             if isinstance(op, rgraph.WeightOp):
                 t = new_tensor(unique(op.sym_name.data), op.result.type, Role.WEIGHT, value=op.properties.get("value"))
+                if op.shard is not None:  # this socket's part of a weight split by rdu-shard
+                    t.shard = op.shard
                 tensors.append(t)
                 homes[op.result] = t.result
             elif isinstance(op, rgraph.FullOp) and all(group_of(u.operation) is not None for u in op.result.uses) \

@@ -84,6 +84,12 @@ def _place() -> type[ModulePass]:
     return PlacePass
 
 
+def _shard() -> type[ModulePass]:
+    from passes.shard import ShardPass
+
+    return ShardPass
+
+
 def _section() -> type[ModulePass]:
     from backend_rdu.section_pass import SectionPass
 
@@ -124,6 +130,7 @@ RDU_IR = InputIR("rdu IR", " (run rdu-lower first)", earlier_dialects=frozenset(
 
 PASSES: dict[str, PassLoader] = {
     "rdu-target": _target,
+    "rdu-shard": _shard,
     "rdu-fuse": _fuse,
     "rdu-lower": _lower,
     "rdu-plan-memory": _plan_memory,
@@ -137,6 +144,7 @@ PASSES: dict[str, PassLoader] = {
 """rducc's own passes. xDSL's generic passes are added by `all_passes`."""
 
 INPUT_IR: dict[str, InputIR] = {
+    "rdu-shard": RGRAPH_IR,
     "rdu-fuse": RGRAPH_IR,
     "rdu-lower": RGRAPH_IR,
     "rdu-plan-memory": RDU_IR,

@@ -21,7 +21,8 @@ LAUNCH_MODES = ("software", "hardware")
 def compile_option_defaults() -> dict[str, Any]:
     from compiler.driver import CompileOptions
 
-    return {f.name: f.default for f in dataclasses.fields(CompileOptions) if f.name != "chip"}
+    # node/tp (tensor-parallel compile, docs/node.md) are not sweep axes yet: the sweep's own `tp` shards bench shapes
+    return {f.name: f.default for f in dataclasses.fields(CompileOptions) if f.name not in ("chip", "node", "tp")}
 
 
 def option_names() -> list[str]:

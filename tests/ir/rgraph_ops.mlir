@@ -84,6 +84,9 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
   %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
   %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>
   %arangef = rgraph.arange {start = 0.000000e+00 : f64, end = 1.000000e+00 : f64, step = 2.500000e-01 : f64} : tensor<4xf32>
+  %allred = rgraph.all_reduce %x {sockets = 2 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
+  %allgat = rgraph.all_gather %x {sockets = 2 : i64, dim = 1 : i64} : tensor<2x4xf32> -> tensor<2x8xf32>
+  %redsca = rgraph.reduce_scatter %x {sockets = 2 : i64, dim = 0 : i64} : tensor<2x4xf32> -> tensor<1x4xf32>
   func.return %x : tensor<2x4xf32>
 }
 
@@ -128,3 +131,6 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
 // CHECK-NEXT: %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
 // CHECK-NEXT: %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>
 // CHECK-NEXT: %arangef = rgraph.arange {start = 0.000000e+00 : f64, end = 1.000000e+00 : f64, step = 2.500000e-01 : f64} : tensor<4xf32>
+// CHECK-NEXT: %allred = rgraph.all_reduce %x {sockets = 2 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
+// CHECK-NEXT: %allgat = rgraph.all_gather %x {sockets = 2 : i64, dim = 1 : i64} : tensor<2x4xf32> -> tensor<2x8xf32>
+// CHECK-NEXT: %redsca = rgraph.reduce_scatter %x {sockets = 2 : i64, dim = 0 : i64} : tensor<2x4xf32> -> tensor<1x4xf32>

@@ -250,7 +250,9 @@ def test_generators():
 
 
 def test_every_opcode_has_semantics():
-    assert set(KERNELS) | {"load", "store"} == set(OPCODES)
+    from bitstream_format.node_program import COLLECTIVES  # group semantics: functional_sim.collective
+
+    assert set(KERNELS) | {"load", "store"} | set(COLLECTIVES) == set(OPCODES)
 
 
 # ------------------------------------------------------------------ NaN propagation, as in PyTorch eager
