@@ -112,6 +112,8 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("slice_scatter", "pmu", "layout", 0, False),
     ("index_put", "pmu", "layout", 0, False),
     ("scatter", "pmu", "layout", 0, False),
+    # in-place update of persistent state (a static KV cache): rows written at runtime indices
+    ("store_rows", "agcu", "memory", 0, False),
 ]
 
 OPCODES: dict[str, Opcode] = {

@@ -22,6 +22,7 @@ from functional_sim.dtypes import cast, from_bytes, to_bytes, value_dtype
 from functional_sim.errors import SimulationError
 from functional_sim.kernels import KERNELS
 from functional_sim.memory import Memory, describe
+from functional_sim.rows import store_rows
 from functional_sim.result import SimulationResult
 from functional_sim.event_timing import event_kernel_timing
 from functional_sim.timing import program_timing
@@ -137,14 +138,18 @@ def bind_inputs(bs: Bitstream, inputs: Sequence[np.ndarray]) -> list[tuple[int, 
 class Machine:
     """The chip's off-chip memories plus the rule for running kernels over them."""
 
-    def __init__(self, bs: Bitstream, chip: ChipSpec) -> None:
+    def __init__(self, bs: Bitstream, chip: ChipSpec, memory: Memory | None = None) -> None:
         self.bs = bs
-        self.memory = Memory(chip)
+        self.memory = memory if memory is not None else Memory(chip)  # a Session passes the memory it keeps
 
     def run(self, inputs: list[tuple[int, bytes]]) -> list[np.ndarray]:
         for tid, data in sorted(self.bs.image.items()):
             if data is not None:
                 self.memory.write_tensor(self.bs.tensor(tid), data)
+        return self.execute(inputs)
+
+    def execute(self, inputs: list[tuple[int, bytes]]) -> list[np.ndarray]:
+        """Write the inputs and run every kernel over memory as it stands (the image already in)."""
         for tid, data in inputs:
             self.memory.write_tensor(self.bs.tensor(tid), data)
         for k in self.bs.kernels:
@@ -182,6 +187,9 @@ class Machine:
             return self._load(s)
         if s.opcode == "store":
             self._store(s, args[0])
+            return []
+        if s.opcode == "store_rows":
+            store_rows(self.memory, self.bs.tensor(s.tensor), args[0], args[1], s.attrs["dim"], stage_name(s))
             return []
         outs = [(self.bs.stream(i).dtype, tuple(self.bs.stream(i).shape)) for i in s.outputs]
         try:

@@ -250,7 +250,7 @@ def test_generators():
 
 
 def test_every_opcode_has_semantics():
-    assert set(KERNELS) | {"load", "store"} == set(OPCODES)
+    assert set(KERNELS) | {"load", "store", "store_rows"} == set(OPCODES)
 
 
 # ------------------------------------------------------------------ NaN propagation, as in PyTorch eager
