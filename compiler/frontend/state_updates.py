@@ -17,6 +17,7 @@ import torch
 from torch.export.graph_signature import InputKind
 from xdsl.dialects.builtin import UnitAttr
 from xdsl.ir import Operation, SSAValue
+from xdsl.utils.exceptions import VerifyException
 
 from compiler.frontend.source_lines import node_source
 from dialects import rgraph
@@ -31,10 +32,15 @@ def emit_state_update(imp: Any, target: str, node: torch.fx.Node) -> None:
     """Make buffer `target` mutable and write the rows `node` (its new value) changes into it."""
     where = str(node_source(node.meta.get("stack_trace")) or "")
     buffer = node.args[0] if node.op == "call_function" and node.args else None
-    if not _is_buffer(imp, buffer, target):
-        raise UnsupportedOpError(
-            f"the model updates buffer {target!r} with {_describe(node)}, which does not start from the buffer's own "
-            f"value; rducc supports {SUPPORTED}", where)
+    if not _is_buffer(imp, buffer, target):  # `buf.copy_(x)` of the same type: the new value is x itself
+        buffer = _buffer_node(imp, target)
+        if buffer is None or imp.values[node].type != imp.values[buffer].type:
+            raise UnsupportedOpError(
+                f"the model updates buffer {target!r} with {_describe(node)}, which does not start from the buffer's "
+                f"own value; rducc supports {SUPPORTED}", where)
+        node_kind = aten.copy.default
+    else:
+        node_kind = node.target
     state = imp.values[buffer]
     weight = state.owner
     assert isinstance(weight, rgraph.WeightOp)
@@ -42,12 +48,13 @@ def emit_state_update(imp: Any, target: str, node: torch.fx.Node) -> None:
         raise UnsupportedOpError(f"the model updates the rank-0 buffer {target!r} in place; rducc updates rows of "
                                  f"buffers of rank 1 or more ({SUPPORTED})", where)
     weight.properties["mutable"] = UnitAttr()
+    _fold_whole_views(imp, state)
     merge = imp.values[node]
-    if node.target is aten.index_put.default:
+    if node_kind is aten.index_put.default:
         dim, index, rows = _index_put_rows(imp, node, target, where)
-    elif node.target is aten.slice_scatter.default:
+    elif node_kind is aten.slice_scatter.default:
         dim, index, rows = _slice_rows(imp, node, merge, target, where)
-    elif node.target is aten.copy.default:
+    elif node_kind is aten.copy.default:
         dim, index, rows = 0, _arange(0, shape_of(state.type)[0], merge), merge
     else:
         raise UnsupportedOpError(f"the model updates buffer {target!r} in place with {_describe(node)}; rducc supports "
@@ -55,6 +62,11 @@ def emit_state_update(imp: Any, target: str, node: torch.fx.Node) -> None:
     rows = _as_rows(rows, state, merge)
     update = rgraph.UpdateRowsOp(state, dim, index, rows)
     _insert_after_last(imp, update, [index, rows, merge], merge)
+    try:  # the verifier's rules, said at import in the model's words
+        update.verify_()
+    except VerifyException as exc:
+        message = str(exc).removeprefix(f"{update.name}: ")
+        raise UnsupportedOpError(f"in-place update of buffer {target!r}: {message}", where) from None
 
 
 def _is_buffer(imp: Any, value: Any, target: str) -> bool:
@@ -62,6 +74,47 @@ def _is_buffer(imp: Any, value: Any, target: str) -> bool:
         return False
     spec = next((s for s in imp.program.graph_signature.input_specs if s.arg.name == value.name), None)
     return spec is not None and spec.kind == InputKind.BUFFER and spec.target == target
+
+
+def _whole(op: Operation, shape: tuple[int, ...]) -> bool:
+    """A slice or slice_scatter spanning all of its dim (`buf[:, a:b] = x` exports as one on dim 0
+    around the one on dim 1)."""
+    dim = op.dim.value.data % len(shape)
+    return op.start.value.data == 0 and op.end.value.data >= shape[dim] and op.step.value.data == 1
+
+
+def _fold_whole_views(imp: Any, state: SSAValue) -> None:
+    """Replace whole-dim slices of the state by the state and whole-dim slice_scatters of it by
+    their source, and drop readers left unused (a copy_'s destination view is read for its shape
+    only), so that the readers the verifier sees are the merge and the update."""
+    shape = shape_of(state.type)
+    changed = True
+    while changed:
+        changed = False
+        for use in list(state.uses):
+            op = use.operation
+            if op.parent is None:
+                continue
+            if isinstance(op, rgraph.SliceOp) and _whole(op, shape):
+                op.result.replace_by(state)
+            elif (isinstance(op, rgraph.SliceScatterOp) and op.input is state and _whole(op, shape)
+                  and op.src.type == state.type):
+                op.result.replace_by(op.src)
+                for node, value in list(imp.values.items()):
+                    if value is op.result:
+                        imp.values[node] = op.src
+            elif not (isinstance(op, rgraph.GraphOp) and not isinstance(op, rgraph.UpdateRowsOp)
+                      and all(not r.uses for r in op.results)):
+                continue
+            op.detach()
+            op.erase()
+            changed = True
+
+
+def _buffer_node(imp: Any, target: str) -> torch.fx.Node | None:
+    spec = next((s for s in imp.program.graph_signature.input_specs
+                 if s.kind == InputKind.BUFFER and s.target == target), None)
+    return None if spec is None else next((n for n in imp.values if n.op == "placeholder" and n.name == spec.arg.name), None)
 
 
 def _describe(node: torch.fx.Node) -> str:
