@@ -231,7 +231,11 @@ def generate(model_file_or_module: str | Path | nn.Module, prompt_ids: Any = Non
                             f"cache holds {cache_len} (--cache-len)")
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None and cache_len > limit:
-        raise GenerateError(f"a cache of {cache_len} rows exceeds the model's max_position_embeddings of {limit}")
+        if options.cache_len:
+            raise GenerateError(f"a cache of {cache_len} rows (--cache-len) exceeds the model's max_position_embeddings "
+                                f"of {limit}")
+        raise GenerateError(f"{prompt_len} prompt tokens + {max_new_tokens} new tokens need {needed} cache rows, beyond "
+                            f"the model's max_position_embeddings of {limit}")
     wrapper = cached_model(model, cache_len, name)
 
     start = time.perf_counter()
