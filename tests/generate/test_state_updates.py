@@ -163,3 +163,19 @@ def test_programs_sharing_state_must_place_it_alike() -> None:
         session.run(moved, [x.numpy(), np.array([0])])
     with pytest.raises(SimulationError, match=r"the session holds no state tensor 'nope' \(it holds: cache\)"):
         session.state("nope")
+
+
+def test_the_interpreters_run_the_update() -> None:
+    """bisect's interpreters: rgraph (value semantics, the update writes nothing) and rdu (the
+    store_rows changes the state's rows) both give PyTorch's output."""
+    from compiler.interpret import interpret
+
+    module = Cache("index_copy").eval()
+    x, pos = torch.randn(H, 1, D), torch.tensor([4])
+    loaded = LoadedModel(Path("cache.py"), copy.deepcopy(module), (x, pos))
+    graph = import_named(loaded, capture(loaded))
+    with torch.no_grad():
+        want = module(x, pos).numpy()
+    lowered = lower_to_hardware(graph, CompileOptions(chip="small"))
+    for ir in (graph.module, lowered):
+        np.testing.assert_allclose(interpret(ir, [x.numpy(), pos.numpy()]).outputs[0], want, rtol=1e-6)
