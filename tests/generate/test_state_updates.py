@@ -50,10 +50,11 @@ class Cache(nn.Module):
         return (self.cache * 2).sum(-1) + pos.sum()
 
 
-def compile_module(module: nn.Module, inputs: tuple[torch.Tensor, ...]):
+def compile_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], opt_level: int = 1):
     """The module's bitstream, captured without running it (its buffers keep their values)."""
     loaded = LoadedModel(Path("cache.py"), module, inputs)
-    return emit_bitstream(lower_to_hardware(import_named(loaded, capture(loaded)), CompileOptions(chip="small")))
+    options = CompileOptions(chip="small", opt_level=opt_level)
+    return emit_bitstream(lower_to_hardware(import_named(loaded, capture(loaded)), options))
 
 
 CASES = {  # how -> the x of each call (rows as wide as the update), positions
@@ -179,3 +180,18 @@ def test_the_interpreters_run_the_update() -> None:
     lowered = lower_to_hardware(graph, CompileOptions(chip="small"))
     for ir in (graph.module, lowered):
         np.testing.assert_allclose(interpret(ir, [x.numpy(), pos.numpy()]).outputs[0], want, rtol=1e-6)
+
+
+def test_unfused_update_is_a_kernel_of_its_own() -> None:
+    """-O0: the update loads its rows and index from HBM in a kernel of its own, after the merge."""
+    module = Cache("index_copy").eval()
+    calls = [(torch.randn(H, 1, D), torch.tensor([p])) for p in (2, 5)]
+    bs = compile_module(copy.deepcopy(module), calls[0], opt_level=0)
+    kernel = next(k for k in bs.kernels if any(bs.stage(i).opcode == "store_rows" for i in k.stages))
+    assert sorted(bs.stage(i).opcode for i in kernel.stages) == ["load", "load", "store_rows"]
+    session = Session("small")
+    for x, pos in calls:
+        with torch.no_grad():
+            want = module(x, pos).numpy()
+        np.testing.assert_allclose(session.run(bs, [x.numpy(), pos.numpy()]).outputs[0], want, rtol=1e-6)
+    np.testing.assert_array_equal(session.state("cache"), module.cache.numpy())
