@@ -84,6 +84,9 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
   %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
   %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>
   %arangef = rgraph.arange {start = 0.000000e+00 : f64, end = 1.000000e+00 : f64, step = 2.500000e-01 : f64} : tensor<4xf32>
+  %cache = rgraph.weight "cache" {mutable} : tensor<2x6x4xf32>
+  %rows = rgraph.full {value = 1.000000e+00 : f64} : tensor<2x3x4xf32>
+  rgraph.update_rows %cache[%ids], %rows {dim = 1 : i64} : (tensor<2x6x4xf32>, tensor<3xi64>, tensor<2x3x4xf32>)
   func.return %x : tensor<2x4xf32>
 }
 
@@ -128,3 +131,6 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
 // CHECK-NEXT: %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
 // CHECK-NEXT: %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>
 // CHECK-NEXT: %arangef = rgraph.arange {start = 0.000000e+00 : f64, end = 1.000000e+00 : f64, step = 2.500000e-01 : f64} : tensor<4xf32>
+// CHECK-NEXT: %cache = rgraph.weight "cache" {mutable} : tensor<2x6x4xf32>
+// CHECK-NEXT: %rows = rgraph.full {value = 1.000000e+00 : f64} : tensor<2x3x4xf32>
+// CHECK-NEXT: rgraph.update_rows %cache[%ids], %rows {dim = 1 : i64} : (tensor<2x6x4xf32>, tensor<3xi64>, tensor<2x3x4xf32>)
