@@ -50,7 +50,7 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
     its weights (no resource) records sizes only, for every tensor (shapes-only compile)."""
     rdu.require_lowered(module, "bitstream emission")
     chip = load_chip(rdu.chip_of(module, "bitstream emission"))
-    weights = [t for t in rdu.tensors(module) if t.role_name == "weight"]
+    weights = [t for t in rdu.tensors(module) if t.role_name in ("weight", "state")]
     values = all(isinstance(t.value, DenseResourceAttr) for t in weights)
     tensors: list[TensorEntry] = []
     tensor_id: dict[SSAValue, int] = {}
@@ -76,7 +76,7 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
                 nbytes_of(dtype, shape), role, rdu.source_text(op),
             ))
             tensor_id[op.result] = tid
-            if role == "weight":
+            if role in ("weight", "state"):  # a state's image is its value before the first run
                 image[tid] = weight_bytes(op) if values else None
                 if op.shard is not None:  # tensor parallel: the image holds socket 0's part (emit_node)
                     wholes[tid] = image[tid]
@@ -191,6 +191,9 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
             opcode, ins, tensor = "load", [], tensor_id[op.tensor]
         elif isinstance(op, rdu.StoreOp):
             opcode, ins, tensor = "store", [stream_id[op.value]], tensor_id[op.tensor]
+        elif isinstance(op, rdu.StoreRowsOp):
+            opcode, ins, tensor = "store_rows", [stream_id[op.value], stream_id[op.index]], tensor_id[op.tensor]
+            attrs = {"dim": op.dim.value.data}
         elif isinstance(op, rdu.BufferOp):
             opcode, ins, buffer_bytes = "buffer", [stream_id[op.input]], op.bytes.value.data
         else:

@@ -36,6 +36,9 @@ def tensor_parallel_shard(s: DecoderShape, ways: int) -> DecoderShape:
 LLAMA2_7B = DecoderShape("llama2-7b", 4096, 11008, 32, 32, 32, 32000)
 MISTRAL_7B = DecoderShape("mistral-7b", 4096, 14336, 32, 32, 8, 32000)
 LLAMA2_70B = DecoderShape("llama2-70b", 8192, 28672, 80, 64, 8, 32000)
+LLAMA31_8B = DecoderShape("llama3.1-8b", 4096, 14336, 32, 32, 8, 128256)
+LLAMA31_70B = DecoderShape("llama3.1-70b", 8192, 28672, 80, 64, 8, 128256)
+LLAMA31_405B = DecoderShape("llama3.1-405b", 16384, 53248, 126, 128, 8, 128256)
 
 
 class RMSNorm(nn.Module):
@@ -67,15 +70,24 @@ class DecoderLayer(nn.Module):
         self.down = nn.Linear(s.intermediate, s.hidden, bias=False)
 
     def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
+        q, k, v = self.qkv(x, cos, sin)
+        if past_k is not None:
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        return self.attend_and_mlp(x, q, k, v, mask)
+
+    def qkv(self, x, cos, sin):
+        """Queries, keys and values of the new tokens, rotated: (b, heads or kv_heads, t, head_dim)."""
         s = self.s
         b, t, _ = x.shape
         h = self.norm1(x)
         q = self.q(h).view(b, t, s.heads, s.head_dim).transpose(1, 2)
         k = self.k(h).view(b, t, s.kv_heads, s.head_dim).transpose(1, 2)
         v = self.v(h).view(b, t, s.kv_heads, s.head_dim).transpose(1, 2)
-        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-        if past_k is not None:
-            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        return rotate(q, cos, sin), rotate(k, cos, sin), v
+
+    def attend_and_mlp(self, x, q, k, v, mask):
+        s = self.s
+        b, t, _ = x.shape
         groups = s.heads // s.kv_heads
         if groups > 1:
             k = k[:, :, None].expand(b, s.kv_heads, groups, k.shape[2], s.head_dim).reshape(b, s.heads, k.shape[2], s.head_dim)
@@ -119,3 +131,50 @@ def workload(s: DecoderShape, phase: str, context: int, layers: int | None = Non
             for _ in range(layers):
                 inputs += [torch.empty(1, s.kv_heads, context, s.head_dim, dtype=dtype) for _ in range(2)]
     return model, tuple(inputs)
+
+
+class CachedDecoder(nn.Module):
+    """`layers` decoder layers whose K and V caches are buffers of `cache_len` rows, updated in place.
+
+    `forward(x, cos, sin, mask, position)` runs one token (x: (1, 1, hidden)) at the runtime
+    `position` (shape (1,), int64): each layer writes its new key and value row into its cache with
+    `index_copy_` and attends over the whole cache under `mask` ((1, 1, 1, cache_len), additive:
+    0 up to `position`, -inf after). rducc compiles each cache as a state tensor in HBM and each
+    write as a `store_rows` of one row (docs/generate.md): the serving-time decode step, with the
+    cache resident between steps instead of passed in and out."""
+
+    def __init__(self, s: DecoderShape, layers: int, cache_len: int):
+        super().__init__()
+        self.layers = nn.ModuleList(DecoderLayer(s) for _ in range(layers))
+        for i in range(layers):
+            self.register_buffer(f"key_cache_{i}", torch.zeros(1, s.kv_heads, cache_len, s.head_dim))
+            self.register_buffer(f"value_cache_{i}", torch.zeros(1, s.kv_heads, cache_len, s.head_dim))
+
+    def forward(self, x, cos, sin, mask, position):
+        for i, layer in enumerate(self.layers):
+            q, k, v = layer.qkv(x, cos, sin)
+            keys = getattr(self, f"key_cache_{i}")
+            values = getattr(self, f"value_cache_{i}")
+            keys.index_copy_(2, position, k)
+            values.index_copy_(2, position, v)
+            x = layer.attend_and_mlp(x, q, keys, values, mask)
+        return x
+
+
+def decode_with_cache_workload(s: DecoderShape, cache_len: int = 8192, layers: int | None = None,
+                               dtype: torch.dtype = torch.bfloat16) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+    """(model, example inputs) on the meta device for one decode step against a static KV cache of
+    `cache_len` rows held in HBM (e.g. `decode_with_cache_workload(LLAMA31_8B)`: Llama-3.1-8B shapes,
+    an 8K cache, 32 layers, BF16). The step reads every cache (attention over `cache_len` rows) and
+    writes one row per layer and per K/V; compile it shapes-only and simulate with execute=False."""
+    layers = s.layers if layers is None else layers
+    with torch.device("meta"):
+        model = CachedDecoder(s, layers, cache_len).to(dtype).eval()
+        inputs = (
+            torch.empty(1, 1, s.hidden, dtype=dtype),
+            torch.empty(1, 1, 1, s.head_dim, dtype=dtype),
+            torch.empty(1, 1, 1, s.head_dim, dtype=dtype),
+            torch.empty(1, 1, 1, cache_len, dtype=dtype),
+            torch.empty(1, dtype=torch.int64),
+        )
+    return model, inputs

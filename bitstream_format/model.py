@@ -26,7 +26,9 @@ DTYPES: dict[str, tuple[int, int]] = {
 }
 DTYPE_BY_CODE = {code: name for name, (code, _) in DTYPES.items()}
 TIERS = ("hbm", "ddr", "sram")
-ROLES = ("input", "output", "weight", "constant", "activation")
+# "state": persists between runs of the program (a KV cache), initialised from the image once and
+# updated in place by `store_rows` stages (docs/generate.md)
+ROLES = ("input", "output", "weight", "constant", "activation", "state")
 NETWORKS = ("vector", "scalar")
 UNIT_KINDS = ("pcu", "pmu", "agcu")
 

@@ -116,6 +116,8 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("all_reduce", "agcu", "collective", 1, False),
     ("all_gather", "agcu", "collective", 0, False),
     ("reduce_scatter", "agcu", "collective", 1, False),
+    # in-place update of persistent state (a static KV cache): rows written at runtime indices
+    ("store_rows", "agcu", "memory", 0, False),
 ]
 
 OPCODES: dict[str, Opcode] = {

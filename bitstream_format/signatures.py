@@ -392,6 +392,20 @@ def _index_put(op: Instance) -> list[Expected]:
     return [(dtype, op.shape(0))]
 
 
+def _store_rows(op: Instance) -> list[Expected]:
+    """state[..., index[i], ...] = rows[..., i, ...] along `dim`, in the state tensor's own memory:
+    (state, index, rows) in, nothing out. `index` is 1-D integer, rows are state's shape with
+    `dim` of index's length."""
+    state, index, rows = op.shape(0), op.shape(1), op.shape(2)
+    dim = op.dim("dim", len(state))
+    op.dtype_in(1, INDEX_DTYPES, "i64 or i32 (indices)")
+    op.require(len(index) == 1, f"index must be 1-D, got {index}")
+    op.same_dtypes(0, 2)
+    want = tuple(index[0] if d == dim else n for d, n in enumerate(state))
+    op.require(rows == want, f"rows {rows} should be {want} (state {state} with dim {dim} of the index's length)")
+    return []
+
+
 def _scatter(op: Instance) -> list[Expected]:
     """torch.scatter along `dim`: out[.., index[i][j], ..] = src[i][j] (or += with reduce="add")."""
     op.dtype_in(1, INDEX_DTYPES, "i64 or i32 (indices)")
@@ -503,6 +517,7 @@ SIGNATURES: dict[str, Signature] = {
     "slice_scatter": _sig(2, _slice_scatter, _DIM, Param("start", "int"), Param("end", "int"), Param("step", "int")),
     "index_put": _sig((3, None), _index_put, Param("indexed_dims", "ints"), Param("accumulate", "bool")),
     "scatter": _sig(3, _scatter, _DIM, Param("reduce", "str", choices=("none", "add"))),
+    "store_rows": _sig(3, _store_rows, _DIM, outputs=0),
     "triu": _sig(1, _triangle, Param("diagonal", "int")),
     "tril": _sig(1, _triangle, Param("diagonal", "int")),
     # generators

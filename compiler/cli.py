@@ -137,6 +137,7 @@ def main() -> None:
     rducc MODEL.py -o OUT.rbit      compile (same as `rducc compile`)
     rducc run MODEL.py --json       compile, simulate, compare with PyTorch
     rducc bisect MODEL.py           find the first pass and op that stop matching PyTorch
+    rducc generate MODEL.py         greedy-decode with a KV cache in the simulator
     rducc sim OUT.rbit              simulate a bitstream
     rducc inspect OUT.rbit          show a bitstream
     rducc chip sn40l --json         show a chip spec
@@ -305,6 +306,35 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
         else:
             click.echo(report.to_text())
         if report.allclose is False:
+            sys.exit(1)
+
+
+@main.command("generate")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--tokens", "max_new_tokens", type=int, default=8, show_default=True, help="new tokens to decode greedily")
+@click.option("--cache-len", type=int, default=0,
+              help="rows of the static KV cache (default: prompt + tokens - 1, the least that works)")
+@chip_option
+@seed_option
+@knob_options
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def generate_cmd(model: Path, max_new_tokens: int, cache_len: int, chip: str, seed: int, placer: str,
+                 tile_bytes: int | None, fifo_depth: int | None, as_json: bool) -> None:
+    """Greedy-decode a Hugging Face causal LM (MODEL.py; prompt: its example_inputs[0]) token by token in
+    the simulator, with a static KV cache updated in place in HBM, and compare with PyTorch (exit 1 if
+    the tokens differ). Prints the tokens and the prefill and per-step decode cycles (docs/generate.md)."""
+    with user_errors():
+        from compiler.driver import CompileOptions
+        from compiler.generate import GenerateOptions, generate
+
+        if cache_len < 0:
+            fail(f"--cache-len must be positive, got {cache_len}")
+        options = GenerateOptions(CompileOptions(chip=chip, seed=seed, **_knobs(placer, tile_bytes, fifo_depth)), cache_len)
+        with spinner(not as_json) as update:
+            update("generate")
+            _, report = generate(model, None, max_new_tokens, options)
+        click.echo(json.dumps(report.to_json()) if as_json else report.to_text())
+        if report.match is False:
             sys.exit(1)
 
 

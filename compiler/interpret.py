@@ -79,6 +79,8 @@ def interpret_rgraph(module: ModuleOp, inputs: list[np.ndarray]) -> Interpretati
     for op in fn.body.block.ops:
         if isinstance(op, rgraph.WeightOp):
             env[op.result] = _bytes_value(op.data(), op.result.type, f"weight {op.sym_name.data}")
+        elif isinstance(op, rgraph.UpdateRowsOp):
+            continue  # writes memory only; the values the model reads come from its merge
         elif isinstance(op, rgraph.GraphOp):
             values = _run_opcode(op.OPCODE, [env[v] for v in op.operands], op.params(), list(op.results))
             env.update(zip(op.results, values))
@@ -94,7 +96,7 @@ def _tensor_value(t: rdu.TensorOp, inputs: list[np.ndarray]) -> np.ndarray | Non
     role = t.role_name
     if role == "input":
         return cast(inputs[t.index.value.data], dtype_of(t.result.type))
-    if role == "weight":
+    if role in ("weight", "state"):
         from dialects.resources import resource_bytes
 
         data = resource_bytes(t.value) if isinstance(t.value, DenseResourceAttr) else None
@@ -123,6 +125,13 @@ def interpret_rdu(module: ModuleOp, inputs: list[np.ndarray]) -> Interpretation:
                 streams[op.result] = memory[op.tensor].reshape(shape_of(op.result.type))
             elif isinstance(op, rdu.BufferOp):
                 streams[op.result] = streams[op.input]
+            elif isinstance(op, rdu.StoreRowsOp):  # the state's rows at the index, replaced
+                dim = op.dim.value.data
+                updated = np.array(memory[op.tensor])
+                index = [slice(None)] * updated.ndim
+                index[dim] = streams[op.index].reshape(-1)
+                updated[tuple(index)] = streams[op.value]
+                memory[op.tensor] = updated
             elif isinstance(op, rdu.StoreOp):
                 value = streams[op.value].reshape(shape_of(op.tensor.type))
                 memory[op.tensor] = value

@@ -143,9 +143,9 @@ class TensorOp(IRDLOperation):
             require(self.index is None, f"rdu.tensor: role {role} has no index (only inputs and outputs do)")
         if role == "constant":
             require(isinstance(self.value, (IntegerAttr, FloatAttr)), "rdu.tensor: a constant needs an integer or float value")
-        elif role == "weight":
+        elif role in ("weight", "state"):
             if self.value is not None:
-                require(isinstance(self.value, DenseResourceAttr), "rdu.tensor: a weight's value must be a dense resource")
+                require(isinstance(self.value, DenseResourceAttr), f"rdu.tensor: a {role}'s value must be a dense resource")
                 t = self.value.type
                 if self.shard is not None:
                     self.shard.check(tuple(shape_of(t)), tuple(self.result.type.get_shape()), "rdu.tensor")
@@ -276,6 +276,36 @@ class StoreOp(StageOp):
     def verify_(self) -> None:
         super().verify_()
         require(self.value.type.same_data(self.tensor.type), "rdu.store: stream and tensor differ in shape or element type")
+
+
+@irdl_op_definition
+class StoreRowsOp(StageOp):
+    """AGCU stage writing `value` into the rows `index` (a runtime stream) along `dim` of a state
+    tensor, in that tensor's own memory: a static KV cache's append moves only the new rows."""
+
+    name = "rdu.store_rows"
+    UNIT: ClassVar[str] = "agcu"
+    value = operand_def(StreamType)
+    index = operand_def(StreamType)
+    tensor = operand_def(MemType)
+    dim = prop_def(IntegerAttr)
+    assembly_format = "$value `at` $index `to` $tensor attr-dict `:` type($value) `,` type($index) `->` type($tensor)"
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, value: SSAValue, index: SSAValue, tensor: SSAValue, dim: int, units: int = 1):
+        super().__init__(operands=[value, index, tensor],
+                         properties={"units": IntegerAttr(units, i64), "dim": IntegerAttr(dim, i64)})
+
+    def verify_(self) -> None:
+        super().verify_()
+        owner = self.tensor.owner
+        require(isinstance(owner, TensorOp) and owner.role_name == "state",
+                "rdu.store_rows: the tensor must have role state (rows are written in place only into state)")
+        try:
+            check_signature("store_rows", {"dim": self.dim.value.data},
+                            [_typed(self.tensor), _typed(self.index), _typed(self.value)], [])
+        except ValueError as exc:
+            raise VerifyException(f"rdu.{exc}") from None
 
 
 @irdl_op_definition
@@ -430,4 +460,4 @@ def kernels(module: ModuleOp) -> list[KernelOp]:
     return [op for op in module.body.block.ops if isinstance(op, KernelOp)]
 
 
-RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, BufferOp, ComputeOp, KernelOp], [*ATTRIBUTES, ShardAttr])
+RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, StoreRowsOp, BufferOp, ComputeOp, KernelOp], [*ATTRIBUTES, ShardAttr])

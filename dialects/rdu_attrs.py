@@ -41,6 +41,7 @@ class Role(StrEnum):
     WEIGHT = "weight"
     CONSTANT = "constant"
     ACTIVATION = "activation"
+    STATE = "state"  # persists between runs, updated in place (a static KV cache)
 
 
 class Network(StrEnum):

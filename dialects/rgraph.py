@@ -30,6 +30,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     StringAttr,
     TensorType,
+    UnitAttr,
     f64,
     i64,
 )
@@ -48,7 +49,7 @@ from xdsl.irdl import (
     var_operand_def,
 )
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
-from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
+from xdsl.traits import HasCanonicalizationPatternsTrait, MemoryWriteEffect, Pure
 from xdsl.utils.exceptions import VerifyException
 
 from bitstream_format.signatures import check_signature
@@ -970,13 +971,22 @@ class WeightOp(IRDLOperation):
     sym_name = prop_def(StringAttr)
     value = opt_prop_def(DenseResourceAttr)
     shard = opt_prop_def(ShardAttr)  # set by rdu-shard: the result is this socket's part of `value`
+    # A buffer the program updates in place (`rgraph.update_rows`), e.g. a static KV cache: the
+    # result is its value when the program starts; its memory persists between runs.
+    mutable = opt_prop_def(UnitAttr)
     result = result_def(TensorType)
     assembly_format = "$sym_name attr-dict `:` type($result)"
     irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
 
-    def __init__(self, sym_name: str, result_type: Attribute, value: DenseResourceAttr | None = None):
-        super().__init__(result_types=[result_type], properties=_props(sym_name=StringAttr(sym_name), value=value))
+    def __init__(self, sym_name: str, result_type: Attribute, value: DenseResourceAttr | None = None,
+                 mutable: bool = False):
+        super().__init__(result_types=[result_type], properties=_props(
+            sym_name=StringAttr(sym_name), value=value, mutable=UnitAttr() if mutable else None))
+
+    @property
+    def is_mutable(self) -> bool:
+        return self.mutable is not None
 
     def verify_(self) -> None:
         if self.shard is not None:
@@ -1041,6 +1051,69 @@ class ReduceScatterOp(CollectiveOp):
     def __init__(self, input: SSAValue | Operation, dim: int, sockets: int, result_type: Attribute):  # noqa: A002
         super().__init__(operands=[input], result_types=[result_type],
                          properties={"sockets": int_attr(sockets), "dim": int_attr(dim)})
+
+
+# --- in-place state updates (static KV cache) -------------------------------------------------
+
+
+@irdl_op_definition
+class UpdateRowsOp(GraphOp):
+    """Write `rows` into the rows `index` (along `dim`) of the mutable buffer `state`, in the
+    buffer's own memory: the in-place half of `index_copy_` / `index_put_` / slice assignment on a
+    module buffer (a static KV cache's append). It has no result; the functional half (the
+    updated value the model reads afterwards) is the `rgraph.index_put` / `rgraph.slice_scatter`
+    merge next to it.
+
+    Why the order of this write against reads of the buffer does not matter, so that neither
+    the compiler nor the hardware must order them: the verifier allows the buffer's value to be
+    read only by this op and by merges that replace exactly the rows written here (same index
+    value, same dim). A read that lands before the write sees the old rows at `index`, one after
+    sees the new rows; the merge overwrites those rows with `rows` either way, and every other row
+    is the same in both."""
+
+    name = "rgraph.update_rows"
+    OPCODE: ClassVar[str] = "store_rows"
+    state = operand_def(TensorType)
+    index = operand_def(TensorType)
+    rows = operand_def(TensorType)
+    dim = prop_def(I64Attr)
+    traits = traits_def(MemoryWriteEffect())
+    assembly_format = ("$state `[` $index `]` `,` $rows attr-dict `:` `(` type($state) `,` type($index) `,` "
+                       "type($rows) `)`")
+
+    def __init__(self, state: SSAValue | Operation, dim: int, index: SSAValue | Operation, rows: SSAValue | Operation):
+        super().__init__(operands=[state, index, rows], properties={"dim": int_attr(dim)})
+
+    def verify_(self) -> None:
+        super().verify_()
+        owner = self.state.owner
+        require(isinstance(owner, WeightOp) and owner.is_mutable,
+                f"{self.name}: the state must be a mutable rgraph.weight, not {getattr(owner, 'name', 'a block argument')}")
+        dim = self.dim.value.data % len(shape_of(self.state.type))
+        for use in self.state.uses:
+            reader = use.operation
+            if reader is self:
+                continue
+            require(not isinstance(reader, UpdateRowsOp),
+                    f"{self.name}: buffer {owner.sym_name.data!r} is updated twice in one program")
+            require(_merges_rows(reader, self, dim),
+                    f"{self.name}: buffer {owner.sym_name.data!r} is read by {reader.name}, which does not replace the "
+                    f"rows this op writes; a mutable buffer may be read only through the merge of its update")
+
+
+def _merges_rows(reader: Operation, update: UpdateRowsOp, dim: int) -> bool:
+    """Whether `reader` takes the state as its input and replaces exactly the rows `update` writes."""
+    if isinstance(reader, IndexPutOp):
+        dims = [d % len(shape_of(update.state.type)) for d in reader.indexed_dims.get_values()]
+        return (reader.input is update.state and list(reader.indices) == [update.index] and dims == [dim]
+                and not reader.accumulate.value.data)
+    if isinstance(reader, SliceScatterOp):
+        arange = update.index.owner
+        return (reader.input is update.state and isinstance(arange, ArangeOp)
+                and reader.dim.value.data % len(shape_of(update.state.type)) == dim and reader.step.value.data == 1
+                and attr_value(arange.start) == reader.start.value.data and attr_value(arange.step) == 1
+                and attr_value(arange.end) == reader.end.value.data)
+    return False
 
 
 # --- canonicalization patterns (xDSL's `canonicalize` applies them, then removes dead ops) ----
@@ -1165,7 +1238,7 @@ RGraph = Dialect(
         ReshapeOp, ExpandOp, PermuteOp, SliceOp, ConcatOp, GatherOp, IndexSelectOp, EmbeddingOp, IndexOp,
         TriuOp, TrilOp,
         Im2colOp, BatchNormOp, SortOp, SliceScatterOp, IndexPutOp, ScatterOp,
-        FullOp, ArangeOp, WeightOp,
+        FullOp, ArangeOp, WeightOp, UpdateRowsOp,
         AllReduceOp, AllGatherOp, ReduceScatterOp,
     ],
     [],

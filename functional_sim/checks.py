@@ -127,6 +127,14 @@ def _check_stage(
             raise SimulationError(f"{name} claims site {tuple(xy)}, which does not exist on chip {chip.name!r}")
         if kind != s.unit:
             raise SimulationError(f"{name} is a {s.unit} stage but site {tuple(xy)} is a {kind}")
+    if s.opcode == "store_rows":
+        if s.tensor not in bs._tensor_index:
+            raise SimulationError(f"{name} names tensor {s.tensor}, which does not exist")
+        if len(s.inputs) != 2 or s.outputs:
+            raise SimulationError(f"{name} must have 2 inputs (rows, index) and 0 outputs")
+        if bs.tensor(s.tensor).role != "state":
+            raise SimulationError(f"{name} writes rows into tensor {bs.tensor(s.tensor).name!r} of role "
+                                  f"{bs.tensor(s.tensor).role}; rows are written in place only into state")
     if s.opcode in ("load", "store"):
         if s.tensor not in bs._tensor_index:
             raise SimulationError(f"{name} names tensor {s.tensor}, which does not exist")

@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import ceil
 
-from bitstream_format import Bitstream, KernelEntry, StreamEntry, nbytes_of
+from bitstream_format import Bitstream, KernelEntry, StreamEntry
 from chip_model import ChipSpec
 
 from functional_sim.bandwidth import MIN_WINDOW
-from functional_sim.timing import stage_work_cycles
+from functional_sim.timing import agcu_tier_bytes, stage_work_cycles
 
 
 @dataclass
@@ -159,7 +159,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             if t.tier not in tiers:
                 tiers[t.tier] = resource(t.tier, t.tier)
             tier = tiers[t.tier]
-            occupancy = nbytes_of(t.dtype, t.shape) / chip.tier_bytes_per_cycle(t.tier) / steps
+            occupancy = agcu_tier_bytes(bs, s)[1] / chip.tier_bytes_per_cycle(t.tier) / steps
             g.resource_window[tier] = max(g.resource_window[tier], occupancy)
             latency = chip.tier(t.tier).latency_cycles
         g.stage_ids.append(s.id)

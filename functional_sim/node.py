@@ -29,7 +29,7 @@ from chip_model.node import NodeSpec
 from functional_sim.collective import collective_values, stage_node
 from functional_sim.errors import SimulationError
 from functional_sim.result import SimulationResult
-from functional_sim.simulator import Machine, _chip, _require_values, as_bitstream, bind_inputs, simulate
+from functional_sim.simulator import TileMachine, _chip, _require_values, as_bitstream, bind_inputs, simulate
 
 EXCHANGE_TIMEOUT_SECONDS = 600.0
 
@@ -182,7 +182,7 @@ def _run_sockets(bs: Bitstream, spec: ChipSpec, inputs: list[list[tuple[int, byt
 
     def run(socket: int) -> None:
         image = bs.node.socket_image(bs.image, dtypes, socket)
-        machine = Machine(replace(bs, image=image), spec,
+        machine = TileMachine(replace(bs, image=image), spec,
                           collective=lambda stage, args: [exchange.run(socket, bs, stage, args[0])])
         try:
             results[socket] = machine.run(inputs[socket])

@@ -25,6 +25,7 @@ from functional_sim.dtypes import cast, from_bytes, to_bytes, value_dtype
 from functional_sim.errors import SimulationError
 from functional_sim.kernels import KERNELS
 from functional_sim.memory import Memory, describe
+from functional_sim.rows import store_rows
 from functional_sim.result import SimulationResult
 from functional_sim.event_timing import event_kernel_timing
 from functional_sim.tile_machine import TileExecutor, run_tile_stage
@@ -147,9 +148,9 @@ def bind_inputs(bs: Bitstream, inputs: Sequence[np.ndarray]) -> list[tuple[int, 
 class Machine:
     """The chip's off-chip memories plus the rule for running kernels over them."""
 
-    def __init__(self, bs: Bitstream, chip: ChipSpec, collective=None) -> None:
+    def __init__(self, bs: Bitstream, chip: ChipSpec, collective=None, memory: Memory | None = None) -> None:
         self.bs = bs
-        self.memory = Memory(chip)
+        self.memory = memory if memory is not None else Memory(chip)  # a Session passes the memory it keeps
         # collective stages exchange values with the other sockets of a node (functional_sim.node):
         # (stage, input values) -> output values; None on a lone socket
         self.collective = collective
@@ -158,6 +159,10 @@ class Machine:
         for tid, data in sorted(self.bs.image.items()):
             if data is not None:
                 self.memory.write_tensor(self.bs.tensor(tid), data)
+        return self.execute(inputs)
+
+    def execute(self, inputs: list[tuple[int, bytes]]) -> list[np.ndarray]:
+        """Write the inputs and run every kernel over memory as it stands (the image already in)."""
         for tid, data in inputs:
             self.memory.write_tensor(self.bs.tensor(tid), data)
         for k in self.bs.kernels:
@@ -195,6 +200,9 @@ class Machine:
             return self._load(s)
         if s.opcode == "store":
             self._store(s, args[0])
+            return []
+        if s.opcode == "store_rows":
+            store_rows(self.memory, self.bs.tensor(s.tensor), args[0], args[1], s.attrs["dim"], stage_name(s))
             return []
         if s.unit == "agcu" and s.tensor < 0:
             if self.collective is None:
@@ -234,11 +242,13 @@ class Machine:
 class TileMachine(Machine):
     """The product path: each stage runs its tile program (functional_sim/tile_machine.py)."""
 
-    def __init__(self, bs: Bitstream, chip: ChipSpec) -> None:
-        super().__init__(bs, chip)
+    def __init__(self, bs: Bitstream, chip: ChipSpec, collective=None, memory: Memory | None = None) -> None:
+        super().__init__(bs, chip, collective, memory)
         self.tiles = TileExecutor(bs, chip, self.memory)
 
     def run_stage(self, s: StageConfig, args: list[np.ndarray]) -> list[np.ndarray]:
+        if s.opcode == "store_rows" or (s.unit == "agcu" and s.tensor < 0):
+            return super().run_stage(s, args)  # a row update at runtime indices; a collective (node.py)
         if s.opcode == "load":
             t = self.bs.tensor(s.tensor)
             value = from_bytes(self.tiles.load(s), t.dtype, tuple(t.shape))

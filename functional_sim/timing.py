@@ -93,6 +93,8 @@ def _streams(bs: Bitstream, ids: tuple[int, ...]) -> list[StreamEntry]:
 
 def agcu_tier_bytes(bs: Bitstream, s: StageConfig) -> tuple[str, int]:
     t = bs.tensor(s.tensor)
+    if s.opcode == "store_rows":  # writes only the rows it carries (a KV cache append)
+        return t.tier, bs.stream(s.inputs[0]).nbytes
     return t.tier, nbytes_of(t.dtype, t.shape)
 
 

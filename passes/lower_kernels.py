@@ -157,7 +157,8 @@ class LowerKernelsPass(ModulePass):
         fused_fulls: set[rgraph.FullOp] = set()
         for op in ops:
             if isinstance(op, rgraph.WeightOp):
-                t = new_tensor(unique(op.sym_name.data), op.result.type, Role.WEIGHT, value=op.properties.get("value"))
+                role = Role.STATE if op.is_mutable else Role.WEIGHT  # a KV cache persists between runs
+                t = new_tensor(unique(op.sym_name.data), op.result.type, role, value=op.properties.get("value"))
                 if op.shard is not None:  # this socket's part of a weight split by rdu-shard
                     t.shard = op.shard
                 tensors.append(t)
@@ -209,6 +210,9 @@ class LowerKernelsPass(ModulePass):
             for v in op.operands:
                 if isinstance(v.owner, rgraph.FullOp) and v.owner in fused_fulls and v not in kb.streams:
                     kb.streams[v] = kb.add(compute_stage(v.owner, [])).results[0]
+            if isinstance(op, rgraph.UpdateRowsOp):  # the new rows go straight to the state's own memory
+                kb.add(rdu.StoreRowsOp(kb.stream(op.rows), kb.stream(op.index), homes[op.state], op.dim.value.data))
+                continue
             on_pcu = OPCODES[op.OPCODE].unit == "pcu"
             inputs = [kb.buffered_stream(v) if on_pcu else kb.stream(v) for v in op.operands]
             stage = kb.add(compute_stage(op, inputs))

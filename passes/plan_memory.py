@@ -54,7 +54,7 @@ def lifetimes(module: ModuleOp) -> list[Lifetime]:
     for t in tensors:
         role = t.role_name
         lo = first[t.result] if role in ("activation", "output") else -1
-        hi = end if role in ("output", "weight", "constant") else max(last[t.result], lo)
+        hi = end if role in ("output", "weight", "constant", "state") else max(last[t.result], lo)
         out.append(Lifetime(t, tensor_bytes(t), lo, hi))
     return out
 
@@ -85,6 +85,20 @@ class PlanMemoryPass(ModulePass):
         chip = lowered_target_chip(module, "rdu-plan-memory")
         hbm, ddr = chip.tier("hbm"), chip.tier("ddr")
         items = lifetimes(module)
+        # State (a KV cache) persists between runs and between the programs that share it (prefill
+        # and decode): it gets the bottom of HBM, in name order, so every program that holds the
+        # same state puts it at the same addresses; nothing else is placed there.
+        states = sorted((i for i in items if i.tensor.role_name == "state"), key=lambda i: i.tensor.sym_name.data)
+        base = 0
+        for item in states:
+            item.tensor.tier = TierAttr(Tier.HBM)
+            item.tensor.offset = IntegerAttr(base, i64)
+            base = -(-(base + item.nbytes) // ALIGN) * ALIGN
+        if base > hbm.capacity_bytes:
+            raise CapacityError(f"the model's state (KV cache) needs {base:,} bytes of HBM but chip {chip.name!r} has "
+                                f"{hbm.capacity_bytes:,}")
+        items = [i for i in items if i.tensor.role_name != "state"]
+        hbm_capacity = hbm.capacity_bytes - base
         for item in items:
             if item.nbytes > max(hbm.capacity_bytes, ddr.capacity_bytes):
                 raise CapacityError(
@@ -97,8 +111,8 @@ class PlanMemoryPass(ModulePass):
         in_hbm = list(items)
         in_ddr: list[Lifetime] = []
         offsets, peak = first_fit(in_hbm)
-        while peak > hbm.capacity_bytes:
-            excess = peak - hbm.capacity_bytes
+        while peak > hbm_capacity:
+            excess = peak - hbm_capacity
             moved = 0
             while moved < excess and candidates:
                 item = candidates.pop(0)
@@ -112,21 +126,21 @@ class PlanMemoryPass(ModulePass):
             offsets, peak = first_fit(in_hbm)
         # A round spills until the bytes moved cover the excess, which can overshoot: bring back
         # whatever fits again, the tensors that most want HBM (last in the spill order) first.
-        if peak <= hbm.capacity_bytes:
+        if peak <= hbm_capacity:
             for item in reversed(list(in_ddr)):
                 trial_offsets, trial_peak = first_fit([*in_hbm, item])
-                if trial_peak <= hbm.capacity_bytes:
+                if trial_peak <= hbm_capacity:
                     in_hbm.append(item)
                     in_ddr.remove(item)
                     offsets, peak = trial_offsets, trial_peak
         ddr_offsets, ddr_peak = first_fit(in_ddr)
-        if peak > hbm.capacity_bytes or ddr_peak > ddr.capacity_bytes:
+        if peak > hbm_capacity or ddr_peak > ddr.capacity_bytes:
             total = sum(i.nbytes for i in items)
             raise CapacityError(
-                f"the model needs {total:,} bytes of tensors (peak HBM {peak:,}, DDR {ddr_peak:,}) but chip "
+                f"the model needs {total:,} bytes of tensors (peak HBM {peak + base:,}, DDR {ddr_peak:,}) but chip "
                 f"{chip.name!r} has HBM {hbm.capacity_bytes:,} and DDR {ddr.capacity_bytes:,} bytes"
             )
-        for tier, plan, placed in ((Tier.HBM, offsets, in_hbm), (Tier.DDR, ddr_offsets, in_ddr)):
+        for tier, plan, placed, start in ((Tier.HBM, offsets, in_hbm, base), (Tier.DDR, ddr_offsets, in_ddr, 0)):
             for item in placed:
                 item.tensor.tier = TierAttr(tier)
-                item.tensor.offset = IntegerAttr(plan[id(item)], i64)
+                item.tensor.offset = IntegerAttr(start + plan[id(item)], i64)

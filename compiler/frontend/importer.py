@@ -217,6 +217,11 @@ class GraphImporter:
     def _emit_return(self, node: torch.fx.Node, sig) -> None:
         outputs = []
         for index, (spec, arg) in enumerate(zip(sig.output_specs, node.args[0])):
+            if spec.kind == OutputKind.BUFFER_MUTATION and isinstance(arg, torch.fx.Node):
+                from compiler.frontend.state_updates import emit_state_update
+
+                emit_state_update(self, spec.target, arg)  # a static KV cache's in-place append
+                continue
             if spec.kind != OutputKind.USER_OUTPUT:
                 raise UnsupportedOpError(
                     f"the model mutates {spec.target!r} in place ({spec.kind.name}); rducc compiles pure functions only")

@@ -87,6 +87,9 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
   %allred = rgraph.all_reduce %x {sockets = 2 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
   %allgat = rgraph.all_gather %x {sockets = 2 : i64, dim = 1 : i64} : tensor<2x4xf32> -> tensor<2x8xf32>
   %redsca = rgraph.reduce_scatter %x {sockets = 2 : i64, dim = 0 : i64} : tensor<2x4xf32> -> tensor<1x4xf32>
+  %cache = rgraph.weight "cache" {mutable} : tensor<2x6x4xf32>
+  %rows = rgraph.full {value = 1.000000e+00 : f64} : tensor<2x3x4xf32>
+  rgraph.update_rows %cache[%ids], %rows {dim = 1 : i64} : (tensor<2x6x4xf32>, tensor<3xi64>, tensor<2x3x4xf32>)
   func.return %x : tensor<2x4xf32>
 }
 
@@ -134,3 +137,6 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
 // CHECK-NEXT: %allred = rgraph.all_reduce %x {sockets = 2 : i64} : tensor<2x4xf32> -> tensor<2x4xf32>
 // CHECK-NEXT: %allgat = rgraph.all_gather %x {sockets = 2 : i64, dim = 1 : i64} : tensor<2x4xf32> -> tensor<2x8xf32>
 // CHECK-NEXT: %redsca = rgraph.reduce_scatter %x {sockets = 2 : i64, dim = 0 : i64} : tensor<2x4xf32> -> tensor<1x4xf32>
+// CHECK-NEXT: %cache = rgraph.weight "cache" {mutable} : tensor<2x6x4xf32>
+// CHECK-NEXT: %rows = rgraph.full {value = 1.000000e+00 : f64} : tensor<2x3x4xf32>
+// CHECK-NEXT: rgraph.update_rows %cache[%ids], %rows {dim = 1 : i64} : (tensor<2x6x4xf32>, tensor<3xi64>, tensor<2x3x4xf32>)

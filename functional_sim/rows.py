@@ -1,0 +1,34 @@
+"""`store_rows`: write rows into a state tensor's own memory at runtime indices (a KV cache append).
+
+Only the bytes of the written rows are touched: for a (B, H, L, D) cache and dim 2, each new
+row is B*H contiguous runs of D elements. Every other byte of the tensor keeps what an earlier
+run (or the image) put there, which is what lets a cache persist across decode steps.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+import numpy as np
+
+from bitstream_format import TensorEntry, itemsize
+from functional_sim.dtypes import to_bytes
+from functional_sim.errors import SimulationError
+from functional_sim.memory import Memory, describe
+
+
+def store_rows(memory: Memory, t: TensorEntry, rows: np.ndarray, index: np.ndarray, dim: int, what: str) -> None:
+    shape = tuple(t.shape)
+    dim = dim % len(shape)
+    index = np.asarray(index).reshape(-1)
+    bad = index[(index < 0) | (index >= shape[dim])]
+    if bad.size:
+        raise SimulationError(f"{what} writes row {int(bad[0])} of {describe(t)}, which has {shape[dim]} rows along dim {dim}")
+    rows = np.asarray(rows).reshape(shape[:dim] + (len(index),) + shape[dim + 1:])
+    run = prod(shape[dim + 1:]) * itemsize(t.dtype)  # bytes of one row inside one outer slice
+    space = memory.space(t)
+    for outer in np.ndindex(*shape[:dim]):
+        base = np.ravel_multi_index(outer, shape[:dim]) * shape[dim] if dim else 0
+        for i, row in enumerate(index):
+            data = to_bytes(np.ascontiguousarray(rows[outer + (i,)]), t.dtype)
+            space.write(t.offset + (base + int(row)) * run, data, describe(t))
