@@ -319,7 +319,7 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
 @knob_options
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def generate_cmd(model: Path, max_new_tokens: int, cache_len: int, chip: str, seed: int, placer: str,
-                 tile_bytes: int | None, fifo_depth: int | None, as_json: bool) -> None:
+                 tile_bytes: int | None, fifo_depth: int | None, node: str | None, tp: int, as_json: bool) -> None:
     """Greedy-decode a Hugging Face causal LM (MODEL.py; prompt: its example_inputs[0]) token by token in
     the simulator, with a static KV cache updated in place in HBM, and compare with PyTorch (exit 1 if
     the tokens differ). Prints the tokens and the prefill and per-step decode cycles (docs/generate.md)."""
@@ -329,6 +329,9 @@ def generate_cmd(model: Path, max_new_tokens: int, cache_len: int, chip: str, se
 
         if cache_len < 0:
             fail(f"--cache-len must be positive, got {cache_len}")
+        if node is not None or tp != 1:
+            fail("rducc generate decodes on one socket; a tensor-parallel decode step runs with "
+                 "`rducc run MODEL.py --node NODE --tp N` (docs/node.md)")
         options = GenerateOptions(CompileOptions(chip=chip, seed=seed, **_knobs(placer, tile_bytes, fifo_depth)), cache_len)
         with spinner(not as_json) as update:
             update("generate")

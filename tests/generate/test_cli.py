@@ -60,6 +60,7 @@ def assert_user_error(result, *needles: str) -> None:
     ([TINY, "--tokens", "0"], ["--tokens must be at least 1, got 0"]),
     ([TINY, "--cache-len", "-1"], ["--cache-len must be positive, got -1"]),
     ([str(HERE / "missing.py")], ["missing.py does not exist"]),
+    ([TINY, "--node", "small-node8", "--tp", "2"], ["rducc generate decodes on one socket", "--node NODE --tp N"]),
 ])
 def test_bad_requests_are_one_error_line(args: list[str], needles: list[str]) -> None:
     assert_user_error(invoke(*args, "--chip", "small"), *needles)
