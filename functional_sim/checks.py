@@ -194,8 +194,8 @@ def _check_order(bs: Bitstream, k: KernelEntry) -> None:
         done.add(sid)
 
 
-STREAM_STAGES = ("load", "store", "buffer")
-PATTERNS = {"load": 1, "store": 1, "buffer": 2}
+STREAM_STAGES = ("load", "store", "store_rows", "buffer")
+PATTERNS = {"load": 1, "store": 1, "store_rows": 1, "buffer": 2}
 
 
 def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
@@ -230,7 +230,7 @@ def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
         for what, p in zip(("write", "read"), prog.patterns):
             _check_pattern(name, f"{what} pattern", p, prog.tile[0], "sram", prog.sram_base,
                            prog.sram_base + prog.sram_bytes, "its SRAM range")
-    elif s.opcode in ("load", "store"):
+    elif s.opcode in ("load", "store", "store_rows"):  # store_rows: the rows land inside the whole state tensor
         t = bs.tensor(s.tensor)
         (p,) = prog.patterns
         if p.count != prog.grid[0]:

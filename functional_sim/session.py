@@ -74,7 +74,7 @@ class Session:
         if name not in self.states:
             known = ", ".join(sorted(self.states)) or "none"
             raise SimulationError(f"the session holds no state tensor {name!r} (it holds: {known})")
-        return Machine(self._current, self.chip, self.memory).read(self.states[name])
+        return Machine(self._current, self.chip, memory=self.memory).read(self.states[name])
 
     def _attach(self, bs: Bitstream) -> ChipSpec:
         if self.chip is None:

@@ -78,6 +78,16 @@ class TilePass(ModulePass):
             stage.patterns = ArrayAttr([PatternAttr(tensor.tier_name, offset, loop.tile[0], loop.grid[0], loop.tile[0],
                                                     max(1, nbytes))])
             return
+        if isinstance(stage, rdu.StoreRowsOp):
+            # The rows arrive as a stream and land at runtime indices: the AGCU walks the value's
+            # tiles, and its pattern's extent is the whole state tensor, the range the indices pick in.
+            tensor = stage.tensor.owner
+            loop = stream_loop(type_bytes(stage.value.type), stream_tile_bytes(stage.value))
+            offset = tensor.offset.value.data if tensor.offset is not None else 0
+            stage.tile_loop = _attr(loop)
+            stage.patterns = ArrayAttr([PatternAttr(tensor.tier_name, offset, loop.tile[0], loop.grid[0], loop.tile[0],
+                                                    max(1, type_bytes(stage.tensor.type)))])
+            return
         if isinstance(stage, rdu.BufferOp):
             nbytes = type_bytes(stage.input.type)
             loop = stream_loop(nbytes, stage.tile_list()[0] or stage.tile_bytes.value.data)
