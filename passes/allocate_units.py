@@ -105,8 +105,22 @@ def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int
     for op in [producer, *producer.consumers(stream)]:
         if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
             return min(nbytes, op.tile_bytes.value.data)  # scaled already, with the buffer's plan
-    chosen = min(nbytes, chip.pmu.sram_bytes // 2)
+    ends = [producer, *producer.consumers(stream)]
+    paths = max(1, min(producer.unit_count, max((c.unit_count for c in ends[1:]), default=1)))
+    overhead = max(chip_unit(chip, op.unit_kind).tile_overhead_cycles for op in ends)
+    chosen = balanced_tile(ceil(nbytes / paths), overhead, chip.network.vector_link_bytes_per_cycle, chip)
+    chosen = min(nbytes, chosen)
     return chosen if scale == 1.0 else max(1, min(nbytes, int(chosen * scale)))
+
+
+def chip_unit(chip: ChipSpec, kind: str):
+    return {"pcu": chip.pcu, "pmu": chip.pmu, "agcu": chip.agcu}[kind]
+
+
+def balanced_tile(per_unit_bytes: int, overhead: float, rate: float, chip: ChipSpec) -> int:
+    """T = sqrt(b·c·w), clamped to [one vector, half a PMU]: see `tile_plan`."""
+    best = sqrt(per_unit_bytes * overhead * rate)
+    return int(min(per_unit_bytes, chip.pmu.sram_bytes // 2, max(chip.pcu.lanes * 4, best)))
 
 
 def row_reduction_tile(stage: rdu.StageOp, tiles: dict) -> int | None:
