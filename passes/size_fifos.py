@@ -178,15 +178,30 @@ class SizeFifosPass(ModulePass):
             s.bytes = IntegerAttr(per_unit, i64)
 
     def prefetch(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
-        """Let every buffer hold as many tiles as its PMUs' SRAM does (the stage owns those PMUs)."""
+        """Let loads run ahead: every PMU stage's FIFO holds as many tiles as its PMUs' SRAM does
+        (the stage owns those PMUs, and an idle byte of SRAM buys nothing), and a stage that
+        buffers a stream from memory (a weight, a KV cache) gets PMUs the kernel leaves free until
+        it holds its whole value, the latest in the kernel first (its reader starts last, so its
+        load waits longest). A load that would otherwise stall on credits until its reader has the
+        activations then streams while earlier stages run, and the kernel keeps the memory tier busy."""
         sram = chip.pmu.sram_bytes
-        for s in kernel.stages():
+        stages = kernel.stages()
+        free = chip.count("pmu") - sum(s.unit_count for s in stages if s.unit_kind == "pmu")
+        for s in reversed(stages):
             if s.unit_kind != "pmu" or getattr(s, "bytes", None) is None or len(s.results) != 1:
                 continue
             v = s.results[0]
             nbytes = value_bytes(v.type)
             tile = min(s.tile_list()[0] or nbytes, nbytes)
+            if tile > sram:
+                continue
             tiles = stream_tiles(nbytes, tile)
+            from_memory = any(isinstance(x.owner, rdu.LoadOp) for x in s.operands)
+            if from_memory and free > 0:
+                extra = min(free, max(0, ceil(tiles / (sram // tile)) - s.unit_count))
+                if extra:
+                    s.set_units(s.unit_count + extra)
+                    free -= extra
             depths = s.depth_list()
             depth = max(depths[0], min(tiles, s.unit_count * (sram // tile)))
             if depth > depths[0]:
