@@ -22,6 +22,14 @@ them, charged against the PMU's SRAM); where the path has no PMU stage, the FIFO
 depth needed, a CapacityError names the fork, the lagging stage, the join, the stream and the
 bytes needed vs available.
 
+The lag is an estimate (rounding along a path can exceed it), so two more steps follow. `prefetch`
+lets every PMU stage's FIFO hold what its SRAM holds and gives the buffers of memory streams the
+PMUs the kernel leaves free (a load then runs ahead of the activations instead of stalling on
+credits; deeper FIFOs never cause a deadlock). `prove_live` then plays the simulator's tile-step
+rules untimed (`fifo_liveness`: deadlock there is independent of timing) and, where the play stops,
+grows the full FIFO where the wait starts, so no compiled kernel deadlocks in the simulator; the
+growth is charged to SRAM like the rest, or named in a CapacityError.
+
 `depth=N` (> 0) skips the analysis and forces every FIFO to N tiles (an experiment knob: N=1
 deadlocks most programs on purpose; the simulator then names the wait-for cycle).
 """
