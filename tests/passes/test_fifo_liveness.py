@@ -84,3 +84,53 @@ def test_the_play_deadlocks_exactly_when_the_event_engine_does(seed: int) -> Non
     assert grown.finished
     game.depth = grown.depth
     run_kernel(graph_of(game))  # the grown depths run in the simulator too
+
+
+RESIDUAL = """
+func.func @forward(%x: tensor<{n}x512xf32>) -> tensor<{n}x512xf32> {{
+  %0 = rgraph.sum %x {{dims = array<i64: 0, 1>, keepdim = true}} : tensor<{n}x512xf32> -> tensor<1x1xf32>
+  %1 = rgraph.add %x, %0 : (tensor<{n}x512xf32>, tensor<1x1xf32>) -> tensor<{n}x512xf32>
+  func.return %1 : tensor<{n}x512xf32>
+}}
+"""
+UP_TO_SIZING = "rdu-target{chip=small},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos"
+
+
+def only_the_proof(monkeypatch) -> None:
+    """rdu-size-fifos without its lag estimate and prefetch: the liveness play alone must size the FIFOs."""
+    from passes.size_fifos import SizeFifosPass
+
+    monkeypatch.setattr(SizeFifosPass, "size", lambda self, kernel, chip: None)
+    monkeypatch.setattr(SizeFifosPass, "prefetch", lambda self, kernel, chip: None)
+
+
+def test_the_proof_alone_deepens_the_residual_so_the_kernel_finishes(monkeypatch) -> None:
+    from compiler.textual_ir import parse_ir
+    from dialects import make_context, rdu
+    from passes.registry import run_pipeline
+    from passes.size_fifos import _Kernel
+
+    only_the_proof(monkeypatch)
+    ctx = make_context()
+    module = parse_ir(ctx, RESIDUAL.format(n=256))
+    run_pipeline(ctx, module, UP_TO_SIZING)
+    kernel = next(op for op in module.body.block.ops if isinstance(op, rdu.KernelOp))
+    k = _Kernel.of(kernel)
+    fork = next(s for s in k.stages if isinstance(s, rdu.BufferOp) and len(s.consumers(s.results[0])) == 2)
+    assert fork.depth_list()[0] > 2  # grown from the double-buffered default
+    assert fork.bytes.value.data * fork.unit_count >= fork.depth_list()[0] * fork.tile_list()[0]  # and charged to SRAM
+
+
+def test_a_depth_the_sram_cannot_hold_is_named(monkeypatch) -> None:
+    from compiler.textual_ir import parse_ir
+    from dialects import make_context
+    from dialects.diagnostics import CapacityError
+    from passes.registry import run_pipeline
+
+    only_the_proof(monkeypatch)
+    ctx = make_context()
+    module = parse_ir(ctx, RESIDUAL.format(n=16384))
+    with pytest.raises(CapacityError, match=r"rdu-size-fifos: deadlock cycle in kernel \w+: the join \S+/add waits for its "
+                                            r"other input, so stream output 0 of \S+/buffer needs \d+ tiles x \d+ bytes = \d+ "
+                                            r"bytes per PMU but a PMU has 65536 bytes of SRAM"):
+        run_pipeline(ctx, module, UP_TO_SIZING)
