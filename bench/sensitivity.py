@@ -2,7 +2,8 @@
 
 Compiles the one-layer Llama-2-7B decode and 4K prefill (shapes-only, sn40l, -O1) with the
 compiler's own choices, then perturbs one decision at a time and times each bitstream with the
-event engine (`fifos="configured"`):
+event engine with the FIFO depths the compiler configured (`fifos="configured"`: rdu-size-fifos
+proves every kernel finishes, so a deadlock here is a bug):
 
 * `random placement`: `--placer random` (seeded random legal sites, re-routed);
 * `half PCUs on the critical stage`: the PCU stage with the most busy cycles in the slowest
@@ -54,11 +55,15 @@ def compile_phase(phase: str, **knobs) -> Bitstream:
     return emit_bitstream(lower_to_hardware(imported(phase), CompileOptions(chip="sn40l", opt_level=1, **knobs)))
 
 
-FIFOS = {"policy": "configured"}  # "grow" when the compiler's own choices deadlock (reported)
-
-
 def timed(bs: Bitstream):
-    return simulate(bs, None, execute=False, fifos=FIFOS["policy"])
+    """Timing only, every FIFO held to the depth the compiler configured: a deadlock is an error."""
+    return simulate(bs, None, execute=False, fifos="configured")
+
+
+def bounds(sim) -> dict[str, Any]:
+    """What bounds the slowest kernel: its critical path's largest resource and that resource's share."""
+    k = max(sim.kernels, key=lambda k: k.cycles)
+    return {"bound": k.bound, "bound_by": k.bound_by, "bound_share": k.bound_share}
 
 
 def half_pcus_on_critical_stage(bs: Bitstream, sim) -> tuple[Bitstream, str]:
@@ -114,23 +119,14 @@ def row(name: str, base: int | None, run) -> dict[str, Any]:
 def measure(phase: str) -> dict[str, Any]:
     print(f"[bench.sensitivity] llama2-7b {phase}, 1 layer", file=sys.stderr, flush=True)
     bs = compile_phase(phase)
-    FIFOS["policy"] = "configured"
-    baseline_deadlock = ""
-    try:
-        sim = timed(bs)
-    except SimulationError as exc:  # a gap of rdu-size-fifos: measure the rest with grown FIFOs, and say so
-        baseline_deadlock = str(exc)[:300]
-        print(f"[bench.sensitivity]   compiler's choices deadlock; the rest with fifos=grow: {baseline_deadlock[:150]}",
-              file=sys.stderr, flush=True)
-        FIFOS["policy"] = "grow"
-        sim = timed(bs)
+    sim = timed(bs)
     base = sim.cycles
     rows = [row("compiler's choices", None, lambda: sim)]
-    if baseline_deadlock:
-        rows[0]["deadlock_with_configured_fifos"] = baseline_deadlock
-        rows[0]["fifos"] = "grow"
-        rows[0]["fifos_grown"] = sum(len(k.fifo_growth) for k in sim.kernels)
-    rows.append(row("random placement", base, lambda: timed(compile_phase(phase, placer="random"))))
+    rows[0].update(bounds(sim))
+    placed = {}
+    rows.append(row("random placement", base, lambda: placed.setdefault("sim", timed(compile_phase(phase, placer="random")))))
+    if "sim" in placed:
+        rows[-1].update(bounds(placed["sim"]))
 
     def halved():
         edited, detail = half_pcus_on_critical_stage(bs, sim)

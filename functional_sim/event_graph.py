@@ -95,6 +95,11 @@ def _link_rate(chip: ChipSpec, st: StreamEntry) -> int:
     return net.vector_link_bytes_per_cycle if st.network == "vector" else net.scalar_link_bytes_per_cycle
 
 
+def _tracks(chip: ChipSpec, st: StreamEntry) -> int:
+    net = chip.network
+    return max(1, net.vector_tracks if st.network == "vector" else net.scalar_tracks)
+
+
 def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
     """The kernel's stages, FIFOs and shared resources.
 
@@ -187,8 +192,10 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         for link in st.links:
             r = shared_links.get(tuple(link))
             if r is not None and all(r != x for x, _ in shared):
-                shared.append((r, tile_bytes / paths / rate))
-                g.resource_window[r] = max(g.resource_window[r], tile_bytes / paths / rate)
+                # the link has `tracks` parallel tracks: the streams on it share tracks x rate
+                cost = tile_bytes / paths / rate / _tracks(chip, st)
+                shared.append((r, cost))
+                g.resource_window[r] = max(g.resource_window[r], cost)
         g.stream_shared.append(shared)
         edges = []
         for d in st.dsts:

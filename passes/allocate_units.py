@@ -4,13 +4,14 @@ A kernel's stages run concurrently as one pipeline, so its pace is set by the sl
 For each unit kind we give stages units in proportion to their work: the smallest target T such
 that every stage, with ceil(work / T) units, fits the chip's units of that kind (a binary search
 on T). A stage never gets more units than keep each busy for `min-cycles` cycles, and AGCU stages
-never more than their memory tier can feed. Buffers hold double-buffered tiles: a stream no
-larger than half its PMUs' SRAM stays whole on chip, a larger one streams through in tiles. Every
-stage records the tile bytes of each stream it produces (`tiles`) and the depth in tiles of that
-stream's FIFO at each reader (`depths`, its credits), both of which the bitstream carries. The
-depth recorded here is the double-buffered default: the tiles a PMU stage's SRAM holds for a
-stream it produces, else the chip's `network.fifo_tiles`; `rdu-size-fifos` deepens the FIFOs of
-reconvergent paths. `tile-bytes=N` forces every stream's tile size (an experiment knob).
+never more than their memory tier can feed. Every stream moves in tiles of the size that costs
+least per-tile overhead plus pipeline fill on the chip (`balanced_tile`, which says why), at least
+one vector and at most half a PMU; a buffer holds two of its tiles. Every stage records the tile
+bytes of each stream it produces (`tiles`) and the depth in tiles of that stream's FIFO at each
+reader (`depths`, its credits), both of which the bitstream carries. The depth recorded here is
+the double-buffered default: the tiles a PMU stage's SRAM holds for a stream it produces, else the
+chip's `network.fifo_tiles`; `rdu-size-fifos` deepens FIFOs (reconvergent paths, and buffers up to
+their SRAM). `tile-bytes=N` forces every stream's tile size (an experiment knob).
 """
 
 from __future__ import annotations
@@ -80,35 +81,61 @@ def balance(work: list[float], caps: list[int], total: int) -> list[int]:
     return units_for(hi)
 
 
-def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
-    """(bytes per PMU, tile bytes) for a double-buffered stream spread over `units` PMUs.
+def balanced_tile(per_path_bytes: int, overhead: float, rate: float, chip: ChipSpec) -> int:
+    """The tile a stream of `per_path_bytes` on one path moves in: `T = sqrt(b·c·w)`, clamped.
 
-    Cost model: a PMU holding b bytes of the stream hands them over in tiles of T bytes; each
-    tile costs `tile_overhead_cycles` (c), and the pipeline downstream waits one tile (T / w
-    cycles at w bytes per cycle) before it starts. Fill plus overhead, T/w + (b/T)c, is least
-    at T = sqrt(b c w). T is at least one vector (lanes x 4 bytes), at most half the PMU's SRAM
-    (the other half receives the next tile), and never more than the stream.
-    """
-    pmu = chip.pmu
-    per_unit_bytes = ceil(nbytes / units)
-    best = sqrt(per_unit_bytes * pmu.tile_overhead_cycles * pmu.bytes_per_cycle)
-    vector = chip.pcu.lanes * 4
-    tile = int(min(per_unit_bytes, pmu.sram_bytes // 2, max(vector, best)))
-    return min(pmu.sram_bytes, 2 * tile), tile
+    Why, from the machine (and the event simulation, which follows it; docs/simulator.md):
+
+    * Every tile costs each end of the stream its unit's `tile_overhead_cycles` (`c`: loop counter,
+      credit check, DMA descriptor) on top of the work: `b / T` tiles cost `(b / T)·c` cycles
+      per path. Large tiles amortise it.
+    * A consumer starts a step only when the whole tile it needs has arrived, so every stage on a
+      pipeline adds one tile's transfer, `T / w` cycles at the path's `w` bytes per cycle, to the
+      fill, and a value handed over in one tile serialises its producer and consumer. Small tiles
+      overlap more.
+    * `T/w + (b/T)·c` is least at `T = sqrt(b·c·w)`.
+
+    Clamps: at least one vector (`pcu.lanes` x 4 bytes: a PCU takes a vector per cycle, and a
+    vector already spans the PMU's banks, `banks` x 4 bytes <= a vector on both chips), at most
+    half a PMU's SRAM (double buffering: the other half receives the next tile), never more than
+    the stream. What does not move the optimum: unit and memory latencies are paid once per
+    tile's trip but pipelined (a stage issues its next tile without waiting), so they add to the
+    fill whatever `T` is; FIFO credits are counted in tiles, but the run-ahead a PMU buffer
+    allows is its SRAM in bytes (rdu-size-fifos gives it `SRAM / T` credits), and a credit's
+    round trip (a few hops) is shorter than two tiles' transfer at these sizes, so the
+    double-buffered FIFO does not throttle a stream."""
+    best = sqrt(per_path_bytes * overhead * rate)
+    return int(min(per_path_bytes, chip.pmu.sram_bytes // 2, max(chip.pcu.lanes * 4, best)))
+
+
+def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
+    """(bytes per PMU, tile bytes) for a double-buffered stream spread over `units` PMUs: the
+    balanced tile (`balanced_tile`) of the bytes each PMU holds, at the PMU's overhead and rate;
+    the buffer reserves two tiles (rdu-size-fifos may give it more of its SRAM)."""
+    tile = balanced_tile(ceil(nbytes / units), chip.pmu.tile_overhead_cycles, chip.pmu.bytes_per_cycle, chip)
+    return min(chip.pmu.sram_bytes, 2 * tile), tile
 
 
 def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0) -> int:
-    """The unit a stream hands over in: the tile of a buffer at either end, else half a PMU (a
-    whole value no larger than that moves at once); `forced` (> 0) overrides the choice and
-    `scale` multiplies it (experiment knobs)."""
+    """The unit a stream hands over in: the tile of a buffer at either end, else the balanced
+    tile (`balanced_tile`) of the bytes on each of its paths (min of the producer's and the
+    largest consumer's units), at the larger per-tile overhead of its two ends and the vector
+    link's rate; `forced` (> 0) overrides the choice and `scale` multiplies it (experiment knobs)."""
     nbytes = value_bytes(stream)
     if forced > 0:
         return min(nbytes, forced)
-    for op in [producer, *producer.consumers(stream)]:
+    ends = [producer, *producer.consumers(stream)]
+    for op in ends:
         if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
             return min(nbytes, op.tile_bytes.value.data)  # scaled already, with the buffer's plan
-    chosen = min(nbytes, chip.pmu.sram_bytes // 2)
+    paths = max(1, min(producer.unit_count, max((c.unit_count for c in ends[1:]), default=1)))
+    overhead = max(unit_spec(chip, op.unit_kind).tile_overhead_cycles for op in ends)
+    chosen = min(nbytes, balanced_tile(ceil(nbytes / paths), overhead, chip.network.vector_link_bytes_per_cycle, chip))
     return chosen if scale == 1.0 else max(1, min(nbytes, int(chosen * scale)))
+
+
+def unit_spec(chip: ChipSpec, kind: str):
+    return {"pcu": chip.pcu, "pmu": chip.pmu, "agcu": chip.agcu}[kind]
 
 
 def row_reduction_tile(stage: rdu.StageOp, tiles: dict) -> int | None:

@@ -22,6 +22,14 @@ them, charged against the PMU's SRAM); where the path has no PMU stage, the FIFO
 depth needed, a CapacityError names the fork, the lagging stage, the join, the stream and the
 bytes needed vs available.
 
+The lag is an estimate (rounding along a path can exceed it), so two more steps follow. `prefetch`
+lets every PMU stage's FIFO hold what its SRAM holds and gives the buffers of memory streams the
+PMUs the kernel leaves free (a load then runs ahead of the activations instead of stalling on
+credits; deeper FIFOs never cause a deadlock). `prove_live` then plays the simulator's tile-step
+rules untimed (`fifo_liveness`: deadlock there is independent of timing) and, where the play stops,
+grows the full FIFO where the wait starts, so no compiled kernel deadlocks in the simulator; the
+growth is charged to SRAM like the rest, or named in a CapacityError.
+
 `depth=N` (> 0) skips the analysis and forces every FIFO to N tiles (an experiment knob: N=1
 deadlocks most programs on purpose; the simulator then names the wait-for cycle).
 """
@@ -41,6 +49,7 @@ from dialects import rdu
 from dialects.diagnostics import CapacityError, PassOrderError
 from dialects.types import value_bytes
 from passes.allocate_units import stream_tiles
+from passes.fifo_liveness import Game, play
 from passes.target import lowered_target_chip
 
 MAX_PATHS = 512  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
@@ -160,6 +169,8 @@ class SizeFifosPass(ModulePass):
                     self.charge_forced(s, chip)
             else:
                 self.size(kernel, chip)
+                self.prefetch(kernel, chip)
+                self.prove_live(kernel, chip)
 
     def charge_forced(self, s: rdu.StageOp, chip: ChipSpec) -> None:
         """A forced depth's tiles wait in the producing buffer's SRAM: grow its bytes, or name the overflow."""
@@ -173,6 +184,93 @@ class SizeFifosPass(ModulePass):
                                 f"for {self.depth} tiles of {tile} bytes, but a PMU has {chip.pmu.sram_bytes} bytes of SRAM")
         if per_unit > s.bytes.value.data:
             s.bytes = IntegerAttr(per_unit, i64)
+
+    def prefetch(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
+        """Let loads run ahead: every PMU stage's FIFO holds as many tiles as its PMUs' SRAM does
+        (the stage owns those PMUs, and an idle byte of SRAM buys nothing), and a stage that
+        buffers a stream from memory (a weight, a KV cache) gets PMUs the kernel leaves free until
+        it holds its whole value, the latest in the kernel first (its reader starts last, so its
+        load waits longest). A load that would otherwise stall on credits until its reader has the
+        activations then streams while earlier stages run, and the kernel keeps the memory tier busy."""
+        sram = chip.pmu.sram_bytes
+        stages = kernel.stages()
+        free = chip.count("pmu") - sum(s.unit_count for s in stages if s.unit_kind == "pmu")
+        for s in reversed(stages):
+            if s.unit_kind != "pmu" or getattr(s, "bytes", None) is None or len(s.results) != 1:
+                continue
+            v = s.results[0]
+            nbytes = value_bytes(v.type)
+            tile = min(s.tile_list()[0] or nbytes, nbytes)
+            if tile > sram:
+                continue
+            tiles = stream_tiles(nbytes, tile)
+            from_memory = any(isinstance(x.owner, rdu.LoadOp) for x in s.operands)
+            if from_memory and free > 0:
+                extra = min(free, max(0, ceil(tiles / (sram // tile)) - s.unit_count))
+                if extra:
+                    s.set_units(s.unit_count + extra)
+                    free -= extra
+            depths = s.depth_list()
+            depth = max(depths[0], min(tiles, s.unit_count * (sram // tile)))
+            if depth > depths[0]:
+                s.set_depths([depth])
+                s.bytes = IntegerAttr(max(s.bytes.value.data, min(sram, ceil(depth / s.unit_count) * tile)), i64)
+
+    def prove_live(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
+        """Play the simulator's tile-step rules untimed (`fifo_liveness`): where the depths above
+        would still deadlock (the lag estimate is an estimate), grow the full FIFO where the wait
+        starts, preferably one a PMU stage holds in its SRAM, until the kernel finishes; charge the
+        growth to that SRAM, or name the cycle when the SRAM cannot hold it."""
+        k = _Kernel.of(kernel)
+        index = {s: i for i, s in enumerate(k.stages)}
+        game = Game([k.steps(s) for s in k.stages])
+        edges: list[SSAValue] = []
+        for s in k.stages:
+            for r, depth in zip(s.results, s.depth_list()):
+                for c in s.consumers(r):
+                    game.edge(index[s], index[c], k.tiles[r], depth)
+                    edges.append(r)
+        held = lambda e: edges[e].owner.unit_kind == "pmu" and getattr(edges[e].owner, "bytes", None) is not None
+        outcome = play(game, grow=True, prefer=held)
+        if not outcome.finished:  # cannot happen in a DAG: every wait chain ends at a join
+            raise CapacityError(f"rdu-size-fifos: kernel {kernel.sym_name.data} deadlocks whatever its FIFO depths")
+        for e in outcome.grown:
+            v = edges[e]
+            producer = v.owner
+            port = list(producer.results).index(v)
+            depths = producer.depth_list()
+            need = outcome.depth[e]
+            if need <= depths[port]:
+                continue
+            reader = k.stages[game.dst[e]]
+            self.charge(k, chip, v, need, f"the join {stage_name(reader)} waits for its other input")
+            depths[port] = need
+            producer.set_depths(depths)
+
+    def charge(self, k: _Kernel, chip: ChipSpec, v: SSAValue, need: int, why: str) -> None:
+        """Hold `need` tiles of stream `v` in SRAM: the producing PMU stage's (spread over more of
+        the kernel's free PMUs if one PMU cannot), else the reader's input buffer (one PMU)."""
+        producer = v.owner
+        tile_bytes = min(producer.tile_list()[list(producer.results).index(v)] or value_bytes(v.type), value_bytes(v.type))
+        sram = chip.pmu.sram_bytes
+        used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
+        held = producer.unit_kind == "pmu" and getattr(producer, "bytes", None) is not None
+        if held:
+            per_unit = ceil(need / producer.unit_count) * tile_bytes
+            if per_unit > sram and tile_bytes <= sram:
+                units = ceil(need / (sram // tile_bytes))
+                if used - producer.unit_count + units <= chip.count("pmu"):
+                    producer.set_units(units)
+                    per_unit = ceil(need / units) * tile_bytes
+            limit = f"a PMU has {sram} bytes of SRAM ({chip.count('pmu') - used} PMUs free in the kernel)"
+        else:
+            per_unit, limit = need * tile_bytes, f"the reader's input buffer is one PMU's {sram} bytes of SRAM"
+        if per_unit > sram:
+            raise CapacityError(
+                f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: {why}, so stream "
+                f"{stream_name(v)} needs {need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but {limit}")
+        if held and per_unit > producer.bytes.value.data:
+            producer.bytes = IntegerAttr(per_unit, i64)
 
     def size(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
         k = _Kernel.of(kernel)
