@@ -194,7 +194,8 @@ def _axes(attrs: dict[str, Any]) -> tuple[int, ...] | None:
 def _reduce(fn: Callable[..., Value], accumulate: bool) -> Kernel:
     def kernel(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
         x = _wide(xs[0]) if accumulate else xs[0]
-        return [fn(x, axis=_axes(a), keepdims=bool(attr(a, "keepdim", False)))]
+        axes = _axes(a) if x.ndim else None  # a 0-d value reduces over dim 0 or -1 to itself, as in torch
+        return [fn(x, axis=axes, keepdims=bool(attr(a, "keepdim", False)))]
 
     return kernel
 
@@ -221,7 +222,8 @@ def _softmax(xs: list[Value], a: dict[str, Any], o: list[OutSpec], log: bool = F
 
 
 def _cumsum(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
-    return [np.cumsum(_wide(xs[0]), axis=attr(a, "dim"))]
+    x = _wide(xs[0])
+    return [np.cumsum(x, axis=attr(a, "dim")).reshape(x.shape)]  # numpy makes a 0-d scan 1-d
 
 
 def _stable_order(x: Value, axis: int, descending: bool) -> Value:

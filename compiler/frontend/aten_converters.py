@@ -276,11 +276,12 @@ def convert_var(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any = Non
     dtype, shape = _meta(node)
     value = imp.cast(imp.values[x], dtype)
     in_shape = _shape(value)
-    dims = list(range(len(in_shape))) if not dims else list(dims)
+    rank = max(len(in_shape), 1)  # a 0-d value takes dim 0 or -1, like a one-element vector
+    dims = list(range(len(in_shape))) if not dims else [d % rank for d in dims]
     count = 1
     for d in dims:
-        count *= in_shape[d]
-    kept = tuple(1 if i in [d % len(in_shape) for d in dims] else n for i, n in enumerate(in_shape))
+        count *= in_shape[d] if in_shape else 1
+    kept = tuple(1 if i in dims else n for i, n in enumerate(in_shape))
     mean = imp.add(rgraph.MeanOp(value, dims, True, tensor_type(dtype, kept)))
     centred = imp.add(rgraph.SubOp(value, mean, value.type))
     square = imp.add(rgraph.MulOp(centred, centred, value.type))
