@@ -184,16 +184,18 @@ def convert_div(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any, roundin
     return _binary(imp, node, "div", a, b, rounding_mode)
 
 
-@converts(aten.clamp.default, aten.clamp_min.default, aten.clamp_max.default)
+@converts(aten.clamp.default, aten.clamp_min.default, aten.clamp_max.default, aten.clamp.Tensor,
+          aten.clamp_min.Tensor, aten.clamp_max.Tensor)
 def convert_clamp(imp: GraphImporter, node: torch.fx.Node, x: Any, lo: Any = None, hi: Any = None) -> SSAValue:
-    if node.target is aten.clamp_max.default:
+    """Bounds are numbers or tensors (broadcast): max with the lower bound, then min with the upper."""
+    if node.target in (aten.clamp_max.default, aten.clamp_max.Tensor):
         lo, hi = None, lo
     dtype, shape = _meta(node)
     value = imp.cast(imp.values[x], dtype)
     if lo is not None:
-        value = imp.add(rgraph.MaximumOp(value, imp.full(lo, dtype), tensor_type(dtype, shape)))
+        value = imp.add(rgraph.MaximumOp(value, imp.cast(imp.value(lo, dtype), dtype), tensor_type(dtype, shape)))
     if hi is not None:
-        value = imp.add(rgraph.MinimumOp(value, imp.full(hi, dtype), tensor_type(dtype, shape)))
+        value = imp.add(rgraph.MinimumOp(value, imp.cast(imp.value(hi, dtype), dtype), tensor_type(dtype, shape)))
     return value
 
 
@@ -428,7 +430,15 @@ def convert_cat(imp: GraphImporter, node: torch.fx.Node, tensors: list, dim: int
 
 @converts(aten.index_select.default)
 def convert_index_select(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: Any) -> SSAValue:
-    return imp.add(rgraph.IndexSelectOp(imp.values[x], imp.values[index], dim, _type(node)))
+    value, positions = imp.values[x], imp.values[index]
+    if _shape(value) and _shape(positions):
+        return imp.add(rgraph.IndexSelectOp(value, positions, dim, _type(node)))
+    # a 0-d input or index: select from (and with) one-element vectors, then take PyTorch's shape
+    dtype, shape = _meta(node)
+    one = lambda v: v if _shape(v) else imp.add(rgraph.ReshapeOp(v, tensor_type(dtype_of(v.type), (1,))))
+    picked = imp.add(rgraph.IndexSelectOp(one(value), one(positions), dim % max(len(_shape(value)), 1),
+                                          tensor_type(dtype, shape if _shape(value) else (1,))))
+    return picked if _shape(picked) == shape else imp.add(rgraph.ReshapeOp(picked, tensor_type(dtype, shape)))
 
 
 @converts(aten.gather.default)
