@@ -112,6 +112,8 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("slice_scatter", "pmu", "layout", 0, False),
     ("index_put", "pmu", "layout", 0, False),
     ("scatter", "pmu", "layout", 0, False),
+    # elementwise functions of the PCU tail, selected by the `fn` parameter (OpInfo coverage, issue 10)
+    ("math", "pcu", "unary", 1, True),
 ]
 
 OPCODES: dict[str, Opcode] = {

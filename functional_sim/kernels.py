@@ -116,6 +116,19 @@ for _name, _fn in _UNARY.items():
     _register(_name, lambda xs, a, o, _fn=_fn: [_fn(xs[0])])
 _register("gelu", lambda xs, a, o: [_gelu(xs[0], attr(a, "approximate", "none"))])
 
+_MATH: dict[str, Callable[[Value], Value]] = {  # the `math` opcode's functions (PyTorch's semantics)
+    "log1p": lambda x: np.log1p(_floating(x)), "expm1": lambda x: np.expm1(_floating(x)),
+    "log2": lambda x: np.log2(_floating(x)), "log10": lambda x: np.log10(_floating(x)),
+    "exp2": lambda x: np.exp2(_floating(x)), "asin": lambda x: np.arcsin(_floating(x)),
+    "acos": lambda x: np.arccos(_floating(x)), "atan": lambda x: np.arctan(_floating(x)),
+    "sinh": lambda x: np.sinh(_floating(x)), "cosh": lambda x: np.cosh(_floating(x)),
+    "tan": lambda x: np.tan(_floating(x)), "asinh": lambda x: np.arcsinh(_floating(x)),
+    "acosh": lambda x: np.arccosh(_floating(x)), "atanh": lambda x: np.arctanh(_floating(x)),
+    "trunc": _round_int_identity(np.trunc), "round": _round_int_identity(np.round),  # half to even, like torch
+    "sign": np.sign,
+}
+_register("math", lambda xs, a, o: [_MATH[attr(a, "fn")](xs[0])])
+
 
 # ---------------------------------------------------------------- elementwise binary
 

@@ -28,9 +28,16 @@ FAST_F32 = [
     "tril", "full_like", "zeros_like", "nn.functional.embedding", "nn.functional.layer_norm", "nn.functional.conv2d",
     "nn.functional.avg_pool2d", "nn.functional.adaptive_avg_pool2d",
     "nn.functional.pixel_shuffle",
+    # the long tail: functions of the `math` opcode and compositions of existing ops
+    "log1p", "expm1", "asin", "acos", "atan", "sinh", "round", "trunc", "sign", "isinf", "nn.functional.hardtanh",
+    "nn.functional.leaky_relu", "nn.functional.elu", "argmin", "min.reduction_with_dim", "var_mean",
+    "linalg.vector_norm", "addmv", "addbmm", "flip", "repeat", "diagonal", "nn.functional.pad.constant",
+    "nn.functional.pad.reflect", "nn.functional.pad.replicate", "nn.functional.group_norm",
+    "nn.functional.conv_transpose2d", "nn.functional.conv3d", "nn.functional.conv_transpose1d",
 ]
 FAST_BF16 = ["add", "mul", "div.no_rounding_mode", "exp", "sum", "mean", "softmax", "matmul", "nn.functional.linear",
-             "nn.functional.layer_norm", "nn.functional.gelu", "topk", "cumsum", "nn.functional.conv2d"]
+             "nn.functional.layer_norm", "nn.functional.gelu", "topk", "cumsum", "nn.functional.conv2d",
+             "nn.functional.conv_transpose2d", "nn.functional.group_norm", "var", "addbmm"]
 FAST_O0 = ["add", "sum", "softmax", "matmul", "cat", "topk"]
 FAST_SAMPLES = {"f32": 2, "bf16": 1, "O0": 1}
 # OpInfos without a float kernel run in the dtype the sweep gives them (tests/opinfo/harness.sweep_dtypes).
