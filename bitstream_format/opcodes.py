@@ -118,6 +118,8 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("reduce_scatter", "agcu", "collective", 1, False),
     # in-place update of persistent state (a static KV cache): rows written at runtime indices
     ("store_rows", "agcu", "memory", 0, False),
+    # elementwise functions of the PCU tail, selected by the `fn` parameter (OpInfo coverage, issue 10)
+    ("math", "pcu", "unary", 1, True),
 ]
 
 OPCODES: dict[str, Opcode] = {

@@ -21,6 +21,9 @@ Typed = tuple[str, Shape]  # (dtype, shape) of one input or output
 FLOATS = frozenset({"f32", "f16", "bf16", "f64"})
 INTS = frozenset({"i64", "i32", "i16", "i8", "u8"})
 INDEX_DTYPES = frozenset({"i64", "i32"})
+# The PCU tail's function select for the `math` opcode: one opcode, many elementwise functions.
+MATH_FUNCTIONS = ("log1p", "expm1", "log2", "log10", "exp2", "asin", "acos", "atan", "sinh", "cosh", "tan",
+                  "asinh", "acosh", "atanh", "trunc", "round", "sign")
 
 
 class SignatureError(ValueError):
@@ -340,12 +343,12 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
 
 
 def _im2col(op: Instance) -> list[Expected]:
-    """Sliding windows of an (N, C, *spatial) input, 1 or 2 spatial dims, as the columns of an
+    """Sliding windows of an (N, C, *spatial) input, 1 to 3 spatial dims, as the columns of an
     implicit GEMM: (N, groups, C/groups * prod(kernel), prod(output spatial)). A column's rows run
     over (channel, kernel position) in the order a weight (OC, C/groups, *kernel) flattens."""
     shape = op.shape(0)
     spatial = len(shape) - 2
-    op.require(spatial in (1, 2), f"input must be (N, C, L) or (N, C, H, W), got {shape}")
+    op.require(spatial in (1, 2, 3), f"input must be (N, C, L), (N, C, H, W) or (N, C, D, H, W), got {shape}")
     kernel, stride = list(op.params["kernel"]), list(op.params["stride"])
     padding, dilation = list(op.params["padding"]), list(op.params["dilation"])
     for name, values, least in (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1)):
@@ -478,6 +481,7 @@ SIGNATURES: dict[str, Signature] = {
     **{name: _sig(1, _unary(*_FLOAT)) for name in (
         "exp", "log", "sqrt", "rsqrt", "reciprocal", "tanh", "sigmoid", "silu", "sin", "cos", "erf")},
     "gelu": _sig(1, _unary(*_FLOAT), Param("approximate", "str", choices=("none", "tanh"))),
+    "math": _sig(1, _unary(), Param("fn", "str", choices=MATH_FUNCTIONS)),
     "logical_not": _sig(1, _unary(*_BOOL)),
     "bitwise_not": _sig(1, _unary(*_INTEGRAL)),
     "isnan": _sig(1, _isnan),

@@ -928,6 +928,19 @@ class ScatterOp(GraphOp):
                          properties={"dim": int_attr(dim), "reduce": StringAttr(reduce)})
 
 
+@irdl_op_definition
+class MathOp(UnaryOp):
+    """An elementwise function of the PCU tail (`fn`: log1p, asin, round, ...; the ISA's
+    MATH_FUNCTIONS): one op and opcode for the long tail of PyTorch's unary functions."""
+
+    name = "rgraph.math"
+    OPCODE: ClassVar[str] = "math"
+    fn = prop_def(StringAttr)
+
+    def __init__(self, input: SSAValue | Operation, fn: str, result_type: Attribute | None = None):  # noqa: A002
+        super().__init__(input, result_type, properties={"fn": StringAttr(fn)})
+
+
 # --- sources ----------------------------------------------------------------------------------
 
 
@@ -1237,9 +1250,9 @@ RGraph = Dialect(
         MatmulOp, LinearOp,
         ReshapeOp, ExpandOp, PermuteOp, SliceOp, ConcatOp, GatherOp, IndexSelectOp, EmbeddingOp, IndexOp,
         TriuOp, TrilOp,
-        Im2colOp, BatchNormOp, SortOp, SliceScatterOp, IndexPutOp, ScatterOp,
+        Im2colOp, BatchNormOp, SortOp, SliceScatterOp, IndexPutOp, ScatterOp, MathOp,
         FullOp, ArangeOp, WeightOp, UpdateRowsOp,
-        AllReduceOp, AllGatherOp, ReduceScatterOp,
+        AllReduceOp, AllGatherOp, ReduceScatterOp, MathOp,
     ],
     [],
 )

@@ -116,6 +116,19 @@ for _name, _fn in _UNARY.items():
     _register(_name, lambda xs, a, o, _fn=_fn: [_fn(xs[0])])
 _register("gelu", lambda xs, a, o: [_gelu(xs[0], attr(a, "approximate", "none"))])
 
+_MATH: dict[str, Callable[[Value], Value]] = {  # the `math` opcode's functions (PyTorch's semantics)
+    "log1p": lambda x: np.log1p(_floating(x)), "expm1": lambda x: np.expm1(_floating(x)),
+    "log2": lambda x: np.log2(_floating(x)), "log10": lambda x: np.log10(_floating(x)),
+    "exp2": lambda x: np.exp2(_floating(x)), "asin": lambda x: np.arcsin(_floating(x)),
+    "acos": lambda x: np.arccos(_floating(x)), "atan": lambda x: np.arctan(_floating(x)),
+    "sinh": lambda x: np.sinh(_floating(x)), "cosh": lambda x: np.cosh(_floating(x)),
+    "tan": lambda x: np.tan(_floating(x)), "asinh": lambda x: np.arcsinh(_floating(x)),
+    "acosh": lambda x: np.arccosh(_floating(x)), "atanh": lambda x: np.arctanh(_floating(x)),
+    "trunc": _round_int_identity(np.trunc), "round": _round_int_identity(np.round),  # half to even, like torch
+    "sign": np.sign,
+}
+_register("math", lambda xs, a, o: [_MATH[attr(a, "fn")](xs[0])])
+
 
 # ---------------------------------------------------------------- elementwise binary
 
@@ -194,7 +207,8 @@ def _axes(attrs: dict[str, Any]) -> tuple[int, ...] | None:
 def _reduce(fn: Callable[..., Value], accumulate: bool) -> Kernel:
     def kernel(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
         x = _wide(xs[0]) if accumulate else xs[0]
-        return [fn(x, axis=_axes(a), keepdims=bool(attr(a, "keepdim", False)))]
+        axes = _axes(a) if x.ndim else None  # a 0-d value reduces over dim 0 or -1 to itself, as in torch
+        return [fn(x, axis=axes, keepdims=bool(attr(a, "keepdim", False)))]
 
     return kernel
 
@@ -221,7 +235,8 @@ def _softmax(xs: list[Value], a: dict[str, Any], o: list[OutSpec], log: bool = F
 
 
 def _cumsum(xs: list[Value], a: dict[str, Any], o: list[OutSpec]) -> list[Value]:
-    return [np.cumsum(_wide(xs[0]), axis=attr(a, "dim"))]
+    x = _wide(xs[0])
+    return [np.cumsum(x, axis=attr(a, "dim")).reshape(x.shape)]  # numpy makes a 0-d scan 1-d
 
 
 def _stable_order(x: Value, axis: int, descending: bool) -> Value:

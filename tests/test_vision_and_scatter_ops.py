@@ -61,6 +61,11 @@ CASES = {
     "batch_norm_1d": (Fn(lambda s, x: s.bn(x), bn=nn.BatchNorm1d(4).eval()), (torch.randn(3, 4),)),
     "max_pool_with_indices": (Fn(lambda s, x: F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)), (IMAGE,)),
     "max_pool_dilated": (Fn(lambda s, x: F.max_pool2d(x, 2, dilation=2)), (IMAGE,)),
+    "max_pool_ceil_mode": (Fn(lambda s, x: F.max_pool2d(x, 2, stride=2, padding=1, ceil_mode=True, return_indices=True)),
+                           (torch.randn(2, 3, 8, 7),)),
+    "conv_transpose": (Fn(lambda s, x: s.c(x), c=nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)),
+                       (IMAGE,)),
+    "conv3d": (Fn(lambda s, x: s.c(x), c=nn.Conv3d(2, 3, 3, stride=(1, 2, 1), padding=1)), (torch.randn(1, 2, 4, 5, 6),)),
     "avg_pool_exclude_pad": (Fn(lambda s, x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)), (IMAGE,)),
     "avg_pool_divisor": (Fn(lambda s, x: F.avg_pool2d(x, 2, divisor_override=3)), (IMAGE,)),
     "adaptive_avg_pool": (Fn(lambda s, x: (F.adaptive_avg_pool2d(x, (4, 3)), F.adaptive_avg_pool2d(x, 1))), (IMAGE,)),
@@ -139,8 +144,7 @@ def test_bart_default_decoder_inputs_match() -> None:
 
 
 @pytest.mark.parametrize(("model", "message"), [
-    (Fn(lambda s, x: s.c(x), c=nn.ConvTranspose2d(4, 2, 2)), "transposed convolution is not supported"),
-    (Fn(lambda s, x: F.max_pool2d(x, 2, ceil_mode=True)), "ceil_mode windows that overhang the input are not supported"),
+    (Fn(lambda s, x: F.avg_pool2d(x, 2, ceil_mode=True)), "ceil_mode windows that overhang the input are not supported"),
     (Fn(lambda s, x: x.scatter_reduce(0, torch.zeros(2, 9, 9, dtype=torch.long).unsqueeze(1).expand(2, 4, 9, 9), x, "amax")),
      "unsupported op"),
 ])

@@ -7,6 +7,7 @@ are cast to the computation dtype here so that no later stage has to know type p
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Callable
 
@@ -64,6 +65,12 @@ def _compute_dtype(*args: Any) -> str:
     for extra in vals[2:]:
         dtype = torch.promote_types(dtype, torch.result_type(result, extra))
     return torch_dtype_name(dtype)
+
+
+def accumulator_dtype(dtype: str) -> str:
+    """Where a composition of several ops computes: f32 for bf16 and f16 (the PCU accumulates in
+    f32, and PyTorch's CPU kernels for norms, variances and batched sums do too), else `dtype`."""
+    return "f32" if dtype in ("bf16", "f16") else dtype
 
 
 # --- elementwise ------------------------------------------------------------------------------
@@ -184,16 +191,18 @@ def convert_div(imp: GraphImporter, node: torch.fx.Node, a: Any, b: Any, roundin
     return _binary(imp, node, "div", a, b, rounding_mode)
 
 
-@converts(aten.clamp.default, aten.clamp_min.default, aten.clamp_max.default)
+@converts(aten.clamp.default, aten.clamp_min.default, aten.clamp_max.default, aten.clamp.Tensor,
+          aten.clamp_min.Tensor, aten.clamp_max.Tensor)
 def convert_clamp(imp: GraphImporter, node: torch.fx.Node, x: Any, lo: Any = None, hi: Any = None) -> SSAValue:
-    if node.target is aten.clamp_max.default:
+    """Bounds are numbers or tensors (broadcast): max with the lower bound, then min with the upper."""
+    if node.target in (aten.clamp_max.default, aten.clamp_max.Tensor):
         lo, hi = None, lo
     dtype, shape = _meta(node)
     value = imp.cast(imp.values[x], dtype)
     if lo is not None:
-        value = imp.add(rgraph.MaximumOp(value, imp.full(lo, dtype), tensor_type(dtype, shape)))
+        value = imp.add(rgraph.MaximumOp(value, imp.cast(imp.value(lo, dtype), dtype), tensor_type(dtype, shape)))
     if hi is not None:
-        value = imp.add(rgraph.MinimumOp(value, imp.full(hi, dtype), tensor_type(dtype, shape)))
+        value = imp.add(rgraph.MinimumOp(value, imp.cast(imp.value(hi, dtype), dtype), tensor_type(dtype, shape)))
     return value
 
 
@@ -273,20 +282,22 @@ def convert_argmax(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int | N
 
 @converts(aten.var.correction)
 def convert_var(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any = None, *, correction: Any = 1, keepdim: bool = False) -> SSAValue:
-    dtype, shape = _meta(node)
+    out_dtype, shape = _meta(node)
+    dtype = accumulator_dtype(out_dtype)  # bf16/f16: in f32, rounded once, like PyTorch's kernel
     value = imp.cast(imp.values[x], dtype)
     in_shape = _shape(value)
-    dims = list(range(len(in_shape))) if not dims else list(dims)
+    rank = max(len(in_shape), 1)  # a 0-d value takes dim 0 or -1, like a one-element vector
+    dims = list(range(len(in_shape))) if not dims else [d % rank for d in dims]
     count = 1
     for d in dims:
-        count *= in_shape[d]
-    kept = tuple(1 if i in [d % len(in_shape) for d in dims] else n for i, n in enumerate(in_shape))
+        count *= in_shape[d] if in_shape else 1
+    kept = tuple(1 if i in dims else n for i, n in enumerate(in_shape))
     mean = imp.add(rgraph.MeanOp(value, dims, True, tensor_type(dtype, kept)))
     centred = imp.add(rgraph.SubOp(value, mean, value.type))
     square = imp.add(rgraph.MulOp(centred, centred, value.type))
     total = imp.add(rgraph.SumOp(square, dims, keepdim, tensor_type(dtype, shape)))
     divisor = imp.full(max(count - (1 if correction is None else correction), 0), dtype)
-    return imp.add(rgraph.DivOp(total, divisor, tensor_type(dtype, shape)))
+    return imp.cast(imp.add(rgraph.DivOp(total, divisor, tensor_type(dtype, shape))), out_dtype)
 
 
 @converts(aten._softmax.default, aten._log_softmax.default)
@@ -427,7 +438,15 @@ def convert_cat(imp: GraphImporter, node: torch.fx.Node, tensors: list, dim: int
 
 @converts(aten.index_select.default)
 def convert_index_select(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, index: Any) -> SSAValue:
-    return imp.add(rgraph.IndexSelectOp(imp.values[x], imp.values[index], dim, _type(node)))
+    value, positions = imp.values[x], imp.values[index]
+    if _shape(value) and _shape(positions):
+        return imp.add(rgraph.IndexSelectOp(value, positions, dim, _type(node)))
+    # a 0-d input or index: select from (and with) one-element vectors, then take PyTorch's shape
+    dtype, shape = _meta(node)
+    one = lambda v: v if _shape(v) else imp.add(rgraph.ReshapeOp(v, tensor_type(dtype_of(v.type), (1,))))
+    picked = imp.add(rgraph.IndexSelectOp(one(value), one(positions), dim % max(len(_shape(value)), 1),
+                                          tensor_type(dtype, shape if _shape(value) else (1,))))
+    return picked if _shape(picked) == shape else imp.add(rgraph.ReshapeOp(picked, tensor_type(dtype, shape)))
 
 
 @converts(aten.gather.default)
@@ -485,8 +504,11 @@ def convert_arange(imp: GraphImporter, node: torch.fx.Node, *args: Any, **_: Any
 
 @converts(aten.native_layer_norm.default)
 def convert_layer_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, normalized_shape: list, weight: Any, bias: Any, eps: float) -> tuple:
-    """Layer norm as the pieces a streaming pipeline fuses: mean, centre, variance, rsqrt, scale."""
-    dtype, shape = _meta(node, 0)
+    """Layer norm as the pieces a streaming pipeline fuses: mean, centre, variance, rsqrt, scale.
+    A bf16 or f16 norm computes in f32 and rounds its results once, as PyTorch's kernel does (the
+    PCU accumulates in f32); rounding after every piece put bf16 results a step off eager's."""
+    out_dtype, shape = _meta(node, 0)
+    dtype = accumulator_dtype(out_dtype)
     value = imp.cast(imp.values[x], dtype)
     rank = len(shape)
     dims = list(range(rank - len(normalized_shape), rank))
@@ -500,10 +522,10 @@ def convert_layer_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, normaliz
     rstd = imp.add(rgraph.RsqrtOp(shifted))
     out = imp.add(rgraph.MulOp(centred, rstd, full_type))
     if weight is not None:
-        out = imp.add(rgraph.MulOp(out, imp.values[weight], full_type))
+        out = imp.add(rgraph.MulOp(out, imp.cast(imp.values[weight], dtype), full_type))
     if bias is not None:
-        out = imp.add(rgraph.AddOp(out, imp.values[bias], full_type))
-    return out, mean, rstd
+        out = imp.add(rgraph.AddOp(out, imp.cast(imp.values[bias], dtype), full_type))
+    return imp.cast(out, out_dtype), imp.cast(mean, _meta(node, 1)[0]), imp.cast(rstd, _meta(node, 2)[0])
 
 
 # --- vision -------------------------------------------------------------------------------------
@@ -547,22 +569,69 @@ def convert_convolution(imp: GraphImporter, node: torch.fx.Node, x: Any, weight:
     dtype, shape = _meta(node)
     value, w = imp.values[x], imp.values[weight]
     spatial = len(_shape(value)) - 2
-    if transposed:
-        raise UnsupportedOpError("transposed convolution is not supported (use upsampling followed by a convolution)",
+    if spatial not in (1, 2, 3):
+        raise UnsupportedOpError(f"convolution over {spatial} spatial dims is not supported (1-D, 2-D and 3-D are)",
                                  imp.current_source)
-    if spatial not in (1, 2):
-        raise UnsupportedOpError(f"convolution over {spatial} spatial dims is not supported (1-D and 2-D are)", imp.current_source)
+    if transposed:
+        value, w = _transposed_as_direct(imp, value, w, _ints(stride, spatial), _ints(padding, spatial),
+                                         _ints(dilation, spatial), _ints(output_padding, spatial), groups)
+        stride, padding = 1, 0
     w_shape = _shape(w)
     kernel = list(w_shape[2:])
     cols = _im2col(imp, value, kernel, _ints(stride, spatial), _ints(padding, spatial), _ints(dilation, spatial), groups)
     out_channels = w_shape[0]
-    matrix = imp.add(rgraph.ReshapeOp(w, tensor_type(dtype, (groups, out_channels // groups, _shape(cols)[2]))))
+    # bf16/f16: the GEMM takes its operands as they stream and accumulates in f32, the bias joins in
+    # f32, and the result is rounded once, as PyTorch's kernel does (rounding twice was a step off)
+    out_dtype, dtype = dtype, accumulator_dtype(dtype)
+    cols = imp.cast(cols, dtype)
+    matrix = imp.add(rgraph.ReshapeOp(imp.cast(w, dtype), tensor_type(dtype, (groups, out_channels // groups, _shape(cols)[2]))))
     product = imp.add(rgraph.MatmulOp(matrix, cols, tensor_type(dtype, (shape[0], groups, out_channels // groups, _shape(cols)[3]))))
     out = imp.add(rgraph.ReshapeOp(product, tensor_type(dtype, shape)))
     if bias is not None:
         per_channel = tensor_type(dtype, (out_channels,) + (1,) * spatial)
-        out = imp.add(rgraph.AddOp(out, imp.add(rgraph.ReshapeOp(imp.values[bias], per_channel)), tensor_type(dtype, shape)))
-    return out
+        out = imp.add(rgraph.AddOp(out, imp.add(rgraph.ReshapeOp(imp.cast(imp.values[bias], dtype), per_channel)),
+                                   tensor_type(dtype, shape)))
+    return imp.cast(out, out_dtype)
+
+
+def _transposed_as_direct(imp: GraphImporter, value: SSAValue, w: SSAValue, stride: list[int], padding: list[int],
+                         dilation: list[int], output_padding: list[int], groups: int) -> tuple[SSAValue, SSAValue]:
+    """A transposed convolution is the direct one (stride 1, same implicit GEMM) over the input
+    spread by its stride (stride - 1 zeros between neighbours) and padded by dilation * (kernel - 1)
+    - padding on each side (plus output_padding after), with the kernel flipped and its in and out
+    channels swapped within each group."""
+    dtype = dtype_of(value.type)
+    kernel = list(_shape(w)[2:])
+    for i, step in enumerate(stride):
+        value = _spread(imp, value, 2 + i, step)
+    pads: list[int] = []
+    for i in reversed(range(len(kernel))):  # F.pad order: last dim first
+        edge = dilation[i] * (kernel[i] - 1) - padding[i]
+        pads += [edge, edge + output_padding[i]]
+    value = _pad(imp, value, pads, 0)
+    cin, cout_group = _shape(w)[:2]
+    grouped = imp.add(rgraph.ReshapeOp(w, tensor_type(dtype, (groups, cin // groups, cout_group, *kernel))))
+    rest = list(range(3, 3 + len(kernel)))
+    swapped = imp.add(rgraph.PermuteOp(grouped, [0, 2, 1] + rest, tensor_type(dtype, (groups, cout_group, cin // groups, *kernel))))
+    direct = imp.add(rgraph.ReshapeOp(swapped, tensor_type(dtype, (groups * cout_group, cin // groups, *kernel))))
+    for i, k in enumerate(kernel):
+        if k > 1:
+            direct = _take_positions(imp, direct, 2 + i, list(range(k - 1, -1, -1)), "conv_transpose.flip")
+    return value, direct
+
+
+def _spread(imp: GraphImporter, value: SSAValue, dim: int, step: int) -> SSAValue:
+    """`step - 1` zeros between neighbours along `dim`: each element followed by a zero block
+    (concat on a new axis), merged, and the trailing zeros sliced off."""
+    if step == 1:
+        return value
+    dtype, shape = dtype_of(value.type), _shape(value)
+    lead, n, rest = shape[:dim], shape[dim], shape[dim + 1:]
+    column = imp.add(rgraph.ReshapeOp(value, tensor_type(dtype, lead + (n, 1) + rest)))
+    zeros = imp.full(0, dtype, lead + (n, step - 1) + rest)
+    both = imp.add(rgraph.ConcatOp([column, zeros], dim + 1, tensor_type(dtype, lead + (n, step) + rest)))
+    merged = imp.add(rgraph.ReshapeOp(both, tensor_type(dtype, lead + (n * step,) + rest)))
+    return _slice(imp, merged, dim, 0, (n - 1) * step + 1, 1)
 
 
 @converts(aten._native_batch_norm_legit_no_training.default)
@@ -588,6 +657,9 @@ def convert_max_pool(imp: GraphImporter, node: torch.fx.Node, x: Any, kernel_siz
     kernel = _ints(kernel_size, 2)
     strides = _ints(stride, 2) if stride else kernel
     pads, dilations = _ints(padding, 2), _ints(dilation, 2)
+    if ceil_mode:  # the last windows overhang the input: pad it on the far side with the lowest value
+        value = _pad(imp, value, _ceil_mode_overhang(shape, _shape(value), kernel, strides, pads, dilations),
+                     -math.inf if dtype in FLOAT_DTYPES else torch.iinfo(_TORCH_INTS[dtype]).min)
     _window_output(imp, node, value, kernel, strides, pads, dilations)
     channels = _shape(value)[1]
     cols = _im2col(imp, value, kernel, strides, pads, dilations, channels, "lowest")
@@ -596,13 +668,28 @@ def convert_max_pool(imp: GraphImporter, node: torch.fx.Node, x: Any, kernel_siz
     values = imp.add(rgraph.ReshapeOp(pooled, tensor_type(dtype, shape)))
     if not any(u.target is getitem and u.args[1] == 1 for u in node.users):
         return values, None
-    height, width = _shape(value)[2:]
+    height, width = _shape(imp.values[x])[2:]
     flat = imp.add(rgraph.ArangeOp(0, height * width, 1, tensor_type("i64", (height * width,))))
     positions = imp.add(rgraph.ReshapeOp(flat, tensor_type("i64", (1, 1, height, width))))
+    if ceil_mode:
+        positions = _pad(imp, positions, _ceil_mode_overhang(shape, (1, 1, height, width), kernel, strides, pads, dilations), 0)
     position_cols = imp.add(rgraph.ExpandOp(_im2col(imp, positions, kernel, strides, pads, dilations, 1), tensor_type("i64", (n, c, k, l))))
     best = imp.add(rgraph.ArgmaxOp(cols, 2, True, tensor_type("i64", (n, c, 1, l))))
     picked = imp.add(rgraph.GatherOp(position_cols, best, 2, tensor_type("i64", (n, c, 1, l))))
     return values, imp.add(rgraph.ReshapeOp(picked, tensor_type("i64", shape)))
+
+
+_TORCH_INTS = {"i64": torch.int64, "i32": torch.int32, "i16": torch.int16, "i8": torch.int8, "u8": torch.uint8, "i1": torch.bool}
+
+
+def _ceil_mode_overhang(out_shape, in_shape, kernel, strides, pads, dilations) -> list[int]:
+    """F.pad widths that make floor-mode windows give ceil_mode's output size (far side only)."""
+    widths: list[int] = []
+    for axis in (-1, -2):
+        i = len(kernel) + axis
+        span = (out_shape[axis] - 1) * strides[i] + dilations[i] * (kernel[i] - 1) + 1
+        widths += [0, max(span - in_shape[axis] - 2 * pads[i], 0)]
+    return widths
 
 
 @converts(aten.avg_pool2d.default)
@@ -795,3 +882,288 @@ def convert_scatter(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, i
         source = imp.full(src, dtype, _shape(index_value))
     dim %= max(len(shape), 1)
     return imp.add(rgraph.ScatterOp(imp.cast(imp.values[x], dtype), dim, index_value, source, mode))
+
+
+# --- the long tail OpInfo asks for: functions of the PCU tail, compositions ----------------------
+
+_MATH = {
+    aten.log1p.default: "log1p", aten.expm1.default: "expm1", aten.log2.default: "log2", aten.log10.default: "log10",
+    aten.exp2.default: "exp2", aten.asin.default: "asin", aten.acos.default: "acos", aten.atan.default: "atan",
+    aten.sinh.default: "sinh", aten.cosh.default: "cosh", aten.tan.default: "tan", aten.asinh.default: "asinh",
+    aten.acosh.default: "acosh", aten.atanh.default: "atanh", aten.trunc.default: "trunc", aten.round.default: "round",
+    aten.sign.default: "sign",
+}
+
+
+@converts(*_MATH)
+def convert_math(imp: GraphImporter, node: torch.fx.Node, x: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    return imp.add(rgraph.MathOp(imp.cast(imp.values[x], dtype), _MATH[node.target], tensor_type(dtype, shape)))
+
+
+@converts(aten.round.decimals)
+def convert_round_decimals(imp: GraphImporter, node: torch.fx.Node, x: Any, *, decimals: int = 0) -> SSAValue:
+    """PyTorch's rule: round(x * 10^d) / 10^d, or round(x / 10^-d) * 10^-d for negative d (in f32
+    for bf16 and f16, rounded once, as PyTorch's kernel computes)."""
+    out_dtype, shape = _meta(node)
+    dtype = accumulator_dtype(out_dtype)
+    ty = tensor_type(dtype, shape)
+    value = imp.cast(imp.values[x], dtype)
+    scale = imp.full(10.0 ** abs(decimals), dtype)
+    scaled = imp.add((rgraph.MulOp if decimals >= 0 else rgraph.DivOp)(value, scale, ty))
+    rounded = imp.add(rgraph.MathOp(scaled, "round", ty))
+    return imp.cast(imp.add((rgraph.DivOp if decimals >= 0 else rgraph.MulOp)(rounded, scale, ty)), out_dtype)
+
+
+@converts(aten.isinf.default)
+def convert_isinf(imp: GraphImporter, node: torch.fx.Node, x: Any) -> SSAValue:
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    if dtype_of(value.type) not in FLOAT_DTYPES:
+        return imp.full(False, "i1", shape)
+    magnitude = imp.add(rgraph.AbsOp(value))
+    return imp.add(rgraph.EqOp(magnitude, imp.full(float("inf"), dtype_of(value.type)), tensor_type("i1", shape)))
+
+
+@converts(aten.hardtanh.default)
+def convert_hardtanh(imp: GraphImporter, node: torch.fx.Node, x: Any, lo: float = -1.0, hi: float = 1.0) -> SSAValue:
+    return convert_clamp(imp, node, x, lo, hi)
+
+
+def _positive_or(imp: GraphImporter, node: torch.fx.Node, x: Any, negative: Callable[[SSAValue], SSAValue],
+                 positive: Callable[[SSAValue], SSAValue] = lambda v: v) -> SSAValue:
+    """where(x > 0, positive(x), negative(x)): the shape of leaky_relu and elu."""
+    dtype, shape = _meta(node)
+    value = imp.cast(imp.values[x], dtype)
+    above = imp.add(rgraph.GtOp(value, imp.full(0, dtype), tensor_type("i1", shape)))
+    return imp.add(rgraph.WhereOp(above, positive(value), negative(value), tensor_type(dtype, shape)))
+
+
+@converts(aten.leaky_relu.default)
+def convert_leaky_relu(imp: GraphImporter, node: torch.fx.Node, x: Any, negative_slope: float = 0.01) -> SSAValue:
+    dtype, _ = _meta(node)
+    return _positive_or(imp, node, x, lambda v: imp.add(rgraph.MulOp(v, imp.full(negative_slope, dtype), v.type)))
+
+
+@converts(aten.elu.default)
+def convert_elu(imp: GraphImporter, node: torch.fx.Node, x: Any, alpha: float = 1.0, scale: float = 1.0,
+                input_scale: float = 1.0) -> SSAValue:
+    """scale * (x if x > 0 else alpha * expm1(input_scale * x)); selu and celu arrive as elu."""
+    dtype, _ = _meta(node)
+
+    def times(v: SSAValue, k: float) -> SSAValue:
+        return v if k == 1 else imp.add(rgraph.MulOp(v, imp.full(k, dtype), v.type))
+
+    return _positive_or(imp, node, x, lambda v: times(imp.add(rgraph.MathOp(times(v, input_scale), "expm1")), alpha * scale),
+                        lambda v: times(v, scale))
+
+
+@converts(aten.argmin.default)
+def convert_argmin(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int | None = None, keepdim: bool = False) -> SSAValue:
+    """argmax of the negated input: the first minimum (a NaN, if any, like torch)."""
+    value = imp.values[x]
+    if dtype_of(value.type) == "i1":
+        value = imp.cast(value, "i64")
+    return imp.add(rgraph.ArgmaxOp(imp.add(rgraph.NegOp(value)), dim, keepdim, _type(node)))
+
+
+@converts(aten.min.dim)
+def convert_min_dim(imp: GraphImporter, node: torch.fx.Node, x: Any, dim: int, keepdim: bool = False) -> tuple[SSAValue, SSAValue]:
+    values = _reduce(imp, node, "amin", x, [dim], keepdim, index=0)
+    value = imp.values[x]
+    if dtype_of(value.type) == "i1":
+        value = imp.cast(value, "i64")
+    return values, imp.add(rgraph.ArgmaxOp(imp.add(rgraph.NegOp(value)), dim, keepdim, _type(node, 1)))
+
+
+@converts(aten.var_mean.correction)
+def convert_var_mean(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: Any = None, *, correction: Any = 1,
+                     keepdim: bool = False) -> tuple[SSAValue, SSAValue]:
+    var = convert_var(imp, _FirstResult(node, 0), x, dims, correction=correction, keepdim=keepdim)
+    return var, _reduce(imp, node, "mean", x, dims, keepdim, index=1)
+
+
+class _FirstResult:
+    """A multi-result FX node seen as its `index`-th result, for converters written for one."""
+
+    def __init__(self, node: torch.fx.Node, index: int):
+        self.meta = {"val": node.meta["val"][index]}
+        self.target = node.target
+
+
+@converts(aten.linalg_vector_norm.default)
+def convert_vector_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, ord: float = 2, dim: Any = None,  # noqa: A002
+                        keepdim: bool = False, *, dtype: Any = None) -> SSAValue:
+    """sum(|x|^p)^(1/p), with the special orders inf (max), -inf (min) and 0 (count of non-zeros);
+    bf16/f16 compute in f32 and round once."""
+    result_dtype, shape = _meta(node)
+    out_dtype = accumulator_dtype(result_dtype)
+    value = imp.cast(imp.values[x], out_dtype)
+    dims = [] if dim is None or not _shape(value) else ([dim] if isinstance(dim, int) else list(dim))
+    out = tensor_type(out_dtype, shape)
+    magnitude = imp.add(rgraph.AbsOp(value))
+    if ord in (float("inf"), float("-inf")):
+        return imp.cast(imp.add((rgraph.AmaxOp if ord > 0 else rgraph.AminOp)(magnitude, dims, keepdim, out)), result_dtype)
+    if ord == 0:
+        nonzero = imp.add(rgraph.NeOp(value, imp.full(0, out_dtype), tensor_type("i1", _shape(value))))
+        return imp.cast(imp.add(rgraph.SumOp(imp.cast(nonzero, out_dtype), dims, keepdim, out)), result_dtype)
+    if ord == 1:
+        return imp.cast(imp.add(rgraph.SumOp(magnitude, dims, keepdim, out)), result_dtype)
+    if ord == 2:
+        square = imp.add(rgraph.MulOp(value, value, value.type))
+        return imp.cast(imp.add(rgraph.SqrtOp(imp.add(rgraph.SumOp(square, dims, keepdim, out)))), result_dtype)
+    powered = imp.add(rgraph.PowOp(magnitude, imp.full(float(ord), out_dtype), magnitude.type))
+    total = imp.add(rgraph.SumOp(powered, dims, keepdim, out))
+    return imp.cast(imp.add(rgraph.PowOp(total, imp.full(1.0 / ord, out_dtype), out)), result_dtype)
+
+
+@converts(aten.addmv.default)
+def convert_addmv(imp: GraphImporter, node: torch.fx.Node, bias: Any, mat: Any, vec: Any, *, beta: Any = 1,
+                  alpha: Any = 1) -> SSAValue:
+    """beta * bias + alpha * (mat @ vec), the vector as a one-column matrix for the systolic body;
+    beta = 0 ignores the bias (NaNs included), as PyTorch does. bf16/f16 compute in f32, round once."""
+    out_dtype, shape = _meta(node)
+    dtype = accumulator_dtype(out_dtype)
+    matrix, vector = imp.cast(imp.values[mat], dtype), imp.cast(imp.values[vec], dtype)
+    column = imp.add(rgraph.ReshapeOp(vector, tensor_type(dtype, (_shape(vector)[0], 1))))
+    product = imp.add(rgraph.MatmulOp(matrix, column, tensor_type(dtype, (shape[0], 1))))
+    out = tensor_type(dtype, shape)
+    return imp.cast(_scaled_sum(imp, imp.add(rgraph.ReshapeOp(product, out)), bias, alpha, beta, dtype, out), out_dtype)
+
+
+@converts(aten.addbmm.default)
+def convert_addbmm(imp: GraphImporter, node: torch.fx.Node, bias: Any, a: Any, b: Any, *, beta: Any = 1,
+                   alpha: Any = 1) -> SSAValue:
+    """beta * bias + alpha * sum over the batch of a[i] @ b[i] (bf16/f16: in f32, rounded once)."""
+    out_dtype, shape = _meta(node)
+    dtype = accumulator_dtype(out_dtype)
+    lhs, rhs = imp.cast(imp.values[a], dtype), imp.cast(imp.values[b], dtype)
+    batch = _shape(lhs)[0]
+    products = imp.add(rgraph.MatmulOp(lhs, rhs, tensor_type(dtype, (batch,) + shape)))
+    out = tensor_type(dtype, shape)
+    return imp.cast(_scaled_sum(imp, imp.add(rgraph.SumOp(products, [0], False, out)), bias, alpha, beta, dtype, out), out_dtype)
+
+
+def _scaled_sum(imp: GraphImporter, product: SSAValue, bias: Any, alpha: Any, beta: Any, dtype: str, out) -> SSAValue:
+    if alpha != 1:
+        product = imp.add(rgraph.MulOp(product, imp.full(alpha, dtype), out))
+    if beta == 0:
+        return product
+    addend = imp.cast(imp.value(bias, dtype), dtype)
+    if beta != 1:
+        addend = imp.add(rgraph.MulOp(addend, imp.full(beta, dtype), addend.type))
+    return imp.add(rgraph.AddOp(product, addend, out))
+
+
+def _positions(imp: GraphImporter, stem: str, positions: list[int]) -> SSAValue:
+    return _constant(imp, stem, torch.tensor(positions, dtype=torch.int64))
+
+
+def _take_positions(imp: GraphImporter, value: SSAValue, dim: int, positions: list[int], stem: str) -> SSAValue:
+    """value's slices along `dim` at compile-time `positions`: a PMU gather (flip, reflection padding)."""
+    shape = list(_shape(value))
+    shape[dim] = len(positions)
+    return imp.add(rgraph.IndexSelectOp(value, _positions(imp, stem, positions), dim,
+                                        tensor_type(dtype_of(value.type), tuple(shape))))
+
+
+@converts(aten.flip.default)
+def convert_flip(imp: GraphImporter, node: torch.fx.Node, x: Any, dims: list) -> SSAValue:
+    value = imp.values[x]
+    rank = len(_shape(value))
+    for d in sorted({d % max(rank, 1) for d in dims}):
+        if rank and _shape(value)[d] > 1:
+            value = _take_positions(imp, value, d, list(range(_shape(value)[d] - 1, -1, -1)), "flip.positions")
+    return value
+
+
+@converts(aten.repeat.default)
+def convert_repeat(imp: GraphImporter, node: torch.fx.Node, x: Any, repeats: list) -> SSAValue:
+    """x.repeat(r): x with leading ones, each dim d widened to (r_d, n_d) by expand, then merged."""
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    src = (1,) * (len(repeats) - len(_shape(value))) + _shape(value)
+    interleaved = tuple(v for s in src for v in (1, s))
+    widened = tuple(v for r, s in zip(repeats, src) for v in (r, s))
+    spread = imp.add(rgraph.ReshapeOp(value, tensor_type(dtype, interleaved)))
+    expanded = imp.add(rgraph.ExpandOp(spread, tensor_type(dtype, widened)))
+    return imp.add(rgraph.ReshapeOp(expanded, tensor_type(dtype, shape)))
+
+
+@converts(aten.diagonal.default)
+def convert_diagonal(imp: GraphImporter, node: torch.fx.Node, x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> SSAValue:
+    """The diagonal as one index over (dim1, dim2) at compile-time positions, moved last like torch."""
+    dtype, shape = _meta(node)
+    value = imp.values[x]
+    rank = len(_shape(value))
+    d1, d2 = dim1 % rank, dim2 % rank
+    rest = [d for d in range(rank) if d not in (d1, d2)]
+    moved = imp.add(rgraph.PermuteOp(value, rest + [d1, d2],
+                                     tensor_type(dtype, tuple(_shape(value)[d] for d in rest + [d1, d2]))))
+    n = shape[-1]
+    rows = [i - min(offset, 0) for i in range(n)]
+    cols = [i + max(offset, 0) for i in range(n)]
+    if n == 0:
+        return imp.full(0, dtype, shape)
+    return imp.add(rgraph.IndexOp(moved, [_positions(imp, "diagonal.rows", rows), _positions(imp, "diagonal.cols", cols)],
+                                  [rank - 2, rank - 1], tensor_type(dtype, shape)))
+
+
+@converts(aten.constant_pad_nd.default)
+def convert_constant_pad(imp: GraphImporter, node: torch.fx.Node, x: Any, pad: list, value: Any = 0) -> SSAValue:
+    """Padding as concatenation with filled blocks (PMU writes), negative padding as a slice;
+    `pad` lists (before, after) pairs from the last dim backwards, as F.pad does."""
+    dtype, _ = _meta(node)
+    return _pad(imp, imp.cast(imp.values[x], dtype), list(pad), value)
+
+
+def _pad(imp: GraphImporter, out: SSAValue, pad: list[int], value: Any) -> SSAValue:
+    dtype = dtype_of(out.type)
+    rank = len(_shape(out))
+    for i in range(len(pad) // 2):
+        dim = rank - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        size = _shape(out)[dim]
+        out = _slice(imp, out, dim, max(-before, 0), size - max(-after, 0), 1)
+        pieces = []
+        for width in (before, None, after):
+            if width is None:
+                pieces.append(out)
+            elif width > 0:
+                block = list(_shape(out))
+                block[dim] = width
+                pieces.append(imp.full(value, dtype, tuple(block)))
+        if len(pieces) > 1:
+            shape = list(_shape(out))
+            shape[dim] += max(before, 0) + max(after, 0)
+            out = imp.add(rgraph.ConcatOp(pieces, dim, tensor_type(dtype, tuple(shape))))
+    return out
+
+
+@converts(aten.native_group_norm.default)
+def convert_group_norm(imp: GraphImporter, node: torch.fx.Node, x: Any, weight: Any, bias: Any, n: int, channels: int,
+                       hxw: int, groups: int, eps: float) -> tuple:
+    """Group norm as layer norm's pieces over (channels / groups, spatial) of each group (in f32
+    for bf16 and f16, like layer norm)."""
+    out_dtype, shape = _meta(node, 0)
+    dtype = accumulator_dtype(out_dtype)
+    value = imp.cast(imp.values[x], dtype)
+    grouped_shape = (n, groups, (channels // groups) * hxw)
+    grouped = imp.add(rgraph.ReshapeOp(value, tensor_type(dtype, grouped_shape)))
+    kept = tensor_type(dtype, (n, groups, 1))
+    full = tensor_type(dtype, grouped_shape)
+    mean = imp.add(rgraph.MeanOp(grouped, [2], True, kept))
+    centred = imp.add(rgraph.SubOp(grouped, mean, full))
+    var = imp.add(rgraph.MeanOp(imp.add(rgraph.MulOp(centred, centred, full)), [2], True, kept))
+    rstd = imp.add(rgraph.RsqrtOp(imp.add(rgraph.AddOp(var, imp.full(eps, dtype), kept))))
+    out = imp.add(rgraph.ReshapeOp(imp.add(rgraph.MulOp(centred, rstd, full)), tensor_type(dtype, shape)))
+    per_channel = tensor_type(dtype, (channels,) + (1,) * (len(shape) - 2))
+    if weight is not None:
+        out = imp.add(rgraph.MulOp(out, imp.add(rgraph.ReshapeOp(imp.cast(imp.values[weight], dtype), per_channel)),
+                                   tensor_type(dtype, shape)))
+    if bias is not None:
+        out = imp.add(rgraph.AddOp(out, imp.add(rgraph.ReshapeOp(imp.cast(imp.values[bias], dtype), per_channel)),
+                                   tensor_type(dtype, shape)))
+    stats = tensor_type(dtype, (n, groups))
+    return (imp.cast(out, out_dtype), imp.cast(imp.add(rgraph.ReshapeOp(mean, stats)), _meta(node, 1)[0]),
+            imp.cast(imp.add(rgraph.ReshapeOp(rstd, stats)), _meta(node, 2)[0]))

@@ -651,7 +651,7 @@ func.func @case80() {
 
 // -----
 
-// CHECK: rgraph.im2col: input must be (N, C, L) or (N, C, H, W), got (2, 4)
+// CHECK: rgraph.im2col: input must be (N, C, L), (N, C, H, W) or (N, C, D, H, W), got (2, 4)
 func.func @case81(%a: tensor<2x4xf32>) {
   %0 = rgraph.im2col %a {kernel = array<i64: 1>, stride = array<i64: 1>, padding = array<i64: 0>, dilation = array<i64: 1>, groups = 1 : i64, pad_with = "zero"} : tensor<2x4xf32> -> tensor<2x1x4x1xf32>
   func.return
@@ -758,5 +758,13 @@ func.func @case93(%a: tensor<5x4xf32>, %b: tensor<2x4xf32>, %i: tensor<3x4xi64>)
 // CHECK: rgraph.scatter: parameter 'reduce' must be one of ['none', 'add'], got 'max'
 func.func @case94(%a: tensor<5x4xf32>, %b: tensor<3x4xf32>, %i: tensor<3x4xi64>) {
   %0 = rgraph.scatter %a, %i, %b {dim = 0 : i64, reduce = "max"} : (tensor<5x4xf32>, tensor<3x4xi64>, tensor<3x4xf32>) -> tensor<5x4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK: rgraph.math: parameter 'fn' must be one of ['log1p', 'expm1', 'log2', 'log10', 'exp2', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tan', 'asinh', 'acosh', 'atanh', 'trunc', 'round', 'sign'], got 'bessel_j0'
+func.func @case95(%a: tensor<3xf32>) {
+  %0 = rgraph.math %a {fn = "bessel_j0"} : tensor<3xf32> -> tensor<3xf32>
   func.return
 }

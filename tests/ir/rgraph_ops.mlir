@@ -80,6 +80,7 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
   %sscat = rgraph.slice_scatter %x, %y2 {dim = 1 : i64, start = 0 : i64, end = 4 : i64, step = 2 : i64} : (tensor<2x4xf32>, tensor<2x2xf32>) -> tensor<2x4xf32>
   %iput = rgraph.index_put %w[%ids], %y {indexed_dims = array<i64: 0>, accumulate = true} : (tensor<10x4xf32>, tensor<4xf32>, tensor<3xi64>) -> tensor<10x4xf32>
   %scat = rgraph.scatter %x, %n, %x {dim = 1 : i64, reduce = "add"} : (tensor<2x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  %math = rgraph.math %x {fn = "log1p"} : tensor<2x4xf32> -> tensor<2x4xf32>
   %full = rgraph.full {value = 5.000000e-01 : f64} : tensor<2x4xf32>
   %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
   %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>
@@ -130,6 +131,7 @@ func.func @every_op(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %b: tensor<2x4xi1>, 
 // CHECK-NEXT: %sscat = rgraph.slice_scatter %x, %y2 {dim = 1 : i64, start = 0 : i64, end = 4 : i64, step = 2 : i64} : (tensor<2x4xf32>, tensor<2x2xf32>) -> tensor<2x4xf32>
 // CHECK-NEXT: %iput = rgraph.index_put %w[%ids], %y {indexed_dims = array<i64: 0>, accumulate = true} : (tensor<10x4xf32>, tensor<4xf32>, tensor<3xi64>) -> tensor<10x4xf32>
 // CHECK-NEXT: %scat = rgraph.scatter %x, %n, %x {dim = 1 : i64, reduce = "add"} : (tensor<2x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<2x4xf32>
+// CHECK-NEXT: %math = rgraph.math %x {fn = "log1p"} : tensor<2x4xf32> -> tensor<2x4xf32>
 // CHECK-NEXT: %full = rgraph.full {value = 5.000000e-01 : f64} : tensor<2x4xf32>
 // CHECK-NEXT: %fulli = rgraph.full {value = 1 : i64} : tensor<i1>
 // CHECK-NEXT: %arange = rgraph.arange {start = 0 : i64, end = 8 : i64, step = 3 : i64} : tensor<3xi64>
