@@ -112,15 +112,20 @@ class PlacementResult:
 
 
 def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int = 0,
-          wall_limit: float | None = None) -> PlacementResult:
+          wall_limit: float | None = None, start: np.ndarray | None = None) -> PlacementResult:
     """Place every unit of `problem` on a site of its kind, minimising weighted wirelength.
 
     `seconds` is the budget, counted in work; the wall clock stops a run only past `wall_limit`
     seconds (default: `seconds`). A compiler that must give the same bytes on a loaded machine
-    passes a generous `wall_limit`, so that only the work counters decide."""
+    passes a generous `wall_limit`, so that only the work counters decide. `start` (a legal
+    `site_of_unit`) replaces the global start: the run refines it (the cycle-driven placer
+    re-places a placement under new net weights this way)."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
-    return _Run(problem, seconds, seed, wall_limit or seconds).result()
+    if start is not None:
+        start = np.asarray(start, dtype=np.int64)
+        problem.check(start)
+    return _Run(problem, seconds, seed, wall_limit or seconds).result(start)
 
 
 class _Run:
@@ -148,10 +153,14 @@ class _Run:
     def optimal(self, site_of_unit: np.ndarray) -> bool:
         return wirelength(self.p, site_of_unit) <= self.lower_bound + 1e-9
 
-    def result(self) -> PlacementResult:
+    def result(self, start: np.ndarray | None = None) -> PlacementResult:
         p = self.p
         t = time.perf_counter()
-        site_of_unit, start_kind = construct(p, self.seed)
+        if start is None:
+            site_of_unit, start_kind = construct(p, self.seed)
+        else:
+            site_of_unit, start_kind = start.copy(), "given"
+            self.spent = 0.0
         self.phase("construct", site_of_unit, t, start=start_kind)
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
