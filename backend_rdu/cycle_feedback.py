@@ -41,17 +41,22 @@ class KernelFeedback:
 
 def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, int]]]]) -> dict[int, KernelFeedback]:
     """Per kernel index (module order) given in `sites` (its stages' sites), the kernel's simulated
-    cycles with every kernel of `module` placed as given; kernels not in `sites` keep the sites they
-    have. Raises the router's error if the placement cannot be routed."""
+    cycles with those kernels placed as given; the module's other kernels are left out. Raises
+    the router's error if the placement cannot be routed."""
     from backend_rdu.emit_bitstream import emit_bitstream
     from backend_rdu.route_pass import RoutePass
     from backend_rdu.section_pass import SectionPass
     from functional_sim import SimulationError, simulate
 
     copy = module.clone()
+    kept = sorted(sites)
+    for k, kernel in enumerate(rdu.kernels(copy)):  # kernels run one after another from empty FIFOs:
+        if k not in sites:  # the others change no kernel's cycles
+            kernel.detach()
+            kernel.erase()
     kernels = rdu.kernels(copy)
-    for index, stage_sites in sites.items():
-        for stage, placed in zip(kernels[index].stages(), stage_sites):
+    for kernel, index in zip(kernels, kept):
+        for stage, placed in zip(kernel.stages(), sites[index]):
             stage.set_sites(placed)
     ctx = Context()
     RoutePass().apply(ctx, copy)
@@ -63,7 +68,7 @@ def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, i
     except SimulationError:  # a deadlock of the configured FIFOs: measure with grown ones, and say so
         deadlocked = True
         sim = simulate(bitstream, None, execute=False, fifos="grow")
-    # global stream id -> (kernel index, stage index, result index), as emit_bitstream numbers them
+    # global stream id -> (kernel, stage index, result index), as emit_bitstream numbers them
     stream_of: dict[int, tuple[int, int, int]] = {}
     for k, kernel in enumerate(kernels):
         for i, stage in enumerate(kernel.stages()):
@@ -75,7 +80,7 @@ def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, i
         base += len(kernel.stages())
     out: dict[int, KernelFeedback] = {}
     for record in sim.kernels:
-        if record.id not in sites or record.run is None:
+        if record.run is None:
             continue
         g, run = record.run
         busy, critical, stage_critical = {}, {}, {}
@@ -92,5 +97,6 @@ def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, i
                     stage_critical[local] = stage_critical.get(local, 0.0) + float(cycles)
                 continue
             critical[key] = critical.get(key, 0.0) + float(cycles)
-        out[record.id] = KernelFeedback(float(record.cycles - record.launch_cycles), deadlocked, busy, critical, stage_critical)
+        stuck = deadlocked and bool(record.fifo_growth)  # the kernels whose FIFOs had to grow
+        out[kept[record.id]] = KernelFeedback(float(record.cycles - record.launch_cycles), stuck, busy, critical, stage_critical)
     return out
