@@ -43,7 +43,10 @@ ANNEAL_SHARE = 0.75  # of the budget for the first annealing run; later rounds s
 # issue 11: on compiler netlists windows rarely pay and the longer run won on attention, llama, mixtral)
 WINDOW_ROUND_SHARE = 0.5  # of what is left, for the windows of a round that is not the last
 TRIAL_SHARE = 0.03  # of the budget for each temperature trial (0.05 before issue 11)
-TRIAL_TEMPERATURES = (1.0, 4.0, 16.0, 64.0)  # start temperatures tried, in units of the median net weight
+TRIAL_TEMPERATURES = (1.0, 4.0, 16.0, 64.0)
+TRIAL_TIE = 0.02  # trials this close to the best are tied
+LONG_RUN_HOTTER = 2.0  # the long run starts this much hotter than the winning trial
+TRIAL_TOLERANCE = float(__import__("os").environ.get("W3P_TOL", "0.0"))  # start temperatures tried, in units of the median net weight
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
 WHOLE_DTIME_PER_SECOND = 0.2  # the same for one whole-netlist model (measured 0.25-0.4, one core)
@@ -212,9 +215,17 @@ class _Run:
             results.append((wirelength(self.p, trial), factor, trial))
             if self.optimal(trial):
                 break
-        cost, factor, trial = min(results, key=lambda r: r[:2])
-        self.phase("temperature trials", trial, t, chosen=factor, trial_wirelengths=[_number(r[0]) for r in results])
-        return (trial if cost < wirelength(self.p, site_of_unit) else site_of_unit), factor
+        best = min(r[0] for r in results)
+        # trials within TRIAL_TIE of the best are a tie (their spread is noise): the coolest wins
+        cost, factor, trial = min((r for r in results if r[0] <= best * (1 + TRIAL_TIE) + 1e-9), key=lambda r: r[1])
+        # A short trial favours cool runs (a hot one has no time to settle); the long run, ~25x
+        # longer, pays off hotter (measured on compiler kernels and generators, see docs). An
+        # optimal trial keeps its own temperature.
+        run_factor = factor if self.optimal(trial) else factor * LONG_RUN_HOTTER
+        keep = min(results, key=lambda r: r[:2])  # the run goes on from the best trial
+        self.phase("temperature trials", keep[2], t, chosen=run_factor, best_trial=factor,
+                   trial_wirelengths=[_number(r[0]) for r in results])
+        return (keep[2] if keep[0] < wirelength(self.p, site_of_unit) else site_of_unit), run_factor
 
     def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
         t = time.perf_counter()
