@@ -46,6 +46,7 @@ TRIAL_SHARE = 0.03  # of the budget for each temperature trial (0.05 before issu
 TRIAL_TEMPERATURES = (1.0, 4.0, 16.0, 64.0)
 TRIAL_TIE = 0.02  # trials this close to the best are tied
 LONG_RUN_HOTTER = 2.0  # the long run starts this much hotter than the winning trial
+NEAR_BOUND = 1.1  # ... unless that trial is within this factor of the lower bound
 TRIAL_TOLERANCE = float(__import__("os").environ.get("W3P_TOL", "0.0"))  # start temperatures tried, in units of the median net weight
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
@@ -220,8 +221,10 @@ class _Run:
         cost, factor, trial = min((r for r in results if r[0] <= best * (1 + TRIAL_TIE) + 1e-9), key=lambda r: r[1])
         # A short trial favours cool runs (a hot one has no time to settle); the long run, ~25x
         # longer, pays off hotter (measured on compiler kernels and generators, see docs). An
-        # optimal trial keeps its own temperature.
-        run_factor = factor if self.optimal(trial) else factor * LONG_RUN_HOTTER
+        # almost-optimal trial (within NEAR_BOUND of the lower bound: grid-like netlists, whose start
+        # is nearly right) keeps its own, cool, temperature.
+        near = cost <= NEAR_BOUND * self.lower_bound + 1e-9
+        run_factor = factor if near else factor * LONG_RUN_HOTTER
         keep = min(results, key=lambda r: r[:2])  # the run goes on from the best trial
         self.phase("temperature trials", keep[2], t, chosen=run_factor, best_trial=factor,
                    trial_wirelengths=[_number(r[0]) for r in results])
