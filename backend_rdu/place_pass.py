@@ -6,6 +6,10 @@ multicast tree) for the CP-SAT-centred placer in `backend_rdu.placement`. Kernel
 model) are placed once and share the placement. The placement summary (wirelength, lower bound,
 gap, solver statistics, seed) is kept on the module (`#rdu.placement<...>`) for the bitstream manifest; it holds only
 deterministic figures, so the same compile gives the same bytes.
+
+`objective=cycles` then re-places for simulated cycles: candidates (the wirelength placement, the
+greedy one, re-placements with stream head nets weighted by traffic and criticality) are routed
+and timed by the event simulator (`backend_rdu.cycle_feedback`), and each kernel keeps its fastest.
 """
 
 from __future__ import annotations
@@ -210,7 +214,8 @@ class PlacePass(ModulePass):
         summary["objective"] = "simulated-cycles"
         chosen = "; ".join(f"{distinct[sig].sym_name.data}: " + ", ".join(f"{label} {c}" for label, c in trail[sig])
                            + f" -> {best[sig].label}" for sig in distinct)
-        summary["method"] = f"cp-sat windows, cycle-driven ({self.rounds} rounds; body cycles {chosen})"
+        rounds = f"{self.rounds} round" + ("" if self.rounds == 1 else "s")
+        summary["method"] = f"cp-sat windows, cycle-driven ({rounds}; body cycles {chosen})"
         return {sig: c.sites for sig, c in best.items()}
 
     @staticmethod
