@@ -6,6 +6,10 @@ multicast tree) for the CP-SAT-centred placer in `backend_rdu.placement`. Kernel
 model) are placed once and share the placement. The placement summary (wirelength, lower bound,
 gap, solver statistics, seed) is kept on the module (`#rdu.placement<...>`) for the bitstream manifest; it holds only
 deterministic figures, so the same compile gives the same bytes.
+
+`objective=cycles` then re-places for simulated cycles: candidates (the wirelength placement, the
+greedy one, re-placements with stream head nets weighted by traffic and criticality) are routed
+and timed by the event simulator (`backend_rdu.cycle_feedback`), and each kernel keeps its fastest.
 """
 
 from __future__ import annotations
@@ -18,17 +22,26 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
+from backend_rdu.cycle_feedback import KernelFeedback, simulate_placement
 from backend_rdu.initial_placement import place_kernel_greedy
 from backend_rdu.kernel_signature import kernel_signature
 from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place, wirelength, wirelength_lower_bound
 from backend_rdu.placement.placer import construct_seconds
+from backend_rdu.routing.errors import RoutingError
 from chip_model import ChipSpec
 from dialects import rdu
+from dialects.diagnostics import RduccError
 from dialects.rdu_attrs import CP_SAT_COUNTERS, PlacementSummaryAttr
 from passes.target import lowered_target_chip
 
 
 def kernel_netlist(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]]]:
+    """The kernel's placement netlist and its units' names per stage (`kernel_nets`)."""
+    netlist, names, _ = kernel_nets(kernel)
+    return netlist, names
+
+
+def kernel_nets(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]], list[tuple[int, int]]]:
     """Units named `stage.unit`; one net per source unit of every stream, as the stream routes.
 
     A stream from n units to consumer stages of m_1, m_2, ... units has max(n, m_j) parallel paths
@@ -37,14 +50,16 @@ def kernel_netlist(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]]]:
     shares its trunk), so they form one multi-pin net, whose half-perimeter is the Steiner length
     of the tree for up to three pins and a lower estimate beyond. Modelling the fan-out as one
     2-pin net per destination instead would charge the trunk once per destination and pull the
-    placer towards star shapes the router never builds."""
+    placer towards star shapes the router never builds.
+
+    The third item gives, per net, the stream it models: (stage index, result index)."""
     stages = kernel.stages()
     names = [[f"{i}.{u}" for u in range(st.unit_count)] for i, st in enumerate(stages)]
     units = [Unit(name, st.unit_kind) for st, group in zip(stages, names) for name in group]
     index = {st: i for i, st in enumerate(stages)}
-    nets = []
+    nets, streams = [], []
     for i, st in enumerate(stages):
-        for result in st.results:
+        for r, result in enumerate(st.results):
             consumers = list(dict.fromkeys(j for use in result.uses if (j := index.get(use.operation)) is not None))
             if not consumers:
                 continue
@@ -56,12 +71,36 @@ def kernel_netlist(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]]]:
                 for t in range(k):
                     trees.setdefault(t * n // k, []).append(names[j][t * m // k])
             nets += [Net((names[i][s], *dict.fromkeys(dsts))) for s, dsts in sorted(trees.items())]
-    return Netlist(tuple(units), tuple(nets)), names
+            streams += [(i, r)] * len(trees)
+    return Netlist(tuple(units), tuple(nets)), names, streams
 
 
 # What the summary's wirelength measures: weighted half-perimeter of each stream's multicast tree
 # (one net per source unit, `kernel_netlist`).
 OBJECTIVE = "multicast-hpwl"
+OBJECTIVES = ("wirelength", "cycles")
+
+# Cycle-driven placement (`objective=cycles`). The router takes each stream from its producer's
+# first unit to each consumer stage's first unit, and the simulator charges the stream's tiles to
+# the links of that route, so those "head" units decide latency and link sharing. A round adds one
+# head net per stream, weighted by the cycles the stream holds its path (traffic: what it loads
+# onto every link it crosses) and raised for the streams on the critical path, and re-places the
+# best placement so far under the new weights; every candidate is routed and simulated, and each
+# kernel keeps its fastest.
+HEAD_SHARE = 1.0  # head nets' total weight, relative to the base nets' total
+CRITICAL_GAIN = 8.0  # head weight x (1 + gain x the stream's share of the critical path)
+ROUND_SHARE = 0.5  # of the wirelength placement's budget, for each re-placement
+
+
+class PlaceOptionError(RduccError):
+    """An rdu-place option out of range."""
+
+
+@dataclass
+class _Candidate:
+    sites: list[list[tuple[int, int]]]
+    feedback: KernelFeedback
+    label: str
 
 
 @dataclass(frozen=True)
@@ -72,8 +111,16 @@ class PlacePass(ModulePass):
     seconds: float = 1.0  # placer budget for the whole module, shared by its distinct kernels
     greedy: bool = False  # skip the placer: nearest free sites in dataflow order
     random: bool = False  # skip the placer: seeded random legal sites (a baseline for experiments)
+    objective: str = "wirelength"  # or "cycles": re-place for simulated cycles (see above)
+    rounds: int = 3  # cycle-driven re-placement rounds
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
+        if self.objective not in OBJECTIVES:
+            raise PlaceOptionError(f"rdu-place: objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.objective == "cycles" and (self.greedy or self.random):
+            raise PlaceOptionError("rdu-place: objective=cycles places with the CP-SAT placer; drop greedy/random")
+        if self.rounds < 0:
+            raise PlaceOptionError(f"rdu-place: rounds must be at least 0, got {self.rounds}")
         chip = lowered_target_chip(module, "rdu-place")
         kernels = rdu.kernels(module)
         distinct: dict[tuple, rdu.KernelOp] = {}
@@ -85,10 +132,13 @@ class PlacePass(ModulePass):
                    "cp_sat": {c: 0 for c in CP_SAT_COUNTERS},
                    "objective": OBJECTIVE}
         placed: dict[tuple, list[list[tuple[int, int]]]] = {}
+        budgets: dict[tuple, float] = {}
         for signature, kernel in distinct.items():
             units = sum(st.unit_count for st in kernel.stages())
-            budget = max(0.05, self.seconds * units / total_units)
-            placed[signature] = self.place_kernel(kernel, chip, budget, summary)
+            budgets[signature] = max(0.05, self.seconds * units / total_units)
+            placed[signature] = self.place_kernel(kernel, chip, budgets[signature], summary)
+        if self.objective == "cycles" and distinct:
+            placed = self.place_for_cycles(module, chip, distinct, placed, budgets, summary)
         for kernel in kernels:
             for stage, sites in zip(kernel.stages(), placed[kernel_signature(kernel)]):
                 stage.set_sites(sites)
@@ -102,19 +152,13 @@ class PlacePass(ModulePass):
             return place_kernel_random(kernel, chip, self.seed)
         netlist, names = kernel_netlist(kernel)
         if self.greedy:
-            greedy = place_kernel_greedy(kernel, chip)
-            sites = [greedy[st] for st in kernel.stages()]
+            sites = greedy_sites(kernel, chip)
             # measured on the same objective as the placer's, so the two summaries compare
             problem = PlacementProblem.build(chip, netlist)
-            site_of = {name: xy for group, placed in zip(names, sites) for name, xy in zip(group, placed)}
-            site_of_unit = np.array([problem.site_at[site_of[n]] for n in problem.unit_names], dtype=np.int64)
-            summary["wirelength"] += wirelength(problem, site_of_unit)
+            summary["wirelength"] += wirelength(problem, site_array(problem, names, sites))
             summary["lower_bound"] += wirelength_lower_bound(problem)
             return sites
-        # The budget is counted in work; the clock may stop the placer only far past it, so a
-        # loaded machine still gives the same placement and the same bitstream.
-        wall_limit = 20 * seconds + 10 * construct_seconds(len(netlist.units))
-        result = place(PlacementProblem.build(chip, netlist), seconds=seconds, seed=self.seed, wall_limit=wall_limit)
+        result = self.run_placer(PlacementProblem.build(chip, netlist), seconds, netlist)
         summary["wirelength"] += result.wirelength
         summary["lower_bound"] += result.lower_bound
         cp_sat = result.stats.get("cp_sat", {})
@@ -122,6 +166,105 @@ class PlacePass(ModulePass):
             summary["cp_sat"][counter] += int(cp_sat.get(counter, 0))
         positions = result.positions
         return [[positions[name] for name in group] for group in names]
+
+    def run_placer(self, problem: PlacementProblem, seconds: float, netlist: Netlist, start=None):
+        # The budget is counted in work; the clock may stop the placer only far past it, so a
+        # loaded machine still gives the same placement and the same bitstream.
+        wall_limit = 20 * seconds + 10 * construct_seconds(len(netlist.units))
+        return place(problem, seconds=seconds, seed=self.seed, wall_limit=wall_limit, start=start)
+
+    def place_for_cycles(self, module: ModuleOp, chip: ChipSpec, distinct: dict[tuple, rdu.KernelOp],
+                         placed: dict[tuple, list[list[tuple[int, int]]]], budgets: dict[tuple, float],
+                         summary: dict) -> dict[tuple, list[list[tuple[int, int]]]]:
+        """Candidates per distinct kernel, each routed and simulated: the wirelength placement,
+        the greedy one, then `rounds` re-placements of the fastest so far with head nets weighted
+        by traffic and criticality. Each kernel keeps its fastest (fewest body cycles, a
+        deadlock-free one first); ties keep the earlier candidate."""
+        index_of = {}
+        for k, kernel in enumerate(rdu.kernels(module)):
+            index_of.setdefault(kernel_signature(kernel), k)
+
+        def simulate(candidate: dict[tuple, list[list[tuple[int, int]]]]) -> dict[tuple, KernelFeedback]:
+            feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in candidate.items()})
+            return {sig: feedback[index_of[sig]] for sig in candidate}
+
+        first = simulate(placed)
+        best = {sig: _Candidate(placed[sig], first[sig], "wirelength") for sig in distinct}
+        trail = {sig: [("wirelength", round(first[sig].body))] for sig in distinct}
+        greedy = {sig: greedy_sites(kernel, chip) for sig, kernel in distinct.items()}
+        self._keep(best, trail, greedy, simulate, "greedy")
+        for r in range(self.rounds):
+            candidate = {}
+            for sig, kernel in distinct.items():
+                netlist, names, streams = kernel_nets(kernel)
+                weighted = cycle_netlist(netlist, names, streams, best[sig].feedback)
+                problem = PlacementProblem.build(chip, weighted)
+                result = self.run_placer(problem, ROUND_SHARE * budgets[sig], weighted,
+                                         start=site_array(problem, names, best[sig].sites))
+                positions = result.positions
+                candidate[sig] = [[positions[name] for name in group] for group in names]
+            self._keep(best, trail, candidate, simulate, f"round {r + 1}")
+        # the summary's wirelength and bound stay on the multicast objective, for the chosen sites
+        summary["wirelength"], wl = 0, 0.0
+        for sig, kernel in distinct.items():
+            netlist, names = kernel_netlist(kernel)
+            problem = PlacementProblem.build(chip, netlist)
+            wl += wirelength(problem, site_array(problem, names, best[sig].sites))
+        summary["wirelength"] = wl
+        summary["objective"] = "simulated-cycles"
+        chosen = "; ".join(f"{distinct[sig].sym_name.data}: " + ", ".join(f"{label} {c}" for label, c in trail[sig])
+                           + f" -> {best[sig].label}" for sig in distinct)
+        rounds = f"{self.rounds} round" + ("" if self.rounds == 1 else "s")
+        summary["method"] = f"cp-sat windows, cycle-driven ({rounds}; body cycles {chosen})"
+        return {sig: c.sites for sig, c in best.items()}
+
+    @staticmethod
+    def _keep(best: dict, trail: dict, candidate: dict, simulate, label: str) -> None:
+        try:
+            feedback = simulate(candidate)
+        except RoutingError:  # a candidate the mesh cannot route is no candidate
+            for sig in candidate:
+                trail[sig].append((label, "unroutable"))
+            return
+        for sig, sites in candidate.items():
+            trail[sig].append((label, round(feedback[sig].body)))
+            if feedback[sig].score < best[sig].feedback.score:
+                best[sig] = _Candidate(sites, feedback[sig], label)
+
+
+def cycle_netlist(netlist: Netlist, names: list[list[str]], streams: list[tuple[int, int]],
+                  feedback: KernelFeedback) -> Netlist:
+    """The kernel's netlist plus one head net per stream (its producer's first unit and each
+    consumer stage's first unit: the route the simulator charges), weighted by the stream's
+    traffic and raised by its share of the critical path."""
+    heads: dict[tuple[int, int], list[str]] = {}
+    for net, stream in zip(netlist.nets, streams):
+        if net.units[0] == names[stream[0]][0]:  # the net of the producer's first unit
+            heads[stream] = [net.units[0], *(names[int(u.split(".")[0])][0] for u in net.units[1:])]
+    busy = {s: feedback.stream_busy.get(s, 0.0) for s in heads}
+    total = sum(busy.values())
+    if not heads or total <= 0 or feedback.body <= 0:
+        return netlist
+    scale = HEAD_SHARE * len(netlist.nets) / total
+    extra = []
+    for stream, units in heads.items():
+        critical = feedback.critical.get(stream, 0.0) / feedback.body
+        weight = round(scale * busy[stream] * (1.0 + CRITICAL_GAIN * critical), 3)
+        members = tuple(dict.fromkeys(units))
+        if weight > 0 and len(members) > 1:
+            extra.append(Net(members, weight))
+    return Netlist(netlist.units, netlist.nets + tuple(extra))
+
+
+def greedy_sites(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[tuple[int, int]]]:
+    greedy = place_kernel_greedy(kernel, chip)
+    return [greedy[st] for st in kernel.stages()]
+
+
+def site_array(problem: PlacementProblem, names: list[list[str]], sites: list[list[tuple[int, int]]]) -> np.ndarray:
+    """`site_of_unit` of a placement given per stage, in the problem's unit order."""
+    site_of = {name: xy for group, placed in zip(names, sites) for name, xy in zip(group, placed)}
+    return np.array([problem.site_at[site_of[n]] for n in problem.unit_names], dtype=np.int64)
 
 
 def place_kernel_random(kernel: rdu.KernelOp, chip: ChipSpec, seed: int) -> list[list[tuple[int, int]]]:

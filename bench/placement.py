@@ -159,39 +159,66 @@ def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set
     return rows
 
 
-# How each placement mode is asked of rdu-place, for the simulated-cycles comparison. A cycle-driven
-# mode (congestion-aware, timing-driven on critical streams) is not built yet; its row goes here.
-PLACEMENT_MODES = {"greedy": "rdu-place{{greedy=true}}", "wirelength": "rdu-place{{seed={seed}}}"}
+# How each placement mode is asked of rdu-place, for the simulated-cycles comparison.
+PLACEMENT_MODES = {"greedy": "rdu-place{{greedy=true}}", "wirelength": "rdu-place{{seed={seed}}}",
+                   "cycles": "rdu-place{{seed={seed} objective=cycles}}"}
+# Link-heavy kernels beyond the bundled examples: one layer of Llama-2-7B (bench.workloads), shapes only.
+WORKLOADS = ("llama2-7b-decode", "llama2-7b-prefill")
+
+
+def imported_graph(name: str, chip: str):
+    """The rgraph module of an example (examples/NAME.py) or a workload (WORKLOADS), before any pass."""
+    from pathlib import Path
+
+    from compiler.driver import CompileOptions, compile_model
+
+    if name in WORKLOADS:
+        from bench.sensitivity import imported
+
+        return imported(name.rsplit("-", 1)[1]).module
+    root = Path(__file__).parents[1] / "examples"
+    return compile_model(root / f"{name}.py", CompileOptions(chip=chip)).graph.module
 
 
 def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
     """Simulated cycles (discrete-event timing, shared links and FIFOs; nothing executed) of each
-    example compiled with each placement mode: what placement does to the cycles the chip pays."""
-    from pathlib import Path
-
+    example compiled with each placement mode: what placement does to the cycles the chip pays.
+    `body_cycles` leaves out the kernel launches, which no placement changes. A compile whose
+    configured FIFOs deadlock is timed with grown FIFOs and marked `deadlock`."""
     from backend_rdu.emit_bitstream import emit_bitstream
-    from compiler.driver import CompileOptions, compile_model
+    from compiler.driver import CompileOptions
     from dialects import make_context
-    from functional_sim import simulate
+    from functional_sim import SimulationError, simulate
     from passes.registry import run_pipeline
 
-    root = Path(__file__).parents[1] / "examples"
+    pipeline = CompileOptions(chip=chip, seed=seed).pipeline()
+    placed = f"rdu-place{{seed={seed}}}"
+    assert placed in pipeline
     rows = []
     for name in names:
-        options = CompileOptions(chip=chip, seed=seed)
-        compiled = compile_model(root / f"{name}.py", options)
-        placed = f"rdu-place{{seed={seed}}}"
-        assert placed in options.pipeline()
+        graph = imported_graph(name, chip)
         row: dict[str, Any] = {"example": name}
         for mode, pass_text in PLACEMENT_MODES.items():
-            module = compiled.graph.module.clone()
-            run_pipeline(make_context(), module, options.pipeline().replace(placed, pass_text.format(seed=seed)))
-            sim = simulate(emit_bitstream(module), None, execute=False)
+            module = graph.clone()
+            t = time.perf_counter()
+            run_pipeline(make_context(), module, pipeline.replace(placed, pass_text.format(seed=seed)))
+            compile_seconds = time.perf_counter() - t
+            bitstream = emit_bitstream(module)
+            try:
+                sim, deadlock = simulate(bitstream, None, execute=False), False
+            except SimulationError:
+                sim, deadlock = simulate(bitstream, None, execute=False, fifos="grow"), True
             largest = max(sim.kernels, key=lambda k: k.cycles)
-            row[mode] = {"cycles": sim.cycles, "largest_kernel": largest.name, "largest_kernel_cycles": largest.cycles,
-                         "wirelength": rdu_placement_wirelength(module)}
+            row[mode] = {"cycles": sim.cycles, "body_cycles": sum(k.cycles - k.launch_cycles for k in sim.kernels),
+                         "deadlock": deadlock, "largest_kernel": largest.name, "largest_kernel_cycles": largest.cycles,
+                         "bound": largest.bound, "wirelength": rdu_placement_wirelength(module),
+                         "compile_seconds": round(compile_seconds, 2)}
+        best = min(PLACEMENT_MODES, key=lambda m: (row[m]["deadlock"], row[m]["body_cycles"]))
+        row["fastest"] = best
+        row["cycles_over_wirelength"] = round(row["cycles"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
         rows.append(row)
-        print(f"{name}: cycles " + ", ".join(f"{m} {row[m]['cycles']}" for m in PLACEMENT_MODES), file=sys.stderr)
+        print(f"{name}: body cycles " + ", ".join(f"{m} {row[m]['body_cycles']}" + (" (deadlock)" if row[m]["deadlock"] else "")
+                                                   for m in PLACEMENT_MODES), file=sys.stderr)
     return rows
 
 
@@ -230,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
-    parser.add_argument("--cycles", default="attention,llama,mixtral",
-                        help="examples to simulate under each placement mode (empty skips)")
+    parser.add_argument("--cycles", default="attention,llama,mixtral,llama2-7b-decode,llama2-7b-prefill",
+                        help="examples (or llama2-7b-decode/-prefill) to simulate under each placement mode (empty skips)")
     parser.add_argument("--dump-netlists", metavar="DIR", help="write each example kernel's netlist JSON here")
     parser.add_argument("--examples", default="", help="comma-separated example names (default: all; hf:NAME for HF)")
     args = parser.parse_args(argv)
@@ -283,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{e['example']:>10} {e['units']:>6} placer {e['placer']['wirelength']} anneal "
                   f"{e['annealing_baseline']['wirelength']} lower bound {e['lower_bound']}")
         for c in report["cycles"]:
-            print(f"{c['example']:>10} simulated cycles: " + ", ".join(f"{m} {c[m]['cycles']}" for m in PLACEMENT_MODES))
+            print(f"{c['example']:>10} simulated body cycles: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES))
     return 0
 
 

@@ -113,8 +113,9 @@ def knob_options(fn):
                       help="force every FIFO's depth in tiles (default: the compiler sizes them; 1 deadlocks on purpose)")(fn)
     fn = click.option("--tile-bytes", type=click.IntRange(min=1), default=None,
                       help="force every stream's tile size in bytes (default: the compiler chooses)")(fn)
-    fn = click.option("--placer", type=click.Choice(["cpsat", "greedy", "random"]), default="cpsat", show_default=True,
-                      help="placement: CP-SAT windows, greedy nearest sites, or seeded random legal sites")(fn)
+    fn = click.option("--placer", type=click.Choice(["cpsat", "cycles", "greedy", "random"]), default="cpsat", show_default=True,
+                      help="placement: CP-SAT windows for wirelength, the same re-placed for simulated cycles, "
+                           "greedy nearest sites, or seeded random legal sites")(fn)
     return fn
 
 

@@ -33,7 +33,7 @@ OPT_PIPELINES = {
     1: "rdu-target{{chip={chip}}},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
        "rdu-place{{{place}}},rdu-route,rdu-section",
 }
-PLACERS = ("cpsat", "greedy", "random")
+PLACERS = ("cpsat", "cycles", "greedy", "random")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class CompileOptions:
     chip: str = "sn40l"
     opt_level: int = 1
     seed: int = 0
-    placer: str = "cpsat"  # cpsat | greedy | random (seeded random legal sites)
+    placer: str = "cpsat"  # cpsat | cycles (cpsat re-placed for simulated cycles) | greedy | random (seeded random legal sites)
     tile_bytes: int = 0  # > 0: force every stream's tile size (rdu-allocate-units{tile-bytes=N})
     fifo_depth: int = 0  # > 0: force every FIFO's depth in tiles (rdu-size-fifos{depth=N})
     tile_scale: float = 1.0  # multiply every tile size the compiler chooses (rdu-allocate-units{tile-scale=X})
@@ -73,7 +73,8 @@ class CompileOptions:
             raise ShardError(f"--tp {self.tp} needs --node NODE: the sockets and the network the program runs on")
         target = self.target_chip()
         chip = target if re.fullmatch(r"[A-Za-z0-9_-]+", target) else json.dumps(target)
-        place = f"seed={self.seed}" + {"cpsat": "", "greedy": " greedy=true", "random": " random=true"}[self.placer]
+        place = f"seed={self.seed}" + {"cpsat": "", "cycles": " objective=cycles", "greedy": " greedy=true",
+                                        "random": " random=true"}[self.placer]
         allocate = " ".join(([f"tile-bytes={self.tile_bytes}"] if self.tile_bytes else [])
                             + ([f"tile-scale={self.tile_scale!r}"] if self.tile_scale != 1.0 else []))
         allocate = f"{{{allocate}}}" if allocate else ""

@@ -43,7 +43,11 @@ ANNEAL_SHARE = 0.75  # of the budget for the first annealing run; later rounds s
 # issue 11: on compiler netlists windows rarely pay and the longer run won on attention, llama, mixtral)
 WINDOW_ROUND_SHARE = 0.5  # of what is left, for the windows of a round that is not the last
 TRIAL_SHARE = 0.03  # of the budget for each temperature trial (0.05 before issue 11)
-TRIAL_TEMPERATURES = (1.0, 4.0, 16.0, 64.0)  # start temperatures tried, in units of the median net weight
+TRIAL_TEMPERATURES = (1.0, 4.0, 16.0, 64.0)
+TRIAL_TIE = 0.02  # trials this close to the best are tied
+LONG_RUN_HOTTER = 2.0  # the long run starts this much hotter than the winning trial
+NEAR_BOUND = 1.1  # ... unless that trial is within this factor of the lower bound
+TRIAL_TOLERANCE = float(__import__("os").environ.get("W3P_TOL", "0.0"))  # start temperatures tried, in units of the median net weight
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
 WHOLE_DTIME_PER_SECOND = 0.2  # the same for one whole-netlist model (measured 0.25-0.4, one core)
@@ -112,15 +116,20 @@ class PlacementResult:
 
 
 def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int = 0,
-          wall_limit: float | None = None) -> PlacementResult:
+          wall_limit: float | None = None, start: np.ndarray | None = None) -> PlacementResult:
     """Place every unit of `problem` on a site of its kind, minimising weighted wirelength.
 
     `seconds` is the budget, counted in work; the wall clock stops a run only past `wall_limit`
     seconds (default: `seconds`). A compiler that must give the same bytes on a loaded machine
-    passes a generous `wall_limit`, so that only the work counters decide."""
+    passes a generous `wall_limit`, so that only the work counters decide. `start` (a legal
+    `site_of_unit`) replaces the global start: the run refines it (the cycle-driven placer
+    re-places a placement under new net weights this way)."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
-    return _Run(problem, seconds, seed, wall_limit or seconds).result()
+    if start is not None:
+        start = np.asarray(start, dtype=np.int64)
+        problem.check(start)
+    return _Run(problem, seconds, seed, wall_limit or seconds).result(start)
 
 
 class _Run:
@@ -148,10 +157,14 @@ class _Run:
     def optimal(self, site_of_unit: np.ndarray) -> bool:
         return wirelength(self.p, site_of_unit) <= self.lower_bound + 1e-9
 
-    def result(self) -> PlacementResult:
+    def result(self, start: np.ndarray | None = None) -> PlacementResult:
         p = self.p
         t = time.perf_counter()
-        site_of_unit, start_kind = construct(p, self.seed)
+        if start is None:
+            site_of_unit, start_kind = construct(p, self.seed)
+        else:
+            site_of_unit, start_kind = start.copy(), "given"
+            self.spent = 0.0
         self.phase("construct", site_of_unit, t, start=start_kind)
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
@@ -203,9 +216,19 @@ class _Run:
             results.append((wirelength(self.p, trial), factor, trial))
             if self.optimal(trial):
                 break
-        cost, factor, trial = min(results, key=lambda r: r[:2])
-        self.phase("temperature trials", trial, t, chosen=factor, trial_wirelengths=[_number(r[0]) for r in results])
-        return (trial if cost < wirelength(self.p, site_of_unit) else site_of_unit), factor
+        best = min(r[0] for r in results)
+        # trials within TRIAL_TIE of the best are a tie (their spread is noise): the coolest wins
+        cost, factor, trial = min((r for r in results if r[0] <= best * (1 + TRIAL_TIE) + 1e-9), key=lambda r: r[1])
+        # A short trial favours cool runs (a hot one has no time to settle); the long run, ~25x
+        # longer, pays off hotter (measured on compiler kernels and generators, see docs). An
+        # almost-optimal trial (within NEAR_BOUND of the lower bound: grid-like netlists, whose start
+        # is nearly right) keeps its own, cool, temperature.
+        near = cost <= NEAR_BOUND * self.lower_bound + 1e-9
+        run_factor = factor if near else factor * LONG_RUN_HOTTER
+        keep = min(results, key=lambda r: r[:2])  # the run goes on from the best trial
+        self.phase("temperature trials", keep[2], t, chosen=run_factor, best_trial=factor,
+                   trial_wirelengths=[_number(r[0]) for r in results])
+        return (keep[2] if keep[0] < wirelength(self.p, site_of_unit) else site_of_unit), run_factor
 
     def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
         t = time.perf_counter()

@@ -186,10 +186,10 @@ def test_same_seed_same_placement():
 def test_same_seed_same_placement_with_windows():
     """Large enough for the window decomposition (not the whole-netlist solve); a generous wall
     limit so that a loaded machine cannot let the clock decide."""
-    hidden = hidden_optimum_netlist("sn40l", 90, seed=4)
+    hidden = hidden_optimum_netlist("sn40l", 120, seed=4)
     problem = PlacementProblem.build("sn40l", hidden.netlist)
-    first = place(problem, seconds=2.5, seed=5, wall_limit=120)
-    second = place(problem, seconds=2.5, seed=5, wall_limit=120)
+    first = place(problem, seconds=5, seed=5, wall_limit=120)
+    second = place(problem, seconds=5, seed=5, wall_limit=120)
     assert first.stats["cp_sat"]["windows_solved"] > 1
     assert not first.stats["stopped_by_clock"]
     assert first.positions == second.positions

@@ -1,5 +1,6 @@
 // RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-allocate-units,rdu-place' | filecheck %s
 // RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-allocate-units,rdu-place{greedy=true}' | filecheck %s --check-prefix=GREEDY
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos,rdu-place{objective=cycles rounds=1}' | filecheck %s --check-prefix=CYCLES
 // Every stage gets one site per unit; the placement summary is kept for the manifest.
 
 func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
@@ -14,3 +15,7 @@ func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 
 // GREEDY: rdu.placement = #rdu.placement<method "greedy", seed 0,
 // GREEDY: rdu.compute "exp"({{.*}}sites = #rdu.sites<(
+
+// CYCLES: rdu.placement = #rdu.placement<method "cp-sat windows, cycle-driven (1 round; body cycles k0_exp: wirelength {{[0-9]+}}, greedy {{[0-9]+}}, round 1 {{[0-9]+}} -> {{wirelength|greedy|round 1}})", seed 0,
+// CYCLES-SAME: objective "simulated-cycles">
+// CYCLES: rdu.compute "exp"({{.*}}sites = #rdu.sites<(

@@ -1,0 +1,119 @@
+"""Placement for simulated cycles: rdu-place{objective=cycles} and the feedback it reads."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend_rdu.cycle_feedback import KernelFeedback, simulate_placement
+from backend_rdu.emit_bitstream import emit_bitstream
+from backend_rdu.place_pass import PlaceOptionError, cycle_netlist, kernel_nets
+from backend_rdu.placement import PlacementProblem, place, wirelength
+from backend_rdu.placement.generators import generate
+from compiler.driver import CompileOptions, compile_model
+from dialects import make_context, rdu
+from compiler.textual_ir import parse_ir
+from functional_sim import simulate
+from passes.registry import run_pipeline
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+FAN_OUT = """
+func.func @forward(%x: tensor<64x64xf32>) -> tensor<64x64xf32> {
+  %0 = rgraph.exp %x : tensor<64x64xf32> -> tensor<64x64xf32>
+  %1 = rgraph.exp %0 : tensor<64x64xf32> -> tensor<64x64xf32>
+  %2 = rgraph.add %0, %1 : (tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<64x64xf32>
+  func.return %2 : tensor<64x64xf32>
+}
+"""
+BEFORE_PLACE = "rdu-target{chip=small},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos"
+
+
+def allocated():
+    module = parse_ir(make_context(), FAN_OUT)
+    run_pipeline(make_context(), module, BEFORE_PLACE)
+    return module
+
+
+def sites_of(module):
+    return [[st.site_list() for st in k.stages()] for k in rdu.kernels(module)]
+
+
+def body_cycles(bitstream) -> int:
+    return sum(k.cycles - k.launch_cycles for k in simulate(bitstream, None, execute=False).kernels)
+
+
+def test_cycle_driven_placement_is_deterministic_and_recorded():
+    first, second = allocated(), allocated()
+    for module in (first, second):
+        run_pipeline(make_context(), module, "rdu-place{seed=2 objective=cycles rounds=2},rdu-route,rdu-section")
+    assert sites_of(first) == sites_of(second)
+    record = rdu.placement_summary(first).to_json()
+    assert record["objective"] == "simulated-cycles"
+    assert "wirelength" in record["method"] and "greedy" in record["method"] and "round 2" in record["method"]
+    assert 0 < record["lower_bound"] <= record["wirelength"]
+
+
+def test_cycle_driven_attention_is_no_slower_than_wirelength_and_the_feedback_is_what_the_chip_pays():
+    wirelength_compile = compile_model(EXAMPLES / "attention.py", CompileOptions(placer="cpsat"))
+    cycles_compile = compile_model(EXAMPLES / "attention.py", CompileOptions(placer="cycles"))
+    chosen = body_cycles(cycles_compile.bitstream)
+    assert chosen <= body_cycles(wirelength_compile.bitstream)
+    # the method string records each candidate's simulated body cycles and the one kept
+    method = rdu.placement_summary(cycles_compile.module).method.data
+    kept = method.rsplit("-> ", 1)[1].rstrip(")")
+    trail = dict(item.rsplit(" ", 1) for item in method.split(": ", 1)[1].split(" -> ")[0].split(", "))
+    assert int(trail[kept]) == chosen == min(int(c) for c in trail.values())
+
+
+def test_feedback_covers_every_stream_and_matches_the_simulator():
+    module = allocated()
+    run_pipeline(make_context(), module, "rdu-place{seed=0},rdu-route,rdu-section")
+    feedback = simulate_placement(module, {0: sites_of(module)[0]})[0]
+    assert body_cycles(emit_bitstream(module)) == feedback.body
+    assert not feedback.deadlocked
+    kernel = rdu.kernels(module)[0]
+    streams = {(i, r) for i, st in enumerate(kernel.stages()) for r, _ in enumerate(st.results)}
+    assert set(feedback.stream_busy) == streams
+    assert all(key in streams for key in feedback.critical)
+
+
+def test_head_nets_are_weighted_by_traffic_and_criticality():
+    module = allocated()
+    kernel = rdu.kernels(module)[0]
+    netlist, names, streams = kernel_nets(kernel)
+    heads = sorted({s for s in streams})
+    busy = {s: 10.0 * (n + 1) for n, s in enumerate(heads)}
+    plain = cycle_netlist(netlist, names, streams, KernelFeedback(100.0, False, busy, {}))
+    added = plain.nets[len(netlist.nets):]
+    assert len(added) == len(heads)  # one head net per stream, from the producer's first unit
+    assert all(all(u.endswith(".0") for u in net.units) for net in added)
+    weights = [net.weight for net in added]
+    assert weights == sorted(weights)  # more traffic, more weight
+    critical = cycle_netlist(netlist, names, streams, KernelFeedback(100.0, False, busy, {heads[0]: 50.0}))
+    assert critical.nets[len(netlist.nets)].weight > added[0].weight
+
+
+def test_place_refines_a_given_start_and_never_returns_worse():
+    bench = generate("pins23", "small", 40, 3)
+    problem = PlacementProblem.build("small", bench.netlist)
+    start = place(problem, seconds=0.2, seed=1).site_of_unit.copy()
+    rng = np.random.default_rng(0)
+    # a legal but poor start: the units of each kind shuffled among their own sites
+    for kind in np.unique(problem.unit_kind):
+        members = np.flatnonzero(problem.unit_kind == kind)
+        start[members] = rng.permutation(start[members])
+    refined = place(problem, seconds=0.3, seed=4, start=start, wall_limit=60)  # work decides, not the clock
+    assert refined.stats["phases"][0]["start"] == "given"
+    assert refined.wirelength <= wirelength(problem, start)
+    assert place(problem, seconds=0.3, seed=4, start=start, wall_limit=60).positions == refined.positions
+
+
+@pytest.mark.parametrize("options, message", [
+    ("objective=area", "rdu-place: objective must be one of wirelength, cycles, got 'area'"),
+    ("objective=cycles greedy=true", "rdu-place: objective=cycles places with the CP-SAT placer; drop greedy/random"),
+    ("objective=cycles rounds=-1", "rdu-place: rounds must be at least 0, got -1"),
+])
+def test_bad_place_options_are_named(options, message):
+    with pytest.raises(PlaceOptionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        run_pipeline(make_context(), allocated(), f"rdu-place{{{options}}}")
