@@ -101,6 +101,7 @@ class ProgramCache:
         self.memory: dict[str, ProgramTiming] = {}
         self.compiles: Counter[str] = Counter()
         self.disk_hits = 0
+        self.bitstreams: dict[str, bytes] = {}
 
     def key(self, arch: Architecture, shape: ProgramShape) -> str:
         tp = self.tp if isinstance(arch, DecoderArchitecture) else 1
@@ -138,7 +139,22 @@ class ProgramCache:
             _write(rbit, data)
             _write(meta, json.dumps(timing.to_json(), sort_keys=True).encode())
         self.memory[key] = timing
+        self.bitstreams[key] = data
         return timing
+
+    def program_bytes(self, arch: Architecture, shape: ProgramShape) -> bytes:
+        """The compiled bitstream itself (for functional runs): from the cache, else compiled now."""
+        key = self.key(arch, shape)
+        if key in self.bitstreams:
+            return self.bitstreams[key]
+        if self.root is not None and self._paths(key)[0].exists() and self._paths(key)[1].exists():
+            data = self._paths(key)[0].read_bytes()
+        else:
+            self.memory.pop(key, None)
+            self.timing(arch, shape)
+            data = self.bitstreams[key] if key in self.bitstreams else self._paths(key)[0].read_bytes()
+        self.bitstreams[key] = data
+        return data
 
     def _compile_and_time(self, key: str, arch: Architecture, shape: ProgramShape,
                           progress: Callable[[str], None]) -> tuple[bytes, ProgramTiming]:
