@@ -112,7 +112,7 @@ def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None,
             from compiler.coe.plot import draw, latency_by_experts
 
             platforms = [session.platform()] + [gpu_platform(s, session.plan.router_bytes, session.plan.kv_bytes) for s in systems]
-            curves = latency_by_experts(spec, platforms, requests, None if router is None else uniform_router(spec.categories, seed))
+            curves = latency_by_experts(spec, platforms, requests, seed=seed)
         if timeline is not None:
             from compiler.coe.timeline import chrome_trace
 
