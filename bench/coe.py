@@ -132,6 +132,14 @@ def run(cache_dir: Path | None) -> dict[str, Any]:
     detail["sn40l_step_breakdown_seconds"] = {
         "prefill": timer.breakdown(LLAMA2_7B, "prefill", PROMPT_TOKENS, 1),
         "decode": timer.breakdown(LLAMA2_7B, "decode", PROMPT_TOKENS, 1)}
+    # what-if: whole-decoder kernels (one launch and one fill per step; compiler/coe/timer.py)
+    whole = {}
+    for tokens in (20, 200):
+        steps = (timer.whole_decoder_step_seconds(LLAMA2_7B, "prefill", PROMPT_TOKENS, 1)
+                 + (tokens - 1) * timer.whole_decoder_step_seconds(LLAMA2_7B, "decode", PROMPT_TOKENS + tokens // 2, 1))
+        whole[f"expert_only_{tokens}"] = [judge(detail[f"expert_seconds_{tokens}"][n] / steps, PAPER[f"expert_only_{tokens}"][i])
+                                          for i, n in enumerate(gpus)]
+    detail["what_if_whole_decoder_kernel"] = whole
     within = [r["within_15_percent"] for k, v in rows.items() if k != "capacity" for r in v]
     within += [capacity["node_experts"]["within_15_percent"]] + [
         capacity[n][k]["within_15_percent"] for n in gpus for k in ("experts_in_hbm", "dgx_nodes_to_hold_node_library_in_hbm")]

@@ -31,6 +31,9 @@ SOURCE_PACKAGES = ("backend_rdu", "bitstream_format", "chip_model", "dialects", 
                    "compiler/coe/architecture.py")
 
 
+TIMING_FORMAT = 2  # bump when ProgramTiming changes, so no stale entry lacks a field
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "rducc" / "coe"
@@ -71,6 +74,8 @@ class ProgramTiming:
     pcus_used: int
     pmus_used: int
     sram_bytes: int
+    launch_seconds: float = 0.0  # of `seconds`: kernel launches
+    fill_seconds: float = 0.0  # of `seconds`: pipeline fill (first tile through every stage)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +110,7 @@ class ProgramCache:
 
     def key(self, arch: Architecture, shape: ProgramShape) -> str:
         tp = self.tp if isinstance(arch, DecoderArchitecture) else 1
-        text = json.dumps({"architecture": arch.key(), "shape": asdict(shape), "tp": tp,
+        text = json.dumps({"format": TIMING_FORMAT, "architecture": arch.key(), "shape": asdict(shape), "tp": tp,
                            "options": asdict(self.options), "chip": _chip_fingerprint(self.node),
                            "compiler": compiler_digest(), "timing": "event"}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -178,7 +183,9 @@ class ProgramCache:
         m = compiled.bitstream.manifest
         timing = ProgramTiming(key=key, seconds=sim.seconds, cycles=sim.cycles, kernels=len(compiled.bitstream.kernels),
                                pcus_used=m.get("pcus_used", 0), pmus_used=m.get("pmus_used", 0),
-                               sram_bytes=int(m.get("sram_bytes", 0) or 0))
+                               sram_bytes=int(m.get("sram_bytes", 0) or 0),
+                               launch_seconds=sum(k.launch_cycles for k in sim.kernels) / compiled.chip.clock_hz,
+                               fill_seconds=sum(k.fill_cycles for k in sim.kernels) / compiled.chip.clock_hz)
         return compiled.data, timing
 
 

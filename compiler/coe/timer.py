@@ -136,6 +136,19 @@ class SimulatedTimer:
                 "collectives": arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp)
                 + all_reduce_seconds(self.node, 8 * batch, self.tp)}
 
+    def whole_decoder_step_seconds(self, arch: DecoderArchitecture, phase: str, length: int, batch: int) -> float:
+        """What-if (not the default): the paper's whole-decoder kernel, where one launch and one
+        pipeline fill serve every layer and only the steady state repeats per layer. rducc today
+        compiles layers as separate kernels (a two-layer program costs about two one-layer ones),
+        so the default scales the whole one-layer program."""
+        b, batch = bucket(length, arch.max_context), batch_bucket(batch)
+        t = self.programs.timing(arch, ProgramShape("layer", phase, b, batch))
+        steady = t.seconds - t.launch_seconds - t.fill_seconds
+        size = arch.activation_bytes(batch, b if phase == "prefill" else 1)
+        head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
+        return (arch.layers * steady + t.fill_seconds + t.launch_seconds + head
+                + arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp) + all_reduce_seconds(self.node, 8 * batch, self.tp))
+
     def _assemble(self, arch: DecoderArchitecture, layer: float, hidden_bytes: int, batch: int) -> float:
         head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
         collectives = arch.layers * 2 * all_reduce_seconds(self.node, hidden_bytes, self.tp)
