@@ -156,6 +156,21 @@ class SimulatedTimer:
         return arch.layers * layer + head + collectives + argmax
 
     def _whole_program_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
-        if tokens > arch.max_context:
-            raise CoEError(f"{tokens} tokens exceed the model's context of {arch.max_context}")
+        """A fixed-length program costs the same whatever the tokens in its window (the server
+        checks beforehand that every request fits the window)."""
         return batch * self.programs.timing(arch, ProgramShape("model", "fixed", arch.max_context, 1)).seconds
+
+
+class WholeDecoderTimer(SimulatedTimer):
+    """The what-if of `whole_decoder_step_seconds` as a timer: the same cached programs, with one
+    launch and one fill per step (the paper's whole-decoder kernels). Not the default."""
+
+    def prefill_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
+        if not isinstance(arch, DecoderArchitecture):
+            return super().prefill_seconds(arch, tokens, batch)
+        return self.whole_decoder_step_seconds(arch, "prefill", tokens, batch)
+
+    def decode_step_seconds(self, arch: Architecture, context: int, batch: int) -> float:
+        if not isinstance(arch, DecoderArchitecture):
+            return super().decode_step_seconds(arch, context, batch)
+        return self.whole_decoder_step_seconds(arch, "decode", context, batch)
