@@ -3,7 +3,6 @@ the memory plan, the DGX model."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 

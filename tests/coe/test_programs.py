@@ -3,7 +3,6 @@ each program once; a second session compiles nothing."""
 
 from __future__ import annotations
 
-import pytest
 
 from tests.coe.conftest import FIVE, five_arch_requests
 
