@@ -23,6 +23,15 @@ from compiler.coe.timer import SimulatedTimer, batch_bucket, bucket, buckets_bet
 from rducc_errors import UserError
 
 
+def _chip_reference(node) -> str:
+    """A bundled chip by its name (so `bench.coe` and `rducc coe` share cached programs), any
+    other by its file."""
+    from chip_model.spec import SPEC_DIR
+
+    source = node.chip.source
+    return node.chip.name if not source or Path(source).resolve().parent == SPEC_DIR.resolve() else source
+
+
 class CoESession:
     def __init__(self, spec: CoESpec | str | Path, cache_dir: Path | None = None):
         from compiler.driver import CompileOptions
@@ -35,7 +44,7 @@ class CoESession:
         self.tp = self.spec.tp or self.node.sockets
         if self.tp > self.node.sockets:
             raise CoEError(f"{self.spec.path.name}: tp {self.tp} exceeds {self.node.name}'s {self.node.sockets} sockets")
-        self.options = CompileOptions(chip=self.node.chip.source or self.node.chip.name, **self.spec.compile)
+        self.options = CompileOptions(chip=_chip_reference(self.node), **self.spec.compile)
         self.plan: MemoryPlan = plan_memory(self.spec, self.node, self.tp)
         self.programs = ProgramCache(self.node, self.tp, self.options, cache_dir)
         self.timer = SimulatedTimer(self.node, self.programs)

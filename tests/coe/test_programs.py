@@ -3,7 +3,6 @@ each program once; a second session compiles nothing."""
 
 from __future__ import annotations
 
-
 from tests.coe.conftest import FIVE, five_arch_requests
 
 
