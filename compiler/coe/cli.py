@@ -103,10 +103,13 @@ def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None,
         with progress_bar(len(requests), not as_json, "serving") as update:
             result = serve(spec, session.platform(), requests, router, progress=update)
         summary = result.summary()
-        others = []
-        for system in systems:
-            others.append(serve(spec, gpu_platform(system, session.plan.router_bytes, session.plan.kv_bytes), requests,
-                                uniform_router(spec.categories, seed), record_events=False).summary())
+        chosen = {r.id: r.category for r in result.requests}  # the baselines serve the node's routing
+
+        def same_routing(batch):
+            return [chosen[r.id] for r in batch]
+
+        others = [serve(spec, gpu_platform(system, session.plan.router_bytes, session.plan.kv_bytes), requests,
+                        same_routing, record_events=False).summary() for system in systems]
         curves = None
         if plot is not None:
             from compiler.coe.plot import draw, latency_by_experts

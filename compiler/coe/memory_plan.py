@@ -66,10 +66,13 @@ class MemoryPlan:
 
     def to_text(self) -> str:
         s = self.node.sockets
-        lines = [f"CoE on {self.node.name}: {self.experts} experts, TP{self.tp} over {s} sockets, "
+        lines = [f"CoE on {self.node.name}: {self.experts} experts, decoders TP{self.tp} over {s} sockets, "
                  f"router batch {self.batch}, HBM cache policy {self.policy}"]
         for name, a in self.architectures.items():
-            lines.append(f"  {name:24} {a['experts']:4} experts x {gb(a['bytes_each'])} ({a['parameters'] / 1e9:.2f} B parameters)")
+            params = a["parameters"]
+            count = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"
+            lines.append(f"  {name:24} {a['experts']:4} expert{'s' if a['experts'] != 1 else ' '} x {gb(a['bytes_each'])} "
+                         f"({count} parameters)")
         lines += [
             f"DDR   {gb(self.ddr_used):>10} of {gb(self.ddr_capacity)} ({gb(self.ddr_used / s)} per socket): all experts; "
             f"room for {self.experts_fitting_ddr} experts of this mix",

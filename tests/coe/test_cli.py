@@ -34,7 +34,7 @@ def assert_user_error(result, *needles: str) -> str:
 def test_plan_text_and_json():
     result = invoke("coe", "plan", str(EXAMPLES / "samba150" / "COE.toml"))
     assert result.exit_code == 0, result.output
-    assert "CoE on sn40l-node8: 150 experts, TP8" in result.stdout and "DDR" in result.stdout
+    assert "CoE on sn40l-node8: 150 experts, decoders TP8" in result.stdout and "DDR" in result.stdout
     out = json.loads(invoke("coe", "plan", str(EXAMPLES / "samba150" / "COE.toml"), "--json").stdout)
     assert out["experts"] == 150 and out["distinct_architectures"] == 5 and out["fallback"] == "general"
     assert out["hbm"]["capacity_bytes"] == out["hbm"]["router_bytes"] + out["hbm"]["kv_cache_bytes"] + out["hbm"]["expert_cache_bytes"]
