@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from compiler.coe.architecture import Architecture
-from compiler.coe.config import CoESpec, Expert
+from compiler.coe.config import CoESpec
 from compiler.coe.errors import CoEError
 from compiler.coe.hbm_cache import HBMExpertCache
 from compiler.coe.requests import Request
@@ -110,7 +110,7 @@ def uniform_router(categories: Sequence[str], seed: int = 0) -> Router:
     return route
 
 
-def check_requests(spec: CoESpec, requests: Sequence[Request], experts: dict[str, Expert] | None = None) -> None:
+def check_requests(spec: CoESpec, requests: Sequence[Request]) -> None:
     """Every request must fit the router's and every possible expert's context (a request with a
     category is checked against its expert; one without against the smallest context)."""
     smallest = min(e.architecture.max_context for e in spec.experts)

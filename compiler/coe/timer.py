@@ -25,7 +25,7 @@ the simulator, not `all_reduce_seconds`), keeping this interface.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -96,20 +96,13 @@ class SimulatedTimer:
         self.programs = programs
         self.tp = programs.tp
 
-    # -- the programs each question needs (so a server can compile them all up front) --
+    # -- the programs each question needs (a server compiles them all up front: session.compile_all) --
     def shapes(self, arch: Architecture, phase: str, length: int, batch: int) -> list[ProgramShape]:
         if not isinstance(arch, DecoderArchitecture):
             return [ProgramShape("model", "fixed", arch.max_context, 1)]
         batch = batch_bucket(batch)
         return [ProgramShape("layer", phase, bucket(length, arch.max_context), batch),
                 ProgramShape("head", "any", 1, batch)]
-
-    def warm(self, needs: Iterable[tuple[Architecture, ProgramShape]], progress: Callable[[str], None]) -> int:
-        """Compile and simulate every program not cached yet; returns how many were missing."""
-        missing = [(a, s) for a, s in dict.fromkeys(needs) if not self.programs.cached(a, s)]
-        for arch, shape in missing:
-            self.programs.timing(arch, shape, progress)
-        return len(missing)
 
     # -- the interface --
     def prefill_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
