@@ -145,6 +145,7 @@ def main() -> None:
     rducc opt IN.mlir -p PASSES     run passes on textual IR
     rducc emit IN.mlir -o OUT.rbit  write the bitstream of lowered IR
     rducc sweep SWEEP.toml -o R.csv design-space sweep (Ray)
+    rducc coe serve COE.toml --requests T.jsonl   serve a Composition of Experts
     """
 
 
@@ -671,6 +672,10 @@ def ops_cmd(model: Path, as_json: bool) -> None:
         if missing:
             sys.exit(EXIT_USER_ERROR)
 
+
+from compiler.coe.cli import coe  # noqa: E402  (the `rducc coe` group; it uses the helpers above)
+
+main.add_command(coe)
 
 if __name__ == "__main__":
     main()

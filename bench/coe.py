@@ -1,0 +1,176 @@
+"""The SN40L paper's Table V (Samba-CoE on one node against DGX H100 / A100): `python -m bench.coe --json`.
+
+Shapes only. The CoE is the paper's: 150 experts of Llama2-7B class, every model TP8 over the
+node's 8 sockets (sn40l-node8) and over the DGX's 8 GPUs, a 7B router (Samba-CoE routes with "a
+7B embedding model", SambaNova's Samba-CoE v0.3 post), router weights and KV caches in HBM, experts
+in DDR (host memory on the DGX). SN40L expert times come from compiling and simulating the TP8
+shard's programs (compiler/coe/timer.py; cached on disk); DGX times from the documented model
+(compiler/coe/baselines/*.toml); switching from the node's DDR->HBM copy bandwidth and the DGX's
+host->GPU copy bandwidth.
+
+Workloads as the paper's: 20 output tokens (chat) and 200 (translation); batch 1 and 8 (a batch
+is B prompts to the whole CoE: the router runs at batch B, then each (prompt, expert) pair runs
+in turn). Assumptions: prompts of PROMPT_TOKENS tokens (the paper gives none); "overall" serves
+REQUESTS prompts, the prompts of a batch each to a different expert drawn uniformly from the 150
+(most pairs switch: the HBM cache holds about a quarter of the library); "expert only" is one
+expert's prefill and decode at batch 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+from chip_model.node import load_node
+from compiler.coe.architecture import DecoderArchitecture
+from compiler.coe.config import CoESpec, Expert
+from compiler.coe.gpu_baseline import gpu_platform, load_baseline
+from compiler.coe.memory_plan import plan_memory
+from compiler.coe.programs import ProgramCache, default_cache_dir
+from compiler.coe.requests import Request
+from compiler.coe.serve import Platform, serve, uniform_router
+from compiler.coe.timer import SimulatedTimer, WholeDecoderTimer, decode_seconds
+from compiler.driver import CompileOptions
+
+LLAMA2_7B = DecoderArchitecture("llama2-7b", 4096, 11008, 32, 32, 32, 32000, max_context=4096)
+EXPERTS = 150
+PROMPT_TOKENS = 256  # assumption: the paper gives no prompt length
+REQUESTS = 128  # per workload: 16 batches of 8, or 128 of 1
+PAPER = {  # SN40L node over DGX H100 / DGX A100 (Table V and section VI)
+    "switching": (15.0, 31.0),
+    "overall_batch8_20": (3.7, 6.6), "overall_batch1_20": (2.8, 4.8), "expert_only_20": (1.5, 2.0),
+    "overall_batch8_200": (2.7, 4.2), "overall_batch1_200": (2.6, 3.9), "expert_only_200": (2.3, 3.2),
+}
+TOLERANCE = 0.15
+
+
+def samba_coe(batch: int, experts: int = EXPERTS) -> CoESpec:
+    members = [Expert(f"expert-{i}", LLAMA2_7B, "architecture llama2-7b") for i in range(experts)]
+    categories = [f"topic-{i}" for i in range(experts)]
+    return CoESpec(Path("samba-coe.toml"), "sn40l-node8", batch, 8, "lru", categories, None,
+                   {c: e.name for c, e in zip(categories, members)}, Expert("router", LLAMA2_7B, "architecture llama2-7b"),
+                   members)
+
+
+def trace(batch: int, output_tokens: int, seed: int = 0) -> list[Request]:
+    """REQUESTS prompts in batches of `batch`, all waiting at t=0, distinct experts within a batch."""
+    rng = random.Random(seed)
+    out = []
+    for b in range(REQUESTS // batch):
+        for expert in rng.sample(range(EXPERTS), batch):
+            out.append(Request(len(out), 0.0, PROMPT_TOKENS, output_tokens, f"topic-{expert}"))
+    return out
+
+
+def expert_only(timer, output_tokens: int) -> float:
+    return (timer.prefill_seconds(LLAMA2_7B, PROMPT_TOKENS, 1)
+            + decode_seconds(timer, LLAMA2_7B, PROMPT_TOKENS, output_tokens - 1, 1))
+
+
+def judge(measured: float, paper: float) -> dict[str, Any]:
+    return {"measured": round(measured, 2), "paper": paper, "ratio_to_paper": round(measured / paper, 2),
+            "within_15_percent": abs(measured / paper - 1) <= TOLERANCE}
+
+
+def table(timer, node, spec, plan, gpus) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Table V's timing rows for one SN40L timer: (rows, detail)."""
+    sn40l = {b: Platform(node.name, timer, plan[b].expert_cache_bytes, node.ddr_to_hbm_bytes_per_second, plan[b].ddr_capacity)
+             for b in (1, 8)}
+    rows: dict[str, Any] = {}
+    expert_bytes = LLAMA2_7B.weight_bytes
+    switch_node = expert_bytes / node.ddr_to_hbm_bytes_per_second
+    rows["switching"] = [judge((expert_bytes / g.host_to_gpu_bytes_per_second) / switch_node, PAPER["switching"][i])
+                         for i, g in enumerate(gpus.values())]
+    detail: dict[str, Any] = {"expert_bytes": expert_bytes, "switch_seconds": {node.name: switch_node} | {
+        n: expert_bytes / g.host_to_gpu_bytes_per_second for n, g in gpus.items()}}
+    for tokens in (20, 200):
+        mine = expert_only(timer, tokens)
+        theirs = {n: expert_only(gpu_platform(g, 0, 0).timer, tokens) for n, g in gpus.items()}
+        rows[f"expert_only_{tokens}"] = [judge(theirs[n] / mine, PAPER[f"expert_only_{tokens}"][i]) for i, n in enumerate(gpus)]
+        detail[f"expert_seconds_{tokens}"] = {node.name: mine, **theirs}
+        for b in (8, 1):
+            requests = trace(b, tokens)
+            ours = serve(spec[b], sn40l[b], requests, uniform_router(spec[b].categories), record_events=False).summary()
+            detail[f"serve_batch{b}_{tokens}"] = {node.name: _brief(ours)}
+            ratios = []
+            for i, (n, g) in enumerate(gpus.items()):
+                platform = gpu_platform(g, plan[b].router_bytes, plan[b].kv_bytes)
+                s = serve(spec[b], platform, requests, uniform_router(spec[b].categories), record_events=False).summary()
+                detail[f"serve_batch{b}_{tokens}"][n] = _brief(s)
+                ratios.append(judge(s["makespan_seconds"] / ours["makespan_seconds"], PAPER[f"overall_batch{b}_{tokens}"][i]))
+            rows[f"overall_batch{b}_{tokens}"] = ratios
+    return rows, detail
+
+
+def run(cache_dir: Path | None) -> dict[str, Any]:
+    node = load_node("sn40l-node8")
+    programs = ProgramCache(node, 8, CompileOptions(chip=node.chip.name), cache_dir)
+    timer = SimulatedTimer(node, programs)
+    spec = {b: samba_coe(b) for b in (1, 8)}
+    plan = {b: plan_memory(spec[b], node, 8) for b in (1, 8)}
+    gpus = {name: load_baseline(name) for name in ("dgx-h100", "dgx-a100")}
+    print("[bench.coe] SN40L programs: compile (once) and simulate", file=sys.stderr, flush=True)
+    rows, detail = table(timer, node, spec, plan, gpus)
+    what_if, what_if_detail = table(WholeDecoderTimer(node, programs), node, spec, plan, gpus)
+    expert_bytes = LLAMA2_7B.weight_bytes
+
+    # capacity: how many experts the node holds in DDR; where the DGX leaves HBM and runs out of memory
+    p8 = plan[8]
+    node_experts = int(p8.ddr_capacity // expert_bytes)
+    capacity: dict[str, Any] = {"node_experts": judge(node_experts, 850)}
+    for n, g in gpus.items():
+        platform = gpu_platform(g, p8.router_bytes, p8.kv_bytes)
+        in_hbm = platform.expert_cache_bytes // expert_bytes
+        oom = platform.library_capacity_bytes // expert_bytes + 1
+        dgx_nodes = math.ceil(node_experts * expert_bytes / platform.expert_cache_bytes)
+        capacity[n] = {"experts_in_hbm": judge(in_hbm, 50), "out_of_memory_at_experts": oom,
+                       "out_of_memory_past_150": oom > 150,
+                       "dgx_nodes_to_hold_node_library_in_hbm": judge(dgx_nodes, 19),
+                       "dgx_nodes_to_hold_850_experts_in_hbm": math.ceil(850 * expert_bytes / platform.expert_cache_bytes)}
+    rows["capacity"] = capacity
+    detail["programs_compiled"] = sum(programs.compiles.values())
+    detail["programs_from_cache"] = programs.disk_hits
+    detail["sn40l_step_breakdown_seconds"] = {
+        "prefill": timer.breakdown(LLAMA2_7B, "prefill", PROMPT_TOKENS, 1),
+        "decode": timer.breakdown(LLAMA2_7B, "decode", PROMPT_TOKENS, 1)}
+    return {"table_v": rows, "columns": list(gpus), "within_15_percent": _count(rows),
+            "what_if_whole_decoder_kernels": {"table_v": what_if, "within_15_percent": _count(what_if),
+                                              "detail": what_if_detail},
+            "assumptions": {"prompt_tokens": PROMPT_TOKENS, "requests": REQUESTS, "experts": EXPERTS,
+                            "router": "llama2-7b shapes, prefill only",
+                            "node_ddr_to_hbm_bytes_per_second": node.ddr_to_hbm_bytes_per_second},
+            "detail": detail}
+
+
+def _count(rows: dict[str, Any]) -> str:
+    flags = []
+    for key, value in rows.items():
+        if key == "capacity":
+            flags.append(value["node_experts"]["within_15_percent"])
+            flags += [v[k]["within_15_percent"] for n, v in value.items() if n != "node_experts"
+                      for k in ("experts_in_hbm", "dgx_nodes_to_hold_node_library_in_hbm")]
+        else:
+            flags += [r["within_15_percent"] for r in value]
+    return f"{sum(flags)} of {len(flags)}"
+
+
+def _brief(s: dict[str, Any]) -> dict[str, Any]:
+    return {k: s[k] for k in ("makespan_seconds", "router_seconds", "switch_seconds", "expert_seconds", "hbm_hits", "hbm_misses")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (default: indented)")
+    parser.add_argument("--cache-dir", type=Path, help="compiled-program cache (default ~/.cache/rducc/coe)")
+    args = parser.parse_args()
+    result = run(args.cache_dir or default_cache_dir())
+    print(json.dumps(result, indent=None if args.json else 1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""`rducc coe plan|serve`: the CoE commands, a thin layer over compiler/coe (registered on the
+`rducc` group by compiler/cli.py, whose error and output helpers it uses, imported on call because
+compiler/cli.py imports this module)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import click
+
+
+cache_option = click.option("--cache-dir", type=click.Path(path_type=Path),
+                            help="compiled-program cache (default ~/.cache/rducc/coe)")
+
+
+@click.group("coe")
+def coe() -> None:
+    """Composition of Experts on a node: plan its memory, serve a request trace (docs/coe.md)."""
+
+
+@coe.command("plan")
+@click.argument("coe_file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the plan as one JSON object")
+def plan_cmd(coe_file: Path, as_json: bool) -> None:
+    """Print where COE.toml's router, experts and KV caches live on its node."""
+    from compiler.cli import user_errors
+
+    with user_errors():
+        from compiler.coe.session import CoESession
+
+        session = CoESession(coe_file, None)
+        plan = session.plan
+        if as_json:
+            payload = plan.to_json() | {"categories": len(session.spec.categories), "fallback": session.spec.fallback,
+                                        "distinct_architectures": len({e.architecture.digest() for e in session.spec.experts})}
+            click.echo(json.dumps(payload))
+        else:
+            click.echo(plan.to_text())
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool, what: str) -> Iterator[Callable[[int], None]]:
+    """A rich bar on stderr (only on a terminal, never with --json)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield lambda done: None
+        return
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+@coe.command("serve")
+@click.argument("coe_file", type=click.Path(path_type=Path))
+@click.option("--requests", "trace", type=click.Path(path_type=Path), required=True,
+              help="request trace: JSONL (docs/coe.md) or an Azure LLM inference trace CSV")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: summary, per-request results, programs")
+@click.option("--trace", "timeline", type=click.Path(path_type=Path), help="write the node's timeline (Perfetto JSON)")
+@click.option("--plot", type=click.Path(path_type=Path), help="write latency against the number of experts (.png/.svg)")
+@click.option("--baseline", "baselines", multiple=True,
+              help="also serve the trace on a GPU baseline (dgx-h100, dgx-a100 or a .toml); repeatable")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed of the category drawn for requests a shapes-only router cannot classify")
+@cache_option
+def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None, plot: Path | None,
+              baselines: tuple[str, ...], seed: int, cache_dir: Path | None) -> None:
+    """Serve a request trace on COE.toml's node: TTFT, latency, throughput, HBM hits, switching."""
+    from compiler.cli import check_writable, fail, user_errors, write_atomically
+
+    with user_errors():
+        from compiler.coe.gpu_baseline import gpu_platform, load_baseline
+        from compiler.coe.programs import default_cache_dir
+        from compiler.coe.requests import read_requests
+        from compiler.coe.serve import check_requests, serve, uniform_router
+        from compiler.coe.session import CoESession
+        from compiler.progress import spinner
+
+        check_writable(timeline, plot)
+        if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+            fail(f"--plot {plot}: give a .png or .svg file")
+        session = CoESession(coe_file, cache_dir or default_cache_dir())
+        spec = session.spec
+        systems = [load_baseline(b) for b in baselines]
+        requests = read_requests(trace)
+        check_requests(spec, requests)
+        router = None
+        if any(r.category is None and r.prompt is not None for r in requests):
+            from compiler.coe.functional import FunctionalCoE
+
+            router = FunctionalCoE(session).route
+        router = router or uniform_router(spec.categories, seed)
+        compiled_before = sum(session.programs.compiles.values())
+        with spinner(not as_json) as update:
+            session.compile_all(session.needs(requests), update)
+        compiled = sum(session.programs.compiles.values()) - compiled_before
+        with progress_bar(len(requests), not as_json, "serving") as update:
+            result = serve(spec, session.platform(), requests, router, progress=update)
+        summary = result.summary()
+        chosen = {r.id: r.category for r in result.requests}  # the baselines serve the node's routing
+
+        def same_routing(batch):
+            return [chosen[r.id] for r in batch]
+
+        others = [serve(spec, gpu_platform(system, session.plan.router_bytes, session.plan.kv_bytes), requests,
+                        same_routing, record_events=False).summary() for system in systems]
+        curves = None
+        if plot is not None:
+            from compiler.coe.plot import draw, latency_by_experts
+
+            platforms = [session.platform()] + [gpu_platform(s, session.plan.router_bytes, session.plan.kv_bytes) for s in systems]
+            curves = latency_by_experts(spec, platforms, requests, seed=seed)
+        if timeline is not None:
+            from compiler.coe.timeline import chrome_trace
+
+            write_atomically(timeline, json.dumps(chrome_trace(result)).encode())
+        if plot is not None:
+            _draw_atomically(curves, plot)
+        programs = {"compiled": compiled, "cached": session.programs.disk_hits,
+                    "architectures_compiled": len(session.programs.compiles)}
+        if as_json:
+            click.echo(json.dumps({"summary": summary, "baselines": others, "programs": programs,
+                                   "latency_by_experts": curves,
+                                   "requests": [{"id": r.id, "expert": r.expert, "category": r.category,
+                                                 "arrival": r.arrival, "ttft_seconds": r.ttft,
+                                                 "latency_seconds": r.latency, "hbm_hit": r.hit,
+                                                 "switch_seconds": r.switch_seconds} for r in result.requests]}))
+            return
+        click.echo(_text(summary))
+        for other in others:
+            click.echo(_text(other))
+        click.echo(f"programs: {compiled} compiled ({programs['architectures_compiled']} architectures), "
+                   f"{programs['cached']} from the cache")
+
+
+def _draw_atomically(curves, plot: Path) -> None:
+    import tempfile
+
+    from compiler.cli import write_atomically
+    from compiler.coe.plot import draw
+
+    with tempfile.TemporaryDirectory(dir=plot.parent) as tmp:
+        staged = Path(tmp) / f"plot{plot.suffix}"
+        draw(curves, staged)
+        write_atomically(plot, staged.read_bytes())
+
+
+def _text(s: dict) -> str:
+    u = s["utilisation"]
+    return (f"{s['platform']}: {s['requests']} requests, {s['output_tokens']} tokens in {s['makespan_seconds']:.2f} s "
+            f"({s['throughput_requests_per_second']:.2f} req/s, {s['throughput_tokens_per_second']:.1f} tok/s)\n"
+            f"  TTFT mean {s['ttft_seconds']['mean'] * 1e3:.1f} ms, p99 {s['ttft_seconds']['p99'] * 1e3:.1f} ms; "
+            f"latency mean {s['latency_seconds']['mean'] * 1e3:.1f} ms, p99 {s['latency_seconds']['p99'] * 1e3:.1f} ms\n"
+            f"  HBM expert cache: {s['hbm_hits']} hits, {s['hbm_misses']} misses ({s['evictions']} evictions); "
+            f"switching {s['switch_seconds']:.2f} s\n"
+            f"  utilisation: busy {u['busy']:.0%} (computing {u['computing']:.0%}, switching {u['switching']:.0%})")

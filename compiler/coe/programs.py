@@ -1,0 +1,197 @@
+"""Compile once per architecture: compiled programs and their simulated timings, named by a
+content hash and kept in an on-disk cache.
+
+A program's key hashes everything that changes it: the architecture's dimensions (not its name,
+not its weights: experts that share an architecture share the program and differ only in their
+memory images), the part and shape (layer or head, phase, length bucket, batch), the tensor-
+parallel degree, the compile options, the chip spec, and the compiler's version with a digest of
+its source (so a change to a pass never reuses a stale program). The cache keeps the bitstream
+(`<key>.rbit`) and its timing (`<key>.json`, written last: it marks the entry whole), so serving
+never compiles or simulates per request, and a second `rducc coe serve` compiles nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable
+
+from chip_model.node import NodeSpec
+from compiler.coe.architecture import Architecture, DecoderArchitecture, ModelFileArchitecture
+from compiler.coe.errors import CoEError
+
+SOURCE_PACKAGES = ("backend_rdu", "bitstream_format", "chip_model", "dialects", "functional_sim", "passes",
+                   "compiler/frontend", "compiler/driver.py", "compiler/coe/decoder_model.py",
+                   "compiler/coe/architecture.py")
+
+
+TIMING_FORMAT = 2  # bump when ProgramTiming changes, so no stale entry lacks a field
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rducc" / "coe"
+
+
+@cache
+def compiler_digest() -> str:
+    """The compiler version and a digest of the source of everything that shapes a program or
+    its timing."""
+    from backend_rdu.emit_bitstream import COMPILER_VERSION
+
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256(COMPILER_VERSION.encode())
+    for name in SOURCE_PACKAGES:
+        path = root / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(str(file.relative_to(root)).encode())
+            h.update(file.read_bytes())
+    return f"{COMPILER_VERSION}+{h.hexdigest()[:16]}"
+
+
+@dataclass(frozen=True)
+class ProgramShape:
+    """Which program of an architecture: `part` layer | head | model, `phase` prefill | decode."""
+
+    part: str
+    phase: str
+    length: int
+    batch: int
+
+
+@dataclass
+class ProgramTiming:
+    key: str
+    seconds: float
+    cycles: int
+    kernels: int
+    pcus_used: int
+    pmus_used: int
+    sram_bytes: int
+    launch_seconds: float = 0.0  # of `seconds`: kernel launches
+    fill_seconds: float = 0.0  # of `seconds`: pipeline fill (first tile through every stage)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ProgramCache:
+    """Timings of compiled programs, in memory and (with a folder) on disk. `compiles` counts
+    the compiles this process ran per architecture digest: the test of "150 experts of 5
+    architectures compile 5 times"."""
+
+    def __init__(self, node: NodeSpec, tp: int, options, root: Path | None = None):
+        self.node = node
+        self.tp = tp
+        self.options = options
+        self.root = root
+        self.memory: dict[str, ProgramTiming] = {}
+        self.compiles: Counter[str] = Counter()
+        self.disk_hits = 0
+        self.bitstreams: dict[str, bytes] = {}
+
+    def key(self, arch: Architecture, shape: ProgramShape) -> str:
+        tp = self.tp if isinstance(arch, DecoderArchitecture) else 1
+        text = json.dumps({"format": TIMING_FORMAT, "architecture": arch.key(), "shape": asdict(shape), "tp": tp,
+                           "options": asdict(self.options), "chip": _chip_fingerprint(self.node),
+                           "compiler": compiler_digest(), "timing": "event"}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        assert self.root is not None
+        folder = self.root / "programs" / key[:2]
+        return folder / f"{key}.rbit", folder / f"{key}.json"
+
+    def cached(self, arch: Architecture, shape: ProgramShape) -> bool:
+        key = self.key(arch, shape)
+        return key in self.memory or (self.root is not None and self._paths(key)[1].exists())
+
+    def timing(self, arch: Architecture, shape: ProgramShape,
+               progress: Callable[[str], None] = lambda step: None) -> ProgramTiming:
+        key = self.key(arch, shape)
+        if key in self.memory:
+            return self.memory[key]
+        if self.root is not None:
+            try:
+                found = ProgramTiming(**json.loads(self._paths(key)[1].read_text()))
+                self.disk_hits += 1
+                self.memory[key] = found
+                return found
+            except (OSError, ValueError, TypeError):
+                pass
+        data, timing = self._compile_and_time(key, arch, shape, progress)
+        self.compiles[arch.digest()] += 1
+        if self.root is not None:
+            rbit, meta = self._paths(key)
+            _write(rbit, data)
+            _write(meta, json.dumps(timing.to_json(), sort_keys=True).encode())
+        self.memory[key] = timing
+        self.bitstreams[key] = data
+        return timing
+
+    def program_bytes(self, arch: Architecture, shape: ProgramShape) -> bytes:
+        """The compiled bitstream itself (for functional runs): from the cache, else compiled now."""
+        key = self.key(arch, shape)
+        if key in self.bitstreams:
+            return self.bitstreams[key]
+        if self.root is not None and self._paths(key)[0].exists() and self._paths(key)[1].exists():
+            data = self._paths(key)[0].read_bytes()
+        else:
+            self.memory.pop(key, None)
+            self.timing(arch, shape)
+            data = self.bitstreams[key] if key in self.bitstreams else self._paths(key)[0].read_bytes()
+        self.bitstreams[key] = data
+        return data
+
+    def _compile_and_time(self, key: str, arch: Architecture, shape: ProgramShape,
+                          progress: Callable[[str], None]) -> tuple[bytes, ProgramTiming]:
+        from compiler.coe.architecture import tensor_parallel_program
+        from compiler.driver import compile_loaded
+        from compiler.frontend.model_file import LoadedModel, load_model_file
+        from functional_sim import simulate
+        from rducc_errors import UserError
+
+        progress(f"compile {arch.name} {shape.part} {shape.phase} {shape.length} x{shape.batch}")
+        try:
+            if isinstance(arch, ModelFileArchitecture):
+                loaded = load_model_file(arch.path)
+            else:
+                module, inputs = tensor_parallel_program(arch, self.tp, shape.part, shape.phase, shape.length, shape.batch)
+                loaded = LoadedModel(Path(f"{arch.name.replace('/', '_')}-{shape.part}.py"), module, inputs)
+            compiled = compile_loaded(loaded, self.options)
+            sim = simulate(compiled.bitstream, None, chip=compiled.chip, execute=False)
+        except UserError as exc:
+            raise CoEError(f"expert architecture {arch.name!r} does not compile: {' '.join(str(exc).split())}") from None
+        m = compiled.bitstream.manifest
+        timing = ProgramTiming(key=key, seconds=sim.seconds, cycles=sim.cycles, kernels=len(compiled.bitstream.kernels),
+                               pcus_used=m.get("pcus_used", 0), pmus_used=m.get("pmus_used", 0),
+                               sram_bytes=int(m.get("sram_bytes", 0) or 0),
+                               launch_seconds=sum(k.launch_cycles for k in sim.kernels) / compiled.chip.clock_hz,
+                               fill_seconds=sum(k.fill_cycles for k in sim.kernels) / compiled.chip.clock_hz)
+        return compiled.data, timing
+
+
+def _chip_fingerprint(node: NodeSpec) -> str:
+    source = node.chip.source if getattr(node.chip, "source", "") else node.chip.name
+    try:
+        return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return node.chip.name

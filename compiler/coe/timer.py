@@ -1,0 +1,169 @@
+"""How long an expert takes on the node: the one interface the serving simulator asks, and its
+implementation from compiled, simulated programs.
+
+`ExpertTimer` is all the server needs: `prefill_seconds(arch, tokens, batch)` (the prompt, up to
+the first token) and `decode_step_seconds(arch, context, batch)` (one more token after `context`
+tokens). `SimulatedTimer` answers from programs compiled for one socket and timed by the event
+simulator (functional_sim, timing only):
+
+- a decoder runs tensor-parallel over the node's sockets (TP8 on sn40l-node8): each socket runs
+  its shard (heads, KV heads, FFN, vocabulary / TP), so one socket's time is the node's time; the
+  shard's one-layer program is scaled to the architecture's depth, the head program (final norm,
+  LM head) added once, and each layer pays two all-reduces of its hidden state on the node's
+  network (compiler/coe/collectives.py), each token one small exchange for the argmax;
+- a MODEL.py expert runs whole on one socket: its fixed-length program's time is both its
+  prefill and (without a KV cache) each decode step.
+
+Lengths round up to a bucket (powers of two from 32, capped at the architecture's context) and
+batches to a power of two, as a static dataflow compiler runs fixed-shape programs; every (architecture, options, part, bucket,
+batch) is compiled and simulated once and cached (compiler/coe/programs.py), never per request.
+
+When `rdu-shard{tp=N}` and the KV-cache decode step (compiler/generate.py) land, the lead swaps
+`_layer_seconds`/`_head_seconds` for the real TP program's time (its collectives then come from
+the simulator, not `all_reduce_seconds`), keeping this interface.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from chip_model.node import NodeSpec
+from compiler.coe.architecture import Architecture, DecoderArchitecture
+from compiler.coe.collectives import all_reduce_seconds
+from compiler.coe.errors import CoEError
+from compiler.coe.programs import ProgramCache, ProgramShape
+
+MIN_BUCKET = 32
+
+
+class ExpertTimer(Protocol):
+    def prefill_seconds(self, arch: Architecture, tokens: int, batch: int) -> float: ...
+
+    def decode_step_seconds(self, arch: Architecture, context: int, batch: int) -> float: ...
+
+
+def bucket(length: int, max_context: int) -> int:
+    """The fixed length of the program that runs `length` tokens."""
+    if length > max_context:
+        raise CoEError(f"{length} tokens exceed the model's context of {max_context}")
+    b = MIN_BUCKET
+    while b < length:
+        b *= 2
+    return min(b, max_context)
+
+
+def batch_bucket(batch: int) -> int:
+    """Batches pad up to a power of two: 1, 2, 4, 8 ... (a router batch of 5 runs the 8 program)."""
+    b = 1
+    while b < batch:
+        b *= 2
+    return b
+
+
+def buckets_between(first: int, last: int, max_context: int) -> list[int]:
+    """Every bucket a run of lengths first..last passes through."""
+    out = []
+    b = bucket(first, max_context)
+    while True:
+        out.append(b)
+        if b >= last or b >= max_context:
+            return out
+        b = min(b * 2, max_context)
+
+
+def decode_seconds(timer: ExpertTimer, arch: Architecture, prompt: int, steps: int, batch: int) -> float:
+    """Time of `steps` decode steps after a `prompt`-token prefill (contexts prompt .. prompt+steps-1),
+    summed per bucket: a step's time depends on its context only through the bucket."""
+    if steps <= 0:
+        return 0.0
+    contexts = np.arange(prompt, prompt + steps)
+    total = 0.0
+    for b in buckets_between(prompt, prompt + steps - 1, arch.max_context):
+        lower = b // 2 if b > MIN_BUCKET else 0
+        count = int(np.count_nonzero((contexts > lower) & (contexts <= b)))
+        if count:
+            total += count * timer.decode_step_seconds(arch, b, batch)
+    return total
+
+
+class SimulatedTimer:
+    """Expert times from programs compiled for one socket and simulated (event timing)."""
+
+    def __init__(self, node: NodeSpec, programs: ProgramCache):
+        self.node = node
+        self.programs = programs
+        self.tp = programs.tp
+
+    # -- the programs each question needs (a server compiles them all up front: session.compile_all) --
+    def shapes(self, arch: Architecture, phase: str, length: int, batch: int) -> list[ProgramShape]:
+        if not isinstance(arch, DecoderArchitecture):
+            return [ProgramShape("model", "fixed", arch.max_context, 1)]
+        batch = batch_bucket(batch)
+        return [ProgramShape("layer", phase, bucket(length, arch.max_context), batch),
+                ProgramShape("head", "any", 1, batch)]
+
+    # -- the interface --
+    def prefill_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
+        if not isinstance(arch, DecoderArchitecture):
+            return self._whole_program_seconds(arch, tokens, batch)
+        length, batch = bucket(tokens, arch.max_context), batch_bucket(batch)
+        layer = self.programs.timing(arch, ProgramShape("layer", "prefill", length, batch)).seconds
+        return self._assemble(arch, layer, arch.activation_bytes(batch, length), batch)
+
+    def decode_step_seconds(self, arch: Architecture, context: int, batch: int) -> float:
+        if not isinstance(arch, DecoderArchitecture):
+            return self._whole_program_seconds(arch, context + 1, batch)
+        length, batch = bucket(context, arch.max_context), batch_bucket(batch)
+        layer = self.programs.timing(arch, ProgramShape("layer", "decode", length, batch)).seconds
+        return self._assemble(arch, layer, arch.activation_bytes(batch, 1), batch)
+
+    def breakdown(self, arch: DecoderArchitecture, phase: str, length: int, batch: int) -> dict[str, float]:
+        """Where a step's time goes: layers, head, collectives (for reports and the docs)."""
+        b, batch = bucket(length, arch.max_context), batch_bucket(batch)
+        layer = self.programs.timing(arch, ProgramShape("layer", phase, b, batch)).seconds
+        head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
+        size = arch.activation_bytes(batch, b if phase == "prefill" else 1)
+        return {"layers": arch.layers * layer, "head": head,
+                "collectives": arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp)
+                + all_reduce_seconds(self.node, 8 * batch, self.tp)}
+
+    def whole_decoder_step_seconds(self, arch: DecoderArchitecture, phase: str, length: int, batch: int) -> float:
+        """What-if (not the default): the paper's whole-decoder kernel, where one launch and one
+        pipeline fill serve every layer and only the steady state repeats per layer. rducc today
+        compiles layers as separate kernels (a two-layer program costs about two one-layer ones),
+        so the default scales the whole one-layer program."""
+        b, batch = bucket(length, arch.max_context), batch_bucket(batch)
+        t = self.programs.timing(arch, ProgramShape("layer", phase, b, batch))
+        steady = t.seconds - t.launch_seconds - t.fill_seconds
+        size = arch.activation_bytes(batch, b if phase == "prefill" else 1)
+        head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
+        return (arch.layers * steady + t.fill_seconds + t.launch_seconds + head
+                + arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp) + all_reduce_seconds(self.node, 8 * batch, self.tp))
+
+    def _assemble(self, arch: DecoderArchitecture, layer: float, hidden_bytes: int, batch: int) -> float:
+        head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
+        collectives = arch.layers * 2 * all_reduce_seconds(self.node, hidden_bytes, self.tp)
+        argmax = all_reduce_seconds(self.node, 8 * batch, self.tp)  # (value, index) per sequence
+        return arch.layers * layer + head + collectives + argmax
+
+    def _whole_program_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
+        """A fixed-length program costs the same whatever the tokens in its window (the server
+        checks beforehand that every request fits the window)."""
+        return batch * self.programs.timing(arch, ProgramShape("model", "fixed", arch.max_context, 1)).seconds
+
+
+class WholeDecoderTimer(SimulatedTimer):
+    """The what-if of `whole_decoder_step_seconds` as a timer: the same cached programs, with one
+    launch and one fill per step (the paper's whole-decoder kernels). Not the default."""
+
+    def prefill_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
+        if not isinstance(arch, DecoderArchitecture):
+            return super().prefill_seconds(arch, tokens, batch)
+        return self.whole_decoder_step_seconds(arch, "prefill", tokens, batch)
+
+    def decode_step_seconds(self, arch: Architecture, context: int, batch: int) -> float:
+        if not isinstance(arch, DecoderArchitecture):
+            return super().decode_step_seconds(arch, context, batch)
+        return self.whole_decoder_step_seconds(arch, "decode", context, batch)

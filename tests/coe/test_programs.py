@@ -1,0 +1,66 @@
+"""Compile once per architecture: 150 experts of 5 architectures compile 5 architectures' programs,
+each program once; a second session compiles nothing."""
+
+from __future__ import annotations
+
+from tests.coe.conftest import FIVE, five_arch_requests
+
+
+def test_150_experts_of_5_architectures_compile_5_times(five_cache):
+    from compiler.coe.session import CoESession
+
+    root, compiles = five_cache
+    session = CoESession(FIVE, root)
+    assert len(session.spec.experts) == 150
+    assert len({e.architecture.digest() for e in session.spec.experts}) == 5
+    assert set(compiles) == {e.architecture.digest() for e in session.spec.experts}  # the router shares architecture a
+    needs = session.needs(five_arch_requests())
+    assert sum(compiles.values()) == len(needs)  # one compile per program, none per expert
+    # per expert architecture: one prefill layer, one decode layer, one head (batch 1)
+    a = session.spec.expert("a-0").architecture.digest()
+    assert all(count == 3 for digest, count in compiles.items() if digest != a)
+
+
+def test_second_session_compiles_nothing(five_cache):
+    from compiler.coe.session import CoESession
+
+    root, _ = five_cache
+    session = CoESession(FIVE, root)
+    needs = session.needs(five_arch_requests())
+    session.compile_all(needs)
+    assert sum(session.programs.compiles.values()) == 0
+    assert all(session.programs.cached(a, s) for a, s in needs)
+    for a, s in needs:
+        session.programs.timing(a, s)
+    assert session.programs.disk_hits == len(needs)
+    assert sum(session.programs.compiles.values()) == 0
+
+
+def test_program_key_ignores_names_and_weights_but_not_options(five_cache):
+    from dataclasses import replace
+
+    from compiler.coe.programs import ProgramCache, ProgramShape
+    from compiler.coe.session import CoESession
+    from compiler.driver import CompileOptions
+
+    session = CoESession(FIVE, None)
+    arch = session.spec.expert("b-3").architecture
+    shape = ProgramShape("layer", "prefill", 32, 1)
+    key = session.programs.key(arch, shape)
+    assert session.programs.key(replace(arch, name="renamed"), shape) == key
+    assert session.programs.key(replace(arch, intermediate=arch.intermediate * 2), shape) != key
+    other = ProgramCache(session.node, session.tp, CompileOptions(chip=session.options.chip, seed=1))
+    assert other.key(arch, shape) != key
+    assert session.programs.key(arch, ProgramShape("layer", "prefill", 64, 1)) != key
+
+
+def test_compiled_timings_are_real_simulations(five_cache):
+    """Deeper and wider architectures take longer: the timer reads simulated programs."""
+    from compiler.coe.session import CoESession
+
+    root, _ = five_cache
+    session = CoESession(FIVE, root)
+    t = session.timer
+    a, e = session.spec.expert("a-0").architecture, session.spec.expert("e-0").architecture
+    assert 0 < t.prefill_seconds(a, 20, 1) < t.prefill_seconds(e, 20, 1)  # e: 4 layers, wider
+    assert sum(session.programs.compiles.values()) == 0
