@@ -1252,7 +1252,7 @@ RGraph = Dialect(
         TriuOp, TrilOp,
         Im2colOp, BatchNormOp, SortOp, SliceScatterOp, IndexPutOp, ScatterOp, MathOp,
         FullOp, ArangeOp, WeightOp, UpdateRowsOp,
-        AllReduceOp, AllGatherOp, ReduceScatterOp, MathOp,
+        AllReduceOp, AllGatherOp, ReduceScatterOp,
     ],
     [],
 )
