@@ -72,8 +72,10 @@ class TileExecutor:
     def load(self, s: StageConfig) -> bytes:
         t, prog = self.bs.tensor(s.tensor), self.program(s)
         (p,) = prog.patterns
-        starts, lengths = accesses(p)
         size = nbytes_of(t.dtype, t.shape)
+        if size == 0:  # an empty tensor: nothing to move
+            return b""
+        starts, lengths = accesses(p)
         moved = int(lengths[lengths > 0].sum())
         if np.any(lengths <= 0) or moved != size:
             raise SimulationError(f"{stage_name(s)}: its address pattern reads {moved} bytes of {describe(t)} in "
@@ -89,6 +91,8 @@ class TileExecutor:
     def store(self, s: StageConfig, data: bytes) -> None:
         t, prog = self.bs.tensor(s.tensor), self.program(s)
         (p,) = prog.patterns
+        if not data and nbytes_of(t.dtype, t.shape) == 0:  # an empty tensor: nothing to move
+            return
         starts, lengths = accesses(p)
         moved = int(lengths[lengths > 0].sum())
         if np.any(lengths <= 0) or moved != len(data):

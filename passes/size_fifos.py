@@ -201,7 +201,7 @@ class SizeFifosPass(ModulePass):
             v = s.results[0]
             nbytes = value_bytes(v.type)
             tile = min(s.tile_list()[0] or nbytes, nbytes)
-            if tile > sram:
+            if tile > sram or tile == 0:  # an empty value (a zero-size dim) has no tiles to run ahead
                 continue
             tiles = stream_tiles(nbytes, tile)
             from_memory = any(isinstance(x.owner, rdu.LoadOp) for x in s.operands)
