@@ -49,17 +49,55 @@ def load_chip_data(path: Path) -> dict[str, Any]:
         raise SweepError(f"cannot read chip spec {path}: {exc}") from None
 
 
+GRID_FIELDS = ("grid.columns", "grid.rows")
+"""The floor plan's size, and so its unit counts: sweeping these stretches the plan (below)."""
+
+
 def field_names(data: dict[str, Any]) -> list[str]:
-    """Every dotted name an axis may override: scalars of the top level and of each table, and
-    each memory tier's fields as `memory.<tier>.<field>`. The floor plan (`grid`) is not among
-    them: its regions are a list, and unit counts follow from them."""
+    """Every dotted name an axis may override: scalars of the top level and of each table, each
+    memory tier's fields as `memory.<tier>.<field>`, and the floor plan's `grid.columns` and
+    `grid.rows`, which set the unit counts (see `stretch_grid`)."""
     names = [k for k, v in data.items() if _is_scalar(v)]
     for table, value in data.items():
         if isinstance(value, dict) and table != "grid":
             names += [f"{table}.{k}" for k, v in value.items() if _is_scalar(v) or _is_scalar_list(v)]
     for tier in data.get("memory", []):
         names += [f"memory.{tier.get('tier')}.{k}" for k in tier if k != "tier"]
+    if isinstance(data.get("grid"), dict):
+        names += [f for f in GRID_FIELDS if f.split(".")[1] in data["grid"]]
     return names
+
+
+def stretch_grid(grid: dict[str, Any], columns: int | None, rows: int | None) -> dict[str, Any]:
+    """The floor plan at a new size: what touches the old right (top) edge moves to the new one.
+
+    A region edge on the last column (row) or the one before it is the plan's border (the AGCU
+    columns at the edges, the checkerboard between them), so it follows the border; every other
+    coordinate stays. So sn40l at `grid.columns = 62` is a 60-column checkerboard (1,560 PCUs)
+    with its AGCU columns on both edges. The number of dies is kept: `die_rows` becomes the new
+    row count over the old number of dies, which must divide it."""
+    out = copy.deepcopy(grid)
+    old_c, old_r = grid["columns"], grid["rows"]
+    new_c, new_r = columns or old_c, rows or old_r
+    for value, name, least in ((new_c, "grid.columns", 3), (new_r, "grid.rows", 1)):
+        if value < least:
+            raise SweepError(f"axis {name}: a floor plan needs at least {least}, got {value}")
+    dies = old_r // grid.get("die_rows", old_r)
+    if new_r % dies:
+        raise SweepError(f"axis grid.rows: {new_r} rows do not split into the chip's {dies} dies")
+    out["columns"], out["rows"] = new_c, new_r
+    if "die_rows" in grid:
+        out["die_rows"] = new_r // dies
+
+    def edge(v: int, old: int, new: int) -> int:
+        return new - (old - v) if v >= old - 2 else v
+
+    for region in out.get("region", []):
+        region["x"] = [edge(v, old_c, new_c) for v in region["x"]]
+        region["y"] = [edge(v, old_r, new_r) for v in region["y"]]
+        if region["x"][0] > region["x"][1] or region["y"][0] > region["y"][1]:
+            raise SweepError(f"axis grid: a {new_c} x {new_r} floor plan leaves a region of the chip empty")
+    return out
 
 
 def _is_scalar(v: Any) -> bool:
@@ -120,7 +158,11 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
             raise SweepError(f"axis {name!r} names no field of the chip spec; fields are: {', '.join(names)}")
         table, key = _slot(out, name)
         check_value(name, table[key], value)
-        table[key] = value
+        if name not in GRID_FIELDS:
+            table[key] = value
+    size = {name.split(".")[1]: overrides[name] for name in GRID_FIELDS if name in overrides}
+    if size:
+        out["grid"] = stretch_grid(out["grid"], size.get("columns"), size.get("rows"))
     return out
 
 

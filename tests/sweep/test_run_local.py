@@ -101,3 +101,12 @@ def test_expand_is_what_runs(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(sweep_file(TINY + AXES))
     assert [p.point_key for p in expand(spec)] == [p.point_key for p in run_sweep(
         spec, tmp_path / "c", backend=LocalBackend()).points]
+
+
+def test_unit_counts_are_an_axis(sweep_file, tmp_path: Path) -> None:
+    """`grid.columns` resizes the floor plan: the model compiles and runs on each chip, and the
+    cost proxy sees the unit count."""
+    text = TINY + '[axes]\n"grid.columns" = [6, 10, 14]\n[pareto]\ntime = "cycles"\ncost = { pcu_count = 1.0 }\n'
+    records = run_sweep(load_sweep(sweep_file(text)), tmp_path / "cache", backend=LocalBackend()).records
+    assert [r["status"] for r in records] == ["ok"] * 3, [r.get("error") for r in records]
+    assert [r["cost"] for r in records] == [12.0, 24.0, 36.0]  # (columns - 2) x 6 rows, half PCUs
