@@ -102,7 +102,7 @@ def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: i
 
 
 def whole_loop(shape: tuple[int, ...]) -> TileLoop:
-    # A zero-size dim still makes a tile of extent 1 there: the tile is clipped to the (empty) value.
+    """One tile, the output's shape (an empty dim counts as 1: a tile is never empty)."""
     return TileLoop("whole", (1,), tuple(max(1, d) for d in shape) or (1,), "whole")
 
 
