@@ -211,7 +211,9 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
     for tid in bs.inputs:
         t = bs.tensor(tid)
         dt = numpy_dtype(t.dtype)
-        arrays.append(rng.standard_normal(t.shape).astype(dt) if dt.kind == "f" else np.zeros(t.shape, dt))
+        shard = bs.node.shard_of(tid) if bs.node is not None else None  # a split input is given whole
+        shape = shard.whole_shape if shard is not None else t.shape
+        arrays.append(rng.standard_normal(shape).astype(dt) if dt.kind == "f" else np.zeros(shape, dt))
     return arrays
 
 

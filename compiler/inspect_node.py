@@ -16,15 +16,17 @@ def node_use(bs: Bitstream) -> dict[str, Any] | None:
     if node is None:
         return None
     hbm = max((t.offset + t.nbytes for t in bs.tensors if t.tier == "hbm"), default=0)
-    split_local = sum(bs.tensor(s.tensor).nbytes for s in node.shards)
-    split_whole = sum(prod(s.whole_shape) * itemsize(bs.tensor(s.tensor).dtype) for s in node.shards)
+    weights = [s for s in node.shards if bs.tensor(s.tensor).role == "weight"]
+    split_local = sum(bs.tensor(s.tensor).nbytes for s in weights)
+    split_whole = sum(prod(s.whole_shape) * itemsize(bs.tensor(s.tensor).dtype) for s in weights)
     sent = sum(p.bytes_per_socket for p in node.peer_streams)
     counts: dict[str, int] = {}
     for p in node.peer_streams:
         counts[p.collective] = counts.get(p.collective, 0) + 1
     per_socket = [{"socket": s, "hbm_bytes": hbm, "split_weight_bytes": split_local, "peer_bytes_sent": sent}
                   for s in range(node.sockets)]
-    return {"node": node.node, "sockets": node.sockets, "split_weights": len(node.shards),
+    return {"node": node.node, "sockets": node.sockets, "split_weights": len(weights),
+            "split_inputs": len(node.shards) - len(weights),
             "split_weight_bytes_whole": split_whole, "collectives": counts, "per_socket": per_socket}
 
 
@@ -34,7 +36,8 @@ def describe_node(bs: Bitstream) -> list[str]:
         return []
     collectives = ", ".join(f"{n} {c}" for c, n in sorted(use["collectives"].items())) or "no collectives"
     lines = [f"node: {use['node'] or '(unnamed)'}, {use['sockets']} sockets run this program (SPMD); "
-             f"{use['split_weights']} split weights ({use['split_weight_bytes_whole']:,} B whole); {collectives}"]
+             f"{use['split_weights']} split weights ({use['split_weight_bytes_whole']:,} B whole)"
+             + (f", {use['split_inputs']} split inputs" if use["split_inputs"] else "") + f"; {collectives}"]
     for row in use["per_socket"]:
         lines.append(f"  socket {row['socket']}: HBM {row['hbm_bytes']:,} B, its part of the split weights "
                      f"{row['split_weight_bytes']:,} B, sends {row['peer_bytes_sent']:,} B per run over the peer links")

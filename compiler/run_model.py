@@ -83,7 +83,8 @@ class RunReport:
 
     def to_json(self) -> dict[str, Any]:
         m = self.compile.bitstream.manifest
-        roofline = self.compile.work.roofline_cycles(self.compile.chip)
+        # on a node the model's work is shared by its sockets: the bound is one socket's share of it
+        roofline = self.compile.work.roofline_cycles(self.compile.chip) / self.node.get("sockets", 1)
         return {
             "model": self.model,
             "chip": self.chip,
@@ -125,6 +126,9 @@ class RunReport:
             f"  {j['kernels']} kernel{'' if j['kernels'] == 1 else 's'}, {j['pcus_used']} PCUs, {j['pmus_used']} PMUs; "
             f"{self.cycles:,} cycles ({self.modeled_seconds * 1e6:.2f} us), roofline {j['roofline_cycles']:,.0f} cycles",
             f"  compile {j['compile_seconds']:.2f} s, simulate {j['simulate_seconds']:.2f} s",
+            *([f"  node {self.node['node']}: {self.node['sockets']} sockets, {self.node['collective_stages']} collective "
+               f"stages busy {self.node['collective_cycles']:,} cycles on the peer links, "
+               f"HBM {self.node['socket_hbm_bytes'][0]:,} B per socket"] if self.node else []),
             f"  cycles: {b['program_load_cycles']:,} program loads + {b['launch_cycles']:,} launches + "
             f"{b['fill_cycles']:,} fill + {b['steady_cycles']:,} steady = {b['total_cycles']:,}"
             + (f" (+ {self.setup_cycles:,} setup, once)" if self.setup_cycles else ""),

@@ -109,6 +109,15 @@ def test_bad_node_arguments(tmp_path: Path, args: tuple[str, ...], needles: tupl
     assert not out.exists()
 
 
+def test_node_file_with_an_unknown_topology(tmp_path: Path) -> None:
+    bad = tmp_path / "mesh-node.toml"
+    bad.write_text(Path(load_node("small-node8").source).read_text().replace('topology = "ring"', 'topology = "mesh"'))
+    out = tmp_path / "out.rbit"
+    _one_error(_invoke(str(EXAMPLES / "mlp.py"), "-o", str(out), "--node", str(bad), "--tp", "2"),
+               "unknown network topology 'mesh'")
+    assert not out.exists()
+
+
 def test_cli_compile_inspect_and_sim(tmp_path: Path) -> None:
     out = tmp_path / "att.rbit"
     result = _invoke(str(EXAMPLES / "attention.py"), "-o", str(out), "--node", "small-node8", "--tp", "2")

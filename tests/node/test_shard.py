@@ -100,3 +100,27 @@ def test_sharding_twice_is_refused() -> None:
     m = _sharded(module, 2)
     with pytest.raises(ShardError, match="already sharded"):
         run_pipeline(make_context(), m, "rdu-shard{tp=2}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mistral", "gemma2", "phi3", "qwen3", "qwen2moe", "gpt2", "falcon"])
+def test_hf_architectures_shard_and_match_pytorch(name: str) -> None:
+    """The HF architecture tests' models at TP 2 and 4 (4 heads, 2 KV heads; Falcon's fused
+    multi-query QKV only at 2), every socket against PyTorch, at the rgraph level."""
+    import torch
+    import transformers
+
+    from compiler.frontend.model_file import LoadedModel
+    from tests.test_hf_architectures import ARCHITECTURES
+
+    config_cls, model_cls, kwargs = ARCHITECTURES[name]
+    torch.manual_seed(0)
+    model = getattr(transformers, model_cls)(getattr(transformers, config_cls)(**kwargs)).eval()
+    ids = torch.randint(0, 256, (1, 16), generator=torch.Generator().manual_seed(1))
+    loaded = LoadedModel(Path(f"{name}.py"), model, (ids,))
+    eager = [np.asarray(to_numpy(e)) for e in eager_leaves(run_eager(loaded))]
+    module = import_named(loaded, capture(loaded)).module
+    for tp in (2,) if name == "falcon" else (2, 4):
+        for outs in interpret_node(_sharded(module, tp), [ids.numpy()], tp):
+            for got, want in zip(outs, eager, strict=True):
+                np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
