@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 
 from chip_model import load_chip
+from compiler.driver import CompileOptions, compile_model
 from functional_sim import SimulationError
 from functional_sim.dtypes import to_bytes
 from functional_sim.simulator import TileMachine, bind_inputs
 from functional_sim.sram import Scratchpad
+from tests.tiles.conftest import EXAMPLES, Compiled
 
 
-def test_a_buffer_leaves_its_last_wave_in_its_pmus_at_the_pattern_addresses(mlp):
+def test_a_buffer_leaves_its_last_wave_in_its_pmus_at_the_pattern_addresses():
+    # FIFO depth 2 forced, so the ring is refilled (by default a loaded input's buffer runs ahead
+    # by all its tiles when its PMUs hold them)
+    result = compile_model(EXAMPLES / "mlp.py", CompileOptions(chip="small", opt_level=0, tile_bytes=256, fifo_depth=2))
+    mlp = Compiled(result.data, [np.asarray(x.detach().numpy()) for x in result.loaded.inputs], [])
     bs = mlp.fresh()
     machine = TileMachine(bs, load_chip(bs.chip))
     for tid, data in [*bs.image.items(), *bind_inputs(bs, mlp.inputs)]:
