@@ -741,13 +741,17 @@ _TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "bf16": torch.bfloa
 
 
 def _separable(imp: GraphImporter, node: torch.fx.Node, x: Any, rows: torch.Tensor, cols: torch.Tensor, stem: str) -> SSAValue:
-    """out = rows @ x @ cols.T over the last two dims: two matmuls on the PCU's systolic body."""
-    dtype, shape = _meta(node)
+    """out = rows @ x @ cols.T over the last two dims: two matmuls on the PCU's systolic body
+    (bf16/f16: in f32 with f32 matrices, rounded once; rounding between the two was off eager)."""
+    out_dtype, shape = _meta(node)
+    dtype = accumulator_dtype(out_dtype)
+    rows, cols = rows.to(_TORCH_DTYPES[dtype]), cols.to(_TORCH_DTYPES[dtype])
     value = imp.cast(imp.values[x], dtype)
     lead = _shape(value)[:-2]
     left = imp.add(rgraph.MatmulOp(_constant(imp, f"{stem}.rows", rows), value,
                                    tensor_type(dtype, lead + (shape[-2], _shape(value)[-1]))))
-    return imp.add(rgraph.MatmulOp(left, _constant(imp, f"{stem}.cols", cols.T.contiguous()), tensor_type(dtype, shape)))
+    out = imp.add(rgraph.MatmulOp(left, _constant(imp, f"{stem}.cols", cols.T.contiguous()), tensor_type(dtype, shape)))
+    return imp.cast(out, out_dtype)
 
 
 @converts(aten._adaptive_avg_pool2d.default, aten.adaptive_avg_pool2d.default)
@@ -756,8 +760,8 @@ def convert_adaptive_avg_pool(imp: GraphImporter, node: torch.fx.Node, x: Any, o
     if dtype not in _TORCH_DTYPES:
         raise UnsupportedOpError(f"adaptive average pooling of {dtype} tensors is not supported", imp.current_source)
     height, width = _shape(imp.values[x])[-2:]
-    rows = _axis_matrix(lambda b: aten._adaptive_avg_pool2d(b, [shape[-2], 1]), height, dtype)
-    cols = _axis_matrix(lambda b: aten._adaptive_avg_pool2d(b, [shape[-1], 1]), width, dtype)
+    rows = _axis_matrix(lambda b: aten._adaptive_avg_pool2d(b, [shape[-2], 1]), height, accumulator_dtype(dtype))
+    cols = _axis_matrix(lambda b: aten._adaptive_avg_pool2d(b, [shape[-1], 1]), width, accumulator_dtype(dtype))
     return _separable(imp, node, x, rows, cols, "adaptive_avg_pool")
 
 
@@ -777,8 +781,8 @@ def convert_upsample_bilinear(imp: GraphImporter, node: torch.fx.Node, x: Any, o
         scales = None if scales is None else [scales, rest[0] if rest else None]
         scales = None if scales is None or None in scales else scales
     height, width = _shape(imp.values[x])[-2:]
-    rows = _axis_matrix(lambda b: aten.upsample_bilinear2d.vec(b, _resample_args(shape[-2], scales, 0)[0], align_corners, _resample_args(shape[-2], scales, 0)[1]), height, dtype)
-    cols = _axis_matrix(lambda b: aten.upsample_bilinear2d.vec(b, _resample_args(shape[-1], scales, 1)[0], align_corners, _resample_args(shape[-1], scales, 1)[1]), width, dtype)
+    rows = _axis_matrix(lambda b: aten.upsample_bilinear2d.vec(b, _resample_args(shape[-2], scales, 0)[0], align_corners, _resample_args(shape[-2], scales, 0)[1]), height, accumulator_dtype(dtype))
+    cols = _axis_matrix(lambda b: aten.upsample_bilinear2d.vec(b, _resample_args(shape[-1], scales, 1)[0], align_corners, _resample_args(shape[-1], scales, 1)[1]), width, accumulator_dtype(dtype))
     return _separable(imp, node, x, rows, cols, "upsample_bilinear")
 
 

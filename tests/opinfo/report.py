@@ -139,7 +139,7 @@ def opcode_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def sweep_table(results: list[dict[str, Any]], command: str, opinfos: int) -> str:
+def sweep_table(results: list[dict[str, Any]], command: str, opinfos: int, samples: int) -> str:
     """The OpInfo sweep: per (op, dtype) how many samples passed, were refused, failed."""
     by_key: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
@@ -151,7 +151,8 @@ def sweep_table(results: list[dict[str, Any]], command: str, opinfos: int) -> st
             totals[dtype][o["outcome"]] += 1
     lines = [SWEEP_BEGIN, "## PyTorch OpInfo samples", "",
              f"Every OpInfo of PyTorch's `op_db` in float32 and bfloat16 (where its CPU kernel has the dtype), "
-             f"its first {SAMPLES_PER_OP} samples each, as tiny models compiled at -O1 for the `small` chip, "
+             + (f"its first {samples} samples each" if samples != 1 else "its first sample")
+             + ", as tiny models compiled at -O1 for the `small` chip, "
              "simulated from the bitstream and compared with eager within the dtype's tolerances. "
              "*unsupported*: refused with a clean `error:` (an op rducc does not have, a shape that "
              "depends on values); *failed*: a wrong value or an internal error (bugs); *n/a*: not a "
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the op and opcode tables are stale")
     parser.add_argument("--results", type=Path, help="also write the sweep's per-sample outcomes (JSON lines) here")
     parser.add_argument("--from-results", type=Path, nargs="+", help="render the OpInfo table from saved --results files")
+    parser.add_argument("--samples", type=int, default=SAMPLES_PER_OP, help=f"samples per OpInfo and dtype ({SAMPLES_PER_OP})")
     parser.add_argument("--shard", default="0/1", metavar="K/N",
                         help="with --results: sweep only every N-th OpInfo from the K-th (run N processes, then --from-results)")
     args = parser.parse_args(argv)
@@ -243,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.from_results:
             rows = [json.loads(line) for path in args.from_results for line in path.read_text().splitlines() if line]
         else:
-            rows = run_sweep(SAMPLES_PER_OP, args.results, args.shard)
+            rows = run_sweep(args.samples, args.results, args.shard)
             if args.shard != "0/1":
                 print(f"wrote shard {args.shard} to {args.results}")
                 return 0
         from tests.opinfo.harness import op_db
 
-        sweep = sweep_table(rows, "python -m tests.opinfo.report", len(op_db()))
+        samples = max((r["index"] for r in rows), default=args.samples - 1) + 1 if args.from_results else args.samples
+        command = "python -m tests.opinfo.report" + (f" --samples {samples}" if samples != SAMPLES_PER_OP else "")
+        sweep = sweep_table(rows, command, len(op_db()), samples)
     DOC.write_text(render(sweep))
     print(f"wrote {DOC}")
     return 0
