@@ -149,3 +149,25 @@ def test_buffer_credits_beyond_its_sram_are_rejected(pb):
         simulate(bs, ONES)
     bs.streams[1] = replace(bs.streams[1], fifo_depth=2)
     np.testing.assert_array_equal(simulate(bs, ONES).outputs[0], ONES[0])
+
+
+def test_an_exception_inside_a_checked_stage_is_an_internal_error(pb, monkeypatch):
+    """A bitstream that passed every check and still fails inside a stage is rducc's bug: reported
+    as an internal error naming the stage, never as the user's fault (not a UserError)."""
+    from functional_sim import tile_machine
+    from functional_sim.errors import SimulatorBug
+    from rducc_errors import UserError
+
+    x = pb.tensor("x", "f32", (4, 8), role="input")
+    y = pb.tensor("y", "f32", (4, 8), role="output")
+    k = pb.kernel()
+    k.store(k.op("neg", k.load(x), out=("f32", (4, 8))), y)
+
+    def broken(self, s, args, outs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(tile_machine.TileExecutor, "compute", broken)
+    with pytest.raises(SimulatorBug, match=r"^internal error in stage 'neg1' \(id 1, neg\): ZeroDivisionError: "
+                                           r"division by zero \(a bug in rducc") as info:
+        simulate(pb.build(), ONES)
+    assert not isinstance(info.value, UserError)
