@@ -102,7 +102,8 @@ def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: i
 
 
 def whole_loop(shape: tuple[int, ...]) -> TileLoop:
-    return TileLoop("whole", (1,), tuple(shape) or (1,), "whole")
+    """One tile, the output's shape (an empty dim counts as 1: a tile is never empty)."""
+    return TileLoop("whole", (1,), tuple(max(1, d) for d in shape) or (1,), "whole")
 
 
 def stream_loop(nbytes: int, tile_bytes: int) -> TileLoop:
