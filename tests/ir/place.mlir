@@ -1,6 +1,6 @@
 // RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-allocate-units,rdu-place' | filecheck %s
 // RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-allocate-units,rdu-place{greedy=true}' | filecheck %s --check-prefix=GREEDY
-// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos,rdu-place{objective=cycles rounds=1}' | filecheck %s --check-prefix=CYCLES
+// RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos,rdu-tile,rdu-place{objective=cycles rounds=1}' | filecheck %s --check-prefix=CYCLES
 // Every stage gets one site per unit; the placement summary is kept for the manifest.
 
 func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
