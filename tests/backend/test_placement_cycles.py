@@ -26,7 +26,7 @@ func.func @forward(%x: tensor<64x64xf32>) -> tensor<64x64xf32> {
   func.return %2 : tensor<64x64xf32>
 }
 """
-BEFORE_PLACE = "rdu-target{chip=small},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos"
+BEFORE_PLACE = "rdu-target{chip=small},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos,rdu-tile"
 
 
 def allocated():
