@@ -2,8 +2,7 @@
 // RUN: rducc opt %s -p 'rdu-target{chip=small},rdu-lower,rdu-plan-memory,rdu-allocate-units{tile-bytes=256},rdu-size-fifos,rdu-tile' | rducc opt | filecheck %s
 // rdu-tile turns 256-byte tiles (forced here) into tile programs on the small chip (16 lanes,
 // 64 KB PMUs). Loads and stores walk their tensor in 256-byte accesses; a buffer rings its
-// credits over its PMUs (rdu-size-fifos lets a buffer of a loaded
-// input run ahead by all 64 of its tiles: 64 credits over 2 PMUs, 32 slots each) and writes and reads the ring by
+// credits over its PMUs (the weight's buffer prefetches it whole: 64 credits over 2 PMUs, 32 slots each) and writes and reads the ring by
 // pattern. The linear is output-stationary 4x16 tiles (256 bytes) with K whole (its A and B slabs
 // fit half a PMU); a 256-float row does not fit a 256-byte tile, so softmax and sum run over
 // 4 chunks of 64 columns per row, softmax in two passes, sum with a running total. The permute

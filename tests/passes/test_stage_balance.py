@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passes.allocate_units import balance
+from passes.allocate_units import balance, spend_spare_on_early_loads
 
 
 def pace(work: list[float], units: list[int]) -> float:
@@ -78,3 +78,22 @@ def test_more_stages_than_units_is_refused() -> None:
     # refuses rather than returning an allocation that breaks the total.
     with pytest.raises(ValueError, match="more stages than units"):
         balance([1.0, 1.0, 1.0], [1, 1, 1], 2)
+
+
+def test_spare_agcus_go_to_the_loads_read_first() -> None:
+    """Llama-2-7B decode's shape: 7 tiny loads (cap 1), six 33 MB loads and three 90 MB loads
+    (cap 9 each: HBM feeds 9 AGCUs), a store, 26 AGCUs; balance leaves 4 over, and they go to
+    the first big loads in program order (Q, K, V weights, then the K cache)."""
+    work = [64, 64, 262144, 262144, 262144, 2, 2, 262144, 262144, 64, 262144, 64, 704512, 704512, 704512, 64]
+    caps = [1, 1, 9, 9, 9, 1, 1, 9, 9, 1, 9, 1, 9, 9, 9, 1]
+    is_load = [True] * 15 + [False]
+    units = balance(work, caps, 26)
+    assert units == [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 1]
+    spent = spend_spare_on_early_loads(is_load, units, caps, 26)
+    assert spent == [1, 1, 2, 2, 2, 1, 1, 2, 1, 1, 1, 1, 3, 3, 3, 1]
+
+
+def test_spare_agcus_go_round_again_and_stop_at_caps_and_stores() -> None:
+    spent = spend_spare_on_early_loads([True, True, False], [1, 1, 1], [3, 2, 9], 9)
+    assert spent == [3, 2, 1]  # two rounds; the store is not grown; 3 AGCUs stay spare at the caps
+    assert spend_spare_on_early_loads([True, True], [2, 2], [9, 9], 4) == [2, 2]  # nothing spare
