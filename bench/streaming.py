@@ -112,7 +112,10 @@ def compile_node_workload(shape: DecoderShape, phase: str, layers: int | None, o
 
 def measure_node(compiled, compile_seconds: float, opt_level: int, launch: str) -> dict[str, Any]:
     """One compiled node program timed on every socket and the network (socket 0 stands for all:
-    same program, symmetric network). HBM fraction is one socket's bytes over its own HBM."""
+    same program, symmetric network). HBM fraction is one socket's bytes over its own HBM.
+    `collective_busy_ratio` is the collective stages' busy cycles (simulate_node's
+    `collective_cycles`, summed over stages) over the step's cycles: not a share of the time, since
+    fused collectives run alongside compute and each other (a fused prefill layer exceeds 1)."""
     chip = compiled.chip
     sim = simulate_node(compiled.bitstream, None, chip=chip, execute=False, launch=launch)
     seconds = sim.cycles / chip.clock_hz
@@ -125,7 +128,7 @@ def measure_node(compiled, compile_seconds: float, opt_level: int, launch: str) 
         "modeled_ms": seconds * 1e3,
         "collective_cycles": sim.collective_cycles,
         "collective_stages": sim.collective_stages,
-        "collective_share": sim.collective_cycles / sim.cycles if sim.cycles else 0.0,
+        "collective_busy_ratio": sim.collective_cycles / sim.cycles if sim.cycles else 0.0,
         "socket_hbm_bytes_moved": hbm_bytes,
         "hbm_bandwidth_fraction": hbm_bytes / seconds / chip.tier("hbm").bytes_per_second if seconds else 0.0,
         "bounds": dict(Counter(k.bound for k in sim.socket.kernels)),

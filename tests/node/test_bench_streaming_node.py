@@ -23,7 +23,7 @@ def test_node_row_times_both_levels_and_launches_with_collectives(decode_row) ->
             m = decode_row[level][launch]
             assert m["collective_stages"] == 2  # the attention output and the MLP down projection
             assert 0 < m["collective_cycles"] < m["cycles"]
-            assert 0 < m["collective_share"] < 1
+            assert m["collective_busy_ratio"] == m["collective_cycles"] / m["cycles"]
             assert 0 < m["hbm_bandwidth_fraction"] <= 1
         assert decode_row[level]["hardware_launch_gain"] >= 1
     assert decode_row["O0"]["software"]["kernels"] > decode_row["O1"]["software"]["kernels"]
