@@ -95,7 +95,7 @@ def run(selected: list[tuple[str, DecoderShape, str, int | None]], launches: lis
 
 # The node mode's workloads: one layer each (a 32- or 80-layer model at TP8 is the same layer
 # compiled 32 or 80 times over; bench.node shows the step is layers x layer + head).
-NODE_WORKLOADS: list[tuple[str, DecoderShape, str, int | None]] = [w for w in WORKLOADS[:4]]
+NODE_WORKLOADS = [w for w in WORKLOADS if w[3] == 1 and "TP8" not in w[0]]  # the shard is what --tp makes
 
 # Table III of the paper (8 sockets): what each node row is read against.
 PAPER_BANDS = {"prefill": "fusion 1.5-3x", "decode": "fusion up to 13x (Mistral highest); hardware launch 1.4-8x"}
