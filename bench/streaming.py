@@ -4,6 +4,12 @@ Every workload is compiled shapes-only for the `sn40l` chip at -O0 and -O1 and i
 timed by the functional simulator (without executing). For each: modeled time, kernel calls,
 achieved HBM bandwidth as a fraction of peak, the ratio of modeled time to the roofline bound,
 the bound of the kernels, and the fused/unfused speedup.
+
+With `--node NODE --tp N` (the paper's setting: `--node sn40l-node8 --tp 8`) each one-layer
+workload is instead compiled whole, tensor-parallel (`rdu-shard`), and timed on the node by
+`functional_sim.node.simulate_node`, so the all-reduces on the peer links are part of the cycles
+(the single-socket "one socket of TP8" rows shrink the shapes by hand and leave them out). A
+workload that fails to compile records its one-line error in its row; the others still run.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from typing import Any
 from bench.workloads import LLAMA2_7B, LLAMA2_70B, MISTRAL_7B, DecoderShape, tensor_parallel_shard, workload
 from compiler.driver import CompileOptions, compile_loaded
 from compiler.frontend.model_file import LoadedModel
+from rducc_errors import UserError
 from functional_sim import simulate
+from functional_sim.node import simulate_node
 
 CONTEXT = 4096
 WORKLOADS: list[tuple[str, DecoderShape, str, int | None]] = [
@@ -85,12 +93,89 @@ def run(selected: list[tuple[str, DecoderShape, str, int | None]], launches: lis
     return rows
 
 
+# The node mode's workloads: one layer each (a 32- or 80-layer model at TP8 is the same layer
+# compiled 32 or 80 times over; bench.node shows the step is layers x layer + head).
+NODE_WORKLOADS = [w for w in WORKLOADS if w[3] == 1 and "TP8" not in w[0]]  # the shard is what --tp makes
+
+# Table III of the paper (8 sockets): what each node row is read against.
+PAPER_BANDS = {"prefill": "fusion 1.5-3x", "decode": "fusion up to 13x (Mistral highest); hardware launch 1.4-8x"}
+
+
+def compile_node_workload(shape: DecoderShape, phase: str, layers: int | None, opt_level: int,
+                          node: str, tp: int, context: int = CONTEXT):
+    model, inputs = workload(shape, phase, context, layers)
+    t0 = time.perf_counter()
+    compiled = compile_loaded(LoadedModel(Path(f"{shape.name}.py"), model, inputs),
+                              CompileOptions(node=node, tp=tp, opt_level=opt_level))
+    return compiled, time.perf_counter() - t0
+
+
+def measure_node(compiled, compile_seconds: float, opt_level: int, launch: str) -> dict[str, Any]:
+    """One compiled node program timed on every socket and the network (socket 0 stands for all:
+    same program, symmetric network). HBM fraction is one socket's bytes over its own HBM.
+    `collective_busy_ratio` is the collective stages' busy cycles (simulate_node's
+    `collective_cycles`, summed over stages) over the step's cycles: not a share of the time, since
+    fused collectives run alongside compute and each other (a fused prefill layer exceeds 1)."""
+    chip = compiled.chip
+    sim = simulate_node(compiled.bitstream, None, chip=chip, execute=False, launch=launch)
+    seconds = sim.cycles / chip.clock_hz
+    hbm_bytes = sim.socket.tier_bytes.get("hbm", 0)
+    return {
+        "opt_level": opt_level,
+        "launch": launch,
+        "kernels": len(compiled.bitstream.kernels),
+        "cycles": sim.cycles,
+        "modeled_ms": seconds * 1e3,
+        "collective_cycles": sim.collective_cycles,
+        "collective_stages": sim.collective_stages,
+        "collective_busy_ratio": sim.collective_cycles / sim.cycles if sim.cycles else 0.0,
+        "socket_hbm_bytes_moved": hbm_bytes,
+        "hbm_bandwidth_fraction": hbm_bytes / seconds / chip.tier("hbm").bytes_per_second if seconds else 0.0,
+        "bounds": dict(Counter(k.bound for k in sim.socket.kernels)),
+        "launch_cycles": sum(k.launch_cycles for k in sim.socket.kernels),
+        "compile_seconds": round(compile_seconds, 2),
+    }
+
+
+def run_node(selected: list[tuple[str, DecoderShape, str, int | None]], node: str, tp: int,
+             context: int = CONTEXT) -> list[dict[str, Any]]:
+    """One row per workload: -O0 and -O1, each with software and hardware launch; the fusion
+    speedup per launch and the hardware launch's gain per level. A compile error (e.g. a shard
+    whose FIFOs do not fit SRAM) is recorded as `error` and the row keeps going without it."""
+    rows = []
+    for name, shape, phase, layers in selected:
+        print(f"[bench.streaming] {name} on {node} TP{tp}", file=sys.stderr, flush=True)
+        row: dict[str, Any] = {"workload": name, "phase": phase, "node": node, "tp": tp,
+                               "layers": layers or shape.layers, "context": context,
+                               "paper_band": PAPER_BANDS[phase]}
+        for level in (0, 1):
+            try:
+                compiled = compile_node_workload(shape, phase, layers, level, node, tp, context)
+            except UserError as e:
+                row[f"O{level}"] = {"error": str(e).splitlines()[0]}
+                continue
+            row[f"O{level}"] = {launch: measure_node(*compiled, level, launch) for launch in ("software", "hardware")}
+        for level in ("O0", "O1"):
+            if "error" not in row[level]:
+                row[level]["hardware_launch_gain"] = row[level]["software"]["cycles"] / row[level]["hardware"]["cycles"]
+        if "error" not in row["O0"] and "error" not in row["O1"]:
+            row["speedup"] = {launch: row["O0"][launch]["cycles"] / row["O1"][launch]["cycles"]
+                              for launch in ("software", "hardware")}
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print JSON (the default prints JSON too, indented)")
     parser.add_argument("--quick", action="store_true", help="only the one-layer workloads")
     parser.add_argument("--launch", choices=["software", "hardware", "both"], default="both")
+    parser.add_argument("--node", help="compile each one-layer workload tensor-parallel for this node (e.g. sn40l-node8)")
+    parser.add_argument("--tp", type=int, default=8, help="tensor-parallel degree with --node (default 8)")
     args = parser.parse_args()
+    if args.node:
+        print(json.dumps(run_node(NODE_WORKLOADS, args.node, args.tp), indent=None if args.json else 1))
+        return
     selected = [w for w in WORKLOADS if not args.quick or w[3] == 1]
     launches = ["software", "hardware"] if args.launch == "both" else [args.launch]
     rows = run(selected, launches)
