@@ -29,7 +29,8 @@ from bitstream_format import Bitstream, KernelEntry, StreamEntry
 from chip_model import ChipSpec
 
 from functional_sim.bandwidth import MIN_WINDOW
-from functional_sim.timing import agcu_tier_bytes, stage_work_cycles
+from functional_sim.tile_timing import fifo_credits, stage_tiling
+from functional_sim.timing import agcu_tier_bytes
 
 
 @dataclass
@@ -147,10 +148,13 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         r = resource(f"link ({x0}, {y0})->({x1}, {y1}){more}", "network")
         shared_links.update({link: r for link in links})
 
+    whole = set()
     for i, s in enumerate(stages):
         ins = [bs.stream(x) for x in s.inputs]
         outs = [bs.stream(x) for x in s.outputs]
-        steps = max([tiles_of(st) for st in ins + outs] or [1])
+        tiling = stage_tiling(bs, chip, s)  # the tile program's work and pipeline break (tile_timing)
+        whole.update([s.id] if tiling.whole else [])
+        steps = 1 if tiling.whole else max([tiles_of(st) for st in ins + outs] or [1])
         single = max([stream_tiles(st) for st in ins + outs] or [1])
         if s.unit == "pcu":
             overhead, latency = chip.pcu.tile_overhead_cycles, chip.pcu.latency_cycles
@@ -172,7 +176,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         g.stage_units.append(s.unit)
         g.stage_sites.append(tuple(s.sites))
         g.steps.append(steps)
-        g.interval.append((stage_work_cycles(bs, chip, s) + overhead * single) / steps)
+        g.interval.append((tiling.work + overhead * single) / steps)
         g.latency.append(float(latency))
         g.tier_of.append(tier)
         g.tier_occupancy.append(occupancy)
@@ -205,7 +209,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.edge_stream.append(i)
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
-            g.edge_capacity.append(grouped_capacity(fifo_capacity(st), group))
+            g.edge_capacity.append(grouped_capacity(fifo_credits(bs, st, stream_tiles(st), whole), group))
             g.edge_latency.append(float(_route_latency(chip, st, d)))
             g.in_edges[local[d]].append(e)
             edges.append(e)
