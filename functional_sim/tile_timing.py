@@ -5,8 +5,9 @@ The event graph (`event_graph`) asks one question per stage, `stage_tiling`, and
 tile programs set cycles"):
 
 * `matmul` (output-stationary mt x nt tiles, K innermost in kt chunks): the PCU's lanes x stages
-  multiply-accumulators take the nt columns on lanes and the mt rows on stages, so one k step of a
-  tile costs `ceil(nt/lanes) * ceil(mt/stages)` cycles; a tile also waits for its operands, which
+  multiply-accumulators take the nt columns on lanes and the mt x kt (row, k) pairs down the
+  stages (a dot product pipelined across the stages, so a one-row decode tile still fills them),
+  so a chunk costs `ceil(nt/lanes) * ceil(mt*kt/stages)` cycles; a tile also waits for its operands, which
   arrive from PMU SRAM at the PMU's bytes per cycle: the streamed operand's kt x (nt or mt) slab
   every chunk, the reused (`reuse`) operand's slab once per reuse window (a row of output tiles
   that share it), never re-streamed from HBM. Each tile pays the PCU's fill/drain latency once
@@ -47,7 +48,7 @@ def matmul_work(chip: ChipSpec, prog: TileProgram, units: int, elem: int) -> flo
     batch, m_tiles, n_tiles, k_tiles = (tuple(prog.grid) + (1, 1, 1, 1))[:4]
     mt, nt, kt = (tuple(prog.tile) + (1, 1, 1))[:3]
     pcu, pmu = chip.pcu, chip.pmu
-    macs = ceil(nt / pcu.lanes) * ceil(mt / pcu.stages) * kt  # one kt chunk
+    macs = ceil(nt / pcu.lanes) * ceil(mt * kt / pcu.stages)  # one kt chunk
     streamed, held = (nt, mt) if prog.reuse == "a" else (mt, nt)
     window = n_tiles if prog.reuse == "a" else m_tiles  # output tiles that share the held slab
     operand = (streamed * kt + held * kt / max(1, window)) * elem / pmu.bytes_per_cycle
