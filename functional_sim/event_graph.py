@@ -66,6 +66,7 @@ class KernelGraph:
     resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
     resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
     group: int = 1  # tiles per step group (1: every tile is its own step)
+    whole: tuple[int, ...] = ()  # stage ids of whole-value stages run as pipeline breaks (tile_timing)
 
 
 def stream_tiles(st: StreamEntry) -> int:
@@ -101,7 +102,8 @@ def _tracks(chip: ChipSpec, st: StreamEntry) -> int:
     return max(1, net.vector_tracks if st.network == "vector" else net.scalar_tracks)
 
 
-def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
+def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None,
+                 breaks: bool = True) -> KernelGraph:
     """The kernel's stages, FIFOs and shared resources.
 
     By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
@@ -153,8 +155,8 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         ins = [bs.stream(x) for x in s.inputs]
         outs = [bs.stream(x) for x in s.outputs]
         tiling = stage_tiling(bs, chip, s)  # the tile program's work and pipeline break (tile_timing)
-        whole.update([s.id] if tiling.whole else [])
-        steps = 1 if tiling.whole else max([tiles_of(st) for st in ins + outs] or [1])
+        whole.update([s.id] if tiling.whole and breaks else [])  # `breaks=False`: whole stages stream
+        steps = 1 if s.id in whole else max([tiles_of(st) for st in ins + outs] or [1])
         single = max([stream_tiles(st) for st in ins + outs] or [1])
         if s.unit == "pcu":
             overhead, latency = chip.pcu.tile_overhead_cycles, chip.pcu.latency_cycles
@@ -183,6 +185,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         g.in_edges.append([])
         g.out_streams.append([stream_local[x] for x in s.outputs])
 
+    g.whole = tuple(sorted(whole))
     for i, st in enumerate(streams):
         tiles = tiles_of(st)
         paths = max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))

@@ -70,26 +70,6 @@ def stream_name(value: SSAValue) -> str:
     return f"{hint} of {stage_name(stage)}"
 
 
-def whole_stages(stages: list[rdu.StageOp], chip: ChipSpec) -> set[rdu.StageOp]:
-    """The compute stages rdu-tile gives a `whole` tile loop (the same arithmetic, `compute_loop`)."""
-    from bitstream_format.tiling import compute_loop
-    from dialects.types import dtype_of, shape_of
-    from passes.tile import stream_tile_bytes
-
-    whole = set()
-    for s in stages:
-        if not isinstance(s, rdu.ComputeOp) or s.tiles is None:
-            continue
-        ins = [(dtype_of(v.type), shape_of(v.type)) for v in s.inputs]
-        outs = [(dtype_of(v.type), shape_of(v.type)) for v in s.outputs]
-        in_tile = stream_tile_bytes(s.inputs[0]) if s.inputs else 0
-        out_tile = s.tile_list()[0] if s.tile_list() else 0
-        loop = compute_loop(s.opcode.data, s.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes, chip.pmu.sram_bytes)
-        if loop.kind == "whole":
-            whole.add(s)
-    return whole
-
-
 @dataclass
 class _Kernel:
     """The kernel's streams as a graph: edges (value, consumer) with tile counts and lags."""
@@ -243,16 +223,12 @@ class SizeFifosPass(ModulePass):
         growth to that SRAM, or name the cycle when the SRAM cannot hold it."""
         k = _Kernel.of(kernel)
         index = {s: i for i, s in enumerate(k.stages)}
-        # A whole-value stage (its tile program, rdu-tile) takes its whole input before it emits,
-        # in one step; its SRAM holds its FIFOs in and out (functional_sim/tile_timing.py).
-        whole = whole_stages(k.stages, chip)
-        game = Game([1 if s in whole else k.steps(s) for s in k.stages])
+        game = Game([k.steps(s) for s in k.stages])
         edges: list[SSAValue] = []
         for s in k.stages:
             for r, depth in zip(s.results, s.depth_list()):
                 for c in s.consumers(r):
-                    held_whole = s in whole or c in whole
-                    game.edge(index[s], index[c], k.tiles[r], max(depth, k.tiles[r]) if held_whole else depth)
+                    game.edge(index[s], index[c], k.tiles[r], depth)
                     edges.append(r)
         held = lambda e: edges[e].owner.unit_kind == "pmu" and getattr(edges[e].owner, "bytes", None) is not None
         outcome = play(game, grow=True, prefer=held)
@@ -264,7 +240,7 @@ class SizeFifosPass(ModulePass):
             port = list(producer.results).index(v)
             depths = producer.depth_list()
             need = outcome.depth[e]
-            if need <= depths[port] or producer in whole or k.stages[game.dst[e]] in whole:
+            if need <= depths[port]:
                 continue
             reader = k.stages[game.dst[e]]
             self.charge(k, chip, v, need, f"the join {stage_name(reader)} waits for its other input")

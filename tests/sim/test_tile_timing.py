@@ -180,3 +180,32 @@ def test_inspect_lists_every_stages_tile_program(tmp_path):
     ring = next(t for t in doc["tiles"] if t["label"] == "buf")
     assert (ring["kind"], ring["sram_slots"], ring["sram_end"]) == ("stream", buf.sram_slots, buf.sram_base + buf.sram_bytes)
     assert ring["patterns"][0]["space"] == "sram"
+
+
+def residual_around_whole(depth: int) -> Bitstream:
+    """x -> neg -> exp(whole) -> add, x -> add: the join needs x's FIFO to hold all of x when exp
+    is a pipeline break."""
+    pb = ProgramBuilder()
+    shape = (64, 64)
+    x = pb.tensor("x", "f32", shape, role="input")
+    kb = pb.kernel("res")
+    v = kb.load(x, label="x")
+    e = kb.op("exp", kb.op("neg", v, out=("f32", shape), label="neg"), out=("f32", shape), label="exp")
+    kb.store(kb.op("add", v, e, out=("f32", shape), label="add"), pb.tensor("y", "f32", shape, role="output"))
+    bs = pb.build()
+    bs = replace(bs, streams=[replace(st, fifo_depth=depth) for st in bs.streams])
+    return with_program(bs, "exp", kind="whole", grid=(1,), tile=shape, order="whole", reduce="none")
+
+
+def test_a_residual_too_shallow_for_a_pipeline_break_runs_the_whole_stage_as_a_stream():
+    """The compiler sizes FIFOs as if whole-value stages streamed; where the residual cannot hold
+    the value, the run says which stages it streamed instead of deadlocking."""
+    tiles = 64 * 64 * 4 // 256
+    exp = next(s.id for s in residual_around_whole(2).stages if s.label == "exp")
+    shallow = timed(residual_around_whole(2)).kernels[0]
+    assert shallow.streamed_whole == (exp,)
+    deep = timed(residual_around_whole(tiles)).kernels[0]
+    assert deep.streamed_whole == ()
+    by = {s.label: s for s in deep.stages}
+    assert by["exp"].first_cycle >= by["neg"].last_cycle
+    assert deep.cycles > shallow.cycles
