@@ -32,7 +32,7 @@ from functional_sim.timing import UNIT_BOUND, KernelRecord, StageTiming, launch_
 
 
 # What a run reads of its graph; ids, names and sites only label records, traces and deadlock messages.
-LABELS = frozenset({"stage_ids", "stage_names", "stage_sites", "stream_ids", "resource_names"})
+LABELS = frozenset({"stage_ids", "stage_names", "stage_sites", "stream_ids", "resource_names", "whole"})
 RUNS_KEPT = 16  # distinct kernel runs remembered (most recently used first out)
 _runs: OrderedDict[tuple, KernelRun] = OrderedDict()
 _stuck: set[tuple] = set()  # signatures that deadlock with their whole-value stages as pipeline breaks
