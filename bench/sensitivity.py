@@ -89,7 +89,13 @@ def largest_weight_in_ddr(bs: Bitstream) -> tuple[Bitstream, str]:
     big = max(weights, key=lambda t: t.nbytes)
     end = max((t.offset + t.nbytes for t in bs.tensors if t.tier == "ddr"), default=0)
     moved = replace(big, tier="ddr", offset=-(-end // 64) * 64)
-    return replace(bs, tensors=[moved if t.id == big.id else t for t in bs.tensors]), f"{big.name} ({big.nbytes:,} bytes)"
+    # the tile programs of its loads address the tensor too (TILE section): move their patterns with it
+    users = {s.id for s in bs.stages if s.tensor == big.id}
+    tiles = [replace(t, patterns=tuple(replace(p, space="ddr", offset=p.offset - big.offset + moved.offset)
+                                       if p.space == "hbm" else p for p in t.patterns)) if t.stage in users else t
+             for t in bs.tiles]
+    return (replace(bs, tensors=[moved if t.id == big.id else t for t in bs.tensors], tiles=tiles),
+            f"{big.name} ({big.nbytes:,} bytes)")
 
 
 def row(name: str, base: int | None, run) -> dict[str, Any]:

@@ -369,7 +369,7 @@ def bisect_cmd(model: Path, chip: str, opt_level: int, seed: int, pipeline: str 
 
 @main.command("inspect")
 @click.argument("bitstream", type=click.Path(path_type=Path))
-@click.option("--section", type=click.Choice(["manifest", "tensors", "kernels", "stages", "streams", "image"]),
+@click.option("--section", type=click.Choice(["manifest", "tensors", "kernels", "stages", "streams", "tiles", "image"]),
               help="show one section in full")
 @click.option("--json", "as_json", is_flag=True, help="print the decoded bitstream as JSON")
 @click.option("--map", "map_kernel", help="draw this kernel's placement (a kernel name; see --section kernels)")

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from bitstream_format import Bitstream
+from bitstream_format import Bitstream, TileProgram
 
 
 def to_json(bs: Bitstream, section: str | None = None) -> dict[str, Any]:
@@ -18,6 +18,7 @@ def to_json(bs: Bitstream, section: str | None = None) -> dict[str, Any]:
         "stages": [asdict(s) for s in bs.stages],
         "streams": [asdict(s) for s in bs.streams],
         "sections": [asdict(s) for s in bs.sections],
+        "tiles": [tile_json(bs, t) for t in bs.tiles],
         "image": {str(tid): (len(d) if d is not None else None) for tid, d in sorted(bs.image.items())},
         "inputs": bs.inputs,
         "outputs": bs.outputs,
@@ -27,6 +28,32 @@ def to_json(bs: Bitstream, section: str | None = None) -> dict[str, Any]:
     if bs.node is not None:
         full["node"] = node_use(bs)
     return {section: full[section]} if section else full
+
+
+def tile_json(bs: Bitstream, t: TileProgram) -> dict[str, Any]:
+    """One stage's tile program with the stage it belongs to named (label, opcode, unit)."""
+    s = bs.stage(t.stage)
+    return {"stage": t.stage, "label": s.label, "opcode": s.opcode, "unit": s.unit, "units": len(s.sites),
+            **{k: v for k, v in asdict(t).items() if k != "stage"}, "trip_count": t.trip_count,
+            "sram_end": t.sram_base + t.sram_bytes}
+
+
+def describe_tiles(bs: Bitstream) -> list[str]:
+    """Per stage: the loop (kind, grid of tiles, tile shape, order, reduction, reused operand),
+    the SRAM range each of its PMUs holds and its ring slots, then the address patterns."""
+    lines = [f"tile programs: {len(bs.tiles)} stages"]
+    for t in bs.tiles:
+        s = bs.stage(t.stage)
+        loop = f"{t.kind} grid={list(t.grid)} tile={list(t.tile)} order={t.order or '-'}"
+        loop += f" reduce={t.reduce}" if t.reduce != "none" else ""
+        loop += f" reuse={t.reuse}" if t.reuse else ""
+        sram = (f"  sram=[{t.sram_base:#x}, {t.sram_base + t.sram_bytes:#x}) {t.sram_slots} slot(s) x {t.sram_tile} B"
+                if t.sram_bytes else "")
+        lines.append(f"  #{t.stage:<5} {s.unit:4} x{len(s.sites):<3} {s.opcode:12} {loop} ({t.trip_count} tiles){sram}"
+                     f"  {s.label}")
+        for p in t.patterns:
+            lines.append(f"      {p.space}: offset {p.offset:#x} + j*{p.stride}, {p.count} x {p.tile} B within {p.extent} B")
+    return lines
 
 
 def _mb(n: int) -> str:
@@ -77,6 +104,8 @@ def describe(bs: Bitstream, data: bytes, section: str | None = None) -> str:
         for s in bs.streams:
             lines.append(f"  #{s.id:<5} {s.src}->{list(s.dsts)} {s.dtype}{list(s.shape)} tile={s.tile_bytes} "
                          f"hops={list(s.hops)} links={len(s.links)}")
+    if section == "tiles":
+        lines += describe_tiles(bs)
     if section in (None, "image"):
         valued = sum(len(d) for d in bs.image.values() if d is not None)
         sized = sum(bs.tensor(t).nbytes for t, d in bs.image.items() if d is None)

@@ -29,7 +29,8 @@ from bitstream_format import Bitstream, KernelEntry, StreamEntry
 from chip_model import ChipSpec
 
 from functional_sim.bandwidth import MIN_WINDOW
-from functional_sim.timing import agcu_tier_bytes, stage_work_cycles
+from functional_sim.tile_timing import fifo_credits, stage_tiling
+from functional_sim.timing import agcu_tier_bytes
 
 
 @dataclass
@@ -65,6 +66,7 @@ class KernelGraph:
     resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
     resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
     group: int = 1  # tiles per step group (1: every tile is its own step)
+    whole: tuple[int, ...] = ()  # stage ids of whole-value stages run as pipeline breaks (tile_timing)
 
 
 def stream_tiles(st: StreamEntry) -> int:
@@ -100,7 +102,8 @@ def _tracks(chip: ChipSpec, st: StreamEntry) -> int:
     return max(1, net.vector_tracks if st.network == "vector" else net.scalar_tracks)
 
 
-def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
+def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None,
+                 breaks: bool = True) -> KernelGraph:
     """The kernel's stages, FIFOs and shared resources.
 
     By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
@@ -147,10 +150,13 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         r = resource(f"link ({x0}, {y0})->({x1}, {y1}){more}", "network")
         shared_links.update({link: r for link in links})
 
+    whole = set()
     for i, s in enumerate(stages):
         ins = [bs.stream(x) for x in s.inputs]
         outs = [bs.stream(x) for x in s.outputs]
-        steps = max([tiles_of(st) for st in ins + outs] or [1])
+        tiling = stage_tiling(bs, chip, s)  # the tile program's work and pipeline break (tile_timing)
+        whole.update([s.id] if tiling.whole and breaks else [])  # `breaks=False`: whole stages stream
+        steps = 1 if s.id in whole else max([tiles_of(st) for st in ins + outs] or [1])
         single = max([stream_tiles(st) for st in ins + outs] or [1])
         if s.unit == "pcu":
             overhead, latency = chip.pcu.tile_overhead_cycles, chip.pcu.latency_cycles
@@ -172,13 +178,14 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         g.stage_units.append(s.unit)
         g.stage_sites.append(tuple(s.sites))
         g.steps.append(steps)
-        g.interval.append((stage_work_cycles(bs, chip, s) + overhead * single) / steps)
+        g.interval.append((tiling.work + overhead * single) / steps)
         g.latency.append(float(latency))
         g.tier_of.append(tier)
         g.tier_occupancy.append(occupancy)
         g.in_edges.append([])
         g.out_streams.append([stream_local[x] for x in s.outputs])
 
+    g.whole = tuple(sorted(whole))
     for i, st in enumerate(streams):
         tiles = tiles_of(st)
         paths = max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))
@@ -205,7 +212,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.edge_stream.append(i)
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
-            g.edge_capacity.append(grouped_capacity(fifo_capacity(st), group))
+            g.edge_capacity.append(grouped_capacity(fifo_credits(bs, st, stream_tiles(st), whole), group))
             g.edge_latency.append(float(_route_latency(chip, st, d)))
             g.in_edges[local[d]].append(e)
             edges.append(e)

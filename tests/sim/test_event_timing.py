@@ -218,7 +218,8 @@ def fifo_program(program: str, out_tier: str) -> Bitstream:
     a = pb.tensor("a", "f32", (64, 64), role="input")
     k = pb.kernel("mm")
     la = k.load(a)
-    c = k.op("matmul", la, k.op("exp", la, out=("f32", (64, 64)), hops=10), out=("f32", (64, 64)), sites=2, hops=10)
+    # 8 PCUs: the matmul's 64 tiles (tile_timing) run fast enough for the credit round trips to show
+    c = k.op("matmul", la, k.op("exp", la, out=("f32", (64, 64)), hops=10), out=("f32", (64, 64)), sites=8, hops=10)
     if out_tier != "none":
         k.store(c, pb.tensor("c", "f32", (64, 64), role="output", tier=out_tier))
     return with_streams(pb.build(), tile_bytes=512)

@@ -1,0 +1,100 @@
+"""What a stage's tile program (bitstream TILE section) does to its cycles in the event engine.
+
+The event graph (`event_graph`) asks one question per stage, `stage_tiling`, and one per FIFO,
+`fifo_credits`; everything the tile programs decide about time is here (docs/simulator.md, "How
+tile programs set cycles"):
+
+* `matmul` (output-stationary mt x nt tiles, K innermost in kt chunks): the PCU's lanes x stages
+  multiply-accumulators take the nt columns on lanes and the mt x kt (row, k) pairs down the
+  stages (a dot product pipelined across the stages, so a one-row decode tile still fills them),
+  so a chunk costs `ceil(nt/lanes) * ceil(mt*kt/stages)` cycles; a tile also waits for its operands, which
+  arrive from PMU SRAM at the PMU's bytes per cycle: the streamed operand's kt x (nt or mt) slab
+  every chunk, the reused (`reuse`) operand's slab once per reuse window (a row of output tiles
+  that share it), never re-streamed from HBM. Each tile pays the PCU's fill/drain latency once
+  (its K loop accumulates in place). The tiles spread over the stage's PCUs.
+* `rows`: a tile of r x c elements costs `ceil(r*c/lanes)` vectors times the op's passes through
+  the stage pipeline; a two-pass reduction (online softmax) reads its chunks again to normalise.
+* `whole`: the stage cannot emit before it has its whole input (a gather, a transpose of the last
+  axis...): one step, and its PMU SRAM holds the value, so the FIFOs into and out of it hold all
+  tiles. Work is the stage's usual rate (`timing.stage_work_cycles`).
+* `stream` (loads, stores, buffers): the stream's rate, unchanged; a buffer's FIFO credits are
+  its SRAM ring: `slots x units` tiles of the ring's tile size (`fifo_credits`).
+
+A stage without a tile program (older bitstreams) keeps the per-stream model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from bitstream_format import Bitstream, StageConfig, StreamEntry, TileProgram, itemsize, opcode
+from chip_model import ChipSpec
+
+from functional_sim.timing import stage_work_cycles
+
+
+@dataclass(frozen=True)
+class StageTiling:
+    """The event graph's view of one stage: total work cycles (per-tile overheads excluded, as
+    `stage_work_cycles`) and whether the stage is a pipeline break."""
+
+    work: float
+    whole: bool = False
+
+
+def matmul_work(chip: ChipSpec, prog: TileProgram, units: int, elem: int) -> float:
+    """Cycles of an output-stationary matmul tile loop spread over `units` PCUs."""
+    batch, m_tiles, n_tiles, k_tiles = (tuple(prog.grid) + (1, 1, 1, 1))[:4]
+    mt, nt, kt = (tuple(prog.tile) + (1, 1, 1))[:3]
+    pcu, pmu = chip.pcu, chip.pmu
+    macs = ceil(nt / pcu.lanes) * ceil(mt * kt / pcu.stages)  # one kt chunk
+    streamed, held = (nt, mt) if prog.reuse == "a" else (mt, nt)
+    window = n_tiles if prog.reuse == "a" else m_tiles  # output tiles that share the held slab
+    operand = (streamed * kt + held * kt / max(1, window)) * elem / pmu.bytes_per_cycle
+    per_tile = k_tiles * max(macs, operand) + pcu.latency_cycles
+    tiles = batch * m_tiles * n_tiles
+    return ceil(tiles / units) * per_tile
+
+
+def rows_work(chip: ChipSpec, s: StageConfig, prog: TileProgram, units: int) -> float:
+    """Cycles of a rows tile loop spread over `units` units."""
+    op, pcu = opcode(s.opcode), chip.pcu
+    r, c = (tuple(prog.tile) + (1, 1))[:2]
+    passes = max(1, ceil(op.flops_per_element / pcu.stages))
+    if prog.reduce == "two-pass":
+        passes += 1  # the normalising pass reads the row's chunks again
+    per_tile = ceil(r * c / pcu.lanes) * passes
+    if op.transcendental and pcu.transcendentals_per_cycle:
+        per_tile = max(per_tile, ceil(r * c / pcu.transcendentals_per_cycle))
+    return ceil(prog.trip_count / units) * per_tile
+
+
+def stage_tiling(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> StageTiling:
+    """The stage's work as its tile program sets it (the per-stream rate without a program)."""
+    prog = bs.tile_program(s.id)
+    units = max(1, len(s.sites))
+    if prog is None or s.unit == "agcu" or s.unit == "pmu" and prog.kind != "whole":
+        return StageTiling(float(stage_work_cycles(bs, chip, s)))
+    if prog.kind == "whole":
+        return StageTiling(float(stage_work_cycles(bs, chip, s)), whole=True)
+    if prog.kind == "matmul" and s.inputs:
+        return StageTiling(float(matmul_work(chip, prog, units, itemsize(bs.stream(s.inputs[0]).dtype))))
+    if prog.kind == "rows" and opcode(s.opcode).family not in ("matmul", "generate"):
+        return StageTiling(float(rows_work(chip, s, prog, units)))
+    return StageTiling(float(stage_work_cycles(bs, chip, s)))
+
+
+def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int]) -> int:
+    """Tiles a FIFO of stream `st` holds (before grouping): the configured depth; a buffer's SRAM
+    ring (its slots x units, counted in the stream's tiles); all tiles into or out of a whole stage
+    (`whole`: stage ids), whose SRAM holds the value."""
+    if st.src in whole or any(d in whole for d in st.dsts):
+        return max(st.fifo_depth, tiles)
+    src = bs.stage(st.src)
+    prog = bs.tile_program(st.src)
+    if prog is not None and src.opcode == "buffer" and prog.sram_slots > 0 and prog.sram_tile > 0:
+        ring = prog.sram_slots * prog.sram_tile * max(1, len(src.sites))
+        tile = st.tile_bytes if 0 < st.tile_bytes < st.nbytes else max(1, st.nbytes)
+        return max(1, ring // tile)
+    return st.fifo_depth
