@@ -3,8 +3,9 @@
 Shapes only. The CoE is the paper's: 150 experts of Llama2-7B class, every model TP8 over the
 node's 8 sockets (sn40l-node8) and over the DGX's 8 GPUs, a 7B router (Samba-CoE routes with "a
 7B embedding model", SambaNova's Samba-CoE v0.3 post), router weights and KV caches in HBM, experts
-in DDR (host memory on the DGX). SN40L expert times come from compiling and simulating the TP8
-shard's programs (compiler/coe/timer.py; cached on disk); DGX times from the documented model
+in DDR (host memory on the DGX). SN40L expert times come from compiling the decoder layer and head
+with `rdu-shard{tp=8}` for sn40l-node8 and simulating them on the node, collectives included
+(compiler/coe/timer.py, programs.py; cached on disk); DGX times from the documented model
 (compiler/coe/baselines/*.toml); switching from the node's DDR->HBM copy bandwidth and the DGX's
 host->GPU copy bandwidth.
 

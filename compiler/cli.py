@@ -146,6 +146,7 @@ def main() -> None:
     rducc emit IN.mlir -o OUT.rbit  write the bitstream of lowered IR
     rducc sweep SWEEP.toml -o R.csv design-space sweep (Ray)
     rducc coe serve COE.toml --requests T.jsonl   serve a Composition of Experts
+    rducc coe compile COE.toml      compile a CoE's programs, one Ray task per architecture
     """
 
 

@@ -5,10 +5,12 @@ differ only in their memory images (the paper's Samba-CoE: 150 experts of a hand
 architectures). An architecture is either a Llama-style decoder given by its dimensions (an HF
 config or a table of figures; shapes-only) or a MODEL.py file (functional; its bytes are its key).
 
-For a decoder, `tensor_parallel_program` builds what ONE socket of a TP-N node computes (heads, KV
-heads, FFN and vocabulary divided by N): one decoder layer, or the final norm and LM head, at a
-fixed batch and length, on the meta device (no weight memory). The serving timer compiles and
-simulates them and scales the layer to the architecture's depth (compiler/coe/timer.py).
+For a decoder, `decoder_program` builds one full-width decoder layer, or the final norm and LM
+head, at a fixed batch and length, on the meta device (no weight memory); the program cache
+compiles it tensor-parallel over the node (`rdu-shard{tp=N}`: each socket gets its heads, KV heads,
+FFN and vocabulary share, and the all-reduces between them) and times it on the node; the serving
+timer scales the layer to the architecture's depth (compiler/coe/timer.py). `shard(tp)` is one
+socket's share, kept for the memory plan and its tests.
 """
 
 from __future__ import annotations
@@ -168,8 +170,9 @@ Architecture = DecoderArchitecture | ModelFileArchitecture
 PARTS = ("layer", "head")
 
 
-def tensor_parallel_program(arch: DecoderArchitecture, tp: int, part: str, phase: str, length: int, batch: int):
-    """(module, example inputs) on the meta device for one socket's TP shard. `part="layer"`: one
+def decoder_program(arch: DecoderArchitecture, part: str, phase: str, length: int, batch: int, tp: int = 1):
+    """(module, example inputs) on the meta device: the full-width program (`tp=1`, what
+    `rdu-shard{tp=N}` splits), or one socket's hand-made share (`tp=N`). `part="layer"`: one
     decoder layer; `phase="prefill"` runs `length` prompt tokens, `"decode"` one new token against a
     KV cache of `length` past tokens. `part="head"`: the final norm and LM head on one position
     per sequence (the same for both phases). The timer scales the layer to the architecture's depth:

@@ -1,4 +1,4 @@
-"""`rducc coe plan|serve`: the CoE commands, a thin layer over compiler/coe (registered on the
+"""`rducc coe plan|compile|serve`: the CoE commands, a thin layer over compiler/coe (registered on the
 `rducc` group by compiler/cli.py, whose error and output helpers it uses, imported on call because
 compiler/cli.py imports this module)."""
 
@@ -18,7 +18,7 @@ cache_option = click.option("--cache-dir", type=click.Path(path_type=Path),
 
 @click.group("coe")
 def coe() -> None:
-    """Composition of Experts on a node: plan its memory, serve a request trace (docs/coe.md)."""
+    """Composition of Experts on a node: plan its memory, compile its programs, serve a request trace (docs/coe.md)."""
 
 
 @coe.command("plan")
@@ -39,6 +39,56 @@ def plan_cmd(coe_file: Path, as_json: bool) -> None:
             click.echo(json.dumps(payload))
         else:
             click.echo(plan.to_text())
+
+
+@coe.command("compile")
+@click.argument("coe_file", type=click.Path(path_type=Path))
+@click.option("--max-length", type=click.IntRange(min=1),
+              help="compile length buckets up to this many tokens (default: each architecture's context)")
+@click.option("--ray", "address", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS (host:port)")
+@click.option("--workers", type=click.IntRange(min=1), help="architectures at once (default: all CPUs, or the cluster's)")
+@click.option("--local", is_flag=True, help="compile in this process, one architecture at a time (no Ray)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: a row per architecture")
+@cache_option
+def compile_cmd(coe_file: Path, max_length: int | None, address: str | None, workers: int | None, local: bool,
+                as_json: bool, cache_dir: Path | None) -> None:
+    """Compile every program of COE.toml's architectures into the cache, one task per architecture
+    on Ray (or --local); a later `rducc coe serve` with the same cache compiles nothing."""
+    from compiler.cli import fail, user_errors
+
+    with user_errors():
+        from compiler.coe.fleet import compile_architecture, compile_fleet, fleet_tasks
+        from compiler.coe.programs import default_cache_dir
+        from compiler.coe.session import CoESession
+        from compiler.sweep import make_backend
+
+        if local and address:
+            fail("--local and --ray exclude each other: --local compiles in this process")
+        root = cache_dir or default_cache_dir()
+        session = CoESession(coe_file, root)
+        tasks = fleet_tasks(session.spec.path, root, session.every_need(max_length))
+
+        def report(row: dict) -> None:
+            if not as_json:
+                state = "ok" if row["status"] == "ok" else f"failed: {row['error']}"
+                click.echo(f"{row['architecture']}: {row['compiled']} compiled, {row['cached']} cached "
+                           f"of {row['programs']} programs in {row.get('run_seconds', 0.0):.1f} s ({state})", err=True)
+
+        backend = make_backend(local, workers, address, compile_architecture)
+        try:
+            result = compile_fleet(tasks, backend, report)
+        finally:
+            backend.close()
+        if as_json:
+            click.echo(json.dumps(result.to_json()))
+        else:
+            out = result.to_json()
+            click.echo(f"{len(tasks)} architectures ({len(session.spec.experts)} experts): {out['compiled']} programs "
+                       f"compiled, {out['cached']} cached, in {out['wall_seconds']:.1f} s")
+        if result.failed:
+            first = result.failed[0]
+            fail(f"{first['error']}"
+                 f"{f' (and {len(result.failed) - 1} more)' if len(result.failed) > 1 else ''}")
 
 
 @contextmanager

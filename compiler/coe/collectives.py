@@ -14,8 +14,9 @@ never from constants here:
   every pair talks at link rate, so the latency-bound small messages of decode pay 2 alphas
   instead of the ring's 2(N-1).
 
-When tensor-parallel compilation (`rdu-shard{tp=N}`) lands, its program carries its collectives
-and the event simulator times them; this module then only serves the GPU-free what-ifs.
+Not on the default timing path: the expert programs are compiled with `rdu-shard{tp=N}` and the node
+simulator times their collectives (compiler/coe/programs.py). This formula stays as a cross-check
+(`SimulatedTimer.breakdown` reports it next to the simulated figure, and bench.coe's JSON with it).
 """
 
 from __future__ import annotations

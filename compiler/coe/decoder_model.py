@@ -1,11 +1,10 @@
-"""The PyTorch module of one socket's tensor-parallel shard: a decoder layer, the final norm and
-the LM head, in plain PyTorch so the KV cache can be a plain input.
+"""The PyTorch module of a decoder layer, and of the final norm and LM head, in plain PyTorch so
+the KV cache can be a plain input; built full-width and split by `rdu-shard{tp=N}`.
 
 Kept apart from `architecture` because it imports torch (the plan and the serving simulator do
-not need it once the timings are cached). The compiled program of this module is what the lead
-swaps for the real `rdu-shard{tp=N}` program when tensor-parallel compilation lands: the shapes
-here already are one socket's share; the all-reduces between sockets are priced by
-compiler/coe/collectives.py, not compiled.
+not need it once the timings are cached). Given a shard's dimensions (`DecoderArchitecture.shard`)
+it is also one socket's share by hand; the program cache compiles the full-width module for the
+node, so the all-reduces between sockets are compiled and simulated.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
 
 
 class ShardLayer(nn.Module):
-    """One decoder layer with `heads`, `kv_heads` and `intermediate` already divided by TP."""
+    """One decoder layer of the dimensions given (full width, or a shard's)."""
 
     def __init__(self, s):
         super().__init__()
@@ -69,7 +68,7 @@ class ShardLayer(nn.Module):
 
 class ShardHead(nn.Module):
     """The final norm and the LM head on the last position (the only logits a greedy step needs);
-    the argmax over the vocabulary shards is one small all-gather, priced with the collectives."""
+    split over the vocabulary by `rdu-shard`, which gathers the logits' shards (a simulated collective)."""
 
     def __init__(self, s):
         super().__init__()

@@ -4,8 +4,15 @@ content hash and kept in an on-disk cache.
 A program's key hashes everything that changes it: the architecture's dimensions (not its name,
 not its weights: experts that share an architecture share the program and differ only in their
 memory images), the part and shape (layer or head, phase, length bucket, batch), the tensor-
-parallel degree, the compile options, the chip spec, and the compiler's version with a digest of
-its source (so a change to a pass never reuses a stale program). The cache keeps the bitstream
+parallel degree and the node it runs on, the compile options, the chip spec, and the compiler's
+version with a digest of its source (so a change to a pass never reuses a stale program).
+
+A decoder's program is the REAL tensor-parallel one: the full-width layer (or head) compiled with
+`CompileOptions(node=<the CoE's node>, tp=<its tp>)` (`rdu-shard{tp=N}`) and timed on the node by
+`functional_sim.node.simulate_node` (timing only), so its all-reduces are stages the simulator
+times on the peer links. A program that does not compile at the asked level (e.g. a long prefill
+that `rdu-size-fifos` cannot fit at -O1) is compiled at -O0 instead; its timing records
+`opt_level` and the reason (`fallback`). The cache keeps the bitstream
 (`<key>.rbit`) and its timing (`<key>.json`, written last: it marks the entry whole), so serving
 never compiles or simulates per request, and a second `rducc coe serve` compiles nothing.
 """
@@ -31,7 +38,7 @@ SOURCE_PACKAGES = ("backend_rdu", "bitstream_format", "chip_model", "dialects", 
                    "compiler/coe/architecture.py")
 
 
-TIMING_FORMAT = 2  # bump when ProgramTiming changes, so no stale entry lacks a field
+TIMING_FORMAT = 3  # bump when ProgramTiming changes, so no stale entry lacks a field
 
 
 def default_cache_dir() -> Path:
@@ -76,6 +83,9 @@ class ProgramTiming:
     sram_bytes: int
     launch_seconds: float = 0.0  # of `seconds`: kernel launches
     fill_seconds: float = 0.0  # of `seconds`: pipeline fill (first tile through every stage)
+    collective_seconds: float = 0.0  # of `seconds`: peer links busy with collectives (simulated)
+    opt_level: int = 1  # the level it compiled at
+    fallback: str = ""  # why it compiled at a lower level than asked ("" when it did not)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,11 +119,19 @@ class ProgramCache:
         self.bitstreams: dict[str, bytes] = {}
 
     def key(self, arch: Architecture, shape: ProgramShape) -> str:
-        tp = self.tp if isinstance(arch, DecoderArchitecture) else 1
-        text = json.dumps({"format": TIMING_FORMAT, "architecture": arch.key(), "shape": asdict(shape), "tp": tp,
-                           "options": asdict(self.options), "chip": _chip_fingerprint(self.node),
+        text = json.dumps({"format": TIMING_FORMAT, "architecture": arch.key(), "shape": asdict(shape),
+                           "options": asdict(self.compile_options(arch)), "chip": _chip_fingerprint(self.node),
                            "compiler": compiler_digest(), "timing": "event"}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def compile_options(self, arch: Architecture):
+        """A decoder compiles tensor-parallel for the node (`node`, `tp` in the options, so in the
+        key); a MODEL.py expert runs whole on one socket."""
+        from dataclasses import replace
+
+        if isinstance(arch, DecoderArchitecture) and self.tp > 1:
+            return replace(self.options, node=node_reference(self.node), tp=self.tp)
+        return replace(self.options, node=None, tp=1)
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         assert self.root is not None
@@ -163,10 +181,10 @@ class ProgramCache:
 
     def _compile_and_time(self, key: str, arch: Architecture, shape: ProgramShape,
                           progress: Callable[[str], None]) -> tuple[bytes, ProgramTiming]:
-        from compiler.coe.architecture import tensor_parallel_program
-        from compiler.driver import compile_loaded
+        from dataclasses import replace
+
+        from compiler.coe.architecture import decoder_program
         from compiler.frontend.model_file import LoadedModel, load_model_file
-        from functional_sim import simulate
         from rducc_errors import UserError
 
         progress(f"compile {arch.name} {shape.part} {shape.phase} {shape.length} x{shape.batch}")
@@ -174,19 +192,53 @@ class ProgramCache:
             if isinstance(arch, ModelFileArchitecture):
                 loaded = load_model_file(arch.path)
             else:
-                module, inputs = tensor_parallel_program(arch, self.tp, shape.part, shape.phase, shape.length, shape.batch)
+                module, inputs = decoder_program(arch, shape.part, shape.phase, shape.length, shape.batch)
                 loaded = LoadedModel(Path(f"{arch.name.replace('/', '_')}-{shape.part}.py"), module, inputs)
-            compiled = compile_loaded(loaded, self.options)
-            sim = simulate(compiled.bitstream, None, chip=compiled.chip, execute=False)
         except UserError as exc:
             raise CoEError(f"expert architecture {arch.name!r} does not compile: {' '.join(str(exc).split())}") from None
+        options = self.compile_options(arch)
+        try:
+            return self._compile_once(key, loaded, options, "")
+        except UserError as exc:
+            reason = " ".join(str(exc).split())
+            if options.opt_level == 0:
+                raise CoEError(f"expert architecture {arch.name!r} does not compile: {reason}") from None
+        progress(f"  -O{options.opt_level} failed ({reason[:120]}); compiling at -O0")
+        try:
+            return self._compile_once(key, loaded, replace(options, opt_level=0), f"-O{options.opt_level}: {reason}")
+        except UserError as exc:
+            raise CoEError(f"expert architecture {arch.name!r} does not compile: {' '.join(str(exc).split())}") from None
+
+    def _compile_once(self, key: str, loaded, options, fallback: str) -> tuple[bytes, ProgramTiming]:
+        """Compile and time one program: on the node (collectives simulated) when it is sharded."""
+        from compiler.driver import compile_loaded
+        from functional_sim import simulate
+        from functional_sim.node import simulate_node
+
+        compiled = compile_loaded(loaded, options)
+        clock = compiled.chip.clock_hz
+        if options.node:
+            node_sim = simulate_node(compiled.bitstream, None, chip=compiled.chip, execute=False)
+            sim, collective = node_sim.socket, node_sim.collective_cycles / clock
+        else:
+            sim, collective = simulate(compiled.bitstream, None, chip=compiled.chip, execute=False), 0.0
         m = compiled.bitstream.manifest
         timing = ProgramTiming(key=key, seconds=sim.seconds, cycles=sim.cycles, kernels=len(compiled.bitstream.kernels),
                                pcus_used=m.get("pcus_used", 0), pmus_used=m.get("pmus_used", 0),
                                sram_bytes=int(m.get("sram_bytes", 0) or 0),
-                               launch_seconds=sum(k.launch_cycles for k in sim.kernels) / compiled.chip.clock_hz,
-                               fill_seconds=sum(k.fill_cycles for k in sim.kernels) / compiled.chip.clock_hz)
+                               launch_seconds=sum(k.launch_cycles for k in sim.kernels) / clock,
+                               fill_seconds=sum(k.fill_cycles for k in sim.kernels) / clock,
+                               collective_seconds=collective, opt_level=options.opt_level, fallback=fallback)
         return compiled.data, timing
+
+
+def node_reference(node: NodeSpec) -> str:
+    """A bundled node by its name (so `bench.coe` and `rducc coe` share cached programs), any other
+    by its file."""
+    from chip_model.node import NODE_DIR
+
+    source = node.source
+    return node.name if not source or Path(source).resolve().parent == NODE_DIR.resolve() else source
 
 
 def _chip_fingerprint(node: NodeSpec) -> str:

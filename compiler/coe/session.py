@@ -77,6 +77,21 @@ class CoESession:
                 out += [(router, s) for s in self.timer.shapes(router, "prefill", length, batch)]
         return list(dict.fromkeys(out))
 
+    def every_need(self, max_length: int | None = None) -> list[tuple[Architecture, ProgramShape]]:
+        """Every program any trace of prompts and contexts up to `max_length` tokens (default: each
+        architecture's context) may run: `rducc coe compile` without a trace."""
+        out: list[tuple[Architecture, ProgramShape]] = []
+        router = self.spec.router.architecture
+        for arch in self.spec.architectures.values():
+            top = min(max_length or arch.max_context, arch.max_context)
+            for length in buckets_between(1, top, arch.max_context):
+                for phase in ("prefill", "decode"):
+                    out += [(arch, s) for s in self.timer.shapes(arch, phase, length, 1)]
+                    if arch.digest() == router.digest() and phase == "prefill":
+                        for batch in sorted({batch_bucket(b) for b in range(2, self.spec.batch + 1)}):
+                            out += [(arch, s) for s in self.timer.shapes(arch, phase, length, batch)]
+        return list(dict.fromkeys(out))
+
     def compile_all(self, needs: Sequence[tuple[Architecture, ProgramShape]],
                     progress: Callable[[str], None] = lambda step: None) -> None:
         """Compile and time every needed program; an architecture that fails is named with the

@@ -3,24 +3,23 @@ implementation from compiled, simulated programs.
 
 `ExpertTimer` is all the server needs: `prefill_seconds(arch, tokens, batch)` (the prompt, up to
 the first token) and `decode_step_seconds(arch, context, batch)` (one more token after `context`
-tokens). `SimulatedTimer` answers from programs compiled for one socket and timed by the event
-simulator (functional_sim, timing only):
+tokens). `SimulatedTimer` answers from the real tensor-parallel programs, compiled with
+`CompileOptions(node=<the CoE's node>, tp=<its tp>)` and timed by the node simulator
+(functional_sim.node, timing only; compiler/coe/programs.py):
 
-- a decoder runs tensor-parallel over the node's sockets (TP8 on sn40l-node8): each socket runs
-  its shard (heads, KV heads, FFN, vocabulary / TP), so one socket's time is the node's time; the
-  shard's one-layer program is scaled to the architecture's depth, the head program (final norm,
-  LM head) added once, and each layer pays two all-reduces of its hidden state on the node's
-  network (compiler/coe/collectives.py), each token one small exchange for the argmax;
+- a decoder runs tensor-parallel over the node's sockets (TP8 on sn40l-node8): `rdu-shard` gives
+  each socket its share (heads, KV heads, FFN, vocabulary / TP) and the all-reduces between them,
+  whose time on the peer links the simulator counts in the program's; the one-layer program
+  (prefill at the length bucket, or one decode step against a KV cache of the context bucket) is
+  scaled to the architecture's depth and the head program (final norm, LM head) added once. No
+  analytic all-reduce is added (compiler/coe/collectives.py remains a documented cross-check:
+  `breakdown` reports it next to the simulated figure);
 - a MODEL.py expert runs whole on one socket: its fixed-length program's time is both its
   prefill and (without a KV cache) each decode step.
 
 Lengths round up to a bucket (powers of two from 32, capped at the architecture's context) and
 batches to a power of two, as a static dataflow compiler runs fixed-shape programs; every (architecture, options, part, bucket,
 batch) is compiled and simulated once and cached (compiler/coe/programs.py), never per request.
-
-When `rdu-shard{tp=N}` and the KV-cache decode step (compiler/generate.py) land, the lead swaps
-`_layer_seconds`/`_head_seconds` for the real TP program's time (its collectives then come from
-the simulator, not `all_reduce_seconds`), keeping this interface.
 """
 
 from __future__ import annotations
@@ -89,7 +88,7 @@ def decode_seconds(timer: ExpertTimer, arch: Architecture, prompt: int, steps: i
 
 
 class SimulatedTimer:
-    """Expert times from programs compiled for one socket and simulated (event timing)."""
+    """Expert times from tensor-parallel programs compiled for the node and simulated on it."""
 
     def __init__(self, node: NodeSpec, programs: ProgramCache):
         self.node = node
@@ -110,24 +109,26 @@ class SimulatedTimer:
             return self._whole_program_seconds(arch, tokens, batch)
         length, batch = bucket(tokens, arch.max_context), batch_bucket(batch)
         layer = self.programs.timing(arch, ProgramShape("layer", "prefill", length, batch)).seconds
-        return self._assemble(arch, layer, arch.activation_bytes(batch, length), batch)
+        return self._assemble(arch, layer, batch)
 
     def decode_step_seconds(self, arch: Architecture, context: int, batch: int) -> float:
         if not isinstance(arch, DecoderArchitecture):
             return self._whole_program_seconds(arch, context + 1, batch)
         length, batch = bucket(context, arch.max_context), batch_bucket(batch)
         layer = self.programs.timing(arch, ProgramShape("layer", "decode", length, batch)).seconds
-        return self._assemble(arch, layer, arch.activation_bytes(batch, 1), batch)
+        return self._assemble(arch, layer, batch)
 
     def breakdown(self, arch: DecoderArchitecture, phase: str, length: int, batch: int) -> dict[str, float]:
-        """Where a step's time goes: layers, head, collectives (for reports and the docs)."""
+        """Where a step's time goes: layers and head (the total), of which the peer links were busy
+        with collectives (simulated), next to the analytic all-reduce estimate (a cross-check)."""
         b, batch = bucket(length, arch.max_context), batch_bucket(batch)
-        layer = self.programs.timing(arch, ProgramShape("layer", phase, b, batch)).seconds
-        head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
+        layer = self.programs.timing(arch, ProgramShape("layer", phase, b, batch))
+        head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch))
         size = arch.activation_bytes(batch, b if phase == "prefill" else 1)
-        return {"layers": arch.layers * layer, "head": head,
-                "collectives": arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp)
-                + all_reduce_seconds(self.node, 8 * batch, self.tp)}
+        return {"layers": arch.layers * layer.seconds, "head": head.seconds,
+                "collectives_simulated": arch.layers * layer.collective_seconds + head.collective_seconds,
+                "collectives_analytic": arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp),
+                "layer_opt_level": layer.opt_level, "head_opt_level": head.opt_level}
 
     def whole_decoder_step_seconds(self, arch: DecoderArchitecture, phase: str, length: int, batch: int) -> float:
         """What-if (not the default): the paper's whole-decoder kernel, where one launch and one
@@ -137,16 +138,13 @@ class SimulatedTimer:
         b, batch = bucket(length, arch.max_context), batch_bucket(batch)
         t = self.programs.timing(arch, ProgramShape("layer", phase, b, batch))
         steady = t.seconds - t.launch_seconds - t.fill_seconds
-        size = arch.activation_bytes(batch, b if phase == "prefill" else 1)
         head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
-        return (arch.layers * steady + t.fill_seconds + t.launch_seconds + head
-                + arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp) + all_reduce_seconds(self.node, 8 * batch, self.tp))
+        return arch.layers * steady + t.fill_seconds + t.launch_seconds + head
 
-    def _assemble(self, arch: DecoderArchitecture, layer: float, hidden_bytes: int, batch: int) -> float:
+    def _assemble(self, arch: DecoderArchitecture, layer: float, batch: int) -> float:
+        """Layers and head: their collectives are inside their simulated times."""
         head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
-        collectives = arch.layers * 2 * all_reduce_seconds(self.node, hidden_bytes, self.tp)
-        argmax = all_reduce_seconds(self.node, 8 * batch, self.tp)  # (value, index) per sequence
-        return arch.layers * layer + head + collectives + argmax
+        return arch.layers * layer + head
 
     def _whole_program_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
         """A fixed-length program costs the same whatever the tokens in its window (the server

@@ -27,10 +27,11 @@ class SweepOutcome:
     records: list[dict[str, Any]]
 
 
-def make_backend(local: bool, workers: int | None, address: str | None):
+def make_backend(local: bool, workers: int | None, address: str | None, function: Any = None):
+    """In-process (`local`) or Ray; `function` is what a task runs (default: a sweep point)."""
     from compiler.sweep.ray_backend import LocalBackend, RayBackend
 
-    return LocalBackend() if local else RayBackend(workers, address)
+    return LocalBackend(function) if local else RayBackend(workers, address, function)
 
 
 def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers: int | None = None, address: str | None = None,

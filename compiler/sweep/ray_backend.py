@@ -64,8 +64,11 @@ def probe(address: str) -> None:
 class RayBackend:
     """Submit points as Ray tasks (one CPU each); collect them as they finish."""
 
-    def __init__(self, workers: int | None = None, address: str | None = None):
-        """`workers`: points at once; by default this machine's CPUs, or a cluster's."""
+    def __init__(self, workers: int | None = None, address: str | None = None, function: Any = None):
+        """`workers`: points at once; by default this machine's CPUs, or a cluster's. `function`:
+        what a task runs (default: a sweep point, compiler.sweep.worker.evaluate; the CoE fleet
+        passes its own, compiler/coe/fleet.py), a module-level function of one plain-data dict
+        returning a dict with its `index`."""
         ray = require_ray()
         self.ray = ray
         self.started = time.perf_counter()
@@ -86,7 +89,7 @@ class RayBackend:
         self.init_seconds = time.perf_counter() - self.started
         from compiler.sweep.worker import evaluate
 
-        self.remote = ray.remote(num_cpus=1, max_retries=0)(evaluate)
+        self.remote = ray.remote(num_cpus=1, max_retries=0)(function or evaluate)
         self.inflight: dict[Any, dict[str, Any]] = {}
 
     def _start_local(self, workers: int) -> None:
@@ -131,8 +134,9 @@ class LocalBackend:
     init_seconds = 0.0
     workers = 1
 
-    def __init__(self) -> None:
+    def __init__(self, function: Any = None) -> None:
         self.queue: list[dict[str, Any]] = []
+        self.function = function  # as RayBackend's; default: a sweep point
 
     @property
     def inflight(self) -> list[dict[str, Any]]:
@@ -144,7 +148,7 @@ class LocalBackend:
     def wait_one(self) -> dict[str, Any]:
         from compiler.sweep.worker import evaluate
 
-        return evaluate(self.queue.pop(0))
+        return (self.function or evaluate)(self.queue.pop(0))
 
     def close(self) -> None:
         self.queue.clear()

@@ -64,3 +64,48 @@ def test_compiled_timings_are_real_simulations(five_cache):
     a, e = session.spec.expert("a-0").architecture, session.spec.expert("e-0").architecture
     assert 0 < t.prefill_seconds(a, 20, 1) < t.prefill_seconds(e, 20, 1)  # e: 4 layers, wider
     assert sum(session.programs.compiles.values()) == 0
+
+
+def test_decoder_programs_are_tensor_parallel_node_programs(five_cache):
+    """The layer and head are compiled with rdu-shard for the CoE's node and timed on it: their
+    collectives come from the simulator, and node and tp are in the program key."""
+    from compiler.coe.programs import ProgramCache, ProgramShape
+    from compiler.coe.session import CoESession
+
+    root, _ = five_cache
+    session = CoESession(FIVE, root)
+    arch = session.spec.expert("c-0").architecture
+    options = session.programs.compile_options(arch)
+    assert (options.node, options.tp) == ("small-node8", 8)
+    layer = session.programs.timing(arch, ProgramShape("layer", "prefill", 32, 1))
+    head = session.programs.timing(arch, ProgramShape("head", "any", 1, 1))
+    assert 0 < layer.collective_seconds < layer.seconds and 0 < head.collective_seconds < head.seconds
+    assert layer.opt_level == 1 and layer.fallback == ""
+    four = ProgramCache(session.node, 4, session.options)
+    assert four.key(arch, ProgramShape("layer", "prefill", 32, 1)) != session.programs.key(arch, ProgramShape("layer", "prefill", 32, 1))
+    breakdown = session.timer.breakdown(arch, "prefill", 20, 1)
+    assert breakdown["collectives_simulated"] == arch.layers * layer.collective_seconds + head.collective_seconds
+    assert session.timer.prefill_seconds(arch, 20, 1) == arch.layers * layer.seconds + head.seconds
+
+
+def test_program_that_fails_at_O1_compiles_at_O0_and_says_so(monkeypatch):
+    """A program the -O1 pipeline cannot compile (e.g. a long prefill rdu-size-fifos cannot fit)
+    falls back to -O0 and records why, instead of failing the whole CoE."""
+    import compiler.driver as driver
+    from compiler.coe.programs import ProgramShape
+    from compiler.coe.session import CoESession
+    from rducc_errors import UserError
+
+    real = driver.compile_loaded
+
+    def failing_at_o1(loaded, options):
+        if options.opt_level >= 1:
+            raise UserError("rdu-size-fifos: the FIFOs do not fit")
+        return real(loaded, options)
+
+    monkeypatch.setattr(driver, "compile_loaded", failing_at_o1)
+    session = CoESession(FIVE, None)
+    arch = session.spec.expert("a-0").architecture
+    timing = session.programs.timing(arch, ProgramShape("head", "any", 1, 1))
+    assert timing.opt_level == 0 and timing.fallback == "-O1: rdu-size-fifos: the FIFOs do not fit"
+    assert timing.seconds > 0 and timing.collective_seconds > 0
