@@ -23,7 +23,7 @@ from chip_model import ChipSpec, ChipSpecError, load_chip
 from functional_sim.checks import check_bitstream, stage_name
 from functional_sim.dtypes import cast, from_bytes, to_bytes, value_dtype
 from functional_sim.errors import SimulationError, SimulatorBug
-from functional_sim.kernels import KERNELS
+from functional_sim.kernels import KERNELS, AttributeMissing
 from functional_sim.memory import Memory, describe
 from functional_sim.rows import store_rows
 from functional_sim.result import SimulationResult
@@ -214,8 +214,8 @@ class Machine:
                 return list(KERNELS[s.opcode](args, s.attrs, outs))
         except SimulationError:
             raise
-        except IndexError as exc:  # an index value out of range, as PyTorch's own IndexError: the inputs' fault
-            raise SimulationError(f"{stage_name(s)} failed: IndexError: {exc}") from exc
+        except (IndexError, AttributeMissing) as exc:  # an index out of range (the inputs'), a stage attribute missing (the bitstream's)
+            raise SimulationError(f"{stage_name(s)} failed: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # the checks passed, so this is rducc's fault, not the user's
             raise SimulatorBug(stage_name(s), exc) from exc
 

@@ -30,7 +30,7 @@ from chip_model import ChipSpec
 from functional_sim.checks import stage_name
 from functional_sim.dtypes import from_bytes, to_bytes
 from functional_sim.errors import SimulationError, SimulatorBug
-from functional_sim.kernels import KERNELS
+from functional_sim.kernels import KERNELS, AttributeMissing
 from functional_sim.memory import describe
 from functional_sim.sram import SramBank
 
@@ -328,7 +328,7 @@ def run_tile_stage(executor: TileExecutor, s: StageConfig, args: list[np.ndarray
             return executor.compute(s, args, outs)
     except SimulationError:
         raise
-    except IndexError as exc:  # an index value out of range, as PyTorch's own IndexError: the inputs' fault
-        raise SimulationError(f"{stage_name(s)} failed: IndexError: {exc}") from exc
+    except (IndexError, AttributeMissing) as exc:  # an index out of range (the inputs'), a stage attribute missing (the bitstream's)
+        raise SimulationError(f"{stage_name(s)} failed: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # the checks passed, so this is rducc's fault, not the user's
         raise SimulatorBug(stage_name(s), exc) from exc

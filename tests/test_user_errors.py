@@ -26,6 +26,9 @@ INTERNAL = {
     "bitstream_format.signatures.SignatureError":
         "an op that breaks its opcode's typing rule; the verifiers re-raise it as a VerifyException naming "
         "the op, which the compile reports as an InvalidIRError",
+    "functional_sim.errors.SimulatorBug":
+        "an exception inside a stage of a bitstream that passed every check: a bug in rducc, reported as an "
+        "internal error naming the stage with its traceback, never as the user's fault (issue 10)",
     "compiler.interpret.NotInterpretable":
         "IR the interpreter cannot run (shapes-only weights); rducc bisect records the level as skipped",
 }
