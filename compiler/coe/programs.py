@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -32,6 +31,7 @@ from typing import Any, Callable
 from chip_model.node import NodeSpec
 from compiler.coe.architecture import Architecture, DecoderArchitecture, ModelFileArchitecture
 from compiler.coe.errors import CoEError
+from compiler.sweep.cache import write_atomically
 
 SOURCE_PACKAGES = ("backend_rdu", "bitstream_format", "chip_model", "dialects", "functional_sim", "passes",
                    "compiler/frontend", "compiler/driver.py", "compiler/coe/decoder_model.py",
@@ -91,18 +91,6 @@ class ProgramTiming:
         return asdict(self)
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class ProgramCache:
     """Timings of compiled programs, in memory and (with a folder) on disk. `compiles` counts
     the compiles this process ran per architecture digest: the test of "150 experts of 5
@@ -159,8 +147,8 @@ class ProgramCache:
         self.compiles[arch.digest()] += 1
         if self.root is not None:
             rbit, meta = self._paths(key)
-            _write(rbit, data)
-            _write(meta, json.dumps(timing.to_json(), sort_keys=True).encode())
+            write_atomically(rbit, data)
+            write_atomically(meta, json.dumps(timing.to_json(), sort_keys=True).encode())
         self.memory[key] = timing
         self.bitstreams[key] = data
         return timing

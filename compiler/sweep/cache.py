@@ -20,7 +20,9 @@ def default_cache_dir() -> Path:
     return Path(base) / "rducc" / "sweep"
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file and a rename, so a reader never sees half a file (a cache may be
+    shared by several workers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -52,8 +54,8 @@ class SweepCache:
 
     def put_compile(self, key: str, data: bytes, meta: dict[str, Any]) -> None:
         rbit, meta_path = self._compile_paths(key)
-        _write(rbit, data)
-        _write(meta_path, json.dumps(meta, sort_keys=True).encode())  # written last: it marks the entry whole
+        write_atomically(rbit, data)
+        write_atomically(meta_path, json.dumps(meta, sort_keys=True).encode())  # written last: it marks the entry whole
 
     def get_result(self, key: str) -> dict[str, Any] | None:
         try:
@@ -62,4 +64,4 @@ class SweepCache:
             return None
 
     def put_result(self, key: str, row: dict[str, Any]) -> None:
-        _write(self._result_path(key), json.dumps(row, sort_keys=True).encode())
+        write_atomically(self._result_path(key), json.dumps(row, sort_keys=True).encode())
