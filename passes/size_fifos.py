@@ -247,24 +247,31 @@ class SizeFifosPass(ModulePass):
             depths[port] = need
             producer.set_depths(depths)
 
+    @staticmethod
+    def hold(k: _Kernel, chip: ChipSpec, producer, held: bool, need: int, tile_bytes: int) -> tuple[int, str]:
+        """Bytes per PMU that `need` tiles take: in the producing PMU stage (spread over more of the
+        kernel's free PMUs if one cannot hold them) when `held`, else in the reader's one-PMU input
+        buffer; and what limits it, for the CapacityError the caller raises when it does not fit."""
+        sram = chip.pmu.sram_bytes
+        if not held:
+            return need * tile_bytes, f"the reader's input buffer is one PMU's {sram} bytes of SRAM"
+        used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
+        per_unit = ceil(need / producer.unit_count) * tile_bytes
+        if per_unit > sram and tile_bytes <= sram:  # spread the FIFO over more PMUs, if the kernel leaves any free
+            units = ceil(need / (sram // tile_bytes))
+            if used - producer.unit_count + units <= chip.count("pmu"):
+                producer.set_units(units)
+                per_unit = ceil(need / units) * tile_bytes
+        return per_unit, f"a PMU has {sram} bytes of SRAM ({chip.count('pmu') - used} PMUs free in the kernel)"
+
     def charge(self, k: _Kernel, chip: ChipSpec, v: SSAValue, need: int, why: str) -> None:
         """Hold `need` tiles of stream `v` in SRAM: the producing PMU stage's (spread over more of
         the kernel's free PMUs if one PMU cannot), else the reader's input buffer (one PMU)."""
         producer = v.owner
         tile_bytes = min(producer.tile_list()[list(producer.results).index(v)] or value_bytes(v.type), value_bytes(v.type))
         sram = chip.pmu.sram_bytes
-        used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
         held = producer.unit_kind == "pmu" and getattr(producer, "bytes", None) is not None
-        if held:
-            per_unit = ceil(need / producer.unit_count) * tile_bytes
-            if per_unit > sram and tile_bytes <= sram:
-                units = ceil(need / (sram // tile_bytes))
-                if used - producer.unit_count + units <= chip.count("pmu"):
-                    producer.set_units(units)
-                    per_unit = ceil(need / units) * tile_bytes
-            limit = f"a PMU has {sram} bytes of SRAM ({chip.count('pmu') - used} PMUs free in the kernel)"
-        else:
-            per_unit, limit = need * tile_bytes, f"the reader's input buffer is one PMU's {sram} bytes of SRAM"
+        per_unit, limit = self.hold(k, chip, producer, held, need, tile_bytes)
         if per_unit > sram:
             raise CapacityError(
                 f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: {why}, so stream "
@@ -319,17 +326,7 @@ class SizeFifosPass(ModulePass):
         held_now = sum(u.owner.depth_list()[list(u.owner.results).index(u)] * k.tiles[first] / k.tiles[u] for u, _ in path)
         if depths[port] >= need or (not fits_whole and held_now >= deficit + 2 * len(path)):
             return
-        if held:
-            used = sum(s.unit_count for s in k.stages if s.unit_kind == "pmu")
-            per_unit = ceil(need / producer.unit_count) * tile_bytes
-            if per_unit > sram and tile_bytes <= sram:  # spread the FIFO over more PMUs, if the kernel leaves any free
-                units = ceil(need / (sram // tile_bytes))
-                if used - producer.unit_count + units <= chip.count("pmu"):
-                    producer.set_units(units)
-                    per_unit = ceil(need / units) * tile_bytes
-            limit = f"a PMU has {sram} bytes of SRAM ({chip.count('pmu') - used} PMUs free in the kernel)"
-        else:
-            per_unit, limit = need * tile_bytes, f"the reader's input buffer is one PMU's {sram} bytes of SRAM"
+        per_unit, limit = self.hold(k, chip, producer, bool(held), need, tile_bytes)
         if per_unit > sram:
             raise CapacityError(
                 f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: "
