@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chip_model.spec import ChipSpec, ChipSpecError, load_chip
+from chip_model.spec import ChipSpec, ChipSpecError, load_chip, read_spec_toml, spec_path
 
 NODE_DIR = Path(__file__).parent / "nodes"
 TOPOLOGIES = ("ring", "switch")
@@ -85,23 +85,11 @@ def is_node(name: str) -> bool:
 @cache
 def load_node(name: str) -> NodeSpec:
     """Load a bundled node by name (`sn40l-node8`, `sn40l-rack16`, `small-node8`) or a file by path."""
-    path = Path(name)
-    if path.suffix == ".toml" and path.exists():
-        return load_node_file(path)
-    candidate = NODE_DIR / f"{name}.toml"
-    if not candidate.exists():
-        raise NodeSpecError(
-            f"unknown node {name!r}: choose one of {', '.join(available_nodes())} or give a .toml node path"
-        )
-    return load_node_file(candidate)
+    return load_node_file(spec_path(name, NODE_DIR, "node", NodeSpecError))
 
 
 def load_node_file(path: Path) -> NodeSpec:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise NodeSpecError(f"cannot read node spec {path}: {exc}") from None
-    return _build(raw, str(path))
+    return _build(read_spec_toml(path, "node", NodeSpecError), str(path))
 
 
 def _number(table: dict[str, Any], key: str, where: str, kind: type = float) -> Any:

@@ -176,26 +176,37 @@ def available_chips() -> list[str]:
     return sorted(p.stem for p in SPEC_DIR.glob("*.toml"))
 
 
+def spec_path(name: str, directory: Path, kind: str, error: type[UserError]) -> Path:
+    """The file of a bundled spec (`name` in `directory`) or of a spec file given by path.
+
+    Chips and nodes are both named either way; one lookup keeps their rules and error messages
+    the same."""
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        return path
+    path = directory / f"{name}.toml"
+    if not path.exists():
+        choices = ", ".join(sorted(p.stem for p in directory.glob("*.toml")))
+        raise error(f"unknown {kind} {name!r}: choose one of {choices} or give a .toml spec path")
+    return path
+
+
+def read_spec_toml(path: Path, kind: str, error: type[UserError]) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise error(f"cannot read {kind} spec {path}: {exc}") from None
+
+
 @cache
 def load_chip(name: str) -> ChipSpec:
     """Load a bundled chip by name (`sn40l`, `small`) or a spec file by path."""
-    path = Path(name)
-    if path.suffix == ".toml" and path.exists():
-        return load_chip_file(path)
-    candidate = SPEC_DIR / f"{name}.toml"
-    if not candidate.exists():
-        raise ChipSpecError(
-            f"unknown chip {name!r}: choose one of {', '.join(available_chips())} or give a .toml spec path"
-        )
-    return load_chip_file(candidate)
+    return load_chip_file(spec_path(name, SPEC_DIR, "chip", ChipSpecError))
 
 
 def load_chip_file(path: Path) -> ChipSpec:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ChipSpecError(f"cannot read chip spec {path}: {exc}") from None
-    return _build(raw, str(path))
+    """Load a spec file, uncached (sweeps rewrite files in place)."""
+    return _build(read_spec_toml(path, "chip", ChipSpecError), str(path))
 
 
 def _section(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
