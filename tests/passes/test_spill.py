@@ -80,7 +80,8 @@ def test_a_program_whose_branches_fit_is_not_split() -> None:
 def test_the_driver_passes_the_tile_knobs_the_halves_are_allocated_with() -> None:
     pipeline = CompileOptions(chip="small", tile_bytes=512, fifo_depth=0).pipeline()
     assert "rdu-size-fifos{tile-bytes=512}" in pipeline
-    assert "rdu-size-fifos{depth=3 tile-scale=0.5}" in CompileOptions(chip="small", fifo_depth=3, tile_scale=0.5).pipeline()
+    assert "rdu-size-fifos{tile-bytes=512 tile-scale=0.5}" in CompileOptions(chip="small", tile_bytes=512, tile_scale=0.5).pipeline()
+    assert "rdu-size-fifos{depth=3}" in CompileOptions(chip="small", fifo_depth=3, tile_scale=0.5).pipeline()
     module = sized(16384, "{tile-bytes=4096}")
     x_load = next(s for s in rdu.kernels(module)[1].stages() if isinstance(s, rdu.LoadOp))
     assert x_load.tile_list() == [4096]
