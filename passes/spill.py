@@ -86,13 +86,17 @@ def downstream(join: rdu.StageOp) -> set[rdu.StageOp]:
     return seen
 
 
-def loaded_tensor(value: SSAValue) -> SSAValue | None:
+def loaded_tensor(value: SSAValue, kernel: rdu.KernelOp) -> SSAValue | None:
     """The tensor `value` was loaded from, through buffers only (which pass tiles on unchanged),
-    or None: such a value is in memory already, and a later kernel may load it again."""
+    or None: such a value is in memory already, and a later kernel may load it again, unless the
+    kernel also writes that tensor (a KV cache's new row): then it is spilled like any other."""
     op = value.owner
     while isinstance(op, rdu.BufferOp):
         op = op.input.owner
-    return op.tensor if isinstance(op, rdu.LoadOp) else None
+    if not isinstance(op, rdu.LoadOp):
+        return None
+    written = any(isinstance(s, (rdu.StoreOp, rdu.StoreRowsOp)) and s.tensor is op.tensor for s in kernel.stages())
+    return None if written else op.tensor
 
 
 def unique_name(module: ModuleOp, base: str, first: int = 0) -> str:
@@ -124,7 +128,7 @@ def split_at_join(module: ModuleOp, kernel: rdu.KernelOp, join: rdu.StageOp) -> 
     spills: list[rdu.TensorOp] = []
     body = second.body.block
     for v in crossing:
-        tensor = loaded_tensor(v)
+        tensor = loaded_tensor(v, kernel)
         if tensor is None:  # the first kernel writes the branch to HBM
             t = rdu.TensorOp(unique_name(module, f"{root}.spill"), MemType.of(v.type), Role.SPILL,
                              origin=join)

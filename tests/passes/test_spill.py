@@ -168,3 +168,19 @@ def test_the_sizing_counts_a_whole_value_stage_as_one_step(tmp_path) -> None:
     short = next(c for c in x.owner.consumers(x) if c is not permute)
     held = short if isinstance(short, rdu.BufferOp) else x.owner
     assert held.depth_list()[0] >= k.tiles[held.results[0]]  # the whole value on the short path
+
+
+def test_a_value_loaded_from_a_tensor_the_kernel_writes_is_spilled_not_loaded_again() -> None:
+    """Loading again is only for values whose tensor nothing in the kernel changes: a kernel that
+    also writes the tensor (a KV cache's new row) would have the second kernel read the new value."""
+    from passes.spill import split_at_join
+
+    module = sized(256)
+    (kernel,) = rdu.kernels(module)
+    x = next(t for t in rdu.tensors(module) if t.sym_name.data == "x")
+    store = next(s for s in kernel.stages() if isinstance(s, rdu.StoreOp))
+    store.operands[1] = x.result  # the kernel now writes x too
+    join = next(s for s in kernel.stages() if isinstance(s, rdu.ComputeOp) and s.opcode.data == "add")
+    _, second, spills = split_at_join(module, kernel, join)
+    assert [t.result.type.get_shape() for t in spills] == [(256, 512), (1, 1)]
+    assert [ld.tensor for ld in second.stages() if isinstance(ld, rdu.LoadOp)] == [t.result for t in spills]
