@@ -28,7 +28,7 @@ DTYPE_BY_CODE = {code: name for name, (code, _) in DTYPES.items()}
 TIERS = ("hbm", "ddr", "sram")
 # "state": persists between runs of the program (a KV cache), initialised from the image once and
 # updated in place by `store_rows` stages (docs/generate.md)
-ROLES = ("input", "output", "weight", "constant", "activation", "state")
+ROLES = ("input", "output", "weight", "constant", "activation", "state", "spill")
 NETWORKS = ("vector", "scalar")
 UNIT_KINDS = ("pcu", "pmu", "agcu")
 

@@ -78,7 +78,10 @@ class CompileOptions:
         allocate = " ".join(([f"tile-bytes={self.tile_bytes}"] if self.tile_bytes else [])
                             + ([f"tile-scale={self.tile_scale!r}"] if self.tile_scale != 1.0 else []))
         allocate = f"{{{allocate}}}" if allocate else ""
-        fifos = f"{{depth={self.fifo_depth}}}" if self.fifo_depth else ""
+        # a kernel split to spill a branch through HBM gets its halves allocated with the same knobs
+        # (a forced depth sizes nothing, so it splits nothing)
+        fifos = f"depth={self.fifo_depth}" if self.fifo_depth else allocate.strip("{}")
+        fifos = f"{{{fifos}}}" if fifos else ""
         pipeline = OPT_PIPELINES[self.opt_level].format(chip=chip, place=place, allocate=allocate, fifos=fifos)
         if self.node:  # tensor parallelism splits the graph before anything fuses it
             node = self.node if re.fullmatch(r"[A-Za-z0-9_-]+", self.node) else json.dumps(self.node)

@@ -78,7 +78,11 @@ def describe(bs: Bitstream, data: bytes, section: str | None = None) -> str:
         for t in bs.tensors:
             by_tier[t.tier] += t.nbytes
         lines.append("tensors: " + ", ".join(f"{tier.upper()} {_mb(n)}" for tier, n in sorted(by_tier.items())))
-        shown = bs.tensors if section == "tensors" else [t for t in bs.tensors if t.role in ("input", "output")]
+        spills = [t for t in bs.tensors if t.role == "spill"]
+        if spills:  # rdu-size-fifos split a kernel at a join the SRAM could not buffer (passes/spill.py)
+            lines.append(f"spills: {len(spills)} reconvergent branch(es) through {'/'.join(sorted({t.tier.upper() for t in spills}))}, "
+                         f"{_mb(sum(t.nbytes for t in spills))} written and read back between kernels")
+        shown = bs.tensors if section == "tensors" else [t for t in bs.tensors if t.role in ("input", "output", "spill")]
         for t in shown:
             lines.append(f"  #{t.id:<4} {t.role:10} {t.name:24} {t.dtype}{list(t.shape)}  {t.tier}@{t.offset:#x} "
                          f"({_mb(t.nbytes)}) {t.source}")

@@ -42,6 +42,7 @@ class Role(StrEnum):
     CONSTANT = "constant"
     ACTIVATION = "activation"
     STATE = "state"  # persists between runs, updated in place (a static KV cache)
+    SPILL = "spill"  # a reconvergent branch held in HBM between two kernels (rdu-size-fifos, passes/spill.py)
 
 
 class Network(StrEnum):

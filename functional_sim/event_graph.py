@@ -66,7 +66,7 @@ class KernelGraph:
     resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
     resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
     group: int = 1  # tiles per step group (1: every tile is its own step)
-    whole: tuple[int, ...] = ()  # stage ids of whole-value stages run as pipeline breaks (tile_timing)
+    whole: tuple[int, ...] = ()  # stage ids of whole-value stages, run as pipeline breaks (tile_timing)
 
 
 def stream_tiles(st: StreamEntry) -> int:
@@ -102,8 +102,7 @@ def _tracks(chip: ChipSpec, st: StreamEntry) -> int:
     return max(1, net.vector_tracks if st.network == "vector" else net.scalar_tracks)
 
 
-def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None,
-                 breaks: bool = True) -> KernelGraph:
+def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
     """The kernel's stages, FIFOs and shared resources.
 
     By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
@@ -155,7 +154,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         ins = [bs.stream(x) for x in s.inputs]
         outs = [bs.stream(x) for x in s.outputs]
         tiling = stage_tiling(bs, chip, s)  # the tile program's work and pipeline break (tile_timing)
-        whole.update([s.id] if tiling.whole and breaks else [])  # `breaks=False`: whole stages stream
+        whole.update([s.id] if tiling.whole else [])
         steps = 1 if s.id in whole else max([tiles_of(st) for st in ins + outs] or [1])
         single = max([stream_tiles(st) for st in ins + outs] or [1])
         if s.unit == "pcu":
@@ -212,7 +211,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.edge_stream.append(i)
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
-            g.edge_capacity.append(grouped_capacity(fifo_credits(bs, st, stream_tiles(st), whole), group))
+            g.edge_capacity.append(grouped_capacity(fifo_credits(bs, st, stream_tiles(st), whole, d), group))
             g.edge_latency.append(float(_route_latency(chip, st, d)))
             g.in_edges[local[d]].append(e)
             edges.append(e)

@@ -26,7 +26,6 @@ from bitstream_format import Bitstream, KernelEntry, nbytes_of
 from chip_model import ChipSpec
 
 from functional_sim.event_engine import DEFAULT_BATCH, KernelRun, run_kernel
-from functional_sim.errors import SimulationError
 from functional_sim.event_graph import KernelGraph, kernel_graph
 from functional_sim.timing import UNIT_BOUND, KernelRecord, StageTiming, launch_cycles_of
 
@@ -35,7 +34,6 @@ from functional_sim.timing import UNIT_BOUND, KernelRecord, StageTiming, launch_
 LABELS = frozenset({"stage_ids", "stage_names", "stage_sites", "stream_ids", "resource_names", "whole"})
 RUNS_KEPT = 16  # distinct kernel runs remembered (most recently used first out)
 _runs: OrderedDict[tuple, KernelRun] = OrderedDict()
-_stuck: set[tuple] = set()  # signatures that deadlock with their whole-value stages as pipeline breaks
 
 
 def kernel_signature(g: KernelGraph) -> tuple:
@@ -90,22 +88,7 @@ def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: in
                         *, batch: int = DEFAULT_BATCH, exact: bool = False, fifos: str = "configured",
                         max_steps: int | None = None, reuse: bool = True) -> KernelRecord:
     g = kernel_graph(bs, chip, k, max_steps)
-    key = (kernel_signature(g), fifos) if g.whole and reuse else None
-    try:
-        if key in _stuck:
-            raise SimulationError("deadlocked before")
-        run = cached_run(g, k.name, batch=batch, exact=exact, grow_fifos=fifos == "grow", reuse=reuse)
-        streamed = ()
-    except SimulationError:
-        if not g.whole:
-            raise
-        if key is not None:
-            _stuck.add(key)
-        # The compiler sized the FIFOs for whole-value stages that stream: a residual around a
-        # pipeline break would need the whole value (docs/simulator.md, "How tile programs set cycles").
-        streamed = g.whole
-        g = kernel_graph(bs, chip, k, max_steps, breaks=False)
-        run = cached_run(g, k.name, batch=batch, exact=exact, grow_fifos=fifos == "grow", reuse=reuse)
+    run = cached_run(g, k.name, batch=batch, exact=exact, grow_fifos=fifos == "grow", reuse=reuse)
     stages, tiers = [], {"hbm": 0, "ddr": 0}
     for i, sid in enumerate(g.stage_ids):
         s = bs.stage(sid)
@@ -136,5 +119,5 @@ def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: in
         k.id, k.name, k.section, start, launch_cycles + body, bound, launch_cycles, body - steady, steady,
         tuple(stages), stream_cycles, tier_cycles, tiers, timing="event", bound_by=bound_by,
         events=run.events, tile_events=run.tile_events, fifo_growth=grown, run=(g, run),
-        bound_share=round(share, 4), critical_path=path, streamed_whole=streamed,
+        bound_share=round(share, 4), critical_path=path,
     )

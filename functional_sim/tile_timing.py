@@ -85,11 +85,12 @@ def stage_tiling(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> StageTiling:
     return StageTiling(float(stage_work_cycles(bs, chip, s)))
 
 
-def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int]) -> int:
-    """Tiles a FIFO of stream `st` holds (before grouping): the configured depth; a buffer's SRAM
-    ring (its slots x units, counted in the stream's tiles); all tiles into or out of a whole stage
-    (`whole`: stage ids), whose SRAM holds the value."""
-    if st.src in whole or any(d in whole for d in st.dsts):
+def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int], dst: int) -> int:
+    """Tiles the FIFO of stream `st` at destination `dst` holds (before grouping): the configured
+    depth; a buffer's SRAM ring (its slots x units, counted in the stream's tiles); all tiles out of
+    a whole stage or into one (`whole`: stage ids), whose SRAM holds the value (only at that
+    destination: another reader of the same stream has its own FIFO)."""
+    if st.src in whole or dst in whole:
         return max(st.fifo_depth, tiles)
     src = bs.stage(st.src)
     prog = bs.tile_program(st.src)

@@ -62,7 +62,6 @@ class KernelRecord:
     tile_events: int = 0  # event timing: tiles moved and popped
     fifo_growth: dict[int, tuple[int, int]] = field(default_factory=dict)  # stream -> (configured, used) tiles
     run: Any = field(default=None, compare=False, repr=False)  # event timing: the KernelRun, for traces
-    streamed_whole: tuple[int, ...] = ()  # event timing: whole-value stages run as streams (tile_timing)
 
     @property
     def stage_cycles(self) -> dict[int, int]:

@@ -53,7 +53,7 @@ def lifetimes(module: ModuleOp) -> list[Lifetime]:
     out = []
     for t in tensors:
         role = t.role_name
-        lo = first[t.result] if role in ("activation", "output") else -1
+        lo = first[t.result] if role in ("activation", "spill", "output") else -1
         hi = end if role in ("output", "weight", "constant", "state") else max(last[t.result], lo)
         out.append(Lifetime(t, tensor_bytes(t), lo, hi))
     return out

@@ -30,6 +30,20 @@ rules untimed (`fifo_liveness`: deadlock there is independent of timing) and, wh
 grows the full FIFO where the wait starts, so no compiled kernel deadlocks in the simulator; the
 growth is charged to SRAM like the rest, or named in a CapacityError.
 
+When the SRAM cannot hold a reconvergent path's depth, the branch goes through HBM instead
+(`spill=true`, the default; `passes/spill.py` says why as a kernel split): the kernel is split at
+the join, the halves get their units, tiles and depths from rdu-allocate-units' rules again (with
+this pass's `tile-bytes` / `tile-scale`, which the driver passes as it passes them to that pass),
+and each half is sized again, split again if it still cannot hold a branch. Memory planning then
+gives the new spill tensors their addresses (rdu-plan-memory's rules, run again). `spill=false`
+keeps the diagnosis: a CapacityError naming the cycle.
+
+Whole-value stages (a tile program of kind `whole`, `bitstream_format.tiling.compute_loop`: a
+gather, a transpose of the last axis) take their whole input before they emit anything, and the
+FIFOs into and out of them hold all their tiles (their PMUs' SRAM holds the value; the event
+engine's `fifo_credits`): the analysis counts them as one step with those FIFOs, so a residual
+around one is given the whole value on its short path, or spilled.
+
 `depth=N` (> 0) skips the analysis and forces every FIFO to N tiles (an experiment knob: N=1
 deadlocks most programs on purpose; the simulator then names the wait-for cycle).
 """
@@ -44,12 +58,14 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
+from bitstream_format.tiling import compute_loop
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError, PassOrderError
-from dialects.types import value_bytes
-from passes.allocate_units import stream_tiles
+from dialects.types import dtype_of, shape_of, value_bytes
+from passes.allocate_units import AllocateUnitsPass, stream_tiles
 from passes.fifo_liveness import Game, play
+from passes.spill import split_at_join
 from passes.target import lowered_target_chip
 
 MAX_PATHS = 512  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
@@ -70,6 +86,30 @@ def stream_name(value: SSAValue) -> str:
     return f"{hint} of {stage_name(stage)}"
 
 
+class ReconvergenceError(CapacityError):
+    """A reconvergent path whose FIFO the SRAM cannot hold: the cycle by name, and the join, where
+    rdu-size-fifos splits the kernel when it may spill (`passes/spill.py`)."""
+
+    def __init__(self, message: str, join: rdu.StageOp):
+        super().__init__(message)
+        self.join = join
+
+
+def is_whole(stage: rdu.StageOp, chip: ChipSpec) -> bool:
+    """Will rdu-tile give this stage a whole-value tile program (one tile: it takes its whole input
+    before it emits)? The same rule rdu-tile applies (`compute_loop`), from the tiles chosen so far."""
+    if not isinstance(stage, rdu.ComputeOp) or not stage.inputs or not stage.tile_list():
+        return False
+    producer = stage.inputs[0].owner
+    tiles = producer.tile_list() if isinstance(producer, rdu.StageOp) else []
+    in_tile = tiles[stage.inputs[0].index] if stage.inputs[0].index < len(tiles) else 0
+    ins = [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs]
+    outs = [(dtype_of(v.type), shape_of(v.type)) for v in stage.outputs]
+    loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, stage.tile_list()[0],
+                        chip.pcu.lanes, chip.pmu.sram_bytes)
+    return loop.kind == "whole"
+
+
 @dataclass
 class _Kernel:
     """The kernel's streams as a graph: edges (value, consumer) with tile counts and lags."""
@@ -77,9 +117,10 @@ class _Kernel:
     stages: list[rdu.StageOp]
     inputs: dict[rdu.StageOp, list[SSAValue]]
     tiles: dict[SSAValue, int]
+    whole: frozenset = frozenset()  # whole-value stages: one step, all tiles held at either end
 
     @staticmethod
-    def of(kernel: rdu.KernelOp) -> "_Kernel":
+    def of(kernel: rdu.KernelOp, chip: ChipSpec | None = None) -> "_Kernel":
         stages = kernel.stages()
         members = set(stages)
         tiles: dict[SSAValue, int] = {}
@@ -89,9 +130,12 @@ class _Kernel:
             for r, t in zip(s.results, s.tile_list()):
                 tiles[r] = stream_tiles(value_bytes(r.type), t)
         inputs = {s: list(dict.fromkeys(v for v in s.operands if v.owner in members)) for s in stages}
-        return _Kernel(stages, inputs, tiles)
+        whole = frozenset(s for s in stages if chip is not None and is_whole(s, chip))
+        return _Kernel(stages, inputs, tiles, whole)
 
     def steps(self, s: rdu.StageOp) -> int:
+        if s in self.whole:
+            return 1
         return max([self.tiles[v] for v in self.inputs[s]] + [self.tiles[r] for r in s.results] + [1])
 
     def lag(self, s: rdu.StageOp, v: SSAValue) -> int:
@@ -159,18 +203,38 @@ class SizeFifosPass(ModulePass):
     name = "rdu-size-fifos"
 
     depth: int = 0  # > 0: force every FIFO to this many tiles
+    spill: bool = True  # a branch the SRAM cannot hold goes through HBM (split at the join); false: a CapacityError
+    tile_bytes: int = 0  # rdu-allocate-units' options, for the halves of a split kernel
+    tile_scale: float = 1.0
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-size-fifos")
-        for kernel in (op for op in module.body.block.ops if isinstance(op, rdu.KernelOp)):
+        todo = rdu.kernels(module)
+        split: set[rdu.StageOp] = set()
+        while todo:
+            kernel = todo.pop(0)
             if self.depth > 0:
                 for s in kernel.stages():
                     s.set_depths([self.depth] * len(s.results))
                     self.charge_forced(s, chip)
-            else:
+                continue
+            try:
                 self.size(kernel, chip)
                 self.prefetch(kernel, chip)
                 self.prove_live(kernel, chip)
+            except ReconvergenceError as e:
+                if not self.spill or e.join in split:  # a join split at once has only loads above it
+                    raise
+                split.add(e.join)
+                first, second, _ = split_at_join(module, kernel, e.join)
+                allocate = AllocateUnitsPass(tile_bytes=self.tile_bytes, tile_scale=self.tile_scale)
+                allocate.allocate(first, chip)
+                allocate.allocate(second, chip)
+                todo[:0] = [first, second]
+        if split:  # the spill tensors need addresses; the program's lifetimes changed with its kernels
+            from passes.plan_memory import PlanMemoryPass
+
+            PlanMemoryPass().apply(ctx, module)
 
     def charge_forced(self, s: rdu.StageOp, chip: ChipSpec) -> None:
         """A forced depth's tiles wait in the producing buffer's SRAM: grow its bytes, or name the overflow."""
@@ -221,14 +285,16 @@ class SizeFifosPass(ModulePass):
         would still deadlock (the lag estimate is an estimate), grow the full FIFO where the wait
         starts, preferably one a PMU stage holds in its SRAM, until the kernel finishes; charge the
         growth to that SRAM, or name the cycle when the SRAM cannot hold it."""
-        k = _Kernel.of(kernel)
+        k = _Kernel.of(kernel, chip)
         index = {s: i for i, s in enumerate(k.stages)}
         game = Game([k.steps(s) for s in k.stages])
         edges: list[SSAValue] = []
         for s in k.stages:
             for r, depth in zip(s.results, s.depth_list()):
                 for c in s.consumers(r):
-                    game.edge(index[s], index[c], k.tiles[r], depth)
+                    # a whole-value stage's SRAM holds every tile into and out of it (as the event engine's `fifo_credits`)
+                    whole = s in k.whole or c in k.whole
+                    game.edge(index[s], index[c], k.tiles[r], max(depth, k.tiles[r]) if whole else depth)
                     edges.append(r)
         held = lambda e: edges[e].owner.unit_kind == "pmu" and getattr(edges[e].owner, "bytes", None) is not None
         outcome = play(game, grow=True, prefer=held)
@@ -243,7 +309,7 @@ class SizeFifosPass(ModulePass):
             if need <= depths[port]:
                 continue
             reader = k.stages[game.dst[e]]
-            self.charge(k, chip, v, need, f"the join {stage_name(reader)} waits for its other input")
+            self.charge(k, chip, v, need, reader)
             depths[port] = need
             producer.set_depths(depths)
 
@@ -264,7 +330,7 @@ class SizeFifosPass(ModulePass):
                 per_unit = ceil(need / units) * tile_bytes
         return per_unit, f"a PMU has {sram} bytes of SRAM ({chip.count('pmu') - used} PMUs free in the kernel)"
 
-    def charge(self, k: _Kernel, chip: ChipSpec, v: SSAValue, need: int, why: str) -> None:
+    def charge(self, k: _Kernel, chip: ChipSpec, v: SSAValue, need: int, join: rdu.StageOp) -> None:
         """Hold `need` tiles of stream `v` in SRAM: the producing PMU stage's (spread over more of
         the kernel's free PMUs if one PMU cannot), else the reader's input buffer (one PMU)."""
         producer = v.owner
@@ -273,14 +339,15 @@ class SizeFifosPass(ModulePass):
         held = producer.unit_kind == "pmu" and getattr(producer, "bytes", None) is not None
         per_unit, limit = self.hold(k, chip, producer, held, need, tile_bytes)
         if per_unit > sram:
-            raise CapacityError(
-                f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: {why}, so stream "
-                f"{stream_name(v)} needs {need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but {limit}")
+            raise ReconvergenceError(
+                f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: the join {stage_name(join)} "
+                f"waits for its other input, so stream {stream_name(v)} needs {need} tiles x {tile_bytes} bytes = "
+                f"{per_unit} bytes per PMU but {limit}", join)
         if held and per_unit > producer.bytes.value.data:
             producer.bytes = IntegerAttr(per_unit, i64)
 
     def size(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
-        k = _Kernel.of(kernel)
+        k = _Kernel.of(kernel, chip)
         for s in k.stages:
             if s.depths is None:
                 raise PassOrderError(f"{s.name} in kernel {kernel.sym_name.data} has no FIFO depths: run rdu-allocate-units first")
@@ -328,11 +395,11 @@ class SizeFifosPass(ModulePass):
             return
         per_unit, limit = self.hold(k, chip, producer, bool(held), need, tile_bytes)
         if per_unit > sram:
-            raise CapacityError(
+            raise ReconvergenceError(
                 f"rdu-size-fifos: deadlock cycle in kernel {producer.parent_op().sym_name.data}: "
                 f"{stage_name(fork)} reaches {stage_name(join)} through {stage_name(lc)} (the long path takes {deficit} "
                 f"more tiles of {stream_name(first)} before the join sees a tile) and through stream {stream_name(v)}, whose FIFO needs "
-                f"{need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but {limit}"
+                f"{need} tiles x {tile_bytes} bytes = {per_unit} bytes per PMU but {limit}", join
             )
         if held and per_unit > producer.bytes.value.data:
             producer.bytes = IntegerAttr(per_unit, i64)

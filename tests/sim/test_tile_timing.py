@@ -8,7 +8,7 @@ import pytest
 from bitstream_format import Bitstream
 from chip_model import load_chip
 from bitstream_format.tiling import default_tile_programs
-from functional_sim import simulate
+from functional_sim import SimulationError, simulate
 from functional_sim.tile_timing import stage_tiling
 from tests.sim.builder import ProgramBuilder
 
@@ -197,15 +197,34 @@ def residual_around_whole(depth: int) -> Bitstream:
     return with_program(bs, "exp", kind="whole", grid=(1,), tile=shape, order="whole", reduce="none")
 
 
-def test_a_residual_too_shallow_for_a_pipeline_break_runs_the_whole_stage_as_a_stream():
-    """The compiler sizes FIFOs as if whole-value stages streamed; where the residual cannot hold
-    the value, the run says which stages it streamed instead of deadlocking."""
+def test_a_residual_too_shallow_for_a_pipeline_break_deadlocks_and_says_where():
+    """A whole-value stage takes all of its input before it emits, so the residual around it needs
+    the whole value on its short path. rdu-size-fifos gives it that or spills it through HBM
+    (tests/passes/test_spill.py); a bitstream that does neither deadlocks, named, rather than
+    being run as if the stage streamed."""
     tiles = 64 * 64 * 4 // 256
-    exp = next(s.id for s in residual_around_whole(2).stages if s.label == "exp")
-    shallow = timed(residual_around_whole(2)).kernels[0]
-    assert shallow.streamed_whole == (exp,)
+    with pytest.raises(SimulationError, match=r"deadlock in kernel 'res': stage 'x' .* waits for a credit on stream 0 FIFO 2/2 tiles to 'add'"):
+        timed(residual_around_whole(2))
     deep = timed(residual_around_whole(tiles)).kernels[0]
-    assert deep.streamed_whole == ()
     by = {s.label: s for s in deep.stages}
     assert by["exp"].first_cycle >= by["neg"].last_cycle
-    assert deep.cycles > shallow.cycles
+
+
+def test_only_the_reader_that_is_a_pipeline_break_holds_the_whole_stream():
+    """x feeds a whole-value stage and, directly, the join: the break's SRAM holds all of x at its
+    own input, but the join's FIFO of x keeps the configured credits, so too few deadlock."""
+    def residual(depth: int) -> Bitstream:
+        pb = ProgramBuilder()
+        shape = (64, 64)
+        x = pb.tensor("x", "f32", shape, role="input")
+        kb = pb.kernel("res")
+        v = kb.load(x, label="x")
+        e = kb.op("exp", v, out=("f32", shape), label="exp")
+        kb.store(kb.op("add", v, e, out=("f32", shape), label="add"), pb.tensor("y", "f32", shape, role="output"))
+        bs = pb.build()
+        bs = replace(bs, streams=[replace(st, fifo_depth=depth) for st in bs.streams])
+        return with_program(bs, "exp", kind="whole", grid=(1,), tile=shape, order="whole", reduce="none")
+
+    with pytest.raises(SimulationError, match=r"deadlock in kernel 'res': .*FIFO 2/2 tiles to 'add'"):
+        timed(residual(2))
+    assert timed(residual(64 * 64 * 4 // 256)).cycles > 0
