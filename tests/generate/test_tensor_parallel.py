@@ -101,7 +101,12 @@ def test_each_socket_holds_its_kv_heads_cache_in_its_own_hbm(llama_tp4) -> None:
 
 
 def test_each_socket_appends_only_its_own_heads_row(llama_tp4) -> None:
+    from compiler.inspect_node import describe_node, node_use
+
     _, _, _, decode = llama_tp4
+    use = node_use(decode)
+    assert (use["split_states"], use["split_inputs"]) == (4, 0)
+    assert "4 split states (KV cache)" in describe_node(decode)[0]
     state_ids = {t.id for t in decode.tensors if t.role == "state"}
     writes = [s for s in decode.stages if s.tensor in state_ids and s.opcode != "load"]
     assert sorted({s.opcode for s in writes}) == ["store_rows"] and len(writes) == 4
