@@ -106,6 +106,7 @@ class Sharder:
         self.whole_cache: dict[SSAValue, SSAValue] = {}
         self.back_cache: dict[tuple[SSAValue, int, int], SSAValue | None] = {}
         self.split_weights: set[str] = set()
+        self.whole_states: set[SSAValue] = set()  # states an update (visited before its merge) keeps whole
         self.arg_shards: dict[BlockArgument, tuple[BlockArgument, ShardAttr]] = {}
         self.cursor: Operation | None = None  # new ops go before this one
 
@@ -371,7 +372,7 @@ class Sharder:
                    else {op.dim.value.data % rank})
         others = [v for v in op.operands if v is not new and v is not base]
         if (lay is None or lay.rep is not None or self.layout.get(base) is not None or len(shape_of(new.type)) != rank
-                or lay.dim in written or any(self.layout.get(v) is not None for v in others)):
+                or lay.dim in written or any(self.layout.get(v) is not None for v in others) or base in self.whole_states):
             return self.replicated(op)
         part = self.shard_back(base, lay.dim, lay.blocks, lay.parts)
         if part is None:
@@ -385,6 +386,11 @@ class Sharder:
         the state stays whole, every socket writes the same rows into its copy."""
         lay = self.layout.get(op.rows)
         if lay is None or lay.rep is not None or lay.dim == op.dim.value.data % len(shape_of(op.state.type)):
+            return self.replicated(op)
+        # a state is cut or whole on every socket, never both: follow the merge when it came first
+        merged = any(u.operation is not op for u in op.state.uses)
+        if merged and self.back_cache.get((op.state, lay.dim, lay.blocks, lay.parts)) is None:
+            self.whole_states.add(op.state)
             return self.replicated(op)
         part = self.shard_back(op.state, lay.dim, lay.blocks, lay.parts)
         if part is None:
