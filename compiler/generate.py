@@ -36,6 +36,7 @@ from compiler.driver import CompileOptions, import_named, lower_to_hardware
 from compiler.frontend.capture import capture
 from compiler.frontend.model_file import LoadedModel, load_model_file
 from dialects.diagnostics import RduccError
+from functional_sim.node import NodeSimulationResult
 from functional_sim.session import Session
 
 
@@ -275,7 +276,7 @@ def generate(model_file_or_module: str | Path | nn.Module, prompt_ids: Any = Non
         result = session.run(decode, [np.array([[tokens[-1]]], dtype=np.int64), np.array([position], dtype=np.int64)])
         tokens.append(int(np.argmax(result.outputs[0][0, -1])))
         step_cycles.append(result.cycles)
-        collective_cycles = getattr(result, "collective_cycles", 0)
+        collective_cycles = result.collective_cycles if isinstance(result, NodeSimulationResult) else 0
     simulate_seconds = time.perf_counter() - start
 
     states = [t for t in prefill.tensors if t.role == "state"]
