@@ -334,10 +334,8 @@ def generate_cmd(model: Path, max_new_tokens: int, cache_len: int, chip: str, se
 
         if cache_len < 0:
             fail(f"--cache-len must be positive, got {cache_len}")
-        if node is not None or tp != 1:
-            fail("rducc generate decodes on one socket; a tensor-parallel decode step runs with "
-                 "`rducc run MODEL.py --node NODE --tp N` (docs/node.md)")
-        options = GenerateOptions(CompileOptions(chip=chip, seed=seed, **_knobs(placer, tile_bytes, fifo_depth)), cache_len)
+        options = GenerateOptions(CompileOptions(chip=chip, seed=seed, **_knobs(placer, tile_bytes, fifo_depth, node, tp)),
+                                  cache_len)
         with spinner(not as_json) as update:
             update("generate")
             _, report = generate(model, None, max_new_tokens, options)

@@ -11,6 +11,11 @@ step (one token at a runtime position). Both hold the same cache tensors at the 
 (rdu-plan-memory puts state first), so one `functional_sim.Session` runs the prefill and then the
 decode step N-1 times over the same memory, feeding back the greedy token each time. PyTorch runs
 the same wrapper eagerly for the reference tokens.
+
+Tensor parallel (`CompileOptions(node=..., tp=N)`): both programs are node programs; `rdu-shard`
+splits each cache by KV head like the K and V projections that fill it (each KV head held by
+tp / kv_heads sockets when tp exceeds the KV heads), so the session keeps each socket's heads in
+that socket's HBM and every socket appends its own rows.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from compiler.driver import CompileOptions, import_named, lower_to_hardware
 from compiler.frontend.capture import capture
 from compiler.frontend.model_file import LoadedModel, load_model_file
 from dialects.diagnostics import RduccError
+from functional_sim.node import NodeSimulationResult
 from functional_sim.session import Session
 
 
@@ -61,6 +67,10 @@ class GenerateReport:
     compile_seconds: float
     simulate_seconds: float
     clock_hz: float
+    node: str | None = None  # the node a tensor-parallel decode ran on (None: one socket)
+    sockets: int = 1
+    socket_cache_bytes: int = 0  # what each socket holds of the cache in its HBM (its KV heads)
+    collective_cycles: int = 0  # per decode step: cycles the collective stages kept the peer links busy
 
     @property
     def match(self) -> bool | None:
@@ -81,6 +91,10 @@ class GenerateReport:
             "decode_tokens_per_second": (self.clock_hz / steps[0]) if steps else None,
             "cache_bytes": self.cache_bytes,
             "row_bytes_per_step": self.row_bytes_per_step,
+            "node": self.node,
+            "sockets": self.sockets,
+            "socket_cache_bytes": self.socket_cache_bytes,
+            "collective_cycles": self.collective_cycles,
             "compile_seconds": round(self.compile_seconds, 3),
             "simulate_seconds": round(self.simulate_seconds, 3),
         }
@@ -90,13 +104,18 @@ class GenerateReport:
         if self.reference_tokens is not None:
             lines.append(f"pytorch: {' '.join(map(str, self.reference_tokens))}")
             lines.append(f"match: {'yes' if self.match else 'NO'}")
-        lines.append(f"prefill: {self.prompt_len} tokens, {self.prefill_cycles:,} cycles on {self.chip}")
+        where = f"{self.sockets} sockets of {self.node}" if self.node else self.chip
+        lines.append(f"prefill: {self.prompt_len} tokens, {self.prefill_cycles:,} cycles on {where}")
         if self.step_cycles:
             per = self.step_cycles[0]
             lines.append(f"decode step: {per:,} cycles ({self.clock_hz / per:,.1f} tokens/s), "
                          f"{len(self.step_cycles)} steps: {', '.join(f'{c:,}' for c in self.step_cycles)}")
-        lines.append(f"KV cache: {self.cache_len} rows, {self.cache_bytes:,} bytes in HBM; "
-                     f"{self.row_bytes_per_step:,} bytes written per step")
+        if self.node:
+            lines.append(f"KV cache: {self.cache_len} rows, {self.cache_bytes:,} bytes, {self.socket_cache_bytes:,} in each "
+                         f"socket's HBM; {self.row_bytes_per_step:,} bytes written per step by each socket")
+        else:
+            lines.append(f"KV cache: {self.cache_len} rows, {self.cache_bytes:,} bytes in HBM; "
+                         f"{self.row_bytes_per_step:,} bytes written per step")
         return "\n".join(lines)
 
 
@@ -248,21 +267,32 @@ def generate(model_file_or_module: str | Path | nn.Module, prompt_ids: Any = Non
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    session = Session(options.compile.chip)
+    session = Session(options.compile.target_chip())
     result = session.run(prefill, [prompt.numpy(), np.arange(prompt_len, dtype=np.int64)])
     tokens = [int(np.argmax(result.outputs[0][0, -1]))]
-    prefill_cycles, step_cycles = result.cycles, []
+    prefill_cycles, step_cycles, collective_cycles = result.cycles, [], 0
     for step in range(max_new_tokens - 1):
         position = prompt_len + step
         result = session.run(decode, [np.array([[tokens[-1]]], dtype=np.int64), np.array([position], dtype=np.int64)])
         tokens.append(int(np.argmax(result.outputs[0][0, -1])))
         step_cycles.append(result.cycles)
+        collective_cycles = result.collective_cycles if isinstance(result, NodeSimulationResult) else 0
     simulate_seconds = time.perf_counter() - start
 
     states = [t for t in prefill.tensors if t.role == "state"]
     rows = sum(s_.nbytes for s_ in decode.streams if any(decode.stage(d).opcode == "store_rows" and
                                                            decode.stage(d).inputs[0] == s_.id for d in s_.dsts)) if decode else 0
     reference = reference_tokens(wrapper, prompt, max_new_tokens) if options.reference else None
+    node = prefill.node
     report = GenerateReport(tokens, reference, prompt_len, cache_len, session.chip.name, prefill_cycles, step_cycles,
-                            sum(t.nbytes for t in states), rows, compile_seconds, simulate_seconds, session.chip.clock_hz)
+                            sum(_whole_bytes(prefill, t) for t in states), rows, compile_seconds, simulate_seconds,
+                            session.chip.clock_hz, node=node.node if node else None,
+                            sockets=node.sockets if node else 1, socket_cache_bytes=sum(t.nbytes for t in states),
+                            collective_cycles=collective_cycles)
     return tokens, report
+
+
+def _whole_bytes(bs: Bitstream, t) -> int:
+    """A tensor's bytes whole: a split state's whole shape (a node program holds a part per socket)."""
+    sh = bs.node.shard_of(t.id) if bs.node is not None else None
+    return t.nbytes if sh is None else t.nbytes * sh.parts

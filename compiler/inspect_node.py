@@ -26,7 +26,8 @@ def node_use(bs: Bitstream) -> dict[str, Any] | None:
     per_socket = [{"socket": s, "hbm_bytes": hbm, "split_weight_bytes": split_local, "peer_bytes_sent": sent}
                   for s in range(node.sockets)]
     return {"node": node.node, "sockets": node.sockets, "split_weights": len(weights),
-            "split_inputs": len(node.shards) - len(weights),
+            "split_inputs": sum(bs.tensor(s.tensor).role == "input" for s in node.shards),
+            "split_states": sum(bs.tensor(s.tensor).role == "state" for s in node.shards),  # KV caches, by KV head
             "split_weight_bytes_whole": split_whole, "collectives": counts, "per_socket": per_socket}
 
 
@@ -37,7 +38,8 @@ def describe_node(bs: Bitstream) -> list[str]:
     collectives = ", ".join(f"{n} {c}" for c, n in sorted(use["collectives"].items())) or "no collectives"
     lines = [f"node: {use['node'] or '(unnamed)'}, {use['sockets']} sockets run this program (SPMD); "
              f"{use['split_weights']} split weights ({use['split_weight_bytes_whole']:,} B whole)"
-             + (f", {use['split_inputs']} split inputs" if use["split_inputs"] else "") + f"; {collectives}"]
+             + (f", {use['split_inputs']} split inputs" if use["split_inputs"] else "")
+             + (f", {use['split_states']} split states (KV cache)" if use["split_states"] else "") + f"; {collectives}"]
     for row in use["per_socket"]:
         lines.append(f"  socket {row['socket']}: HBM {row['hbm_bytes']:,} B, its part of the split weights "
                      f"{row['split_weight_bytes']:,} B, sends {row['peer_bytes_sent']:,} B per run over the peer links")

@@ -154,8 +154,8 @@ class TensorOp(IRDLOperation):
                             f"rdu.tensor: weight value of type {t} does not match {self.result.type}")
         else:
             require(self.value is None, f"rdu.tensor: an {role} has no value")
-        require(self.shard is None or role in ("weight", "input"),
-                f"rdu.tensor: only a weight or an input is split over sockets, not an {role}")
+        require(self.shard is None or role in ("weight", "state", "input"),
+                f"rdu.tensor: only a weight, a state or an input is split over sockets, not an {role}")
 
 
 class StageOp(IRDLOperation):

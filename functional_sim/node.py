@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -135,6 +135,11 @@ def simulate_node(
         outputs = _run_sockets(bs, spec, bound)
     elif inputs:
         bind_inputs(bs, socket_inputs(bs, inputs, 0))
+    return node_result(bs, timed, outputs)
+
+
+def node_result(bs: Bitstream, timed: SimulationResult, outputs: list[list[np.ndarray]]) -> NodeSimulationResult:
+    """A node run's result from socket 0's timed run and every socket's outputs."""
     collective = [s for k in timed.kernels for s in k.stages if s.opcode in COLLECTIVES]
     return NodeSimulationResult(
         socket=replace(timed, outputs=outputs[0] if outputs else []),
@@ -174,18 +179,28 @@ def _check_fits(bs: Bitstream, node: NodeSpec | None) -> None:
 
 
 def _run_sockets(bs: Bitstream, spec: ChipSpec, inputs: list[list[tuple[int, bytes]]]) -> list[list[np.ndarray]]:
-    n = bs.node.sockets
     dtypes = {t.id: t.dtype for t in bs.tensors}
+
+    def run(socket: int, collective) -> list[np.ndarray]:
+        image = bs.node.socket_image(bs.image, dtypes, socket)
+        return TileMachine(replace(bs, image=image), spec, collective=collective).run(inputs[socket])
+
+    return run_sockets(bs, run)
+
+
+def run_sockets(bs: Bitstream, run_socket: Callable[[int, Callable], list[np.ndarray]]) -> list[list[np.ndarray]]:
+    """Every socket's outputs: `run_socket(socket, collective)` runs one socket's machine (built
+    with that `collective` callback) on its own thread; the sockets meet at each collective stage.
+    The caller decides whose memory each machine uses (a fresh image here, a `Session`'s resident
+    memory for generation)."""
+    n = bs.node.sockets
     exchange = Exchange(n)
     results: list[list[np.ndarray] | None] = [None] * n
     errors: list[BaseException | None] = [None] * n
 
     def run(socket: int) -> None:
-        image = bs.node.socket_image(bs.image, dtypes, socket)
-        machine = TileMachine(replace(bs, image=image), spec,
-                          collective=lambda stage, args: [exchange.run(socket, bs, stage, args[0])])
         try:
-            results[socket] = machine.run(inputs[socket])
+            results[socket] = run_socket(socket, lambda stage, args: [exchange.run(socket, bs, stage, args[0])])
         except BaseException as exc:  # noqa: BLE001 - re-raised below, from the first socket that failed
             errors[socket] = exc
             exchange.barrier.abort()

@@ -77,6 +77,17 @@ def first_fit(items: list[Lifetime]) -> tuple[dict[int, int], int]:
     return offsets, peak
 
 
+def _whose(module: ModuleOp) -> str:
+    """Who needs the memory: the model, or on a node one socket's shard of it (rdu-shard)."""
+    from passes.shard import node_of, tp_of
+
+    tp = tp_of(module)
+    if tp == 1:
+        return "the model"
+    node = node_of(module)
+    return f"one socket's shard of the model (tp={tp}{f' on {node}' if node else ''})"
+
+
 @dataclass(frozen=True)
 class PlanMemoryPass(ModulePass):
     name = "rdu-plan-memory"
@@ -84,6 +95,7 @@ class PlanMemoryPass(ModulePass):
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-plan-memory")
         hbm, ddr = chip.tier("hbm"), chip.tier("ddr")
+        whose = _whose(module)
         items = lifetimes(module)
         # State (a KV cache) persists between runs and between the programs that share it (prefill
         # and decode): it gets the bottom of HBM, in name order, so every program that holds the
@@ -95,7 +107,7 @@ class PlanMemoryPass(ModulePass):
             item.tensor.offset = IntegerAttr(base, i64)
             base = -(-(base + item.nbytes) // ALIGN) * ALIGN
         if base > hbm.capacity_bytes:
-            raise CapacityError(f"the model's state (KV cache) needs {base:,} bytes of HBM but chip {chip.name!r} has "
+            raise CapacityError(f"{whose}'s state (KV cache) needs {base:,} bytes of HBM but chip {chip.name!r} has "
                                 f"{hbm.capacity_bytes:,}")
         items = [i for i in items if i.tensor.role_name != "state"]
         hbm_capacity = hbm.capacity_bytes - base
@@ -137,7 +149,7 @@ class PlanMemoryPass(ModulePass):
         if peak > hbm_capacity or ddr_peak > ddr.capacity_bytes:
             total = sum(i.nbytes for i in items)
             raise CapacityError(
-                f"the model needs {total:,} bytes of tensors (peak HBM {peak + base:,}, DDR {ddr_peak:,}) but chip "
+                f"{whose} needs {total:,} bytes of tensors (peak HBM {peak + base:,}, DDR {ddr_peak:,}) but chip "
                 f"{chip.name!r} has HBM {hbm.capacity_bytes:,} and DDR {ddr.capacity_bytes:,} bytes"
             )
         for tier, plan, placed, start in ((Tier.HBM, offsets, in_hbm, base), (Tier.DDR, ddr_offsets, in_ddr, 0)):

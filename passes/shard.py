@@ -106,6 +106,7 @@ class Sharder:
         self.whole_cache: dict[SSAValue, SSAValue] = {}
         self.back_cache: dict[tuple[SSAValue, int, int], SSAValue | None] = {}
         self.split_weights: set[str] = set()
+        self.whole_states: set[SSAValue] = set()  # states an update (visited before its merge) keeps whole
         self.arg_shards: dict[BlockArgument, tuple[BlockArgument, ShardAttr]] = {}
         self.cursor: Operation | None = None  # new ops go before this one
 
@@ -190,7 +191,8 @@ class Sharder:
             if isinstance(v, BlockArgument) and v.block is self.block and len({u.operation for u in v.uses}) == 1:
                 out = self.split_argument(v, ShardAttr(dim, cut, blocks))
             elif isinstance(owner, rgraph.WeightOp) and owner.shard is None:
-                w = rgraph.WeightOp(owner.sym_name.data, self.local_type(v.type, Split(dim, parts=parts)), owner.value)
+                w = rgraph.WeightOp(owner.sym_name.data, self.local_type(v.type, Split(dim, parts=parts)), owner.value,
+                                    mutable=owner.is_mutable)
                 w.shard = ShardAttr(dim, cut, blocks)
                 w.location = owner.location
                 self.block.insert_op_after(w, owner)
@@ -204,6 +206,22 @@ class Sharder:
                     new.location = owner.location
                     self.block.insert_op_after(new, self.new[v].owner)
                     out = new.result
+            elif isinstance(owner, rgraph.ExpandOp) and blocks == 1 and not parts and self.layout.get(owner.input) is None:
+                # a part of a broadcast is a smaller broadcast: every socket's part of a repeat is the same
+                src = shape_of(owner.input.type)
+                k = dim - (len(shape_of(v.type)) - len(src))
+                if k < 0 or src[k] == 1:
+                    out = self._after(rgraph.ExpandOp(self.new[owner.input], self.local_type(v.type, Split(dim))), v, owner)
+            elif isinstance(owner, rgraph.ReshapeOp) and blocks == 1 and not parts:
+                # a reshape that only adds or drops unit dims around `dim` (one KV head repeated for its
+                # query heads, merged into them): its input's part along the matching dim, reshaped
+                src, dst = shape_of(owner.input.type), shape_of(v.type)
+                group = _group_of(dst, src, dim)
+                big = [i for i in group[1] if src[i] != 1] if group else []
+                if len(big) == 1 and src[big[0]] == n:
+                    part = self.shard_back(owner.input, big[0])
+                    if part is not None:
+                        out = self._after(rgraph.ReshapeOp(part, self.local_type(v.type, Split(dim))), v, owner)
             elif isinstance(owner, rgraph.IndexOp) and not owner.indices[0].type.get_shape() == ():
                 k = _leading_indexed(owner)
                 if k is not None:
@@ -220,6 +238,12 @@ class Sharder:
                             out = new.result
         self.back_cache[key] = out
         return out
+
+    def _after(self, new: Operation, v: SSAValue, origin: Operation) -> SSAValue:
+        """`new` (a part of `v`) placed right after this socket's whole `v`."""
+        new.location = origin.location
+        self.block.insert_op_after(new, self.new[v].owner)
+        return new.results[0]
 
     def split_argument(self, arg: BlockArgument, shard: ShardAttr) -> SSAValue:
         """An input read by one split op only (a layer's KV cache): each socket is given its part
@@ -250,9 +274,10 @@ class Sharder:
             op.detach()
             op.erase(safe_erase=False)
         self.replace_split_arguments()
-        # drop weights nobody reads any more (a split weight's replicated original)
-        for op in list(self.block.ops):
-            if isinstance(op, rgraph.WeightOp) and not op.result.uses:
+        # drop what nobody reads any more: a split weight's replicated original, a whole value
+        # whose part was taken instead (a repeat of one KV head); ops without results write memory
+        for op in reversed(list(self.block.ops)):
+            if isinstance(op, (rgraph.GraphOp, rgraph.WeightOp)) and op.results and not any(r.uses for r in op.results):
                 op.detach()
                 op.erase()
 
@@ -273,6 +298,8 @@ class Sharder:
             return self.linear(op)
         if isinstance(op, rgraph.MatmulOp):
             return self.matmul(op)
+        if isinstance(op, rgraph.UpdateRowsOp):
+            return self.update_rows(op)
         if all(lay is None for lay in lays):
             return self.rebuild(op, operands, [None] * len(op.results))
         if any(lay is not None and lay.rep is not None for lay in lays) and not isinstance(op, rgraph.ReshapeOp):
@@ -300,6 +327,8 @@ class Sharder:
             rank = len(shape_of(op.operands[0].type))
             if op.dim.value.data % max(rank, 1) != lay.dim:
                 return self.rebuild(op, operands, [lay] * len(op.results))
+        if isinstance(op, (rgraph.IndexPutOp, rgraph.SliceScatterOp)):
+            return self.merge_rows(op)
         if isinstance(op, rgraph.IndexOp):
             k = _leading_indexed(op)
             if k is not None and lays[0] is not None and all(lay is None for lay in lays[1:]) and lays[0].dim >= k:
@@ -332,6 +361,42 @@ class Sharder:
             operands.append(part)
         self.rebuild(op, operands, [out])
 
+    def merge_rows(self, op: rgraph.IndexPutOp | rgraph.SliceScatterOp) -> None:
+        """New rows merged into a whole buffer (a KV cache's functional update): when the rows are
+        split off the written dim (by KV head), the buffer is cut to match, so each socket merges
+        its heads' rows into its heads' part of the cache and the merge stays split."""
+        new = op.values if isinstance(op, rgraph.IndexPutOp) else op.src
+        base, lay = op.input, self.layout.get(new)
+        rank = len(shape_of(base.type))
+        written = ({d % rank for d in op.indexed_dims.get_values()} if isinstance(op, rgraph.IndexPutOp)
+                   else {op.dim.value.data % rank})
+        others = [v for v in op.operands if v is not new and v is not base]
+        if (lay is None or lay.rep is not None or self.layout.get(base) is not None or len(shape_of(new.type)) != rank
+                or lay.dim in written or any(self.layout.get(v) is not None for v in others) or base in self.whole_states):
+            return self.replicated(op)
+        part = self.shard_back(base, lay.dim, lay.blocks, lay.parts)
+        if part is None:
+            return self.replicated(op)
+        self.rebuild(op, [part if v is base else self.new[v] for v in op.operands], [lay])
+
+    def update_rows(self, op: rgraph.UpdateRowsOp) -> None:
+        """The in-place write of a state's rows (a KV cache append). Rows split by KV head: each
+        socket writes its rows into its own part of the state, which lives in its own HBM (the
+        merge next to it cut the state the same way, so both read one split weight). Rows whole:
+        the state stays whole, every socket writes the same rows into its copy."""
+        lay = self.layout.get(op.rows)
+        if lay is None or lay.rep is not None or lay.dim == op.dim.value.data % len(shape_of(op.state.type)):
+            return self.replicated(op)
+        # a state is cut or whole on every socket, never both: follow the merge when it came first
+        merged = any(u.operation is not op for u in op.state.uses)
+        if merged and self.back_cache.get((op.state, lay.dim, lay.blocks, lay.parts)) is None:
+            self.whole_states.add(op.state)
+            return self.replicated(op)
+        part = self.shard_back(op.state, lay.dim, lay.blocks, lay.parts)
+        if part is None:
+            return self.replicated(op)
+        self.rebuild(op, [part, self.new[op.index], self.new[op.rows]], [])
+
     def linear(self, op: rgraph.LinearOp) -> None:
         x, w, b = op.input, op.weight, op.bias
         lay = self.layout.get(x)
@@ -354,6 +419,8 @@ class Sharder:
         out = shape_of(op.result.type)[-1]
         blocks = _slice_blocks(op.result, len(shape_of(op.result.type)) - 1)
         parts = _duplicated_heads(op.result, self.tp) if blocks == 1 else 0
+        if parts == 1:  # one KV head (multi-query): every socket computes it whole and holds its cache whole
+            return self.rebuild(op, [self.new[v] for v in op.operands], [None])
         if _feeds_router(op.result) or out % ((parts or self.tp) * blocks):
             return self.rebuild(op, [self.new[v] for v in op.operands], [None])
         wpart = self.shard_back(w, 0, blocks, parts)
@@ -560,7 +627,8 @@ def _feeds_router(v: SSAValue) -> bool:
 def _duplicated_heads(v: SSAValue, tp: int) -> int:
     """When `v`'s columns are read as h heads (a reshape splitting its last dim into h x head_dim)
     and h is a proper divisor of tp (8 KV heads over 16 sockets): h, each head held by tp // h
-    sockets. 0 otherwise (one part per socket)."""
+    sockets; 1 for a single KV head (multi-query), which every socket holds whole. 0 otherwise
+    (one part per socket)."""
     dim = len(shape_of(v.type)) - 1
     for user, d in _through_reshapes(v, dim):
         if isinstance(user, rgraph.ReshapeOp):
@@ -569,6 +637,12 @@ def _duplicated_heads(v: SSAValue, tp: int) -> int:
             heads = next((dst[o] for o in group[1] if dst[o] != 1), 0) if group else 0
             if heads and heads < tp and tp % heads == 0 and _repeated_later(user.result):
                 return heads
+    for use in v.uses:  # a reshape adding only unit dims ((1, 1, d) -> (1, 1, 1, d)): one head (multi-query)
+        user = use.operation
+        if isinstance(user, rgraph.ReshapeOp) and _repeated_later(user.result):
+            src, dst = shape_of(user.input.type), shape_of(user.result.type)
+            if len(dst) > len(src) and [n for n in src if n != 1] == [n for n in dst if n != 1]:
+                return 1
     return 0
 
 

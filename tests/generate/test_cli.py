@@ -34,6 +34,16 @@ def test_generate_json_reports_tokens_cycles_and_the_match() -> None:
     assert report["cache_bytes"] == 2 * 1 * 5 * 16 * 4
 
 
+def test_generate_tensor_parallel_json() -> None:
+    """`--node/--tp`: the node programs on 2 sockets, one KV head held whole by both."""
+    result = invoke(TINY, "--tokens", "2", "--node", "small-node8", "--tp", "2", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["match"] is True and (report["node"], report["sockets"], report["chip"]) == ("small-node8", 2, "small")
+    assert report["socket_cache_bytes"] == report["cache_bytes"] == 2 * 1 * 4 * 16 * 4
+    assert report["collective_cycles"] > 0
+
+
 def test_generate_text() -> None:
     result = invoke(TINY, "--tokens", "2", "--chip", "small")
     assert result.exit_code == 0, result.output
@@ -60,7 +70,10 @@ def assert_user_error(result, *needles: str) -> None:
     ([TINY, "--tokens", "0"], ["--tokens must be at least 1, got 0"]),
     ([TINY, "--cache-len", "-1"], ["--cache-len must be positive, got -1"]),
     ([str(HERE / "missing.py")], ["missing.py does not exist"]),
-    ([TINY, "--node", "small-node8", "--tp", "2"], ["rducc generate decodes on one socket", "--node NODE --tp N"]),
+    ([TINY, "--node", "small-node8", "--tp", "4"], ["tp=4 does not divide the 2 heads of reshape"]),
+    ([TINY, "--node", "small-node8", "--tp", "16"], ["tp=16 needs 16 sockets, but node small-node8 has 8"]),
+    ([TINY, "--tp", "2"], ["--tp 2 needs --node NODE"]),
+    ([TINY, "--node", "no-such-node", "--tp", "2"], ["unknown node 'no-such-node'"]),
 ])
 def test_bad_requests_are_one_error_line(args: list[str], needles: list[str]) -> None:
     assert_user_error(invoke(*args, "--chip", "small"), *needles)

@@ -52,7 +52,7 @@ builtin.module attributes {rdu.target = #rdu.target<"small">} {
 
 // -----
 
-// CHECK: rdu.tensor: only a weight or an input is split over sockets, not an activation
+// CHECK: rdu.tensor: only a weight, a state or an input is split over sockets, not an activation
 builtin.module attributes {rdu.target = #rdu.target<"small">} {
   %t = rdu.tensor "t0" {role = #rdu.role<activation>, tier = #rdu.tier<hbm>, shard = #rdu.shard<dim 0, parts 2>} : !rdu.mem<4xf32>
 }
