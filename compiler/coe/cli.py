@@ -118,9 +118,11 @@ def progress_bar(total: int, enabled: bool, what: str) -> Iterator[Callable[[int
               help="also serve the trace on a GPU baseline (dgx-h100, dgx-a100 or a .toml); repeatable")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="seed of the category drawn for requests a shapes-only router cannot classify")
+@click.option("--cache-policy", metavar="POLICY",
+              help="HBM expert-cache eviction, overriding COE.toml's cache_policy: lru, fifo, largest, lfu, belady")
 @cache_option
 def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None, plot: Path | None,
-              baselines: tuple[str, ...], seed: int, cache_dir: Path | None) -> None:
+              baselines: tuple[str, ...], seed: int, cache_policy: str | None, cache_dir: Path | None) -> None:
     """Serve a request trace on COE.toml's node: TTFT, latency, throughput, HBM hits, switching."""
     from compiler.cli import check_writable, fail, user_errors, write_atomically
 
@@ -135,7 +137,7 @@ def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None,
         check_writable(timeline, plot)
         if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
             fail(f"--plot {plot}: give a .png or .svg file")
-        session = CoESession(coe_file, cache_dir or default_cache_dir())
+        session = CoESession(coe_file, cache_dir or default_cache_dir(), cache_policy)
         spec = session.spec
         systems = [load_baseline(b) for b in baselines]
         requests = read_requests(trace)
@@ -207,6 +209,6 @@ def _text(s: dict) -> str:
             f"({s['throughput_requests_per_second']:.2f} req/s, {s['throughput_tokens_per_second']:.1f} tok/s)\n"
             f"  TTFT mean {s['ttft_seconds']['mean'] * 1e3:.1f} ms, p99 {s['ttft_seconds']['p99'] * 1e3:.1f} ms; "
             f"latency mean {s['latency_seconds']['mean'] * 1e3:.1f} ms, p99 {s['latency_seconds']['p99'] * 1e3:.1f} ms\n"
-            f"  HBM expert cache: {s['hbm_hits']} hits, {s['hbm_misses']} misses ({s['evictions']} evictions); "
+            f"  HBM expert cache ({s['cache_policy']}): {s['hbm_hits']} hits, {s['hbm_misses']} misses ({s['evictions']} evictions); "
             f"switching {s['switch_seconds']:.2f} s\n"
             f"  utilisation: busy {u['busy']:.0%} (computing {u['computing']:.0%}, switching {u['switching']:.0%})")
