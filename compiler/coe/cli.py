@@ -1,4 +1,4 @@
-"""`rducc coe plan|compile|serve`: the CoE commands, a thin layer over compiler/coe (registered on the
+"""`rducc coe plan|compile|serve|generate`: the CoE commands, a thin layer over compiler/coe (registered on the
 `rducc` group by compiler/cli.py, whose error and output helpers it uses, imported on call because
 compiler/cli.py imports this module)."""
 
@@ -189,6 +189,52 @@ def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None,
             click.echo(_text(other))
         click.echo(f"programs: {compiled} compiled ({programs['architectures_compiled']} architectures), "
                    f"{programs['cached']} from the cache")
+
+
+@coe.command("generate")
+@click.argument("coe_file", type=click.Path(path_type=Path))
+@click.option("--requests", "trace", type=click.Path(path_type=Path), required=True,
+              help="JSONL requests with \"prompt\" token ids and output_tokens (docs/coe.md)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: a row per request")
+@click.option("--reference/--no-reference", default=True, show_default=True,
+              help="also run the CoE in PyTorch and compare the tokens (exit 1 if they differ)")
+@cache_option
+def generate_cmd(coe_file: Path, trace: Path, as_json: bool, reference: bool, cache_dir: Path | None) -> None:
+    """Run a functional CoE (MODEL.py router and experts) end to end in the simulator: the router
+    picks each prompt's expert, which generates greedily through its KV cache."""
+    from compiler.cli import user_errors
+
+    with user_errors():
+        from compiler.coe.functional import FunctionalCoE
+        from compiler.coe.functional import reference as pytorch_reference
+        from compiler.coe.programs import default_cache_dir
+        from compiler.coe.requests import read_requests
+        from compiler.coe.session import CoESession
+
+        session = CoESession(coe_file, cache_dir or default_cache_dir())
+        requests = read_requests(trace)
+        coe_run = FunctionalCoE(session)
+        got = coe_run.run(requests)
+        want = pytorch_reference(session.spec, requests) if reference else None
+        rows = [{"id": g.request, "category": g.category, "expert": g.expert, "tokens": g.tokens,
+                 **({"reference_tokens": w.tokens, "match": g == w} if want is not None else {})}
+                for g, w in zip(got, want or [None] * len(got))]
+        match = None if want is None else all(r["match"] for r in rows)
+        programs = {"compiled": sum(session.programs.compiles.values()),
+                    "architectures_compiled": len(session.programs.compiles), "cached": session.programs.disk_hits}
+    if as_json:
+        click.echo(json.dumps({"requests": rows, "match": match, "programs": programs}))
+    else:
+        for r in rows:
+            click.echo(f"request {r['id']}: {r['category']} -> {r['expert']}: {' '.join(map(str, r['tokens']))}"
+                       + ("" if "match" not in r else "" if r["match"] else
+                          f"  (pytorch: {' '.join(map(str, r['reference_tokens']))})"))
+        if match is not None:
+            click.echo(f"match with PyTorch: {'yes' if match else 'NO'}")
+        click.echo(f"programs: {programs['compiled']} compiled ({programs['architectures_compiled']} architectures), "
+                   f"{programs['cached']} from the cache")
+    if match is False:
+        raise SystemExit(1)
 
 
 def _draw_atomically(curves, plot: Path) -> None:

@@ -114,7 +114,9 @@ def uniform_router(categories: Sequence[str], seed: int = 0) -> Router:
 
 def check_requests(spec: CoESpec, requests: Sequence[Request]) -> None:
     """Every request must fit the router's and every possible expert's context (a request with a
-    category is checked against its expert; one without against the smallest context)."""
+    category is checked against its expert; one without against the smallest context): its prompt
+    and every generated token but the last, which is produced and never fed back, as
+    compiler/generate.py's KV cache counts rows."""
     smallest = min(e.architecture.max_context for e in spec.experts)
     router_context = spec.router.architecture.max_context
     for r in requests:
@@ -126,7 +128,7 @@ def check_requests(spec: CoESpec, requests: Sequence[Request]) -> None:
             limit, whose = arch.max_context, f"expert {spec.expert_for(r.category).name}'s"
         else:
             limit, whose = smallest, "the smallest expert"
-        if r.prompt_tokens + r.output_tokens > limit:
+        if r.prompt_tokens + r.output_tokens - 1 > limit:  # the last token is produced, never fed back
             raise CoEError(f"{where}: {r.prompt_tokens} prompt + {r.output_tokens} output tokens exceed "
                            f"{whose} context of {limit}")
 
