@@ -155,14 +155,39 @@ class FunctionalCoE:
                 tokens.append(int(np.argmax(np.asarray(result.outputs[0]).reshape(-1))))
         return Generation(request.id, category, expert.name, tokens)
 
+    def compile_all(self, requests: Sequence[Request]) -> None:
+        """Compile every program the requests may run, up front: the router's (when a request
+        leaves the choice to it) and the decode step of each architecture an expert the requests
+        can reach has. An expert that does not compile is named after every other one compiled."""
+        reachable = {e.name: e for e in self.spec.experts}
+        if all(r.category is not None for r in requests):
+            reachable = {e.name: e for e in (self._expert(r, r.category) for r in requests)}
+        needs = [(e.architecture, decode_shape(e.architecture)) for e in reachable.values()]
+        if any(r.category is None for r in requests):
+            router = self.spec.router.architecture
+            needs.insert(0, (router, ProgramShape("model", "fixed", router.max_context, 1)))
+        self.session.compile_all(list(dict.fromkeys(needs)))
+
+    def _expert(self, request: Request, category: str) -> Expert:
+        try:
+            return self.spec.expert_for(category)
+        except CoEError as exc:
+            raise CoEError(f"{_where(request)}: {exc}") from None
+
     def run(self, requests: Sequence[Request]) -> list[Generation]:
-        """Route in batches of the CoE's batch, then generate each (prompt, expert) pair in turn.
-        Every request is checked first, so a bad one fails before anything is simulated."""
+        """Compile, route in batches of the CoE's batch, then generate each (prompt, expert) pair in
+        turn. Every request is checked before anything is simulated."""
+        for r in requests:
+            if r.category is not None:
+                check_generation(self.spec, r, self._expert(r, r.category))
+            elif not r.prompt:
+                raise CoEError(f"{_where(r)} has neither a category nor a prompt for the router")
+        self.compile_all(requests)
         categories = []
         for i in range(0, len(requests), self.spec.batch):
             categories += self.route(requests[i:i + self.spec.batch])
         for r, c in zip(requests, categories):
-            check_generation(self.spec, r, self.spec.expert_for(c))
+            check_generation(self.spec, r, self._expert(r, c))
         return [self.generate(r, c) for r, c in zip(requests, categories)]
 
 

@@ -124,8 +124,11 @@ def check_requests(spec: CoESpec, requests: Sequence[Request]) -> None:
         if r.prompt_tokens > router_context:
             raise CoEError(f"{where}: its {r.prompt_tokens}-token prompt exceeds the router's context of {router_context}")
         if r.category is not None:
-            arch = spec.expert_for(r.category).architecture
-            limit, whose = arch.max_context, f"expert {spec.expert_for(r.category).name}'s"
+            try:
+                expert = spec.expert_for(r.category)
+            except CoEError as exc:
+                raise CoEError(f"{where}: {exc}") from None
+            limit, whose = expert.architecture.max_context, f"expert {expert.name}'s"
         else:
             limit, whose = smallest, "the smallest expert"
         if r.prompt_tokens + r.output_tokens - 1 > limit:  # the last token is produced, never fed back

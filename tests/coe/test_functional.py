@@ -6,7 +6,9 @@ and the tokens generated end to end equal a PyTorch reference CoE (no cache) for
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from compiler.coe.requests import read_requests
@@ -56,3 +58,60 @@ def test_tiny_coe_generates_what_pytorch_generates(tmp_path):
     out = json.loads(result.stdout)
     assert [r["expert"] for r in out["requests"]] == [g.expert for g in got]
     assert out["programs"]["compiled"] <= 3
+
+
+def _tiny_coe(tmp_path, extra_expert: str = "") -> Path:
+    text = (TINY / "COE.toml").read_text()
+    for name in ("router.py", "llama_expert.py", "gpt2_expert.py", "qwen2_expert.py"):
+        text = text.replace(f'"{name}"', f'"{TINY / name}"')
+    path = tmp_path / "COE.toml"
+    path.write_text(text + extra_expert)
+    return path
+
+
+def _generate(coe, lines: str, tmp_path):
+    from compiler.cli import main
+
+    trace = tmp_path / "r.jsonl"
+    trace.write_text(lines)
+    return CliRunner().invoke(main, ["coe", "generate", str(coe), "--requests", str(trace), "--cache-dir",
+                                     str(tmp_path / "cache")], catch_exceptions=False)
+
+
+@pytest.mark.parametrize(("lines", "needle"), [
+    ('{"prompt": [1, 2], "output_tokens": 2, "category": "code"}\n{"prompt": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "output_tokens": 8, "category": "math"}\n',
+     "request at line 2: 10 prompt + 8 output tokens exceed expert solver's context of 16"),
+    ('{"prompt_tokens": 4, "output_tokens": 2, "category": "code"}\n',
+     'request at line 1: no prompt token ids: a functional CoE generates from a "prompt" list'),
+    ('{"prompt": [3, 300], "output_tokens": 2, "category": "story"}\n',
+     "request at line 1: token id 300 is outside expert storyteller's vocabulary of 256"),
+    ('{"prompt": [3], "output_tokens": 2, "category": "code"}\n{"prompt_tokens": 3, "output_tokens": 2}\n',
+     "request at line 2 has neither a category nor a prompt for the router"),
+])
+def test_generate_refuses_requests_it_cannot_run(tmp_path, lines, needle):
+    from tests.coe.test_cli import assert_user_error
+
+    assert_user_error(_generate(_tiny_coe(tmp_path), lines, tmp_path), needle)
+    assert not (tmp_path / "cache").exists()  # refused before anything compiled
+
+
+def test_generate_names_the_expert_that_does_not_compile(tmp_path):
+    from tests.coe.test_cli import assert_user_error
+
+    classifier = tmp_path / "classifier.py"  # a model, but not a causal LM: no KV-cache decode step
+    classifier.write_text((TINY / "router.py").read_text() + "\n# an expert that cannot generate\n")
+    coe = _tiny_coe(tmp_path, f'\n[[experts]]\nname = "classifier"\nmodel = "{classifier}"\ncategories = ["sort"]\n')
+    line = assert_user_error(
+        _generate(coe, '{"prompt": [5, 6], "output_tokens": 3, "category": "code"}\n'
+                       '{"prompt": [5, 6], "output_tokens": 3, "category": "sort"}\n', tmp_path),
+        "expert classifier (model", "does not compile", "classifier.py is a Router, not a Hugging Face causal LM",
+        "the other 5 model(s) compile")
+    assert "Traceback" not in line
+
+
+def test_generate_needs_a_functional_coe(tmp_path):
+    from tests.coe.conftest import FIVE
+    from tests.coe.test_cli import assert_user_error
+
+    assert_user_error(_generate(FIVE, '{"prompt": [1], "output_tokens": 2, "category": "a-1"}\n', tmp_path),
+                      "router is shapes-only (architecture a): a functional CoE needs MODEL.py files with weights")
