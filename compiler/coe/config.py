@@ -2,14 +2,15 @@
 
     node = "sn40l-node8"         # the node that serves it (a bundled node or a .toml path)
     batch = 8                    # the router's batch (the paper's scheduling)
-    cache_policy = "lru"         # HBM expert-cache eviction (compiler/coe/hbm_cache.py)
+    cache_policy = "lru"         # HBM expert-cache eviction: lru, fifo, largest, lfu, belady (compiler/coe/hbm_cache.py)
     categories = ["code", ...]   # optional: more come from [map] and the experts' `categories`
     fallback = "chat"            # where a category without an expert goes (the CoE paper's fallback)
 
     [router]                     # `model = "router.py"` (functional) or `architecture = "NAME"` (timing only)
     [architectures.NAME]         # `hf_config = "config.json"` or the figures (hidden, layers, ...)
     [map]                        # category = "expert name"
-    [[experts]]                  # name, one of architecture / hf_config / model, optional count and categories
+    [[experts]]                  # name, one of architecture / hf_config / model, optional count and categories;
+                                 # a model expert may take weights = "ckpt.pt" or seed = N (compiler/coe/weights.py)
 
 An expert table with `count = N` stands for N experts sharing its architecture (names
 `NAME-0` .. `NAME-{N-1}`; `{i}` in its `categories` is replaced by the copy's index). Every path is

@@ -68,6 +68,18 @@ def _vocab(module) -> int | None:
     return embedding.num_embeddings if embedding is not None else None
 
 
+def can_generate(arch) -> bool:
+    """A MODEL.py expert that is a Hugging Face causal LM (it has a KV-cache decode step)."""
+    if not isinstance(arch, ModelFileArchitecture):
+        return False
+    try:
+        from transformers import GenerationMixin, PreTrainedModel
+    except ImportError:  # pragma: no cover - transformers is the `hf` extra
+        return False
+    module = pristine_module(arch)
+    return isinstance(module, PreTrainedModel) and isinstance(module, GenerationMixin)
+
+
 def decode_shape(arch: ModelFileArchitecture) -> ProgramShape:
     """The expert's one program: the decode step over a cache of its context's rows."""
     return ProgramShape("model", "decode", arch.max_context, 1)

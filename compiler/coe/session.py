@@ -98,6 +98,10 @@ class CoESession:
                     if arch.digest() == router.digest() and phase == "prefill":
                         for batch in sorted({batch_bucket(b) for b in range(2, self.spec.batch + 1)}):
                             out += [(arch, s) for s in self.timer.shapes(arch, phase, length, batch)]
+        from compiler.coe.functional import can_generate, decode_shape
+
+        expert_archs = {e.architecture.digest(): e.architecture for e in self.spec.experts}
+        out += [(a, decode_shape(a)) for a in expert_archs.values() if can_generate(a)]  # `rducc coe generate`'s
         return list(dict.fromkeys(out))
 
     def compile_all(self, needs: Sequence[tuple[Architecture, ProgramShape]],

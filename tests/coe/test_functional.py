@@ -115,3 +115,14 @@ def test_generate_needs_a_functional_coe(tmp_path):
 
     assert_user_error(_generate(FIVE, '{"prompt": [1], "output_tokens": 2, "category": "a-1"}\n', tmp_path),
                       "router is shapes-only (architecture a): a functional CoE needs MODEL.py files with weights")
+
+
+def test_coe_compile_includes_each_generating_architectures_decode_step(tmp_path):
+    from compiler.coe.functional import decode_shape
+    from compiler.coe.session import CoESession
+
+    classifier = tmp_path / "classifier.py"  # an expert that is no causal LM: timed, never generated with
+    classifier.write_text((TINY / "router.py").read_text() + "\n# an expert that cannot generate\n")
+    session = CoESession(_tiny_coe(tmp_path, f'\n[[experts]]\nname = "c"\nmodel = "{classifier}"\ncategories = ["s"]\n'))
+    decoding = {a.path.name for a, s in session.every_need() if s == decode_shape(a)}
+    assert decoding == {"llama_expert.py", "gpt2_expert.py", "qwen2_expert.py"}
