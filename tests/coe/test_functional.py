@@ -57,7 +57,7 @@ def test_tiny_coe_generates_what_pytorch_generates(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert [r["expert"] for r in out["requests"]] == [g.expert for g in got]
-    assert out["programs"]["compiled"] <= 3
+    assert out["programs"]["compiled"] == 3  # the three expert architectures' timing programs
 
 
 def _tiny_coe(tmp_path, extra_expert: str = "") -> Path:
