@@ -7,5 +7,7 @@ key its compiled programs share) and `decoder_model` is one socket's TP shard in
 `timer` turns those programs into expert timings (`ExpertTimer`); `collectives` prices the
 tensor-parallel all-reduces; `memory_plan` lays the library over DDR/HBM; `hbm_cache` is the
 expert cache and its eviction policies; `requests` reads traces; `serve` is the serving simulator;
-`gpu_baseline` is the DGX model; `timeline` and `plot` draw; `functional` runs a tiny CoE end to end.
+`gpu_baseline` is the DGX model; `timeline` and `plot` draw; `weights` gives experts of one
+architecture their own weights over one program's image; `functional` runs a MODEL.py CoE end to end
+(router, then each expert generating through its KV cache).
 """

@@ -1,4 +1,4 @@
-"""`rducc coe plan|compile|serve`: the CoE commands, a thin layer over compiler/coe (registered on the
+"""`rducc coe plan|compile|serve|generate`: the CoE commands, a thin layer over compiler/coe (registered on the
 `rducc` group by compiler/cli.py, whose error and output helpers it uses, imported on call because
 compiler/cli.py imports this module)."""
 
@@ -118,9 +118,11 @@ def progress_bar(total: int, enabled: bool, what: str) -> Iterator[Callable[[int
               help="also serve the trace on a GPU baseline (dgx-h100, dgx-a100 or a .toml); repeatable")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="seed of the category drawn for requests a shapes-only router cannot classify")
+@click.option("--cache-policy", metavar="POLICY",
+              help="HBM expert-cache eviction, overriding COE.toml's cache_policy: lru, fifo, largest, lfu, belady")
 @cache_option
 def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None, plot: Path | None,
-              baselines: tuple[str, ...], seed: int, cache_dir: Path | None) -> None:
+              baselines: tuple[str, ...], seed: int, cache_policy: str | None, cache_dir: Path | None) -> None:
     """Serve a request trace on COE.toml's node: TTFT, latency, throughput, HBM hits, switching."""
     from compiler.cli import check_writable, fail, user_errors, write_atomically
 
@@ -135,7 +137,7 @@ def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None,
         check_writable(timeline, plot)
         if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
             fail(f"--plot {plot}: give a .png or .svg file")
-        session = CoESession(coe_file, cache_dir or default_cache_dir())
+        session = CoESession(coe_file, cache_dir or default_cache_dir(), cache_policy)
         spec = session.spec
         systems = [load_baseline(b) for b in baselines]
         requests = read_requests(trace)
@@ -189,6 +191,52 @@ def serve_cmd(coe_file: Path, trace: Path, as_json: bool, timeline: Path | None,
                    f"{programs['cached']} from the cache")
 
 
+@coe.command("generate")
+@click.argument("coe_file", type=click.Path(path_type=Path))
+@click.option("--requests", "trace", type=click.Path(path_type=Path), required=True,
+              help="JSONL requests with \"prompt\" token ids and output_tokens (docs/coe.md)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: a row per request")
+@click.option("--reference/--no-reference", default=True, show_default=True,
+              help="also run the CoE in PyTorch and compare the tokens (exit 1 if they differ)")
+@cache_option
+def generate_cmd(coe_file: Path, trace: Path, as_json: bool, reference: bool, cache_dir: Path | None) -> None:
+    """Run a functional CoE (MODEL.py router and experts) end to end in the simulator: the router
+    picks each prompt's expert, which generates greedily through its KV cache."""
+    from compiler.cli import user_errors
+
+    with user_errors():
+        from compiler.coe.functional import FunctionalCoE
+        from compiler.coe.functional import reference as pytorch_reference
+        from compiler.coe.programs import default_cache_dir
+        from compiler.coe.requests import read_requests
+        from compiler.coe.session import CoESession
+
+        session = CoESession(coe_file, cache_dir or default_cache_dir())
+        requests = read_requests(trace)
+        coe_run = FunctionalCoE(session)
+        got = coe_run.run(requests)
+        want = pytorch_reference(session.spec, requests) if reference else None
+        rows = [{"id": g.request, "category": g.category, "expert": g.expert, "tokens": g.tokens,
+                 **({"reference_tokens": w.tokens, "match": g == w} if want is not None else {})}
+                for g, w in zip(got, want or [None] * len(got))]
+        match = None if want is None else all(r["match"] for r in rows)
+        programs = {"compiled": sum(session.programs.compiles.values()),
+                    "architectures_compiled": len(session.programs.compiles), "cached": session.programs.disk_hits}
+    if as_json:
+        click.echo(json.dumps({"requests": rows, "match": match, "programs": programs}))
+    else:
+        for r in rows:
+            click.echo(f"request {r['id']}: {r['category']} -> {r['expert']}: {' '.join(map(str, r['tokens']))}"
+                       + ("" if "match" not in r else "" if r["match"] else
+                          f"  (pytorch: {' '.join(map(str, r['reference_tokens']))})"))
+        if match is not None:
+            click.echo(f"match with PyTorch: {'yes' if match else 'NO'}")
+        click.echo(f"programs: {programs['compiled']} compiled ({programs['architectures_compiled']} architectures), "
+                   f"{programs['cached']} from the cache")
+    if match is False:
+        raise SystemExit(1)
+
+
 def _draw_atomically(curves, plot: Path) -> None:
     import tempfile
 
@@ -207,6 +255,6 @@ def _text(s: dict) -> str:
             f"({s['throughput_requests_per_second']:.2f} req/s, {s['throughput_tokens_per_second']:.1f} tok/s)\n"
             f"  TTFT mean {s['ttft_seconds']['mean'] * 1e3:.1f} ms, p99 {s['ttft_seconds']['p99'] * 1e3:.1f} ms; "
             f"latency mean {s['latency_seconds']['mean'] * 1e3:.1f} ms, p99 {s['latency_seconds']['p99'] * 1e3:.1f} ms\n"
-            f"  HBM expert cache: {s['hbm_hits']} hits, {s['hbm_misses']} misses ({s['evictions']} evictions); "
+            f"  HBM expert cache ({s['cache_policy']}): {s['hbm_hits']} hits, {s['hbm_misses']} misses ({s['evictions']} evictions); "
             f"switching {s['switch_seconds']:.2f} s\n"
             f"  utilisation: busy {u['busy']:.0%} (computing {u['computing']:.0%}, switching {u['switching']:.0%})")

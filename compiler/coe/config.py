@@ -2,14 +2,15 @@
 
     node = "sn40l-node8"         # the node that serves it (a bundled node or a .toml path)
     batch = 8                    # the router's batch (the paper's scheduling)
-    cache_policy = "lru"         # HBM expert-cache eviction (compiler/coe/hbm_cache.py)
+    cache_policy = "lru"         # HBM expert-cache eviction: lru, fifo, largest, lfu, belady (compiler/coe/hbm_cache.py)
     categories = ["code", ...]   # optional: more come from [map] and the experts' `categories`
     fallback = "chat"            # where a category without an expert goes (the CoE paper's fallback)
 
     [router]                     # `model = "router.py"` (functional) or `architecture = "NAME"` (timing only)
     [architectures.NAME]         # `hf_config = "config.json"` or the figures (hidden, layers, ...)
     [map]                        # category = "expert name"
-    [[experts]]                  # name, one of architecture / hf_config / model, optional count and categories
+    [[experts]]                  # name, one of architecture / hf_config / model, optional count and categories;
+                                 # a model expert may take weights = "ckpt.pt" or seed = N (compiler/coe/weights.py)
 
 An expert table with `count = N` stands for N experts sharing its architecture (names
 `NAME-0` .. `NAME-{N-1}`; `{i}` in its `categories` is replaced by the copy's index). Every path is
@@ -26,10 +27,11 @@ from typing import Any
 
 from compiler.coe.architecture import Architecture, DecoderArchitecture, ModelFileArchitecture
 from compiler.coe.errors import CoEError
+from compiler.coe.weights import WeightSource
 
 TOP_LEVEL = {"node", "batch", "tp", "cache_policy", "categories", "fallback", "router", "architectures", "map",
              "experts", "compile"}
-EXPERT_FIELDS = {"name", "architecture", "hf_config", "model", "count", "categories"}
+EXPERT_FIELDS = {"name", "architecture", "hf_config", "model", "count", "categories", "weights", "seed"}
 COMPILE_FIELDS = {"opt_level", "placer", "seed"}
 
 
@@ -38,6 +40,7 @@ class Expert:
     name: str
     architecture: Architecture
     source: str  # what the COE.toml named: an architecture, an HF config or a MODEL.py
+    weights: WeightSource | None = None  # a MODEL.py expert's own weights (None: the file's own)
 
 
 @dataclass
@@ -227,7 +230,37 @@ def _expert_entry(entry: Any, name_default: str, named: dict[str, Architecture],
     cats = entry.get("categories", [])
     if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
         raise CoEError(f"{where}: categories must be a list of names")
-    return Expert(name, arch, f"{kind} {value}"), cats
+    return Expert(name, arch, f"{kind} {value}", _weight_source(entry, kind, folder, where)), cats
+
+
+def _weight_source(entry: dict[str, Any], kind: str, folder: Path, where: str) -> WeightSource | None:
+    """`weights = "file"` or `seed = N`: only a MODEL.py expert has weights to choose."""
+    given = [k for k in ("weights", "seed") if k in entry]
+    if not given:
+        return None
+    if len(given) == 2:
+        raise CoEError(f"{where}: give weights or seed, not both")
+    if kind != "model":
+        raise CoEError(f"{where}: {given[0]} needs a MODEL.py expert (model = \"expert.py\"); a {kind} expert is shapes-only")
+    if "seed" in entry:
+        seed = entry["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise CoEError(f"{where}: seed must be a whole number >= 0, got {seed!r}")
+        return WeightSource(seed=seed)
+    if not isinstance(entry["weights"], str):
+        raise CoEError(f"{where}: weights must be a checkpoint path, got {entry['weights']!r}")
+    return WeightSource(checkpoint=(folder / entry["weights"]).resolve())
+
+
+def _check_weights(expert: Expert, where: str) -> None:
+    """A checkpoint must fit its model: read it now, so a bad one fails before anything runs."""
+    from compiler.coe.weights import check_checkpoint, pristine_module, read_checkpoint
+
+    if expert.weights is None or expert.weights.checkpoint is None:
+        return
+    path = expert.weights.checkpoint
+    check_checkpoint(read_checkpoint(path, f"{where} expert {expert.name!r}"), pristine_module(expert.architecture),
+                     path, f"{where} expert {expert.name!r}")
 
 
 def _expert_entries(entry: Any, named: dict[str, Architecture], folder: Path, where: str) -> list[tuple[Expert, list[str]]]:
@@ -236,6 +269,20 @@ def _expert_entries(entry: Any, named: dict[str, Architecture], folder: Path, wh
     count = _positive(entry, "count", None, where)
     expert, cats = _expert_entry(entry, entry["name"], named, folder, where)
     if count is None:
+        _check_weights(expert, where)
         return [(expert, cats)]
-    return [(Expert(f"{expert.name}-{i}", expert.architecture, expert.source),
-             [c.replace("{i}", str(i)) for c in cats]) for i in range(count)]
+    out = []
+    for i in range(count):
+        copy = Expert(f"{expert.name}-{i}", expert.architecture, expert.source, _copy_weights(expert.weights, i))
+        _check_weights(copy, where)
+        out.append((copy, [c.replace("{i}", str(i)) for c in cats]))
+    return out
+
+
+def _copy_weights(weights: WeightSource | None, i: int) -> WeightSource | None:
+    """Copy i of a counted expert: `{i}` in a checkpoint's name is the index; a seed counts up."""
+    if weights is None:
+        return None
+    if weights.seed is not None:
+        return WeightSource(seed=weights.seed + i)
+    return WeightSource(checkpoint=weights.checkpoint.with_name(weights.checkpoint.name.replace("{i}", str(i))))

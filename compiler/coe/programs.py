@@ -35,7 +35,7 @@ from compiler.sweep.cache import write_atomically
 
 SOURCE_PACKAGES = ("backend_rdu", "bitstream_format", "chip_model", "dialects", "functional_sim", "passes",
                    "compiler/frontend", "compiler/driver.py", "compiler/coe/decoder_model.py",
-                   "compiler/coe/architecture.py")
+                   "compiler/coe/architecture.py", "compiler/generate.py")
 
 
 TIMING_FORMAT = 3  # bump when ProgramTiming changes, so no stale entry lacks a field
@@ -179,6 +179,8 @@ class ProgramCache:
         try:
             if isinstance(arch, ModelFileArchitecture):
                 loaded = load_model_file(arch.path)
+                if shape.phase == "decode":
+                    loaded = DecodeStep.of(loaded, shape.length)
             else:
                 module, inputs = decoder_program(arch, shape.part, shape.phase, shape.length, shape.batch)
                 loaded = LoadedModel(Path(f"{arch.name.replace('/', '_')}-{shape.part}.py"), module, inputs)
@@ -203,21 +205,55 @@ class ProgramCache:
         from functional_sim import simulate
         from functional_sim.node import simulate_node
 
-        compiled = compile_loaded(loaded, options)
-        clock = compiled.chip.clock_hz
+        if isinstance(loaded, DecodeStep):
+            bitstream, data, chip = loaded.compile(options)
+        else:
+            compiled = compile_loaded(loaded, options)
+            bitstream, data, chip = compiled.bitstream, compiled.data, compiled.chip
+        clock = chip.clock_hz
         if options.node:
-            node_sim = simulate_node(compiled.bitstream, None, chip=compiled.chip, execute=False)
+            node_sim = simulate_node(bitstream, None, chip=chip, execute=False)
             sim, collective = node_sim.socket, node_sim.collective_cycles / clock
         else:
-            sim, collective = simulate(compiled.bitstream, None, chip=compiled.chip, execute=False), 0.0
-        m = compiled.bitstream.manifest
-        timing = ProgramTiming(key=key, seconds=sim.seconds, cycles=sim.cycles, kernels=len(compiled.bitstream.kernels),
+            sim, collective = simulate(bitstream, None, chip=chip, execute=False), 0.0
+        m = bitstream.manifest
+        timing = ProgramTiming(key=key, seconds=sim.seconds, cycles=sim.cycles, kernels=len(bitstream.kernels),
                                pcus_used=m.get("pcus_used", 0), pmus_used=m.get("pmus_used", 0),
                                sram_bytes=int(m.get("sram_bytes", 0) or 0),
                                launch_seconds=sum(k.launch_cycles for k in sim.kernels) / clock,
                                fill_seconds=sum(k.fill_cycles for k in sim.kernels) / clock,
                                collective_seconds=collective, opt_level=options.opt_level, fallback=fallback)
-        return compiled.data, timing
+        return data, timing
+
+
+@dataclass(frozen=True)
+class DecodeStep:
+    """A MODEL.py causal LM's KV-cache decode step (compiler/generate.py): one token at a runtime
+    position against a static cache of `cache_len` rows held in HBM as program state. The
+    functional CoE feeds the prompt and then each new token through it, so one program per
+    architecture serves every prompt length (no prefill program per length)."""
+
+    path: Path
+    wrapper: Any  # compiler.generate.CachedCausalLM
+    cache_len: int
+
+    @classmethod
+    def of(cls, loaded, cache_len: int) -> "DecodeStep":
+        from compiler.generate import cached_model
+
+        return cls(loaded.path, cached_model(loaded.module, cache_len, loaded.path.name), cache_len)
+
+    def compile(self, options) -> tuple[Any, bytes, Any]:
+        """(bitstream, its bytes, the chip)."""
+        import torch
+
+        import bitstream_format
+        from chip_model import load_chip
+        from compiler.generate import compile_program
+
+        bs = compile_program(self.wrapper, self.path.with_name(f"{self.path.stem}_decode.py"), torch.tensor([[0]]),
+                             torch.tensor([0]), options)
+        return bs, bitstream_format.encode(bs), load_chip(options.target_chip())
 
 
 def node_reference(node: NodeSpec) -> str:

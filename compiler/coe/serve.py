@@ -74,6 +74,7 @@ class ServeResult:
     misses: int
     evictions: int
     events: list[tuple[str, str, float, float, dict[str, Any]]] = field(default_factory=list)
+    cache_policy: str = "lru"
 
     def summary(self) -> dict[str, Any]:
         ttft = np.array([r.ttft for r in self.requests])
@@ -91,6 +92,7 @@ class ServeResult:
             "throughput_tokens_per_second": self.output_tokens / self.makespan if self.makespan else 0.0,
             "ttft_seconds": stats(ttft), "latency_seconds": stats(lat),
             "hbm_hits": self.hits, "hbm_misses": self.misses, "evictions": self.evictions,
+            "cache_policy": self.cache_policy,
             "router_seconds": self.router_seconds, "switch_seconds": self.switch_seconds,
             "expert_seconds": self.expert_seconds,
             "utilisation": {"busy": busy / self.makespan if self.makespan else 0.0,
@@ -112,7 +114,9 @@ def uniform_router(categories: Sequence[str], seed: int = 0) -> Router:
 
 def check_requests(spec: CoESpec, requests: Sequence[Request]) -> None:
     """Every request must fit the router's and every possible expert's context (a request with a
-    category is checked against its expert; one without against the smallest context)."""
+    category is checked against its expert; one without against the smallest context): its prompt
+    and every generated token but the last, which is produced and never fed back, as
+    compiler/generate.py's KV cache counts rows."""
     smallest = min(e.architecture.max_context for e in spec.experts)
     router_context = spec.router.architecture.max_context
     for r in requests:
@@ -120,13 +124,27 @@ def check_requests(spec: CoESpec, requests: Sequence[Request]) -> None:
         if r.prompt_tokens > router_context:
             raise CoEError(f"{where}: its {r.prompt_tokens}-token prompt exceeds the router's context of {router_context}")
         if r.category is not None:
-            arch = spec.expert_for(r.category).architecture
-            limit, whose = arch.max_context, f"expert {spec.expert_for(r.category).name}'s"
+            try:
+                expert = spec.expert_for(r.category)
+            except CoEError as exc:
+                raise CoEError(f"{where}: {exc}") from None
+            limit, whose = expert.architecture.max_context, f"expert {expert.name}'s"
         else:
             limit, whose = smallest, "the smallest expert"
-        if r.prompt_tokens + r.output_tokens > limit:
+        if r.prompt_tokens + r.output_tokens - 1 > limit:  # the last token is produced, never fed back
             raise CoEError(f"{where}: {r.prompt_tokens} prompt + {r.output_tokens} output tokens exceed "
                            f"{whose} context of {limit}")
+
+
+def route_all(route: Router, requests: Sequence[Request], batch: int) -> list[str]:
+    """Every request's category, in trace order. A request's category depends only on the request
+    (a functional router classifies each prompt alone; the uniform stand-in draws in trace order),
+    not on which batch it joins or on the cache, so routing first gives the same choices as routing
+    batch by batch, and gives an offline eviction policy (`belady`) the future it needs."""
+    out: list[str] = []
+    for i in range(0, len(requests), batch):
+        out += route(requests[i:i + batch])
+    return out
 
 
 def serve(spec: CoESpec, platform: Platform, requests: Sequence[Request], router: Router | None = None,
@@ -137,7 +155,10 @@ def serve(spec: CoESpec, platform: Platform, requests: Sequence[Request], router
         raise CoEError(f"{platform.name} cannot hold the library: {len(spec.experts)} experts need "
                        f"{library / 1e12:.2f} TB, it holds {platform.library_capacity_bytes / 1e12:.2f} TB")
     route = router or uniform_router(spec.categories)
-    cache = HBMExpertCache(platform.expert_cache_bytes, policy or spec.cache_policy)
+    chosen = route_all(route, requests, spec.batch)
+    experts = [spec.expert_for(c) for c in chosen]
+    policy = policy or spec.cache_policy
+    cache = HBMExpertCache(platform.expert_cache_bytes, policy, [e.name for e in experts])
     timer = platform.timer
     prefill_memo: dict[tuple[Architecture, int, int], float] = {}
     decode_memo: dict[tuple[Architecture, int, int], float] = {}
@@ -173,8 +194,8 @@ def serve(spec: CoESpec, platform: Platform, requests: Sequence[Request], router
             events.append(("router", f"router x{len(batch)}", t, r_seconds, {"requests": [r.id for r in batch]}))
         t += r_seconds
         router_total += r_seconds
-        for request, category in zip(batch, route(batch)):
-            expert = spec.expert_for(category)
+        for k, request in enumerate(batch, i):
+            category, expert = chosen[k], experts[k]
             arch = expert.architecture
             start = t
             access = cache.access(expert.name, arch.weight_bytes)
@@ -201,4 +222,4 @@ def serve(spec: CoESpec, platform: Platform, requests: Sequence[Request], router
         progress(i)
     makespan = t - min(r.arrival for r in requests)
     return ServeResult(platform.name, results, tokens_out, router_total, switch_total, expert_total, makespan,
-                       cache.hits, cache.misses, cache.evictions, events)
+                       cache.hits, cache.misses, cache.evictions, events, policy)

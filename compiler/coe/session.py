@@ -33,10 +33,18 @@ def _chip_reference(node) -> str:
 
 
 class CoESession:
-    def __init__(self, spec: CoESpec | str | Path, cache_dir: Path | None = None):
+    def __init__(self, spec: CoESpec | str | Path, cache_dir: Path | None = None, cache_policy: str | None = None):
+        """`cache_policy` overrides the COE.toml's HBM eviction policy (`--cache-policy`)."""
+        from dataclasses import replace
+
+        from compiler.coe.hbm_cache import POLICIES
         from compiler.driver import CompileOptions
 
         self.spec = spec if isinstance(spec, CoESpec) else load_coe(spec)
+        if cache_policy is not None:
+            if cache_policy not in POLICIES:
+                raise CoEError(f"unknown cache policy {cache_policy!r}: choose one of {', '.join(POLICIES)}")
+            self.spec = replace(self.spec, cache_policy=cache_policy)
         try:
             self.node = load_node(self.spec.node_name)
         except UserError as exc:
@@ -90,6 +98,10 @@ class CoESession:
                     if arch.digest() == router.digest() and phase == "prefill":
                         for batch in sorted({batch_bucket(b) for b in range(2, self.spec.batch + 1)}):
                             out += [(arch, s) for s in self.timer.shapes(arch, phase, length, batch)]
+        from compiler.coe.functional import can_generate, decode_shape
+
+        expert_archs = {e.architecture.digest(): e.architecture for e in self.spec.experts}
+        out += [(a, decode_shape(a)) for a in expert_archs.values() if can_generate(a)]  # `rducc coe generate`'s
         return list(dict.fromkeys(out))
 
     def compile_all(self, needs: Sequence[tuple[Architecture, ProgramShape]],

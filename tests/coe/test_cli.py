@@ -145,3 +145,16 @@ def test_request_longer_than_the_context(tmp_path):
 ])
 def test_other_bad_coe_files(tmp_path, body, needle):
     assert_user_error(invoke("coe", "plan", str(_coe(tmp_path, body))), needle)
+
+
+def test_trace_category_with_no_expert_and_no_fallback_names_its_line(tmp_path):
+    coe = _coe(tmp_path, 'node = "small-node8"\n[router]\narchitecture = "t"\n' + ONE_ARCH
+                         + '[map]\ncode = "e"\n[[experts]]\nname = "e"\narchitecture = "t"\n')
+    trace = tmp_path / "r.jsonl"
+    trace.write_text('{"prompt_tokens": 4, "output_tokens": 2, "category": "code"}\n'
+                     '{"prompt_tokens": 4, "output_tokens": 2, "category": "poetry"}\n')
+    out = tmp_path / "t.json"
+    assert_user_error(invoke("coe", "serve", str(coe), "--requests", str(trace), "--cache-dir", str(tmp_path / "c"),
+                             "--trace", str(out)),
+                      "request at line 2: category 'poetry' has no expert and COE.toml names no fallback")
+    assert not out.exists()

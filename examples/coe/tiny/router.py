@@ -1,4 +1,4 @@
-"""The tiny CoE's router: a classifier over 4 categories (code, math, chat, other), random weights.
+"""The tiny CoE's router: a classifier over 5 categories (code, math, chat, story, other), random weights.
 It reads a fixed window of SEQ token ids (a prompt padded on the right with token 0) and returns
 one logit per category: embedding, summed over the window, a small MLP."""
 
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 SEQ = 16
-CATEGORIES = 4
+CATEGORIES = 5
 
 
 class Router(nn.Module):
