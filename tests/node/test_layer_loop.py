@@ -231,3 +231,14 @@ def test_concurrent_collectives_share_the_peer_links(tmp_path: Path) -> None:
     # alone each takes `one` cycles; sharing the links, the later cannot finish before both transfers
     assert max(s.last_cycle for s in reduces) >= 2 * one * 0.95
     assert any(s.stall_memory_cycles > 0 for s in reduces)
+
+
+def test_a_collective_with_an_unknown_algorithm_is_refused(blocks) -> None:
+    from dataclasses import replace
+
+    _, _, programs = blocks
+    bs = programs[0].bitstream
+    peers = tuple(replace(p, algorithm="butterfly") for p in bs.node.peer_streams)
+    bad = replace(bs, node=replace(bs.node, peer_streams=peers))
+    with pytest.raises(SimulationError, match=r"names algorithm 'butterfly': choose one of ring, direct, tree"):
+        simulate_node(bad, None, chip=programs[0].chip, execute=False)
