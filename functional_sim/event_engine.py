@@ -16,6 +16,10 @@ equals the unbatched one exactly; with contention, the order of requests within 
 window of a shared link or tier may differ (`bandwidth`, `docs/simulator.md`). `batch=1` with
 `exact=True` is the reference: every step commits at its own start time, in time order.
 
+A layer loop (`functional_sim.layer_loop.repeat_graph`) is the same run with every stage's steps
+repeated: a stage pays the graph's `iteration_gap` before the first step of each later iteration,
+and a carried FIFO starts with its `edge_initial` tiles already arrived at time 0.
+
 If the event queue runs dry while a stage has steps left, every unfinished stage is waiting on
 another (data or credit): the wait-for cycle is named and the run stops (`deadlock`).
 """
