@@ -1,21 +1,28 @@
 """Llama 3.1 decode on 16 SN40L sockets, tensor-parallel: `python -m bench.node --json`.
 
 The paper (Table IV) serves Llama 3.1 8B / 70B / 405B at 8K context on 16 sockets at 1042 / 457 /
-129 tokens/s per user, the last two with speculative decoding. This compiles one decode step
-(one new token against an 8K KV cache per layer, shapes only, BF16) with `rdu-shard{tp=16}` for
-`sn40l-rack16` and times it with the node simulator: collectives on the peer links, overlapped
-with compute where the kernels overlap them.
+129 tokens/s per user, the last two with speculative decoding. This compiles one decoder layer of
+a decode step (one new token against an 8K KV cache, shapes only, BF16) and the head (final norm,
+vocabulary projection) with `rdu-shard{tp=16}` for `sn40l-rack16`, and times a whole step with
+`functional_sim.decode_step.decode_step_timing`: the layer program run L times as a layer loop,
+then the head, all on the node simulator (collectives on the peer links, overlapped with compute
+where the kernels overlap them).
 
-Identical layers are compiled once: one decoder layer, and the head (final norm and vocabulary
-projection), are each compiled and simulated on the node; a step of L layers takes
-`L * layer + head` cycles (each layer a program run of its own, so kernel launches between layers
-are paid). Tokens/s per user is the clock over that. Reported next to it: the roofline of one step (each socket streams its part of the weights
-and of the KV cache from HBM once), the paper's figure, and the speculative-decoding gain plain
-decode would need to reach it (no draft model is modelled; the gain is what it would have to give).
+Two launch modes, both from the simulator:
+- software (host-orchestrated): every layer is its own launch and run, so launch, pipeline fill
+  and drain are paid L times per token (`L x layer + head`);
+- hardware (AGCU-orchestrated, the paper's whole-decoder kernels, §VI/§VIII): one launch, the
+  L iterations run as one repeated kernel in the event engine, so the next layer's weights stream
+  into their buffers while the previous layer drains, as far as the compiled buffers allow; each
+  unit pays a hardware launch (its next layer's arguments) between iterations.
 
-Assumptions (named in the JSON too): batch 1; the KV cache resident in HBM, split by KV head (8 KV
-heads over 16 sockets: each held by two, which split its query heads); the embedding lookup of
-the new token is not timed (one row); peer network figures from `chip_model/nodes/sn40l-rack16.toml`.
+Reported next to it: a per-layer breakdown (launch, fill, steady state, collectives, HBM bytes vs
+the HBM roofline), the roofline of one step (each socket streams its part of the weights and of
+the KV cache from HBM once), the paper's figure, and the speculative-decoding gain plain decode
+would need to reach it (no draft model is modelled; the gain is what it would have to give).
+
+Assumptions: in `ASSUMPTIONS` (and the JSON); peer network figures from
+`chip_model/nodes/sn40l-rack16.toml`.
 """
 
 from __future__ import annotations
@@ -46,12 +53,19 @@ LLAMA31_405B = DecoderShape("llama3.1-405b", 16384, 53248, 126, 128, 8, 128256)
 PAPER_TOKENS_PER_SECOND = {"llama3.1-8b": 1042.0, "llama3.1-70b": 457.0, "llama3.1-405b": 129.0}
 PAPER_SPECULATIVE = {"llama3.1-8b": False, "llama3.1-70b": True, "llama3.1-405b": True}
 MODELS = {"8b": LLAMA31_8B, "70b": LLAMA31_70B, "405b": LLAMA31_405B}
+PLACER = "cycles"  # the CP-SAT placement re-placed for simulated cycles (backend_rdu/cycle_feedback.py)
 ASSUMPTIONS = [
     "batch 1, one new token against an 8192-token KV cache per layer (the cache is an input held in HBM)",
     "KV cache and K/V projections split by KV head; 8 KV heads over 16 sockets: each held by two sockets",
-    "identical layers compiled once: step = layers x one layer + head (final norm, vocabulary projection)",
+    "identical layers compiled once and run as a layer loop (functional_sim.layer_loop): hardware launch = one "
+    "launch per step, iterations overlapped in the event engine, each unit paying hardware_launch_cycles between "
+    "layers; software launch = one host launch and run per layer",
+    "layer and head programs both stay loaded (2 kernel configurations <= config_slots 8): program load is setup, "
+    "paid once, not per step",
+    "placement: --placer cycles (CP-SAT placement re-placed for simulated cycles), a compiler option",
     "embedding lookup of the new token not timed (one row per step)",
-    "peer-to-peer figures of sn40l-rack16 (all assumptions, see the TOML)",
+    "peer-to-peer figures of sn40l-rack16 (all assumptions, see the TOML); collective algorithm per message "
+    "(ring, tree or direct), whichever costs least",
     "no speculative decoding modelled: `speculative_gain_needed` is the factor it would have to give",
 ]
 
@@ -81,12 +95,17 @@ def decode_head(s: DecoderShape) -> LoadedModel:
     return LoadedModel(Path(f"{s.name}-decode-head.py"), model, (x,))
 
 
-def node_step_cycles(loaded: LoadedModel, node: str = NODE, tp: int = TP) -> dict[str, Any]:
-    """Compile `loaded` tensor-parallel over `tp` sockets of `node` and time it on the node (shapes
-    only: nothing executes), with software and with hardware kernel launch: the API other
-    benchmarks (Composition of Experts) call for TP-N prefill or decode cycles."""
+def compile_part(loaded: LoadedModel, node: str = NODE, tp: int = TP, placer: str = PLACER):
+    """Compile a decode part tensor-parallel over `tp` sockets of `node`, shapes only."""
+    return compile_loaded(loaded, CompileOptions(node=node, tp=tp, placer=placer))
+
+
+def node_step_cycles(loaded: LoadedModel, node: str = NODE, tp: int = TP, placer: str = "cpsat") -> dict[str, Any]:
+    """Compile `loaded` tensor-parallel over `tp` sockets of `node` and time one run on the node (shapes
+    only: nothing executes), with software and with hardware kernel launch: one program's cycles
+    (for a whole decode step, `functional_sim.decode_step.decode_step_timing`)."""
     t0 = time.perf_counter()
-    compiled = compile_loaded(loaded, CompileOptions(node=node, tp=tp))
+    compiled = compile_part(loaded, node, tp, placer)
     compile_seconds = time.perf_counter() - t0
     sim = simulate_node(compiled.bitstream, None, chip=compiled.chip, execute=False)
     hw = simulate_node(compiled.bitstream, None, chip=compiled.chip, execute=False, launch="hardware")
@@ -94,6 +113,21 @@ def node_step_cycles(loaded: LoadedModel, node: str = NODE, tp: int = TP) -> dic
             "collective_stages": sim.collective_stages, "kernels": len(compiled.bitstream.kernels),
             "socket_hbm_bytes": sim.socket_hbm_bytes[0], "hbm_bytes_moved": sim.socket.tier_bytes.get("hbm", 0),
             "clock_hz": compiled.chip.clock_hz, "compile_seconds": compile_seconds}
+
+
+def layer_breakdown(bitstream, chip) -> dict[str, Any]:
+    """Where one layer's time goes when it runs alone (hardware launch): launch, fill, steady
+    state, collective stages, HBM bytes and the HBM time they need, the bound and its resource."""
+    sim = simulate_node(bitstream, None, chip=chip, execute=False, launch="hardware")
+    k = sim.socket.kernels
+    hbm = sim.socket.tier_bytes.get("hbm", 0)
+    return {"kernels": len(k), "program_load_cycles": sim.socket.setup_cycles,
+            "launch_cycles": sum(r.launch_cycles for r in k), "fill_cycles": sum(r.fill_cycles for r in k),
+            "steady_cycles": sum(r.steady_cycles for r in k), "cycles": sim.cycles,
+            "collective_cycles": sim.collective_cycles, "collective_stages": sim.collective_stages,
+            "hbm_bytes": hbm, "hbm_roofline_cycles": round(hbm / chip.tier_bytes_per_cycle("hbm")),
+            "bound": k[0].bound if len(k) == 1 else "", "bound_by": k[0].bound_by if len(k) == 1 else "",
+            "critical_path": [list(c) for c in k[0].critical_path] if len(k) == 1 else []}
 
 
 def roofline_seconds(s: DecoderShape, tp: int, context: int, hbm_bytes_per_second: float, peak_flops: float) -> float:
@@ -109,31 +143,40 @@ def roofline_seconds(s: DecoderShape, tp: int, context: int, hbm_bytes_per_secon
     return max(per_socket / hbm_bytes_per_second, flops / tp / peak_flops)
 
 
-def measure(s: DecoderShape, node: str = NODE, tp: int = TP, context: int = CONTEXT) -> dict[str, Any]:
+def measure(s: DecoderShape, node: str = NODE, tp: int = TP, context: int = CONTEXT, placer: str = PLACER) -> dict[str, Any]:
     from chip_model.node import load_node
+    from functional_sim.decode_step import decode_step_hbm_bytes, decode_step_timing
 
     spec = load_node(node)
-    layer = node_step_cycles(decode_layer(s, context), node, tp)
-    head = node_step_cycles(decode_head(s), node, tp)
-    cycles = s.layers * layer["cycles"] + head["cycles"]
-    cycles_hw = s.layers * layer["cycles_hardware_launch"] + head["cycles_hardware_launch"]
-    collective = s.layers * layer["collective_cycles"] + head["collective_cycles"]
-    seconds = cycles / layer["clock_hz"]
-    tokens = 1.0 / seconds
+    t0 = time.perf_counter()
+    layer = compile_part(decode_layer(s, context), node, tp, placer)
+    head = compile_part(decode_head(s), node, tp, placer)
+    compile_seconds = time.perf_counter() - t0
+    chip = layer.chip
+    sw = decode_step_timing(layer.bitstream, head.bitstream, s.layers, chip=chip, launch="software")
+    hw = decode_step_timing(layer.bitstream, head.bitstream, s.layers, chip=chip, launch="hardware")
     roof = roofline_seconds(s, tp, context, spec.chip.tier("hbm").bytes_per_second, spec.chip.peak_flops)
     paper = PAPER_TOKENS_PER_SECOND[s.name]
+    tokens = hw.tokens_per_second
+    breakdown = layer_breakdown(layer.bitstream, chip)
+    per_layer_in_loop = hw.breakdown["layer_cycles_in_loop"]
     return {
-        "model": s.name, "shape": asdict(s), "node": node, "sockets": tp, "context": context,
-        "step_cycles": cycles, "layer_cycles": layer["cycles"], "head_cycles": head["cycles"],
-        "layer_kernels": layer["kernels"], "collective_cycles": collective,
-        "collective_share": collective / cycles if cycles else 0.0,
-        "tokens_per_second": tokens, "tokens_per_second_hardware_launch": layer["clock_hz"] / cycles_hw,
+        "model": s.name, "shape": asdict(s), "node": node, "sockets": tp, "context": context, "placer": placer,
+        "step_cycles": hw.cycles, "step_cycles_software_launch": sw.cycles,
+        "layer_cycles_alone": breakdown["cycles"], "layer_cycles_in_loop": per_layer_in_loop,
+        "head_cycles": hw.head_cycles, "layer_kernels": breakdown["kernels"],
+        "layer_breakdown": breakdown, "loop_saving_cycles": hw.breakdown["loop_saving_cycles"],
+        "collective_cycles": hw.collective_cycles, "collective_share": hw.collective_cycles / hw.cycles,
+        "tokens_per_second": tokens, "tokens_per_second_software_launch": sw.tokens_per_second,
+        "hardware_launch_gain": sw.cycles / hw.cycles,
         "roofline_tokens_per_second": 1.0 / roof,
-        "layer_over_hbm_roofline": layer["cycles"] / (layer["hbm_bytes_moved"] / spec.chip.tier_bytes_per_cycle("hbm")),
+        "step_over_roofline": hw.seconds / roof,
+        "layer_in_loop_over_hbm_roofline": per_layer_in_loop / max(1, breakdown["hbm_roofline_cycles"]),
+        "hbm_bandwidth_share": hw.hbm_bytes_moved / spec.chip.tier_bytes_per_cycle("hbm") / hw.cycles,
         "paper_tokens_per_second": paper, "paper_used_speculative_decoding": PAPER_SPECULATIVE[s.name],
         "vs_paper": tokens / paper, "speculative_gain_needed": max(1.0, paper / tokens),
-        "compile_seconds": layer["compile_seconds"] + head["compile_seconds"],
-        "socket_hbm_bytes_layer": layer["socket_hbm_bytes"], "socket_hbm_bytes_head": head["socket_hbm_bytes"],
+        "compile_seconds": compile_seconds, "program_load_cycles_once": hw.setup_cycles,
+        "socket_hbm_bytes_resident": decode_step_hbm_bytes(layer.bitstream, head.bitstream, s.layers, (4, 5)),
     }
 
 
@@ -141,17 +184,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="8b,70b,405b", help="comma-separated: 8b, 70b, 405b")
     parser.add_argument("--context", type=int, default=CONTEXT)
+    parser.add_argument("--placer", default=PLACER, help="placer for the layer and head programs (default: cycles)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     rows = []
     for key in args.models.split(","):
         t0 = time.perf_counter()
-        row = measure(MODELS[key.strip()], context=args.context)
+        row = measure(MODELS[key.strip()], context=args.context, placer=args.placer)
         row["wall_seconds"] = time.perf_counter() - t0
         row["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         rows.append(row)
         if not args.json:
-            print(f"{row['model']:14} {row['tokens_per_second']:8.1f} tok/s/user (roofline {row['roofline_tokens_per_second']:.0f}, "
+            print(f"{row['model']:14} {row['tokens_per_second']:8.1f} tok/s/user, hardware launch "
+                  f"({row['tokens_per_second_software_launch']:.1f} software; roofline {row['roofline_tokens_per_second']:.0f}, "
                   f"paper {row['paper_tokens_per_second']:.0f}; speculative gain needed x{row['speculative_gain_needed']:.2f}), "
                   f"collectives {row['collective_share']:.0%}, compiled in {row['compile_seconds']:.1f} s", file=sys.stderr)
     out = {"benchmark": "llama3.1 decode, tensor parallel", "node": NODE, "tp": TP, "assumptions": ASSUMPTIONS, "rows": rows}

@@ -137,6 +137,17 @@ def measure_node(compiled, compile_seconds: float, opt_level: int, launch: str) 
     }
 
 
+def model_layers(compiled, layers: int) -> dict[str, Any]:
+    """All `layers` of a decode step (no head): each layer its own software launch, or one
+    hardware-launched layer loop (functional_sim.layer_loop: iterations overlapped in one kernel)."""
+    from functional_sim.decode_step import decode_step_timing
+
+    sw, hw = (decode_step_timing(compiled.bitstream, None, layers, chip=compiled.chip, launch=launch)
+              for launch in ("software", "hardware"))
+    return {"layers": layers, "software": sw.cycles, "hardware": hw.cycles, "hardware_launch_gain": sw.cycles / hw.cycles,
+            "overlapped": hw.loop.overlapped}
+
+
 def run_node(selected: list[tuple[str, DecoderShape, str, int | None]], node: str, tp: int,
              context: int = CONTEXT) -> list[dict[str, Any]]:
     """One row per workload: -O0 and -O1, each with software and hardware launch; the fusion
@@ -155,12 +166,17 @@ def run_node(selected: list[tuple[str, DecoderShape, str, int | None]], node: st
                 row[f"O{level}"] = {"error": str(e).splitlines()[0]}
                 continue
             row[f"O{level}"] = {launch: measure_node(*compiled, level, launch) for launch in ("software", "hardware")}
+            if phase == "decode":  # the whole model's layers as a layer loop (functional_sim.decode_step)
+                row[f"O{level}"]["model_layers"] = model_layers(compiled[0], shape.layers)
         for level in ("O0", "O1"):
             if "error" not in row[level]:
                 row[level]["hardware_launch_gain"] = row[level]["software"]["cycles"] / row[level]["hardware"]["cycles"]
         if "error" not in row["O0"] and "error" not in row["O1"]:
             row["speedup"] = {launch: row["O0"][launch]["cycles"] / row["O1"][launch]["cycles"]
                               for launch in ("software", "hardware")}
+            if phase == "decode":
+                row["model_speedup"] = {launch: row["O0"]["model_layers"][launch] / row["O1"]["model_layers"][launch]
+                                        for launch in ("software", "hardware")}
         rows.append(row)
     return rows
 

@@ -44,22 +44,51 @@ class PeerStream:
     algorithm: str = "ring"
 
 
+def collective_cost(collective: str, sockets: int, nbytes: int, algorithm: str, topology: str,
+                    link_bytes_per_second: float, links_per_socket: int, latency_seconds: float) -> tuple[float, float]:
+    """(latency seconds, transfer seconds) of one collective: every step pays the link latency
+    once per hop its messages travel, and the bytes each socket sends move at what it can push
+    (over a switch all its links, a message striped over them; on a ring one link to the next
+    socket, and a message to a socket d hops away crosses d links, sharing them with the messages
+    the other sockets send the same way)."""
+    switch = topology == "switch"
+    rate = link_bytes_per_second * (links_per_socket if switch else 1)
+    if algorithm == "tree" and not switch:  # recursive doubling on a ring: step k's partner is 2^k hops away
+        latency = transfer = 0.0
+        for k, message in enumerate(tree_messages(collective, sockets, nbytes)):
+            latency += (1 << k) * latency_seconds
+            transfer += (1 << k) * message / rate
+        return latency, transfer
+    sent, steps = peer_traffic(collective, sockets, nbytes, algorithm)
+    return steps * latency_seconds, sent / rate
+
+
 def collective_seconds(collective: str, sockets: int, nbytes: int, algorithm: str, topology: str,
                        link_bytes_per_second: float, links_per_socket: int, latency_seconds: float) -> float:
-    """Time of one collective: `steps` latencies plus the bytes each socket sends at what it can
-    push (over a switch all its links; on a ring one link to the next socket)."""
-    sent, steps = peer_traffic(collective, sockets, nbytes, algorithm)
-    rate = link_bytes_per_second * (links_per_socket if topology == "switch" else 1)
-    return steps * latency_seconds + sent / rate
+    """Time of one collective: its latency plus its transfer (`collective_cost`)."""
+    return sum(collective_cost(collective, sockets, nbytes, algorithm, topology, link_bytes_per_second,
+                               links_per_socket, latency_seconds))
+
+
+def algorithms_for(sockets: int, topology: str) -> tuple[str, ...]:
+    """The algorithms a group can run: ring always; tree (recursive doubling / halving) when the
+    sockets are a power of two; direct (one-shot) only over a switch, where every peer is one hop."""
+    out = ["ring"]
+    if sockets >= 2 and sockets & (sockets - 1) == 0:
+        out.append("tree")
+    if topology == "switch":
+        out.append("direct")
+    return tuple(out)
 
 
 def choose_algorithm(collective: str, sockets: int, nbytes: int, topology: str, link_bytes_per_second: float,
                      links_per_socket: int, latency_seconds: float) -> str:
-    """The faster of ring and direct (direct needs a switch: on a ring a peer is many hops away)."""
-    if topology != "switch":
-        return "ring"
+    """The fastest algorithm for this message on this network (ties: the name first in order), as
+    collective libraries pick ring for bandwidth-bound messages and tree or one-shot for
+    latency-bound ones."""
     figures = (topology, link_bytes_per_second, links_per_socket, latency_seconds)
-    return min(ALGORITHMS, key=lambda a: (collective_seconds(collective, sockets, nbytes, a, *figures), a))
+    return min(algorithms_for(sockets, topology),
+               key=lambda a: (collective_seconds(collective, sockets, nbytes, a, *figures), a))
 
 
 @dataclass(frozen=True)
@@ -99,7 +128,27 @@ def shard_part(whole: np.ndarray, dim: int, parts: int, blocks: int, index: int)
     return np.ascontiguousarray(split.take(index, axis=dim + 1).reshape(local))
 
 
-ALGORITHMS = ("ring", "direct")
+ALGORITHMS = ("ring", "direct", "tree")
+
+
+def tree_messages(collective: str, sockets: int, nbytes: int) -> list[int]:
+    """Bytes a socket sends at each step of the tree algorithm: recursive doubling for an
+    all-reduce (the whole value every step) and an all-gather (what it has gathered so far),
+    recursive halving for a reduce-scatter (half of what it still holds)."""
+    n, out, k = sockets, [], 0
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"the tree algorithm needs a power-of-two group, got {n} sockets")
+    while (1 << k) < n:
+        if collective == "all_reduce":
+            out.append(nbytes)
+        elif collective == "all_gather":  # nbytes is the gathered (whole) value
+            out.append((nbytes // n) << k)
+        elif collective == "reduce_scatter":
+            out.append(nbytes >> (k + 1))
+        else:
+            raise ValueError(f"{collective!r} is not a collective")
+        k += 1
+    return out
 
 
 def peer_traffic(collective: str, sockets: int, nbytes: int, algorithm: str = "ring") -> tuple[int, int]:
@@ -109,8 +158,13 @@ def peer_traffic(collective: str, sockets: int, nbytes: int, algorithm: str = "r
     `ring`: N-1 steps (2(N-1) for an all-reduce), each moving 1/N of the value to the next socket:
     bandwidth-optimal, latency paid per step. `direct` (one-shot, over a switch): one step in which
     every socket sends what each peer needs straight to it: an all-reduce sends its whole value to
-    N-1 peers, which each add them up; latency paid once, N-1 times the bytes."""
+    N-1 peers, which each add them up; latency paid once, N-1 times the bytes. `tree` (recursive
+    doubling / halving, N a power of two): log2 N steps, each with one partner
+    (`tree_messages`): an all-reduce sends its whole value log2 N times."""
     n = sockets
+    if algorithm == "tree":
+        messages = tree_messages(collective, n, nbytes)
+        return sum(messages), len(messages)
     if algorithm == "direct":
         if collective == "all_reduce":
             return (n - 1) * nbytes, 1

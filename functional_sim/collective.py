@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bitstream_format.node_program import ALGORITHMS, collective_cost
 from bitstream_format.node_program import collective_seconds as node_collective_seconds
 from chip_model import ChipSpec
 from chip_model.node import NodeSpec
@@ -80,8 +81,27 @@ def collective_bytes(bs, s) -> int:
     return nbytes_of(st.dtype, st.shape)
 
 
-def collective_stage_cycles(bs, chip: ChipSpec, s) -> int:
-    """A collective stage's time with the algorithm the compiler chose for it (its peer stream)."""
+def stage_algorithm(bs, s) -> str:
+    """The algorithm the compiler chose for a collective stage (its peer stream; ring without one)."""
     peer = next((p for p in bs.node.peer_streams if p.stage == s.id), None) if bs.node is not None else None
     algorithm = peer.algorithm if peer is not None else "ring"
-    return collective_cycles(stage_node(bs), chip, s.opcode, s.attrs["sockets"], collective_bytes(bs, s), algorithm)
+    if algorithm not in ALGORITHMS:
+        raise SimulationError(f"collective stage {s.label or s.opcode!r} (id {s.id}) names algorithm {algorithm!r}: "
+                              f"choose one of {', '.join(ALGORITHMS)}")
+    return algorithm
+
+
+def collective_stage_cycles(bs, chip: ChipSpec, s) -> int:
+    """A collective stage's time with the algorithm the compiler chose for it (its peer stream)."""
+    return collective_cycles(stage_node(bs), chip, s.opcode, s.attrs["sockets"], collective_bytes(bs, s),
+                             stage_algorithm(bs, s))
+
+
+def collective_link_cycles(bs, chip: ChipSpec, s) -> float:
+    """Of a collective stage's time, the cycles its bytes hold the socket's peer links (the rest is
+    latency): what two collectives running at once must share."""
+    node = stage_node(bs)
+    net = node.network
+    _, transfer = collective_cost(s.opcode, s.attrs["sockets"], collective_bytes(bs, s), stage_algorithm(bs, s),
+                                  net.topology, net.link_bytes_per_second, net.links_per_socket, net.latency_seconds)
+    return transfer * chip.clock_hz

@@ -80,6 +80,9 @@ def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array],
             e = w
             s = g.edge_stream[e]
             p = g.stream_src[s]
+            k -= g.edge_initial[e] if g.edge_initial else 0
+            if k < 0:  # a tile the loop's caller bound before the run: the path starts here
+                break
             jp = -(-(k + 1) * g.steps[p] // g.stream_tiles[s]) - 1
             tp = start[p][jp]
             out = tp + g.interval[p] + g.latency[p]

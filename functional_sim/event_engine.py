@@ -16,6 +16,10 @@ equals the unbatched one exactly; with contention, the order of requests within 
 window of a shared link or tier may differ (`bandwidth`, `docs/simulator.md`). `batch=1` with
 `exact=True` is the reference: every step commits at its own start time, in time order.
 
+A layer loop (`functional_sim.layer_loop.repeat_graph`) is the same run with every stage's steps
+repeated: a stage pays the graph's `iteration_gap` before the first step of each later iteration,
+and a carried FIFO starts with its `edge_initial` tiles already arrived at time 0.
+
 If the event queue runs dry while a stage has steps left, every unfinished stage is waiting on
 another (data or credit): the wait-for cycle is named and the run stops (`deadlock`).
 """
@@ -70,6 +74,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     stream_tiles, stream_edges, stream_occ, stream_shared, stream_src = (
         g.stream_tiles, g.stream_edges, g.stream_occupancy, g.stream_shared, g.stream_src)
     tier_of, tier_occ = g.tier_of, g.tier_occupancy
+    iterations, gap = g.iterations, g.iteration_gap
+    per_iteration = [st // iterations for st in steps]  # a layer loop's steps per iteration, per stage
 
     j = [0] * n
     free = [0.0] * n
@@ -78,7 +84,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     blocked: list[tuple[str, int] | None] = [None] * n
     busy_slices: list[list[float]] = [[] for _ in range(n)]
     stall_slices: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]
-    arr: list[list[float]] = [[] for _ in edge_tiles]
+    initial = g.edge_initial or [0] * len(edge_tiles)
+    arr: list[list[float]] = [[0.0] * initial[e] for e in range(len(edge_tiles))]  # a loop's carried tiles
     pops: list[list[float]] = [[] for _ in edge_tiles]
     produced = [0] * len(stream_tiles)
     port_free = [0.0] * len(stream_tiles)
@@ -125,8 +132,11 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
             stalls, slices = stall_slices[i], busy_slices[i]
             rec_start, rec_why, rec_unserved = step_start[i], step_why[i], step_unserved[i]
             blk = None
+            every = per_iteration[i]
             while jj < total and done < batch:
                 ready, cause, why = free[i], "", FREE
+                if gap and jj and jj % every == 0:  # a layer loop: the unit takes its next iteration's arguments
+                    ready += gap
                 k1 = jj + 1
                 for e, t_e, a, _ in ins:
                     need = -(-k1 * t_e // total)

@@ -17,7 +17,9 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
   largest destination units), as in the analytic model) and reaches each destination after the
   route's latency (hops and die crossings); the credit takes the same latency back.
 * Shared resources: a routed link used by two or more streams of the kernel (each path of a stream
-  carries `1/paths` of its bytes) and each memory tier (all loads and stores of the kernel).
+  carries `1/paths` of its bytes), each memory tier (all loads and stores of the kernel) and the
+  socket's peer links (all collective stages of the kernel: two collectives at once share them;
+  a step waits for its bytes' share, as a load waits for its tier).
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ class KernelGraph:
     resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
     group: int = 1  # tiles per step group (1: every tile is its own step)
     whole: tuple[int, ...] = ()  # stage ids of whole-value stages, run as pipeline breaks (tile_timing)
+    # A layer loop (functional_sim.layer_loop): the kernel's stages run `iterations` times over, each
+    # stage's steps and each stream's tiles repeated; a stage pays `iteration_gap` cycles (its next
+    # iteration's arguments) between its iterations; `edge_initial[e]` tiles wait in FIFO e at time 0
+    # (a loop-carried value's first iteration, which the caller binds). Empty: no tile waits.
+    iterations: int = 1
+    iteration_gap: float = 0.0
+    edge_initial: list[int] = field(default_factory=list)
 
 
 def stream_tiles(st: StreamEntry) -> int:
@@ -172,6 +181,14 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             occupancy = agcu_tier_bytes(bs, s)[1] / chip.tier_bytes_per_cycle(t.tier) / steps
             g.resource_window[tier] = max(g.resource_window[tier], occupancy)
             latency = chip.tier(t.tier).latency_cycles
+        if s.unit == "agcu" and s.tensor < 0:  # a collective: its bytes hold the socket's peer links
+            from functional_sim.collective import collective_link_cycles
+
+            if "peer" not in tiers:
+                tiers["peer"] = resource("peer links", "peer")
+            tier = tiers["peer"]
+            occupancy = collective_link_cycles(bs, chip, s) / steps
+            g.resource_window[tier] = max(g.resource_window[tier], occupancy)
         g.stage_ids.append(s.id)
         g.stage_names.append(s.label or s.opcode)
         g.stage_units.append(s.unit)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import fields
 from math import ceil
+from typing import Callable
 
 from bitstream_format import Bitstream, KernelEntry, nbytes_of
 from chip_model import ChipSpec
@@ -86,8 +87,12 @@ def critical_path_summary(bs: Bitstream, g: KernelGraph, run: KernelRun, most: i
 
 def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, launch: str,
                         *, batch: int = DEFAULT_BATCH, exact: bool = False, fifos: str = "configured",
-                        max_steps: int | None = None, reuse: bool = True) -> KernelRecord:
-    g = kernel_graph(bs, chip, k, max_steps)
+                        max_steps: int | None = None, reuse: bool = True,
+                        graph: Callable[[KernelGraph], KernelGraph] | None = None) -> KernelRecord:
+    """The kernel's record from its event run; `graph` transforms its graph first (a layer loop's
+    repetition, functional_sim.layer_loop)."""
+    graph = graph or (lambda g: g)
+    g = graph(kernel_graph(bs, chip, k, max_steps))
     run = cached_run(g, k.name, batch=batch, exact=exact, grow_fifos=fifos == "grow", reuse=reuse)
     stages, tiers = [], {"hbm": 0, "ddr": 0}
     for i, sid in enumerate(g.stage_ids):
@@ -95,7 +100,7 @@ def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: in
         bound = UNIT_BOUND.get(s.unit, "peer")  # an AGCU stage without a tensor: a collective
         if s.unit == "agcu" and s.tensor >= 0:
             t = bs.tensor(s.tensor)
-            tiers[t.tier] += nbytes_of(t.dtype, t.shape)
+            tiers[t.tier] += nbytes_of(t.dtype, t.shape) * g.iterations
             bound = t.tier
         stages.append(StageTiming(
             sid, s.label, s.opcode, s.unit, len(s.sites), ceil(run.busy[i]), bound,

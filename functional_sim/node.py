@@ -28,6 +28,7 @@ from chip_model.node import NodeSpec
 
 from functional_sim.collective import collective_values, stage_node
 from functional_sim.errors import SimulationError
+from functional_sim.layer_loop import LayerLoop, LoopTiming, loop_timing, run_layer_loop
 from functional_sim.result import SimulationResult
 from functional_sim.simulator import TileMachine, _chip, _require_values, as_bitstream, bind_inputs, simulate
 
@@ -150,6 +151,46 @@ def node_result(bs: Bitstream, timed: SimulationResult, outputs: list[list[np.nd
         collective_cycles=sum(s.cycles for s in collective),
         collective_stages=len(collective),
     )
+
+
+def check_node_program(bs: Bitstream, spec: ChipSpec) -> None:
+    """What `simulate_node` checks before it times a program: the bitstream against the chip and,
+    for a node program, its sockets against the node's."""
+    from functional_sim.checks import check_bitstream
+
+    check_bitstream(bs, spec)
+    if bs.node is not None and bs.node.node:
+        _check_fits(bs, stage_node(bs))
+
+
+def simulate_node_loop(
+    layer_programs: Sequence[bytes | Bitstream],
+    inputs: Sequence[np.ndarray],
+    per_layer_inputs: Sequence[Sequence[np.ndarray]],
+    loop: LayerLoop,
+    *,
+    chip: ChipSpec | str | None = None,
+    launch: str = "hardware",
+    fifos: str = "configured",
+) -> tuple[list[list[np.ndarray]], LoopTiming]:
+    """Run a layer loop on every socket (functional_sim.layer_loop): iteration i on
+    `layer_programs[i]` (one program, layer i's weights), the carried outputs fed forward; returns
+    each socket's outputs of the last iteration and the loop's timing."""
+    programs = [as_bitstream(p) for p in layer_programs]
+    if not programs:
+        raise SimulationError("a layer loop needs at least one layer program")
+    spec = _chip(programs[0], chip)
+    check_node_program(programs[0], spec)
+    timing = loop_timing(programs[0], spec, loop, launch, fifos)
+    per_socket: list[list[np.ndarray]] = []
+
+    def run(bs: Bitstream, values: list[np.ndarray]) -> list[np.ndarray]:
+        per_socket[:] = simulate_node(bs, values, chip=spec, launch=launch, fifos=fifos).socket_outputs
+        # every socket ends an iteration with the same carried value (the collectives made it whole)
+        return per_socket[0]
+
+    run_layer_loop(programs, inputs, per_layer_inputs, loop, run)
+    return [list(o) for o in per_socket], timing
 
 
 def socket_inputs(bs: Bitstream, inputs: Sequence[np.ndarray], socket: int) -> list[np.ndarray]:

@@ -10,10 +10,13 @@ tokens). `SimulatedTimer` answers from the real tensor-parallel programs, compil
 - a decoder runs tensor-parallel over the node's sockets (TP8 on sn40l-node8): `rdu-shard` gives
   each socket its share (heads, KV heads, FFN, vocabulary / TP) and the all-reduces between them,
   whose time on the peer links the simulator counts in the program's; the one-layer program
-  (prefill at the length bucket, or one decode step against a KV cache of the context bucket) is
-  scaled to the architecture's depth and the head program (final norm, LM head) added once. No
-  analytic all-reduce is added (compiler/coe/collectives.py remains a documented cross-check:
-  `breakdown` reports it next to the simulated figure);
+  (prefill at the length bucket, or one decode step against a KV cache of the context bucket) runs
+  the architecture's depth as a layer loop and the head program (final norm, LM head) after it:
+  `functional_sim.decode_step.decode_step_timing` with hardware (AGCU-orchestrated) launch, the
+  paper's whole-decoder kernels: one launch per step, the layers overlapped in the event engine as
+  far as the program's buffers allow. No analytic all-reduce is added
+  (compiler/coe/collectives.py remains a documented cross-check: `breakdown` reports it next to
+  the simulated figure);
 - a MODEL.py expert runs whole on one socket: its fixed-length program's time is both its
   prefill and (without a KV cache) each decode step.
 
@@ -24,7 +27,7 @@ batch) is compiled and simulated once and cached (compiler/coe/programs.py), nev
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,6 +38,7 @@ from compiler.coe.errors import CoEError
 from compiler.coe.programs import ProgramCache, ProgramShape
 
 MIN_BUCKET = 32
+LAUNCH = "hardware"  # the SN40L's AGCU-orchestrated launch (paper §VI): layers run as one layer loop
 
 
 class ExpertTimer(Protocol):
@@ -90,10 +94,12 @@ def decode_seconds(timer: ExpertTimer, arch: Architecture, prompt: int, steps: i
 class SimulatedTimer:
     """Expert times from tensor-parallel programs compiled for the node and simulated on it."""
 
-    def __init__(self, node: NodeSpec, programs: ProgramCache):
+    def __init__(self, node: NodeSpec, programs: ProgramCache, launch: str = LAUNCH):
         self.node = node
         self.programs = programs
         self.tp = programs.tp
+        self.launch = launch
+        self.steps: dict[tuple, Any] = {}  # (layer key, head key, layers) -> DecodeStepTiming, simulated once
 
     # -- the programs each question needs (a server compiles them all up front: session.compile_all) --
     def shapes(self, arch: Architecture, phase: str, length: int, batch: int) -> list[ProgramShape]:
@@ -107,16 +113,27 @@ class SimulatedTimer:
     def prefill_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
         if not isinstance(arch, DecoderArchitecture):
             return self._whole_program_seconds(arch, tokens, batch)
-        length, batch = bucket(tokens, arch.max_context), batch_bucket(batch)
-        layer = self.programs.timing(arch, ProgramShape("layer", "prefill", length, batch)).seconds
-        return self._assemble(arch, layer, batch)
+        return self.step(arch, "prefill", tokens, batch).seconds
 
     def decode_step_seconds(self, arch: Architecture, context: int, batch: int) -> float:
         if not isinstance(arch, DecoderArchitecture):
             return self._whole_program_seconds(arch, context + 1, batch)
-        length, batch = bucket(context, arch.max_context), batch_bucket(batch)
-        layer = self.programs.timing(arch, ProgramShape("layer", "decode", length, batch)).seconds
-        return self._assemble(arch, layer, batch)
+        return self.step(arch, "decode", context, batch).seconds
+
+    def step(self, arch: DecoderArchitecture, phase: str, length: int, batch: int):
+        """The simulated step (`DecodeStepTiming`): the layer program at the length bucket run
+        `arch.layers` times as a layer loop, then the head; simulated once per programs and depth."""
+        from functional_sim.decode_step import decode_step_timing
+
+        b, batch = bucket(length, arch.max_context), batch_bucket(batch)
+        layer, head = ProgramShape("layer", phase, b, batch), ProgramShape("head", "any", 1, batch)
+        key = (self.programs.key(arch, layer), self.programs.key(arch, head), arch.layers, self.launch)
+        if key not in self.steps:
+            self.programs.timing(arch, layer), self.programs.timing(arch, head)  # compiled and cached once
+            self.steps[key] = decode_step_timing(self.programs.program_bytes(arch, layer),
+                                                 self.programs.program_bytes(arch, head), arch.layers,
+                                                 chip=self.node.chip, launch=self.launch)
+        return self.steps[key]
 
     def breakdown(self, arch: DecoderArchitecture, phase: str, length: int, batch: int) -> dict[str, float]:
         """Where a step's time goes: layers and head (the total), of which the peer links were busy
@@ -125,26 +142,23 @@ class SimulatedTimer:
         layer = self.programs.timing(arch, ProgramShape("layer", phase, b, batch))
         head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch))
         size = arch.activation_bytes(batch, b if phase == "prefill" else 1)
-        return {"layers": arch.layers * layer.seconds, "head": head.seconds,
-                "collectives_simulated": arch.layers * layer.collective_seconds + head.collective_seconds,
+        step = self.step(arch, phase, length, batch)
+        return {"layers": (step.cycles - step.head_cycles) / step.clock_hz, "head": step.head_cycles / step.clock_hz,
+                "total": step.seconds, "launch": step.launch,
+                "layer_alone": layer.seconds, "layers_as_separate_runs": arch.layers * layer.seconds,
+                "collectives_simulated": step.collective_cycles / step.clock_hz,
                 "collectives_analytic": arch.layers * 2 * all_reduce_seconds(self.node, size, self.tp),
                 "layer_opt_level": layer.opt_level, "head_opt_level": head.opt_level}
 
     def whole_decoder_step_seconds(self, arch: DecoderArchitecture, phase: str, length: int, batch: int) -> float:
-        """What-if (not the default): the paper's whole-decoder kernel, where one launch and one
-        pipeline fill serve every layer and only the steady state repeats per layer. rducc today
-        compiles layers as separate kernels (a two-layer program costs about two one-layer ones),
-        so the default scales the whole one-layer program."""
+        """What-if formula (not the default, kept as a cross-check of the simulated layer loop):
+        one launch and one pipeline fill serve every layer and only the one-layer run's steady
+        state repeats per layer, as if every layer's fill hid completely."""
         b, batch = bucket(length, arch.max_context), batch_bucket(batch)
         t = self.programs.timing(arch, ProgramShape("layer", phase, b, batch))
         steady = t.seconds - t.launch_seconds - t.fill_seconds
         head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
         return arch.layers * steady + t.fill_seconds + t.launch_seconds + head
-
-    def _assemble(self, arch: DecoderArchitecture, layer: float, batch: int) -> float:
-        """Layers and head: their collectives are inside their simulated times."""
-        head = self.programs.timing(arch, ProgramShape("head", "any", 1, batch)).seconds
-        return arch.layers * layer + head
 
     def _whole_program_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
         """A fixed-length program costs the same whatever the tokens in its window (the server
@@ -153,8 +167,9 @@ class SimulatedTimer:
 
 
 class WholeDecoderTimer(SimulatedTimer):
-    """The what-if of `whole_decoder_step_seconds` as a timer: the same cached programs, with one
-    launch and one fill per step (the paper's whole-decoder kernels). Not the default."""
+    """The what-if formula of `whole_decoder_step_seconds` as a timer: the same cached programs,
+    one launch and one fill per step, every layer's fill hidden. Not the default (the default
+    simulates the layer loop)."""
 
     def prefill_seconds(self, arch: Architecture, tokens: int, batch: int) -> float:
         if not isinstance(arch, DecoderArchitecture):

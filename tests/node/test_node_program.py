@@ -50,7 +50,8 @@ def test_node_section_round_trips_and_gives_each_socket_its_part(mlp_tp4) -> Non
         image = node.socket_image(bs.image, dtypes, s)
         np.testing.assert_array_equal(np.frombuffer(image[fc1.tensor], np.float32).reshape(32, 64), whole[32 * s:32 * (s + 1)])
     (peer,) = node.peer_streams
-    assert peer.collective == "all_reduce" and peer.bytes_per_socket == 2 * 3 * (8 * 16 * 4) // 4
+    assert peer.collective == "all_reduce" and peer.algorithm == "tree"  # 512 bytes on a ring: latency-bound
+    assert (peer.bytes_per_socket, peer.steps) == (2 * (8 * 16 * 4), 2)  # recursive doubling: log2(4) whole sends
 
 
 def test_blocked_part_takes_its_slice_of_every_block() -> None:
@@ -151,5 +152,7 @@ def test_compiler_picks_direct_for_small_values_and_ring_for_large_on_a_switch()
     assert choose_algorithm("all_reduce", 16, 8 << 10, *figures) == "direct"  # one decode token: latency-bound
     assert choose_algorithm("all_reduce", 16, 64 << 20, *figures) == "ring"  # a prefill's activations
     small = load_node("small-node8").network  # a ring: no direct path to a far socket
-    assert choose_algorithm("all_reduce", 8, 8 << 10, small.topology, small.link_bytes_per_second,
-                            small.links_per_socket, small.latency_seconds) == "ring"
+    ring = (small.topology, small.link_bytes_per_second, small.links_per_socket, small.latency_seconds)
+    assert choose_algorithm("all_reduce", 8, 8 << 10, *ring) == "tree"  # 7 hops of latency, not 14
+    assert choose_algorithm("all_reduce", 8, 64 << 20, *ring) == "ring"  # bandwidth-bound
+    assert choose_algorithm("all_reduce", 6, 8 << 10, *ring) == "ring"  # no tree for 6 sockets

@@ -1,0 +1,111 @@
+"""The time of one decode step of a decoder on a node: L layers as a layer loop, then the head.
+
+What benchmarks and the Composition-of-Experts server ask: how long does one more token take?
+A step runs the compiled decoder layer `layers` times as a layer loop (functional_sim.layer_loop:
+with hardware launch, one launch and the iterations overlapped in the event engine, as far as
+the program's buffers let the next layer's weights stream while the previous layer drains; with
+software launch, every layer its own host launch and run) and then the head program (final norm
+and vocabulary projection). Both programs stay loaded (two kernels' configurations, within the
+chip's `launch.config_slots`), so the program loads are setup, paid once, not per step.
+
+Every figure comes out of the simulator (`simulate_node` and the event engine); nothing here is a
+formula on top of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bitstream_format import Bitstream
+from bitstream_format.node_program import COLLECTIVES
+from chip_model import ChipSpec
+
+from functional_sim.errors import SimulationError
+from functional_sim.layer_loop import LayerLoop, LoopTiming, loop_hbm_bytes, loop_timing
+from functional_sim.simulator import _chip, as_bitstream
+from functional_sim.timing import program_timing
+
+
+@dataclass(frozen=True)
+class DecodeStepTiming:
+    """One decode step on one socket of the node (every socket runs the same program)."""
+
+    layers: int
+    launch: str
+    cycles: int  # the step: the layer loop, then the head
+    clock_hz: float
+    loop: LoopTiming
+    head_cycles: int
+    collective_cycles: int  # cycles collective stages kept the peer links busy (layers and head)
+    hbm_bytes_moved: int  # HBM bytes a socket reads and writes in one step
+    setup_cycles: int  # program loads, once, before the first step
+    breakdown: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.cycles / self.clock_hz
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.clock_hz / self.cycles if self.cycles else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layers": self.layers, "launch": self.launch, "cycles": self.cycles, "seconds": self.seconds,
+                "tokens_per_second": self.tokens_per_second, "loop": self.loop.to_json(),
+                "head_cycles": self.head_cycles, "collective_cycles": self.collective_cycles,
+                "hbm_bytes_moved": self.hbm_bytes_moved, "setup_cycles": self.setup_cycles,
+                "breakdown": self.breakdown}
+
+
+def collective_cycles_of(kernels) -> int:
+    return sum(s.cycles for k in kernels for s in k.stages if s.opcode in COLLECTIVES)
+
+
+def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None, layers: int, *,
+                       chip: ChipSpec | str | None = None, launch: str = "hardware",
+                       carry: tuple[tuple[int, int], ...] = ((0, 0),), fifos: str = "configured") -> DecodeStepTiming:
+    """Time one decode step: `layers` iterations of the `layer` program (output `o` feeding input
+    `n` of the next layer for each (o, n) in `carry`), then the `head` program (None: no head)."""
+    lbs = as_bitstream(layer)
+    spec = _chip(lbs, chip)
+    if layers < 1:
+        raise SimulationError(f"a decode step needs at least 1 layer, got {layers}")
+    from functional_sim.event_timing import event_kernel_timing
+    from functional_sim.node import check_node_program
+
+    check_node_program(lbs, spec)
+    loop = LayerLoop(layers, carry)
+    lt = loop_timing(lbs, spec, loop, launch, fifos)
+    head_cycles = head_setup = head_collective = head_hbm = 0
+    if head is not None:
+        hbs = as_bitstream(head)
+        check_node_program(hbs, spec)
+        timed = lambda b, c, k, start, mode: event_kernel_timing(b, c, k, start, mode, fifos=fifos)  # noqa: E731
+        ht = program_timing(hbs, spec, launch, timed)
+        head_cycles, head_setup = ht.cycles, ht.setup_cycles
+        head_collective = collective_cycles_of(ht.kernels)
+        head_hbm = ht.tier_bytes.get("hbm", 0)
+    single = lt.iteration_cycles
+    body = lt.kernels[0].cycles - lt.kernels[0].launch_cycles if lt.overlapped else 0
+    breakdown = {
+        "layer_alone_cycles": single,  # one layer as its own launch and run
+        "layer_launch_cycles": lt.kernels[0].launch_cycles if lt.kernels else 0,
+        "layer_cycles_in_loop": (lt.cycles - lt.launch_cycles) / layers,
+        "loop_saving_cycles": lt.serial_cycles - lt.cycles,  # launches and overlapped fill/drain
+        "loop_body_cycles": body,
+        "head_cycles": head_cycles,
+    }
+    return DecodeStepTiming(
+        layers=layers, launch=launch, cycles=lt.cycles + head_cycles, clock_hz=spec.clock_hz, loop=lt,
+        head_cycles=head_cycles, collective_cycles=collective_cycles_of(lt.kernels) * (1 if lt.overlapped else layers)
+        + head_collective, hbm_bytes_moved=lt.tier_bytes.get("hbm", 0) + head_hbm,
+        setup_cycles=lt.setup_cycles + head_setup, breakdown=breakdown)
+
+
+def decode_step_hbm_bytes(layer: Bitstream, head: Bitstream | None, layers: int, per_layer: tuple[int, ...] = ()) -> int:
+    """A socket's resident HBM for the whole decoder: every layer's weights (and per-layer inputs)
+    plus the head's."""
+    from functional_sim.node import hbm_bytes
+
+    return loop_hbm_bytes(layer, LayerLoop(layers, ((0, 0),), per_layer)) + (hbm_bytes(head) if head is not None else 0)
