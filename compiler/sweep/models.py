@@ -75,29 +75,25 @@ def _file_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def fingerprint(source: dict[str, Any], tp: int) -> str:
-    """What decides the compiled program: the model's content and the tensor-parallel share."""
+def fingerprint(source: dict[str, Any]) -> str:
+    """What decides the model's graph: the file's content, or the workload's parameters and the
+    source that builds it (tensor parallelism is a compile option, `tp`, not part of the model)."""
     if source["kind"] == "file":
         content = {"file": _file_digest(source["path"])}
     else:
         content = {k: source[k] for k in ("workload", "phase", "context", "layers")}
         content["bench"] = _file_digest(_bench_workloads().__file__)
-    return hashlib.sha256(json.dumps({**content, "tp": tp}, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def load(source: dict[str, Any], tp: int):
-    """The model as the driver's `LoadedModel` (in the process that compiles it)."""
+def load(source: dict[str, Any]):
+    """The model as the driver's `LoadedModel` (in the process that compiles it): whole, as the
+    user wrote it; a tensor-parallel point splits it with `rdu-shard`."""
     from compiler.frontend.model_file import LoadedModel, load_model_file
 
     if source["kind"] == "file":
-        if tp != 1:
-            raise SweepError(f"tp={tp}: tensor-parallel sharding applies to bench workloads, not to {Path(source['path']).name}")
         return load_model_file(source["path"])
     module = _bench_workloads()
     shape = workload_shapes()[source["workload"]]
-    if tp != 1:
-        if shape.heads % tp or shape.intermediate % tp:
-            raise SweepError(f"tp={tp} does not divide {shape.name}'s {shape.heads} heads and {shape.intermediate} MLP width")
-        shape = module.tensor_parallel_shard(shape, tp)
     model, inputs = module.workload(shape, source["phase"], source["context"], source["layers"])
     return LoadedModel(Path(f"{shape.name}-{source['phase']}.py"), model, inputs)

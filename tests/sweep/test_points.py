@@ -62,7 +62,7 @@ def test_random_sample_is_seeded_and_within_ranges(sweep_file) -> None:
 
 
 def test_workload_models_need_no_file(sweep_file) -> None:
-    spec = load_sweep(sweep_file('[sweep]\nchip = "sn40l"\n[[model]]\nworkload = "llama2-7b"\nphase = "prefill"\n'
+    spec = load_sweep(sweep_file('[sweep]\nnode = "sn40l-node8"\n[[model]]\nworkload = "llama2-7b"\nphase = "prefill"\n'
                                  'context = 2048\n[axes]\ntp = [1, 8]\n'))
     one, eight = expand(spec)
     assert one.model["tokens"] == 2048 and one.model["name"] == "llama2-7b prefill 2k x1"
