@@ -16,7 +16,7 @@ METRICS = {
     "cycles": "simulated cycles of one forward",
     "seconds": "modelled seconds of one forward (cycles / clock)",
     "tokens_per_second": "tokens of one forward / seconds (prefill: the prompt; decode: one token)",
-    "bound": "what bounds the most cycles: compute, sram, hbm, ddr, network or launch",
+    "bound": "what bounds the most cycles: compute, sram, hbm, ddr, network, peer (collectives) or launch",
     "hbm_bandwidth_fraction": "HBM bytes moved / seconds / the chip's HBM bandwidth",
     "pcus_used": "most PCUs any one kernel occupies",
     "pmus_used": "most PMUs any one kernel occupies",

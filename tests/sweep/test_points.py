@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 
 from compiler.sweep import SweepError, expand, load_sweep
@@ -115,3 +118,11 @@ def test_random_sample_of_lists_draws_distinct_grid_points(sweep_file) -> None:
     assert len({tuple(d.values()) for d in drawn}) == 5
     with pytest.raises(SweepError, match="samples = 7 but the axes have only 6 distinct points"):
         expand(load_sweep(sweep_file(head.replace("samples = 5", "samples = 7") + axes)))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "examples").glob("sweep*.toml")))
+def test_example_sweep_files_expand(name: str) -> None:
+    """The example files are sweeps as written: every axis and value checked, no work done."""
+    path = Path(__file__).parents[2] / "examples" / name
+    spec = load_sweep(path)
+    assert len(expand(spec)) == len(spec.models) * math.prod(len(values) for values in spec.axes.values())
