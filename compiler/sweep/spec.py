@@ -12,7 +12,7 @@ from typing import Any
 
 from compiler.sweep.errors import SweepError
 from compiler.sweep.metrics import COST_TERMS, METRICS, NODE_COSTS
-from compiler.sweep.models import parse_model
+from compiler.sweep.models import parse_models
 
 SWEEP_KEYS = {"name", "chip", "node", "sample", "samples", "seed", "metrics"}
 SAMPLES = ("grid", "random")
@@ -101,7 +101,7 @@ def parse_sweep(raw: dict[str, Any], path: Path) -> SweepSpec:
     models_raw = raw.get("model", [])
     if not isinstance(models_raw, list) or not models_raw:
         raise SweepError(f"{where}: no [[model]] to sweep")
-    models = [parse_model(m, path.parent, f"{where}: model {i + 1}") for i, m in enumerate(models_raw)]
+    models = [m for i, entry in enumerate(models_raw) for m in parse_models(entry, path.parent, f"{where}: model {i + 1}")]
     names = [m["name"] for m in models]
     if len(set(names)) != len(names):
         raise SweepError(f"{where}: two models are named alike ({', '.join(sorted({n for n in names if names.count(n) > 1}))}); give each a `name`")

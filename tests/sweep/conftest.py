@@ -12,8 +12,8 @@ HERE = Path(__file__).parent
 
 @pytest.fixture
 def sweep_file(tmp_path: Path):
-    """write(text) -> path of a SWEEP.toml beside tiny_model.py and tiny_heads.py."""
-    for model in ("tiny_model.py", "tiny_heads.py"):
+    """write(text) -> path of a SWEEP.toml beside tiny_model.py, tiny_heads.py and tiny_coe.toml."""
+    for model in ("tiny_model.py", "tiny_heads.py", "tiny_coe.toml"):
         shutil.copy(HERE / model, tmp_path / model)
 
     def write(text: str, name: str = "sweep.toml") -> Path:
