@@ -1,5 +1,5 @@
-"""A CoE file as a sweep's model: one model per distinct expert architecture, compiled as
-`rducc coe` compiles it and split by `tp` like any model."""
+"""Decoders built as `rducc coe` builds them: a CoE file as a sweep's model (one model per distinct
+expert architecture) and a Hugging Face config (one decoder layer), split by `tp` like any model."""
 
 from __future__ import annotations
 
@@ -59,3 +59,49 @@ def test_a_bad_coe_file_is_one_sweep_error(sweep_file, tmp_path: Path) -> None:
                                            "kv_heads = 3\nvocab = 256\nmax_context = 64\ndtype_bytes = 4\n\n[architectures.tiny-b]"))
     with pytest.raises(SweepError, match=r"model 1: .*heads \(4\) must be a multiple of kv_heads \(3\)"):
         load_sweep(path)
+
+
+TINY_HF = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+           "num_key_value_heads": 2, "vocab_size": 256, "torch_dtype": "float32"}
+
+
+def hf_sweep(sweep_file, tmp_path: Path, config: dict | str, extra: str = "") -> Path:
+    import json
+
+    (tmp_path / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    return sweep_file('[sweep]\nnode = "small-node8"\n[[model]]\nhf_config = "config.json"\ncontext = 16\n' + extra)
+
+
+def test_an_hf_config_is_one_decoder_layer(sweep_file, tmp_path: Path) -> None:
+    spec = load_sweep(hf_sweep(sweep_file, tmp_path, TINY_HF, 'batch = 2\nphase = "prefill"\n[axes]\ntp = [1, 2]\n'))
+    (model,) = spec.models
+    assert model["name"] == "config prefill 16" and model["tokens"] == 32 and model["architecture"]["heads"] == 4
+    one, two = run_sweep(spec, tmp_path / "cache", backend=LocalBackend()).records
+    assert (one["status"], two["status"]) == ("ok", "ok"), (one["error"], two["error"])
+    assert (one["sockets"], two["sockets"]) == (1, 2) and two["collective_cycles"] > 0
+    assert one["tokens_per_second"] == pytest.approx(32 / one["seconds"])
+
+
+def test_the_samba150_configs_expand(sweep_file, tmp_path: Path) -> None:
+    configs = Path(__file__).parents[2] / "examples" / "coe" / "samba150" / "configs"
+    spec = load_sweep(sweep_file(f'[sweep]\nnode = "sn40l-node8"\n[[model]]\nhf_config = "{configs}/mistral-7b.json"\n'
+                                 '[axes]\ntp = [8]\n'))
+    (point,) = expand(spec)
+    assert point.model["architecture"]["kv_heads"] == 8 and point.model["tokens"] == 1
+
+
+@pytest.mark.parametrize(("config", "extra", "needle"), [
+    ("{", "", "cannot read HF config config.json"),
+    ({"hidden_size": 64}, "", "HF config lacks intermediate, layers, heads, vocab"),
+    (TINY_HF, "batch = 0\n", "batch must be a positive integer, got 0"),
+    (TINY_HF, "tokens = 4\n", "drop `layers` and `tokens`"),
+])
+def test_bad_hf_models_are_named(sweep_file, tmp_path: Path, config, extra: str, needle: str) -> None:
+    with pytest.raises(SweepError) as info:
+        load_sweep(hf_sweep(sweep_file, tmp_path, config, extra))
+    assert needle in str(info.value)
+
+
+def test_batch_is_for_decoders(sweep_file) -> None:
+    with pytest.raises(SweepError, match="`batch` is for an hf_config model"):
+        load_sweep(sweep_file('[[model]]\npath = "tiny_model.py"\nbatch = 2\n'))
