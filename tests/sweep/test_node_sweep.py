@@ -131,3 +131,17 @@ def test_decode_workload_at_tp8_on_sn40l_node8(sweep_file, tmp_path: Path) -> No
     assert r["tokens_per_second"] == pytest.approx(1 / r["seconds"])
     layer_weights = (4 * 4096 * 4096 + 3 * 4096 * 11008) * 2  # bf16 attention + MLP
     assert layer_weights / 8 < r["socket_hbm_bytes"] < layer_weights / 4
+
+
+def test_the_driver_names_a_node_chip_by_its_file_unless_bundled(tmp_path: Path) -> None:
+    """CompileOptions.target_chip (the hook a sweep's node needs): a bundled chip by name, any other
+    chip file by its path, so `rdu-target` loads the chip the node was built with."""
+    from chip_model.node import NODE_DIR
+    from chip_model.spec import SPEC_DIR
+    from compiler.driver import CompileOptions
+
+    assert CompileOptions(node="small-node8", tp=2).pipeline().startswith("rdu-target{chip=small},rdu-shard{tp=2 node=small-node8}")
+    (tmp_path / "my_chip.toml").write_text((SPEC_DIR / "small.toml").read_text().replace('name = "small"', 'name = "mine"'))
+    node = tmp_path / "my_node.toml"
+    node.write_text((NODE_DIR / "small-node8.toml").read_text().replace('chip = "small"', 'chip = "my_chip.toml"'))
+    assert CompileOptions(node=str(node), tp=2).target_chip() == str(tmp_path / "my_chip.toml")
