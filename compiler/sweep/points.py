@@ -136,6 +136,14 @@ def _grid_point(spec: SweepSpec, names: list[str], sizes: list[int], index: int)
     return {n: values[n] for n in names}
 
 
+@cache
+def bundled_node_fields() -> set[str]:
+    """The node fields of the bundled node files (for the hint when a chip sweep names one)."""
+    from chip_model.node import NODE_DIR
+
+    return {n for f in NODE_DIR.glob("*.toml") for n in node_field_names(load_chip_data(f))}
+
+
 class Targets:
     """The sweep's base chip or node, and the (overridden) chip or node of each point's axes."""
 
@@ -156,6 +164,9 @@ class Targets:
         chip, node, options = {}, {}, {}
         for name, value in values.items():
             if self.node_path is None:
+                if name not in self.chip_names and name in bundled_node_fields():
+                    raise SweepError(f"axis {name!r} is a node's field: start the sweep from a node "
+                                     "(node = \"small-node8\" in [sweep] instead of chip)")
                 (chip if "." in name or name == "clock_hz" else options)[name] = value
             elif name.startswith(CHIP_PREFIX):
                 chip[name.removeprefix(CHIP_PREFIX)] = value

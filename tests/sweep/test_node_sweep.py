@@ -97,6 +97,8 @@ def test_bad_node_axes_are_named(sweep_file, text: str, needle: str) -> None:
     (NODE.replace('"small-node8"', '"mine.toml"'), "node spec mine.toml does not exist"),
     (NODE.replace('"small-node8"', "8"), "node must be a node name or a .toml path, got 8"),
     (TINY + '[axes]\ntp = [2]\n', "axis tp: tp=2 runs over the sockets of a node"),
+    (TINY + '[axes]\n"network.link_bytes_per_second" = [1.0e9]\n', "axis 'network.link_bytes_per_second' is a node's field"),
+    (TINY + '[axes]\nsockets = [2]\n', "axis 'sockets' is a node's field: start the sweep from a node"),
     (TINY + '[pareto]\ncost = { link_bytes_per_second = 1.0 }\n', "pareto cost term link_bytes_per_second is a node's figure"),
 ])
 def test_bad_node_sweeps_are_named(sweep_file, text: str, needle: str) -> None:
