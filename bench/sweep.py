@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line (default: indented JSON)")
     parser.add_argument("--quick", action="store_true", help="only the -O1 points (12)")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()
     spec = load_sweep(SWEEP)
     if args.quick:
         spec.axes["opt_level"] = [1]
@@ -83,6 +84,9 @@ def main() -> None:
         "sweep": str(SWEEP.relative_to(SWEEP.parents[1])),
         "points": n,
         "cpus": os.cpu_count(),
+        # other jobs on the machine slow each compile and shrink the 2-worker speedup: say how busy it was
+        "load_average_1_5_15_min": {"start": [round(x, 2) for x in load_at_start],
+                                    "end": [round(x, 2) for x in os.getloadavg()]},
         "runs": runs,
         "speedup_2_workers": round(speedup_2, 2),
         "speedup_warm_cache": round(speedup_warm, 1),

@@ -52,11 +52,17 @@ class CompileOptions:
     tp: int = 1  # tensor-parallel degree (rdu-shard{tp=N}); > 1 needs `node`
 
     def target_chip(self) -> str:
-        """The chip compiled for: the node's when a node is given."""
+        """The chip compiled for: the node's when a node is given (by name when it is a bundled
+        chip, else by its spec file: a node file may name a chip file of any name)."""
         if self.node:
             from chip_model.node import load_node
+            from chip_model.spec import SPEC_DIR
 
-            return load_node(self.node).chip.name
+            chip = load_node(self.node).chip
+            bundled = SPEC_DIR / f"{chip.name}.toml"
+            if not chip.source or (bundled.exists() and bundled.resolve() == Path(chip.source).resolve()):
+                return chip.name
+            return chip.source
         return self.chip
 
     def pipeline(self) -> str:

@@ -1,5 +1,6 @@
 """Design-space exploration: `rducc sweep SWEEP.toml` compiles and simulates every point of a
-sweep (models x chip spec fields x compile options), on Ray or in-process, with a content-hash
+sweep (models x chip or node spec fields x compile options, tensor parallelism among them), on Ray
+or in-process, with a content-hash
 cache, and writes a results table and plots. docs/sweep.md describes the file and the output.
 
     from compiler.sweep import load_sweep, expand, run_sweep
@@ -40,12 +41,10 @@ def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers:
     """Expand, run and tabulate a sweep: in-process (`local`) or on Ray (`address`, or a local
     instance of `workers` CPUs, default all). `backend` (with `workers`, `submit`, `wait_one`,
     `close`) overrides that choice; the caller's backend is not closed."""
-    from chip_model import load_chip
-    from compiler.sweep.chip_overrides import materialize
     from compiler.sweep.results import table
 
     points = expand(spec) if points is None else points
-    chips = {p.chip_digest: load_chip(str(materialize(p.chip_text, p.chip_digest, cache_dir))) for p in points}
+    specs = {p.target_digest: target_specs(p, cache_dir) for p in points}
     made: list[Any] = []
 
     def factory() -> Any:
@@ -59,4 +58,16 @@ def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers:
     finally:
         for owned in made:
             owned.close()
-    return SweepOutcome(spec, points, run, table(spec, points, run.rows, chips))
+    return SweepOutcome(spec, points, run, table(spec, points, run.rows, specs))
+
+
+def target_specs(point: Point, cache_dir: Path) -> tuple[Any, Any]:
+    """(ChipSpec, NodeSpec or None) of a point, loaded from its files in the cache (for the cost)."""
+    from chip_model import load_chip
+    from chip_model.node import load_node
+    from compiler.sweep.chip_overrides import materialize
+
+    chip = load_chip(str(materialize(point.chip_text, point.chip_digest, cache_dir)))
+    if point.node_text is None:
+        return chip, None
+    return chip, load_node(str(materialize(point.node_text, point.node_digest, cache_dir, "nodes")))

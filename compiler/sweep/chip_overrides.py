@@ -122,9 +122,10 @@ def _slot(data: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
     return table, parts[-1]
 
 
-def check_value(name: str, old: Any, new: Any) -> None:
+def check_value(name: str, old: Any, new: Any, what: str = "chip spec") -> None:
     """The override must have the field's TOML type: an int field takes integers, a float field
-    takes any number, a string a string; booleans are never numbers."""
+    takes any number, a string a string; booleans are never numbers. `what` names the spec in the
+    message (a chip spec, a node spec)."""
     def kind(v: Any) -> str:
         if isinstance(v, bool):
             return "boolean"
@@ -143,21 +144,26 @@ def check_value(name: str, old: Any, new: Any) -> None:
         if got == "number" and not math.isfinite(new):
             raise SweepError(f"axis {name}: value {new!r} is not a finite number")
         return
-    raise SweepError(f"axis {name}: value {new!r} is {_a(got)}, but the chip spec's {name} is {_a(want)} (e.g. {old!r})")
+    raise SweepError(f"axis {name}: value {new!r} is {_a(got)}, but the {what}'s {name} is {_a(want)} (e.g. {old!r})")
 
 
 def _a(word: str) -> str:
     return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
-def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, what: str = "chip spec",
+                    names: list[str] | None = None, prefix: str = "") -> dict[str, Any]:
+    """`data` with each dotted field replaced, type-checked against the field's value. A node spec
+    uses the same machinery (compiler/sweep/node_overrides.py) with its own `names`; `prefix` is how
+    the axis names a field (`chip.` for a node's chip), for the messages."""
     out = copy.deepcopy(data)
-    names = field_names(data)
+    names = field_names(data) if names is None else names
     for name, value in overrides.items():
         if name not in names:
-            raise SweepError(f"axis {name!r} names no field of the chip spec; fields are: {', '.join(names)}")
+            raise SweepError(f"axis {prefix + name!r} names no field of the {what}; fields are: "
+                             f"{', '.join(prefix + n for n in names)}")
         table, key = _slot(out, name)
-        check_value(name, table[key], value)
+        check_value(prefix + name, table[key], value, what)
         if name not in GRID_FIELDS:
             table[key] = value
     size = {name.split(".")[1]: overrides[name] for name in GRID_FIELDS if name in overrides}
@@ -214,8 +220,8 @@ def _value(v: Any) -> str:
 class OverriddenChip:
     """A base spec with overrides applied, checked by chip_model's loader, as TOML text."""
 
-    def __init__(self, base: Path, overrides: dict[str, Any]):
-        data = apply_overrides(load_chip_data(base), overrides)
+    def __init__(self, base: Path, overrides: dict[str, Any], prefix: str = ""):
+        data = apply_overrides(load_chip_data(base), overrides, prefix=prefix)
         self.digest = spec_hash(data)
         if overrides:
             data["name"] = f"{data.get('name', base.stem)}-{self.digest[:8]}"
@@ -230,14 +236,15 @@ class OverriddenChip:
             try:
                 self.spec = load_chip_file(path)
             except ChipSpecError as exc:
-                where = ", ".join(f"{k} = {v!r}" for k, v in overrides.items()) or str(base)
+                where = ", ".join(f"{prefix}{k} = {v!r}" for k, v in overrides.items()) or str(base)
                 raise SweepError(f"chip with {where} is not valid: {str(exc).replace(str(path) + ': ', '')}") from None
 
 
-def materialize(text: str, digest: str, cache_dir: Path) -> Path:
+def materialize(text: str, digest: str, cache_dir: Path, folder: str = "chips") -> Path:
     """The spec file `<cache>/chips/<hash>.toml` (written atomically if absent): a stable path, so
-    `load_chip`'s per-path cache and the compile cache both see one chip as one name."""
-    path = cache_dir / "chips" / f"{digest}.toml"
+    `load_chip`'s per-path cache and the compile cache both see one chip as one name. Node specs
+    go to `<cache>/nodes/` (`folder`) and name their chip `../chips/<hash>.toml`."""
+    path = cache_dir / folder / f"{digest}.toml"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

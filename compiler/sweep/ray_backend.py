@@ -3,8 +3,8 @@
 Ray is an optional dependency (`pip install -e '.[ray]'`); `require_ray` turns its absence into a
 one-line instruction. A local instance is sized for the sweep: `num_cpus` = workers, a small
 object store (points return a few hundred bytes), no dashboard. Before joining a cluster the
-address is probed with a plain TCP connection, so an unreachable one fails in seconds instead of
-waiting out Ray's own connection retries.
+address is probed with one call of a Ray gRPC method (`probe`), so an unreachable address, or one
+where something else answers, fails in seconds instead of waiting out Ray's own connection retries.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from compiler.sweep.errors import SweepError
 INSTALL_HINT = "Ray is not installed: pip install 'rducc[ray]' (or pip install 'ray==2.60.*'), or run with --local"
 OBJECT_STORE_BYTES = 80 * 1024 * 1024  # Ray's floor is 75 MiB
 PROBE_SECONDS = 3.0
-# An HTTP/2 client preface and an empty SETTINGS frame: Ray's GCS and client servers (gRPC) answer
-# with a SETTINGS frame of their own (frame type 4 in the 4th byte of the 9-byte frame header).
-HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+GCS_METHOD = "/ray.rpc.NodeInfoGcsService/GetClusterId"  # HOST:PORT: a cluster's GCS
+CLIENT_METHOD = "/ray.rpc.RayletDriver/ClusterInfo"     # ray://HOST:PORT: the Ray Client server
 
 
 def require_ray():
@@ -34,30 +33,67 @@ def require_ray():
     return ray
 
 
+def _frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def _header(name_index: int, value: str) -> bytes:
+    """HPACK: a literal header field without indexing, its name from the static table (RFC 7541)."""
+    data = value.encode()
+    name = bytes([name_index]) if name_index < 15 else bytes([15, name_index - 15])
+    return name + bytes([len(data)]) + data
+
+
+def grpc_request(authority: str, method: str) -> bytes:
+    """An HTTP/2 connection preface and one gRPC call of `method` with an empty message: POST
+    (static index 3), http (6), :path (4), :authority (1), content-type (31), te: trailers."""
+    block = b"\x83\x86" + _header(4, method) + _header(1, authority) + _header(31, "application/grpc") + b"\x00\x02te\x08trailers"
+    return (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _frame(4, 0, 0, b"") + _frame(1, 4, 1, block)
+            + _frame(0, 1, 1, b"\x00\x00\x00\x00\x00"))
+
+
+def _response_headers(conn: socket.socket, deadline: float) -> bytes | None:
+    """The header block of the first HEADERS frame on stream 1, or None (closed, timed out)."""
+    buf = b""
+    while time.monotonic() < deadline:
+        conn.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        buf += chunk
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            size, kind, stream = int.from_bytes(buf[:3], "big"), buf[3], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            payload, buf = buf[9:9 + size], buf[9 + size:]
+            if kind == 1 and stream == 1:
+                return payload
+            if kind == 7:  # GOAWAY
+                return None
+    return None
+
+
 def probe(address: str) -> None:
-    """Fail fast unless a gRPC server listens at host:port (`ray://host:port` or `host:port`):
-    given anything else (nothing, a web server), `ray.init` would retry for minutes."""
+    """Fail fast unless Ray's gRPC service answers at host:port (`ray://host:port`: the Ray Client
+    server; `host:port`: the GCS). Given anything else (nothing, a web server, another gRPC server,
+    a proxy that answers every port), `ray.init` would retry for tens of seconds, logging each try.
+    The probe makes one call of a Ray method and wants HTTP status 200 (HPACK static index 8, the
+    first field of the answer) and not gRPC's UNIMPLEMENTED (12): Ray knows its own methods (an
+    authenticated cluster answers UNAUTHENTICATED, which still shows Ray is there)."""
     if address == "auto":
         return
+    client = address.startswith("ray://")
     target = address.split("://", 1)[-1]
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit() or not host:
         raise SweepError(f"--ray {address}: expected HOST:PORT or ray://HOST:PORT")
     try:
         with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS) as conn:
-            conn.settimeout(PROBE_SECONDS)
-            conn.sendall(HTTP2_PREFACE)
-            header = b""
-            while len(header) < 9:
-                chunk = conn.recv(9 - len(header))
-                if not chunk:
-                    break
-                header += chunk
+            conn.sendall(grpc_request(target, CLIENT_METHOD if client else GCS_METHOD))
+            headers = _response_headers(conn, time.monotonic() + PROBE_SECONDS)
     except TimeoutError:
-        header = b""
+        headers = None
     except OSError as exc:
         raise SweepError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
-    if len(header) < 9 or header[3] != 4:
+    if headers is None or not headers.startswith(b"\x88") or b"grpc-status\x0212" in headers:
         raise SweepError(f"cannot reach a Ray cluster at {address}: the server there does not answer as Ray (gRPC) does")
 
 
@@ -74,8 +110,10 @@ class RayBackend:
         self.started = time.perf_counter()
         self.owns_instance = not ray.is_initialized()
         if self.owns_instance:
-            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # Ray's C++ core: errors only on stderr
             if address is not None:
+                # Ray's C++ core: errors only on stderr (a failed join otherwise logs every retry). Not
+                # for a local instance: setting it prints a line of its own, and a local start is quiet.
+                os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
                 probe(address)
                 try:
                     ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)

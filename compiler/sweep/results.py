@@ -29,8 +29,9 @@ def check_output(path: Path) -> None:
             raise SweepError(f"cannot write {path}: Parquet needs pyarrow (pip install pyarrow), or write .csv") from None
 
 
-def table(spec: SweepSpec, points: list[Point], rows: list[dict[str, Any]], chips: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flat records, in point order; `chips` maps a chip digest to its ChipSpec (for the cost)."""
+def table(spec: SweepSpec, points: list[Point], rows: list[dict[str, Any]], specs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat records, in point order; `specs` maps a point's target digest to its (ChipSpec,
+    NodeSpec or None), for the cost."""
     records = []
     for point, row in zip(points, rows):
         metrics = row.get("metrics", {})
@@ -38,7 +39,8 @@ def table(spec: SweepSpec, points: list[Point], rows: list[dict[str, Any]], chip
                                   "status": row["status"], "error": row["error"], "cached": row["cached"]}
         record |= {m: metrics.get(m) for m in spec.metrics}
         ok = row["status"] == "ok"
-        record["cost"] = cost(spec.cost, chips[point.chip_digest], metrics) if ok else None
+        chip, node = specs[point.target_digest]
+        record["cost"] = cost(spec.cost, chip, metrics, node) if ok else None
         record["time"] = metrics.get(spec.time_metric) if ok else None
         records.append(record)
     mark_pareto(records)

@@ -1,4 +1,4 @@
-"""`SWEEP.toml`: the models, the base chip, the axes, grid or seeded random sampling, the metrics
+"""`SWEEP.toml`: the models, the base chip or node, the axes, grid or seeded random sampling, the metrics
 and the Pareto cost. Parsing checks everything a user can get wrong before any work starts;
 docs/sweep.md describes the format.
 """
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from compiler.sweep.errors import SweepError
-from compiler.sweep.metrics import COST_TERMS, METRICS
-from compiler.sweep.models import parse_model
+from compiler.sweep.metrics import COST_TERMS, METRICS, NODE_COSTS
+from compiler.sweep.models import parse_models
 
-SWEEP_KEYS = {"name", "chip", "sample", "samples", "seed", "metrics"}
+SWEEP_KEYS = {"name", "chip", "node", "sample", "samples", "seed", "metrics"}
 SAMPLES = ("grid", "random")
 
 
@@ -45,6 +45,7 @@ class SweepSpec:
     metrics: list[str] = field(default_factory=lambda: list(METRICS))
     cost: dict[str, float] = field(default_factory=dict)
     time_metric: str = "seconds"
+    node: str | None = None  # a node spec to start from (its chip is the base chip), or None: `chip` alone
 
     @property
     def folder(self) -> Path:
@@ -87,14 +88,20 @@ def parse_sweep(raw: dict[str, Any], path: Path) -> SweepSpec:
     if sample == "random" and samples == 0:
         raise SweepError(f"{where}: a random sweep needs `samples` (how many points to draw)")
     seed = _int(head.get("seed", 0), f"{where}: seed", 0)
+    if "chip" in head and "node" in head:
+        raise SweepError(f"{where}: [sweep] names a chip and a node; give one (a node brings its chip: "
+                         "sweep the chip's fields as chip.<field>)")
     chip = head.get("chip", "small")
     if not isinstance(chip, str):
         raise SweepError(f"{where}: chip must be a chip name or a .toml path, got {chip!r}")
+    node = head.get("node")
+    if node is not None and not isinstance(node, str):
+        raise SweepError(f"{where}: node must be a node name or a .toml path, got {node!r}")
 
     models_raw = raw.get("model", [])
     if not isinstance(models_raw, list) or not models_raw:
         raise SweepError(f"{where}: no [[model]] to sweep")
-    models = [parse_model(m, path.parent, f"{where}: model {i + 1}") for i, m in enumerate(models_raw)]
+    models = [m for i, entry in enumerate(models_raw) for m in parse_models(entry, path.parent, f"{where}: model {i + 1}")]
     names = [m["name"] for m in models]
     if len(set(names)) != len(names):
         raise SweepError(f"{where}: two models are named alike ({', '.join(sorted({n for n in names if names.count(n) > 1}))}); give each a `name`")
@@ -120,12 +127,14 @@ def parse_sweep(raw: dict[str, Any], path: Path) -> SweepSpec:
     for term, weight in cost.items():
         if term not in COST_TERMS:
             raise SweepError(f"{where}: unknown pareto cost term {term!r}; terms are: {', '.join(COST_TERMS)}")
+        if term in NODE_COSTS and node is None:
+            raise SweepError(f"{where}: pareto cost term {term} is a node's figure; start the sweep from a node (node = ...)")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise SweepError(f"{where}: pareto cost weight of {term} must be a number, got {weight!r}")
 
     return SweepSpec(path=path, name=head.get("name", path.stem), chip=chip, models=models, axes=axes,
                      sample=sample, samples=samples, seed=seed, metrics=metrics, cost=dict(cost),
-                     time_metric=time_metric)
+                     time_metric=time_metric, node=node)
 
 
 def _axis(name: str, values: Any, sample: str, where: str) -> list[Any] | Range:

@@ -12,8 +12,9 @@ HERE = Path(__file__).parent
 
 @pytest.fixture
 def sweep_file(tmp_path: Path):
-    """write(text) -> path of a SWEEP.toml beside tiny_model.py."""
-    shutil.copy(HERE / "tiny_model.py", tmp_path / "tiny_model.py")
+    """write(text) -> path of a SWEEP.toml beside tiny_model.py, tiny_heads.py and tiny_coe.toml."""
+    for model in ("tiny_model.py", "tiny_heads.py", "tiny_coe.toml"):
+        shutil.copy(HERE / model, tmp_path / model)
 
     def write(text: str, name: str = "sweep.toml") -> Path:
         path = tmp_path / name
@@ -29,4 +30,13 @@ chip = "small"
 
 [[model]]
 path = "tiny_model.py"
+'''
+
+NODE = '''
+[sweep]
+node = "small-node8"
+
+[[model]]
+path = "tiny_heads.py"
+tokens = 8
 '''

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
-from tests.sweep.conftest import TINY
+from tests.sweep.conftest import NODE, TINY
 from tests.test_cli_errors import assert_user_error
 
 
@@ -64,6 +64,20 @@ def test_csv_is_deterministic(sweep_file, tmp_path: Path) -> None:
 def test_bad_sweep_is_one_error_line(sweep_file, tmp_path: Path, text: str, needles: list[str]) -> None:
     out = tmp_path / "r.csv"
     assert_user_error(invoke("sweep", sweep_file(TINY + text), "--local", "-o", out, "--cache", tmp_path / "c"), *needles)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("text", "needles"), [
+    (NODE + '[axes]\n"network.link_bw" = [1.0e9]\n', ["axis 'network.link_bw' names no field of the node spec"]),
+    (NODE + '[axes]\n"pmu.sram_bytes" = [32768]\n', ["is chip.pmu.sram_bytes under a node"]),
+    (NODE + '[axes]\nsockets = [2.5]\n', ["axis sockets: value 2.5 is a number, but the node spec's sockets is an integer"]),
+    (NODE + '[axes]\n"chip.pmu.sram_bytes" = ["big"]\n', ["axis chip.pmu.sram_bytes: value 'big' is a string"]),
+    (NODE.replace("small-node8", "nowhere-node"), ["unknown node 'nowhere-node'"]),
+    (TINY + '[axes]\ntp = [2, 4]\n', ["axis tp: tp=2 runs over the sockets of a node"]),
+])
+def test_bad_node_sweep_is_one_error_line(sweep_file, tmp_path: Path, text: str, needles: list[str]) -> None:
+    out = tmp_path / "r.csv"
+    assert_user_error(invoke("sweep", sweep_file(text), "--local", "-o", out, "--cache", tmp_path / "c"), *needles)
     assert not out.exists()
 
 
@@ -123,6 +137,32 @@ def test_ray_address_of_another_server_fails_fast(sweep_file, tmp_path: Path) ->
         server.shutdown()
     assert_user_error(result, "does not answer as Ray (gRPC) does")
     assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize(("answer", "what"), [
+    (b"\x8d", "an HTTP/2 proxy answering 404"),
+    (b"\x88@\x0bgrpc-status\x0212", "a gRPC server that does not know Ray's methods"),
+])
+def test_ray_address_of_an_http2_server_fails_fast(sweep_file, tmp_path: Path, answer: bytes, what: str) -> None:
+    """Something that speaks HTTP/2 but is not Ray (here, answering the probe's call on stream 1)."""
+    pytest.importorskip("ray")
+    import socketserver
+    import threading
+
+    from compiler.sweep.ray_backend import _frame
+
+    class Http2(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(4096)
+            self.request.sendall(_frame(4, 0, 0, b"") + _frame(1, 5, 1, answer))
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Http2) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        start = time.perf_counter()
+        result = invoke("sweep", sweep_file(TINY), "--ray", f"127.0.0.1:{server.server_address[1]}", "--cache", tmp_path / "c")
+        server.shutdown()
+    assert_user_error(result, "does not answer as Ray (gRPC) does")
+    assert time.perf_counter() - start < 20, what
 
 
 def test_malformed_ray_address(sweep_file, tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 
 from compiler.sweep import SweepError, expand, load_sweep
@@ -62,7 +65,7 @@ def test_random_sample_is_seeded_and_within_ranges(sweep_file) -> None:
 
 
 def test_workload_models_need_no_file(sweep_file) -> None:
-    spec = load_sweep(sweep_file('[sweep]\nchip = "sn40l"\n[[model]]\nworkload = "llama2-7b"\nphase = "prefill"\n'
+    spec = load_sweep(sweep_file('[sweep]\nnode = "sn40l-node8"\n[[model]]\nworkload = "llama2-7b"\nphase = "prefill"\n'
                                  'context = 2048\n[axes]\ntp = [1, 8]\n'))
     one, eight = expand(spec)
     assert one.model["tokens"] == 2048 and one.model["name"] == "llama2-7b prefill 2k x1"
@@ -115,3 +118,11 @@ def test_random_sample_of_lists_draws_distinct_grid_points(sweep_file) -> None:
     assert len({tuple(d.values()) for d in drawn}) == 5
     with pytest.raises(SweepError, match="samples = 7 but the axes have only 6 distinct points"):
         expand(load_sweep(sweep_file(head.replace("samples = 5", "samples = 7") + axes)))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "examples").glob("sweep*.toml")))
+def test_example_sweep_files_expand(name: str) -> None:
+    """The example files are sweeps as written: every axis and value checked, no work done."""
+    path = Path(__file__).parents[2] / "examples" / name
+    spec = load_sweep(path)
+    assert len(expand(spec)) == len(spec.models) * math.prod(len(values) for values in spec.axes.values())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler.sweep import load_sweep, run_sweep
-from compiler.sweep.ray_backend import LocalBackend, RayBackend
+from compiler.sweep.ray_backend import LocalBackend, RayBackend, probe
 from tests.sweep.conftest import TINY
 
 ray = pytest.importorskip("ray")
@@ -23,6 +23,7 @@ def test_sweep_on_local_ray_matches_in_process(sweep_file, tmp_path: Path) -> No
     try:
         assert ray.is_initialized()
         assert ray.cluster_resources()["CPU"] == 2
+        probe(ray.get_runtime_context().gcs_address)  # a live GCS passes the --ray probe
         on_ray = run_sweep(spec, tmp_path / "ray-cache", backend=backend, workers=2)
     finally:
         backend.close()

@@ -92,11 +92,6 @@ def test_pareto_front_per_model() -> None:
     assert [r["pareto"] for r in rows] == [True, True, False, True, False, True, False]
 
 
-def test_tp_on_a_model_file_fails_that_point(sweep_file, tmp_path: Path) -> None:
-    outcome = run_sweep(load_sweep(sweep_file(TINY + "[axes]\ntp = [2]\n")), tmp_path / "c", backend=LocalBackend())
-    assert "tensor-parallel sharding applies to bench workloads" in outcome.records[0]["error"]
-
-
 def test_expand_is_what_runs(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(sweep_file(TINY + AXES))
     assert [p.point_key for p in expand(spec)] == [p.point_key for p in run_sweep(
