@@ -582,7 +582,7 @@ def place_cmd(netlist: Path, chip: str, seconds: float, seed: int, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object: counts, timings and every row")
 def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, address: str | None, workers: int | None,
               local: bool, cache_dir: Path | None, as_json: bool) -> None:
-    """Compile and simulate every point of SWEEP.toml (models x chip fields x options); see docs/sweep.md."""
+    """Compile and simulate every point of SWEEP.toml (models x chip or node fields x options); see docs/sweep.md."""
     with user_errors():
         from compiler.sweep import expand, load_sweep, run_sweep
         from compiler.sweep.cache import default_cache_dir
