@@ -227,6 +227,16 @@ def rows_cycles(loop, opcode_name: str, units: int, chip) -> float:
     return ceil(prod(loop.grid) / max(1, units)) * per_tile
 
 
+def tile_overhead_cycles(tiles: int, units: int, overhead: float) -> float:
+    """What a stage's per-tile overhead (loop counter, credit check, DMA descriptor) costs it: each
+    of its units runs its own share of the tiles (a buffer rings its tiles round-robin over its
+    PMUs, a compute stage's tiles spread over its units, a load's over its AGCUs) and pays the
+    overhead for those alone, in parallel with the others: `ceil(tiles / units) x overhead`. The
+    event graph charges it (functional_sim/event_graph.py) and `rdu-allocate-units` prices tiles
+    by it (its balanced tile is the optimum of this overhead against one tile's fill per path)."""
+    return ceil(tiles / max(1, units)) * overhead
+
+
 def loop_cycles(loop, opcode_name: str, units: int, itemsize: int, chip) -> float | None:
     """The cycles a compute stage's tile loop costs its `units` units, or None when the loop has
     no cost of its own (`stream`, `whole`, and generators: the per-stream rate applies)."""

@@ -25,7 +25,7 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES, work_flops
-from bitstream_format.tiling import ELEMENTWISE_FAMILIES, compute_loop, loop_cycles
+from bitstream_format.tiling import ELEMENTWISE_FAMILIES, compute_loop, loop_cycles, tile_overhead_cycles
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError
@@ -155,7 +155,7 @@ def tile_plan(nbytes: int, units: int, chip: ChipSpec) -> tuple[int, int]:
 TILE_STEPS = tuple(2 ** (i / 4) for i in range(-16, 9))  # the sizes program_tile tries around the balanced tile
 
 
-def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float, rate: float,
+def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float, rate: float, consumer_units: int,
                  chip: ChipSpec) -> int | None:
     """The tile a PCU stage hands its result on in, chosen by the cost the event simulator
     charges for it, or None when the stage's tile loop does not depend on it. `base` is the
@@ -170,7 +170,8 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
     of the tile. So each candidate tile (the balanced one times 2^(i/4), i in -16..8, clamped as
     `balanced_tile` clamps) is priced by `bitstream_format.tiling.loop_cycles`, the function the
     simulator charges the loop with (functional_sim/tile_timing.py), plus what the simulator adds
-    per tile and per pipeline step: the PCU's and the buffer's `tile_overhead_cycles` per tile, a
+    per tile and per pipeline step: the PCU's and the consumer's per-tile overhead, each unit for
+    its share of the tiles (`bitstream_format.tiling.tile_overhead_cycles`), a
     step's wait before the first tile leaves (fill), and the tile's transfer `T / rate`. The
     cheapest wins; on a tie the balanced tile, else the largest. (Taking the largest tile within
     1% of the cheapest instead, for fewer tiles, cost the prefill layer 3%: stages within 1% of
@@ -192,7 +193,9 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
         if work is None:
             return None
         tiles = ceil(nbytes / tile)
-        return work + work / tiles + tiles * (chip.pcu.tile_overhead_cycles + overhead) + tile / rate
+        per_tile = tile_overhead_cycles(tiles, producer.unit_count, chip.pcu.tile_overhead_cycles) \
+            + tile_overhead_cycles(tiles, consumer_units, overhead)
+        return work + work / tiles + per_tile + tile / rate
 
     priced = {}
     for step in TILE_STEPS:
@@ -220,7 +223,7 @@ def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int
     overhead = max(unit_spec(chip, op.unit_kind).tile_overhead_cycles for op in ends)
     rate = chip.network.vector_link_bytes_per_cycle
     chosen = min(nbytes, balanced_tile(ceil(nbytes / paths), overhead, rate, chip))
-    chosen = min(nbytes, program_tile(producer, nbytes, chosen, overhead, rate, chip) or chosen)
+    chosen = min(nbytes, program_tile(producer, nbytes, chosen, overhead, rate, paths, chip) or chosen)
     return chosen if scale == 1.0 else max(1, min(nbytes, int(chosen * scale)))
 
 
@@ -305,7 +308,7 @@ class AllocateUnitsPass(ModulePass):
                     per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
                     producer = stage.input.owner
                     chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
-                                               chip.pmu.bytes_per_cycle, chip)
+                                               chip.pmu.bytes_per_cycle, units, chip)
                     if chosen_tile is not None:
                         per_unit, tile = min(chip.pmu.sram_bytes, 2 * chosen_tile), chosen_tile
                     if self.tile_bytes > 0 or self.tile_scale != 1.0:

@@ -4,6 +4,7 @@ tile program that overruns a PMU's SRAM is refused at compile time naming the st
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,12 +62,12 @@ def test_tile_bytes_16x_the_chosen_tile_is_refused_at_compile_time_naming_the_st
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    # the first stage whose tiles overrun its PMUs is named: here the buffer in front of the reshape
-    # (rdu-allocate-units); a stage that passes tiles through is named by rdu-tile
-    # (tests/ir/tile_stream_too_large.mlir)
-    assert lines[0].startswith(f"error: tile-bytes={16 * tile} tile-scale=1.0: buffer stage in kernel forward holds "
-                               f"two {16 * tile}-byte tiles over ")
-    assert lines[0].endswith("but a PMU has 65536 bytes of SRAM")
+    # the first stage whose tiles overrun its PMUs is named, by rdu-allocate-units (a buffer's two
+    # tiles) or rdu-tile (a buffer's ring, a stage that passes tiles through:
+    # tests/ir/tile_stream_too_large.mlir)
+    assert re.fullmatch(rf"error: (tile-bytes={16 * tile} tile-scale=1.0|rdu-tile): (buffer|reshape) stage in kernel "
+                        rf"forward .*{16 * tile}.* bytes per PMU, but a PMU (of chip 'small' )?has 65536 bytes of SRAM",
+                        lines[0]), lines[0]
     assert not out.exists()
 
 
@@ -103,13 +104,17 @@ def test_operand_reuse_sets_the_bytes_read_and_the_cycles(m):
 
 
 def test_a_matmul_without_operand_reuse_takes_longer_in_the_event_simulation(tmp_path):
-    decode_like = write(tmp_path, "row.py", PROJECTION.replace("randn(1000, 1024)", "randn(1, 1024)"))
-    bs = compile_model(decode_like, CompileOptions(chip="sn40l")).bitstream
+    """The compiled 1000 x 1024 projection with its tile program set to narrow 4 x 32 output tiles
+    (operand-bound: a K chunk's MACs take 683 cycles, its operands 1,028 with A's slab held and
+    1,152 without), once with A's slab held across the row of tiles and once without reuse: the
+    event simulation charges the missing reuse."""
+    bs = compile_model(write(tmp_path, "proj.py", PROJECTION), CompileOptions(chip="sn40l")).bitstream
     linear = next(s for s in bs.stages if s.opcode == "linear")
-    prog = bs.tile_program(linear.id)
-    assert prog.reuse in ("a", "b")
-    edited = decode(encode(bs))
-    edited.tiles = [replace(t, reuse="") if t.stage == linear.id else t for t in edited.tiles]
-    edited = decode(encode(edited))
-    base = simulate(bs, None, execute=False).cycles
-    assert simulate(edited, None, execute=False).cycles > base
+
+    def cycles(reuse: str) -> int:
+        edited = decode(encode(bs))
+        edited.tiles = [replace(t, grid=(1, 250, 32, 1), tile=(4, 32, 1024), reuse=reuse) if t.stage == linear.id else t
+                        for t in edited.tiles]
+        return simulate(decode(encode(edited)), None, execute=False).cycles
+
+    assert cycles("") > cycles("a")
