@@ -118,3 +118,26 @@ def test_a_matmul_without_operand_reuse_takes_longer_in_the_event_simulation(tmp
         return simulate(decode(encode(edited)), None, execute=False).cycles
 
     assert cycles("") > cycles("a")
+
+
+def test_each_unit_pays_the_tile_overhead_for_its_own_tiles(tmp_path):
+    """A buffer's ring spreads its tiles over its PMUs, each of which pays the per-tile overhead for
+    its own: halving the PMUs doubles the overhead in the stage's initiation interval (the event
+    graph charged every tile to the whole stage before, while the compiler's balanced tile and the
+    analytic model counted tiles per PMU)."""
+    from functional_sim.event_graph import kernel_graph
+
+    bs = compile_model(write(tmp_path, "proj.py", PROJECTION), CompileOptions(chip="sn40l")).bitstream
+    buffer = max((s for s in bs.stages if s.opcode == "buffer"), key=lambda s: len(s.sites))
+    units, tiles = len(buffer.sites), -(-bs.stream(buffer.outputs[0]).nbytes // bs.stream(buffer.outputs[0]).tile_bytes)
+    assert units >= 4 and tiles > units
+
+    def overhead_in_interval(stage_sites) -> float:
+        edited = replace(bs, stages=[replace(s, sites=stage_sites) if s.id == buffer.id else s for s in bs.stages])
+        g = kernel_graph(edited, SN40L, edited.kernels[0])
+        i = g.stage_ids.index(buffer.id)
+        return g.interval[i] * g.steps[i] - stage_tiling(edited, SN40L, edited.stage(buffer.id)).work
+
+    overhead = SN40L.pmu.tile_overhead_cycles
+    assert overhead_in_interval(buffer.sites) == pytest.approx(overhead * -(-tiles // units))
+    assert overhead_in_interval(buffer.sites[: units // 2]) == pytest.approx(overhead * -(-tiles // (units // 2)))
