@@ -10,7 +10,8 @@ proves every kernel finishes, so a deadlock here is a bug):
   kernel keeps half its sites (edited in the bitstream; routes unchanged);
 * `tiles xS`: every tile size the compiler chooses multiplied by S (`tile-scale`, recompiled, so
   FIFO depths are re-sized for the new tile counts); 1/16 and 16x are the perturbations, the other
-  scales locate the best tile size tried;
+  scales (1/4, 1/2, 2, 4) locate the best tile size tried; a scale the compiler refuses (SRAM) is
+  reported as `rejected` and is not a candidate;
 * `fifo depth N`: every FIFO forced to N tiles (`--fifo-depth N`); a deadlock is reported as such;
 * `largest weight in DDR`: the largest weight tensor moved to DDR (edited in the bitstream).
 
@@ -39,7 +40,7 @@ from functional_sim import SimulationError, simulate
 
 CONTEXT = 4096
 PHASES = ("decode", "prefill")
-TILE_SCALES = (1 / 16, 1 / 4, 1.0, 4.0, 16.0)
+TILE_SCALES = (1 / 16, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 16.0)
 FIFO_DEPTHS = (1, 2)
 
 
