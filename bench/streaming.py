@@ -93,6 +93,7 @@ def run(selected: list[tuple[str, DecoderShape, str, int | None]], launches: lis
             if "O0" in row and "O1" in row:
                 row["speedup"] = row["O0"]["cycles"] / row["O1"]["cycles"]
             rows.append(row)
+            print(f"[bench.streaming] row {json.dumps(row)}", file=sys.stderr, flush=True)  # kept if a later row is cut short
     return rows
 
 
