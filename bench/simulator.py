@@ -1,7 +1,7 @@
 """Simulator speed and the two timing engines side by side: `python -m bench.simulator --json`.
 
     python -m bench.simulator --json [--workload prefill|decode|both] [--bitstream P] [--decode-bitstream P]
-                                     [--no-reuse] [--examples] [--max-steps N]
+                                     [--no-reuse] [--examples] [--functional] [--max-steps N]
 
 The main figures are timing-only simulations of the 32-layer Llama-3-8B shapes on sn40l with the
 event engine (FIFOs held to the depths the compiler configured), against the 60 s target each: `prefill` is `examples/llama3_8b_shapes.py` (the HF
@@ -15,7 +15,9 @@ run with every kernel simulated on its own and checks that its cycles are the sa
 compiled once (about 40-80 s each) and reused if the files exist. `--max-steps N` also times the
 grouped-tile run (`functional_sim.event_graph`) and reports its cycle difference. `--examples`
 adds the cycles of `examples/attention.py` and `examples/llama.py` on sn40l and small under both
-engines. Timing targets live here, never in tests. JSON to stdout, progress to stderr.
+engines. `--functional` times the functional simulation (outputs computed by the tile machine)
+of each bundled HF example (`HF_EXAMPLES`) against the 2 s target, with its largest difference
+from PyTorch. Timing targets live here, never in tests. JSON to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -135,6 +137,33 @@ def examples() -> list[dict[str, Any]]:
     return rows
 
 
+HF_EXAMPLES = ("llama", "mixtral", "qwen2")  # the bundled Hugging Face models with weights (llama3_8b_shapes is shapes-only)
+FUNCTIONAL_TARGET_SECONDS = 2.0
+
+
+def functional_examples(chip: str = "sn40l") -> list[dict[str, Any]]:
+    """Functional simulation (the tile machine, outputs computed) of each bundled HF example,
+    against the 2 s target: wall and CPU seconds of `simulate` with its inputs, compile excluded,
+    and the largest difference from PyTorch's outputs."""
+    import numpy as np
+
+    from compiler.compare import compare_outputs, eager_leaves
+    from compiler.driver import CompileOptions, compile_model
+
+    rows = []
+    for name in HF_EXAMPLES:
+        print(f"compiling examples/{name}.py for {chip} ...", file=sys.stderr)
+        compiled = compile_model(ROOT / "examples" / f"{name}.py", CompileOptions(chip=chip))
+        inputs = [np.asarray(x.detach().numpy()) for x in compiled.loaded.inputs]
+        result, seconds, cpu = _timed(lambda: simulate(compiled.bitstream, inputs))
+        compared = compare_outputs(result.outputs, eager_leaves(compiled.eager_outputs))
+        rows.append({"example": name, "chip": chip, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+                     "target_seconds": FUNCTIONAL_TARGET_SECONDS, "within_target": seconds <= FUNCTIONAL_TARGET_SECONDS,
+                     "matches_torch": all(c.allclose for c in compared),
+                     "max_abs_error_vs_torch": max(c.max_abs_error for c in compared)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.simulator", description=__doc__.splitlines()[0])
     ap.add_argument("--workload", choices=["prefill", "decode", "both"], default="both")
@@ -143,6 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-reuse", action="store_true", help="also time every kernel simulated on its own")
     ap.add_argument("--examples", action="store_true", help="also compile and time the attention and llama examples")
     ap.add_argument("--max-steps", type=int, default=None, help="also time the grouped-tile run with this many steps")
+    ap.add_argument("--functional", action="store_true",
+                    help="also time the functional simulation of each bundled HF example (target 2 s each)")
     ap.add_argument("--json", action="store_true", help="print JSON (the default output anyway)")
     args = ap.parse_args(argv)
     report: dict[str, Any] = {}
@@ -152,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         report["llama3_8b_decode"] = time_engines(decode_bitstream(args.decode_bitstream), args.max_steps, args.no_reuse)
     if args.examples:
         report["examples"] = examples()
+    if args.functional:
+        report["functional"] = functional_examples()
     print(json.dumps(report, indent=2))
 
 

@@ -13,6 +13,13 @@ derives shapes and loops from them, never below one vector (`lanes` elements):
 * `whole`: ops that cannot stream (layout changes of the last axis, gathers, sorts, scatters,
   reductions over leading dims...): one tile, the whole value, spread over the stage's PMUs.
 * `stream`: loads, stores and buffers move the value in tiles of the stream's bytes.
+
+It also holds the one cost of a tile loop (`loop_cycles`: `matmul_cycles`, `rows_cycles`), the
+cycles a stage's units spend on its loop. The event simulator charges it
+(functional_sim/tile_timing.py) and `rdu-allocate-units` chooses tile sizes by it
+(`passes.allocate_units.program_tile`), so the compiler minimises the cost the simulator
+charges, not a near-copy of it. `chip` is a `chip_model.ChipSpec` (read by attribute: this
+package does not import the chip model).
 """
 
 from __future__ import annotations
@@ -153,6 +160,92 @@ def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs
         size = _itemsize(a_dtype)
         return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size)
     return whole_loop(out_shape)
+
+
+def matmul_cycles(loop, units: int, itemsize: int, chip) -> float:
+    """Cycles of an output-stationary matmul tile loop (`TileLoop` or `TileProgram` of kind
+    matmul) spread over `units` PCUs.
+
+    The PCU's lanes x stages multiply-accumulators take a tile's `nt` columns on the lanes and its
+    `mt x kt` (row, k) pairs down the stages (a dot product pipelined across the stages, so a
+    one-row decode tile still fills them): a K chunk costs `ceil(nt/lanes) * ceil(mt*kt/stages)`
+    cycles, or longer when its operands arrive slower. Operands come from PMU SRAM at the PMU's
+    bytes per cycle, and the dataflow sets how many bytes: the streamed operand's `kt x (nt or
+    mt)` slab every chunk; the reused operand (`reuse` "a" or "b") once per reuse window, the row
+    of output tiles that shares it; with no reuse (`reuse` "") both slabs every chunk. A tile pays
+    the PCU's fill/drain latency once (its K loop accumulates in place) and tiles run in whole
+    rounds over the stage's PCUs, `ceil(tiles / units)`: a tile count just above a multiple of the
+    PCUs leaves most of them idle in the last round, which is why the tile size matters here."""
+    batch, m_tiles, n_tiles, k_tiles = (tuple(loop.grid) + (1, 1, 1, 1))[:4]
+    mt, nt, kt = (tuple(loop.tile) + (1, 1, 1))[:3]
+    pcu = chip.pcu
+    macs = ceil(nt / pcu.lanes) * ceil(mt * kt / pcu.stages)  # one kt chunk
+    per_chunk = operand_bytes_per_chunk(loop, itemsize)
+    per_tile = k_tiles * max(macs, per_chunk / chip.pmu.bytes_per_cycle) + pcu.latency_cycles
+    return ceil(batch * m_tiles * n_tiles / max(1, units)) * per_tile
+
+
+def operand_bytes_per_chunk(loop, itemsize: int) -> float:
+    """PMU bytes one K chunk of a matmul tile reads, averaged over the reuse window (see
+    `matmul_cycles`)."""
+    _, m_tiles, n_tiles, _ = (tuple(loop.grid) + (1, 1, 1, 1))[:4]
+    mt, nt, kt = (tuple(loop.tile) + (1, 1, 1))[:3]
+    if loop.reuse == "a":  # A's mt x kt slab held across the row of n tiles; B's streamed
+        return (nt * kt + mt * kt / max(1, n_tiles)) * itemsize
+    if loop.reuse == "b":
+        return (mt * kt + nt * kt / max(1, m_tiles)) * itemsize
+    return (mt + nt) * kt * itemsize
+
+
+def matmul_operand_reads(loop, itemsize: int) -> tuple[int, int]:
+    """(A, B) bytes the loop reads from its operand buffers in all: the held operand once, the
+    streamed one once per output tile row (column) that needs it, both per tile without reuse."""
+    batch, m_tiles, n_tiles, k_tiles = (tuple(loop.grid) + (1, 1, 1, 1))[:4]
+    mt, nt, kt = (tuple(loop.tile) + (1, 1, 1))[:3]
+    a_once = batch * m_tiles * mt * k_tiles * kt * itemsize  # (padded to whole tiles)
+    b_once = batch * n_tiles * nt * k_tiles * kt * itemsize
+    if loop.reuse == "a":
+        return a_once, b_once * m_tiles
+    if loop.reuse == "b":
+        return a_once * n_tiles, b_once
+    return a_once * n_tiles, b_once * m_tiles
+
+
+def rows_cycles(loop, opcode_name: str, units: int, chip) -> float:
+    """Cycles of a rows tile loop spread over `units` units: `ceil(r*c/lanes)` vectors per tile
+    times the op's passes through the stage pipeline (one more for a two-pass reduction, which
+    reads the row's chunks again to normalise), transcendentals at their own rate, in whole rounds
+    of tiles over the units."""
+    op, pcu = OPCODES[opcode_name], chip.pcu
+    r, c = (tuple(loop.tile) + (1, 1))[:2]
+    passes = max(1, ceil(op.flops_per_element / pcu.stages))
+    if loop.reduce == "two-pass":
+        passes += 1
+    per_tile = ceil(r * c / pcu.lanes) * passes
+    if op.transcendental and pcu.transcendentals_per_cycle:
+        per_tile = max(per_tile, ceil(r * c / pcu.transcendentals_per_cycle))
+    return ceil(prod(loop.grid) / max(1, units)) * per_tile
+
+
+def tile_overhead_cycles(tiles: int, units: int, overhead: float) -> float:
+    """What a stage's per-tile overhead (loop counter, credit check, DMA descriptor) costs it: each
+    of its units runs its own share of the tiles (a buffer rings its tiles round-robin over its
+    PMUs, a compute stage's tiles spread over its units, a load's over its AGCUs) and pays the
+    overhead for those alone, in parallel with the others: `ceil(tiles / units) x overhead`. The
+    event graph charges it (functional_sim/event_graph.py) and `rdu-allocate-units` prices tiles
+    by it (its balanced tile is the optimum of this overhead against one tile's fill per path)."""
+    return ceil(tiles / max(1, units)) * overhead
+
+
+def loop_cycles(loop, opcode_name: str, units: int, itemsize: int, chip) -> float | None:
+    """The cycles a compute stage's tile loop costs its `units` units, or None when the loop has
+    no cost of its own (`stream`, `whole`, and generators: the per-stream rate applies)."""
+    family = OPCODES[opcode_name].family
+    if loop.kind == "matmul":
+        return matmul_cycles(loop, units, itemsize, chip)
+    if loop.kind == "rows" and family not in ("matmul", "generate"):
+        return rows_cycles(loop, opcode_name, units, chip)
+    return None
 
 
 def default_tile_programs(bs, lanes: int, sram_bytes: int) -> list:

@@ -156,18 +156,25 @@ def _check_stage(
 
 
 def _check_kernel_sites(bs: Bitstream, chip: ChipSpec, k: KernelEntry) -> None:
+    """SRAM first by stage (a stage that alone overruns its PMUs is the one to name, e.g. a tile
+    forced 16x larger), then by PMU, naming the stages that share it; then one stage per site."""
     claimed: dict[tuple[int, int], int] = {}
-    sram: dict[tuple[int, int], int] = defaultdict(int)
+    sram: dict[tuple[int, int], list[StageConfig]] = defaultdict(list)
+    capacity = chip.pmu.sram_bytes
     for sid in k.stages:
         s = bs.stage(sid)
         if s.unit == "pmu":
+            if s.buffer_bytes > capacity:
+                raise SimulationError(f"kernel {k.name!r}: {stage_name(s)} holds {s.buffer_bytes} bytes of SRAM on "
+                                      f"each of its {len(s.sites)} PMU(s), but a PMU holds {capacity}")
             for xy in s.sites:
-                sram[tuple(xy)] += s.buffer_bytes
-    for xy, used in sram.items():
-        if used > chip.pmu.sram_bytes:
-            raise SimulationError(
-                f"kernel {k.name!r}: PMU {xy} is asked for {used} bytes of SRAM but holds {chip.pmu.sram_bytes}"
-            )
+                sram[tuple(xy)].append(s)
+    for xy, users in sram.items():
+        used = sum(s.buffer_bytes for s in users)
+        if used > capacity:
+            by = ", ".join(f"{stage_name(s)} {s.buffer_bytes}" for s in users)
+            raise SimulationError(f"kernel {k.name!r}: PMU {xy} is asked for {used} bytes of SRAM but holds "
+                                  f"{capacity} ({by})")
     for sid in k.stages:
         for xy in bs.stage(sid).sites:
             xy = tuple(xy)

@@ -8,7 +8,8 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
   needs `ceil((j+1)·T/steps)` tiles of an input of `T` tiles and has produced
   `floor((j+1)·T/steps)` tiles of an output, so a reduction to one tile emits it at its last step.
 * A step costs the stage's work today (`timing.stage_work_cycles`, already divided over its
-  units) divided by its steps, plus the unit kind's per-tile overhead: that is the initiation
+  units) and the unit kind's per-tile overhead (each unit pays it for its own share of the tiles,
+  `bitstream_format.tiling.tile_overhead_cycles`), divided by its steps: that is the initiation
   interval; the unit's latency is paid between a step's start and its tiles leaving.
 * Every (stream, destination) pair is a FIFO. Its capacity in tiles is the stream's `fifo_depth`,
   the credits the compiler configured (rdu-allocate-units, deepened by rdu-size-fifos on
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from math import ceil
 
 from bitstream_format import Bitstream, KernelEntry, StreamEntry
+from bitstream_format.tiling import tile_overhead_cycles
 from chip_model import ChipSpec
 
 from functional_sim.bandwidth import MIN_WINDOW
@@ -194,7 +196,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         g.stage_units.append(s.unit)
         g.stage_sites.append(tuple(s.sites))
         g.steps.append(steps)
-        g.interval.append((tiling.work + overhead * single) / steps)
+        g.interval.append((tiling.work + tile_overhead_cycles(single, len(s.sites), overhead)) / steps)
         g.latency.append(float(latency))
         g.tier_of.append(tier)
         g.tier_occupancy.append(occupancy)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from math import ceil
 
 from bitstream_format import Bitstream, StageConfig, StreamEntry, TileProgram, itemsize, opcode
+from bitstream_format.tiling import matmul_cycles, rows_cycles
 from chip_model import ChipSpec
 
 from functional_sim.timing import stage_work_cycles
@@ -44,30 +45,14 @@ class StageTiling:
 
 
 def matmul_work(chip: ChipSpec, prog: TileProgram, units: int, elem: int) -> float:
-    """Cycles of an output-stationary matmul tile loop spread over `units` PCUs."""
-    batch, m_tiles, n_tiles, k_tiles = (tuple(prog.grid) + (1, 1, 1, 1))[:4]
-    mt, nt, kt = (tuple(prog.tile) + (1, 1, 1))[:3]
-    pcu, pmu = chip.pcu, chip.pmu
-    macs = ceil(nt / pcu.lanes) * ceil(mt * kt / pcu.stages)  # one kt chunk
-    streamed, held = (nt, mt) if prog.reuse == "a" else (mt, nt)
-    window = n_tiles if prog.reuse == "a" else m_tiles  # output tiles that share the held slab
-    operand = (streamed * kt + held * kt / max(1, window)) * elem / pmu.bytes_per_cycle
-    per_tile = k_tiles * max(macs, operand) + pcu.latency_cycles
-    tiles = batch * m_tiles * n_tiles
-    return ceil(tiles / units) * per_tile
+    """Cycles of an output-stationary matmul tile loop spread over `units` PCUs: the one cost the
+    compiler also chooses tiles by (`bitstream_format.tiling.matmul_cycles`)."""
+    return matmul_cycles(prog, units, elem, chip)
 
 
 def rows_work(chip: ChipSpec, s: StageConfig, prog: TileProgram, units: int) -> float:
-    """Cycles of a rows tile loop spread over `units` units."""
-    op, pcu = opcode(s.opcode), chip.pcu
-    r, c = (tuple(prog.tile) + (1, 1))[:2]
-    passes = max(1, ceil(op.flops_per_element / pcu.stages))
-    if prog.reduce == "two-pass":
-        passes += 1  # the normalising pass reads the row's chunks again
-    per_tile = ceil(r * c / pcu.lanes) * passes
-    if op.transcendental and pcu.transcendentals_per_cycle:
-        per_tile = max(per_tile, ceil(r * c / pcu.transcendentals_per_cycle))
-    return ceil(prog.trip_count / units) * per_tile
+    """Cycles of a rows tile loop spread over `units` units (`bitstream_format.tiling.rows_cycles`)."""
+    return rows_cycles(prog, s.opcode, units, chip)
 
 
 def stage_tiling(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> StageTiling:

@@ -52,6 +52,14 @@ def stage_label(kernel: rdu.KernelOp, stage: rdu.StageOp) -> str:
     return f"{what} stage in kernel {kernel.sym_name.data}" + (f" ({source})" if source else "")
 
 
+def fits(kernel: rdu.KernelOp, stage: rdu.StageOp, held: int, what: str, chip: ChipSpec) -> None:
+    """A PMU stage's tile program must fit its PMUs' SRAM: one `error:` line naming the stage, what
+    it holds and the PMU's capacity (a forced `--tile-bytes` or `tile-scale` can ask for more)."""
+    if held > chip.pmu.sram_bytes:
+        raise CapacityError(f"rdu-tile: {stage_label(kernel, stage)} {what}, {held} bytes per PMU, but a PMU of "
+                            f"chip {chip.name!r} has {chip.pmu.sram_bytes} bytes of SRAM")
+
+
 @dataclass(frozen=True)
 class TilePass(ModulePass):
     name = "rdu-tile"
@@ -95,10 +103,8 @@ class TilePass(ModulePass):
             depth = min(stage.depth_list()[0], tiles)
             slots = max(1, ceil(depth / stage.unit_count))
             held = max(stage.bytes.value.data, slots * tile)
-            if held > chip.pmu.sram_bytes:
-                raise CapacityError(f"rdu-tile: the buffer in kernel {kernel.sym_name.data} rings {slots} tiles of "
-                                    f"{tile} bytes on each of its {stage.unit_count} PMU(s), {held} bytes, but a PMU "
-                                    f"holds {chip.pmu.sram_bytes}")
+            fits(kernel, stage, held, f"rings {slots} tile(s) of {tile} bytes on each of its {stage.unit_count} PMU(s)",
+                 chip)
             stage.bytes = IntegerAttr(held, i64)
             stage.tile_loop = _attr(loop)
             stage.sram = SramAttr(0, held, slots, tile)
@@ -117,6 +123,8 @@ class TilePass(ModulePass):
             return
         if loop.kind == "stream":  # double-buffered tiles passing through
             held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * loop.tile[0])
+            fits(kernel, stage, held, f"holds two {loop.tile[0]}-byte tiles on each of its {stage.unit_count} PMU(s)",
+                 chip)
             stage.bytes = IntegerAttr(held, i64)
             stage.sram = SramAttr(0, held, 2, loop.tile[0])
             return
@@ -125,6 +133,7 @@ class TilePass(ModulePass):
         spread = max(1, ceil(largest / stage.unit_count))  # ... over the stage's PMUs
         chunk = min(spread, chip.pmu.sram_bytes)  # more than the PMUs hold passes through them in waves
         held = max(stage.bytes.value.data if stage.bytes is not None else 0, chunk)
+        fits(kernel, stage, held, f"holds its whole input on each of its {stage.unit_count} PMU(s)", chip)
         stage.bytes = IntegerAttr(held, i64)
         stage.sram = SramAttr(0, held, 1, chunk)
 

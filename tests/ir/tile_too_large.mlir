@@ -9,4 +9,4 @@ builtin.module attributes {rdu.target = #rdu.target<"small">} {
   }
 }
 
-// CHECK: error: rdu-tile: the buffer in kernel k0 rings 16 tiles of 16384 bytes on each of its 1 PMU(s), 262144 bytes, but a PMU holds 65536
+// CHECK: error: rdu-tile: buffer stage in kernel k0 rings 16 tile(s) of 16384 bytes on each of its 1 PMU(s), 262144 bytes per PMU, but a PMU of chip 'small' has 65536 bytes of SRAM

@@ -20,9 +20,10 @@ def unary_program(pb: ProgramBuilder, op: str = "neg", **stage_kw) -> ProgramBui
 ONES = [np.ones((4, 8), np.float32)]
 
 
-def test_sram_overflow_names_site_bytes_and_capacity(pb):
+def test_sram_overflow_names_the_stage_its_bytes_and_capacity(pb):
     unary_program(pb, "buffer", buffer_bytes=70_000)
-    with pytest.raises(SimulationError, match=r"PMU \(1, 0\) is asked for 70000 bytes of SRAM but holds 65536"):
+    with pytest.raises(SimulationError, match=r"^kernel 'k0': stage 'buffer1' \(id 1, buffer\) holds 70000 bytes of SRAM "
+                                              r"on each of its 1 PMU\(s\), but a PMU holds 65536$"):
         simulate(pb.build(), ONES)
 
 
@@ -31,7 +32,8 @@ def test_sram_is_summed_over_stages_sharing_a_pmu(pb):
     k = pb.kernel("k0")
     s = k.op("buffer", k.load(x), out=("f32", (4,)), buffer_bytes=40_000, sites=((1, 0),))
     k.op("buffer", s, out=("f32", (4,)), buffer_bytes=40_000, sites=((1, 0),))
-    with pytest.raises(SimulationError, match=r"PMU \(1, 0\) is asked for 80000 bytes"):
+    with pytest.raises(SimulationError, match=r"PMU \(1, 0\) is asked for 80000 bytes of SRAM but holds 65536 "
+                                              r"\(stage 'buffer1' \(id 1, buffer\) 40000, stage 'buffer2' \(id 2, buffer\) 40000\)$"):
         simulate(pb.build(), [], execute=False)
 
 
