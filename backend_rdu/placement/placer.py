@@ -64,7 +64,9 @@ def long_run_hotter(movable: int) -> float:
     grown apart, islands of units far from their nets) and the hotter a long run must be to
     rearrange it: at 2,000 units / 30 s, 8x beat 2x on all five generators (pins23 1.24 -> 1.20,
     multipin 1.26 -> 1.25, clustered 1.23 -> 1.21, mixed 1.32 -> 1.27, geometric 1.58 -> 1.57;
-    one seed) and 16x lost to 8x; at 1,000 units / 10 s 4x against 2x was mixed (pins23 lost)."""
+    one seed) and 16x lost to 8x; at 1,000 units / 10 s 4x against 2x was mixed (pins23 lost).
+    Over three more seeds it won 14 of 15 runs; clustered lost one (1.272x -> 1.329x, where 2x and
+    4x give 1.26x): see docs/placement.md."""
     share = min(max((movable - SMALL_UNITS) / (LARGE_UNITS - SMALL_UNITS), 0.0), 1.0)
     return LONG_RUN_HOTTER * (LARGE_RUN_HOTTER / LONG_RUN_HOTTER) ** share
 
