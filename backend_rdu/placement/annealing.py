@@ -152,6 +152,12 @@ class Annealer:
         tx, ty = np.clip(tx, 0, self.columns - 1), np.clip(ty, 0, self.rows - 1)
         targets = p.site_at[tx, ty]
         kinds = p.unit_kind[units]
+        # a target of another kind (half of them on a checkerboard) steps one column aside
+        wrong = (targets < 0) | (p.site_kind[np.maximum(targets, 0)] != kinds)
+        if wrong.any():
+            side = np.clip(tx[wrong] + rng.choice((-1, 1), size=int(wrong.sum())), 0, self.columns - 1)
+            aside = p.site_at[side, ty[wrong]]
+            targets[wrong] = np.where(aside >= 0, aside, targets[wrong])
         for k, sites in enumerate(self.kind_sites):
             if len(sites) < FEW_SITES:
                 few = kinds == k
