@@ -76,3 +76,22 @@ def test_a_forced_depth_wins():
     depths = {d for k in rdu.kernels(module) for s in k.stages() for d in s.depth_list()}
     assert depths == {2}
     assert not any("rdu.route_credits" in s.attributes for k in rdu.kernels(module) for s in k.stages())
+
+
+def test_sram_that_cannot_hold_the_round_trip_limits_the_credits_and_the_ir_says_so():
+    from dataclasses import replace
+
+    from passes.size_fifos_for_routes import SizeFifosForRoutesPass
+    from passes.tile import TilePass
+
+    module = compiled(sized=False)
+    chip = load_chip("sn40l")
+    kernel = rdu.kernels(module)[0]
+    stage = next(s for s in kernel.stages() if isinstance(s, rdu.ComputeOp) and route_credits(chip, s, 0).needed > 5)
+    tile = stage.tile_list()[0]
+    small = replace(chip, pmu=replace(chip.pmu, sram_bytes=5 * tile))  # a reader's input buffer of 5 tiles
+    needed = route_credits(small, stage, 0).needed
+    SizeFifosForRoutesPass().size(kernel, stage, small, TilePass())
+    assert stage.depth_list() == [5] and needed > 5
+    assert list(stage.attributes["rdu.route_credits_sram_limited"].get_values()) == [5]
+    assert list(stage.attributes["rdu.route_credits"].get_values()) == [needed]
