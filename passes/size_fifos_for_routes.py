@@ -19,7 +19,8 @@ placement, so this pass runs after rdu-route and raises each stream's depth to
 (`2L x rate` bytes are in flight over a round trip; the one more is the tile arriving while the
 credit travels), where `L` is the route's latency to the farthest reader (hops x hop latency plus
 die crossings, as the event engine charges it), `rate` the bytes per cycle of the stream's paths
-(link rate x min(producer units, largest reader's units)) and `tile` the stream's tile. A depth
+(link rate x min(producer units, largest reader's units)), for a load no more than its share of
+its memory tier (`memory_share`), and `tile` the stream's tile. A depth
 already larger (liveness, prefetch) stays: it covers the round trip too. A FIFO never holds more
 than its value's tiles.
 
@@ -68,6 +69,20 @@ def link_rate(chip: ChipSpec, network: str) -> int:
     return net.vector_link_bytes_per_cycle if network == "vector" else net.scalar_link_bytes_per_cycle
 
 
+def memory_share(chip: ChipSpec, stage: rdu.StageOp, nbytes: int) -> float:
+    """Bytes per cycle a load streams at when its tier serves every load of the kernel at once:
+    its part of the tier's rate, in proportion to its bytes (they all finish together when the
+    tier bounds the kernel); unbounded for any other stage. Credits beyond this rate buy nothing
+    but a head start, and a load that runs ahead of its share takes the tier from the loads the
+    kernel needs first (the 70B decode layer lost 9,000 cycles of fill to it at link rate)."""
+    if not isinstance(stage, rdu.LoadOp):
+        return float("inf")
+    tier = stage.tensor.owner.tier_name
+    loads = [s for s in stage.parent_op().stages() if isinstance(s, rdu.LoadOp) and s.tensor.owner.tier_name == tier]
+    total = sum(value_bytes(s.result.type) for s in loads) or 1
+    return chip.tier(tier).bytes_per_second / chip.clock_hz * nbytes / total
+
+
 @dataclass(frozen=True)
 class RouteCredits:
     """One stream's round trip and the credits it needs (`needed`), and what SRAM holds (`limit`)."""
@@ -93,7 +108,7 @@ def route_credits(chip: ChipSpec, stage: rdu.StageOp, port: int) -> RouteCredits
     tile_bytes = nbytes / tiles
     latency = max(route_latency(chip, route, i) for i in range(len(readers)))
     paths = max(1, min(stage.unit_count, max(c.unit_count for c in readers)))
-    rate = link_rate(chip, route.network) * paths
+    rate = min(link_rate(chip, route.network) * paths, memory_share(chip, stage, nbytes))
     needed = min(tiles, ceil(2 * latency * rate / tile_bytes) + 1)
     sram = chip.pmu.sram_bytes
     if isinstance(stage, rdu.BufferOp):  # its ring: whole slots on each of its PMUs
