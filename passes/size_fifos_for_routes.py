@@ -129,6 +129,7 @@ class SizeFifosForRoutesPass(ModulePass):
             return  # an experiment's forced depth wins
         from passes.tile import TilePass
 
+        tile_pass = TilePass()
         for kernel in rdu.kernels(module):
             for stage in kernel.stages():
                 if not stage.results:
@@ -136,7 +137,7 @@ class SizeFifosForRoutesPass(ModulePass):
                 if stage.routes is None or stage.depths is None or stage.tiles is None:
                     raise PassOrderError(f"rdu-size-fifos-for-routes: {stage.name} in kernel {kernel.sym_name.data} "
                                          "has no routes: run rdu-route first")
-                self.size(kernel, stage, chip, TilePass())
+                self.size(kernel, stage, chip, tile_pass)
 
     def size(self, kernel: rdu.KernelOp, stage: rdu.StageOp, chip: ChipSpec, tile_pass) -> None:
         depths = stage.depth_list()
@@ -144,9 +145,8 @@ class SizeFifosForRoutesPass(ModulePass):
         changed = False
         for port in range(len(stage.results)):
             credits = route_credits(chip, stage, port)
-            if credits is None:
-                trips.append(0), needs.append(0), limited.append(0)
-                continue
+            if credits is None:  # no reader, or one tile: nothing to overlap
+                credits = RouteCredits(0, 0, 0)
             trips.append(credits.round_trip)
             needs.append(credits.needed)
             depth = max(depths[port], min(credits.needed, credits.limit))

@@ -95,3 +95,15 @@ def test_sram_that_cannot_hold_the_round_trip_limits_the_credits_and_the_ir_says
     assert stage.depth_list() == [5] and needed > 5
     assert list(stage.attributes["rdu.route_credits_sram_limited"].get_values()) == [5]
     assert list(stage.attributes["rdu.route_credits"].get_values()) == [needed]
+
+
+def test_loads_stream_at_their_share_of_the_tier_and_the_shares_add_up_to_it():
+    from dialects.types import value_bytes
+    from passes.size_fifos_for_routes import memory_share
+
+    chip = load_chip("sn40l")
+    kernel = rdu.kernels(compiled(sized=True))[0]
+    loads = [s for s in kernel.stages() if isinstance(s, rdu.LoadOp)]
+    shares = [memory_share(chip, s, value_bytes(s.result.type)) for s in loads]
+    assert sum(shares) == pytest.approx(chip.tier("hbm").bytes_per_second / chip.clock_hz)
+    assert memory_share(chip, next(s for s in kernel.stages() if isinstance(s, rdu.ComputeOp)), 1) == float("inf")
