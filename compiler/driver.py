@@ -29,9 +29,9 @@ from passes.registry import apply_pipeline, parse_pipeline, verifying_callback
 
 OPT_PIPELINES = {
     0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
-       "rdu-place{{{place}}},rdu-route,rdu-section",
+       "rdu-place{{{place}}},rdu-route,rdu-size-fifos-for-routes,rdu-section",
     1: "rdu-target{{chip={chip}}},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
-       "rdu-place{{{place}}},rdu-route,rdu-section",
+       "rdu-place{{{place}}},rdu-route,rdu-size-fifos-for-routes,rdu-section",
 }
 PLACERS = ("cpsat", "cycles", "greedy", "random")
 

@@ -16,7 +16,10 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
   reconvergent paths); checks reject a depth of zero before anything runs.
 * A tile crosses the stream's path at `link bytes/cycle × paths` (paths = min(source units,
   largest destination units), as in the analytic model) and reaches each destination after the
-  route's latency (hops and die crossings); the credit takes the same latency back.
+  route's latency (hops and die crossings); the credit takes the same latency back: credits are
+  end to end (a tile enters the network only with a slot reserved at its destination; the RDN's
+  per-hop flow control only guards switch buffers), so a FIFO must cover its route's round trip,
+  which rdu-size-fifos-for-routes sizes it for (docs/simulator.md, "Credits are end to end").
 * Shared resources: a routed link used by two or more streams of the kernel (each path of a stream
   carries `1/paths` of its bytes), each memory tier (all loads and stores of the kernel) and the
   socket's peer links (all collective stages of the kernel: two collectives at once share them;

@@ -72,6 +72,12 @@ def _size_fifos() -> type[ModulePass]:
     return SizeFifosPass
 
 
+def _size_fifos_for_routes() -> type[ModulePass]:
+    from passes.size_fifos_for_routes import SizeFifosForRoutesPass
+
+    return SizeFifosForRoutesPass
+
+
 def _tile() -> type[ModulePass]:
     from passes.tile import TilePass
 
@@ -139,6 +145,7 @@ PASSES: dict[str, PassLoader] = {
     "rdu-tile": _tile,
     "rdu-place": _place,
     "rdu-route": _route,
+    "rdu-size-fifos-for-routes": _size_fifos_for_routes,
     "rdu-section": _section,
 }
 """rducc's own passes. xDSL's generic passes are added by `all_passes`."""
@@ -153,6 +160,7 @@ INPUT_IR: dict[str, InputIR] = {
     "rdu-tile": RDU_IR,
     "rdu-place": RDU_IR,
     "rdu-route": RDU_IR,
+    "rdu-size-fifos-for-routes": RDU_IR,
     "rdu-section": RDU_IR,
 }
 """The IR each rducc pass runs on (checked before it runs); passes not listed are not checked."""

@@ -45,7 +45,9 @@ engine's `fifo_credits`): the analysis counts them as one step with those FIFOs,
 around one is given the whole value on its short path, or spilled.
 
 `depth=N` (> 0) skips the analysis and forces every FIFO to N tiles (an experiment knob: N=1
-deadlocks most programs on purpose; the simulator then names the wait-for cycle).
+deadlocks most programs on purpose; the simulator then names the wait-for cycle). The module
+records it (`rdu.forced_fifo_depth`), so rdu-size-fifos-for-routes, which gives routed FIFOs the
+credits their round trip needs after rdu-route, leaves the forced depths alone.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from dialects.diagnostics import CapacityError, PassOrderError
 from dialects.types import dtype_of, shape_of, value_bytes
 from passes.allocate_units import AllocateUnitsPass, stream_tiles
 from passes.fifo_liveness import Game, play
+from passes.size_fifos_for_routes import mark_forced
 from passes.spill import split_at_join
 from passes.target import lowered_target_chip
 
@@ -214,6 +217,7 @@ class SizeFifosPass(ModulePass):
         while todo:
             kernel = todo.pop(0)
             if self.depth > 0:
+                mark_forced(module, self.depth)  # later FIFO passes (rdu-size-fifos-for-routes) leave it
                 for s in kernel.stages():
                     s.set_depths([self.depth] * len(s.results))
                     self.charge_forced(s, chip)

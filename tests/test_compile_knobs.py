@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 def test_knobs_become_pass_options():
     assert CompileOptions().pipeline() == (
         "rdu-target{chip=sn40l},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos,"
-        "rdu-tile,rdu-place{seed=0},rdu-route,rdu-section")
+        "rdu-tile,rdu-place{seed=0},rdu-route,rdu-size-fifos-for-routes,rdu-section")
     knobs = CompileOptions(opt_level=0, seed=3, placer="random", tile_bytes=512, fifo_depth=4).pipeline()
     assert "rdu-allocate-units{tile-bytes=512},rdu-size-fifos{depth=4},rdu-tile,rdu-place{seed=3 random=true}" in knobs
     assert "rdu-place{seed=0 greedy=true}" in CompileOptions(placer="greedy").pipeline()
