@@ -138,8 +138,9 @@ def balanced_tile(per_path_bytes: int, overhead: float, rate: float, chip: ChipS
     tile's trip but pipelined (a stage issues its next tile without waiting), so they add to the
     fill whatever `T` is; FIFO credits are counted in tiles, but the run-ahead a PMU buffer
     allows is its SRAM in bytes (rdu-size-fifos gives it `SRAM / T` credits), and a credit's
-    round trip (a few hops) is shorter than two tiles' transfer at these sizes, so the
-    double-buffered FIFO does not throttle a stream."""
+    round trip over a few hops is shorter than two tiles' transfer at these sizes. Over a long
+    route it is not: once routes are known, rdu-size-fifos-for-routes adds the credits that
+    cover the round trip, so the tile choice here need not."""
     best = sqrt(per_path_bytes * overhead * rate)
     return int(min(per_path_bytes, chip.pmu.sram_bytes // 2, max(chip.pcu.lanes * 4, best)))
 
