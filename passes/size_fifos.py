@@ -68,7 +68,7 @@ from dialects.types import dtype_of, shape_of, value_bytes
 from passes.allocate_units import AllocateUnitsPass, stream_tiles
 from passes.fifo_liveness import Game, play
 from passes.size_fifos_for_routes import mark_forced
-from passes.spill import split_at_join
+from passes.spill import downstream, split_at_join
 from passes.target import lowered_target_chip
 
 MAX_PATHS = 512  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
@@ -187,18 +187,6 @@ class _Kernel:
 
         walk(fork, [])
         return out
-
-
-def descendants(k: _Kernel, s: rdu.StageOp) -> set[rdu.StageOp]:
-    seen: set[rdu.StageOp] = set()
-    todo = [s]
-    while todo:
-        for r in todo.pop().results:
-            for c in r.owner.consumers(r):
-                if c not in seen:
-                    seen.add(c)
-                    todo.append(c)
-    return seen
 
 
 @dataclass(frozen=True)
@@ -355,7 +343,7 @@ class SizeFifosPass(ModulePass):
         for s in k.stages:
             if s.depths is None:
                 raise PassOrderError(f"{s.name} in kernel {kernel.sym_name.data} has no FIFO depths: run rdu-allocate-units first")
-        below = {s: descendants(k, s) for s in k.stages}
+        below = {s: downstream(s) - {s} for s in k.stages}
         for join in k.stages:
             if len(k.inputs[join]) < 2:
                 continue

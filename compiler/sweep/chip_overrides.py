@@ -21,25 +21,27 @@ from pathlib import Path
 from typing import Any
 
 from chip_model import ChipSpecError, load_chip_file
-from chip_model.spec import SPEC_DIR
+from chip_model.spec import SPEC_DIR, spec_path
 
 from compiler.sweep.errors import SweepError
 
 
-def base_chip_path(chip: str, relative_to: Path | None = None) -> Path:
-    """A bundled chip's spec file, or a `.toml` path (relative to the sweep file's folder)."""
-    if chip.endswith(".toml"):
-        path = Path(chip)
+def base_spec_path(name: str, directory: Path, kind: str, relative_to: Path | None = None) -> Path:
+    """A bundled spec's file (`name` in `directory`), or a `.toml` path (relative to the sweep
+    file's folder); chip_model's own lookup, with a sweep's error and relative paths."""
+    if name.endswith(".toml"):
+        path = Path(name)
         if not path.is_absolute() and relative_to is not None:
             path = relative_to / path
         if not path.exists():
-            raise SweepError(f"chip spec {chip} does not exist")
+            raise SweepError(f"{kind} spec {name} does not exist")
         return path
-    bundled = SPEC_DIR / f"{chip}.toml"
-    if not bundled.exists():
-        names = ", ".join(sorted(p.stem for p in SPEC_DIR.glob("*.toml")))
-        raise SweepError(f"unknown chip {chip!r}: choose one of {names} or give a .toml spec path")
-    return bundled
+    return spec_path(name, directory, kind, SweepError)
+
+
+def base_chip_path(chip: str, relative_to: Path | None = None) -> Path:
+    """A bundled chip's spec file, or a `.toml` path (relative to the sweep file's folder)."""
+    return base_spec_path(chip, SPEC_DIR, "chip", relative_to)
 
 
 def load_chip_data(path: Path) -> dict[str, Any]:

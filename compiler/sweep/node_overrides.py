@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from chip_model import ChipSpecError
-from chip_model.node import NODE_DIR, available_nodes, load_node_file
+from chip_model.node import NODE_DIR, load_node_file
 
-from compiler.sweep.chip_overrides import (OverriddenChip, apply_overrides, base_chip_path, field_names,
-                                           load_chip_data, spec_hash, to_toml)
+from compiler.sweep.chip_overrides import (OverriddenChip, apply_overrides, base_chip_path, base_spec_path,
+                                           field_names, load_chip_data, spec_hash, to_toml)
 from compiler.sweep.errors import SweepError
 
 CHIP_PREFIX = "chip."
@@ -33,17 +33,7 @@ NOT_AXES = ("name", "description", "chip")
 def base_node_path(node: str, relative_to: Path | None = None) -> Path:
     """A bundled node's file (`sn40l-node8`, `small-node8`, ...), or a `.toml` path (relative to
     the sweep file's folder)."""
-    if node.endswith(".toml"):
-        path = Path(node)
-        if not path.is_absolute() and relative_to is not None:
-            path = relative_to / path
-        if not path.exists():
-            raise SweepError(f"node spec {node} does not exist")
-        return path
-    bundled = NODE_DIR / f"{node}.toml"
-    if not bundled.exists():
-        raise SweepError(f"unknown node {node!r}: choose one of {', '.join(available_nodes())} or give a .toml node path")
-    return bundled
+    return base_spec_path(node, NODE_DIR, "node", relative_to)
 
 
 def node_field_names(data: dict[str, Any]) -> list[str]:
