@@ -52,6 +52,22 @@ def compile_workload(shape: DecoderShape, phase: str, layers: int | None, opt_le
     return compiled, time.perf_counter() - t0
 
 
+def run_row(compiled, opt_level: int, launch: str, cycles: int) -> dict[str, Any]:
+    """The columns every row starts with, one socket's or a node's."""
+    return {
+        "opt_level": opt_level,
+        "launch": launch,
+        "kernels": len(compiled.bitstream.kernels),
+        "cycles": cycles,
+        "modeled_ms": cycles / compiled.chip.clock_hz * 1e3,
+    }
+
+
+def hbm_fraction(chip, hbm_bytes: int, seconds: float) -> float:
+    """Bytes moved over the modelled time, as a share of the HBM tier's bandwidth."""
+    return hbm_bytes / seconds / chip.tier("hbm").bytes_per_second if seconds else 0.0
+
+
 def measure(compiled, compile_seconds: float, opt_level: int, launch: str) -> dict[str, Any]:
     chip = compiled.chip
     sim = simulate(compiled.bitstream, None, chip=chip, execute=False, launch=launch)
@@ -59,15 +75,11 @@ def measure(compiled, compile_seconds: float, opt_level: int, launch: str) -> di
     hbm_bytes = sim.tier_bytes.get("hbm", 0)
     seconds = sim.cycles / chip.clock_hz
     return {
-        "opt_level": opt_level,
-        "launch": launch,
-        "kernels": len(compiled.bitstream.kernels),
-        "cycles": sim.cycles,
-        "modeled_ms": seconds * 1e3,
+        **run_row(compiled, opt_level, launch, sim.cycles),
         "roofline_cycles": round(roofline),
         "over_roofline": sim.cycles / roofline,
         "hbm_bytes": hbm_bytes,
-        "hbm_bandwidth_fraction": hbm_bytes / seconds / chip.tier("hbm").bytes_per_second if seconds else 0.0,
+        "hbm_bandwidth_fraction": hbm_fraction(chip, hbm_bytes, seconds),
         "flops": compiled.work.flops,
         "compute_fraction": compiled.work.flops / seconds / chip.peak_flops if seconds else 0.0,
         "bounds": dict(Counter(k.bound for k in sim.kernels)),
@@ -125,16 +137,12 @@ def measure_node(compiled, compile_seconds: float, opt_level: int, launch: str) 
     seconds = sim.cycles / chip.clock_hz
     hbm_bytes = sim.socket.tier_bytes.get("hbm", 0)
     return {
-        "opt_level": opt_level,
-        "launch": launch,
-        "kernels": len(compiled.bitstream.kernels),
-        "cycles": sim.cycles,
-        "modeled_ms": seconds * 1e3,
+        **run_row(compiled, opt_level, launch, sim.cycles),
         "collective_cycles": sim.collective_cycles,
         "collective_stages": sim.collective_stages,
         "collective_busy_ratio": sim.collective_cycles / sim.cycles if sim.cycles else 0.0,
         "socket_hbm_bytes_moved": hbm_bytes,
-        "hbm_bandwidth_fraction": hbm_bytes / seconds / chip.tier("hbm").bytes_per_second if seconds else 0.0,
+        "hbm_bandwidth_fraction": hbm_fraction(chip, hbm_bytes, seconds),
         "bounds": dict(Counter(k.bound for k in sim.socket.kernels)),
         "launch_cycles": sum(k.launch_cycles for k in sim.socket.kernels),
         "compile_seconds": round(compile_seconds, 2),

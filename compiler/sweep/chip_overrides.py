@@ -219,17 +219,23 @@ def _value(v: Any) -> str:
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
+def label_overridden(data: dict[str, Any], base: Path, digest: str, overrides: dict[str, Any]) -> str:
+    """Name an overridden spec after its base and digest, and list the overrides in its
+    description (in place), so two points' specs never share a name; returns the name."""
+    if overrides:
+        data["name"] = f"{data.get('name', base.stem)}-{digest[:8]}"
+        data["description"] = f"{data.get('description', '')} (sweep: " + ", ".join(
+            f"{k}={v}" for k, v in overrides.items()) + ")"
+    return data.get("name", base.stem)
+
+
 class OverriddenChip:
     """A base spec with overrides applied, checked by chip_model's loader, as TOML text."""
 
     def __init__(self, base: Path, overrides: dict[str, Any], prefix: str = ""):
         data = apply_overrides(load_chip_data(base), overrides, prefix=prefix)
         self.digest = spec_hash(data)
-        if overrides:
-            data["name"] = f"{data.get('name', base.stem)}-{self.digest[:8]}"
-            data["description"] = f"{data.get('description', '')} (sweep: " + ", ".join(
-                f"{k}={v}" for k, v in overrides.items()) + ")"
-        self.name = data.get("name", base.stem)
+        self.name = label_overridden(data, base, self.digest, overrides)
         self.text = to_toml(data)
         self.overrides = overrides
         with tempfile.TemporaryDirectory() as tmp:

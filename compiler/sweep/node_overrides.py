@@ -22,7 +22,8 @@ from chip_model import ChipSpecError
 from chip_model.node import NODE_DIR, load_node_file
 
 from compiler.sweep.chip_overrides import (OverriddenChip, apply_overrides, base_chip_path, base_spec_path,
-                                           field_names, load_chip_data, spec_hash, to_toml)
+                                           field_names, label_overridden, load_chip_data, spec_hash,
+                                           to_toml)
 from compiler.sweep.errors import SweepError
 
 CHIP_PREFIX = "chip."
@@ -59,11 +60,7 @@ class OverriddenNode:
         data["chip"] = f"../chips/{self.chip.digest}.toml"
         self.digest = spec_hash(data)
         every = {**overrides, **{CHIP_PREFIX + k: v for k, v in chip_overrides.items()}}
-        if every:
-            data["name"] = f"{data.get('name', base.stem)}-{self.digest[:8]}"
-            data["description"] = f"{data.get('description', '')} (sweep: " + ", ".join(
-                f"{k}={v}" for k, v in every.items()) + ")"
-        self.name = data.get("name", base.stem)
+        self.name = label_overridden(data, base, self.digest, every)
         self.text = to_toml(data)
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "chips").mkdir()
