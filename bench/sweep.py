@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from compiler.sweep import load_sweep, run_sweep
-from compiler.sweep.ray_backend import LocalBackend, RayBackend
 from compiler.sweep.spec import SweepSpec
+from compiler.sweep.worker import evaluate
+from compiler.tasks.backends import LocalBackend, RayBackend
 
 SWEEP = Path(__file__).resolve().parents[1] / "examples" / "sweep_llama_decode.toml"
 
@@ -68,9 +69,9 @@ def main() -> None:
             "ray_2_workers": timed(spec, Path(two), "2 workers, cold cache", workers=2),
             "warm_rerun": timed(spec, Path(two), "warm cache re-run", workers=2),
             "results_recomputed_in_process": timed(spec, Path(two), "compile cache only, in-process",
-                                                   backend=LocalBackend(), reuse_results=False),
+                                                   backend=LocalBackend(evaluate), reuse_results=False),
         }
-        ray = RayBackend(workers=1)
+        ray = RayBackend(evaluate, workers=1)
         try:
             runs["results_recomputed_on_ray"] = timed(spec, Path(two), "compile cache only, Ray 1 worker",
                                                       backend=ray, reuse_results=False, workers=1)

@@ -18,6 +18,7 @@ from typing import Iterator
 import click
 
 from compiler.progress import spinner
+from compiler.tasks import files
 from rducc_errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -59,20 +60,10 @@ def check_writable(*paths: Path | None, create_folders: bool = False) -> None:
 
 
 def write_atomically(path: Path, data: bytes, create_folders: bool = False) -> None:
+    """A user's output file: checked first (a typo in a folder name fails instead of creating
+    folders, unless `create_folders`), then written whole or not at all."""
     check_writable(path, create_folders=create_folders)
-    if create_folders:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    files.write_atomically(path, data)
 
 
 def read_bitstream(path: Path, data: bytes | None = None):
@@ -599,7 +590,7 @@ def sweep_cmd(sweep_file: Path, output: Path | None, plots_dir: Path | None, add
 
             require_matplotlib()
         if not local:
-            from compiler.sweep.ray_backend import require_ray
+            from compiler.tasks.backends import require_ray
 
             require_ray()
         spec = load_sweep(sweep_file)

@@ -60,7 +60,7 @@ def compile_cmd(coe_file: Path, max_length: int | None, address: str | None, wor
         from compiler.coe.fleet import compile_architecture, compile_fleet, fleet_tasks
         from compiler.coe.programs import default_cache_dir
         from compiler.coe.session import CoESession
-        from compiler.sweep import make_backend
+        from compiler.tasks.backends import make_backend
 
         if local and address:
             fail("--local and --ray exclude each other: --local compiles in this process")
@@ -74,7 +74,7 @@ def compile_cmd(coe_file: Path, max_length: int | None, address: str | None, wor
                 click.echo(f"{row['architecture']}: {row['compiled']} compiled, {row['cached']} cached "
                            f"of {row['programs']} programs in {row.get('run_seconds', 0.0):.1f} s ({state})", err=True)
 
-        backend = make_backend(local, workers, address, compile_architecture)
+        backend = make_backend(compile_architecture, local, workers, address)
         try:
             result = compile_fleet(tasks, backend, report)
         finally:

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from chip_model.node import NodeSpec
 from compiler.coe.architecture import Architecture, DecoderArchitecture, ModelFileArchitecture
 from compiler.coe.errors import CoEError
-from compiler.sweep.cache import write_atomically
+from compiler.tasks.files import write_atomically
 
 SOURCE_PACKAGES = ("backend_rdu", "bitstream_format", "chip_model", "dialects", "functional_sim", "passes",
                    "compiler/frontend", "compiler/driver.py", "compiler/coe/decoder_model.py",

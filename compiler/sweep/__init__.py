@@ -28,13 +28,6 @@ class SweepOutcome:
     records: list[dict[str, Any]]
 
 
-def make_backend(local: bool, workers: int | None, address: str | None, function: Any = None):
-    """In-process (`local`) or Ray; `function` is what a task runs (default: a sweep point)."""
-    from compiler.sweep.ray_backend import LocalBackend, RayBackend
-
-    return LocalBackend(function) if local else RayBackend(workers, address, function)
-
-
 def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers: int | None = None, address: str | None = None,
               reuse_results: bool = True, progress: ProgressFn = lambda row, counts: None,
               backend: Any = None, points: list[Point] | None = None) -> SweepOutcome:
@@ -50,7 +43,10 @@ def run_sweep(spec: SweepSpec, cache_dir: Path, *, local: bool = False, workers:
     def factory() -> Any:
         if backend is not None:
             return backend
-        made.append(make_backend(local, workers, address))
+        from compiler.sweep.worker import evaluate
+        from compiler.tasks.backends import make_backend
+
+        made.append(make_backend(evaluate, local, workers, address))
         return made[0]
 
     try:

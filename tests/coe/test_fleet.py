@@ -115,12 +115,12 @@ def test_compile_on_local_ray_matches_in_process(two_archs: Path, tmp_path: Path
     pytest.importorskip("ray")
     from compiler.coe.fleet import compile_architecture, compile_fleet, fleet_tasks
     from compiler.coe.session import CoESession
-    from compiler.sweep.ray_backend import RayBackend
+    from compiler.tasks.backends import RayBackend
 
     cache = tmp_path / "ray-cache"
     session = CoESession(two_archs, cache)
     needs = session.every_need(32)
-    backend = RayBackend(workers=2, function=compile_architecture)
+    backend = RayBackend(compile_architecture, workers=2)
     try:
         result = compile_fleet(fleet_tasks(two_archs, cache, needs), backend)
     finally:

@@ -149,7 +149,7 @@ def test_ray_address_of_an_http2_server_fails_fast(sweep_file, tmp_path: Path, a
     import socketserver
     import threading
 
-    from compiler.sweep.ray_backend import _frame
+    from compiler.tasks.backends import _frame
 
     class Http2(socketserver.BaseRequestHandler):
         def handle(self) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from compiler.sweep import SweepError, expand, load_sweep, run_sweep
-from compiler.sweep.ray_backend import LocalBackend
+from compiler.sweep.worker import evaluate
+from compiler.tasks.backends import LocalBackend
 
 HEAD = '[sweep]\nnode = "small-node8"\n[[model]]\ncoe = "tiny_coe.toml"\ncontext = 16\n'
 
@@ -34,7 +35,7 @@ def test_key_follows_the_architecture_not_its_name(sweep_file, tmp_path: Path) -
 
 def test_architectures_split_over_the_node(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(sweep_file(HEAD + "[axes]\ntp = [2, 4]\n"))
-    a2, a4, b2, b4 = run_sweep(spec, tmp_path / "cache", backend=LocalBackend()).records
+    a2, a4, b2, b4 = run_sweep(spec, tmp_path / "cache", backend=LocalBackend(evaluate)).records
     assert [r["status"] for r in (a2, a4, b2)] == ["ok"] * 3, [r["error"] for r in (a2, a4, b2)]
     assert (a2["sockets"], a4["sockets"]) == (2, 4) and a4["collective_cycles"] > 0
     assert a4["socket_hbm_bytes"] < a2["socket_hbm_bytes"]
@@ -76,7 +77,7 @@ def test_an_hf_config_is_one_decoder_layer(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(hf_sweep(sweep_file, tmp_path, TINY_HF, 'batch = 2\nphase = "prefill"\n[axes]\ntp = [1, 2]\n'))
     (model,) = spec.models
     assert model["name"] == "config prefill 16" and model["tokens"] == 32 and model["architecture"]["heads"] == 4
-    one, two = run_sweep(spec, tmp_path / "cache", backend=LocalBackend()).records
+    one, two = run_sweep(spec, tmp_path / "cache", backend=LocalBackend(evaluate)).records
     assert (one["status"], two["status"]) == ("ok", "ok"), (one["error"], two["error"])
     assert (one["sockets"], two["sockets"]) == (1, 2) and two["collective_cycles"] > 0
     assert one["tokens_per_second"] == pytest.approx(32 / one["seconds"])

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from compiler.sweep import SweepError, expand, load_sweep, run_sweep
-from compiler.sweep.ray_backend import LocalBackend
+from compiler.sweep.worker import evaluate
+from compiler.tasks.backends import LocalBackend
 from tests.sweep.conftest import NODE, TINY
 
 LINKS = '"network.link_bytes_per_second" = [1.0e9, 1.0e10]\n'
@@ -43,7 +44,7 @@ def test_compile_key_names_node_and_tp(sweep_file) -> None:
 
 def test_tp_points_run_on_the_node_and_bad_tp_fails_only_its_point(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(sweep_file(NODE + f'[axes]\ntp = [1, 2, 4, 16]\n{LINKS}'))
-    records = run_sweep(spec, tmp_path / "cache", backend=LocalBackend()).records
+    records = run_sweep(spec, tmp_path / "cache", backend=LocalBackend(evaluate)).records
     by = {(r["tp"], r["network.link_bytes_per_second"]): r for r in records}
     one, slow, fast = by[1, 1e9], by[2, 1e9], by[2, 1e10]
     assert [r["status"] for r in (one, by[1, 1e10], slow, fast)] == ["ok"] * 4
@@ -64,7 +65,7 @@ def test_tp_points_run_on_the_node_and_bad_tp_fails_only_its_point(sweep_file, t
 def test_sockets_axis_bounds_tp(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(sweep_file(NODE + '[axes]\nsockets = [1, 2]\ntp = [2]\n'
                                         '[pareto]\ncost = { sockets = 1.0, link_bytes_per_second = 1.0e-9 }\n'))
-    few, enough = run_sweep(spec, tmp_path / "cache", backend=LocalBackend()).records
+    few, enough = run_sweep(spec, tmp_path / "cache", backend=LocalBackend(evaluate)).records
     assert few["status"] == "failed" and "tp=2 needs 2 sockets" in few["error"]
     assert enough["status"] == "ok" and enough["cost"] == pytest.approx(2 + 10.0)  # 2 sockets + 10 GB/s links
 
@@ -116,7 +117,7 @@ def test_a_node_file_beside_the_sweep(sweep_file, tmp_path: Path) -> None:
     (tmp_path / "my_node.toml").write_text((NODE_DIR / "small-node8.toml").read_text()
                                            .replace('chip = "small"', 'chip = "my_chip.toml"'))
     spec = load_sweep(sweep_file(NODE.replace('"small-node8"', '"my_node.toml"') + '[axes]\ntp = [2]\n'))
-    (record,) = run_sweep(spec, tmp_path / "cache", backend=LocalBackend()).records
+    (record,) = run_sweep(spec, tmp_path / "cache", backend=LocalBackend(evaluate)).records
     assert record["status"] == "ok", record["error"]
     assert record["sockets"] == 2 and record["collective_cycles"] > 0
 
@@ -127,7 +128,7 @@ def test_decode_workload_at_tp8_on_sn40l_node8(sweep_file, tmp_path: Path) -> No
     per forward, each socket holding an eighth of the layer's weights."""
     spec = load_sweep(sweep_file('[sweep]\nnode = "sn40l-node8"\n[[model]]\nworkload = "llama2-7b"\nphase = "decode"\n'
                                  'context = 512\n[axes]\ntp = [8]\n'))
-    (r,) = run_sweep(spec, tmp_path / "cache", backend=LocalBackend()).records
+    (r,) = run_sweep(spec, tmp_path / "cache", backend=LocalBackend(evaluate)).records
     assert r["status"] == "ok", r["error"]
     assert r["sockets"] == 8 and r["collective_cycles"] > 0
     assert r["tokens_per_second"] == pytest.approx(1 / r["seconds"])

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from compiler.sweep import load_sweep, run_sweep
-from compiler.sweep.ray_backend import LocalBackend, RayBackend, probe
+from compiler.sweep.worker import evaluate
+from compiler.tasks.backends import LocalBackend, RayBackend, probe
 from tests.sweep.conftest import TINY
 
 ray = pytest.importorskip("ray")
@@ -19,7 +20,7 @@ def test_sweep_on_local_ray_matches_in_process(sweep_file, tmp_path: Path) -> No
     spec = load_sweep(sweep_file(TINY + '[axes]\n"memory.hbm.bytes_per_second" = [5.0e10]\n'
                                         'launch = ["software", "hardware"]\n'))
     start = time.perf_counter()
-    backend = RayBackend(workers=2)
+    backend = RayBackend(evaluate, workers=2)
     try:
         assert ray.is_initialized()
         assert ray.cluster_resources()["CPU"] == 2
@@ -29,7 +30,7 @@ def test_sweep_on_local_ray_matches_in_process(sweep_file, tmp_path: Path) -> No
         backend.close()
     assert not ray.is_initialized()
     assert time.perf_counter() - start < 60
-    in_process = run_sweep(spec, tmp_path / "local-cache", backend=LocalBackend())
+    in_process = run_sweep(spec, tmp_path / "local-cache", backend=LocalBackend(evaluate))
     assert [r["status"] for r in on_ray.records] == ["ok"] * 2
     assert [r["cached"] for r in on_ray.records] == ["", "compile"]
     for a, b in zip(on_ray.records, in_process.records):

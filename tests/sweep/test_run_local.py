@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from compiler.sweep import expand, load_sweep, run_sweep
-from compiler.sweep.ray_backend import LocalBackend
+from compiler.sweep.worker import evaluate
 from compiler.sweep.results import mark_pareto, to_csv
+from compiler.tasks.backends import LocalBackend
 from tests.sweep.conftest import TINY
 
 
@@ -17,7 +18,7 @@ class CountingBackend(LocalBackend):
     """In-process, counting the points actually submitted; optionally interrupted after some."""
 
     def __init__(self, interrupt_after: int | None = None):
-        super().__init__()
+        super().__init__(evaluate)
         self.submitted: list[int] = []
         self.interrupt_after = interrupt_after
 
@@ -53,7 +54,7 @@ def test_a_sweep_runs_and_shares_compiles(sweep_file, tmp_path: Path) -> None:
 def test_failed_point_records_its_error_and_the_sweep_goes_on(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(sweep_file(TINY + '[axes]\n"memory.hbm.capacity_bytes" = [64]\n'
                                           '"memory.ddr.capacity_bytes" = [64, 4294967296]\n'))
-    outcome = run_sweep(spec, tmp_path / "cache", backend=LocalBackend())
+    outcome = run_sweep(spec, tmp_path / "cache", backend=LocalBackend(evaluate))
     failed, ok = outcome.records
     assert failed["status"] == "failed" and "needs 256 bytes" in failed["error"] and "\n" not in failed["error"]
     assert failed["cycles"] is None and failed["pareto"] is False
@@ -64,7 +65,7 @@ def test_failed_point_records_its_error_and_the_sweep_goes_on(sweep_file, tmp_pa
 
 def test_warm_rerun_and_extended_sweep_do_only_new_work(sweep_file, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    run_sweep(load_sweep(sweep_file(TINY + '[axes]\nopt_level = [1]\n')), cache, backend=LocalBackend())
+    run_sweep(load_sweep(sweep_file(TINY + '[axes]\nopt_level = [1]\n')), cache, backend=LocalBackend(evaluate))
     again = CountingBackend()
     warm = run_sweep(load_sweep(sweep_file(TINY + '[axes]\nopt_level = [1]\n')), cache, backend=again)
     assert again.submitted == [] and warm.records[0]["cached"] == "result"
@@ -95,13 +96,13 @@ def test_pareto_front_per_model() -> None:
 def test_expand_is_what_runs(sweep_file, tmp_path: Path) -> None:
     spec = load_sweep(sweep_file(TINY + AXES))
     assert [p.point_key for p in expand(spec)] == [p.point_key for p in run_sweep(
-        spec, tmp_path / "c", backend=LocalBackend()).points]
+        spec, tmp_path / "c", backend=LocalBackend(evaluate)).points]
 
 
 def test_unit_counts_are_an_axis(sweep_file, tmp_path: Path) -> None:
     """`grid.columns` resizes the floor plan: the model compiles and runs on each chip, and the
     cost proxy sees the unit count."""
     text = TINY + '[axes]\n"grid.columns" = [6, 10, 14]\n[pareto]\ntime = "cycles"\ncost = { pcu_count = 1.0 }\n'
-    records = run_sweep(load_sweep(sweep_file(text)), tmp_path / "cache", backend=LocalBackend()).records
+    records = run_sweep(load_sweep(sweep_file(text)), tmp_path / "cache", backend=LocalBackend(evaluate)).records
     assert [r["status"] for r in records] == ["ok"] * 3, [r.get("error") for r in records]
     assert [r["cost"] for r in records] == [12.0, 24.0, 36.0]  # (columns - 2) x 6 rows, half PCUs

@@ -1,4 +1,5 @@
-"""Running sweep points on Ray: a local instance by default, an existing cluster by address.
+"""Running independent tasks (sweep points, CoE architectures) in-process or on Ray: a local Ray
+instance by default, an existing cluster by address.
 
 Ray is an optional dependency (`pip install -e '.[ray]'`); `require_ray` turns its absence into a
 one-line instruction. A local instance is sized for the sweep: `num_cpus` = workers, a small
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from compiler.sweep.errors import SweepError
+from compiler.tasks.errors import BackendError
 
 INSTALL_HINT = "Ray is not installed: pip install 'rducc[ray]' (or pip install 'ray==2.60.*'), or run with --local"
 OBJECT_STORE_BYTES = 80 * 1024 * 1024  # Ray's floor is 75 MiB
@@ -29,7 +30,7 @@ def require_ray():
     try:
         import ray
     except ImportError:
-        raise SweepError(INSTALL_HINT) from None
+        raise BackendError(INSTALL_HINT) from None
     return ray
 
 
@@ -84,7 +85,7 @@ def probe(address: str) -> None:
     target = address.split("://", 1)[-1]
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise SweepError(f"--ray {address}: expected HOST:PORT or ray://HOST:PORT")
+        raise BackendError(f"--ray {address}: expected HOST:PORT or ray://HOST:PORT")
     try:
         with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS) as conn:
             conn.sendall(grpc_request(target, CLIENT_METHOD if client else GCS_METHOD))
@@ -92,19 +93,19 @@ def probe(address: str) -> None:
     except TimeoutError:
         headers = None
     except OSError as exc:
-        raise SweepError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
+        raise BackendError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
     if headers is None or not headers.startswith(b"\x88") or b"grpc-status\x0212" in headers:
-        raise SweepError(f"cannot reach a Ray cluster at {address}: the server there does not answer as Ray (gRPC) does")
+        raise BackendError(f"cannot reach a Ray cluster at {address}: the server there does not answer as Ray (gRPC) does")
 
 
 class RayBackend:
-    """Submit points as Ray tasks (one CPU each); collect them as they finish."""
+    """Submit tasks as Ray tasks (one CPU each); collect them as they finish."""
 
-    def __init__(self, workers: int | None = None, address: str | None = None, function: Any = None):
-        """`workers`: points at once; by default this machine's CPUs, or a cluster's. `function`:
-        what a task runs (default: a sweep point, compiler.sweep.worker.evaluate; the CoE fleet
-        passes its own, compiler/coe/fleet.py), a module-level function of one plain-data dict
-        returning a dict with its `index`."""
+    def __init__(self, function: Any, workers: int | None = None, address: str | None = None):
+        """`function`: what a task runs (a sweep point, compiler.sweep.worker.evaluate; an
+        architecture's programs, compiler.coe.fleet.compile_architecture), a module-level function
+        of one plain-data dict returning a dict with its `index`. `workers`: tasks at once; by
+        default this machine's CPUs, or a cluster's."""
         ray = require_ray()
         self.ray = ray
         self.started = time.perf_counter()
@@ -120,14 +121,12 @@ class RayBackend:
                 except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ... for a bad cluster
                     hint = "" if os.environ.get("RAY_AUTH_MODE") else (
                         " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token)")
-                    raise SweepError(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())}{hint}") from None
+                    raise BackendError(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())}{hint}") from None
             else:
                 self._start_local(workers or os.cpu_count() or 1)
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.init_seconds = time.perf_counter() - self.started
-        from compiler.sweep.worker import evaluate
-
-        self.remote = ray.remote(num_cpus=1, max_retries=0)(function or evaluate)
+        self.remote = ray.remote(num_cpus=1, max_retries=0)(function)
         self.inflight: dict[Any, dict[str, Any]] = {}
 
     def _start_local(self, workers: int) -> None:
@@ -167,14 +166,14 @@ class RayBackend:
 
 
 class LocalBackend:
-    """`--local`: each point in this process, one at a time (for debugging: tracebacks, pdb)."""
+    """`--local`: each task in this process, one at a time (for debugging: tracebacks, pdb)."""
 
     init_seconds = 0.0
     workers = 1
 
-    def __init__(self, function: Any = None) -> None:
+    def __init__(self, function: Any) -> None:
         self.queue: list[dict[str, Any]] = []
-        self.function = function  # as RayBackend's; default: a sweep point
+        self.function = function  # as RayBackend's
 
     @property
     def inflight(self) -> list[dict[str, Any]]:
@@ -184,9 +183,12 @@ class LocalBackend:
         self.queue.append(task)
 
     def wait_one(self) -> dict[str, Any]:
-        from compiler.sweep.worker import evaluate
-
-        return (self.function or evaluate)(self.queue.pop(0))
+        return self.function(self.queue.pop(0))
 
     def close(self) -> None:
         self.queue.clear()
+
+
+def make_backend(function: Any, local: bool, workers: int | None, address: str | None):
+    """In-process (`local`) or Ray, running `function` on each task."""
+    return LocalBackend(function) if local else RayBackend(function, workers, address)
