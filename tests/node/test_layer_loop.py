@@ -218,7 +218,7 @@ def test_concurrent_collectives_share_the_peer_links(tmp_path: Path) -> None:
     slow = tmp_path / "slow-node.toml"  # transfer-bound collectives: 1 MB/s links, no latency to speak of
     slow.write_text('name = "slow"\nchip = "small"\nsockets = 4\nddr_to_hbm_bytes_per_second = 1e11\n'
                     '[network]\ntopology = "switch"\nlink_bytes_per_second = 1.0e6\nlinks_per_socket = 1\n'
-                    'latency_seconds = 1.0e-12\n')
+                    'latency_seconds = 1.0e-12\n[host_launch]\nissue_seconds_per_socket = 1e-6\nserial_issue = true\n')
     torch.manual_seed(0)
     compiled = compile_loaded(LoadedModel(Path("two.py"), _TwoBranches().eval(), (torch.randn(1, 8, 64),)),
                               CompileOptions(node=str(slow), tp=4))
