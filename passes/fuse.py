@@ -142,7 +142,7 @@ def operator_starts(ops: list[rgraph.GraphOp]) -> set[rgraph.GraphOp]:
 
     for op in ops:
         key = operator_key(op)
-        if key is not previous and key != previous:
+        if key != previous:
             close()
             run = []
         run.append(op)
