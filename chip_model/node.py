@@ -39,6 +39,26 @@ class PeerNetwork:
 
 
 @dataclass(frozen=True)
+class HostLaunch:
+    """How the host launches a kernel (software launch) on a program's sockets.
+
+    The chip spec's `launch.software_launch_cycles` is a host launch on one socket. On a node the
+    host sends each kernel's Argument Load and Kernel Execute to every socket of the program and
+    waits for all of them to finish before the next kernel; the completion wait overlaps across
+    sockets (they finish together), the issue does not when one host thread issues them in turn.
+    Hardware (AGCU-orchestrated) launch is per socket and does not go through the host."""
+
+    issue_seconds_per_socket: float  # the host's time to issue one kernel's commands to one socket
+    serial_issue: bool  # one host thread issues to the sockets one after another
+
+    def software_launch_cycles(self, chip: ChipSpec, sockets: int) -> int:
+        """A host launch of one kernel on `sockets` sockets: the chip's one-socket launch, plus
+        the other sockets' issue when the host issues serially."""
+        extra = (sockets - 1) * self.issue_seconds_per_socket if self.serial_issue else 0.0
+        return chip.launch.software_launch_cycles + round(extra * chip.clock_hz)
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     name: str
     description: str
@@ -46,6 +66,7 @@ class NodeSpec:
     sockets: int
     network: PeerNetwork
     ddr_to_hbm_bytes_per_second: float  # aggregate over the node (paper: over 1 TB/s)
+    host_launch: HostLaunch
     source: str = field(default="", compare=False)
 
     def capacity_bytes(self, tier: str) -> int:
@@ -60,6 +81,8 @@ class NodeSpec:
             "sockets": self.sockets,
             "network": vars(self.network) | {"socket_bytes_per_second": self.network.socket_bytes_per_second},
             "ddr_to_hbm_bytes_per_second": self.ddr_to_hbm_bytes_per_second,
+            "host_launch": vars(self.host_launch)
+            | {"software_launch_cycles": self.host_launch.software_launch_cycles(self.chip, self.sockets)},
             "totals": {t: self.capacity_bytes(t) for t in ("sram", "hbm", "ddr")}
             | {"peak_flops": self.sockets * self.chip.peak_flops},
         }
@@ -104,7 +127,7 @@ def _number(table: dict[str, Any], key: str, where: str, kind: type = float) -> 
 
 
 def _build(raw: dict[str, Any], source: str) -> NodeSpec:
-    known = {"name", "description", "chip", "sockets", "ddr_to_hbm_bytes_per_second", "network"}
+    known = {"name", "description", "chip", "sockets", "ddr_to_hbm_bytes_per_second", "network", "host_launch"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise NodeSpecError(f"{source}: unknown field(s) {', '.join(unknown)}")
@@ -131,6 +154,7 @@ def _build(raw: dict[str, Any], source: str) -> NodeSpec:
     )
     return NodeSpec(
         name=raw.get("name", Path(source).stem),
+        host_launch=_host_launch(raw, source),
         description=raw.get("description", ""),
         chip=chip,
         sockets=_number(raw, "sockets", source, int),
@@ -138,3 +162,19 @@ def _build(raw: dict[str, Any], source: str) -> NodeSpec:
         ddr_to_hbm_bytes_per_second=_number(raw, "ddr_to_hbm_bytes_per_second", source),
         source=source,
     )
+
+
+def _host_launch(raw: dict[str, Any], source: str) -> HostLaunch:
+    host = raw.get("host_launch")
+    if not isinstance(host, dict):
+        raise NodeSpecError(f"{source}: missing table [host_launch] (issue_seconds_per_socket, serial_issue): "
+                            "how the host launches a kernel on the node's sockets")
+    unknown = sorted(set(host) - {"issue_seconds_per_socket", "serial_issue"})
+    if unknown:
+        raise NodeSpecError(f"{source}: [host_launch] has unknown field(s) {', '.join(unknown)}")
+    if not isinstance(host.get("serial_issue"), bool):
+        if "serial_issue" not in host:
+            raise NodeSpecError(f"{source} [host_launch]: missing figure 'serial_issue'")
+        raise NodeSpecError(f"{source} [host_launch]: serial_issue must be true or false, got {host['serial_issue']!r}")
+    return HostLaunch(issue_seconds_per_socket=_number(host, "issue_seconds_per_socket", f"{source} [host_launch]"),
+                      serial_issue=host["serial_issue"])

@@ -417,6 +417,10 @@ def chip_cmd(name: str, as_json: bool) -> None:
             click.echo(f"  {node.sockets} x {node.chip.name}; peer-to-peer {net.topology}, {net.links_per_socket} links "
                        f"x {net.link_bytes_per_second / 1e9:.1f} GB/s per socket, {net.latency_seconds * 1e6:.2f} us")
             click.echo(f"  DDR->HBM copy {node.ddr_to_hbm_bytes_per_second / 1e12:.2f} TB/s per node")
+            host = node.host_launch
+            click.echo(f"  software launch on {node.sockets} sockets {host.software_launch_cycles(node.chip, node.sockets):,} "
+                       f"cycles (host issue {host.issue_seconds_per_socket * 1e6:.2f} us per socket, "
+                       f"{'serial' if host.serial_issue else 'parallel'})")
             for tier in ("sram", "hbm", "ddr"):
                 click.echo(f"  {tier.upper():4} {node.capacity_bytes(tier) / 2**30:12.3f} GiB in all")
             return

@@ -28,12 +28,19 @@ from dialects.types import dtype_of, shape_of
 from passes.registry import apply_pipeline, parse_pipeline, verifying_callback
 
 OPT_PIPELINES = {
-    0: "rdu-target{{chip={chip}}},rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
+    0: "rdu-target{{chip={chip}}},{operators}rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
        "rdu-place{{{place}}},rdu-route,rdu-size-fifos-for-routes,rdu-section",
     1: "rdu-target{{chip={chip}}},canonicalize,rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
        "rdu-place{{{place}}},rdu-route,rdu-size-fifos-for-routes,rdu-section",
 }
 PLACERS = ("cpsat", "cycles", "greedy", "random")
+O0_GRANULARITIES = {
+    "operator": "rdu-fuse{boundary=operator},",  # the paper's o0: one framework operator per kernel
+    "aten": "",  # one aten op per kernel (rducc's -O0 until 2026-11-24): no rdu-fuse at all
+}
+"""What an -O0 kernel holds. `operator` (the default) is the paper's unfused baseline: SambaFlow's
+o0 puts one operator (an nn.Linear, an RMSNorm, the attention core) per section. `aten` keeps the
+finer baseline of one decomposed aten op per kernel (a softmax is several kernels)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class CompileOptions:
     tile_scale: float = 1.0  # multiply every tile size the compiler chooses (rdu-allocate-units{tile-scale=X})
     node: str | None = None  # a node spec (chip_model/nodes): compile for its chip, tensor-parallel over `tp` sockets
     tp: int = 1  # tensor-parallel degree (rdu-shard{tp=N}); > 1 needs `node`
+    o0_granularity: str = "operator"  # -O0 only: operator (one framework operator per kernel) | aten (one op each)
 
     def target_chip(self) -> str:
         """The chip compiled for: the node's when a node is given (by name when it is a bundled
@@ -69,6 +77,9 @@ class CompileOptions:
         """The pass pipeline this compile runs, as `rducc opt -p` takes it."""
         if self.opt_level not in OPT_PIPELINES:
             raise ValueError(f"optimisation level -O{self.opt_level} is not available (choose from {sorted(OPT_PIPELINES)})")
+        if self.o0_granularity not in O0_GRANULARITIES:
+            raise ValueError(f"-O0 granularity {self.o0_granularity!r} is not available (choose from "
+                             f"{', '.join(O0_GRANULARITIES)})")
         if self.placer not in PLACERS:
             raise ValueError(f"placer {self.placer!r} is not available (choose from {', '.join(PLACERS)})")
         if self.tile_bytes < 0 or self.fifo_depth < 0:
@@ -88,7 +99,8 @@ class CompileOptions:
         # (a forced depth sizes nothing, so it splits nothing)
         fifos = f"depth={self.fifo_depth}" if self.fifo_depth else allocate.strip("{}")
         fifos = f"{{{fifos}}}" if fifos else ""
-        pipeline = OPT_PIPELINES[self.opt_level].format(chip=chip, place=place, allocate=allocate, fifos=fifos)
+        pipeline = OPT_PIPELINES[self.opt_level].format(chip=chip, place=place, allocate=allocate, fifos=fifos,
+                                                        operators=O0_GRANULARITIES[self.o0_granularity])
         if self.node:  # tensor parallelism splits the graph before anything fuses it
             node = self.node if re.fullmatch(r"[A-Za-z0-9_-]+", self.node) else json.dumps(self.node)
             head, rest = pipeline.split(",", 1)

@@ -78,6 +78,8 @@ class RunReport:
         }
 
     def _launch_cost(self) -> int:
+        if self.kernel_rows:  # what the run charged (on a node, the host's launch on every socket)
+            return self.kernel_rows[0]["launch_cycles"]
         launch = self.compile.chip.launch
         return launch.software_launch_cycles if self.launch == "software" else launch.hardware_launch_cycles
 

@@ -72,9 +72,10 @@ def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None,
     if layers < 1:
         raise SimulationError(f"a decode step needs at least 1 layer, got {layers}")
     from functional_sim.event_timing import event_kernel_timing
-    from functional_sim.node import check_node_program
+    from functional_sim.node import check_node_program, node_launch_chip
 
     check_node_program(lbs, spec)
+    spec = node_launch_chip(lbs, spec)  # a software launch is the node host's, on every socket
     loop = LayerLoop(layers, carry)
     lt = loop_timing(lbs, spec, loop, launch, fifos)
     head_cycles = head_setup = head_collective = head_hbm = 0

@@ -8,6 +8,13 @@ at HBM's rate. When a kernel is full it ends at the cheapest cut in its second h
 its consumers in one kernel exchange a stream through a PMU instead of a round trip through HBM.
 The chip is the module's target (`rdu-target`). The result is an `rdu.kernel = N` attribute on
 every op, which `rdu-lower` turns into kernels.
+
+`rdu-fuse{boundary=operator}` is the paper's unfused baseline (-O0, SambaFlow's o0: "one operator
+per section"): a kernel never spans two framework operators (an `nn.Linear`, an RMSNorm, the
+attention core, an activation, a residual add), and within one operator the same chip-fit rule
+applies, so an operator too big for the chip still splits. Which operator an op belongs to is read
+off its location (`operator_starts`). Without the pass every aten op is its own kernel
+(`CompileOptions(o0_granularity="aten")`), the finer baseline rducc used until 2026-11-24.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES
 from chip_model import ChipSpec
-from dialects import rgraph
+from dialects import rdu, rgraph
 from dialects.diagnostics import PassOrderError
 from dialects.types import value_bytes
 from passes.lower_kernels import GROUP_ATTR
@@ -102,11 +109,58 @@ def _crossing_bytes(kept: list[rgraph.GraphOp]) -> int:
     )
 
 
+BOUNDARIES = ("chip", "operator")
+"""`chip`: kernels end only where the chip is full (-O1); `operator`: also at every framework
+operator's end (-O0)."""
+
+VIEW_OPCODES = frozenset({"reshape", "permute", "expand", "slice"})
+"""Ops PyTorch runs as views of their input, without a kernel of their own (`view`, `transpose`,
+`expand`, basic slicing)."""
+
+
+def operator_key(op: rgraph.GraphOp) -> object:
+    """Which framework operator `op` comes from: the innermost nn.Module that ran it (the importer's
+    `NameLoc`). Ops of the root module, or without a model location (IR written by hand), carry no
+    operator structure, so each is an operator of its own."""
+    scope = rdu.scope_of(op)
+    return scope if scope else op
+
+
+def operator_starts(ops: list[rgraph.GraphOp]) -> set[rgraph.GraphOp]:
+    """The first op of each framework operator in `ops` (program order): an operator is a
+    contiguous run of ops of one module scope, so the ops directly in an attention module's forward
+    (between its projections) are the attention core, each `nn.Linear` is one, and a decoder layer's
+    residual add between two submodules is one. A run made only of views (the reshape and transpose
+    after a projection) joins the operator before it: PyTorch launches no kernel for a view."""
+    starts: set[rgraph.GraphOp] = set()
+    previous: object = None
+    run: list[rgraph.GraphOp] = []
+
+    def close() -> None:
+        if run and (not starts or any(o.OPCODE not in VIEW_OPCODES for o in run)):
+            starts.add(run[0])
+
+    for op in ops:
+        key = operator_key(op)
+        if key != previous:
+            close()
+            run = []
+        run.append(op)
+        previous = key
+    close()
+    return starts
+
+
 @dataclass(frozen=True)
 class FusePass(ModulePass):
     name = "rdu-fuse"
 
     max_ops: int = 0  # 0: as many as fit the chip
+    boundary: str = "chip"  # chip | operator (see BOUNDARIES)
+
+    def __post_init__(self) -> None:
+        if self.boundary not in BOUNDARIES:
+            raise ValueError(f"rdu-fuse: unknown boundary {self.boundary!r}: choose one of {', '.join(BOUNDARIES)}")
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = target_chip(module, "rdu-fuse")
@@ -114,11 +168,14 @@ class FusePass(ModulePass):
         if fn is None:
             raise PassOrderError("rdu-fuse: the module has no func.func (rdu-fuse runs on rgraph IR, before rdu-lower)")
         returned = set(fn.body.block.last_op.operands)
+        ops = [op for op in fn.body.block.ops if isinstance(op, rgraph.GraphOp) and not isinstance(op, rgraph.FullOp)]
+        starts = operator_starts(ops) if self.boundary == "operator" else set()
         groups: list[list[rgraph.GraphOp]] = []
         current = KernelDemand()
-        for op in fn.body.block.ops:
-            if not isinstance(op, rgraph.GraphOp) or isinstance(op, rgraph.FullOp):
-                continue
+        for op in ops:
+            if op in starts and current.ops:  # an operator ends: so does its kernel
+                groups.append(current.ops)
+                current = KernelDemand()
             candidate = current.with_op(op)
             if current.ops and not candidate.fits(chip, returned, self.max_ops):
                 kept, moved = self.split(current.ops, op, chip, returned)

@@ -25,16 +25,18 @@ def _model_ops(bs: bitstream_format.Bitstream) -> Counter:
 
 
 def test_opt_level_changes_what_the_chip_executes() -> None:
-    """-O0 and -O1 run the same operators, but -O0 gives each its own kernel with its operands
-    and result in HBM, and -O1 fuses them into streaming kernels. Compared on the decoded kernels,
-    stages and streams: the manifest records the options, so whole files always differ."""
+    """-O0 and -O1 run the same operators, but -O0 gives each framework operator its own kernel
+    (and with `o0_granularity="aten"` each aten op) with its operands and result in HBM, and -O1
+    fuses them into streaming kernels. Compared on the decoded kernels, stages and streams: the
+    manifest records the options, so whole files always differ."""
+    aten = bitstream_format.decode(compile_model(MODEL, CompileOptions(chip="small", opt_level=0, o0_granularity="aten")).data)
     o0 = bitstream_format.decode(compile_model(MODEL, CompileOptions(chip="small", opt_level=0)).data)
     o1 = bitstream_format.decode(compile_model(MODEL, CompileOptions(chip="small", opt_level=1)).data)
-    assert _model_ops(o0) == _model_ops(o1)
+    assert _model_ops(aten) == _model_ops(o0) == _model_ops(o1)
     computes_per_kernel = [Counter(s.kernel for s in bs.stages if s.opcode not in MOVES) for bs in (o0, o1)]
-    assert set(computes_per_kernel[0].values()) == {1}
-    assert len(o0.kernels) == sum(_model_ops(o0).values())
-    assert len(o1.kernels) < len(o0.kernels)
+    assert set(Counter(s.kernel for s in aten.stages if s.opcode not in MOVES).values()) == {1}
+    assert len(aten.kernels) == sum(_model_ops(aten).values())
+    assert len(o1.kernels) < len(o0.kernels) < len(aten.kernels)
     assert max(computes_per_kernel[1].values()) > 1
     activations = [sum(t.role == "activation" for t in bs.tensors) for bs in (o0, o1)]
     assert activations[1] < activations[0]

@@ -32,7 +32,7 @@ def test_every_network_figure_is_marked_as_an_assumption() -> None:
     for path in NODE_DIR.glob("*.toml"):
         for line in path.read_text().splitlines():
             key = line.split("=")[0].strip()
-            if key in ("link_bytes_per_second", "latency_seconds"):
+            if key in ("link_bytes_per_second", "latency_seconds", "issue_seconds_per_socket", "serial_issue"):
                 assert "assumption" in line, f"{path.name}: {line}"
 
 
@@ -56,6 +56,9 @@ topology = "ring"
 link_bytes_per_second = 1e10
 links_per_socket = 2
 latency_seconds = 1e-6
+[host_launch]
+issue_seconds_per_socket = 1e-6
+serial_issue = true
 """
 
 
@@ -67,6 +70,12 @@ latency_seconds = 1e-6
         (("sockets = 2", "sockets = 0"), "sockets must be positive, got 0"),
         (('chip = "small"', 'chip = "nochip"'), "unknown chip 'nochip'"),
         (("sockets = 2", "sockets = 2\nhosts = 1"), "unknown field(s) hosts"),
+        (("issue_seconds_per_socket = 1e-6\n", ""), "[host_launch]: missing figure 'issue_seconds_per_socket'"),
+        (("serial_issue = true\n", ""), "[host_launch]: missing figure 'serial_issue'"),
+        (("serial_issue = true", "serial_issue = 1"), "serial_issue must be true or false, got 1"),
+        (("issue_seconds_per_socket = 1e-6", "issue_seconds_per_socket = -1e-6"),
+         "issue_seconds_per_socket must be positive"),
+        (("[host_launch]\nissue_seconds_per_socket = 1e-6\nserial_issue = true\n", ""), "missing table [host_launch]"),
     ],
 )
 def test_invalid_nodes_are_rejected(tmp_path: Path, patch: tuple[str, str], message: str) -> None:
@@ -95,3 +104,19 @@ def test_cli_names_a_bad_node_file(tmp_path: Path) -> None:
 def test_unknown_node_error_is_a_node_spec_error() -> None:
     with pytest.raises(NodeSpecError, match="unknown node 'node99'"):
         load_node("node99")
+
+
+def test_host_launch_on_a_node_pays_each_sockets_issue(tmp_path: Path) -> None:
+    """A software launch on P sockets is the chip's one-socket launch plus P - 1 issues when the
+    host issues serially; issued in parallel, or on one socket, it is the chip's figure."""
+    node = load_node("sn40l-node8")
+    chip, host = node.chip, node.host_launch
+    one = chip.launch.software_launch_cycles
+    assert host.software_launch_cycles(chip, 1) == one
+    assert host.software_launch_cycles(chip, 8) == one + round(7 * host.issue_seconds_per_socket * chip.clock_hz)
+    path = tmp_path / "parallel.toml"
+    path.write_text(GOOD.replace("serial_issue = true", "serial_issue = false"))
+    parallel = load_node_file(path)
+    assert parallel.host_launch.software_launch_cycles(parallel.chip, 2) == parallel.chip.launch.software_launch_cycles
+    data = json.loads(CliRunner().invoke(main, ["chip", "sn40l-node8", "--json"]).output)
+    assert data["host_launch"]["software_launch_cycles"] == host.software_launch_cycles(chip, 8)

@@ -16,4 +16,4 @@ func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // OTHER: error: rdu-target: the module already targets chip 'small', not 'sn40l'
 // MISSING: error: rdu-lower needs a target chip: run rdu-target{chip=NAME} first (or give the module a rdu.target attribute)
 // UNKNOWN: error: unknown chip 'nope': choose one of small, sn40l or give a .toml spec path
-// OPTION: error: bad pass pipeline {{.*}} Provided arguments ["chip"] not found in expected arguments ["max_ops"]
+// OPTION: error: bad pass pipeline {{.*}} Provided arguments ["chip"] not found in expected arguments ["max_ops", "boundary"]

@@ -20,7 +20,7 @@ from functional_sim.errors import SimulationError
 from functional_sim.event_engine import run_kernel
 from functional_sim.event_graph import KernelGraph
 from functional_sim.layer_loop import LayerLoop, loop_timing, repeat_graph
-from functional_sim.node import simulate_node, simulate_node_loop
+from functional_sim.node import node_launch_chip, simulate_node, simulate_node_loop
 from tests.node import decode_model
 
 LAYERS = 3
@@ -106,7 +106,7 @@ def test_software_loop_pays_every_layer_and_hardware_loop_amortises(blocks) -> N
     single_sw = simulate_node(bs, None, chip=chip, execute=False, launch="software").cycles
     single_hw = simulate_node(bs, None, chip=chip, execute=False, launch="hardware").cycles
     loop = LayerLoop(LAYERS, ((0, 0),))
-    sw = loop_timing(bs, chip, loop, "software")
+    sw = loop_timing(bs, node_launch_chip(bs, chip), loop, "software")  # the node host's launch, as simulate_node's
     assert sw.cycles == LAYERS * single_sw and not sw.overlapped  # a host launch per layer, nothing amortised
     one = loop_timing(bs, chip, LayerLoop(1, ((0, 0),)), "hardware")
     assert one.cycles == single_hw  # one iteration is the program's own run
@@ -218,7 +218,7 @@ def test_concurrent_collectives_share_the_peer_links(tmp_path: Path) -> None:
     slow = tmp_path / "slow-node.toml"  # transfer-bound collectives: 1 MB/s links, no latency to speak of
     slow.write_text('name = "slow"\nchip = "small"\nsockets = 4\nddr_to_hbm_bytes_per_second = 1e11\n'
                     '[network]\ntopology = "switch"\nlink_bytes_per_second = 1.0e6\nlinks_per_socket = 1\n'
-                    'latency_seconds = 1.0e-12\n')
+                    'latency_seconds = 1.0e-12\n[host_launch]\nissue_seconds_per_socket = 1e-6\nserial_issue = true\n')
     torch.manual_seed(0)
     compiled = compile_loaded(LoadedModel(Path("two.py"), _TwoBranches().eval(), (torch.randn(1, 8, 64),)),
                               CompileOptions(node=str(slow), tp=4))
