@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from backend_rdu.placement import Netlist, PlacementProblem, wirelength
+from backend_rdu.placement import Netlist, PlacementProblem, place, wirelength
 from backend_rdu.placement.bisection import bisection_start
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement.synthetic import hidden_optimum_netlist
@@ -37,3 +38,13 @@ def test_an_exact_guide_on_a_full_chip_is_kept():
     guide = np.array([hidden.positions[name] for name in problem.unit_names], dtype=np.float64)
     start = bisection_start(problem, 0, guide)
     assert wirelength(problem, start) == hidden.optimum
+
+
+def test_placer_takes_the_bisection_start_on_request():
+    bench = generate("pins23", "sn40l", 200, seed=4)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    result = place(problem, seconds=1, seed=0, wall_limit=120, global_start="bisection")
+    problem.check(result.site_of_unit)
+    assert result.stats["phases"][0]["start"] in ("growth+bisection", "layout+bisection")
+    with pytest.raises(ValueError, match="global_start must be one of default, bisection, got 'spiral'"):
+        place(problem, seconds=1, global_start="spiral")
