@@ -22,8 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sparse
 
-from backend_rdu.placement.problem import csr_rows
-
 COARSEST = 40  # stop coarsening at this many vertices
 COARSEN_MIN_SHRINK = 0.9  # ... or when a round of matching shrinks the graph by less than 10%
 MATCH_MAX_PINS = 16  # larger nets do not guide matching (their clique would dominate)
@@ -320,7 +318,6 @@ def _fm(graph: Hypergraph, side: np.ndarray, low: np.ndarray, high: np.ndarray) 
             frm = sides[v]
             to = 1 - frm
             locked[v] = True
-            heapq.heappop(heaps[frm]) if heaps[frm] and heaps[frm][0][1] == v else None
             sign = -1 if frm == 0 else 1
             for k in range(3):
                 cur[k] += sign * weight[v][k]
