@@ -2,7 +2,7 @@
 
     python -m bench.placement --json [--sizes 200,1000,2000] [--seconds 60] [--chip sn40l]
                                      [--generators grid,pins23,...] [--seeds 3 | --seed N]
-                                     [--example-seconds 10]
+                                     [--example-seconds 10] [--start default|bisection]
 
 For each generator (`backend_rdu.placement.generators`: neighbour grids, 2-3 pin, 2-8 pin,
 mixed-kind, clustered and random-geometric netlists), each size and each seed, units are hidden
@@ -29,6 +29,7 @@ from typing import Any
 
 from backend_rdu.placement import PlacementProblem, anneal_baseline, place, wirelength
 from backend_rdu.placement.generators import GENERATORS, generate
+from backend_rdu.placement.placer import GLOBAL_STARTS
 
 DEFAULT_SIZES = (200, 1000, 2000)
 # The placer's budget is counted in work (reference-machine seconds); on a loaded machine its wall
@@ -39,11 +40,12 @@ WALL_LIMIT_FACTOR = 10
 
 
 def run_size(chip: str, size: int, seconds: float, seed: int, generator: str = "grid",
-             baseline_run: bool = True) -> dict[str, Any]:
+             baseline_run: bool = True, global_start: str = "default") -> dict[str, Any]:
     bench = generate(generator, chip, size, seed)
     problem = PlacementProblem.build(chip, bench.netlist)
     bound = bench.lower_bound
-    result = place(problem, seconds=seconds, seed=seed, wall_limit=WALL_LIMIT_FACTOR * seconds + 60)
+    result = place(problem, seconds=seconds, seed=seed, wall_limit=WALL_LIMIT_FACTOR * seconds + 60,
+                   global_start=global_start)
     row = {
         "generator": generator,
         "seed": seed,
@@ -54,6 +56,7 @@ def run_size(chip: str, size: int, seconds: float, seed: int, generator: str = "
         "lower_bound": bound,
         "hidden_wirelength": bench.hidden_wirelength,
         "placer": {
+            "global_start": global_start,
             "wirelength": result.wirelength,
             "ratio": round(result.wirelength / bound, 4),
             "seconds": round(result.seconds, 2),
@@ -255,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="use this one seed instead of drawing")
     parser.add_argument("--no-baseline", action="store_true", help="skip the annealing baseline on generated netlists")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument("--start", default="default", choices=GLOBAL_STARTS,
+                        help="the placer's global start on generated netlists (see docs/placement.md)")
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
     parser.add_argument("--cycles", default="attention,llama,mixtral,llama2-7b-decode,llama2-7b-prefill",
@@ -281,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in seeds:
                 if console:
                     console.log(f"{generator} {size} units seed {seed} on {args.chip}: {args.seconds:g} s each")
-                row = run_size(args.chip, size, args.seconds, seed, generator, not args.no_baseline)
+                row = run_size(args.chip, size, args.seconds, seed, generator, not args.no_baseline, args.start)
                 rows.append(row)
                 if console:
                     base = row.get("annealing_baseline")
