@@ -124,6 +124,18 @@ def _knobs(placer: str, tile_bytes: int | None, fifo_depth: int | None, node: st
         {"node": node, "tp": tp} if node or tp != 1 else {})
 
 
+def loop_options(fn):
+    """A layer loop (rdu-layer-loop, the bitstream's LOOP section): the model is one layer of it."""
+    fn = click.option("--per-layer", default="",
+                      help="the loop's arguments each layer has its own of (e.g. its KV cache): N[,N...]")(fn)
+    fn = click.option("--carry", default="0:0", show_default=True,
+                      help="the loop's carried values, RESULT:ARGUMENT[,...]: result RESULT of a layer is "
+                           "argument ARGUMENT of the next")(fn)
+    fn = click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="the model is one layer of a loop run this many times (rdu-layer-loop; the LOOP section)")(fn)
+    return fn
+
+
 fifos_option = click.option("--fifos", type=click.Choice(["configured", "grow"]), default="configured", show_default=True,
                             help="FIFO depths as the bitstream configures them (a deadlock is an error), or grown "
                                  "where a run deadlocks (for experiments; reported per kernel)")
@@ -164,11 +176,7 @@ def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: b
 @opt_option
 @seed_option
 @knob_options
-@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="the model is one layer of a loop run this many times (rdu-layer-loop; the LOOP section)")
-@click.option("--carry", default="0:0", show_default=True,
-              help="the loop's carried values, RESULT:ARGUMENT[,...]: result RESULT of a layer is argument ARGUMENT of the next")
-@click.option("--per-layer", default="", help="the loop's arguments each layer has its own of (e.g. its KV cache): N[,N...]")
+@loop_options
 @click.option("--emit-ir", type=click.Path(path_type=Path), help="also write the final rdu IR here")
 @click.option("--print-pipeline", is_flag=True,
               help="print the pass pipeline these options run (for `rducc opt -p`) and exit")
@@ -316,6 +324,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @opt_option
 @seed_option
 @knob_options
+@loop_options
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
@@ -325,8 +334,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @click.option("--atol", type=click.FloatRange(min=0), help="absolute tolerance (default: by output dtype, as torch.testing)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile_bytes: int | None,
-            fifo_depth: int | None, node: str | None, tp: int, launch: str, trace: Path | None, timing: str, fifos: str,
-            rtol: float | None, atol: float | None, as_json: bool) -> None:
+            fifo_depth: int | None, node: str | None, tp: int, layers: int, carry: str, per_layer: str, launch: str,
+            trace: Path | None, timing: str, fifos: str, rtol: float | None, atol: float | None, as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager (exit 1 if they differ).
 
     A shapes-only model (built on the meta device) is simulated for timing only: it reports
@@ -337,7 +346,8 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
         check_writable(trace)
         with spinner(not as_json) as update:
             report = run_and_compare(model, chip, opt_level, seed, launch, update, timing, rtol, atol, fifos=fifos,
-                                     **_knobs(placer, tile_bytes, fifo_depth, node, tp))
+                                     **_knobs(placer, tile_bytes, fifo_depth, node, tp),
+                                     **_loop_knobs(layers, carry, per_layer))
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:

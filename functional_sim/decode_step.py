@@ -102,7 +102,7 @@ def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None,
     }
     return DecodeStepTiming(
         layers=layers, launch=launch, cycles=lt.cycles + head_cycles, clock_hz=spec.clock_hz, loop=lt,
-        head_cycles=head_cycles, collective_cycles=collective_cycles_of(lt.kernels) * (1 if lt.overlapped else layers)
+        head_cycles=head_cycles, collective_cycles=collective_cycles_of(lt.kernels)
         + head_collective, hbm_bytes_moved=lt.tier_bytes.get("hbm", 0) + head_hbm,
         setup_cycles=lt.setup_cycles + head_setup, breakdown=breakdown)
 

@@ -43,7 +43,7 @@ from chip_model import ChipSpec
 
 from functional_sim.errors import SimulationError
 from functional_sim.event_graph import KernelGraph
-from functional_sim.timing import KernelRecord, launch_cycles_of
+from functional_sim.timing import KernelRecord, SectionRecord, launch_cycles_of
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class LoopTiming:
     kernels: tuple[KernelRecord, ...]
     tier_bytes: dict[str, int] = field(default_factory=dict)
     overlapped: bool = False  # the iterations ran as one repeated kernel in the event engine
+    sections: tuple[SectionRecord, ...] = ()  # program loads on the loop's timeline
 
     def to_json(self) -> dict[str, Any]:
         return {"layers": self.layers, "launch": self.launch, "cycles": self.cycles, "serial_cycles": self.serial_cycles,
@@ -174,22 +175,23 @@ def loop_timing(bs: Bitstream, chip: ChipSpec, loop: LayerLoop | None = None, la
     L = loop.layers
     serial = L * single.cycles
     setup = single.setup_cycles
-    if launch == "software":
+    if launch == "software" or len(bs.kernels) != 1 or len(bs.sections) != 1:
+        # software: a host launch per iteration; several kernels: each iteration runs them in order
+        # (no overlap across a kernel boundary). Every iteration's records, one after another.
+        kernels = tuple(replace(k, start=k.start + i * single.cycles) for i in range(L) for k in single.kernels)
+        loads = single.sections if setup else tuple(
+            replace(s, start=s.start + i * single.cycles) for i in range(L) for s in single.sections)
         return LoopTiming(L, launch, serial, serial, single.cycles, L * sum(k.launch_cycles for k in single.kernels),
-                          setup, single.kernels, {t: L * b for t, b in single.tier_bytes.items()}, False)
-    if len(bs.kernels) != 1 or len(bs.sections) != 1:
-        # several kernels: each iteration runs them in order (no overlap across a kernel boundary)
-        return LoopTiming(L, launch, serial, serial, single.cycles, L * sum(k.launch_cycles for k in single.kernels),
-                          single.setup_cycles, single.kernels, {t: L * b for t, b in single.tier_bytes.items()}, False)
+                          setup, kernels, {t: L * b for t, b in single.tier_bytes.items()}, False, loads)
     k = bs.kernels[0]
 
     def transform(g: KernelGraph) -> KernelGraph:
         return repeat_graph(g, L, carry_stages(bs, g.stage_ids, loop), gap)
 
-    record = timed(bs, chip, k, 0, launch, graph=transform)
+    record = timed(bs, chip, k, setup, launch, graph=transform)  # the program is loaded once, before the loop
     tiers = {t: b for t, b in record.tier_bytes.items()}
     return LoopTiming(L, launch, record.cycles, serial, single.cycles, record.launch_cycles, setup, (record,),
-                      tiers, True)
+                      tiers, True, single.sections)
 
 
 def loop_hbm_bytes(bs: Bitstream, loop: LayerLoop | None = None) -> int:

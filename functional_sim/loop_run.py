@@ -128,7 +128,6 @@ def simulate_loop(bitstream: bytes | Bitstream, inputs: Sequence[np.ndarray] | N
         return result
     node = node_result(bs, result, [list(o) for o in outputs])
     node.socket_hbm_bytes = [loop_hbm_bytes(bs)] * bs.node.sockets
-    node.collective_cycles = node.collective_cycles if timing.overlapped else node.collective_cycles * timing.layers
     node.loop = timing
     return node
 
@@ -136,6 +135,7 @@ def simulate_loop(bitstream: bytes | Bitstream, inputs: Sequence[np.ndarray] | N
 def loop_result(bs: Bitstream, spec: ChipSpec, timing: LoopTiming, outputs: list[np.ndarray]) -> SimulationResult:
     result = SimulationResult(outputs=list(outputs), cycles=timing.cycles, seconds=timing.cycles / spec.clock_hz,
                               kernels=list(timing.kernels), setup_cycles=timing.setup_cycles,
+                              sections=list(timing.sections),
                               tier_bytes=dict(timing.tier_bytes), chip=spec.name, clock_hz=spec.clock_hz,
                               launch=timing.launch, timing="event")
     result.loop = timing

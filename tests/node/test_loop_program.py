@@ -71,6 +71,9 @@ def test_the_loop_section_says_what_repeats(looped: Path) -> None:
     whole = loop_decoder.whole().layers[2].q.weight.detach().numpy()
     assert loop.images[(q.id, 2)] == whole.astype(np.float32).tobytes()
     assert bitstream_format.encode(bs) == looped.read_bytes()  # the reader written from the doc reads it back
+    shown = _invoke("inspect", str(looped))
+    assert "loop 'layers': 3 iterations" in shown.output and "carries output0 -> x" in shown.output
+    assert json.loads(_invoke("inspect", str(looped), "--json").output)["loop"]["trips"] == 3
 
 
 def _loop_inputs(bs) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -230,3 +233,28 @@ def _tiny():
     from tests.sim.test_codec import sample
 
     return sample()
+
+
+LAYER_FILE = '''
+import torch
+from torch import nn
+
+model = nn.Linear(8, 8)
+example_inputs = (torch.randn(2, 8),)
+{layer_model}
+'''
+
+
+@pytest.mark.parametrize(("layer_model", "needle"), [
+    ("layer_model = 3", "`layer_model` is a int, not a callable taking a layer index"),
+    ("def layer_model(i):\n    return 'x'", "`layer_model(1)` returned a str, not a torch.nn.Module"),
+    ("def layer_model(i):\n    return nn.Sequential(nn.Linear(8, 8))", "layer 1 has no weight 'weight'"),
+    ("def layer_model(i):\n    return nn.Linear(8, 8, bias=False) if i == 2 else nn.Linear(8, 8)", "layer 2 has no weight 'bias'"),
+    ("def layer_model(i):\n    m = nn.Linear(8, 8)\n    m.weight = nn.Parameter(torch.ones(8, 4))\n    return m",
+     "layer 1's weight 'weight' has 128 bytes, layer 0's 256"),
+])
+def test_layer_weights_must_match_layer_zeros(tmp_path: Path, layer_model: str, needle: str) -> None:
+    model = tmp_path / "layer.py"
+    model.write_text(LAYER_FILE.format(layer_model=layer_model))
+    _error(_invoke(str(model), "-o", str(tmp_path / "x.rbit"), "--chip", "small", "--layers", "3"), needle)
+    assert not (tmp_path / "x.rbit").exists()
