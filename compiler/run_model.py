@@ -85,6 +85,7 @@ class RunReport:
         m = self.compile.bitstream.manifest
         # on a node the model's work is shared by its sockets: the bound is one socket's share of it
         roofline = self.compile.work.roofline_cycles(self.compile.chip) / self.node.get("sockets", 1)
+        roofline *= self.node["loop"]["layers"] if "loop" in self.node else 1  # the work is one layer's
         return {
             "model": self.model,
             "chip": self.chip,

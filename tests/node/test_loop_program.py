@@ -258,3 +258,13 @@ def test_layer_weights_must_match_layer_zeros(tmp_path: Path, layer_model: str, 
     model.write_text(LAYER_FILE.format(layer_model=layer_model))
     _error(_invoke(str(model), "-o", str(tmp_path / "x.rbit"), "--chip", "small", "--layers", "3"), needle)
     assert not (tmp_path / "x.rbit").exists()
+
+
+def test_rducc_run_compares_the_loop_with_the_layers_run_in_turn() -> None:
+    result = _invoke("run", str(MODEL), "--layers", "3", "--per-layer", "4,5", "--chip", "small", "--launch", "hardware",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["allclose"] is True and report["loop"]["layers"] == 3 and report["loop"]["launch"] == "hardware"
+    assert report["cycle_breakdown"]["total_cycles"] == report["cycles"] == report["loop"]["cycles"]
+    assert len(report["kernel_report"]) == 3 * report["kernels"]  # every iteration's kernels, in order
