@@ -32,7 +32,7 @@ from chip_model import ChipSpec
 from functional_sim.errors import SimulationError
 from functional_sim.layer_loop import LayerLoop, LoopTiming, loop_timing, run_layer_loop
 from functional_sim.result import SimulationResult
-from functional_sim.simulator import _chip, as_bitstream
+from functional_sim.simulator import _chip, _require_values, as_bitstream
 
 
 def check_loop(bs: Bitstream, chip: ChipSpec) -> None:
@@ -110,6 +110,7 @@ def simulate_loop(bitstream: bytes | Bitstream, inputs: Sequence[np.ndarray] | N
     if execute or inputs:
         first, layers = split_inputs(bs, inputs or [])
     if execute:
+        _require_values(bs)
         programs = [iteration_program(bs, i) for i in range(bs.loop.trips)]
         if bs.node is not None:
             def run(program: Bitstream, values: list[np.ndarray]) -> list[np.ndarray]:

@@ -201,6 +201,19 @@ def test_a_loop_the_chip_cannot_run_is_refused_before_running(looped: Path, tmp_
            "loop 'layers': the copies of", "one iteration's would overwrite the next's")
 
 
+def test_a_shapes_only_loop_is_timed_not_run(tmp_path: Path) -> None:
+    model = tmp_path / "meta.py"
+    model.write_text("import torch\nfrom torch import nn\nwith torch.device('meta'):\n    model = nn.Linear(8, 8)\n"
+                     "example_inputs = (torch.empty(2, 8, device='meta'),)\n")
+    out = tmp_path / "meta.rbit"
+    assert _invoke(str(model), "-o", str(out), "--chip", "small", "--layers", "4").exit_code == 0
+    bs = bitstream_format.decode(out.read_bytes())
+    assert bs.loop.trips == 4 and not bs.loop.images  # no values: nothing to hold for layers 1..3
+    timed = _invoke("sim", str(out), "--timing-only", "--json")
+    assert timed.exit_code == 0 and json.loads(timed.stdout)["loop"]["overlapped"]
+    _error(_invoke("sim", str(out)), "cannot execute: the bitstream was compiled shapes-only")
+
+
 def test_per_layer_inputs_are_given_stacked(looped: Path, tmp_path: Path) -> None:
     bs = bitstream_format.decode(looped.read_bytes())
     inputs, _ = _loop_inputs(bs)
