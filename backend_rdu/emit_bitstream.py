@@ -10,7 +10,7 @@ summary, counts and versions, so `.mlir` -> `.rbit` gives the same bytes as a wh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from xdsl.dialects.builtin import DenseResourceAttr, ModuleOp
@@ -21,6 +21,7 @@ from bitstream_format import (Bitstream, KernelEntry, Pattern, SectionEntry, Sta
                               TileProgram)
 from bitstream_format.arrays import array_to_bytes
 from bitstream_format.model import nbytes_of
+from backend_rdu.emit_loop import loop_program
 from backend_rdu.emit_node import node_program, split_weight_image
 from chip_model import load_chip
 from dialects import rdu
@@ -45,9 +46,10 @@ def emit_module(module: ModuleOp) -> bytes:
     return bitstream_format.encode(emit_bitstream(module))
 
 
-def emit_bitstream(module: ModuleOp) -> Bitstream:
+def emit_bitstream(module: ModuleOp, layer_weights: Sequence[dict[str, bytes | None]] | None = None) -> Bitstream:
     """The bitstream of a placed, routed, sectioned module. A module holding only the shapes of
-    its weights (no resource) records sizes only, for every tensor (shapes-only compile)."""
+    its weights (no resource) records sizes only, for every tensor (shapes-only compile). A layer
+    loop's iterations 1.. take their weights from `layer_weights` (emit_loop)."""
     rdu.require_lowered(module, "bitstream emission")
     chip = load_chip(rdu.chip_of(module, "bitstream emission"))
     weights = [t for t in rdu.tensors(module) if t.role_name in ("weight", "state")]
@@ -113,10 +115,13 @@ def emit_bitstream(module: ModuleOp) -> Bitstream:
         tiles=tiles,
     )
     bs.node = node_program(module, bs, tensor_ops, wholes)
+    bs.loop = loop_program(module, bs, chip, layer_weights)
     bs.manifest = manifest(module, chip.name, usage_counts(bs))
     if bs.node is not None:
         bs.manifest["sockets"] = bs.node.sockets
         bs.manifest["node"] = bs.node.node
+    if bs.loop is not None:
+        bs.manifest["loop_trips"] = bs.loop.trips
     return bs
 
 

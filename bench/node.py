@@ -57,7 +57,8 @@ PLACER = "cycles"  # the CP-SAT placement re-placed for simulated cycles (backen
 ASSUMPTIONS = [
     "batch 1, one new token against an 8192-token KV cache per layer (the cache is an input held in HBM)",
     "KV cache and K/V projections split by KV head; 8 KV heads over 16 sockets: each held by two sockets",
-    "identical layers compiled once and run as a layer loop (functional_sim.layer_loop): hardware launch = one "
+    "identical layers compiled once as a layer loop in the bitstream (LOOP section: L iterations, each layer's "
+    "weights and KV cache at its own HBM base address): hardware launch = one "
     "launch per step, iterations overlapped in the event engine, each unit paying hardware_launch_cycles between "
     "layers; software launch = one host launch and run per layer",
     "layer and head programs both stay loaded (2 kernel configurations <= config_slots 8): program load is setup, "
@@ -95,9 +96,11 @@ def decode_head(s: DecoderShape) -> LoadedModel:
     return LoadedModel(Path(f"{s.name}-decode-head.py"), model, (x,))
 
 
-def compile_part(loaded: LoadedModel, node: str = NODE, tp: int = TP, placer: str = PLACER):
-    """Compile a decode part tensor-parallel over `tp` sockets of `node`, shapes only."""
-    return compile_loaded(loaded, CompileOptions(node=node, tp=tp, placer=placer))
+def compile_part(loaded: LoadedModel, node: str = NODE, tp: int = TP, placer: str = PLACER, layers: int = 1):
+    """Compile a decode part tensor-parallel over `tp` sockets of `node`, shapes only; `layers` > 1:
+    as a layer loop (the LOOP section: hidden state carried, each layer's KV cache, inputs 4 and 5, its own)."""
+    loop = {"layers": layers, "per_layer": (4, 5)} if layers > 1 else {}
+    return compile_loaded(loaded, CompileOptions(node=node, tp=tp, placer=placer, **loop))
 
 
 def node_step_cycles(loaded: LoadedModel, node: str = NODE, tp: int = TP, placer: str = "cpsat") -> dict[str, Any]:
@@ -149,12 +152,12 @@ def measure(s: DecoderShape, node: str = NODE, tp: int = TP, context: int = CONT
 
     spec = load_node(node)
     t0 = time.perf_counter()
-    layer = compile_part(decode_layer(s, context), node, tp, placer)
+    layer = compile_part(decode_layer(s, context), node, tp, placer, layers=s.layers)  # the loop is in the bitstream
     head = compile_part(decode_head(s), node, tp, placer)
     compile_seconds = time.perf_counter() - t0
     chip = layer.chip
-    sw = decode_step_timing(layer.bitstream, head.bitstream, s.layers, chip=chip, launch="software")
-    hw = decode_step_timing(layer.bitstream, head.bitstream, s.layers, chip=chip, launch="hardware")
+    sw = decode_step_timing(layer.bitstream, head.bitstream, chip=chip, launch="software")
+    hw = decode_step_timing(layer.bitstream, head.bitstream, chip=chip, launch="hardware")
     roof = roofline_seconds(s, tp, context, spec.chip.tier("hbm").bytes_per_second, spec.chip.peak_flops)
     paper = PAPER_TOKENS_PER_SECOND[s.name]
     tokens = hw.tokens_per_second
@@ -176,7 +179,7 @@ def measure(s: DecoderShape, node: str = NODE, tp: int = TP, context: int = CONT
         "paper_tokens_per_second": paper, "paper_used_speculative_decoding": PAPER_SPECULATIVE[s.name],
         "vs_paper": tokens / paper, "speculative_gain_needed": max(1.0, paper / tokens),
         "compile_seconds": compile_seconds, "program_load_cycles_once": hw.setup_cycles,
-        "socket_hbm_bytes_resident": decode_step_hbm_bytes(layer.bitstream, head.bitstream, s.layers, (4, 5)),
+        "socket_hbm_bytes_resident": decode_step_hbm_bytes(layer.bitstream, head.bitstream),
     }
 
 

@@ -37,7 +37,8 @@ from bitstream_format.model import (
 from bitstream_format.opcodes import BY_CODE, opcode
 
 MAGIC = b"RDUBITS\x00"
-VERSION = (3, 2)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_format.node_program); 3.2: role spill
+VERSION = (3, 3)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_format.node_program); 3.2: role spill;
+# 3.3: optional LOOP section (bitstream_format.loop_program)
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "TILE", "KERN", "SECT", "IOMP", "MEMI")
@@ -253,7 +254,12 @@ def encode(bs: Bitstream) -> bytes:
         from bitstream_format.node_program import encode_node
 
         sections["NODE"] = encode_node(bs.node, _Writer)
-        order = (*SECTION_ORDER, "NODE")
+        order = (*order, "NODE")
+    if bs.loop is not None:
+        from bitstream_format.loop_program import encode_loop
+
+        sections["LOOP"] = encode_loop(bs.loop, _Writer)
+        order = (*order, "LOOP")
     chip = bs.chip.encode()
     directory_size = 4 + len(order) * 20
     head = struct.pack("<I", len(chip)) + chip
@@ -331,6 +337,10 @@ def _check_references(bs: Bitstream) -> None:
     for sec in bs.sections:
         need(sec.kernels, kernels, "kernel", f"section {sec.id}")
     need(bs.inputs + bs.outputs + list(bs.image), tensors, "tensor", "the I/O map or memory image")
+    if bs.loop is not None:
+        need([t for pair in bs.loop.carries for t in pair] + [a.tensor for a in bs.loop.addresses], tensors, "tensor",
+             f"loop {bs.loop.name!r}")
+        need(bs.loop.kernels, kernels, "kernel", f"loop {bs.loop.name!r}")
 
 
 def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:
@@ -421,4 +431,13 @@ def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:
         from bitstream_format.node_program import decode_node
 
         node = decode_node(_Reader(sec["NODE"], "NODE"))
-    return Bitstream(chip, manifest, tensors, stages, streams, kernels, sections, image, inputs, outputs, tiles, node)
+    loop = None
+    if "LOOP" in sec:
+        from bitstream_format.loop_program import decode_loop
+
+        try:
+            loop = decode_loop(_Reader(sec["LOOP"], "LOOP"))
+        except ValueError as exc:
+            raise BitstreamError(str(exc)) from None
+    return Bitstream(chip, manifest, tensors, stages, streams, kernels, sections, image, inputs, outputs, tiles, node,
+                     loop)

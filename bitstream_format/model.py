@@ -178,6 +178,7 @@ class Bitstream:
     outputs: list[int]
     tiles: list[TileProgram] = field(default_factory=list)  # one per stage (format 3.0)
     node: Any = None  # bitstream_format.node_program.NodeProgram of a tensor-parallel program, else None
+    loop: Any = None  # bitstream_format.loop_program.LoopProgram of a looped program (format 3.3), else None
 
     def tile_program(self, sid: int) -> TileProgram | None:
         return self._tile_index.get(sid)

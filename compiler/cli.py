@@ -115,6 +115,18 @@ def _knobs(placer: str, tile_bytes: int | None, fifo_depth: int | None, node: st
         {"node": node, "tp": tp} if node or tp != 1 else {})
 
 
+def loop_options(fn):
+    """A layer loop (rdu-layer-loop, the bitstream's LOOP section): the model is one layer of it."""
+    fn = click.option("--per-layer", default="",
+                      help="the loop's arguments each layer has its own of (e.g. its KV cache): N[,N...]")(fn)
+    fn = click.option("--carry", default="0:0", show_default=True,
+                      help="the loop's carried values, RESULT:ARGUMENT[,...]: result RESULT of a layer is "
+                           "argument ARGUMENT of the next")(fn)
+    fn = click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="the model is one layer of a loop run this many times (rdu-layer-loop; the LOOP section)")(fn)
+    return fn
+
+
 fifos_option = click.option("--fifos", type=click.Choice(["configured", "grow"]), default="configured", show_default=True,
                             help="FIFO depths as the bitstream configures them (a deadlock is an error), or grown "
                                  "where a run deadlocks (for experiments; reported per kernel)")
@@ -155,24 +167,25 @@ def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: b
 @opt_option
 @seed_option
 @knob_options
+@loop_options
 @click.option("--emit-ir", type=click.Path(path_type=Path), help="also write the final rdu IR here")
 @click.option("--print-pipeline", is_flag=True,
               help="print the pass pipeline these options run (for `rducc opt -p`) and exit")
 def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, seed: int, placer: str,
-                tile_bytes: int | None, fifo_depth: int | None, node: str | None, tp: int, emit_ir: Path | None,
-                print_pipeline: bool) -> None:
+                tile_bytes: int | None, fifo_depth: int | None, node: str | None, tp: int, layers: int, carry: str,
+                per_layer: str, emit_ir: Path | None, print_pipeline: bool) -> None:
     """Compile MODEL.py into a bitstream (the same bytes as `rducc import | rducc opt -p PIPELINE | rducc emit`)."""
     with user_errors():
+        knobs = _knobs(placer, tile_bytes, fifo_depth, node, tp) | _loop_knobs(layers, carry, per_layer)
         if print_pipeline:
             from compiler.driver import CompileOptions
 
-            click.echo(CompileOptions(chip=chip, opt_level=opt_level, seed=seed,
-                                      **_knobs(placer, tile_bytes, fifo_depth, node, tp)).pipeline())
+            click.echo(CompileOptions(chip=chip, opt_level=opt_level, seed=seed, **knobs).pipeline())
             return
         if output is None:
             fail("missing option -o/--output: the bitstream to write (.rbit)")
         check_writable(output, emit_ir)
-        result = _compile(model, chip, opt_level, seed, **_knobs(placer, tile_bytes, fifo_depth, node, tp))
+        result = _compile(model, chip, opt_level, seed, **knobs)
         write_atomically(output, result.data)
         if emit_ir:
             write_atomically(emit_ir, str(result.module).encode())
@@ -181,8 +194,23 @@ def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, see
             f"wrote {output} ({len(result.data):,} bytes): {_plural(m['kernels'], 'kernel')}, {m['pcus_used']} PCUs, "
             f"{m['pmus_used']} PMUs on {result.chip.name}"
             + (f" x {m['sockets']} sockets of {m['node']}" if m.get("sockets") else "")
+            + (f", a loop of {m['loop_trips']} layers" if m.get("loop_trips") else "")
             + f" in {result.compile_seconds:.2f} s"
         )
+
+
+def _loop_knobs(layers: int, carry: str, per_layer: str) -> dict:
+    """`--layers/--carry/--per-layer` as CompileOptions fields (only when a loop is asked for)."""
+    if layers == 1:
+        return {}
+    try:
+        pairs = [tuple(int(v) for v in p.split(":")) for p in carry.split(",") if p.strip()]
+        own = tuple(int(v) for v in per_layer.split(",") if v.strip())
+    except ValueError:
+        fail(f"--carry takes RESULT:ARGUMENT pairs and --per-layer argument numbers, got {carry!r} and {per_layer!r}")
+    if not pairs or any(len(p) != 2 for p in pairs):
+        fail(f"--carry takes RESULT:ARGUMENT pairs, got {carry!r}")
+    return {"layers": layers, "carry": tuple(v for p in pairs for v in p), "per_layer": own}
 
 
 def _plural(n: int, word: str) -> str:
@@ -205,6 +233,8 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
         dt = numpy_dtype(t.dtype)
         shard = bs.node.shard_of(tid) if bs.node is not None else None  # a split input is given whole
         shape = shard.whole_shape if shard is not None else t.shape
+        if bs.loop is not None and bs.loop.address_of(tid) is not None:
+            shape = (bs.loop.trips, *shape)  # a per-layer input: every layer's value, stacked
         arrays.append(rng.standard_normal(shape).astype(dt) if dt.kind == "f" else np.zeros(shape, dt))
     return arrays
 
@@ -213,7 +243,8 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
 @click.argument("bitstream", type=click.Path(path_type=Path))
 @click.option("--inputs", "inputs_path", type=click.Path(path_type=Path), help="inputs .npz (keys: input names, or arr_0...)")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write outputs to this .npz")
-@click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
+@click.option("--launch", type=click.Choice(["software", "hardware"]), default=None,
+              help="kernel launch [default: software; a loop (LOOP section): the mode it was compiled for]")
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing-only", is_flag=True, help="estimate cycles without executing (for shapes-only bitstreams)")
 @click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
@@ -221,7 +252,7 @@ def _sim_inputs(bs, inputs_path: Path | None, seed: int):
 @click.option("--chip", "chip_spec", help="chip spec (.toml path) for a bitstream compiled for a custom chip")
 @fifos_option
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str, trace: Path | None,
+def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, launch: str | None, trace: Path | None,
             timing_only: bool, timing: str, chip_spec: str | None, fifos: str, as_json: bool) -> None:
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
@@ -241,9 +272,17 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             if chip.name != bs.chip:
                 fail(f"the bitstream was compiled for chip {bs.chip!r}, not {chip.name!r}")
         try:
-            if bs.node is not None:  # a tensor-parallel program: every socket of its node (functional_sim.node)
-                from functional_sim.node import simulate_node as simulate
-            result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch, timing=timing, fifos=fifos)
+            if bs.loop is not None:  # a loop: every iteration from the one file (functional_sim.loop_run)
+                from functional_sim.loop_run import simulate_loop
+
+                if timing != "event":
+                    fail(f"{bitstream}: a loop is timed by the event engine only (--timing event)")
+                result = simulate_loop(bs, inputs, chip=chip, execute=not timing_only, launch=launch, fifos=fifos)
+            else:
+                if bs.node is not None:  # a tensor-parallel program: every socket of its node (functional_sim.node)
+                    from functional_sim.node import simulate_node as simulate
+                result = simulate(bs, inputs, chip=chip, execute=not timing_only, launch=launch or "software",
+                                  timing=timing, fifos=fifos)
         except SimulationError as exc:
             fail(f"{bitstream}: {exc}")
         seconds = time.perf_counter() - t0
@@ -258,10 +297,13 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
                    "simulate_seconds": seconds, "outputs": [list(o.shape) for o in result.outputs]}
         if bs.node is not None:
             summary |= {k: v for k, v in result.to_json().items() if k != "cycles"}
+        if bs.loop is not None:
+            summary["loop"] = result.loop.to_json()
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"simulated {_plural(len(bs.kernels), 'kernel')}: {result.cycles:,} cycles "
+            looped = f" x {bs.loop.trips} iterations ({result.loop.launch} launch)" if bs.loop is not None else ""
+            click.echo(f"simulated {_plural(len(bs.kernels), 'kernel')}{looped}: {result.cycles:,} cycles "
                        f"({result.seconds * 1e6:.2f} us modeled) in {seconds:.2f} s")
             if output is not None and not timing_only:
                 click.echo(f"wrote {output}")
@@ -273,6 +315,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @opt_option
 @seed_option
 @knob_options
+@loop_options
 @click.option("--launch", type=click.Choice(["software", "hardware"]), default="software", show_default=True)
 @click.option("--trace", type=click.Path(path_type=Path), help="write the simulated timeline as Chrome/Perfetto trace JSON")
 @click.option("--timing", type=click.Choice(["event", "analytic"]), default="event", show_default=True,
@@ -282,8 +325,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @click.option("--atol", type=click.FloatRange(min=0), help="absolute tolerance (default: by output dtype, as torch.testing)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile_bytes: int | None,
-            fifo_depth: int | None, node: str | None, tp: int, launch: str, trace: Path | None, timing: str, fifos: str,
-            rtol: float | None, atol: float | None, as_json: bool) -> None:
+            fifo_depth: int | None, node: str | None, tp: int, layers: int, carry: str, per_layer: str, launch: str,
+            trace: Path | None, timing: str, fifos: str, rtol: float | None, atol: float | None, as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager (exit 1 if they differ).
 
     A shapes-only model (built on the meta device) is simulated for timing only: it reports
@@ -294,7 +337,8 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
         check_writable(trace)
         with spinner(not as_json) as update:
             report = run_and_compare(model, chip, opt_level, seed, launch, update, timing, rtol, atol, fifos=fifos,
-                                     **_knobs(placer, tile_bytes, fifo_depth, node, tp))
+                                     **_knobs(placer, tile_bytes, fifo_depth, node, tp),
+                                     **_loop_knobs(layers, carry, per_layer))
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:

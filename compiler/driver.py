@@ -58,6 +58,9 @@ class CompileOptions:
     node: str | None = None  # a node spec (chip_model/nodes): compile for its chip, tensor-parallel over `tp` sockets
     tp: int = 1  # tensor-parallel degree (rdu-shard{tp=N}); > 1 needs `node`
     o0_granularity: str = "operator"  # -O0 only: operator (one framework operator per kernel) | aten (one op each)
+    layers: int = 1  # > 1: the model is one layer of a loop run this many times (rdu-layer-loop, the LOOP section)
+    carry: tuple[int, ...] = (0, 0)  # the loop's (result, argument) pairs, flattened: what feeds the next layer
+    per_layer: tuple[int, ...] = ()  # the loop's arguments each layer has its own of (its KV cache)
 
     def target_chip(self) -> str:
         """The chip compiled for: the node's when a node is given (by name when it is a bundled
@@ -105,6 +108,11 @@ class CompileOptions:
             node = self.node if re.fullmatch(r"[A-Za-z0-9_-]+", self.node) else json.dumps(self.node)
             head, rest = pipeline.split(",", 1)
             pipeline = f"{head},rdu-shard{{tp={self.tp} node={node}}},{rest}"
+        if self.layers != 1:  # the function is one layer of a loop (checked against its signature first)
+            head, rest = pipeline.split(",", 1)
+            ints = lambda v: ",".join(map(str, v))  # noqa: E731
+            per_layer = f" per-layer={ints(self.per_layer)}" if self.per_layer else ""
+            pipeline = f"{head},rdu-layer-loop{{layers={self.layers} carry={ints(self.carry)}{per_layer}}},{rest}"
         return pipeline
 
 
@@ -183,10 +191,25 @@ def compile_loaded(loaded: LoadedModel, options: CompileOptions,
     program = step("torch.export", lambda: capture(loaded))
     graph = step("import", lambda: import_named(loaded, program))
     module = step("passes", lambda: lower_to_hardware(graph, options, progress))
-    bs = step("bitstream", lambda: emit_bitstream(module))
+    bs = step("bitstream", lambda: emit_bitstream(module, layer_weights(loaded, options.layers)))
     data = bitstream_format.encode(bs)
     return CompileResult(loaded, graph, module, bs, data, chip, summarize_work(graph),
                          time.perf_counter() - start, options, eager, timings)
+
+
+def layer_weights(loaded: LoadedModel, layers: int) -> list[dict[str, bytes | None]] | None:
+    """Layers 1.. of a layer loop's weights, by name: from the model file's `layer_model(i)` (a
+    module like `model`'s, with layer i's weights); None (every layer gets the model's weights)
+    without one or for a shapes-only model."""
+    if layers <= 1 or loaded.layer_model is None or loaded.shapes_only:
+        return None
+    from compiler.frontend.importer import weight_data
+
+    out = []
+    for i in range(1, layers):
+        module = loaded.layer_model(i)
+        out.append({name: weight_data(t).data for name, t in module.state_dict().items()})
+    return out
 
 
 def import_named(loaded: LoadedModel, program) -> ImportedGraph:

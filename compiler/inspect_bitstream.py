@@ -27,7 +27,35 @@ def to_json(bs: Bitstream, section: str | None = None) -> dict[str, Any]:
 
     if bs.node is not None:
         full["node"] = node_use(bs)
+    if bs.loop is not None:
+        full["loop"] = loop_json(bs)
     return {section: full[section]} if section else full
+
+
+def loop_json(bs: Bitstream) -> dict[str, Any]:
+    """The LOOP section: trip count, carries and every looped tensor's per-iteration addresses, by name."""
+    from bitstream_format.loop_program import loop_hbm_bytes
+
+    loop = bs.loop
+    name = lambda tid: bs.tensor(tid).name  # noqa: E731
+    return {"name": loop.name, "trips": loop.trips, "kernels": list(loop.kernels), "launch": loop.launch,
+            "iteration_launch_cycles": loop.iteration_launch_cycles,
+            "carries": [{"output": name(o), "input": name(n)} for o, n in loop.carries],
+            "addresses": [{"tensor": name(a.tensor), "tier": bs.tensor(a.tensor).tier, "base": a.base, "stride": a.stride,
+                           "images": sum(1 for (t, _) in loop.images if t == a.tensor)} for a in loop.addresses],
+            "resident_hbm_bytes": loop_hbm_bytes(bs)}
+
+
+def describe_loop(bs: Bitstream) -> list[str]:
+    if bs.loop is None:
+        return []
+    j = loop_json(bs)
+    carries = ", ".join(f"{c['output']} -> {c['input']}" for c in j["carries"])
+    inputs = [bs.tensor(a.tensor).name for a in bs.loop.addresses if bs.tensor(a.tensor).role == "input"]
+    return [f"  loop {j['name']!r}: {j['trips']} iterations of {len(j['kernels'])} kernel(s), {j['launch']} launch "
+            f"({j['iteration_launch_cycles']:,} cycles per iteration); carries {carries}; per layer: "
+            f"{len(j['addresses']) - len(inputs)} weights" + (f", inputs {', '.join(inputs)}" if inputs else "")
+            + f"; {sum(a['images'] for a in j['addresses'])} images of later layers, resident HBM {_mb(j['resident_hbm_bytes'])}"]
 
 
 def tile_json(bs: Bitstream, t: TileProgram) -> dict[str, Any]:
@@ -73,6 +101,7 @@ def describe(bs: Bitstream, data: bytes, section: str | None = None) -> str:
         from compiler.inspect_node import describe_node
 
         lines += describe_node(bs)
+        lines += describe_loop(bs)
     if section in (None, "tensors"):
         by_tier: Counter[str] = Counter()
         for t in bs.tensors:

@@ -87,6 +87,7 @@ class RunReport:
         m = self.compile.bitstream.manifest
         # on a node the model's work is shared by its sockets: the bound is one socket's share of it
         roofline = self.compile.work.roofline_cycles(self.compile.chip) / self.node.get("sockets", 1)
+        roofline *= self.node["loop"]["layers"] if "loop" in self.node else 1  # the work is one layer's
         return {
             "model": self.model,
             "chip": self.chip,
@@ -128,9 +129,12 @@ class RunReport:
             f"  {j['kernels']} kernel{'' if j['kernels'] == 1 else 's'}, {j['pcus_used']} PCUs, {j['pmus_used']} PMUs; "
             f"{self.cycles:,} cycles ({self.modeled_seconds * 1e6:.2f} us), roofline {j['roofline_cycles']:,.0f} cycles",
             f"  compile {j['compile_seconds']:.2f} s, simulate {j['simulate_seconds']:.2f} s",
+            *([f"  loop of {self.node['loop']['layers']} layers ({self.node['loop']['launch']} launch): "
+               f"{self.node['loop']['cycles']:,} cycles, {self.node['loop']['serial_cycles']:,} as separate runs"]
+              if "loop" in self.node else []),
             *([f"  node {self.node['node']}: {self.node['sockets']} sockets, {self.node['collective_stages']} collective "
                f"stages busy {self.node['collective_cycles']:,} cycles on the peer links, "
-               f"HBM {self.node['socket_hbm_bytes'][0]:,} B per socket"] if self.node else []),
+               f"HBM {self.node['socket_hbm_bytes'][0]:,} B per socket"] if "sockets" in self.node else []),
             f"  cycles: {b['program_load_cycles']:,} program loads + {b['launch_cycles']:,} launches + "
             f"{b['fill_cycles']:,} fill + {b['steady_cycles']:,} steady = {b['total_cycles']:,}"
             + (f" (+ {self.setup_cycles:,} setup, once)" if self.setup_cycles else ""),
@@ -196,6 +200,42 @@ def run_and_compare(model: Path, chip: str, opt_level: int, seed: int = 0, launc
     return run_compiled(result, launch, timing, rtol, atol, fifos=fifos)
 
 
+def _run_loop(result: CompileResult, inputs, launch: str, timing: str, fifos: str):
+    """A loop's run and its eager reference: layer i (the model file's `layer_model(i)`, else
+    `model`) on the example inputs, each per-layer input the same for every layer, the carried
+    outputs fed forward. Returns (socket result, node/loop report, eager outputs)."""
+    import torch
+
+    from functional_sim.errors import SimulationError
+    from functional_sim.loop_run import layer_loop_of, simulate_loop
+
+    bs, loaded = result.bitstream, result.loaded
+    if timing != "event":
+        raise SimulationError("a loop is timed by the event engine only (--timing event)")
+    loop = layer_loop_of(bs)
+    stacked = None if inputs is None else [np.stack([a] * loop.layers) if n in loop.per_layer else a
+                                          for n, a in enumerate(inputs)]
+    run = simulate_loop(bs, stacked, chip=result.chip, launch=launch, fifos=fifos, execute=inputs is not None)
+    eager = None
+    if inputs is not None:
+        values = list(loaded.inputs)
+        with torch.no_grad():
+            for i in range(loop.layers):
+                module = loaded.module if i == 0 or loaded.layer_model is None else loaded.layer_model(i)
+                eager = module(*values)
+                leaves = eager_leaves(eager)
+                for o, n in loop.carry:
+                    values[n] = torch.as_tensor(leaves[o]).to(values[n].dtype)
+    report: dict[str, Any] = {"loop": run.loop.to_json()}
+    if bs.node is not None:
+        report |= run.to_json()
+        report["socket_outputs_agree"] = all(all(np.array_equal(a, b) for a, b in zip(outs, run.outputs))
+                                             for outs in run.socket_outputs)
+        report["trace"] = run.chrome_trace()
+        return run.socket, report, eager
+    return run, report, eager
+
+
 def run_compiled(result: CompileResult, launch: str = "software", timing: str = "event",
                  rtol: float | None = None, atol: float | None = None, *, fifos: str = "configured") -> RunReport:
     """Simulate a compiled model and compare with eager (`rtol`/`atol` override the dtype's
@@ -206,7 +246,10 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
     inputs = None if shapes_only else [to_numpy(t) for t in result.loaded.inputs]
     t0 = time.perf_counter()
     node: dict[str, Any] = {}
-    if result.bitstream.node is not None:  # every socket of the node, collectives exchanged (functional_sim.node)
+    eager = result.eager_outputs
+    if result.bitstream.loop is not None:  # a layer loop: every layer from the one file (functional_sim.loop_run)
+        sim, node, eager = _run_loop(result, inputs, launch, timing, fifos)
+    elif result.bitstream.node is not None:  # every socket of the node, collectives exchanged (functional_sim.node)
         from functional_sim.node import simulate_node
 
         on_node = simulate_node(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos,
@@ -221,7 +264,7 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
     seconds = time.perf_counter() - t0
     trace = node.pop("trace", None) or sim.chrome_trace()
     node.pop("cycles", None)
-    comparisons = [] if shapes_only else compare_outputs(sim.outputs, eager_leaves(result.eager_outputs), rtol, atol)
+    comparisons = [] if shapes_only else compare_outputs(sim.outputs, eager_leaves(eager), rtol, atol)
     bounds: dict[str, int] = {}
     for k in sim.kernels:
         bounds[k.bound] = bounds.get(k.bound, 0) + 1

@@ -70,6 +70,7 @@ from dialects.rdu_attrs import (
     UnitKindAttr,
 )
 from dialects.rgraph import attr_value, require
+from dialects.loop_attr import LayerLoopAttr
 from dialects.shard_attr import ShardAttr
 from dialects.types import dtype_of, shape_of
 
@@ -460,4 +461,4 @@ def kernels(module: ModuleOp) -> list[KernelOp]:
     return [op for op in module.body.block.ops if isinstance(op, KernelOp)]
 
 
-RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, StoreRowsOp, BufferOp, ComputeOp, KernelOp], [*ATTRIBUTES, ShardAttr])
+RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, StoreRowsOp, BufferOp, ComputeOp, KernelOp], [*ATTRIBUTES, ShardAttr, LayerLoopAttr])

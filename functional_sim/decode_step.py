@@ -62,22 +62,26 @@ def collective_cycles_of(kernels) -> int:
     return sum(s.cycles for k in kernels for s in k.stages if s.opcode in COLLECTIVES)
 
 
-def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None, layers: int, *,
+def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None, layers: int | None = None, *,
                        chip: ChipSpec | str | None = None, launch: str = "hardware",
                        carry: tuple[tuple[int, int], ...] = ((0, 0),), fifos: str = "configured") -> DecodeStepTiming:
-    """Time one decode step: `layers` iterations of the `layer` program (output `o` feeding input
-    `n` of the next layer for each (o, n) in `carry`), then the `head` program (None: no head)."""
+    """Time one decode step: the `layer` program's loop (its LOOP section: iterations, carries, per-layer
+    addresses), then the `head` program (None: no head). A layer program without a LOOP section is
+    looped `layers` times here (output `o` feeding input `n` of the next layer for each (o, n) in `carry`)."""
     lbs = as_bitstream(layer)
     spec = _chip(lbs, chip)
-    if layers < 1:
+    if lbs.loop is not None:
+        if layers not in (None, lbs.loop.trips):
+            raise SimulationError(f"the layer program is a loop of {lbs.loop.trips} layers, not {layers}")
+        layers = lbs.loop.trips
+    if layers is None or layers < 1:
         raise SimulationError(f"a decode step needs at least 1 layer, got {layers}")
     from functional_sim.event_timing import event_kernel_timing
     from functional_sim.node import check_node_program, node_launch_chip
 
     check_node_program(lbs, spec)
     spec = node_launch_chip(lbs, spec)  # a software launch is the node host's, on every socket
-    loop = LayerLoop(layers, carry)
-    lt = loop_timing(lbs, spec, loop, launch, fifos)
+    lt = loop_timing(lbs, spec, None if lbs.loop is not None else LayerLoop(layers, carry), launch, fifos)
     head_cycles = head_setup = head_collective = head_hbm = 0
     if head is not None:
         hbs = as_bitstream(head)
@@ -99,14 +103,16 @@ def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None,
     }
     return DecodeStepTiming(
         layers=layers, launch=launch, cycles=lt.cycles + head_cycles, clock_hz=spec.clock_hz, loop=lt,
-        head_cycles=head_cycles, collective_cycles=collective_cycles_of(lt.kernels) * (1 if lt.overlapped else layers)
+        head_cycles=head_cycles, collective_cycles=collective_cycles_of(lt.kernels)
         + head_collective, hbm_bytes_moved=lt.tier_bytes.get("hbm", 0) + head_hbm,
         setup_cycles=lt.setup_cycles + head_setup, breakdown=breakdown)
 
 
-def decode_step_hbm_bytes(layer: Bitstream, head: Bitstream | None, layers: int, per_layer: tuple[int, ...] = ()) -> int:
+def decode_step_hbm_bytes(layer: Bitstream, head: Bitstream | None, layers: int | None = None,
+                          per_layer: tuple[int, ...] = ()) -> int:
     """A socket's resident HBM for the whole decoder: every layer's weights (and per-layer inputs)
-    plus the head's."""
+    plus the head's (a looped layer program: where its LOOP section puts every layer's copies)."""
     from functional_sim.node import hbm_bytes
 
-    return loop_hbm_bytes(layer, LayerLoop(layers, ((0, 0),), per_layer)) + (hbm_bytes(head) if head is not None else 0)
+    loop = None if layer.loop is not None else LayerLoop(layers, ((0, 0),), per_layer)
+    return loop_hbm_bytes(layer, loop) + (hbm_bytes(head) if head is not None else 0)

@@ -43,7 +43,7 @@ from chip_model import ChipSpec
 
 from functional_sim.errors import SimulationError
 from functional_sim.event_graph import KernelGraph
-from functional_sim.timing import KernelRecord, launch_cycles_of
+from functional_sim.timing import KernelRecord, SectionRecord, launch_cycles_of
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class LoopTiming:
     kernels: tuple[KernelRecord, ...]
     tier_bytes: dict[str, int] = field(default_factory=dict)
     overlapped: bool = False  # the iterations ran as one repeated kernel in the event engine
+    sections: tuple[SectionRecord, ...] = ()  # program loads on the loop's timeline
 
     def to_json(self) -> dict[str, Any]:
         return {"layers": self.layers, "launch": self.launch, "cycles": self.cycles, "serial_cycles": self.serial_cycles,
@@ -147,42 +148,60 @@ class LoopTiming:
                 "setup_cycles": self.setup_cycles, "overlapped": self.overlapped, "tier_bytes": self.tier_bytes}
 
 
-def loop_timing(bs: Bitstream, chip: ChipSpec, loop: LayerLoop, launch: str = "hardware",
+def loop_timing(bs: Bitstream, chip: ChipSpec, loop: LayerLoop | None = None, launch: str = "hardware",
                 fifos: str = "configured", kernel_timing: Callable[..., KernelRecord] | None = None) -> LoopTiming:
-    """Time `loop.layers` iterations of `bs` (see the module doc for the two launch modes)."""
+    """Time `loop.layers` iterations of `bs` (see the module doc for the two launch modes).
+    `loop` None: the bitstream's own (its LOOP section, format 3.3), whose planned launch mode
+    pays the section's iteration launch cycles between iterations."""
     from functional_sim.event_timing import event_kernel_timing
     from functional_sim.timing import LAUNCH_MODES, program_timing
 
     if launch not in LAUNCH_MODES:
         raise SimulationError(f"launch must be one of {', '.join(LAUNCH_MODES)}, got {launch!r}")
+    gap = launch_cycles_of(chip, "hardware")
+    if loop is None:
+        if bs.loop is None:
+            raise SimulationError("not a loop: the bitstream has no LOOP section (compile with --layers)")
+        from functional_sim.loop_run import check_loop, layer_loop_of
+
+        check_loop(bs, chip)
+        loop = layer_loop_of(bs)
+        if bs.loop.launch == "hardware":
+            gap = bs.loop.iteration_launch_cycles
+        bs = replace(bs, loop=None)
     loop.check(bs)
     timed = kernel_timing or (lambda b, c, k, start, mode, **kw: event_kernel_timing(b, c, k, start, mode, fifos=fifos, **kw))
     single = program_timing(bs, chip, launch, timed)
     L = loop.layers
     serial = L * single.cycles
     setup = single.setup_cycles
-    if launch == "software":
+    if launch == "software" or len(bs.kernels) != 1 or len(bs.sections) != 1:
+        # software: a host launch per iteration; several kernels: each iteration runs them in order
+        # (no overlap across a kernel boundary). Every iteration's records, one after another.
+        kernels = tuple(replace(k, start=k.start + i * single.cycles) for i in range(L) for k in single.kernels)
+        loads = single.sections if setup else tuple(
+            replace(s, start=s.start + i * single.cycles) for i in range(L) for s in single.sections)
         return LoopTiming(L, launch, serial, serial, single.cycles, L * sum(k.launch_cycles for k in single.kernels),
-                          setup, single.kernels, {t: L * b for t, b in single.tier_bytes.items()}, False)
-    if len(bs.kernels) != 1 or len(bs.sections) != 1:
-        # several kernels: each iteration runs them in order (no overlap across a kernel boundary)
-        return LoopTiming(L, launch, serial, serial, single.cycles, L * sum(k.launch_cycles for k in single.kernels),
-                          single.setup_cycles, single.kernels, {t: L * b for t, b in single.tier_bytes.items()}, False)
+                          setup, kernels, {t: L * b for t, b in single.tier_bytes.items()}, False, loads)
     k = bs.kernels[0]
-    gap = launch_cycles_of(chip, "hardware")
 
     def transform(g: KernelGraph) -> KernelGraph:
         return repeat_graph(g, L, carry_stages(bs, g.stage_ids, loop), gap)
 
-    record = timed(bs, chip, k, 0, launch, graph=transform)
+    record = timed(bs, chip, k, setup, launch, graph=transform)  # the program is loaded once, before the loop
     tiers = {t: b for t, b in record.tier_bytes.items()}
     return LoopTiming(L, launch, record.cycles, serial, single.cycles, record.launch_cycles, setup, (record,),
-                      tiers, True)
+                      tiers, True, single.sections)
 
 
-def loop_hbm_bytes(bs: Bitstream, loop: LayerLoop) -> int:
+def loop_hbm_bytes(bs: Bitstream, loop: LayerLoop | None = None) -> int:
     """A socket's HBM footprint with every layer's weights and per-layer inputs resident: the
-    program's plan, plus (layers - 1) more copies of what each layer has its own of."""
+    program's plan, plus (layers - 1) more copies of what each layer has its own of (`loop` None:
+    the bitstream's LOOP section says where each copy is)."""
+    if loop is None:
+        from bitstream_format.loop_program import loop_hbm_bytes as placed
+
+        return placed(bs)
     own = {bs.inputs[n] for n in loop.per_layer} | {t.id for t in bs.tensors if t.role == "weight"}
     per_layer = sum(t.nbytes for t in bs.tensors if t.id in own and t.tier == "hbm")
     base = max((t.offset + t.nbytes for t in bs.tensors if t.tier == "hbm"), default=0)

@@ -96,6 +96,12 @@ def _shard() -> type[ModulePass]:
     return ShardPass
 
 
+def _layer_loop() -> type[ModulePass]:
+    from passes.layer_loop import LayerLoopPass
+
+    return LayerLoopPass
+
+
 def _section() -> type[ModulePass]:
     from backend_rdu.section_pass import SectionPass
 
@@ -137,6 +143,7 @@ RDU_IR = InputIR("rdu IR", " (run rdu-lower first)", earlier_dialects=frozenset(
 PASSES: dict[str, PassLoader] = {
     "rdu-target": _target,
     "rdu-shard": _shard,
+    "rdu-layer-loop": _layer_loop,
     "rdu-fuse": _fuse,
     "rdu-lower": _lower,
     "rdu-plan-memory": _plan_memory,
@@ -152,6 +159,7 @@ PASSES: dict[str, PassLoader] = {
 
 INPUT_IR: dict[str, InputIR] = {
     "rdu-shard": RGRAPH_IR,
+    "rdu-layer-loop": RGRAPH_IR,
     "rdu-fuse": RGRAPH_IR,
     "rdu-lower": RGRAPH_IR,
     "rdu-plan-memory": RDU_IR,

@@ -26,6 +26,8 @@ class LoadedModel:
     path: Path
     module: torch.nn.Module
     inputs: tuple[torch.Tensor, ...]
+    # optional `layer_model(i)`: layer i's module (a layer loop, `--layers`): `model` is layer 0
+    layer_model: Callable[[int], torch.nn.Module] | None = None
 
     @property
     def name(self) -> str:
@@ -118,7 +120,22 @@ def load_model_file(path_like: str | Path) -> LoadedModel:
     if not isinstance(inputs, tuple) or not all(isinstance(t, torch.Tensor) for t in inputs):
         raise ModelLoadError(f"{path.name}: `example_inputs` must be a tuple of tensors (or a zero-argument callable returning one)")
     model.eval()
-    return LoadedModel(path, model, inputs)
+    layer_model = namespace.get("layer_model")
+    if layer_model is not None and not callable(layer_model):
+        raise ModelLoadError(f"{path.name}: `layer_model` is a {type(layer_model).__name__}, not a callable taking a layer index")
+    if layer_model is not None:
+        layer_model = _checked_layer_model(layer_model, path)
+    return LoadedModel(path, model, inputs, layer_model)
+
+
+def _checked_layer_model(fn: Callable[[int], Any], path: Path) -> Callable[[int], torch.nn.Module]:
+    def layer(i: int) -> torch.nn.Module:
+        module = _call(lambda: fn(i), path, f"`layer_model({i})`")
+        if not isinstance(module, torch.nn.Module):
+            raise ModelLoadError(f"{path.name}: `layer_model({i})` returned a {type(module).__name__}, not a torch.nn.Module")
+        return module.eval()
+
+    return layer
 
 
 def run_eager(loaded: LoadedModel) -> Any:

@@ -88,6 +88,21 @@ def read_per_doc(data: bytes) -> dict:
         assert not has or offset % 64 == 0
         out["image"][tid] = region[offset : offset + size] if has else None
     out["manifest"] = DocReader(directory["MANF"]).str()
+    if "LOOP" in directory:
+        s = DocReader(directory["LOOP"])
+        loop = {"name": s.str(), "trips": s.fmt("I")[0], "kernels": s.ints(), "launch": s.str(),
+                "iteration_launch_cycles": s.fmt("Q")[0], "carries": [s.fmt("II") for _ in range(s.fmt("I")[0])],
+                "addresses": []}
+        for _ in range(s.fmt("I")[0]):
+            tensor, base, stride = s.fmt("Iqq")
+            images = {}
+            for _ in range(s.fmt("I")[0]):
+                iteration, size = s.fmt("IQ")
+                images[iteration] = s.data[s.pos : s.pos + size]
+                s.pos += size
+            loop["addresses"].append((tensor, base, stride, images))
+        assert s.pos == len(s.data)
+        out["loop"] = loop
     return out
 
 
@@ -95,7 +110,7 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
     bs = sample()
     doc = read_per_doc(encode(bs))
     codes = {name: code for name, (code, _) in DTYPES.items()}
-    assert doc["chip"] == bs.chip and doc["version"] == (3, 2)
+    assert doc["chip"] == bs.chip and doc["version"] == (3, 3) and "loop" not in doc
     assert [(t[0], t[1], t[4], t[5], t[6], t[7]) for t in doc["tensors"]] == [
         (t.id, codes[t.dtype], t.offset, t.nbytes, t.shape, t.name) for t in bs.tensors
     ]
@@ -120,6 +135,24 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
         assert [(spaces[p[0]], *p[1:]) for p in patterns] == [
             (p.space, p.offset, p.stride, p.count, p.tile, p.extent) for p in t.patterns]
     assert any(t.kind == "matmul" for t in bs.tiles) and any(t.patterns for t in bs.tiles)
+
+
+def test_the_doc_reader_reads_the_loop_section():
+    from bitstream_format.loop_program import IterationAddress, LoopProgram
+
+    bs = sample()
+    w = next(t for t in bs.tensors if t.name == "w")
+    bs.loop = LoopProgram("layers", 3, tuple(k.id for k in bs.kernels), "hardware", 1600,
+                          ((bs.outputs[0], bs.inputs[0]),), (IterationAddress(w.id, 1 << 20, 4096),),
+                          {(w.id, 1): b"\x01" * w.nbytes, (w.id, 2): b"\x02" * w.nbytes})
+    data = encode(bs)
+    loop = read_per_doc(data)["loop"]
+    assert (loop["name"], loop["trips"], loop["kernels"], loop["launch"], loop["iteration_launch_cycles"]) == \
+        ("layers", 3, [k.id for k in bs.kernels], "hardware", 1600)
+    assert loop["carries"] == [(bs.outputs[0], bs.inputs[0])]
+    assert loop["addresses"] == [(w.id, 1 << 20, 4096, {1: b"\x01" * w.nbytes, 2: b"\x02" * w.nbytes})]
+    back = decode(data).loop
+    assert back == bs.loop and back.images == bs.loop.images
 
 
 def test_doc_tables_match_the_code():
