@@ -95,7 +95,7 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
     bs = sample()
     doc = read_per_doc(encode(bs))
     codes = {name: code for name, (code, _) in DTYPES.items()}
-    assert doc["chip"] == bs.chip and doc["version"] == (3, 2)
+    assert doc["chip"] == bs.chip and doc["version"] == (3, 3)
     assert [(t[0], t[1], t[4], t[5], t[6], t[7]) for t in doc["tensors"]] == [
         (t.id, codes[t.dtype], t.offset, t.nbytes, t.shape, t.name) for t in bs.tensors
     ]
