@@ -8,8 +8,8 @@
 * A PMU compute stage spreads its whole input over its PMUs' SRAM ranges and reads it back.
 * Layout stages that move whole rows run a rows loop: a slice or concat of the last axis row by
   row, and a heads transpose (a permute that keeps the last axis) as its PMU does it: rows are
-  taken in the order the producer's tile loop sends them (a matmul's `b,m,n,k` or head-outer
-  `b,n,m,k`, through reshapes and buffers; any other producer sends row-major) and each is
+  taken in the order the producer's tile loop sends them (a matmul tiled head-outer, `b,n,m,k`,
+  through reshapes and buffers; any other producer sends row-major) and each is
   written at the output row its loop order `rows@A` says the k-th arriving row becomes. A
   producer order that disagrees with `A` puts rows in the wrong places (wrong outputs).
 * Compute stages run their loop of tiles. Tiles of one loop are independent except along a
@@ -262,14 +262,16 @@ class TileExecutor:
     def arrival_sequence(self, stream: int, rows: int, width: int) -> np.ndarray:
         """The row indices of a stream (rows of `width` elements, row-major) in the order its tiles
         are sent: back through reshapes and buffers (bytes in order) to the stage that makes them;
-        a matmul sends its output tiles in its loop order, a row complete with its last tile."""
+        a matmul tiled head-outer (`b,n,m,k`) sends its output tiles in that order, a row complete
+        with its last tile; every other stream is row-major."""
         st = self.bs.stream(stream)
         src = self.bs.stage(st.src)
         while src.opcode in ("reshape", "buffer") and len(src.inputs) == 1:
             src = self.bs.stage(self.bs.stream(src.inputs[0]).src)
         prog = self.bs.tile_program(src.id)
-        if prog is None or prog.kind != "matmul" or src.opcode not in ("matmul", "linear") or len(src.outputs) != 1:
-            return np.arange(rows)
+        if (prog is None or prog.kind != "matmul" or prog.order != "b,n,m,k" or src.opcode not in ("matmul", "linear")
+                or len(src.outputs) != 1):
+            return np.arange(rows)  # a stream's tiles are its value's bytes in row-major order (docs/bitstream.md)
         shape = tuple(self.bs.stream(src.outputs[0]).shape)
         n = shape[-1] if shape else 1
         batch, gm, gn, _ = prog.grid
@@ -280,10 +282,7 @@ class TileExecutor:
         b = np.arange(batch)[:, None, None]
         mi = (np.arange(m) // mt)[None, :, None]
         ni = (np.arange(n) // nt)[None, None, :]
-        if prog.order == "b,n,m,k":
-            key = (b * gn + ni) * gm + mi
-        else:
-            key = (b * gm + mi) * gn + ni
+        key = (b * gn + ni) * gm + mi
         row_key = np.broadcast_to(key, (b.shape[0], m, n)).reshape(rows, width).max(axis=1)
         return np.argsort(row_key, kind="stable")
 
