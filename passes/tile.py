@@ -15,7 +15,8 @@ are configured with, and records it on every stage (`tile_loop`, `sram`, `patter
 * a heads transpose (a permute that keeps the last axis) fed by a projection streams: the
   projection is tiled head-outer and the permute's loop records the order its rows arrive in
   (passes/row_order.py); row-wise layout stages (that permute, a slice or concat of the last
-  axis) double-buffer tiles of rows in their PMUs instead of holding the value.
+  axis) double-buffer tiles of rows, round-robin over their PMUs (two slots on one PMU, one
+  each on two or more), instead of holding the value.
 
 Nothing here changes which units a stage has or where it sits, so rdu-place may run after it.
 """
@@ -130,13 +131,22 @@ class TilePass(ModulePass):
         stage.tile_loop = _attr(loop)
         if stage.unit_kind != "pmu":
             return
-        if loop.kind in ("stream", "rows"):  # double-buffered tiles (of bytes, or of whole rows) passing through
-            tile = loop.tile[0] if loop.kind == "stream" else loop.tile[0] * loop.tile[1] * max(
-                type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
-            held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * tile)
-            fits(kernel, stage, held, f"holds two {tile}-byte tiles on each of its {stage.unit_count} PMU(s)", chip)
+        if loop.kind == "stream":  # double-buffered tiles passing through
+            held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * loop.tile[0])
+            fits(kernel, stage, held, f"holds two {loop.tile[0]}-byte tiles on each of its {stage.unit_count} PMU(s)",
+                 chip)
             stage.bytes = IntegerAttr(held, i64)
-            stage.sram = SramAttr(0, held, 2, tile)
+            stage.sram = SramAttr(0, held, 2, loop.tile[0])
+            return
+        if loop.kind == "rows":  # a row-wise layout stage: a double buffer of row tiles, round-robin over its PMUs
+            itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
+            tile = loop.tile[0] * loop.tile[1] * max(1, itemsize)
+            slots = ceil(2 / stage.unit_count)
+            held = max(stage.bytes.value.data if stage.bytes is not None else 0, slots * tile)
+            fits(kernel, stage, held, f"holds {slots} {tile}-byte tile(s) of rows on each of its {stage.unit_count} "
+                 f"PMU(s)", chip)
+            stage.bytes = IntegerAttr(held, i64)
+            stage.sram = SramAttr(0, held, slots, tile)
             return
         largest = sum(type_bytes(v.type) for v in stage.inputs)  # its inputs, back to back
         self.widen(kernel, stage, ceil(largest / chip.pmu.sram_bytes), chip)
