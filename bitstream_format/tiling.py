@@ -10,8 +10,17 @@ derives shapes and loops from them, never below one vector (`lanes` elements):
   chunks (running sum/max/argmax, online softmax then a normalising pass).
 * `matmul`: output-stationary tiles of mt x nt outputs, K innermost in chunks of kt; the smaller
   operand is the one held resident in PMU buffers (`reuse`), the other streams once per tile row.
-* `whole`: ops that cannot stream (layout changes of the last axis, gathers, sorts, scatters,
-  reductions over leading dims...): one tile, the whole value, spread over the stage's PMUs.
+  Order `b,m,n,k` walks M tiles outside N tiles; `b,n,m,k` (head-outer) walks N outside M with
+  the B operand held down each column of tiles.
+* `rows` of layout ops that move whole rows: a slice or concat along the last axis (each output
+  row is made from the same input rows), and a `permute` that keeps the last axis when its input
+  rows *arrive* in the output's row order (`permute_loop`): order `rows@A` names that arrival
+  order `A` (the input's leading dims, outermost first), the PMU writes the k-th arriving row at
+  the address of the output row it becomes. Rows arrive in row-major order unless the producer is
+  a matmul tiled head-outer (order `b,n,m,k`, `nt` = the head dim: all rows of head h, then head
+  h+1), which rdu-tile chooses for the heads transpose (passes/row_order.py).
+* `whole`: ops that cannot stream (other layout changes, gathers, sorts, scatters, reductions over
+  leading dims...): one tile, the whole value, spread over the stage's PMUs.
 * `stream`: loads, stores and buffers move the value in tiles of the stream's bytes.
 
 It also holds the one cost of a tile loop (`loop_cycles`: `matmul_cycles`, `rows_cycles`), the
@@ -96,16 +105,67 @@ def rows_loop(rows: int, cols: int, itemsize: int, tile_bytes: int, lanes: int, 
     return TileLoop("rows", (rows, chunks), (1, chunk), "rows", reduce if chunks > 1 else "none")
 
 
+MATMUL_ORDERS = ("b,m,n,k", "b,n,m,k")
+
+
 def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: int, lanes: int,
-                sram_bytes: int, a_bytes: int, b_bytes: int) -> TileLoop:
+                sram_bytes: int, a_bytes: int, b_bytes: int, head_dim: int = 0) -> TileLoop:
     """Output-stationary mt x nt tiles of about `tile_bytes`, K in chunks whose A and B slabs fill
-    at most half a PMU (the other half takes the next chunk)."""
+    at most half a PMU (the other half takes the next chunk). With `head_dim` (a divisor of n, at
+    least one vector) the loop is head-outer: nt = head_dim and N tiles outside M tiles (order
+    `b,n,m,k`), so the output leaves one head's rows at a time, each row whole, and B's slab is
+    the one held (its column of tiles reuses it)."""
     elements = max(lanes, tile_bytes // itemsize)
-    nt = min(n, max(lanes, isqrt(elements) // lanes * lanes))
-    mt = min(m, max(1, elements // nt))
+    if head_dim:
+        nt = head_dim
+        mt = min(m, max(1, elements // nt))
+    else:
+        nt = min(n, max(lanes, isqrt(elements) // lanes * lanes))
+        mt = min(m, max(1, elements // nt))
     kt = min(k, max(lanes, ((sram_bytes // 2) // max(1, (mt + nt) * itemsize)) // lanes * lanes))
     grid = (batch, ceil(m / mt), ceil(n / nt), ceil(k / kt))
+    if head_dim:
+        return TileLoop("matmul", grid, (mt, nt, kt), "b,n,m,k", "k-accumulate", "b")
     return TileLoop("matmul", grid, (mt, nt, kt), "b,m,n,k", "k-accumulate", "a" if a_bytes <= b_bytes else "b")
+
+
+def keeps_last_axis(dims: list[int], rank: int) -> bool:
+    """A permute whose last output axis is its input's last: it moves whole rows."""
+    return rank >= 1 and len(dims) == rank and int(dims[-1]) % rank == rank - 1
+
+
+def streams_in_order(dims: list[int], arrival: tuple[int, ...], in_shape: tuple[int, ...]) -> bool:
+    """Do input rows arriving in `arrival` order (input leading dims, outermost first) come in the
+    output's row order? Dims of size 1 do not order anything."""
+    lead = [int(d) % len(in_shape) for d in dims[:-1]]
+    return [d for d in lead if in_shape[d] != 1] == [d for d in arrival if in_shape[d] != 1]
+
+
+def permute_loop(in_shape: tuple[int, ...], dims: list[int], itemsize: int, tile_bytes: int, lanes: int,
+                 arrival: tuple[int, ...] | None = None) -> TileLoop:
+    """A permute that keeps the last axis streams rows when its input rows arrive in the output's
+    row order (`arrival`, default row-major); order `rows@A` records the arrival order the PMU's
+    write addresses assume. Otherwise its first output row may need the input's last: whole."""
+    rank = len(in_shape)
+    arrival = tuple(range(rank - 1)) if arrival is None else tuple(arrival)
+    out_shape = tuple(in_shape[int(d) % rank] for d in dims)
+    if not keeps_last_axis(dims, rank) or rank < 2 or not streams_in_order(dims, arrival, in_shape):
+        return whole_loop(out_shape)
+    rows, cols = row_split(out_shape)
+    loop = rows_loop(rows, cols, itemsize, tile_bytes, lanes)
+    return TileLoop("rows", loop.grid, loop.tile, "rows@" + ",".join(map(str, arrival)))
+
+
+def parse_arrival(order: str, rank: int) -> tuple[int, ...] | None:
+    """The arrival order of a permute's `rows@A` loop order, or None when it is not one (a
+    permutation of the input's `rank - 1` leading dims)."""
+    if not order.startswith("rows@"):
+        return None
+    try:
+        arrival = tuple(int(x) for x in order[5:].split(",")) if rank > 1 else ()
+    except ValueError:
+        return None
+    return arrival if sorted(arrival) == list(range(rank - 1)) else None
 
 
 def whole_loop(shape: tuple[int, ...]) -> TileLoop:
@@ -124,13 +184,37 @@ def _itemsize(dtype: str) -> int:
     return itemsize(dtype)
 
 
+def row_layout(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: list[Spec]) -> bool:
+    """A slice or concat along the last axis: output row i is made from input rows i alone."""
+    if opcode not in ("slice", "concat") or len(outputs) != 1 or not inputs:
+        return False
+    rank = len(outputs[0][1])
+    if rank < 1 or any(len(s) != rank for _, s in inputs):
+        return False
+    if opcode == "slice" and int(attrs.get("step", 1) or 1) < 1:
+        return False
+    return int(attrs.get("dim", 0)) % rank == rank - 1
+
+
 def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: list[Spec], in_tile_bytes: int,
-                 out_tile_bytes: int, lanes: int, sram_bytes: int) -> TileLoop:
-    """The tile loop of a compute stage (see the module docstring for the kinds)."""
+                 out_tile_bytes: int, lanes: int, sram_bytes: int, arrival: tuple[int, ...] | None = None,
+                 head_dim: int = 0) -> TileLoop:
+    """The tile loop of a compute stage (see the module docstring for the kinds). `arrival`: the
+    order a permute's input rows arrive in (default row-major); `head_dim`: tile a matmul
+    head-outer (both chosen by rdu-tile, passes/row_order.py)."""
     op = OPCODES[opcode]
     out_dtype, out_shape = outputs[0] if outputs else ("f32", ())
     if not outputs or any(prod(s) == 0 for _, s in [*inputs, *outputs]):
         return whole_loop(out_shape)
+    if opcode == "permute" and len(inputs) == 1:
+        in_dtype, in_shape = inputs[0]
+        dims = attrs.get("dims", [])
+        tile = out_tile_bytes or prod(out_shape) * _itemsize(out_dtype)
+        return permute_loop(in_shape, list(dims or []), _itemsize(in_dtype), tile, lanes, arrival)
+    if row_layout(opcode, attrs, inputs, outputs):
+        rows, cols = row_split(out_shape)
+        tile = out_tile_bytes or prod(out_shape) * _itemsize(out_dtype)
+        return rows_loop(rows, cols, _itemsize(out_dtype), tile, lanes)
     if opcode == "reshape" and len(inputs) == 1:  # row-major bytes unchanged: tiles pass through
         nbytes = prod(out_shape) * _itemsize(out_dtype)
         return stream_loop(nbytes, out_tile_bytes or nbytes)
@@ -152,13 +236,16 @@ def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs
         if opcode == "matmul" and len(a) >= 2 and len(b) >= 2:
             m, k, n = a[-2], a[-1], b[-1]
         elif opcode == "linear" and len(a) >= 1 and len(b) == 2:
-            m, k, n = prod(a[:-1]), a[-1], b[0]
+            # all leading dims are M; head-outer, the dims before the last are a batch (rows of
+            # one batch entry and head, then the next head), as for a matmul
+            m, k, n = (a[-2] if head_dim and len(a) >= 3 else prod(a[:-1])), a[-1], b[0]
         else:
             return whole_loop(out_shape)
         batch = prod(out_shape) // max(1, m * n)
         tile = out_tile_bytes or prod(out_shape) * _itemsize(out_dtype)
         size = _itemsize(a_dtype)
-        return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size)
+        head = head_dim if head_dim and n % head_dim == 0 and head_dim >= lanes else 0
+        return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size, head)
     return whole_loop(out_shape)
 
 

@@ -6,6 +6,12 @@
   slot its write pattern gives, a ring of `count` slots refilled wave after wave, and reads it back
   by its read pattern: the bytes really go through per-PMU memory (functional_sim/sram.py).
 * A PMU compute stage spreads its whole input over its PMUs' SRAM ranges and reads it back.
+* Layout stages that move whole rows run a rows loop: a slice or concat of the last axis row by
+  row, and a heads transpose (a permute that keeps the last axis) as its PMU does it: rows are
+  taken in the order the producer's tile loop sends them (a matmul tiled head-outer, `b,n,m,k`,
+  through reshapes and buffers; any other producer sends row-major) and each is
+  written at the output row its loop order `rows@A` says the k-th arriving row becomes. A
+  producer order that disagrees with `A` puts rows in the wrong places (wrong outputs).
 * Compute stages run their loop of tiles. Tiles of one loop are independent except along a
   reduction, so numpy runs whole batches of tiles at once (the speed of the simulator) and loops
   only where the hardware carries state from tile to tile: a matmul's K chunks accumulate, a
@@ -24,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from bitstream_format import Bitstream, Pattern, StageConfig, TileProgram, nbytes_of
-from bitstream_format.tiling import reduced_dims, row_split
+from bitstream_format.tiling import MATMUL_ORDERS, keeps_last_axis, parse_arrival, reduced_dims, row_split
 from chip_model import ChipSpec
 
 from functional_sim.checks import stage_name
@@ -181,6 +187,10 @@ class TileExecutor:
             return list(KERNELS[s.opcode](args, s.attrs, outs))
         if s.unit == "pmu" and prog.kind == "whole":
             args = self.spread(s, args)
+        if prog.kind == "rows" and s.opcode == "permute":
+            return [self.permute_rows(s, prog, args[0], outs[0])]
+        if prog.kind == "rows" and s.opcode in ("slice", "concat"):
+            return [self.row_layout(s, prog, args, outs[0])]
         if prog.kind == "rows":
             if s.opcode in ("sum", "mean", "amax", "amin", "prod", "argmax", "softmax", "log_softmax", "cumsum"):
                 return [self.row_reduction(s, prog, args[0], outs[0])]
@@ -212,6 +222,69 @@ class TileExecutor:
         full = np.zeros((rows, cols), part.dtype)
         full[:cr, :cc] = part
         return [full.reshape(shape)]
+
+    def row_layout(self, s: StageConfig, prog: TileProgram, args: list[np.ndarray], out: OutSpec) -> np.ndarray:
+        """A slice or concat of the last axis over the rows its loop covers (the rest stays zero)."""
+        full = np.asarray(KERNELS[s.opcode](args, s.attrs, [out])[0])
+        rows, cols = row_split(out[1])
+        cr, cc = self._covered(s, prog, rows, cols)
+        if (cr, cc) == (rows, cols):
+            return full
+        part = np.zeros((rows, cols), full.dtype)
+        part[:cr, :cc] = full.reshape(rows, cols)[:cr, :cc]
+        return part.reshape(out[1])
+
+    def permute_rows(self, s: StageConfig, prog: TileProgram, x: np.ndarray, out: OutSpec) -> np.ndarray:
+        """A heads transpose as the PMU runs it: the k-th row to arrive is written at the output row
+        that the loop's arrival order `rows@A` says it is (see the module docstring)."""
+        rank = x.ndim
+        dims = [int(d) % max(1, rank) for d in (s.attrs.get("dims") or [])]
+        arrival = parse_arrival(prog.order, rank)
+        if not keeps_last_axis(dims, rank) or rank < 2:
+            raise SimulationError(f"{stage_name(s)}: a rows tile loop cannot run permute {dims}, which moves the last axis")
+        if arrival is None:
+            raise SimulationError(f"{stage_name(s)}: its tile loop order {prog.order!r} is not 'rows@' and a "
+                                  f"permutation of its input's {rank - 1} leading dims")
+        lead, width = x.shape[:-1], x.shape[-1]
+        out_lead = tuple(lead[d] for d in dims[:-1])
+        rows = prod(lead)
+        cr, cc = self._covered(s, prog, rows, width)
+        sent = self.arrival_sequence(s.inputs[0], rows, width)  # input rows, in the order they come
+        assumed = np.arange(rows).reshape(lead).transpose(arrival).ravel()  # the order the write addresses assume
+        inverse = [dims.index(k) for k in range(rank - 1)]
+        out_row_of_in = np.arange(rows).reshape(out_lead).transpose(inverse).ravel()
+        result = np.zeros((rows, width), x.dtype)
+        result[out_row_of_in[assumed]] = x.reshape(rows, width)[sent]
+        result[cr:] = 0  # rows past the loop's tiles are never written
+        result[:, cc:] = 0
+        return result.reshape(out[1])
+
+    def arrival_sequence(self, stream: int, rows: int, width: int) -> np.ndarray:
+        """The row indices of a stream (rows of `width` elements, row-major) in the order its tiles
+        are sent: back through reshapes and buffers (bytes in order) to the stage that makes them;
+        a matmul tiled head-outer (`b,n,m,k`) sends its output tiles in that order, a row complete
+        with its last tile; every other stream is row-major."""
+        st = self.bs.stream(stream)
+        src = self.bs.stage(st.src)
+        while src.opcode in ("reshape", "buffer") and len(src.inputs) == 1:
+            src = self.bs.stage(self.bs.stream(src.inputs[0]).src)
+        prog = self.bs.tile_program(src.id)
+        if (prog is None or prog.kind != "matmul" or prog.order != "b,n,m,k" or src.opcode not in ("matmul", "linear")
+                or len(src.outputs) != 1):
+            return np.arange(rows)  # a stream's tiles are its value's bytes in row-major order (docs/bitstream.md)
+        shape = tuple(self.bs.stream(src.outputs[0]).shape)
+        n = shape[-1] if shape else 1
+        batch, gm, gn, _ = prog.grid
+        m = prod(shape[:-1]) // max(1, batch)
+        if prod(shape) != rows * width or batch * m * n != prod(shape):
+            return np.arange(rows)
+        mt, nt, _ = prog.tile
+        b = np.arange(batch)[:, None, None]
+        mi = (np.arange(m) // mt)[None, :, None]
+        ni = (np.arange(n) // nt)[None, None, :]
+        key = (b * gn + ni) * gm + mi
+        row_key = np.broadcast_to(key, (b.shape[0], m, n)).reshape(rows, width).max(axis=1)
+        return np.argsort(row_key, kind="stable")
 
     def row_reduction(self, s: StageConfig, prog: TileProgram, x: np.ndarray, out: OutSpec) -> np.ndarray:
         """A reduction or scan over trailing dims, chunk by chunk of each row (running state)."""
@@ -294,14 +367,17 @@ class TileExecutor:
         def operand(x: np.ndarray) -> np.ndarray:
             return x.astype(np.float32) if x.dtype == np.float16 else x
 
-        if s.opcode == "linear":
+        if s.opcode == "linear":  # (its leading dims are M, or a batch of M rows each when tiled head-outer)
             x, w = operand(args[0]), operand(args[1])
-            a, b = x.reshape(-1, x.shape[-1]), w.T
+            a, b = x.reshape(max(1, prog.grid[0]), -1, x.shape[-1]) if prog.grid[0] > 1 else x.reshape(-1, x.shape[-1]), w.T
         else:
             a, b = operand(args[0]), operand(args[1])
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         mt, nt, kt = prog.tile
         batch, gm, gn, gk = prog.grid
+        if prog.order not in MATMUL_ORDERS:
+            raise SimulationError(f"{stage_name(s)}: its tile loop order {prog.order!r} is none a matmul runs "
+                                  f"({', '.join(MATMUL_ORDERS)})")
         need = (prod(out[1]) // max(1, m * n), ceil(m / mt), ceil(n / nt), ceil(k / kt))
         if batch != need[0] or gm > need[1] or gn > need[2] or gk > need[3]:
             raise SimulationError(f"{stage_name(s)}: its tile loop runs {batch}x{gm}x{gn}x{gk} tiles of {mt}x{nt}x{kt}, "

@@ -14,6 +14,9 @@ tile programs set cycles"):
   (its K loop accumulates in place). The tiles spread over the stage's PCUs.
 * `rows`: a tile of r x c elements costs `ceil(r*c/lanes)` vectors times the op's passes through
   the stage pipeline; a two-pass reduction (online softmax) reads its chunks again to normalise.
+  A PMU layout stage with a rows loop (a slice or concat of the last axis, a heads transpose whose
+  rows arrive in order, `rows@A`) steps once per tile at the per-stream rate: no pipeline break,
+  its FIFOs hold their configured credits.
 * `whole`: the stage cannot emit before it has its whole input (a gather, a transpose of the last
   axis...): one step, and its PMU SRAM holds the value, so the FIFOs into and out of it hold all
   tiles. Work is the stage's usual rate (`timing.stage_work_cycles`).

@@ -11,7 +11,12 @@ are configured with, and records it on every stage (`tile_loop`, `sram`, `patter
   tile bytes (bitstream_format/tiling.py): rows of elementwise ops and row reductions (a reduction
   across tiles runs as the hardware must, running max/sum or two passes), output-stationary
   matmul tiles with a K loop, and one whole-buffer tile for ops that cannot stream; a PMU stage's
-  whole value is spread over its PMUs' SRAM, which must hold it.
+  whole value is spread over its PMUs' SRAM, which must hold it;
+* a heads transpose (a permute that keeps the last axis) fed by a projection streams: the
+  projection is tiled head-outer and the permute's loop records the order its rows arrive in
+  (passes/row_order.py); row-wise layout stages (that permute, a slice or concat of the last
+  axis) double-buffer tiles of rows, round-robin over their PMUs (two slots on one PMU, one
+  each on two or more), instead of holding the value.
 
 Nothing here changes which units a stage has or where it sits, so rdu-place may run after it.
 """
@@ -19,7 +24,7 @@ Nothing here changes which units a stage has or where it sits, so rdu-place may 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
+from math import ceil, prod
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
@@ -32,6 +37,7 @@ from dialects.diagnostics import CapacityError
 from dialects.rdu_attrs import PatternAttr, SramAttr, TileLoopAttr
 from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
+from passes.row_order import head_outer_plans
 from passes.target import lowered_target_chip
 
 
@@ -67,10 +73,11 @@ class TilePass(ModulePass):
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-tile")
         for kernel in rdu.kernels(module):
+            plans = head_outer_plans(kernel, chip.pcu.lanes)
             for stage in kernel.stages():
-                self.tile_stage(kernel, stage, chip)
+                self.tile_stage(kernel, stage, chip, plans)
 
-    def tile_stage(self, kernel: rdu.KernelOp, stage: rdu.StageOp, chip: ChipSpec) -> None:
+    def tile_stage(self, kernel: rdu.KernelOp, stage: rdu.StageOp, chip: ChipSpec, plans: dict | None = None) -> None:
         if stage.tiles is None or stage.depths is None:
             from dialects.diagnostics import PassOrderError
 
@@ -116,8 +123,11 @@ class TilePass(ModulePass):
         outs = [(dtype_of(v.type), shape_of(v.type)) for v in stage.outputs]
         in_tile = stream_tile_bytes(stage.inputs[0]) if stage.inputs else 0
         out_tile = stage.tile_list()[0] if stage.tile_list() else 0
+        plan = (plans or {}).get(stage)
+        arrival = plan.arrival if plan is not None and plan.permute is stage else None
+        head_dim = plan.head_dim if plan is not None and plan.producer is stage else 0
         loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
-                            chip.pmu.sram_bytes)
+                            chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim)
         stage.tile_loop = _attr(loop)
         if stage.unit_kind != "pmu":
             return
@@ -127,6 +137,16 @@ class TilePass(ModulePass):
                  chip)
             stage.bytes = IntegerAttr(held, i64)
             stage.sram = SramAttr(0, held, 2, loop.tile[0])
+            return
+        if loop.kind == "rows":  # a row-wise layout stage: a double buffer of row tiles, round-robin over its PMUs
+            itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
+            tile = loop.tile[0] * loop.tile[1] * max(1, itemsize)
+            slots = ceil(2 / stage.unit_count)
+            held = max(stage.bytes.value.data if stage.bytes is not None else 0, slots * tile)
+            fits(kernel, stage, held, f"holds {slots} {tile}-byte tile(s) of rows on each of its {stage.unit_count} "
+                 f"PMU(s)", chip)
+            stage.bytes = IntegerAttr(held, i64)
+            stage.sram = SramAttr(0, held, slots, tile)
             return
         largest = sum(type_bytes(v.type) for v in stage.inputs)  # its inputs, back to back
         self.widen(kernel, stage, ceil(largest / chip.pmu.sram_bytes), chip)
