@@ -24,6 +24,11 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
   carries `1/paths` of its bytes), each memory tier (all loads and stores of the kernel) and the
   socket's peer links (all collective stages of the kernel: two collectives at once share them;
   a step waits for its bytes' share, as a load waits for its tier).
+* A memory tier serves its loads and stores in arrival order; with `tier_order="need"`, first the
+  AGCU whose reader comes first: `tier_rank` orders a kernel's stages by how far their output
+  still has to travel, in stages, to the kernel's end (the longest path to a sink; the longer,
+  the earlier its reader needs it), read from the graph alone (`need_order`; docs/simulator.md,
+  "Memory tiers: arrival order, and need order measured").
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ class KernelGraph:
     latency: list[float] = field(default_factory=list)
     tier_of: list[int] = field(default_factory=list)  # resource index of an AGCU's tier, else -1
     tier_occupancy: list[float] = field(default_factory=list)  # tier cycles per step
+    # per stage, a memory tier's serving order, lower first (`need_order`); empty: arrival order
+    tier_rank: list[int] = field(default_factory=list)
     in_edges: list[list[int]] = field(default_factory=list)
     out_streams: list[list[int]] = field(default_factory=list)  # local stream indices
 
@@ -116,8 +123,16 @@ def _tracks(chip: ChipSpec, st: StreamEntry) -> int:
     return max(1, net.vector_tracks if st.network == "vector" else net.scalar_tracks)
 
 
-def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
+TIER_ORDERS = ("arrival", "need")
+
+
+def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None,
+                 tier_order: str = "arrival") -> KernelGraph:
     """The kernel's stages, FIFOs and shared resources.
+
+    `tier_order` is how a memory tier arbitrates: "arrival" serves requests in the order they come
+    (the default), "need" first the AGCU whose reader comes first (`need_order`; docs/simulator.md,
+    "Memory tiers: arrival order, and need order measured").
 
     By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
     of `G = ceil(most tiles / max_steps)` tiles: a step handles a group, its interval is G tiles'
@@ -125,6 +140,8 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
     groups (`grouped_capacity`). What changes is granularity: a consumer starts after a group rather than a tile, so
     each stage on a path may start up to `(G - 1)` intervals later than with single tiles, and a
     FIFO shallower than one group behaves as one group deep (docs/simulator.md, "Error bounds")."""
+    if tier_order not in TIER_ORDERS:
+        raise ValueError(f"tier order {tier_order!r} is not available (choose from {', '.join(TIER_ORDERS)})")
     g = KernelGraph()
     local = {sid: i for i, sid in enumerate(k.stages)}
     stages = [bs.stage(sid) for sid in k.stages]
@@ -238,4 +255,34 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.in_edges[local[d]].append(e)
             edges.append(e)
         g.stream_edges.append(edges)
+    if tier_order == "need":
+        g.tier_rank = need_order(g)
     return g
+
+
+def need_order(g: KernelGraph) -> list[int]:
+    """Per stage, minus the most stages between it and any sink of the kernel (its "height").
+
+    A load's bytes are needed about as early as its reader's place in the kernel's dependency
+    order: the q projection's weight before the attention, the attention's before the MLP's, the
+    down projection's last. The height says so from the graph alone, and sees through the PMU
+    buffers a weight waits in (every load has one in front of its reader). Stores are sinks
+    (rank 0): the next kernel reads them, after everything this one loads."""
+    n = len(g.steps)
+    succ = [sorted({g.edge_dst[e] for s in g.out_streams[i] for e in g.stream_edges[s]}) for i in range(n)]
+    height = [-1] * n  # -1: not seen, -2: on the current path (a cycle, which kernels do not have, ends there)
+    for root in range(n):
+        stack = [root]
+        while stack:  # iterative depth-first post-order: kernels have thousands of stages
+            i = stack[-1]
+            if height[i] >= 0:
+                stack.pop()
+                continue
+            pending = [d for d in succ[i] if height[d] == -1]
+            height[i] = -2
+            if pending:
+                stack.extend(pending)
+                continue
+            height[i] = max((height[d] + 1 for d in succ[i] if height[d] >= 0), default=0)
+            stack.pop()
+    return [-h for h in height]
