@@ -21,8 +21,10 @@ unless the graph ranks its users (`tier_rank`, `kernel_graph(..., tier_order="ne
 step of an AGCU is booked on its tier only once every AGCU served before it (an earlier iteration
 of a layer loop, else a lower rank: its reader comes earlier in the kernel's dependency order) has
 asked for every window the step takes (`tier_horizon`); until then the step waits for the clock.
-A window's capacity goes in booking order, so that is strict priority at window granularity
-(docs/simulator.md, "Memory tiers: arrival order, and need order measured").
+A window's capacity goes in booking order, so that is strict priority at window granularity.
+With shares (`tier_share`, `tier_order="share"`) a step is booked at once, in arrival order,
+while the stage has been served less than its share of the tier's time so far, and in need
+order beyond it (docs/simulator.md, "Memory tiers: arrival order, and need order measured").
 
 A layer loop (`functional_sim.layer_loop.repeat_graph`) is the same run with every stage's steps
 repeated: a stage pays the graph's `iteration_gap` before the first step of each later iteration,
@@ -89,6 +91,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     for i, r in enumerate(tier_of):
         if rivals[i]:
             lead[r] = max([lead[r], interval[i] + latency[i]] + [interval[h] + latency[h] for h in rivals[i]])
+    share = g.tier_share
+    booked = [0.0] * n  # tier cycles each stage has been served
     iterations, gap = g.iterations, g.iteration_gap
     per_iteration = [st // iterations for st in steps]  # a layer loop's steps per iteration, per stage
 
@@ -185,7 +189,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                 if exact and ready > now:
                     wake(i, ready)
                     break
-                if mine:  # need order: book once whoever is served first has asked for these windows
+                if mine and (not share or booked[i] + tier_occ[i] > share[i] * (ready + res[tr].window)):
+                    # need order (beyond the stage's share): book once whoever is served first has asked
                     it = jj // every
                     if it != horizon_of:
                         horizon_of, horizon = it, tier_horizon(i, it, mine, rank, j, steps, per_iteration, free, now,
@@ -197,6 +202,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                             tier_wait = last_window_end + lead[tr]  # by then the clock says they have asked
                             break
                 if tr >= 0:  # the tier serves this step's bytes from `ready` on; the step waits for them
+                    booked[i] += tier_occ[i]
                     rec_unserved.append(ready)
                     served = res[tr].reserve(ready, tier_occ[i]) - tier_occ[i]
                     if served > ready + 1e-9:

@@ -60,6 +60,9 @@ class KernelGraph:
     tier_occupancy: list[float] = field(default_factory=list)  # tier cycles per step
     # per stage, a memory tier's serving order, lower first (`need_order`); empty: arrival order
     tier_rank: list[int] = field(default_factory=list)
+    # per stage, the part of its tier it is served in arrival order before need order applies
+    # (`tier_shares`); empty: need order from the first byte
+    tier_share: list[float] = field(default_factory=list)
     in_edges: list[list[int]] = field(default_factory=list)
     out_streams: list[list[int]] = field(default_factory=list)  # local stream indices
 
@@ -123,7 +126,7 @@ def _tracks(chip: ChipSpec, st: StreamEntry) -> int:
     return max(1, net.vector_tracks if st.network == "vector" else net.scalar_tracks)
 
 
-TIER_ORDERS = ("arrival", "need")
+TIER_ORDERS = ("arrival", "need", "share")
 
 
 def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None,
@@ -131,8 +134,9 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
     """The kernel's stages, FIFOs and shared resources.
 
     `tier_order` is how a memory tier arbitrates: "arrival" serves requests in the order they come
-    (the default), "need" first the AGCU whose reader comes first (`need_order`; docs/simulator.md,
-    "Memory tiers: arrival order, and need order measured").
+    (the default); "need" first the AGCU whose reader comes first (`need_order`); "share" gives
+    every AGCU its bytes' share of the tier in arrival order and what it asks beyond that in need
+    order (`tier_shares`). docs/simulator.md, "Memory tiers: arrival order, and need order measured".
 
     By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
     of `G = ceil(most tiles / max_steps)` tiles: a step handles a group, its interval is G tiles'
@@ -255,8 +259,10 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.in_edges[local[d]].append(e)
             edges.append(e)
         g.stream_edges.append(edges)
-    if tier_order == "need":
+    if tier_order in ("need", "share"):
         g.tier_rank = need_order(g)
+    if tier_order == "share":
+        g.tier_share = tier_shares(g)
     return g
 
 
@@ -286,3 +292,15 @@ def need_order(g: KernelGraph) -> list[int]:
             height[i] = max((height[d] + 1 for d in succ[i] if height[d] >= 0), default=0)
             stack.pop()
     return [-h for h in height]
+
+
+def tier_shares(g: KernelGraph) -> list[float]:
+    """Per stage, its bytes' part of all the bytes its memory tier moves in the kernel (0 for a
+    stage off the tiers). rdu-allocate-units gives a load the AGCUs to stream at about that part of
+    the tier's rate for the whole kernel, so a load held below it early cannot catch up later."""
+    total: dict[int, float] = {}
+    for i, r in enumerate(g.tier_of):
+        if r >= 0:
+            total[r] = total.get(r, 0.0) + g.tier_occupancy[i] * g.steps[i]
+    return [g.tier_occupancy[i] * g.steps[i] / total[r] if r >= 0 and total[r] > 0 else 0.0
+            for i, r in enumerate(g.tier_of)]
