@@ -12,7 +12,7 @@ import pytest
 from chip_model import load_chip
 from functional_sim.bandwidth import Bandwidth
 from functional_sim.event_engine import run_kernel
-from functional_sim.event_graph import KernelGraph, kernel_graph, need_order
+from functional_sim.event_graph import KernelGraph, kernel_graph, need_order, tier_shares
 from functional_sim.event_timing import event_kernel_timing
 from tests.sim.builder import ProgramBuilder
 
@@ -49,6 +49,19 @@ def test_the_load_whose_reader_comes_first_gets_the_tier_first(exact):
     assert arrival.last_end[1] > 2 * 7 * 10  # the same checks fail in arrival order: w booked first
     assert arrival.first_start[0] == 0
     assert need.body < arrival.body  # and add, which needs x's sum first, finishes earlier
+
+
+def test_with_shares_each_load_keeps_its_share_and_need_order_settles_the_rest():
+    """Each load moves half the bytes: w books its half of the tier in arrival order (from 0 on,
+    never starved), and x, whose reader comes first, takes what w asks beyond its half."""
+    g = two_loads("need")
+    g.tier_share = tier_shares(g)
+    assert g.tier_share == [0.5, 0.5, 0.0, 0.0]
+    share = run_kernel(g, "two")
+    need, arrival = run_kernel(two_loads("need"), "two"), run_kernel(two_loads("arrival"), "two")
+    assert share.first_start[0] == 0 < need.first_start[0]  # strict need order made w wait for all of x
+    assert need.last_end[1] < share.last_end[1] < arrival.last_end[1]
+    assert share.body <= arrival.body
 
 
 def test_without_ranks_the_run_is_unchanged():
