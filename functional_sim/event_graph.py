@@ -27,8 +27,9 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
 * A memory tier serves its loads and stores in arrival order; with `tier_order="need"`, first the
   AGCU whose reader comes first: `tier_rank` orders a kernel's stages by how far their output
   still has to travel, in stages, to the kernel's end (the longest path to a sink; the longer,
-  the earlier its reader needs it), read from the graph alone (`need_order`; docs/simulator.md,
-  "Memory tiers: arrival order, and need order measured").
+  the earlier its reader needs it), read from the graph alone (`need_order`); with
+  `tier_order="share"`, need order only beyond each AGCU's bytes' share of the tier (`tier_shares`;
+  docs/simulator.md, "Memory tiers: arrival order, and need order measured").
 """
 
 from __future__ import annotations
