@@ -11,6 +11,12 @@ requests inside one window is what batching can change: at most one window's wor
 Full windows are skipped with a union-find ("next window with room"), so a resource booked far
 ahead costs nearly nothing per request. The window is `MIN_WINDOW` cycles or the largest tile
 occupancy among the resource's users, whichever is larger.
+
+The resource itself serves requests in the order they are booked. Which request a memory tier
+serves first when several want the same windows is the engine's arbitration
+(`event_engine.tier_horizon`, docs/simulator.md "Memory tiers serve the earliest reader first"):
+it books a lower-priority load only once no higher-priority request can still ask for those
+windows, using `finish` to see where a request would end without booking it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,23 @@ class Bandwidth:
         while w in skip and skip[w] != root:  # path compression
             skip[w], w = root, skip[w]
         return root
+
+    def finish(self, t: float, occ: float) -> float:
+        """When a transfer of `occ` cycles asked for at `t` would finish, without taking anything."""
+        size, used = self.window, self.used
+        w = int(t // size)
+        if w in self.skip:
+            w = self._room(w)
+        remaining, end = occ, t + occ
+        while True:  # reserve's walk, taking nothing
+            have = used.get(w, 0.0)
+            room = size - have
+            take = room if room < remaining else remaining
+            remaining -= take
+            if remaining <= EPS:
+                finish = w * size + have + take
+                return finish if finish > end else end
+            w = self._room(w + 1)
 
     def reserve(self, t: float, occ: float) -> float:
         """Take `occ` cycles of the resource from time `t` on; return when the transfer finishes."""

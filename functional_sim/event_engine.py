@@ -16,6 +16,16 @@ equals the unbatched one exactly; with contention, the order of requests within 
 window of a shared link or tier may differ (`bandwidth`, `docs/simulator.md`). `batch=1` with
 `exact=True` is the reference: every step commits at its own start time, in time order.
 
+A memory tier (HBM, DDR) serves requests in the order the engine computes them (arrival order),
+unless the graph ranks its users (`tier_rank`, `kernel_graph(..., tier_order="need")`): then a
+step of an AGCU is booked on its tier only once every AGCU served before it (an earlier iteration
+of a layer loop, else a lower rank: its reader comes earlier in the kernel's dependency order) has
+asked for every window the step takes (`tier_horizon`); until then the step waits for the clock.
+A window's capacity goes in booking order, so that is strict priority at window granularity.
+With shares (`tier_share`, `tier_order="share"`) a step is booked at once, in arrival order,
+while the stage has been served less than its share of the tier's time so far, and in need
+order beyond it (docs/simulator.md, "Memory tiers: arrival order, and need order measured").
+
 A layer loop (`functional_sim.layer_loop.repeat_graph`) is the same run with every stage's steps
 repeated: a stage pays the graph's `iteration_gap` before the first step of each later iteration,
 and a carried FIFO starts with its `edge_initial` tiles already arrived at time 0.
@@ -37,6 +47,7 @@ from functional_sim.deadlock import deadlock_error, wait_cycle
 from functional_sim.event_graph import KernelGraph
 
 INF = float("inf")
+MEMORY_TIERS = ("hbm", "ddr")  # resource kinds a need-order run arbitrates (`tier_horizon`); links and peer links: arrival order
 DEFAULT_BATCH = 256
 MAX_TRACE_SLICES = 2000  # per stage: busy and stall slices kept for the trace beyond this are merged
 MAX_COUNTER_POINTS = 400  # per FIFO: occupancy samples kept for the trace
@@ -74,6 +85,14 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     stream_tiles, stream_edges, stream_occ, stream_shared, stream_src = (
         g.stream_tiles, g.stream_edges, g.stream_occupancy, g.stream_shared, g.stream_src)
     tier_of, tier_occ = g.tier_of, g.tier_occupancy
+    rank = g.tier_rank
+    rivals = tier_rivals(g)
+    lead = [0.0] * len(g.resource_window)  # per tier: the most a step of its users starts before the clock
+    for i, r in enumerate(tier_of):
+        if rivals[i]:
+            lead[r] = max([lead[r], interval[i] + latency[i]] + [interval[h] + latency[h] for h in rivals[i]])
+    share = g.tier_share
+    booked = [0.0] * n  # tier cycles each stage has been served
     iterations, gap = g.iterations, g.iteration_gap
     per_iteration = [st // iterations for st in steps]  # a layer loop's steps per iteration, per stage
 
@@ -133,6 +152,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
             rec_start, rec_why, rec_unserved = step_start[i], step_why[i], step_unserved[i]
             blk = None
             every = per_iteration[i]
+            mine = rivals[i]
+            horizon_of, horizon, tier_wait = -1, INF, 0.0  # `horizon` holds for iteration `horizon_of`
             while jj < total and done < batch:
                 ready, cause, why = free[i], "", FREE
                 if gap and jj and jj % every == 0:  # a layer loop: the unit takes its next iteration's arguments
@@ -168,7 +189,20 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                 if exact and ready > now:
                     wake(i, ready)
                     break
+                if mine and (not share or booked[i] + tier_occ[i] > share[i] * (ready + res[tr].window)):
+                    # need order (beyond the stage's share): book once whoever is served first has asked
+                    it = jj // every
+                    if it != horizon_of:
+                        horizon_of, horizon = it, tier_horizon(i, it, mine, rank, j, steps, per_iteration, free, now,
+                                                               interval, latency)
+                    if ready + tier_occ[i] > horizon:
+                        tier = res[tr]
+                        last_window_end = -(-tier.finish(ready, tier_occ[i]) // tier.window) * tier.window
+                        if last_window_end > horizon:
+                            tier_wait = last_window_end + lead[tr]  # by then the clock says they have asked
+                            break
                 if tr >= 0:  # the tier serves this step's bytes from `ready` on; the step waits for them
+                    booked[i] += tier_occ[i]
                     rec_unserved.append(ready)
                     served = res[tr].reserve(ready, tier_occ[i]) - tier_occ[i]
                     if served > ready + 1e-9:
@@ -224,6 +258,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                 done += 1
             blocked[i] = blk
             j[i] = jj
+            if tier_wait:
+                wake(i, tier_wait)
             # wake whoever was waiting on what this firing made known
             # (only a stage blocked on this very FIFO, and only once the tile or credit it
             # needs exists: a wake-up that cannot make progress is an event wasted)
@@ -275,6 +311,47 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
                      stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, occupancy,
                      grown, critical)
+
+
+def tier_rivals(g: KernelGraph) -> list[list[int]]:
+    """Per stage, the other AGCUs on its memory tier that may be served before it in need order:
+    those of lower `tier_rank`, or in a layer loop every other one (an earlier iteration comes
+    first whatever its rank). All empty in arrival order (`tier_rank` empty), and for collectives
+    (the peer links are a network)."""
+    n = len(g.steps)
+    rivals: list[list[int]] = [[] for _ in range(n)]
+    if not g.tier_rank:
+        return rivals
+    users: dict[int, list[int]] = {}
+    for i, r in enumerate(g.tier_of):
+        if r >= 0 and g.resource_kinds[r] in MEMORY_TIERS:
+            users.setdefault(r, []).append(i)
+    for us in users.values():
+        for i in us:
+            rivals[i] = [h for h in us if h != i and (g.iterations > 1 or g.tier_rank[h] < g.tier_rank[i])]
+    return rivals
+
+
+def tier_horizon(i: int, iteration: int, rivals: list[int], rank: list[int], j: list[int], steps: list[int],
+                 per_iteration: list[int], free: list[float], now: float, interval: list[float],
+                 latency: list[float]) -> float:
+    """Until when the requests of every unfinished stage served before stage `i` (at `i`'s
+    iteration) are known: a stage's next step starts no earlier than it is free, nor earlier than
+    the clock less its own pipeline (`interval + latency`: a load issues a step that early for the
+    credit a pop at the clock returns). INF when no such stage is left."""
+    horizon = INF
+    for h in rivals:
+        jh = j[h]
+        if jh >= steps[h]:
+            continue
+        ih = jh // per_iteration[h]
+        if ih < iteration or (ih == iteration and rank[h] < rank[i]):
+            t = now - interval[h] - latency[h]
+            if free[h] > t:
+                t = free[h]
+            if t < horizon:
+                horizon = t
+    return horizon
 
 
 def fifo_occupancy(arrivals: list[float], pops: list[float], points: int = MAX_COUNTER_POINTS) -> list[tuple[float, int]]:

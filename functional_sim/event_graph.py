@@ -24,6 +24,12 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
   carries `1/paths` of its bytes), each memory tier (all loads and stores of the kernel) and the
   socket's peer links (all collective stages of the kernel: two collectives at once share them;
   a step waits for its bytes' share, as a load waits for its tier).
+* A memory tier serves its loads and stores in arrival order; with `tier_order="need"`, first the
+  AGCU whose reader comes first: `tier_rank` orders a kernel's stages by how far their output
+  still has to travel, in stages, to the kernel's end (the longest path to a sink; the longer,
+  the earlier its reader needs it), read from the graph alone (`need_order`); with
+  `tier_order="share"`, need order only beyond each AGCU's bytes' share of the tier (`tier_shares`;
+  docs/simulator.md, "Memory tiers: arrival order, and need order measured").
 """
 
 from __future__ import annotations
@@ -53,6 +59,11 @@ class KernelGraph:
     latency: list[float] = field(default_factory=list)
     tier_of: list[int] = field(default_factory=list)  # resource index of an AGCU's tier, else -1
     tier_occupancy: list[float] = field(default_factory=list)  # tier cycles per step
+    # per stage, a memory tier's serving order, lower first (`need_order`); empty: arrival order
+    tier_rank: list[int] = field(default_factory=list)
+    # per stage, the part of its tier it is served in arrival order before need order applies
+    # (`tier_shares`); empty: need order from the first byte
+    tier_share: list[float] = field(default_factory=list)
     in_edges: list[list[int]] = field(default_factory=list)
     out_streams: list[list[int]] = field(default_factory=list)  # local stream indices
 
@@ -116,8 +127,17 @@ def _tracks(chip: ChipSpec, st: StreamEntry) -> int:
     return max(1, net.vector_tracks if st.network == "vector" else net.scalar_tracks)
 
 
-def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None) -> KernelGraph:
+TIER_ORDERS = ("arrival", "need", "share")
+
+
+def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int | None = None,
+                 tier_order: str = "arrival") -> KernelGraph:
     """The kernel's stages, FIFOs and shared resources.
+
+    `tier_order` is how a memory tier arbitrates: "arrival" serves requests in the order they come
+    (the default); "need" first the AGCU whose reader comes first (`need_order`); "share" gives
+    every AGCU its bytes' share of the tier in arrival order and what it asks beyond that in need
+    order (`tier_shares`). docs/simulator.md, "Memory tiers: arrival order, and need order measured".
 
     By default every tile is a step. With `max_steps`, when some stream has more tiles, every stream of the kernel moves in groups
     of `G = ceil(most tiles / max_steps)` tiles: a step handles a group, its interval is G tiles'
@@ -125,6 +145,8 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
     groups (`grouped_capacity`). What changes is granularity: a consumer starts after a group rather than a tile, so
     each stage on a path may start up to `(G - 1)` intervals later than with single tiles, and a
     FIFO shallower than one group behaves as one group deep (docs/simulator.md, "Error bounds")."""
+    if tier_order not in TIER_ORDERS:
+        raise ValueError(f"tier order {tier_order!r} is not available (choose from {', '.join(TIER_ORDERS)})")
     g = KernelGraph()
     local = {sid: i for i, sid in enumerate(k.stages)}
     stages = [bs.stage(sid) for sid in k.stages]
@@ -238,4 +260,48 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.in_edges[local[d]].append(e)
             edges.append(e)
         g.stream_edges.append(edges)
+    if tier_order in ("need", "share"):
+        g.tier_rank = need_order(g)
+    if tier_order == "share":
+        g.tier_share = tier_shares(g)
     return g
+
+
+def need_order(g: KernelGraph) -> list[int]:
+    """Per stage, minus the most stages between it and any sink of the kernel (its "height").
+
+    A load's bytes are needed about as early as its reader's place in the kernel's dependency
+    order: the q projection's weight before the attention, the attention's before the MLP's, the
+    down projection's last. The height says so from the graph alone, and sees through the PMU
+    buffers a weight waits in (every load has one in front of its reader). Stores are sinks
+    (rank 0): the next kernel reads them, after everything this one loads."""
+    n = len(g.steps)
+    succ = [sorted({g.edge_dst[e] for s in g.out_streams[i] for e in g.stream_edges[s]}) for i in range(n)]
+    height = [-1] * n  # -1: not seen, -2: on the current path (a cycle, which kernels do not have, ends there)
+    for root in range(n):
+        stack = [root]
+        while stack:  # iterative depth-first post-order: kernels have thousands of stages
+            i = stack[-1]
+            if height[i] >= 0:
+                stack.pop()
+                continue
+            pending = [d for d in succ[i] if height[d] == -1]
+            height[i] = -2
+            if pending:
+                stack.extend(pending)
+                continue
+            height[i] = max((height[d] + 1 for d in succ[i] if height[d] >= 0), default=0)
+            stack.pop()
+    return [-h for h in height]
+
+
+def tier_shares(g: KernelGraph) -> list[float]:
+    """Per stage, its bytes' part of all the bytes its memory tier moves in the kernel (0 for a
+    stage off the tiers). rdu-allocate-units gives a load the AGCUs to stream at about that part of
+    the tier's rate for the whole kernel, so a load held below it early cannot catch up later."""
+    total: dict[int, float] = {}
+    for i, r in enumerate(g.tier_of):
+        if r >= 0:
+            total[r] = total.get(r, 0.0) + g.tier_occupancy[i] * g.steps[i]
+    return [g.tier_occupancy[i] * g.steps[i] / total[r] if r >= 0 and total[r] > 0 else 0.0
+            for i, r in enumerate(g.tier_of)]

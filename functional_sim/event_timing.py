@@ -88,11 +88,12 @@ def critical_path_summary(bs: Bitstream, g: KernelGraph, run: KernelRun, most: i
 def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: int, launch: str,
                         *, batch: int = DEFAULT_BATCH, exact: bool = False, fifos: str = "configured",
                         max_steps: int | None = None, reuse: bool = True,
-                        graph: Callable[[KernelGraph], KernelGraph] | None = None) -> KernelRecord:
+                        graph: Callable[[KernelGraph], KernelGraph] | None = None,
+                        tier_order: str = "arrival") -> KernelRecord:
     """The kernel's record from its event run; `graph` transforms its graph first (a layer loop's
-    repetition, functional_sim.layer_loop)."""
+    repetition, functional_sim.layer_loop); `tier_order` as `event_graph.kernel_graph` takes it."""
     graph = graph or (lambda g: g)
-    g = graph(kernel_graph(bs, chip, k, max_steps))
+    g = graph(kernel_graph(bs, chip, k, max_steps, tier_order))
     run = cached_run(g, k.name, batch=batch, exact=exact, grow_fifos=fifos == "grow", reuse=reuse)
     stages, tiers = [], {"hbm": 0, "ddr": 0}
     for i, sid in enumerate(g.stage_ids):
