@@ -11,7 +11,12 @@ are configured with, and records it on every stage (`tile_loop`, `sram`, `patter
   tile bytes (bitstream_format/tiling.py): rows of elementwise ops and row reductions (a reduction
   across tiles runs as the hardware must, running max/sum or two passes), output-stationary
   matmul tiles with a K loop, and one whole-buffer tile for ops that cannot stream; a PMU stage's
-  whole value is spread over its PMUs' SRAM, which must hold it.
+  whole value is spread over its PMUs' SRAM, which must hold it;
+* a matmul neither of whose operands fits the PMU buffer it arrives through holds one operand in
+  its buffer in blocks (the *stationary* one) and re-streams the other from HBM once per block,
+  in the order that re-reads the fewest bytes (`bitstream_format.tiling.reread_plan`); its loop
+  records `restream` and `passes`, and the re-streamed operand's load walks its pattern `passes`
+  times (`plan_rereads`).
 
 Nothing here changes which units a stage has or where it sits, so rdu-place may run after it.
 """
@@ -25,7 +30,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from bitstream_format.tiling import TileLoop, compute_loop, stream_loop
+from bitstream_format.tiling import TileLoop, compute_loop, matmul_dims, reread_plan, stream_loop
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError
@@ -36,7 +41,65 @@ from passes.target import lowered_target_chip
 
 
 def _attr(loop: TileLoop) -> TileLoopAttr:
-    return TileLoopAttr(loop.kind, loop.grid, loop.tile, loop.order, loop.reduce, loop.reuse)
+    return TileLoopAttr(loop.kind, loop.grid, loop.tile, loop.order, loop.reduce, loop.reuse, loop.restream, loop.passes)
+
+
+def _with_passes(loop: TileLoopAttr, restream: str, passes: int) -> TileLoopAttr:
+    return TileLoopAttr(loop.kind.data, loop.grid_values(), loop.tile_values(), loop.order.data, loop.reduce.data,
+                        loop.reuse.data, restream, passes)
+
+
+def ring_bytes(buffer: rdu.BufferOp) -> int:
+    """Bytes a tiled buffer's SRAM ring holds over all its PMUs (slots x tile x units)."""
+    return buffer.sram.slots.data * buffer.sram.tile.data * buffer.unit_count if buffer.sram is not None else 0
+
+
+def reloadable(stage: rdu.ComputeOp, port: int) -> rdu.LoadOp | None:
+    """The load that brings operand `port` of `stage` from HBM/DDR through a buffer feeding this
+    stage alone (so re-walking the load re-streams this operand and nothing else), else None."""
+    value = stage.operands[port]
+    buffer = value.owner
+    if not isinstance(buffer, rdu.BufferOp) or buffer.consumers(value) != [stage] \
+            or sum(v is value for v in stage.operands) != 1:
+        return None
+    load = buffer.input.owner
+    if not isinstance(load, rdu.LoadOp) or load.consumers(buffer.input) != [buffer]:
+        return None
+    return load
+
+
+def matmul_reread(stage: rdu.StageOp, held) -> tuple[str, int, rdu.LoadOp | None]:
+    """(re-streamed operand, passes, its load) of a matmul stage whose operand buffers hold
+    `held(buffer)` bytes (`bitstream_format.tiling.reread_plan`); ("", 1, None) for other stages."""
+    if not isinstance(stage, rdu.ComputeOp) or stage.opcode.data not in ("matmul", "linear") or len(stage.inputs) < 2:
+        return "", 1, None
+    a, b = stage.inputs[0], stage.inputs[1]
+    dims = matmul_dims(stage.opcode.data, shape_of(a.type), shape_of(b.type))
+    if dims is None:
+        return "", 1, None
+    rows, cols, k = dims
+    itemsize = type_bytes(a.type) // max(1, rows * k)
+    caps = [held(v.owner) if isinstance(v.owner, rdu.BufferOp) else 0 for v in (a, b)]
+    loads = [reloadable(stage, 0), reloadable(stage, 1)]
+    restream, passes = reread_plan(rows, cols, k, max(1, itemsize), caps[0], caps[1], loads[0] is not None,
+                                   loads[1] is not None)
+    return restream, passes, (loads["ab".index(restream)] if restream else None)
+
+
+def plan_rereads(kernel: rdu.KernelOp) -> None:
+    """Record every matmul's re-read plan on its loop and its re-streamed operand's load, from the
+    rings its tiled operand buffers hold (run again whenever a buffer is re-tiled)."""
+    stages = kernel.stages()
+    for stage in stages:
+        if isinstance(stage, rdu.LoadOp) and stage.tile_loop is not None and stage.tile_loop.passes.data != 1:
+            stage.tile_loop = _with_passes(stage.tile_loop, "", 1)
+    for stage in stages:
+        restream, passes, load = matmul_reread(stage, ring_bytes)
+        if stage.tile_loop is None or not isinstance(stage, rdu.ComputeOp):
+            continue
+        stage.tile_loop = _with_passes(stage.tile_loop, restream, passes)
+        if load is not None and load.tile_loop is not None:
+            load.tile_loop = _with_passes(load.tile_loop, "", passes)
 
 
 def stream_tile_bytes(value) -> int:
@@ -69,6 +132,7 @@ class TilePass(ModulePass):
         for kernel in rdu.kernels(module):
             for stage in kernel.stages():
                 self.tile_stage(kernel, stage, chip)
+            plan_rereads(kernel)
 
     def tile_stage(self, kernel: rdu.KernelOp, stage: rdu.StageOp, chip: ChipSpec) -> None:
         if stage.tiles is None or stage.depths is None:
