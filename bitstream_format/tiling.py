@@ -113,31 +113,33 @@ def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: i
 
 
 def reread_plan(rows: int, cols: int, k: int, itemsize: int, held_a: int, held_b: int, a_from_hbm: bool,
-                b_from_hbm: bool) -> tuple[str, int]:
+                b_from_hbm: bool, mt: int = 1, nt: int = 1) -> tuple[str, int]:
     """(re-streamed operand, passes) of a matmul `rows x K @ K x cols` whose operands arrive
-    through PMU buffers holding `held_a` and `held_b` bytes: ("", 1) when no operand is re-read.
+    through PMU buffers holding `held_a` and `held_b` bytes (0: no buffer) and whose output tiles
+    are `mt x nt`: ("", 1) when no operand is re-read.
 
     Why: the output-stationary loop reads the streamed operand once per row of output tiles from
     its PMU buffer, which is free only while the buffer holds the whole operand. When it does not
     (a prefill layer's 90 MB `gate` weight behind a 7 MB ring), a real compiler blocks the loop
     over one operand, the *stationary* one, in blocks its buffer holds, and re-streams the other
-    from HBM once per block. Either order works: hold row blocks of A (`held_a // (K·size)` rows
-    each) and re-read B once per block, or hold column blocks of B and re-read A once per block;
-    the plan takes the one that adds the fewest HBM bytes, `(passes - 1) x the re-read operand`
-    (fewer passes, then re-reading B, on a tie). Only an operand loaded from HBM (`*_from_hbm`:
-    an AGCU load feeding this matmul alone through its buffer) can be re-read; an operand made on
-    chip cannot, so a matmul of two on-chip operands, or one whose loaded operand's partner has
-    no buffer, keeps the resident assumption (docs/streaming.md, section 4)."""
+    from HBM once per block. Either order works: hold row blocks of A (`held_a // (K·size)` rows,
+    at least the loop's `mt`, which the PCU holds anyway) and re-read B once per block, or hold
+    column blocks of B (at least `nt`) and re-read A once per block; the plan takes the one that
+    adds the fewest HBM bytes, `(passes - 1) x the re-read operand` (then fewer passes, then
+    re-reading B). Only an operand loaded from HBM (`*_from_hbm`: an AGCU load feeding this matmul
+    alone through its buffer) can be re-read; an operand made on chip cannot, so a matmul of two
+    on-chip operands keeps the resident assumption (docs/streaming.md, section 4). A one-row
+    decode matmul never re-reads: its single row is its block."""
     row_bytes = max(1, k * itemsize)
     a_bytes, b_bytes = rows * row_bytes, cols * row_bytes
     if held_a >= a_bytes or held_b >= b_bytes:
         return "", 1
     options = []
-    if b_from_hbm and held_a > 0:  # A stationary in row blocks, B re-read per block
-        passes = ceil(rows / max(1, held_a // row_bytes))
+    if b_from_hbm:  # A stationary in row blocks, B re-read per block
+        passes = ceil(rows / max(1, mt, held_a // row_bytes))
         options.append(((passes - 1) * b_bytes, passes, 0, "b"))
-    if a_from_hbm and held_b > 0:  # B stationary in column blocks, A re-read per block
-        passes = ceil(cols / max(1, held_b // row_bytes))
+    if a_from_hbm:  # B stationary in column blocks, A re-read per block
+        passes = ceil(cols / max(1, nt, held_b // row_bytes))
         options.append(((passes - 1) * a_bytes, passes, 1, "a"))
     if not options:
         return "", 1

@@ -70,13 +70,26 @@ def estimated_ring(buffer: rdu.BufferOp, chip: ChipSpec) -> int:
     return min(value_bytes(buffer.input), buffer.unit_count * (chip.pmu.sram_bytes // max(1, tile)) * tile)
 
 
+def estimated_tile(stage: rdu.StageOp, chip: ChipSpec) -> tuple[int, int] | None:
+    """A matmul's output tile (mt, nt) before tile sizes are chosen: its loop at the balanced tile
+    of its result over its units (`program_tile` refines it later)."""
+    if not isinstance(stage, rdu.ComputeOp) or len(stage.outputs) != 1 or len(stage.inputs) < 2:
+        return None
+    out = stage.outputs[0]
+    guess = balanced_tile(ceil(value_bytes(out) / stage.unit_count), chip.pcu.tile_overhead_cycles,
+                          chip.network.vector_link_bytes_per_cycle, chip)
+    loop = compute_loop(stage.opcode.data, stage.param_values(), [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs],
+                        [(dtype_of(out.type), shape_of(out.type))], 0, guess, chip.pcu.lanes, chip.pmu.sram_bytes)
+    return tuple(loop.tile[:2]) if loop.kind == "matmul" else None
+
+
 def load_passes(stages: list[rdu.StageOp], chip: ChipSpec) -> dict[rdu.LoadOp, int]:
     """How many times each load will be walked (`passes/tile.py`, `matmul_reread`), estimated from
     the buffers' PMUs: a load re-streamed to a matmul whose operands overflow their buffers moves
     its tensor that many times, so it needs that many times the AGCUs (and HBM time)."""
     passes = {}
     for stage in stages:
-        _, n, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip))
+        _, n, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), estimated_tile(stage, chip))
         if load is not None:
             passes[load] = n
     return passes

@@ -68,9 +68,10 @@ def reloadable(stage: rdu.ComputeOp, port: int) -> rdu.LoadOp | None:
     return load
 
 
-def matmul_reread(stage: rdu.StageOp, held) -> tuple[str, int, rdu.LoadOp | None]:
+def matmul_reread(stage: rdu.StageOp, held, tile: tuple[int, int] | None = None) -> tuple[str, int, rdu.LoadOp | None]:
     """(re-streamed operand, passes, its load) of a matmul stage whose operand buffers hold
-    `held(buffer)` bytes (`bitstream_format.tiling.reread_plan`); ("", 1, None) for other stages."""
+    `held(buffer)` bytes and whose output tiles are `tile` (mt, nt; default its recorded loop's)
+    (`bitstream_format.tiling.reread_plan`); ("", 1, None) for other stages."""
     if not isinstance(stage, rdu.ComputeOp) or stage.opcode.data not in ("matmul", "linear") or len(stage.inputs) < 2:
         return "", 1, None
     a, b = stage.inputs[0], stage.inputs[1]
@@ -81,8 +82,11 @@ def matmul_reread(stage: rdu.StageOp, held) -> tuple[str, int, rdu.LoadOp | None
     itemsize = type_bytes(a.type) // max(1, rows * k)
     caps = [held(v.owner) if isinstance(v.owner, rdu.BufferOp) else 0 for v in (a, b)]
     loads = [reloadable(stage, 0), reloadable(stage, 1)]
+    if tile is None:
+        tile = stage.tile_loop.tile_values()[:2] if stage.tile_loop is not None and stage.tile_loop.kind.data == "matmul" \
+            else (1, 1)
     restream, passes = reread_plan(rows, cols, k, max(1, itemsize), caps[0], caps[1], loads[0] is not None,
-                                   loads[1] is not None)
+                                   loads[1] is not None, *tile)
     return restream, passes, (loads["ab".index(restream)] if restream else None)
 
 
