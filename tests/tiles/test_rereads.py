@@ -102,3 +102,19 @@ def test_passes_on_a_matmul_that_re_streams_nothing_are_refused_naming_it(projec
     with pytest.raises(SimulationError, match=rf"\(id {linear.id}, linear\): its tile program runs {passes} passes but "
                                               rf"re-streams no operand"):
         simulate(encode(bs), inputs)
+
+
+def test_the_other_order_computes_the_same_product(projection):
+    """Hold the weight in column blocks and re-stream the activation instead (edited): the tile
+    machine runs that order too, and matches PyTorch."""
+    data, inputs, expected = projection
+    bs = decode(data)
+    linear, weight_load = stages(bs)
+    x_load = bs.stage(bs.stream(bs.stage(bs.stream(linear.inputs[0]).src).inputs[0]).src)
+    assert x_load.opcode == "load" and x_load.id != weight_load.id
+    edited = with_passes(bs, {linear.id: dict(restream="a", passes=3), weight_load.id: dict(passes=1),
+                              x_load.id: dict(passes=3)})
+    result = simulate(edited, inputs)
+    np.testing.assert_allclose(result.outputs[0], expected, rtol=1e-4, atol=1e-4)
+    assert result.tier_bytes["hbm"] == simulate(data, inputs).tier_bytes["hbm"] \
+        - 3 * bs.tensor(weight_load.tensor).nbytes + 2 * bs.tensor(x_load.tensor).nbytes
