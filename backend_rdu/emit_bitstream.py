@@ -164,7 +164,7 @@ def tile_program(op: rdu.StageOp, sid: int) -> TileProgram:
     return TileProgram(
         sid, loop.kind.data, loop.grid_values(), loop.tile_values(), loop.order.data, loop.reduce.data, loop.reuse.data,
         *((sram.base.data, sram.bytes.data, sram.slots.data, sram.tile.data) if sram is not None else (0, 0, 0, 0)),
-        patterns,
+        patterns, loop.restream.data, loop.passes.data,
     )
 
 

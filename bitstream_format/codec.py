@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from dataclasses import replace
 from typing import Any, Callable
 
 from rducc_errors import UserError
@@ -39,12 +40,14 @@ from bitstream_format.opcodes import BY_CODE, opcode
 MAGIC = b"RDUBITS\x00"
 VERSION = (3, 3)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_format.node_program); 3.2: role spill;
 # 3.3: optional LOOP section (bitstream_format.loop_program); tile loop orders `b,n,m,k` (head-outer
-# matmul) and `rows@A` (a permute streaming rows that arrive in order A)
+# matmul) and `rows@A` (a permute streaming rows that arrive in order A); TILE's trailing table of
+# re-read passes (a 3.2 reader ignores it)
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "TILE", "KERN", "SECT", "IOMP", "MEMI")
 TILE_FIXED = "IBBBqqqq"  # stage, kind, reduce, reuse, sram base, sram bytes, sram slots, sram tile
 PATTERN = "Bqqqqq"  # space, offset, stride, count, tile, extent
+PASSES = "IBq"  # stage, re-streamed operand (REUSE), passes
 
 
 class BitstreamError(UserError, ValueError):
@@ -204,6 +207,10 @@ def _encode_sections(bs: Bitstream) -> dict[str, bytes]:
         w.pack("I", len(t.patterns))
         for p in t.patterns:
             w.pack(PATTERN, _enum(SPACES, p.space), p.offset, p.stride, p.count, p.tile, p.extent)
+    repeated = [t for t in sorted(bs.tiles, key=lambda t: t.stage) if t.passes != 1 or t.restream]
+    w.pack("I", len(repeated))  # 3.3: after the records, so that a 3.2 reader, which stops there, ignores it
+    for t in repeated:
+        w.pack(PASSES, t.stage, _enum(REUSE, t.restream), t.passes)
     out["TILE"] = w.bytes()
 
     w = _Writer()
@@ -399,6 +406,14 @@ def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:
                            base, nbytes, slots, tile, tuple(r.records(pattern)))
 
     tiles = r.records(tile_program)
+    if r.pos < len(r.data):  # 3.3: re-read passes, by stage (absent before 3.3: every program walks once)
+        by_stage = {t.stage: i for i, t in enumerate(tiles)}
+        for _ in range(r.one("I")):
+            stage, restream, passes = r.unpack(PASSES)
+            if stage not in by_stage:
+                raise BitstreamError(f"malformed bitstream: section TILE gives passes to stage {stage}, which has no tile program")
+            i = by_stage[stage]
+            tiles[i] = replace(tiles[i], restream=_from_enum(REUSE, restream, "TILE"), passes=passes)
 
     r = _Reader(sec["KERN"], "KERN")
 

@@ -144,7 +144,10 @@ class TileProgram:
     [row tiles, column chunks], tile [rows, columns] over the value flattened to rows x last dim,
     or rows x reduced elements for a reduction), `matmul` (grid [batch, M tiles, N tiles, K tiles],
     tile [mt, nt, kt], output-stationary, K innermost), `whole` (one tile: the whole value).
-    `sram_*` is the SRAM address range the stage holds on each of its PMUs (bytes 0: none)."""
+    `sram_*` is the SRAM address range the stage holds on each of its PMUs (bytes 0: none).
+    `passes` (format 3.3): a matmul with `restream` "a" or "b" runs its loop in `passes` blocks of
+    the other operand, held in its PMU buffer, and takes the re-streamed operand from HBM once per
+    block; the load of that operand walks its address pattern `passes` times."""
 
     stage: int
     kind: str
@@ -158,6 +161,8 @@ class TileProgram:
     sram_slots: int = 0
     sram_tile: int = 0
     patterns: tuple[Pattern, ...] = ()
+    restream: str = ""
+    passes: int = 1
 
     @property
     def trip_count(self) -> int:

@@ -9,9 +9,11 @@ derives shapes and loops from them, never below one vector (`lanes` elements):
   cut into chunks of a multiple of `lanes` columns, and a reduction over the row runs across the
   chunks (running sum/max/argmax, online softmax then a normalising pass).
 * `matmul`: output-stationary tiles of mt x nt outputs, K innermost in chunks of kt; the smaller
-  operand is the one held resident in PMU buffers (`reuse`), the other streams once per tile row.
-  Order `b,m,n,k` walks M tiles outside N tiles; `b,n,m,k` (head-outer) walks N outside M with
-  the B operand held down each column of tiles.
+  operand is the one the PCU holds across a row of tiles (`reuse`), the other streams from its
+  PMU buffer once per tile row. When neither operand fits the PMU buffer it arrives in, one of
+  them is re-streamed from HBM (`reread_plan`: `restream`, `passes`). Order `b,m,n,k` walks M
+  tiles outside N tiles; `b,n,m,k` (head-outer) walks N outside M with the B operand held down
+  each column of tiles.
 * `rows` of layout ops that move whole rows: a slice or concat along the last axis (each output
   row is made from the same input rows), and a `permute` that keeps the last axis when its input
   rows *arrive* in the output's row order (`permute_loop`): order `rows@A` names that arrival
@@ -55,6 +57,8 @@ class TileLoop:
     order: str
     reduce: str = "none"
     reuse: str = ""
+    restream: str = ""  # a matmul: the operand re-streamed from HBM once per block of the other ("a", "b")
+    passes: int = 1  # a matmul: blocks of its stationary operand; a load: walks of its address pattern
 
     @property
     def trip_count(self) -> int:
@@ -166,6 +170,61 @@ def parse_arrival(order: str, rank: int) -> tuple[int, ...] | None:
     except ValueError:
         return None
     return arrival if sorted(arrival) == list(range(rank - 1)) else None
+
+
+def reread_plan(rows: int, cols: int, k: int, itemsize: int, held_a: int, held_b: int, a_from_hbm: bool,
+                b_from_hbm: bool, mt: int = 1, nt: int = 1) -> tuple[str, int]:
+    """(re-streamed operand, passes) of a matmul `rows x K @ K x cols` whose operands arrive
+    through PMU buffers holding `held_a` and `held_b` bytes (0: no buffer) and whose output tiles
+    are `mt x nt`: ("", 1) when no operand is re-read.
+
+    Why: the output-stationary loop reads the streamed operand once per row of output tiles from
+    its PMU buffer, which is free only while the buffer holds the whole operand. When it does not
+    (a prefill layer's 90 MB `gate` weight behind a 7 MB ring), a real compiler blocks the loop
+    over one operand, the *stationary* one, in blocks its buffer holds, and re-streams the other
+    from HBM once per block. Either order works: hold row blocks of A (`held_a // (K·size)` rows,
+    at least the loop's `mt`, which the PCU holds anyway) and re-read B once per block, or hold
+    column blocks of B (at least `nt`) and re-read A once per block; the plan takes the one that
+    adds the fewest HBM bytes, `(passes - 1) x the re-read operand` (then fewer passes, then
+    re-reading B). Only an operand loaded from HBM (`*_from_hbm`: an AGCU load feeding this matmul
+    alone through its buffer) can be re-read; an operand made on chip cannot, so a matmul of two
+    on-chip operands keeps the resident assumption (docs/streaming.md, section 4). A one-row
+    decode matmul never re-reads: its single row is its block."""
+    row_bytes = max(1, k * itemsize)
+    a_bytes, b_bytes = rows * row_bytes, cols * row_bytes
+    if held_a >= a_bytes or held_b >= b_bytes:
+        return "", 1
+    options = []
+    if b_from_hbm:  # A stationary in row blocks, B re-read per block
+        passes = ceil(rows / max(1, mt, held_a // row_bytes))
+        options.append(((passes - 1) * b_bytes, passes, 0, "b"))
+    if a_from_hbm:  # B stationary in column blocks, A re-read per block
+        passes = ceil(cols / max(1, nt, held_b // row_bytes))
+        options.append(((passes - 1) * a_bytes, passes, 1, "a"))
+    if not options:
+        return "", 1
+    _, passes, _, operand = min(options)
+    return (operand, passes) if passes > 1 else ("", 1)
+
+
+def reread_blocks(restream: str, passes: int, rows: int, cols: int) -> list[tuple[int, int]]:
+    """The [start, stop) ranges of the stationary operand's blocks, one per pass: rows of A when B
+    is re-streamed, columns of B (output columns) when A is; `passes` blocks as equal as whole
+    rows or columns allow (the simulator runs the matmul block by block, block p with pass p of
+    the re-read operand)."""
+    extent = rows if restream == "b" else cols
+    n = max(1, passes)
+    return [(p * extent // n, (p + 1) * extent // n) for p in range(n)]
+
+
+def matmul_dims(opcode: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """(rows, cols, K) of a matmul seen as `rows x K @ K x cols` with B one matrix (a weight,
+    broadcast over A's leading dims): None when B is batched (per-batch operands, no re-read plan)."""
+    if opcode == "linear" and len(a) >= 1 and len(b) == 2:
+        return prod(a[:-1]), b[0], a[-1]
+    if opcode == "matmul" and len(a) >= 2 and len(b) >= 2 and prod(b[:-2]) == 1:
+        return prod(a[:-1]), b[-1], a[-1]
+    return None
 
 
 def whole_loop(shape: tuple[int, ...]) -> TileLoop:

@@ -382,7 +382,10 @@ class TileLoopAttr(ParametrizedAttribute):
     `#rdu.tile_loop<rows, grid [4, 1], tile [2, 64], order "rows", reduce "none", reuse "">`;
     a matmul's is output-stationary with K innermost:
     `#rdu.tile_loop<matmul, grid [1, 1, 4, 2], tile [8, 32, 32], order "b,m,n,k", reduce "k-accumulate", reuse "a">`.
-    Its trip count is the product of `grid`."""
+    Its trip count is the product of `grid`. A matmul whose operands both overflow their PMU
+    buffers re-streams one from HBM in `passes` blocks of the other (printed only then,
+    `..., reuse "a", restream "b", passes 12>`), and that operand's load walks its pattern
+    `passes` times (`#rdu.tile_loop<stream, ..., reuse "", passes 12>`; tiling.reread_plan)."""
 
     name = "rdu.tile_loop"
 
@@ -392,12 +395,14 @@ class TileLoopAttr(ParametrizedAttribute):
     order: StringAttr = param_def()
     reduce: StringAttr = param_def()
     reuse: StringAttr = param_def()
+    restream: StringAttr = param_def()
+    passes: IntAttr = param_def()
 
     def __init__(self, kind: str, grid: Iterable[int], tile: Iterable[int], order: str, reduce: str = "none",
-                 reuse: str = ""):
+                 reuse: str = "", restream: str = "", passes: int = 1):
         super().__init__(StringAttr(kind), ArrayAttr(IntAttr(int(g)) for g in grid),
                          ArrayAttr(IntAttr(int(t)) for t in tile), StringAttr(order), StringAttr(reduce),
-                         StringAttr(reuse))
+                         StringAttr(reuse), StringAttr(restream), IntAttr(int(passes)))
 
     def grid_values(self) -> tuple[int, ...]:
         return tuple(g.data for g in self.grid.data)
@@ -420,6 +425,10 @@ class TileLoopAttr(ParametrizedAttribute):
             raise VerifyException(f"rdu.tile_loop: reduce {self.reduce.data!r} is not one of {', '.join(TILE_REDUCE)}")
         if self.reuse.data not in TILE_REUSE:
             raise VerifyException(f"rdu.tile_loop: reuse {self.reuse.data!r} is not \"\", \"a\" or \"b\"")
+        if self.restream.data not in TILE_REUSE or self.passes.data < 1 \
+                or (self.restream.data and kind != "matmul") or (self.passes.data > 1 and kind not in ("matmul", "stream")):
+            raise VerifyException(f"rdu.tile_loop: restream {self.restream.data!r} passes {self.passes.data}: passes "
+                                  f"are at least 1, and only a matmul re-streams an operand (\"a\" or \"b\")")
         grid_rank, tile_rank = TILE_RANKS[kind]
         if len(self.grid.data) != grid_rank or (tile_rank is not None and len(self.tile.data) != tile_rank):
             raise VerifyException(f"rdu.tile_loop: a {kind} loop has {grid_rank} grid and "
@@ -445,7 +454,14 @@ class TileLoopAttr(ParametrizedAttribute):
             parser.parse_keyword("tile")
             tile = ArrayAttr(IntAttr(t) for t in _int_list(parser))
             order, reduce, reuse = text("order"), text("reduce"), text("reuse")
-        return [kind, grid, tile, order, reduce, reuse]
+            restream, passes = StringAttr(""), IntAttr(1)
+            if parser.parse_optional_punctuation(",") is not None:  # `restream "b", passes 3` or `passes 3`
+                if parser.parse_optional_keyword("restream") is not None:
+                    restream = StringAttr(parser.parse_str_literal())
+                    parser.parse_punctuation(",")
+                parser.parse_keyword("passes")
+                passes = IntAttr(parser.parse_integer(allow_boolean=False))
+        return [kind, grid, tile, order, reduce, reuse, restream, passes]
 
     def print_parameters(self, printer: Printer) -> None:
         grid = ", ".join(str(g) for g in self.grid_values())
@@ -456,6 +472,11 @@ class TileLoopAttr(ParametrizedAttribute):
         printer.print_string_literal(self.reduce.data)
         printer.print_string(", reuse ")
         printer.print_string_literal(self.reuse.data)
+        if self.restream.data:
+            printer.print_string(", restream ")
+            printer.print_string_literal(self.restream.data)
+        if self.passes.data != 1 or self.restream.data:
+            printer.print_string(f", passes {self.passes.data}")
         printer.print_string(">")
 
 

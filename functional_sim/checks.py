@@ -49,6 +49,9 @@ def check_bitstream(bs: Bitstream, chip: ChipSpec) -> None:
         _check_order(bs, k)
     for s in bs.stages:
         _check_tile_program(bs, chip, s)
+    from functional_sim.rereads import check_rereads  # (it names stages as this module does)
+
+    check_rereads(bs)
 
 
 def _check_tensors(bs: Bitstream, chip: ChipSpec) -> None:

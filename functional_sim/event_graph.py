@@ -4,7 +4,9 @@ Everything here is read from the bitstream as it is (docs/bitstream.md) and the 
 engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, "Event timing"):
 
 * A stream's value moves in `ceil(nbytes / tile_bytes)` tiles (one tile when `tile_bytes` is 0 or
-  at least the value). A stage takes `steps` = the most tiles of any of its streams; step `j`
+  at least the value), `passes` times over when it is a load's re-streamed to a matmul
+  (`rereads.stream_passes`: from the load, through its buffer, every pass's tiles cross the
+  links, the buffer's PMUs and the tier). A stage takes `steps` = the most tiles of any of its streams; step `j`
   needs `ceil((j+1)·T/steps)` tiles of an input of `T` tiles and has produced
   `floor((j+1)·T/steps)` tiles of an output, so a reduction to one tile emits it at its last step.
 * A step costs the stage's work today (`timing.stage_work_cycles`, already divided over its
@@ -42,6 +44,7 @@ from bitstream_format.tiling import tile_overhead_cycles
 from chip_model import ChipSpec
 
 from functional_sim.bandwidth import MIN_WINDOW
+from functional_sim.rereads import stream_passes
 from functional_sim.tile_timing import fifo_credits, stage_tiling
 from functional_sim.timing import agcu_tier_bytes
 
@@ -159,12 +162,17 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         return len(g.resource_names) - 1
 
     streams = [bs.stream(o) for s in stages for o in s.outputs]
-    most = max((stream_tiles(st) for st in streams), default=1)
+    passes = {st.id: stream_passes(bs, st) for st in streams}  # a re-streamed load's tiles come `passes` times
+
+    def carried(st: StreamEntry) -> int:
+        return stream_tiles(st) * passes.get(st.id, 1)
+
+    most = max((carried(st) for st in streams), default=1)
     group = max(1, ceil(most / max_steps)) if max_steps else 1
     g.group = group
 
     def tiles_of(st: StreamEntry) -> int:
-        return ceil(stream_tiles(st) / group)
+        return ceil(carried(st) / group)
 
     stream_local = {st.id: i for i, st in enumerate(streams)}
     link_users: dict[tuple[int, ...], list[int]] = {}
@@ -192,7 +200,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         tiling = stage_tiling(bs, chip, s)  # the tile program's work and pipeline break (tile_timing)
         whole.update([s.id] if tiling.whole else [])
         steps = 1 if s.id in whole else max([tiles_of(st) for st in ins + outs] or [1])
-        single = max([stream_tiles(st) for st in ins + outs] or [1])
+        single = max([carried(st) for st in ins + outs] or [1])
         if s.unit == "pcu":
             overhead, latency = chip.pcu.tile_overhead_cycles, chip.pcu.latency_cycles
         elif s.unit == "pmu":
@@ -233,7 +241,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         tiles = tiles_of(st)
         paths = max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))
         rate = _link_rate(chip, st)
-        tile_bytes = st.nbytes / tiles
+        tile_bytes = st.nbytes * passes[st.id] / tiles
         g.stream_ids.append(st.id)
         g.stream_tiles.append(tiles)
         g.stream_src.append(local[st.src])
@@ -255,7 +263,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.edge_stream.append(i)
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
-            g.edge_capacity.append(grouped_capacity(fifo_credits(bs, st, stream_tiles(st), whole, d), group))
+            g.edge_capacity.append(grouped_capacity(fifo_credits(bs, st, carried(st), whole, d), group))
             g.edge_latency.append(float(_route_latency(chip, st, d)))
             g.in_edges[local[d]].append(e)
             edges.append(e)

@@ -28,6 +28,7 @@ from chip_model import ChipSpec
 
 from functional_sim.event_engine import DEFAULT_BATCH, KernelRun, run_kernel
 from functional_sim.event_graph import KernelGraph, kernel_graph
+from functional_sim.rereads import program_passes
 from functional_sim.timing import UNIT_BOUND, KernelRecord, StageTiming, launch_cycles_of
 
 
@@ -101,7 +102,8 @@ def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: in
         bound = UNIT_BOUND.get(s.unit, "peer")  # an AGCU stage without a tensor: a collective
         if s.unit == "agcu" and s.tensor >= 0:
             t = bs.tensor(s.tensor)
-            tiers[t.tier] += nbytes_of(t.dtype, t.shape) * g.iterations
+            passes = program_passes(bs, s.id) if s.opcode == "load" else 1  # re-streamed: every pass
+            tiers[t.tier] += nbytes_of(t.dtype, t.shape) * passes * g.iterations
             bound = t.tier
         stages.append(StageTiming(
             sid, s.label, s.opcode, s.unit, len(s.sites), ceil(run.busy[i]), bound,

@@ -251,20 +251,26 @@ class TileMachine(Machine):
     def run_stage(self, s: StageConfig, args: list[np.ndarray]) -> list[np.ndarray]:
         if s.opcode == "store_rows" or (s.unit == "agcu" and s.tensor < 0):
             return super().run_stage(s, args)  # a row update at runtime indices; a collective (node.py)
-        if s.opcode == "load":
+        if s.opcode == "load":  # every walk of its pattern (one per pass of a re-streamed operand)
             t = self.bs.tensor(s.tensor)
-            value = from_bytes(self.tiles.load(s), t.dtype, tuple(t.shape))
+            walks = [from_bytes(data, t.dtype, tuple(t.shape)) for data in self.tiles.load(s)]
             for i in s.outputs:
                 self._same_layout(s, i)
-            return [value.reshape(self.bs.stream(i).shape) for i in s.outputs]
+                if len(walks) > 1:
+                    self.tiles.repeated[i] = [w.reshape(self.bs.stream(i).shape) for w in walks]
+            return [walks[0].reshape(self.bs.stream(i).shape) for i in s.outputs]
         if s.opcode == "store":
             self._same_layout(s, s.inputs[0])
             t = self.bs.tensor(s.tensor)
             self.tiles.store(s, to_bytes(args[0].reshape(t.shape), t.dtype))
             return []
-        if s.opcode == "buffer":
+        if s.opcode == "buffer":  # each pass of a re-streamed operand goes round the ring in turn
             st = self.bs.stream(s.inputs[0])
-            data = self.tiles.ring(s, to_bytes(args[0], st.dtype))
-            return [from_bytes(data, st.dtype, tuple(st.shape)) for _ in s.outputs]
+            passes = self.tiles.repeated.get(s.inputs[0], [args[0]])
+            rung = [from_bytes(self.tiles.ring(s, to_bytes(v, st.dtype)), st.dtype, tuple(st.shape)) for v in passes]
+            for i in s.outputs:
+                if len(rung) > 1:
+                    self.tiles.repeated[i] = rung
+            return [rung[0] for _ in s.outputs]
         outs = [(self.bs.stream(i).dtype, tuple(self.bs.stream(i).shape)) for i in s.outputs]
         return run_tile_stage(self.tiles, s, args, outs)

@@ -2,6 +2,8 @@
 
 * A load walks its AGCU address pattern through HBM/DDR, a store writes by its pattern: a wrong
   offset, stride or count reads or writes other bytes, or fewer than the tensor holds (an error).
+  A load re-streamed to a matmul (format 3.3 `passes`) walks it once per pass, and the buffer
+  behind it rings every pass (`repeated`: the passes a stream carried, by stream id).
 * A buffer writes each tile into the SRAM of one of its PMUs (tile j on PMU j mod units) at the
   slot its write pattern gives, a ring of `count` slots refilled wave after wave, and reads it back
   by its read pattern: the bytes really go through per-PMU memory (functional_sim/sram.py).
@@ -15,7 +17,9 @@
 * Compute stages run their loop of tiles. Tiles of one loop are independent except along a
   reduction, so numpy runs whole batches of tiles at once (the speed of the simulator) and loops
   only where the hardware carries state from tile to tile: a matmul's K chunks accumulate, a
-  reduction over chunks of a row keeps a running sum/max/argmax, softmax makes an online pass
+  reduction over chunks of a row keeps a running sum/max/argmax, a matmul re-streaming an operand
+  runs block by block of the stationary one, each with its own pass of the re-streamed operand
+  (`reread_blocks`), softmax makes an online pass
   (running max and rescaled sum) then a normalising pass. A loop that covers less than its
   value leaves the rest zero (wrong outputs, which tests see); one that runs past it is an error.
 
@@ -30,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bitstream_format import Bitstream, Pattern, StageConfig, TileProgram, nbytes_of
-from bitstream_format.tiling import MATMUL_ORDERS, keeps_last_axis, parse_arrival, reduced_dims, row_split
+from bitstream_format.tiling import MATMUL_ORDERS, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks, row_split
 from chip_model import ChipSpec
 
 from functional_sim.checks import stage_name
@@ -66,6 +70,7 @@ class TileExecutor:
         self.bs = bs
         self.memory = memory
         self.sram = SramBank(chip.pmu.sram_bytes)
+        self.repeated: dict[int, list[np.ndarray]] = {}  # stream id -> every pass it carried (passes > 1)
 
     def program(self, s: StageConfig) -> TileProgram:
         prog = self.bs.tile_program(s.id)
@@ -75,12 +80,17 @@ class TileExecutor:
 
     # ------------------------------------------------------------------ AGCU: off-chip patterns
 
-    def load(self, s: StageConfig) -> bytes:
+    def load(self, s: StageConfig) -> list[bytes]:
+        """The bytes of each walk of the load's pattern, one per pass (`passes`, format 3.3)."""
+        t, prog = self.bs.tensor(s.tensor), self.program(s)
+        if nbytes_of(t.dtype, t.shape) == 0:  # an empty tensor: nothing to move
+            return [b""] * max(1, prog.passes)
+        return [self.walk(s) for _ in range(max(1, prog.passes))]
+
+    def walk(self, s: StageConfig) -> bytes:
         t, prog = self.bs.tensor(s.tensor), self.program(s)
         (p,) = prog.patterns
         size = nbytes_of(t.dtype, t.shape)
-        if size == 0:  # an empty tensor: nothing to move
-            return b""
         starts, lengths = accesses(p)
         moved = int(lengths[lengths > 0].sum())
         if np.any(lengths <= 0) or moved != size:
@@ -363,15 +373,20 @@ class TileExecutor:
         return np.concatenate(parts, axis=1)
 
     def matmul(self, s: StageConfig, prog: TileProgram, args: list[np.ndarray], out: OutSpec) -> np.ndarray:
-        """Output-stationary mt x nt tiles, K innermost: each output tile accumulates its K chunks."""
+        """Output-stationary mt x nt tiles, K innermost: each output tile accumulates its K chunks.
+        With an operand re-streamed from HBM (`restream`), block by block of the stationary one,
+        block p with the p-th pass of the re-streamed operand."""
         def operand(x: np.ndarray) -> np.ndarray:
             return x.astype(np.float32) if x.dtype == np.float16 else x
 
-        if s.opcode == "linear":  # (its leading dims are M, or a batch of M rows each when tiled head-outer)
-            x, w = operand(args[0]), operand(args[1])
-            a, b = x.reshape(max(1, prog.grid[0]), -1, x.shape[-1]) if prog.grid[0] > 1 else x.reshape(-1, x.shape[-1]), w.T
-        else:
-            a, b = operand(args[0]), operand(args[1])
+        def operands(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if s.opcode == "linear":  # its leading dims are M, or a batch of M rows each when tiled head-outer
+                x, w = operand(x), operand(w)
+                rows = x.reshape(prog.grid[0], -1, x.shape[-1]) if prog.grid[0] > 1 else x.reshape(-1, x.shape[-1])
+                return rows, w.T
+            return operand(x), operand(w)
+
+        a, b = operands(args[0], args[1])
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         mt, nt, kt = prog.tile
         batch, gm, gn, gk = prog.grid
@@ -382,19 +397,49 @@ class TileExecutor:
         if batch != need[0] or gm > need[1] or gn > need[2] or gk > need[3]:
             raise SimulationError(f"{stage_name(s)}: its tile loop runs {batch}x{gm}x{gn}x{gk} tiles of {mt}x{nt}x{kt}, "
                                   f"but an {m}x{n} output with K={k} takes {need[0]}x{need[1]}x{need[2]}x{need[3]}")
-        cm, cn = min(m, gm * mt), min(n, gn * nt)
-        acc = None
-        for start in range(0, min(k, gk * kt), kt):
-            part = np.matmul(a[..., :cm, start: start + kt], b[..., start: start + kt, :cn])
-            acc = part if acc is None else acc + part
-        if acc is None:
-            acc = np.zeros((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), cm, cn), np.result_type(a, b))
+        cm, cn, ck = min(m, gm * mt), min(n, gn * nt), min(k, gk * kt)
+
+        def k_loop(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+            acc = None
+            for start in range(0, ck, kt):
+                part = np.matmul(x[..., start: start + kt], w[..., start: start + kt, :])
+                acc = part if acc is None else acc + part
+            if acc is None:
+                acc = np.zeros((*np.broadcast_shapes(x.shape[:-2], w.shape[:-2]), x.shape[-2], w.shape[-1]),
+                               np.result_type(x, w))
+            return acc
+
+        if prog.restream:
+            acc = self.blocked(s, prog, args, a, b, k_loop, operands)[..., :cm, :cn]
+        else:
+            acc = k_loop(a[..., :cm, :], b[..., :cn])
         if s.opcode == "linear" and len(args) > 2:
             acc = acc + operand(args[2])[:cn]
         full = np.zeros((*acc.shape[:-2], m, n), acc.dtype)
         full[..., :cm, :cn] = acc
         return full.reshape(out[1])
 
+    def blocked(self, s: StageConfig, prog: TileProgram, args: list[np.ndarray], a: np.ndarray, b: np.ndarray, k_loop,
+                operands) -> np.ndarray:
+        """The whole product, block by block of the stationary operand (A's rows, flattened over its
+        leading dims, when B is re-streamed; B's columns when A is), each block with its own pass."""
+        port = "ab".index(prog.restream)
+        walks = self.repeated.get(s.inputs[port], [])
+        if len(walks) != prog.passes:
+            raise SimulationError(f"{stage_name(s)}: its loop runs {prog.passes} blocks re-streaming operand "
+                                  f"{prog.restream!r} from HBM, but that operand arrived in {max(1, len(walks))} pass(es)")
+        k, n = a.shape[-1], b.shape[-1]
+        flat_a, flat_b = a.reshape(-1, k), b.reshape(k, n)
+        rows = flat_a.shape[0]
+        result = np.zeros((rows, n), np.result_type(flat_a, flat_b))
+        for p, (lo, hi) in enumerate(reread_blocks(prog.restream, prog.passes, rows, n)):
+            pa, pb = operands(walks[p], args[1]) if port == 0 else operands(args[0], walks[p])
+            pa, pb = pa.reshape(-1, k), pb.reshape(k, n)
+            if port == 1:  # A's rows [lo, hi) stay; B's p-th pass streams past them
+                result[lo:hi] = k_loop(flat_a[lo:hi], pb)
+            else:  # B's columns [lo, hi) stay; A's p-th pass streams past them
+                result[:, lo:hi] = k_loop(pa, flat_b[:, lo:hi])
+        return result.reshape(*a.shape[:-1], n)
 
 def run_tile_stage(executor: TileExecutor, s: StageConfig, args: list[np.ndarray], outs: list[OutSpec],
                    attrs: dict[str, Any] | None = None) -> list[np.ndarray]:

@@ -16,6 +16,7 @@ from bitstream_format import Bitstream, KernelEntry, StageConfig, StreamEntry, n
 from chip_model import ChipSpec
 
 from functional_sim.errors import SimulationError
+from functional_sim.rereads import program_passes, stream_passes
 
 LAUNCH_MODES = ("software", "hardware")
 UNIT_BOUND = {"pcu": "compute", "pmu": "sram"}  # an AGCU stage is bound by its tensor's tier
@@ -92,10 +93,13 @@ def _streams(bs: Bitstream, ids: tuple[int, ...]) -> list[StreamEntry]:
 
 
 def agcu_tier_bytes(bs: Bitstream, s: StageConfig) -> tuple[str, int]:
+    """(tier, bytes) an AGCU stage moves: a load re-streamed to a matmul moves its tensor once per
+    pass (functional_sim.rereads), every pass through the tier."""
     t = bs.tensor(s.tensor)
     if s.opcode == "store_rows":  # writes only the rows it carries (a KV cache append)
         return t.tier, bs.stream(s.inputs[0]).nbytes
-    return t.tier, nbytes_of(t.dtype, t.shape)
+    passes = program_passes(bs, s.id) if s.opcode == "load" else 1
+    return t.tier, nbytes_of(t.dtype, t.shape) * max(1, passes)
 
 
 def stage_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
@@ -118,8 +122,8 @@ def stage_work_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
         return collective_stage_cycles(bs, chip, s)
     if s.unit == "agcu":
         return ceil(agcu_tier_bytes(bs, s)[1] / (chip.agcu.bytes_per_cycle * n))
-    if s.unit == "pmu":
-        moved = sum(st.nbytes for st in ins + outs)
+    if s.unit == "pmu":  # a buffer re-streaming a load's passes moves each of them
+        moved = sum(st.nbytes * stream_passes(bs, st) for st in ins + outs)
         return ceil(moved / (chip.pmu.bytes_per_cycle * n))
     op, pcu = opcode(s.opcode), chip.pcu
     out_elements = sum(prod(st.shape) for st in outs)
@@ -142,7 +146,7 @@ def stream_transfer_cycles(bs: Bitstream, chip: ChipSpec, st: StreamEntry) -> in
     link = chip.network.vector_link_bytes_per_cycle if st.network == "vector" else chip.network.scalar_link_bytes_per_cycle
     src_units = len(bs.stage(st.src).sites)
     dst_units = max((len(bs.stage(d).sites) for d in st.dsts), default=1)
-    return ceil(st.nbytes / (link * max(1, min(src_units, dst_units))))
+    return ceil(st.nbytes * stream_passes(bs, st) / (link * max(1, min(src_units, dst_units))))
 
 
 def _stream_latency(chip: ChipSpec, st: StreamEntry, dst: int) -> int:

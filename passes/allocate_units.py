@@ -32,7 +32,7 @@ from dialects.diagnostics import CapacityError
 from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
 from passes.target import lowered_target_chip
-from passes.tile import stage_label
+from passes.tile import matmul_reread, stage_label
 
 
 def value_bytes(v) -> int:
@@ -60,6 +60,39 @@ def single_unit_cycles(stage: rdu.StageOp, chip: ChipSpec) -> float:
     per_lane = ceil(max(op.flops_per_element, 1) / chip.pcu.stages)
     rate = min(chip.pcu.transcendentals_per_cycle, chip.pcu.lanes) if op.transcendental else chip.pcu.lanes
     return elements * per_lane / rate
+
+
+def estimated_ring(buffer: rdu.BufferOp, chip: ChipSpec) -> int:
+    """The bytes a buffer's ring will hold once rdu-size-fifos has deepened it (up to its PMUs'
+    SRAM in tiles of its tile size): what a matmul's re-read plan is estimated from here, before
+    FIFOs are sized (rdu-tile records the plan from the rings as built)."""
+    tile = buffer.tile_bytes.value.data or chip.pmu.sram_bytes
+    return min(value_bytes(buffer.input), buffer.unit_count * (chip.pmu.sram_bytes // max(1, tile)) * tile)
+
+
+def estimated_tile(stage: rdu.StageOp, chip: ChipSpec) -> tuple[int, int] | None:
+    """A matmul's output tile (mt, nt) before tile sizes are chosen: its loop at the balanced tile
+    of its result over its units (`program_tile` refines it later)."""
+    if not isinstance(stage, rdu.ComputeOp) or len(stage.outputs) != 1 or len(stage.inputs) < 2:
+        return None
+    out = stage.outputs[0]
+    guess = balanced_tile(ceil(value_bytes(out) / stage.unit_count), chip.pcu.tile_overhead_cycles,
+                          chip.network.vector_link_bytes_per_cycle, chip)
+    loop = compute_loop(stage.opcode.data, stage.param_values(), [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs],
+                        [(dtype_of(out.type), shape_of(out.type))], 0, guess, chip.pcu.lanes, chip.pmu.sram_bytes)
+    return tuple(loop.tile[:2]) if loop.kind == "matmul" else None
+
+
+def load_passes(stages: list[rdu.StageOp], chip: ChipSpec) -> dict[rdu.LoadOp, int]:
+    """How many times each load will be walked (`passes/tile.py`, `matmul_reread`), estimated from
+    the buffers' PMUs: a load re-streamed to a matmul whose operands overflow their buffers moves
+    its tensor that many times, so it needs that many times the AGCUs (and HBM time)."""
+    passes = {}
+    for stage in stages:
+        _, n, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), estimated_tile(stage, chip))
+        if load is not None:
+            passes[load] = n
+    return passes
 
 
 def balance(work: list[float], caps: list[int], total: int) -> list[int]:
@@ -299,6 +332,9 @@ class AllocateUnitsPass(ModulePass):
                     f"has {chip.count(kind)} {kind.upper()}s ({len(group) - chip.count(kind)} over)"
                 )
             work = [single_unit_cycles(s, chip) for s in group]
+            if kind == "agcu":  # the PMU buffers are sized by now: a re-streamed load moves its tensor `passes` times
+                passes = load_passes(stages, chip)
+                work = [w * passes.get(s, 1) for s, w in zip(group, work)]
             caps = [self.cap(s, w, chip) for s, w in zip(group, work)]
             units_of = balance(work, caps, chip.count(kind))
             if kind == "agcu":

@@ -129,6 +129,8 @@ class SizeFifosForRoutesPass(ModulePass):
             return  # an experiment's forced depth wins
         from passes.tile import TilePass
 
+        from passes.tile import plan_rereads
+
         tile_pass = TilePass()
         for kernel in rdu.kernels(module):
             for stage in kernel.stages():
@@ -138,6 +140,7 @@ class SizeFifosForRoutesPass(ModulePass):
                     raise PassOrderError(f"rdu-size-fifos-for-routes: {stage.name} in kernel {kernel.sym_name.data} "
                                          "has no routes: run rdu-route first")
                 self.size(kernel, stage, chip, tile_pass)
+            plan_rereads(kernel)  # a re-tiled buffer's ring may hold more: the matmuls' re-read plans again
 
     def size(self, kernel: rdu.KernelOp, stage: rdu.StageOp, chip: ChipSpec, tile_pass) -> None:
         depths = stage.depth_list()

@@ -17,6 +17,11 @@ are configured with, and records it on every stage (`tile_loop`, `sram`, `patter
   (passes/row_order.py); row-wise layout stages (that permute, a slice or concat of the last
   axis) double-buffer tiles of rows, round-robin over their PMUs (two slots on one PMU, one
   each on two or more), instead of holding the value.
+* a matmul neither of whose operands fits the PMU buffer it arrives through holds one operand in
+  its buffer in blocks (the *stationary* one) and re-streams the other from HBM once per block,
+  in the order that re-reads the fewest bytes (`bitstream_format.tiling.reread_plan`); its loop
+  records `restream` and `passes`, and the re-streamed operand's load walks its pattern `passes`
+  times (`plan_rereads`).
 
 Nothing here changes which units a stage has or where it sits, so rdu-place may run after it.
 """
@@ -30,7 +35,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from bitstream_format.tiling import TileLoop, compute_loop, stream_loop
+from bitstream_format.tiling import TileLoop, compute_loop, matmul_dims, reread_plan, stream_loop
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError
@@ -42,7 +47,69 @@ from passes.target import lowered_target_chip
 
 
 def _attr(loop: TileLoop) -> TileLoopAttr:
-    return TileLoopAttr(loop.kind, loop.grid, loop.tile, loop.order, loop.reduce, loop.reuse)
+    return TileLoopAttr(loop.kind, loop.grid, loop.tile, loop.order, loop.reduce, loop.reuse, loop.restream, loop.passes)
+
+
+def _with_passes(loop: TileLoopAttr, restream: str, passes: int) -> TileLoopAttr:
+    return TileLoopAttr(loop.kind.data, loop.grid_values(), loop.tile_values(), loop.order.data, loop.reduce.data,
+                        loop.reuse.data, restream, passes)
+
+
+def ring_bytes(buffer: rdu.BufferOp) -> int:
+    """Bytes a tiled buffer's SRAM ring holds over all its PMUs (slots x tile x units)."""
+    return buffer.sram.slots.data * buffer.sram.tile.data * buffer.unit_count if buffer.sram is not None else 0
+
+
+def reloadable(stage: rdu.ComputeOp, port: int) -> rdu.LoadOp | None:
+    """The load that brings operand `port` of `stage` from HBM/DDR through a buffer feeding this
+    stage alone (so re-walking the load re-streams this operand and nothing else), else None."""
+    value = stage.operands[port]
+    buffer = value.owner
+    if not isinstance(buffer, rdu.BufferOp) or buffer.consumers(value) != [stage] \
+            or sum(v is value for v in stage.operands) != 1:
+        return None
+    load = buffer.input.owner
+    if not isinstance(load, rdu.LoadOp) or load.consumers(buffer.input) != [buffer]:
+        return None
+    return load
+
+
+def matmul_reread(stage: rdu.StageOp, held, tile: tuple[int, int] | None = None) -> tuple[str, int, rdu.LoadOp | None]:
+    """(re-streamed operand, passes, its load) of a matmul stage whose operand buffers hold
+    `held(buffer)` bytes and whose output tiles are `tile` (mt, nt; default its recorded loop's)
+    (`bitstream_format.tiling.reread_plan`); ("", 1, None) for other stages."""
+    if not isinstance(stage, rdu.ComputeOp) or stage.opcode.data not in ("matmul", "linear") or len(stage.inputs) < 2:
+        return "", 1, None
+    a, b = stage.inputs[0], stage.inputs[1]
+    dims = matmul_dims(stage.opcode.data, shape_of(a.type), shape_of(b.type))
+    if dims is None:
+        return "", 1, None
+    rows, cols, k = dims
+    itemsize = type_bytes(a.type) // max(1, rows * k)
+    caps = [held(v.owner) if isinstance(v.owner, rdu.BufferOp) else 0 for v in (a, b)]
+    loads = [reloadable(stage, 0), reloadable(stage, 1)]
+    if tile is None:
+        tile = stage.tile_loop.tile_values()[:2] if stage.tile_loop is not None and stage.tile_loop.kind.data == "matmul" \
+            else (1, 1)
+    restream, passes = reread_plan(rows, cols, k, max(1, itemsize), caps[0], caps[1], loads[0] is not None,
+                                   loads[1] is not None, *tile)
+    return restream, passes, (loads["ab".index(restream)] if restream else None)
+
+
+def plan_rereads(kernel: rdu.KernelOp) -> None:
+    """Record every matmul's re-read plan on its loop and its re-streamed operand's load, from the
+    rings its tiled operand buffers hold (run again whenever a buffer is re-tiled)."""
+    stages = kernel.stages()
+    for stage in stages:
+        if isinstance(stage, rdu.LoadOp) and stage.tile_loop is not None and stage.tile_loop.passes.data != 1:
+            stage.tile_loop = _with_passes(stage.tile_loop, "", 1)
+    for stage in stages:
+        restream, passes, load = matmul_reread(stage, ring_bytes)
+        if stage.tile_loop is None or not isinstance(stage, rdu.ComputeOp):
+            continue
+        stage.tile_loop = _with_passes(stage.tile_loop, restream, passes)
+        if load is not None and load.tile_loop is not None:
+            load.tile_loop = _with_passes(load.tile_loop, "", passes)
 
 
 def stream_tile_bytes(value) -> int:
@@ -76,6 +143,7 @@ class TilePass(ModulePass):
             plans = head_outer_plans(kernel, chip.pcu.lanes)
             for stage in kernel.stages():
                 self.tile_stage(kernel, stage, chip, plans)
+            plan_rereads(kernel)
 
     def tile_stage(self, kernel: rdu.KernelOp, stage: rdu.StageOp, chip: ChipSpec, plans: dict | None = None) -> None:
         if stage.tiles is None or stage.depths is None:

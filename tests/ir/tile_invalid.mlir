@@ -90,3 +90,23 @@ builtin.module {
   }
 }
 // CHECK: rdu.sram: 3 slots of 256 bytes do not fit the 512-byte range
+
+// -----
+
+builtin.module {
+  %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<64xf32>
+  rdu.kernel "k0" {
+    %1 = rdu.load %0 {units = 1 : i64, tile_loop = #rdu.tile_loop<stream, grid [1], tile [256], order "tiles", reduce "none", reuse "", restream "a", passes 2>, patterns = [#rdu.pattern<hbm, offset 0, stride 256, count 1, tile 256, extent 256>]} : !rdu.mem<64xf32> -> !rdu.stream<64xf32>
+  }
+}
+// CHECK: rdu.tile_loop: restream 'a' passes 2: passes are at least 1, and only a matmul re-streams an operand ("a" or "b")
+
+// -----
+
+builtin.module {
+  %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64} : !rdu.mem<64xf32>
+  rdu.kernel "k0" {
+    %1 = rdu.load %0 {units = 1 : i64, tile_loop = #rdu.tile_loop<stream, grid [1], tile [256], order "tiles", reduce "none", reuse "", passes 0>, patterns = [#rdu.pattern<hbm, offset 0, stride 256, count 1, tile 256, extent 256>]} : !rdu.mem<64xf32> -> !rdu.stream<64xf32>
+  }
+}
+// CHECK: rdu.tile_loop: restream '' passes 0: passes are at least 1, and only a matmul re-streams an operand ("a" or "b")

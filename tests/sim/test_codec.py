@@ -34,9 +34,57 @@ def sample():
     return bs
 
 
+def sample_with_passes():
+    """The sample with its matmul re-streaming B in 3 passes and B's load walking it 3 times (3.3)."""
+    bs = sample()
+    mm = next(s.id for s in bs.stages if s.opcode == "matmul")
+    load_b = bs.stream(bs.stage(mm).inputs[1]).src
+    bs.tiles = [replace(t, restream="b", passes=3) if t.stage == mm else replace(t, passes=3) if t.stage == load_b else t
+                for t in bs.tiles]
+    return bs
+
+
 def test_round_trip_is_equal():
     bs = sample()
     assert decode(encode(bs)) == bs
+    with_passes = sample_with_passes()
+    assert decode(encode(with_passes)) == with_passes != bs
+
+
+def _tile_section_edited(monkeypatch, edit):
+    """Encode with the TILE section's bytes passed through `edit` (what another writer would emit)."""
+    from bitstream_format import codec
+
+    original = codec._encode_sections
+
+    def sections(bs):
+        out = original(bs)
+        out["TILE"] = edit(out["TILE"])
+        return out
+
+    monkeypatch.setattr(codec, "_encode_sections", sections)
+
+
+def test_the_passes_table_follows_the_records_so_a_32_file_reads_with_passes_1(monkeypatch):
+    """3.3 appends the passes table to TILE after its records: a 3.2 file (no table) decodes with
+    every program at passes 1, and a 3.2 reader, which stops after the records, reads the same
+    records from a 3.3 file."""
+    bs = sample_with_passes()
+    _, with_table = read_sections(encode(bs))
+    _, without = read_sections(encode(sample()))
+    assert with_table["TILE"][:len(without["TILE"]) - 4] == without["TILE"][:-4]  # the same records
+    assert without["TILE"][-4:] == struct.pack("<I", 0)  # then an empty table
+    _tile_section_edited(monkeypatch, lambda tile: tile[:-(4 + 2 * 13)])  # drop the table: a 3.2 writer
+    old = decode(encode(bs))
+    assert old.tiles == sample().tiles and all(t.passes == 1 and not t.restream for t in old.tiles)
+
+
+def test_a_passes_record_for_a_stage_without_a_program_is_refused(monkeypatch):
+    bs = sample_with_passes()
+    last = max(t.stage for t in bs.tiles)
+    _tile_section_edited(monkeypatch, lambda tile: tile[:-13] + struct.pack("<IBq", last + 7, 2, 3))
+    with pytest.raises(BitstreamError, match=f"section TILE gives passes to stage {last + 7}, which has no tile program"):
+        decode(encode(bs))
 
 
 def test_reencode_is_byte_identical():

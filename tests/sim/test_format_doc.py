@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bitstream_format import DTYPES, OPCODES, BitstreamError, decode, encode
-from tests.sim.test_codec import sample
+from tests.sim.test_codec import sample, sample_with_passes
 
 DOC = (Path(__file__).parents[2] / "docs" / "bitstream.md").read_text()
 
@@ -72,6 +72,7 @@ def read_per_doc(data: bytes) -> dict:
         grid, tile, order = s.ints(), s.ints(), s.str()
         patterns = [s.fmt("Bqqqqq") for _ in range(s.fmt("I")[0])]
         out["tiles"].append((fixed, grid, tile, order, patterns))
+    out["passes"] = [s.fmt("IBq") for _ in range(s.fmt("I")[0])] if s.pos < len(s.data) else []
     s = DocReader(directory["KERN"])
     out["kernels"] = [(s.fmt("II"), s.str(), s.ints()) for _ in range(s.fmt("I")[0])]
     s = DocReader(directory["SECT"])
@@ -107,7 +108,7 @@ def read_per_doc(data: bytes) -> dict:
 
 
 def test_a_reader_written_from_the_doc_agrees_with_decode():
-    bs = sample()
+    bs = sample_with_passes()
     doc = read_per_doc(encode(bs))
     codes = {name: code for name, (code, _) in DTYPES.items()}
     assert doc["chip"] == bs.chip and doc["version"] == (3, 3) and "loop" not in doc
@@ -135,6 +136,9 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
         assert [(spaces[p[0]], *p[1:]) for p in patterns] == [
             (p.space, p.offset, p.stride, p.count, p.tile, p.extent) for p in t.patterns]
     assert any(t.kind == "matmul" for t in bs.tiles) and any(t.patterns for t in bs.tiles)
+    assert [(stage, ("", "a", "b")[restream], passes) for stage, restream, passes in doc["passes"]] == [
+        (t.stage, t.restream, t.passes) for t in sorted(bs.tiles, key=lambda t: t.stage) if t.passes != 1 or t.restream]
+    assert len(doc["passes"]) == 2
 
 
 def test_the_doc_reader_reads_the_loop_section():
