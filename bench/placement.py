@@ -1,7 +1,7 @@
 """Placement benchmark: generated netlists with a proven bound, placer against plain annealing.
 
     python -m bench.placement --json [--sizes 200,1000,2000] [--seconds 60] [--chip sn40l]
-                                     [--generators grid,pins23,...] [--seeds 3 | --seed N]
+                                     [--generators grid,pins23,...] [--seeds K] [--seed N]
                                      [--example-seconds 10]
 
 For each generator (`backend_rdu.placement.generators`: neighbour grids, 2-3 pin, 2-8 pin,
@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chip", default="sn40l")
     parser.add_argument("--generators", default=",".join(GENERATORS), help="comma-separated generator names")
     parser.add_argument("--seeds", type=int, default=1, help="how many seeds to draw at run time")
-    parser.add_argument("--seed", type=int, default=None, help="use this one seed instead of drawing")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="use this seed (and the next --seeds - 1) instead of drawing")
     parser.add_argument("--no-baseline", action="store_true", help="skip the annealing baseline on generated netlists")
     parser.add_argument("--baseline-budget", choices=BASELINE_BUDGETS, default="work",
                         help="the baseline's budget: annealing batches for the placer's budget (work, deterministic) "
@@ -295,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [g for g in generators if g not in GENERATORS]
     if unknown:
         parser.error(f"unknown generator(s): {', '.join(unknown)}; known: {', '.join(GENERATORS)}")
-    seeds = [args.seed] if args.seed is not None else [secrets.randbelow(2**31) for _ in range(args.seeds)]
+    # --seed N with --seeds K: the seeds N..N+K-1 (reproducible medians); --seeds K alone draws K at run time
+    seeds = (list(range(args.seed, args.seed + args.seeds)) if args.seed is not None
+             else [secrets.randbelow(2**31) for _ in range(args.seeds)])
 
     rows = []
     try:
