@@ -255,9 +255,16 @@ def random_placement(problem: PlacementProblem, seed: int) -> np.ndarray:
     return site_of_unit
 
 
-def anneal_baseline(problem: PlacementProblem, seconds: float, seed: int) -> tuple[np.ndarray, AnnealStats]:
-    """Plain annealing from a random placement against the wall clock: the benchmark baseline."""
+def anneal_baseline(problem: PlacementProblem, seconds: float, seed: int,
+                    batches: int | None = None) -> tuple[np.ndarray, AnnealStats]:
+    """Plain annealing from a random placement, hot start (the spread of random moves' deltas):
+    the benchmark baseline. With `batches` it runs exactly that many batches (deterministic: a
+    budget counted in work, as the placer counts its own); otherwise against the wall clock for
+    `seconds`, which on a shared machine moves its result by several percent between runs."""
     annealer = Annealer(problem, random_placement(problem, seed), np.random.default_rng(seed))
     t0 = annealer.initial_temperature()
-    annealer.run(AnnealSchedule(t_start=t0, t_end=0.02, seconds=seconds))
+    if batches is not None:
+        annealer.run(AnnealSchedule(t_start=t0, t_end=0.02, batches=batches))
+    else:
+        annealer.run(AnnealSchedule(t_start=t0, t_end=0.02, seconds=seconds))
     return annealer.site_of_unit, annealer.stats

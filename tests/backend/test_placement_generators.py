@@ -116,6 +116,21 @@ def test_bench_row_reports_the_bound_and_both_placers():
     assert summary["placer_worst_ratio"] == ratios[-1]
 
 
+def test_bench_baseline_budget_in_work_is_deterministic_and_the_placers_conversion():
+    """The baseline counted in work runs exactly budget / batch_seconds batches, whatever the
+    load, so two runs give the same wirelength; the clock-bound baseline is still available."""
+    from bench.placement import baseline_run
+    from backend_rdu.placement.placer import batch_seconds
+
+    problem = PlacementProblem.build("small", generate("multipin", "small", 40, 3).netlist)
+    first, record = baseline_run(problem, 0.2, 0.0, 3, "work")
+    again, _ = baseline_run(problem, 0.2, 0.0, 3, "work")
+    assert first == again
+    assert record["budget"] == "work" and record["batches"] == int(0.2 / batch_seconds(40)) > 0
+    _, wall = baseline_run(problem, 0.05, 0.0, 3, "wall")
+    assert wall["budget"] == "wall" and wall["seconds"] >= 0.05
+
+
 def test_bench_refuses_an_unknown_generator(capsys):
     from bench.placement import main
 
