@@ -281,3 +281,19 @@ def test_rducc_run_compares_the_loop_with_the_layers_run_in_turn() -> None:
     assert report["allclose"] is True and report["loop"]["layers"] == 3 and report["loop"]["launch"] == "hardware"
     assert report["cycle_breakdown"]["total_cycles"] == report["cycles"] == report["loop"]["cycles"]
     assert len(report["kernel_report"]) == 3 * report["kernels"]  # every iteration's kernels, in order
+
+
+def test_a_software_launched_loop_on_a_node_pays_the_hosts_launch(looped: Path) -> None:
+    """Each layer of a software-launched loop is a host launch on every socket of the program
+    (the node's `[host_launch]`), as a single layer's is; one socket pays the chip's own."""
+    from chip_model import load_chip, load_node
+
+    bs = bitstream_format.decode(looped.read_bytes())
+    chip = load_chip(bs.chip)
+    timed = simulate_loop(bs, None, execute=False, launch="software")
+    per_launch = chip.launch.software_launch_cycles
+    if bs.node is not None:
+        per_launch = load_node(bs.node.node).host_launch.software_launch_cycles(chip, bs.node.sockets)
+        assert per_launch > chip.launch.software_launch_cycles
+    assert timed.loop.launch_cycles == bs.loop.trips * len(bs.loop.kernels) * per_launch  # every kernel of every layer
+    assert timed.loop.cycles == decode_step_timing(bs, None, launch="software").cycles
