@@ -7,7 +7,6 @@ half-written output file (outputs are written to a temporary file and renamed in
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time

@@ -11,17 +11,10 @@ from click.testing import CliRunner
 
 from chip_model.node import load_node
 from compiler.cli import main
+from tests.node.cli_errors import one_error as _one_error
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples"
-
-
-def _one_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_node_file_missing_a_figure(tmp_path: Path) -> None:

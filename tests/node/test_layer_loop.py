@@ -22,6 +22,7 @@ from functional_sim.event_graph import KernelGraph
 from functional_sim.layer_loop import LayerLoop, loop_timing, repeat_graph
 from functional_sim.node import node_launch_chip, simulate_node, simulate_node_loop
 from tests.node import decode_model
+from tests.node.residual_block import four_blocks
 
 LAYERS = 3
 NODE = "small-node8"
@@ -64,27 +65,10 @@ def test_a_layer_loop_equals_the_whole_decoder(looped) -> None:
     assert timing.cycles == LAYERS * timing.iteration_cycles
 
 
-class _Block(nn.Module):
-    """A residual MLP block: one kernel on the small chip at TP2 (its all-reduce inside)."""
-
-    def __init__(self):
-        super().__init__()
-        self.norm, self.fc1, self.fc2 = nn.LayerNorm(64), nn.Linear(64, 128), nn.Linear(128, 64)
-
-    def forward(self, x):
-        return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
-
-
 @pytest.fixture(scope="module")
 def blocks():
     """4 blocks with their own weights, each compiled alone (one program, four memory images)."""
-    torch.manual_seed(3)
-    layers = [_Block().eval() for _ in range(4)]
-    x = torch.randn(1, 4, 64)
-    with torch.no_grad():
-        expected = x
-        for layer in layers:
-            expected = layer(expected)
+    layers, x, expected = four_blocks()
     programs = [compile_loaded(LoadedModel(Path("block.py"), layer, (x,)), CompileOptions(node=NODE, tp=2))
                 for layer in layers]
     return x.numpy(), expected.numpy(), programs

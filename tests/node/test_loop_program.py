@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch import nn
 
 import bitstream_format
 from bitstream_format.loop_program import IterationAddress
@@ -23,6 +22,8 @@ from functional_sim.errors import SimulationError
 from functional_sim.layer_loop import LayerLoop, loop_hbm_bytes, loop_timing
 from functional_sim.loop_run import simulate_loop
 from tests.node import loop_decoder
+from tests.node.cli_errors import one_error as _error
+from tests.node.residual_block import four_blocks
 
 MODEL = Path(loop_decoder.__file__)
 NODE = ("--node", "small-node8", "--tp", "2")
@@ -30,14 +31,6 @@ NODE = ("--node", "small-node8", "--tp", "2")
 
 def _invoke(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def _error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module", params=["socket", "tp2"])
@@ -126,27 +119,11 @@ def test_resident_hbm_holds_every_layers_copies(looped: Path) -> None:
     assert decode_step_hbm_bytes(bs, None) == loop_hbm_bytes(bs)
 
 
-class _Block(nn.Module):
-    """A residual MLP block: one kernel on the small chip, so the loop's iterations overlap."""
-
-    def __init__(self):
-        super().__init__()
-        self.norm, self.fc1, self.fc2 = nn.LayerNorm(64), nn.Linear(64, 128), nn.Linear(128, 64)
-
-    def forward(self, x):
-        return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
-
-
 @pytest.fixture(scope="module")
 def blocks():
-    """4 residual blocks with their own weights as a loop of one compiled block, on 2 sockets."""
-    torch.manual_seed(3)
-    layers = [_Block().eval() for _ in range(4)]
-    x = torch.randn(1, 4, 64)
-    with torch.no_grad():
-        want = x
-        for layer in layers:
-            want = layer(want)
+    """4 residual blocks with their own weights as a loop of one compiled block (one kernel, so the
+    loop's iterations overlap), on 2 sockets."""
+    layers, x, want = four_blocks()
     loaded = LoadedModel(Path("block.py"), layers[0], (x,), layer_model=lambda i: layers[i])
     compiled = compile_loaded(loaded, CompileOptions(node="small-node8", tp=2, layers=4))
     return x.numpy(), want.numpy(), compiled
@@ -250,7 +227,6 @@ def _tiny():
 
 LAYER_FILE = '''
 import torch
-from torch import nn
 
 model = nn.Linear(8, 8)
 example_inputs = (torch.randn(2, 8),)

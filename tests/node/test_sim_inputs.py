@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import bitstream_format
 from compiler.cli import main
 from tests.node import decode_model
+from tests.node.cli_errors import one_error as _error
 
 MODEL = Path(decode_model.__file__)
 
@@ -34,14 +35,6 @@ def node_program(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
     bs = bitstream_format.decode(out.read_bytes())
     names = [bs.tensor(t).name for t in bs.inputs]
     return out, {name: t.numpy() for name, t in zip(names, decode_model.example_inputs(), strict=True)}
-
-
-def _error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_whole_inputs_are_split_per_socket_and_outputs_written_whole(node_program, tmp_path: Path) -> None:
