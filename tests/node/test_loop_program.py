@@ -227,6 +227,7 @@ def _tiny():
 
 LAYER_FILE = '''
 import torch
+from torch import nn
 
 model = nn.Linear(8, 8)
 example_inputs = (torch.randn(2, 8),)
