@@ -11,7 +11,8 @@ A decoder's program is the REAL tensor-parallel one: the full-width layer (or he
 `CompileOptions(node=<the CoE's node>, tp=<its tp>)` (`rdu-shard{tp=N}`) and timed on the node by
 `functional_sim.node.simulate_node` (timing only), so its all-reduces are stages the simulator
 times on the peer links. A program that does not compile at the asked level (e.g. a long prefill
-that `rdu-size-fifos` cannot fit at -O1) is compiled at -O0 instead; its timing records
+that `rdu-size-fifos` cannot fit at -O1) is compiled at -O0 instead, one aten op per kernel
+(`o0_granularity="aten"`: nothing to fit on the chip but one op, the most robust compile); its timing records
 `opt_level` and the reason (`fallback`). The cache keeps the bitstream
 (`<key>.rbit`) and its timing (`<key>.json`, written last: it marks the entry whole), so serving
 never compiles or simulates per request, and a second `rducc coe serve` compiles nothing.
@@ -193,9 +194,10 @@ class ProgramCache:
             reason = " ".join(str(exc).split())
             if options.opt_level == 0:
                 raise CoEError(f"expert architecture {arch.name!r} does not compile: {reason}") from None
-        progress(f"  -O{options.opt_level} failed ({reason[:120]}); compiling at -O0")
+        progress(f"  -O{options.opt_level} failed ({reason[:120]}); compiling at -O0, one op per kernel")
         try:
-            return self._compile_once(key, loaded, replace(options, opt_level=0), f"-O{options.opt_level}: {reason}")
+            return self._compile_once(key, loaded, replace(options, opt_level=0, o0_granularity="aten"),
+                                      f"-O{options.opt_level}: {reason}")
         except UserError as exc:
             raise CoEError(f"expert architecture {arch.name!r} does not compile: {' '.join(str(exc).split())}") from None
 

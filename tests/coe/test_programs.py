@@ -99,10 +99,12 @@ def test_program_that_fails_at_O1_compiles_at_O0_and_says_so(monkeypatch):
     from rducc_errors import UserError
 
     real = driver.compile_loaded
+    fallbacks = []
 
     def failing_at_o1(loaded, options):
         if options.opt_level >= 1:
             raise UserError("rdu-size-fifos: the FIFOs do not fit")
+        fallbacks.append(options.o0_granularity)
         return real(loaded, options)
 
     monkeypatch.setattr(driver, "compile_loaded", failing_at_o1)
@@ -110,4 +112,5 @@ def test_program_that_fails_at_O1_compiles_at_O0_and_says_so(monkeypatch):
     arch = session.spec.expert("a-0").architecture
     timing = session.programs.timing(arch, ProgramShape("head", "any", 1, 1))
     assert timing.opt_level == 0 and timing.fallback == "-O1: rdu-size-fifos: the FIFOs do not fit"
+    assert fallbacks == ["aten"]  # the finest compile: one op per kernel, nothing fused to fit
     assert timing.seconds > 0 and timing.collective_seconds > 0
