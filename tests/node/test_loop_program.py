@@ -274,3 +274,12 @@ def test_a_software_launched_loop_on_a_node_pays_the_hosts_launch(looped: Path) 
         assert per_launch > chip.launch.software_launch_cycles
     assert timed.loop.launch_cycles == bs.loop.trips * len(bs.loop.kernels) * per_launch  # every kernel of every layer
     assert timed.loop.cycles == decode_step_timing(bs, None, launch="software").cycles
+
+
+def test_the_bundled_loop_example_matches_pytorch_run_in_turn() -> None:
+    """examples/residual_loop.py, as the README runs it: 4 blocks with their own weights."""
+    example = Path(__file__).parents[2] / "examples" / "residual_loop.py"
+    result = _invoke("run", str(example), "--layers", "4", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["allclose"] is True and report["max_abs_error"] < 1e-4
