@@ -11,6 +11,7 @@ from functional_sim import SimulationError
 from functional_sim.event_engine import run_kernel
 from functional_sim.event_graph import KernelGraph
 from passes.fifo_liveness import Game, play
+from tests.passes.residual_ir import RESIDUAL, UP_TO_SIZING
 
 
 def residual(depth: int, tiles: int = 8) -> Game:
@@ -86,14 +87,6 @@ def test_the_play_deadlocks_exactly_when_the_event_engine_does(seed: int) -> Non
     run_kernel(graph_of(game))  # the grown depths run in the simulator too
 
 
-RESIDUAL = """
-func.func @forward(%x: tensor<{n}x512xf32>) -> tensor<{n}x512xf32> {{
-  %0 = rgraph.sum %x {{dims = array<i64: 0, 1>, keepdim = true}} : tensor<{n}x512xf32> -> tensor<1x1xf32>
-  %1 = rgraph.add %x, %0 : (tensor<{n}x512xf32>, tensor<1x1xf32>) -> tensor<{n}x512xf32>
-  func.return %1 : tensor<{n}x512xf32>
-}}
-"""
-UP_TO_SIZING = "rdu-target{chip=small},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos"
 DIAGNOSE = UP_TO_SIZING + "{spill=false}"  # name the cycle rather than spill the branch through HBM
 
 

@@ -18,16 +18,9 @@ from functional_sim import simulate
 from passes.registry import run_pipeline
 from passes.size_fifos import SizeFifosPass, _Kernel, is_whole
 from passes.target import lowered_target_chip
+from tests.passes.residual_ir import RESIDUAL, UP_TO_SIZING
 
 ROOT = Path(__file__).parents[2]
-RESIDUAL = """
-func.func @forward(%x: tensor<{n}x512xf32>) -> tensor<{n}x512xf32> {{
-  %0 = rgraph.sum %x {{dims = array<i64: 0, 1>, keepdim = true}} : tensor<{n}x512xf32> -> tensor<1x1xf32>
-  %1 = rgraph.add %x, %0 : (tensor<{n}x512xf32>, tensor<1x1xf32>) -> tensor<{n}x512xf32>
-  func.return %1 : tensor<{n}x512xf32>
-}}
-"""
-UP_TO_SIZING = "rdu-target{chip=small},rdu-fuse,rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos"
 AROUND_A_TRANSPOSE = """import torch
 
 
