@@ -9,12 +9,12 @@ those figures `assumption` with their reasoning, as chip specs do.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chip_model.spec import ChipSpec, ChipSpecError, load_chip, read_spec_toml, spec_path
+from chip_model.spec import ChipSpec, ChipSpecError, LaunchSpec, load_chip, read_spec_toml, spec_path
 
 NODE_DIR = Path(__file__).parent / "nodes"
 TOPOLOGIES = ("ring", "switch")
@@ -55,7 +55,41 @@ class HostLaunch:
         """A host launch of one kernel on `sockets` sockets: the chip's one-socket launch, plus
         the other sockets' issue when the host issues serially."""
         extra = (sockets - 1) * self.issue_seconds_per_socket if self.serial_issue else 0.0
-        return chip.launch.software_launch_cycles + round(extra * chip.clock_hz)
+        return one_socket_launch_cycles(chip.launch) + round(extra * chip.clock_hz)
+
+
+@dataclass(frozen=True)
+class HostLaunchSpec(LaunchSpec):
+    """A chip's launch figures as a node program sees them: `software_launch_cycles` is the node
+    host's launch of one kernel on the program's `sockets` sockets of `node`
+    (`HostLaunch.software_launch_cycles`); `chip_software_launch_cycles` keeps the chip's own
+    one-socket figure, so resolving the launch again (for this or another program) never adds the
+    other sockets' issue twice."""
+
+    chip_software_launch_cycles: int = 0
+    node: str = ""
+    sockets: int = 1
+
+
+def one_socket_launch_cycles(launch: LaunchSpec) -> int:
+    """The chip's software launch on one socket, whatever node launch `launch` was resolved for."""
+    return launch.chip_software_launch_cycles if isinstance(launch, HostLaunchSpec) else launch.software_launch_cycles
+
+
+def node_launch_spec(chip: ChipSpec, node: NodeSpec | None, sockets: int = 1) -> ChipSpec:
+    """`chip` with the software launch a program on `sockets` sockets of `node` pays: the node
+    host's (`HostLaunch`); with no node, the chip's own one-socket launch. Idempotent, and a spec
+    resolved for one node program resolves correctly for another (its one-socket figure is kept).
+    Hardware launch stays the chip's: each socket's AGCUs launch its own kernels."""
+    launch = chip.launch
+    one = one_socket_launch_cycles(launch)
+    base = LaunchSpec(launch.program_load_cycles, one, launch.hardware_launch_cycles, launch.config_slots)
+    if node is None:
+        return chip if launch == base else replace(chip, launch=base)
+    cycles = node.host_launch.software_launch_cycles(replace(chip, launch=base), sockets)
+    resolved = HostLaunchSpec(base.program_load_cycles, cycles, base.hardware_launch_cycles, base.config_slots,
+                              chip_software_launch_cycles=one, node=node.name, sockets=sockets)
+    return chip if launch == resolved else replace(chip, launch=resolved)
 
 
 @dataclass(frozen=True)

@@ -77,17 +77,17 @@ def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None,
     if layers is None or layers < 1:
         raise SimulationError(f"a decode step needs at least 1 layer, got {layers}")
     from functional_sim.event_timing import event_kernel_timing
-    from functional_sim.node import check_node_program, node_launch_chip
+    from functional_sim.node import check_node_program
 
-    check_node_program(lbs, spec)
-    spec = node_launch_chip(lbs, spec)  # a software launch is the node host's, on every socket
+    check_node_program(lbs, spec)  # `_chip` gave a node program its host's software launch, on every socket
     lt = loop_timing(lbs, spec, None if lbs.loop is not None else LayerLoop(layers, carry), launch, fifos)
     head_cycles = head_setup = head_collective = head_hbm = 0
     if head is not None:
         hbs = as_bitstream(head)
-        check_node_program(hbs, spec)
+        head_spec = _chip(hbs, spec)  # the head's own sockets' launch
+        check_node_program(hbs, head_spec)
         timed = lambda b, c, k, start, mode: event_kernel_timing(b, c, k, start, mode, fifos=fifos)  # noqa: E731
-        ht = program_timing(hbs, spec, launch, timed)
+        ht = program_timing(hbs, head_spec, launch, timed)
         head_cycles, head_setup = ht.cycles, ht.setup_cycles
         head_collective = collective_cycles_of(ht.kernels)
         head_hbm = ht.tier_bytes.get("hbm", 0)

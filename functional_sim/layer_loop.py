@@ -154,8 +154,10 @@ def loop_timing(bs: Bitstream, chip: ChipSpec, loop: LayerLoop | None = None, la
     `loop` None: the bitstream's own (its LOOP section, format 3.3), whose planned launch mode
     pays the section's iteration launch cycles between iterations."""
     from functional_sim.event_timing import event_kernel_timing
+    from functional_sim.simulator import _chip
     from functional_sim.timing import LAUNCH_MODES, program_timing
 
+    chip = _chip(bs, chip)  # a node program's software launch is its host's
     if launch not in LAUNCH_MODES:
         raise SimulationError(f"launch must be one of {', '.join(LAUNCH_MODES)}, got {launch!r}")
     gap = launch_cycles_of(chip, "hardware")

@@ -96,7 +96,7 @@ def simulate_loop(bitstream: bytes | Bitstream, inputs: Sequence[np.ndarray] | N
     """Time (and with `execute`, run) the bitstream's loop; a `SimulationResult` (one socket) or a
     `NodeSimulationResult` (a node program) whose cycles are the whole loop's, with `.loop` its
     `LoopTiming`. `launch` None: the mode the LOOP section plans."""
-    from functional_sim.node import check_node_program, node_launch_chip, node_result, simulate_node
+    from functional_sim.node import check_node_program, node_result, simulate_node
 
     bs = as_bitstream(bitstream)
     if bs.loop is None:
@@ -105,7 +105,7 @@ def simulate_loop(bitstream: bytes | Bitstream, inputs: Sequence[np.ndarray] | N
     check_node_program(bs, spec)
     check_loop(bs, spec)
     launch = launch or bs.loop.launch
-    timing = loop_timing(bs, node_launch_chip(bs, spec), None, launch, fifos)  # a software launch is the node host's
+    timing = loop_timing(bs, spec, None, launch, fifos)  # `_chip` gave a node program its host's software launch
     outputs: list[list[np.ndarray]] = []
     if execute or inputs:
         first, layers = split_inputs(bs, inputs or [])

@@ -10,8 +10,9 @@ exchange values exactly where the program says and nowhere else.
 Time: every socket runs the same program and the modelled network is symmetric, so one socket's
 timeline (the event engine's, with collective stages costed on the peer links and overlapped with
 the stages around them) is every socket's. A software launch is the node's host launching the
-kernel on all the program's sockets (`node_launch_chip`, the node spec's `[host_launch]`), not
-the chip's one-socket figure. The result still reports per socket (cycles, HBM
+kernel on all the program's sockets (the node spec's `[host_launch]`), not the chip's one-socket
+figure: `functional_sim.simulator._chip`, which resolves every program's chip, gives a node
+program that launch, so no timing path here or elsewhere applies it itself. The result still reports per socket (cycles, HBM
 bytes) and the trace has one process per socket.
 """
 
@@ -129,7 +130,7 @@ def simulate_node(
         raise SimulationError("not a node program: the bitstream has no NODE section (compile with --node/--tp)")
     node = stage_node(bs) if bs.node.node else None
     _check_fits(bs, node)
-    spec = node_launch_chip(bs, _chip(bs, chip))
+    spec = _chip(bs, chip)
     timed = simulate(bs, None, chip=spec, execute=False, launch=launch, timing=timing, fifos=fifos)
     outputs: list[list[np.ndarray]] = []
     if execute:
@@ -139,16 +140,6 @@ def simulate_node(
     elif inputs:
         bind_inputs(bs, socket_inputs(bs, inputs, 0))
     return node_result(bs, timed, outputs)
-
-
-def node_launch_chip(bs: Bitstream, spec: ChipSpec) -> ChipSpec:
-    """`spec` with the software launch the node's host pays to launch one kernel on all of the
-    program's sockets (`HostLaunch.software_launch_cycles`); hardware launch stays the chip's
-    (each socket's AGCUs launch its own kernels). A program that names no node keeps the chip's."""
-    if bs.node is None or not bs.node.node:
-        return spec
-    cycles = stage_node(bs).host_launch.software_launch_cycles(spec, bs.node.sockets)
-    return replace(spec, launch=replace(spec.launch, software_launch_cycles=cycles))
 
 
 def node_result(bs: Bitstream, timed: SimulationResult, outputs: list[list[np.ndarray]]) -> NodeSimulationResult:
@@ -191,8 +182,8 @@ def simulate_node_loop(
     programs = [as_bitstream(p) for p in layer_programs]
     if not programs:
         raise SimulationError("a layer loop needs at least one layer program")
-    check_node_program(programs[0], _chip(programs[0], chip))
-    spec = node_launch_chip(programs[0], _chip(programs[0], chip))
+    spec = _chip(programs[0], chip)
+    check_node_program(programs[0], spec)
     timing = loop_timing(programs[0], spec, loop, launch, fifos)
     per_socket: list[list[np.ndarray]] = []
 

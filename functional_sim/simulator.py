@@ -19,8 +19,10 @@ import numpy as np
 
 from bitstream_format import Bitstream, BitstreamError, KernelEntry, StageConfig, TensorEntry, decode, nbytes_of
 from chip_model import ChipSpec, ChipSpecError, load_chip
+from chip_model.node import node_launch_spec
 
 from functional_sim.checks import check_bitstream, stage_name
+from functional_sim.collective import stage_node
 from functional_sim.dtypes import cast, from_bytes, to_bytes, value_dtype
 from functional_sim.errors import SimulationError, SimulatorBug
 from functional_sim.kernels import KERNELS, AttributeMissing
@@ -106,12 +108,19 @@ def as_bitstream(bitstream: bytes | Bitstream) -> Bitstream:
 
 
 def _chip(bs: Bitstream, chip: ChipSpec | str | None) -> ChipSpec:
+    """The chip program `bs` runs on (`chip`: a spec, a name or path, or None for the bitstream's),
+    with the software launch the program pays: a node program's is its node host's launch on all
+    its sockets (`chip_model.node.node_launch_spec`), a one-socket program's the chip's own. Every
+    timing path resolves its chip here, so none can time a node program with the one-socket launch."""
     if isinstance(chip, ChipSpec):
-        return chip
-    try:
-        return load_chip(chip or bs.chip)
-    except ChipSpecError as exc:
-        raise SimulationError(str(exc)) from exc
+        spec = chip
+    else:
+        try:
+            spec = load_chip(chip or bs.chip)
+        except ChipSpecError as exc:
+            raise SimulationError(str(exc)) from exc
+    on_node = bs.node is not None and bool(bs.node.node)
+    return node_launch_spec(spec, stage_node(bs) if on_node else None, bs.node.sockets if on_node else 1)
 
 
 def _require_values(bs: Bitstream) -> None:

@@ -20,7 +20,7 @@ from functional_sim.errors import SimulationError
 from functional_sim.event_engine import run_kernel
 from functional_sim.event_graph import KernelGraph
 from functional_sim.layer_loop import LayerLoop, loop_timing, repeat_graph
-from functional_sim.node import node_launch_chip, simulate_node, simulate_node_loop
+from functional_sim.node import simulate_node, simulate_node_loop
 from tests.node import decode_model
 from tests.node.residual_block import four_blocks
 
@@ -90,7 +90,7 @@ def test_software_loop_pays_every_layer_and_hardware_loop_amortises(blocks) -> N
     single_sw = simulate_node(bs, None, chip=chip, execute=False, launch="software").cycles
     single_hw = simulate_node(bs, None, chip=chip, execute=False, launch="hardware").cycles
     loop = LayerLoop(LAYERS, ((0, 0),))
-    sw = loop_timing(bs, node_launch_chip(bs, chip), loop, "software")  # the node host's launch, as simulate_node's
+    sw = loop_timing(bs, chip, loop, "software")  # the node host's launch, as simulate_node's
     assert sw.cycles == LAYERS * single_sw and not sw.overlapped  # a host launch per layer, nothing amortised
     one = loop_timing(bs, chip, LayerLoop(1, ((0, 0),)), "hardware")
     assert one.cycles == single_hw  # one iteration is the program's own run
