@@ -62,6 +62,43 @@ def collective_cycles_of(kernels) -> int:
     return sum(s.cycles for k in kernels for s in k.stages if s.opcode in COLLECTIVES)
 
 
+CRITICAL_CAUSES = ("program_load", "launch", "agcu", "tier", "compute", "sram", "network", "peer")
+"""What a layer's cycles on the critical path are spent on (`critical_causes`): `program_load`
+the section loads a program of several sections pays every run; `launch` the launches; `agcu` a load's or store's own steps (its AGCUs' rate: rdu-allocate-units' share);
+`tier` a load or store waiting for its memory tier's bandwidth (the tier's arbitration between
+AGCUs); `compute` / `sram` a PCU / PMU stage's steps; `network` a tile's trip or a credit's
+return on a stream (a FIFO's credits); `peer` a collective stage on the peer links."""
+
+
+def critical_causes(bs: Bitstream, lt: LoopTiming) -> dict[str, float]:
+    """Cycles per layer of the loop's critical path by cause (`CRITICAL_CAUSES`): the event run's
+    chain of steps, tiles, credits and tier waits that set its finish (functional_sim.critical_path),
+    whose segments add up to the body. Where the cycles above the HBM time of a layer's bytes go."""
+    causes = dict.fromkeys(CRITICAL_CAUSES, 0.0)
+    if not lt.setup_cycles:  # several sections: their loads are on the loop's timeline
+        causes["program_load"] = float(sum(s.load_cycles for s in lt.sections))
+    records = lt.kernels if not lt.overlapped else lt.kernels[:1]
+    for record in records:
+        causes["launch"] += record.launch_cycles
+        if record.run is None:
+            continue
+        g, run = record.run
+        for (kind, x), cycles in run.critical.items():
+            if kind == "stage":
+                stage = bs.stage(g.stage_ids[x])
+                if stage.unit == "agcu":
+                    cause = "agcu" if stage.tensor >= 0 else "peer"
+                else:
+                    cause = "compute" if stage.unit == "pcu" else "sram"
+            elif kind == "resource":
+                cause = "tier" if g.resource_kinds[x] in ("hbm", "ddr") else "peer" if g.resource_kinds[x] == "peer" \
+                    else "network"
+            else:  # a stream's tiles or a FIFO's credits
+                cause = "network"
+            causes[cause] += cycles
+    return {c: round(v / lt.layers, 1) for c, v in causes.items()}
+
+
 def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None, layers: int | None = None, *,
                        chip: ChipSpec | str | None = None, launch: str = "hardware",
                        carry: tuple[tuple[int, int], ...] = ((0, 0),), fifos: str = "configured") -> DecodeStepTiming:
@@ -100,12 +137,21 @@ def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None,
         "loop_saving_cycles": lt.serial_cycles - lt.cycles,  # launches and overlapped fill/drain
         "loop_body_cycles": body,
         "head_cycles": head_cycles,
+        # where a layer's cycles go: the tier's busy time (the HBM time of its bytes) and the critical path by cause
+        "layer_hbm_cycles": round(hbm_busy(lt) / layers, 1),
+        "layer_critical_path": critical_causes(lbs, lt),
     }
     return DecodeStepTiming(
         layers=layers, launch=launch, cycles=lt.cycles + head_cycles, clock_hz=spec.clock_hz, loop=lt,
         head_cycles=head_cycles, collective_cycles=collective_cycles_of(lt.kernels)
         + head_collective, hbm_bytes_moved=lt.tier_bytes.get("hbm", 0) + head_hbm,
         setup_cycles=lt.setup_cycles + head_setup, breakdown=breakdown)
+
+
+def hbm_busy(lt: LoopTiming) -> int:
+    """Cycles the loop kept HBM busy (its bytes at the tier's bandwidth, as the event run served them)."""
+    records = lt.kernels if not lt.overlapped else lt.kernels[:1]
+    return sum(r.tier_cycles.get("hbm", 0) for r in records)
 
 
 def decode_step_hbm_bytes(layer: Bitstream, head: Bitstream | None, layers: int | None = None,
