@@ -9,7 +9,8 @@ and vocabulary projection). Both programs stay loaded (two kernels' configuratio
 chip's `launch.config_slots`), so the program loads are setup, paid once, not per step.
 
 Every figure comes out of the simulator (`simulate_node` and the event engine); nothing here is a
-formula on top of it.
+formula on top of it. The breakdown says where a layer's cycles go: its HBM time and the event
+run's critical path by cause (`critical_causes`), the evidence for what bounds a layer in the loop.
 """
 
 from __future__ import annotations
