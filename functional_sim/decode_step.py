@@ -65,10 +65,11 @@ def collective_cycles_of(kernels) -> int:
 
 CRITICAL_CAUSES = ("program_load", "launch", "agcu", "tier", "compute", "sram", "network", "peer")
 """What a layer's cycles on the critical path are spent on (`critical_causes`): `program_load`
-the section loads a program of several sections pays every run; `launch` the launches; `agcu` a load's or store's own steps (its AGCUs' rate: rdu-allocate-units' share);
-`tier` a load or store waiting for its memory tier's bandwidth (the tier's arbitration between
-AGCUs); `compute` / `sram` a PCU / PMU stage's steps; `network` a tile's trip or a credit's
-return on a stream (a FIFO's credits); `peer` a collective stage on the peer links."""
+the section loads a program of several sections pays every run; `launch` the launches; `agcu` a
+load's or store's own steps (its AGCUs' rate: rdu-allocate-units' share); `tier` a load or store
+waiting for its memory tier's bandwidth (the tier's arbitration between AGCUs); `compute` /
+`sram` a PCU / PMU stage's steps; `network` a tile's trip or a credit's return on a stream (a
+FIFO's credits); `peer` a collective stage on the peer links."""
 
 
 def critical_causes(bs: Bitstream, lt: LoopTiming) -> dict[str, float]:
@@ -92,8 +93,7 @@ def critical_causes(bs: Bitstream, lt: LoopTiming) -> dict[str, float]:
                 else:
                     cause = "compute" if stage.unit == "pcu" else "sram"
             elif kind == "resource":
-                cause = "tier" if g.resource_kinds[x] in ("hbm", "ddr") else "peer" if g.resource_kinds[x] == "peer" \
-                    else "network"
+                cause = {"hbm": "tier", "ddr": "tier", "peer": "peer"}.get(g.resource_kinds[x], "network")
             else:  # a stream's tiles or a FIFO's credits
                 cause = "network"
             causes[cause] += cycles

@@ -12,8 +12,8 @@ timeline (the event engine's, with collective stages costed on the peer links an
 the stages around them) is every socket's. A software launch is the node's host launching the
 kernel on all the program's sockets (the node spec's `[host_launch]`), not the chip's one-socket
 figure: `functional_sim.simulator._chip`, which resolves every program's chip, gives a node
-program that launch, so no timing path here or elsewhere applies it itself. The result still reports per socket (cycles, HBM
-bytes) and the trace has one process per socket.
+program that launch, so no timing path here or elsewhere applies it itself. The result still
+reports per socket (cycles, HBM bytes) and the trace has one process per socket.
 """
 
 from __future__ import annotations
