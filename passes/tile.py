@@ -42,7 +42,7 @@ from dialects.diagnostics import CapacityError
 from dialects.rdu_attrs import PatternAttr, SramAttr, TileLoopAttr
 from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
-from passes.row_order import head_outer_plans
+from passes.row_order import HeadOuter, QueryBlock, head_outer_plans
 from passes.target import lowered_target_chip
 
 
@@ -140,7 +140,7 @@ class TilePass(ModulePass):
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-tile")
         for kernel in rdu.kernels(module):
-            plans = head_outer_plans(kernel, chip.pcu.lanes)
+            plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
             for stage in kernel.stages():
                 self.tile_stage(kernel, stage, chip, plans)
             plan_rereads(kernel)
@@ -193,9 +193,11 @@ class TilePass(ModulePass):
         out_tile = stage.tile_list()[0] if stage.tile_list() else 0
         plan = (plans or {}).get(stage)
         arrival = plan.arrival if plan is not None and plan.permute is stage else None
-        head_dim = plan.head_dim if plan is not None and plan.producer is stage else 0
+        query = isinstance(plan, QueryBlock) and stage in (plan.producer, plan.scores)
+        head_dim = plan.head_dim if isinstance(plan, HeadOuter) and plan.producer is stage else 0
         loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
-                            chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim)
+                            chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim,
+                            query_rows=plan.block if query else 0)
         stage.tile_loop = _attr(loop)
         if stage.unit_kind != "pmu":
             return
@@ -205,6 +207,15 @@ class TilePass(ModulePass):
                  chip)
             stage.bytes = IntegerAttr(held, i64)
             stage.sram = SramAttr(0, held, 2, loop.tile[0])
+            return
+        if loop.kind == "rows" and isinstance(plan, QueryBlock):  # two windows of output rows, spread over its PMUs
+            itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
+            window = loop.tile[0] * loop.tile[1] * max(1, itemsize)
+            share = ceil(window / stage.unit_count)
+            held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * share)
+            fits(kernel, stage, held, f"holds two {window}-byte windows of rows over its {stage.unit_count} PMU(s)", chip)
+            stage.bytes = IntegerAttr(held, i64)
+            stage.sram = SramAttr(0, held, 2, share)
             return
         if loop.kind == "rows":  # a row-wise layout stage: a double buffer of row tiles, round-robin over its PMUs
             itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
