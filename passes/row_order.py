@@ -206,3 +206,26 @@ def head_outer_plans(kernel: rdu.KernelOp, lanes: int, sram_bytes: int = 0) -> d
             if isinstance(plan, QueryBlock):
                 plans[plan.scores] = plan
     return plans
+
+
+def resident_sources(kernel: rdu.KernelOp) -> set[rdu.StageOp]:
+    """The stages upstream of an operand a query-block matmul holds whole (its batched B: every
+    head's V or Kᵀ, `functional_sim.tile_timing.held_operands`). The matmul's first block waits
+    for all of that value, so making it in an earlier kernel and loading it from HBM costs the
+    pipeline nothing, while making it in the same kernel puts its producer (the `v` projection)
+    in series before attention: a kernel split (passes/spill.py) leaves these stages in the first
+    kernel rather than moving them with their reader. Whether a plan exists does not depend on the
+    chip (only its block size does)."""
+    keep: set[rdu.StageOp] = set()
+    for stage in kernel.stages():
+        plan = query_block_source(stage, 1, 1 << 40)
+        if plan is None:
+            continue
+        for matmul in (plan.producer, plan.scores):
+            todo = [matmul.inputs[1].owner]
+            while todo:
+                s = todo.pop()
+                if isinstance(s, rdu.StageOp) and s not in keep:
+                    keep.add(s)
+                    todo.extend(v.owner for v in s.operands)
+    return keep

@@ -112,6 +112,30 @@ def plan_rereads(kernel: rdu.KernelOp) -> None:
             load.tile_loop = _with_passes(load.tile_loop, "", passes)
 
 
+def ring_units(stage: rdu.StageOp, chip: ChipSpec) -> int:
+    """The fewest PMUs whose SRAM holds a buffer's ring of its FIFO depth in whole tiles (1 for a
+    stage passing two tiles through)."""
+    if not isinstance(stage, rdu.BufferOp):
+        return 1
+    loop = stream_loop(type_bytes(stage.input.type), stage.tile_list()[0] or stage.tile_bytes.value.data)
+    depth = min(stage.depth_list()[0], loop.grid[0])
+    return ceil(depth / max(1, chip.pmu.sram_bytes // loop.tile[0]))
+
+
+def resident_buffers(plans: dict) -> list[rdu.BufferOp]:
+    """The buffers that hand a query-block matmul an operand it holds whole: Kᵀ and V (its batched
+    B), and Q (the scores' A, whose rows arrive head by head, not block by block); the event
+    timing holds the same operands (`functional_sim.tile_timing.held_operands`)."""
+    found: list[rdu.BufferOp] = []
+    for plan in dict.fromkeys(p for p in plans.values() if isinstance(p, QueryBlock)):
+        for value in (plan.scores.inputs[0], plan.scores.inputs[1], plan.producer.inputs[1]):
+            owner = value.owner
+            if isinstance(owner, rdu.BufferOp) and owner not in found and owner.consumers(value) == [
+                    s for s in (plan.scores, plan.producer) if value in s.operands]:
+                found.append(owner)
+    return found
+
+
 def stream_tile_bytes(value) -> int:
     """The tile bytes the producer of `value` recorded for it (0 if none)."""
     producer = value.owner
@@ -141,6 +165,9 @@ class TilePass(ModulePass):
         chip = lowered_target_chip(module, "rdu-tile")
         for kernel in rdu.kernels(module):
             plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
+            resident = resident_buffers(plans)
+            for buffer in resident:
+                self.hold_whole(kernel, buffer, chip, resident)
             for stage in kernel.stages():
                 self.tile_stage(kernel, stage, chip, plans)
             plan_rereads(kernel)
@@ -235,6 +262,30 @@ class TilePass(ModulePass):
         fits(kernel, stage, held, f"holds its whole input on each of its {stage.unit_count} PMU(s)", chip)
         stage.bytes = IntegerAttr(held, i64)
         stage.sram = SramAttr(0, held, 1, chunk)
+
+    def hold_whole(self, kernel: rdu.KernelOp, buffer: rdu.BufferOp, chip: ChipSpec, resident: list) -> None:
+        """A buffer whose value a query-block matmul holds for its whole loop keeps all of it: the
+        PMUs the value needs and a FIFO depth of every tile, which its ring then holds (`fits`
+        names the buffer when the chip's SRAM cannot). The PMUs come from those the kernel leaves
+        free, then from the pass-through PMU stages (buffers and reshapes, whose rings hold a few
+        tiles) with the most PMUs, one at a time, none below half of what it had: rdu-allocate-units
+        spreads every PMU over the kernel's streams for bandwidth, which two tiles per path need
+        far fewer of than a resident operand needs for capacity."""
+        nbytes = type_bytes(buffer.input.type)
+        loop = stream_loop(nbytes, buffer.tile_list()[0] or buffer.tile_bytes.value.data)
+        tile, tiles = loop.tile[0], loop.grid[0]
+        need = ceil(tiles / max(1, chip.pmu.sram_bytes // tile))  # whole tiles per PMU
+        self.widen(kernel, buffer, need, chip)
+        donors = {s: max(ceil(s.unit_count / 2), ring_units(s, chip)) for s in kernel.stages()
+                  if s is not buffer and s.unit_kind == "pmu" and (isinstance(s, rdu.BufferOp) or isinstance(
+                      s, rdu.ComputeOp) and s.opcode.data == "reshape") and s not in resident}
+        while buffer.unit_count < need:
+            donor = max(donors, key=lambda s: (s.unit_count - donors[s], s.unit_count), default=None)
+            if donor is None or donor.unit_count <= donors[donor]:
+                break
+            donor.set_units(donor.unit_count - 1)
+            buffer.set_units(buffer.unit_count + 1)
+        buffer.set_depths([max(tiles, d) for d in buffer.depth_list()])
 
     @staticmethod
     def widen(kernel: rdu.KernelOp, stage: rdu.StageOp, units: int, chip: ChipSpec) -> None:
