@@ -129,7 +129,8 @@ def _through_layout(value):
 
 def _scores_of(matmul: rdu.ComputeOp):
     """The batched matmul whose rows reach `matmul`'s A operand through row-wise stages only (each
-    value read by this path alone, its other operands broadcast), or None."""
+    value read by this path alone, softmax over the last axis, any other operand the same for
+    every batch entry, like a `[1, 1, S, S]` mask, so it too arrives block by block), or None."""
     value = matmul.inputs[0]
     rows = shape_of(value.type)[-2:-1]
     while True:
@@ -138,15 +139,22 @@ def _scores_of(matmul: rdu.ComputeOp):
             return None
         if owner.opcode.data == "matmul":
             return owner if shape_of(owner.outputs[0].type)[-2:-1] == rows else None
-        if owner.opcode.data not in ROW_WISE_PASS:
-            return None
-        if owner.opcode.data == "softmax" and int(owner.param_values().get("dim", -1)) % len(shape_of(owner.inputs[0].type)) \
-                != len(shape_of(owner.inputs[0].type)) - 1:
-            return None
         out = shape_of(owner.outputs[0].type)
-        if any(len(shape_of(v.type)) > len(out) for v in owner.inputs[1:]):
+        if owner.opcode.data not in ROW_WISE_PASS or not _same_per_batch(owner.inputs[1:], out):
+            return None
+        if owner.opcode.data == "softmax" and int(owner.param_values().get("dim", -1)) % len(out) != len(out) - 1:
             return None
         value = owner.inputs[0]
+
+
+def _same_per_batch(values, out: tuple[int, ...]) -> bool:
+    """Are these operands (right-aligned to `out`) of size 1 along `out`'s batch dims (all but the
+    last two)?"""
+    for v in values:
+        shape = shape_of(v.type)
+        if len(shape) > len(out) or any(d != 1 for d in shape[:max(0, len(shape) - 2)]):
+            return False
+    return True
 
 
 def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> QueryBlock | None:
