@@ -13,14 +13,18 @@ derives shapes and loops from them, never below one vector (`lanes` elements):
   PMU buffer once per tile row. When neither operand fits the PMU buffer it arrives in, one of
   them is re-streamed from HBM (`reread_plan`: `restream`, `passes`). Order `b,m,n,k` walks M
   tiles outside N tiles; `b,n,m,k` (head-outer) walks N outside M with the B operand held down
-  each column of tiles.
+  each column of tiles; `m,b,n,k` (query-block outer, attention's two matmuls) walks M tiles
+  outside the batch, every head of a block of query rows before the next block.
 * `rows` of layout ops that move whole rows: a slice or concat along the last axis (each output
   row is made from the same input rows), and a `permute` that keeps the last axis when its input
   rows *arrive* in the output's row order (`permute_loop`): order `rows@A` names that arrival
   order `A` (the input's leading dims, outermost first), the PMU writes the k-th arriving row at
   the address of the output row it becomes. Rows arrive in row-major order unless the producer is
   a matmul tiled head-outer (order `b,n,m,k`, `nt` = the head dim: all rows of head h, then head
-  h+1), which rdu-tile chooses for the heads transpose (passes/row_order.py).
+  h+1), which rdu-tile chooses for the heads transpose (passes/row_order.py). A *blocked*
+  arrival `rows@d/B,A` (`blocked`) comes from a matmul of order `m,b,n,k`: dim d in blocks of B
+  outermost, so the permute (attention's output transpose) fills windows of consecutive output
+  rows, one window per tile, and sends each whole.
 * `whole`: ops that cannot stream (other layout changes, gathers, sorts, scatters, reductions over
   leading dims...): one tile, the whole value, spread over the stage's PMUs.
 * `stream`: loads, stores and buffers move the value in tiles of the stream's bytes.

@@ -13,7 +13,10 @@
   taken in the order the producer's tile loop sends them (a matmul tiled head-outer, `b,n,m,k`,
   through reshapes and buffers; any other producer sends row-major) and each is
   written at the output row its loop order `rows@A` says the k-th arriving row becomes. A
-  producer order that disagrees with `A` puts rows in the wrong places (wrong outputs).
+  producer order that disagrees with `A` puts rows in the wrong places (wrong outputs). A blocked
+  order `rows@d/B,A` (attention's output transpose, fed by softmax·V tiled `m,b,n,k`) fills a
+  window of output rows per block; a window that is not the loop's tile, or a row landing outside
+  it, stops the run naming the stage (`windowed`).
 * Compute stages run their loop of tiles. Tiles of one loop are independent except along a
   reduction, so numpy runs whole batches of tiles at once (the speed of the simulator) and loops
   only where the hardware carries state from tile to tile: a matmul's K chunks accumulate, a

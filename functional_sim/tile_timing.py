@@ -10,7 +10,10 @@ tile programs set cycles"):
   so a chunk costs `ceil(nt/lanes) * ceil(mt*kt/stages)` cycles; a tile also waits for its operands, which
   arrive from PMU SRAM at the PMU's bytes per cycle: the streamed operand's kt x (nt or mt) slab
   every chunk, the reused (`reuse`) operand's slab once per reuse window (a row of output tiles
-  that share it), never re-streamed from HBM. Each tile pays the PCU's fill/drain latency once
+  that share it), never re-streamed from HBM. A matmul run query-block outer (`m,b,n,k`) holds
+  its batched B operand, and its A unless A comes block by block from another such matmul, for
+  its whole loop (`held_operands`): the event graph makes its first step wait for all of them,
+  and their FIFOs hold every tile (rdu-tile gave their buffers the PMUs). Each tile pays the PCU's fill/drain latency once
   (its K loop accumulates in place). The tiles spread over the stage's PCUs.
 * `rows`: a tile of r x c elements costs `ceil(r*c/lanes)` vectors times the op's passes through
   the stage pipeline; a two-pass reduction (online softmax) reads its chunks again to normalise.
