@@ -13,14 +13,18 @@ derives shapes and loops from them, never below one vector (`lanes` elements):
   PMU buffer once per tile row. When neither operand fits the PMU buffer it arrives in, one of
   them is re-streamed from HBM (`reread_plan`: `restream`, `passes`). Order `b,m,n,k` walks M
   tiles outside N tiles; `b,n,m,k` (head-outer) walks N outside M with the B operand held down
-  each column of tiles.
+  each column of tiles; `m,b,n,k` (query-block outer, attention's two matmuls) walks M tiles
+  outside the batch, every head of a block of query rows before the next block.
 * `rows` of layout ops that move whole rows: a slice or concat along the last axis (each output
   row is made from the same input rows), and a `permute` that keeps the last axis when its input
   rows *arrive* in the output's row order (`permute_loop`): order `rows@A` names that arrival
   order `A` (the input's leading dims, outermost first), the PMU writes the k-th arriving row at
   the address of the output row it becomes. Rows arrive in row-major order unless the producer is
   a matmul tiled head-outer (order `b,n,m,k`, `nt` = the head dim: all rows of head h, then head
-  h+1), which rdu-tile chooses for the heads transpose (passes/row_order.py).
+  h+1), which rdu-tile chooses for the heads transpose (passes/row_order.py). A *blocked*
+  arrival `rows@d/B,A` (`blocked`) comes from a matmul of order `m,b,n,k`: dim d in blocks of B
+  outermost, so the permute (attention's output transpose) fills windows of consecutive output
+  rows, one window per tile, and sends each whole.
 * `whole`: ops that cannot stream (other layout changes, gathers, sorts, scatters, reductions over
   leading dims...): one tile, the whole value, spread over the stage's PMUs.
 * `stream`: loads, stores and buffers move the value in tiles of the stream's bytes.
@@ -109,17 +113,29 @@ def rows_loop(rows: int, cols: int, itemsize: int, tile_bytes: int, lanes: int, 
     return TileLoop("rows", (rows, chunks), (1, chunk), "rows", reduce if chunks > 1 else "none")
 
 
-MATMUL_ORDERS = ("b,m,n,k", "b,n,m,k")
+MATMUL_ORDERS = ("b,m,n,k", "b,n,m,k", "m,b,n,k")
+QUERY_BLOCK_ORDER = "m,b,n,k"  # M tiles outside the batch: a block of query rows for every head, then the next
 
 
 def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: int, lanes: int,
-                sram_bytes: int, a_bytes: int, b_bytes: int, head_dim: int = 0) -> TileLoop:
+                sram_bytes: int, a_bytes: int, b_bytes: int, head_dim: int = 0, query_rows: int = 0) -> TileLoop:
     """Output-stationary mt x nt tiles of about `tile_bytes`, K in chunks whose A and B slabs fill
     at most half a PMU (the other half takes the next chunk). With `head_dim` (a divisor of n, at
     least one vector) the loop is head-outer: nt = head_dim and N tiles outside M tiles (order
     `b,n,m,k`), so the output leaves one head's rows at a time, each row whole, and B's slab is
-    the one held (its column of tiles reuses it)."""
+    the one held (its column of tiles reuses it). With `query_rows` (attention run query-block
+    outer, passes/row_order.py) the loop is `m,b,n,k`: M tiles of `query_rows` rows (-1: as the
+    tile bytes give) outside the batch, so a block of rows leaves for every batch entry (head)
+    before the next block; A's slab is held across its N tiles (`reuse` "a") and a batched B,
+    needed by every block, stays resident in its PMU buffer and is read from there once per block
+    (`matmul_operand_reads`; the event graph holds it whole, `tile_timing.held_operands`)."""
     elements = max(lanes, tile_bytes // itemsize)
+    if query_rows:
+        nt = min(n, max(lanes, isqrt(elements) // lanes * lanes))
+        mt = min(m, query_rows) if query_rows > 0 else min(m, max(1, elements // nt))
+        kt = min(k, max(lanes, ((sram_bytes // 2) // max(1, (mt + nt) * itemsize)) // lanes * lanes))
+        return TileLoop("matmul", (batch, ceil(m / mt), ceil(n / nt), ceil(k / kt)), (mt, nt, kt), QUERY_BLOCK_ORDER,
+                        "k-accumulate", "a")
     if head_dim:
         nt = head_dim
         mt = min(m, max(1, elements // nt))
@@ -138,6 +154,48 @@ def keeps_last_axis(dims: list[int], rank: int) -> bool:
     return rank >= 1 and len(dims) == rank and int(dims[-1]) % rank == rank - 1
 
 
+Arrival = tuple  # input leading dims, outermost first; a blocked arrival starts with (dim, block): see `blocked`
+
+
+def blocked(arrival) -> tuple[int, int] | None:
+    """(dim, rows per block) of a blocked arrival, else None. A blocked arrival `((d, B), *A)`
+    sends dim `d` in blocks of `B` outermost and, within a block, rows in order `A` (a permutation
+    of the leading dims, `d` standing for the position within the block): attention run
+    query-block outer sends `((S, B), batch, H, S)`: a block of B positions for every head, then
+    the next block (`arrival_text`: `rows@S/B,0,1,S`)."""
+    return tuple(arrival[0]) if arrival and isinstance(arrival[0], tuple) else None
+
+
+def arrival_text(arrival) -> str:
+    head = blocked(arrival)
+    rest = arrival[1:] if head else arrival
+    return ",".join(([f"{head[0]}/{head[1]}"] if head else []) + [str(d) for d in rest])
+
+
+def streams_in_blocks(dims: list[int], arrival, in_shape: tuple[int, ...]) -> bool:
+    """Do the rows of a blocked arrival fill the output one window after another? They do when the
+    blocked dim is the output's outermost dim that orders anything: a block of B positions is then
+    B x (the other dims) consecutive output rows, a window the PMU fills in any order before it
+    sends it."""
+    head = blocked(arrival)
+    if head is None:
+        return False
+    rank = len(in_shape)
+    d, block = head
+    lead = [int(x) % rank for x in dims[:-1]]
+    rest = [int(x) for x in arrival[1:]]
+    if block < 1 or sorted(rest) != list(range(rank - 1)) or not 0 <= d < rank - 1:
+        return False
+    ordering = [x for x in lead if in_shape[x] != 1]
+    return bool(ordering) and ordering[0] == d
+
+
+def window_rows(in_shape: tuple[int, ...], arrival) -> int:
+    """Output rows of one window of a blocked arrival: the block times the other leading dims."""
+    d, block = blocked(arrival)
+    return min(block, in_shape[d]) * prod(in_shape[x] for x in range(len(in_shape) - 1) if x != d)
+
+
 def streams_in_order(dims: list[int], arrival: tuple[int, ...], in_shape: tuple[int, ...]) -> bool:
     """Do input rows arriving in `arrival` order (input leading dims, outermost first) come in the
     output's row order? Dims of size 1 do not order anything."""
@@ -153,23 +211,38 @@ def permute_loop(in_shape: tuple[int, ...], dims: list[int], itemsize: int, tile
     rank = len(in_shape)
     arrival = tuple(range(rank - 1)) if arrival is None else tuple(arrival)
     out_shape = tuple(in_shape[int(d) % rank] for d in dims)
-    if not keeps_last_axis(dims, rank) or rank < 2 or not streams_in_order(dims, arrival, in_shape):
+    if not keeps_last_axis(dims, rank) or rank < 2:
         return whole_loop(out_shape)
     rows, cols = row_split(out_shape)
+    if blocked(arrival):  # a window of rows per block: the PMU fills it in arrival order, sends it in output order
+        if not streams_in_blocks(dims, arrival, in_shape):
+            return whole_loop(out_shape)
+        r = window_rows(in_shape, arrival)
+        return TileLoop("rows", (ceil(rows / r), 1), (r, cols), "rows@" + arrival_text(arrival))
+    if not streams_in_order(dims, arrival, in_shape):
+        return whole_loop(out_shape)
     loop = rows_loop(rows, cols, itemsize, tile_bytes, lanes)
-    return TileLoop("rows", loop.grid, loop.tile, "rows@" + ",".join(map(str, arrival)))
+    return TileLoop("rows", loop.grid, loop.tile, "rows@" + arrival_text(arrival))
 
 
-def parse_arrival(order: str, rank: int) -> tuple[int, ...] | None:
+def parse_arrival(order: str, rank: int) -> tuple | None:
     """The arrival order of a permute's `rows@A` loop order, or None when it is not one (a
-    permutation of the input's `rank - 1` leading dims)."""
+    permutation of the input's `rank - 1` leading dims, optionally led by `d/B`: dim d in blocks
+    of B rows, outermost, `blocked`)."""
     if not order.startswith("rows@"):
         return None
+    parts = order[5:].split(",") if rank > 1 else []
+    head = None
     try:
-        arrival = tuple(int(x) for x in order[5:].split(",")) if rank > 1 else ()
+        if parts and "/" in parts[0]:
+            d, b = parts[0].split("/")
+            head, parts = (int(d), int(b)), parts[1:]
+        arrival = tuple(int(x) for x in parts)
     except ValueError:
         return None
-    return arrival if sorted(arrival) == list(range(rank - 1)) else None
+    if sorted(arrival) != list(range(rank - 1)) or (head and not (0 <= head[0] < rank - 1 and head[1] >= 1)):
+        return None
+    return (head, *arrival) if head else arrival
 
 
 def reread_plan(rows: int, cols: int, k: int, itemsize: int, held_a: int, held_b: int, a_from_hbm: bool,
@@ -256,11 +329,12 @@ def row_layout(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: 
 
 
 def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: list[Spec], in_tile_bytes: int,
-                 out_tile_bytes: int, lanes: int, sram_bytes: int, arrival: tuple[int, ...] | None = None,
-                 head_dim: int = 0) -> TileLoop:
+                 out_tile_bytes: int, lanes: int, sram_bytes: int, arrival: tuple | None = None,
+                 head_dim: int = 0, query_rows: int = 0) -> TileLoop:
     """The tile loop of a compute stage (see the module docstring for the kinds). `arrival`: the
     order a permute's input rows arrive in (default row-major); `head_dim`: tile a matmul
-    head-outer (both chosen by rdu-tile, passes/row_order.py)."""
+    head-outer; `query_rows`: tile a batched matmul query-block outer (`m,b,n,k`, -1: the block
+    its tile bytes give) (all chosen by rdu-tile, passes/row_order.py)."""
     op = OPCODES[opcode]
     out_dtype, out_shape = outputs[0] if outputs else ("f32", ())
     if not outputs or any(prod(s) == 0 for _, s in [*inputs, *outputs]):
@@ -304,7 +378,8 @@ def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs
         tile = out_tile_bytes or prod(out_shape) * _itemsize(out_dtype)
         size = _itemsize(a_dtype)
         head = head_dim if head_dim and n % head_dim == 0 and head_dim >= lanes else 0
-        return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size, head)
+        return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size, head,
+                           query_rows if opcode == "matmul" and not head else 0)
     return whole_loop(out_shape)
 
 

@@ -112,7 +112,10 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     res = [Bandwidth(w) for w in g.resource_window]
     # per stage, what its steps touch: (edge, tiles, arrivals, pops) per input and
     # (stream, tiles, occupancy, [(resource, cycles)], [(edge, latency, pops, arrivals)]) per output
-    in_spec = [[(e, edge_tiles[e], arr[e], pops[e]) for e in in_edges[i]] for i in range(n)]
+    # a resident operand's edge: all its tiles (this iteration's) before the first step; a layer loop's
+    # carries (`layer_loop.repeat_graph`) append edges after the kernel's own, none of them resident
+    held = list(g.edge_held) + [False] * (len(edge_tiles) - len(g.edge_held))
+    in_spec = [[(e, edge_tiles[e], arr[e], pops[e], held[e]) for e in in_edges[i]] for i in range(n)]
     out_spec = [[(s, stream_tiles[s], stream_occ[s], [(res[r], o) for r, o in stream_shared[s]],
                   [(e, edge_lat[e], pops[e], arr[e]) for e in stream_edges[s]]) for s in out_streams[i]]
                 for i in range(n)]
@@ -159,8 +162,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                 if gap and jj and jj % every == 0:  # a layer loop: the unit takes its next iteration's arguments
                     ready += gap
                 k1 = jj + 1
-                for e, t_e, a, _ in ins:
-                    need = -(-k1 * t_e // total)
+                for e, t_e, a, _, h in ins:
+                    need = (jj // every + 1) * (t_e // iterations) if h else -(-k1 * t_e // total)
                     if need > len(a):
                         blk = ("data", e)
                         break
@@ -232,8 +235,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     first[i] = ready
                 busy[i] += ii
                 free[i] = end
-                for e, t_e, _, p in ins:
-                    need = -(-k1 * t_e // total)
+                for e, t_e, _, p, h in ins:
+                    need = (jj // every + 1) * (t_e // iterations) if h else -(-k1 * t_e // total)
                     while len(p) < need:
                         p.append(ready)
                         tile_events += 1
@@ -268,7 +271,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     for e in stream_edges[s]:
                         d = edge_dst[e]
                         if blocked[d] == ("data", e):
-                            need = -(-(j[d] + 1) * edge_tiles[e] // steps[d])
+                            need = (j[d] // per_iteration[d] + 1) * (edge_tiles[e] // iterations) if held[e] \
+                                else -(-(j[d] + 1) * edge_tiles[e] // steps[d])
                             if need <= len(arr[e]):
                                 wake(d, max(now, arr[e][need - 1]))
             for k, e in enumerate(in_edges[i]):

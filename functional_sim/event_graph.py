@@ -45,7 +45,7 @@ from chip_model import ChipSpec
 
 from functional_sim.bandwidth import MIN_WINDOW
 from functional_sim.rereads import stream_passes
-from functional_sim.tile_timing import fifo_credits, stage_tiling
+from functional_sim.tile_timing import fifo_credits, held_operands, stage_tiling
 from functional_sim.timing import agcu_tier_bytes
 
 
@@ -82,6 +82,9 @@ class KernelGraph:
     edge_tiles: list[int] = field(default_factory=list)
     edge_capacity: list[int] = field(default_factory=list)
     edge_latency: list[float] = field(default_factory=list)  # data one way, and the credit back
+    # per edge, a resident operand (`tile_timing.held_operands`): its destination's first step needs
+    # all its tiles, which its FIFO holds (a query-block matmul's K or V); empty: none
+    edge_held: list[bool] = field(default_factory=list)
 
     resource_names: list[str] = field(default_factory=list)  # "hbm", "ddr", "link (x0, y0)->(x1, y1)"
     resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
@@ -237,6 +240,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         g.out_streams.append([stream_local[x] for x in s.outputs])
 
     g.whole = tuple(sorted(whole))
+    resident = {(st_id, s.id) for s in stages for st_id in held_operands(bs, s)}
     for i, st in enumerate(streams):
         tiles = tiles_of(st)
         paths = max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))
@@ -263,7 +267,10 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.edge_stream.append(i)
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
-            g.edge_capacity.append(grouped_capacity(fifo_credits(bs, st, carried(st), whole, d), group))
+            keep = (st.id, d) in resident
+            credits = carried(st) if keep else fifo_credits(bs, st, carried(st), whole, d)
+            g.edge_capacity.append(grouped_capacity(credits, group))
+            g.edge_held.append(keep)
             g.edge_latency.append(float(_route_latency(chip, st, d)))
             g.in_edges[local[d]].append(e)
             edges.append(e)

@@ -13,7 +13,10 @@
   taken in the order the producer's tile loop sends them (a matmul tiled head-outer, `b,n,m,k`,
   through reshapes and buffers; any other producer sends row-major) and each is
   written at the output row its loop order `rows@A` says the k-th arriving row becomes. A
-  producer order that disagrees with `A` puts rows in the wrong places (wrong outputs).
+  producer order that disagrees with `A` puts rows in the wrong places (wrong outputs). A blocked
+  order `rows@d/B,A` (attention's output transpose, fed by softmax·V tiled `m,b,n,k`) fills a
+  window of output rows per block; a window that is not the loop's tile, or a row landing outside
+  it, stops the run naming the stage (`windowed`).
 * Compute stages run their loop of tiles. Tiles of one loop are independent except along a
   reduction, so numpy runs whole batches of tiles at once (the speed of the simulator) and loops
   only where the hardware carries state from tile to tile: a matmul's K chunks accumulate, a
@@ -34,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from bitstream_format import Bitstream, Pattern, StageConfig, TileProgram, nbytes_of
-from bitstream_format.tiling import MATMUL_ORDERS, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks, row_split
+from bitstream_format.tiling import (MATMUL_ORDERS, blocked, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks,
+                                    row_split, streams_in_blocks, window_rows)
 from chip_model import ChipSpec
 
 from functional_sim.checks import stage_name
@@ -260,14 +264,40 @@ class TileExecutor:
         rows = prod(lead)
         cr, cc = self._covered(s, prog, rows, width)
         sent = self.arrival_sequence(s.inputs[0], rows, width)  # input rows, in the order they come
-        assumed = np.arange(rows).reshape(lead).transpose(arrival).ravel()  # the order the write addresses assume
         inverse = [dims.index(k) for k in range(rank - 1)]
         out_row_of_in = np.arange(rows).reshape(out_lead).transpose(inverse).ravel()
+        if blocked(arrival):  # the order the write addresses assume
+            assumed = self.windowed(s, prog, dims, arrival, lead, out_row_of_in)
+        else:
+            assumed = np.arange(rows).reshape(lead).transpose(arrival).ravel()
         result = np.zeros((rows, width), x.dtype)
         result[out_row_of_in[assumed]] = x.reshape(rows, width)[sent]
         result[cr:] = 0  # rows past the loop's tiles are never written
         result[:, cc:] = 0
         return result.reshape(out[1])
+
+    def windowed(self, s: StageConfig, prog: TileProgram, dims: list[int], arrival: tuple, lead: tuple[int, ...],
+                 out_row_of_in: np.ndarray) -> np.ndarray:
+        """The input rows in the order a blocked arrival `rows@d/B,A` assumes (block of dim d
+        outermost, then order A, d counting within the block), after checking that its windows are
+        what the PMU holds: `B x (the other dims)` consecutive output rows each, one tile of the
+        loop, every arriving row landing in the window being filled."""
+        d, block = blocked(arrival)
+        shape = (*lead, 1)
+        if not streams_in_blocks(dims, arrival, shape):
+            raise SimulationError(f"{stage_name(s)}: its tile loop order {prog.order!r} does not fill its output window "
+                                  f"by window (dim {d} is not the output's outermost)")
+        window = window_rows(shape, arrival)
+        if prog.tile[0] != window:
+            raise SimulationError(f"{stage_name(s)}: its tile loop holds {prog.tile[0]} rows per window, but order "
+                                  f"{prog.order!r} fills windows of {window} rows")
+        coords = np.indices(lead).reshape(len(lead), -1)
+        keys = [coords[d] // block] + [coords[k] % block if k == d else coords[k] for k in arrival[1:]]
+        assumed = np.lexsort(tuple(reversed(keys)))
+        landing = out_row_of_in[assumed] // window
+        if np.any(landing != np.arange(len(assumed)) // window):
+            raise SimulationError(f"{stage_name(s)}: order {prog.order!r} sends rows outside the window its PMU is filling")
+        return assumed
 
     def arrival_sequence(self, stream: int, rows: int, width: int) -> np.ndarray:
         """The row indices of a stream (rows of `width` elements, row-major) in the order its tiles
@@ -279,8 +309,8 @@ class TileExecutor:
         while src.opcode in ("reshape", "buffer") and len(src.inputs) == 1:
             src = self.bs.stage(self.bs.stream(src.inputs[0]).src)
         prog = self.bs.tile_program(src.id)
-        if (prog is None or prog.kind != "matmul" or prog.order != "b,n,m,k" or src.opcode not in ("matmul", "linear")
-                or len(src.outputs) != 1):
+        if (prog is None or prog.kind != "matmul" or prog.order not in ("b,n,m,k", "m,b,n,k")
+                or src.opcode not in ("matmul", "linear") or len(src.outputs) != 1):
             return np.arange(rows)  # a stream's tiles are its value's bytes in row-major order (docs/bitstream.md)
         shape = tuple(self.bs.stream(src.outputs[0]).shape)
         n = shape[-1] if shape else 1
@@ -292,7 +322,7 @@ class TileExecutor:
         b = np.arange(batch)[:, None, None]
         mi = (np.arange(m) // mt)[None, :, None]
         ni = (np.arange(n) // nt)[None, None, :]
-        key = (b * gn + ni) * gm + mi
+        key = (b * gn + ni) * gm + mi if prog.order == "b,n,m,k" else (mi * batch + b) * gn + ni  # the tile's turn
         row_key = np.broadcast_to(key, (b.shape[0], m, n)).reshape(rows, width).max(axis=1)
         return np.argsort(row_key, kind="stable")
 

@@ -10,7 +10,10 @@ tile programs set cycles"):
   so a chunk costs `ceil(nt/lanes) * ceil(mt*kt/stages)` cycles; a tile also waits for its operands, which
   arrive from PMU SRAM at the PMU's bytes per cycle: the streamed operand's kt x (nt or mt) slab
   every chunk, the reused (`reuse`) operand's slab once per reuse window (a row of output tiles
-  that share it), never re-streamed from HBM. Each tile pays the PCU's fill/drain latency once
+  that share it), never re-streamed from HBM. A matmul run query-block outer (`m,b,n,k`) holds
+  its batched B operand, and its A unless A comes block by block from another such matmul, for
+  its whole loop (`held_operands`): the event graph makes its first step wait for all of them,
+  and their FIFOs hold every tile (rdu-tile gave their buffers the PMUs). Each tile pays the PCU's fill/drain latency once
   (its K loop accumulates in place). The tiles spread over the stage's PCUs.
 * `rows`: a tile of r x c elements costs `ceil(r*c/lanes)` vectors times the op's passes through
   the stage pipeline; a two-pass reduction (online softmax) reads its chunks again to normalise.
@@ -29,10 +32,10 @@ A stage without a tile program (older bitstreams) keeps the per-stream model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
+from math import ceil, prod
 
 from bitstream_format import Bitstream, StageConfig, StreamEntry, TileProgram, itemsize, opcode
-from bitstream_format.tiling import matmul_cycles, rows_cycles
+from bitstream_format.tiling import QUERY_BLOCK_ORDER, matmul_cycles, rows_cycles
 from chip_model import ChipSpec
 
 from functional_sim.timing import stage_work_cycles
@@ -71,6 +74,36 @@ def stage_tiling(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> StageTiling:
     if prog.kind == "rows" and opcode(s.opcode).family not in ("matmul", "generate"):
         return StageTiling(float(rows_work(chip, s, prog, units)))
     return StageTiling(float(stage_work_cycles(bs, chip, s)))
+
+
+def held_operands(bs: Bitstream, s: StageConfig) -> list[int]:
+    """Input stream ids of `s` that stay resident in SRAM for its whole loop: a matmul run
+    query-block outer (`m,b,n,k`, passes/row_order.py) needs its batched B operand (every head's
+    K or V) for every block, so its first block waits for all of it; and its A operand too, unless
+    A's rows come block by block from another query-block matmul with the same blocks (the scores,
+    through reshapes, buffers and row-wise stages), which is the point of the order."""
+    prog = bs.tile_program(s.id)
+    if prog is None or prog.kind != "matmul" or prog.order != QUERY_BLOCK_ORDER or len(s.inputs) < 2:
+        return []
+    held = []
+    if not _in_query_blocks(bs, s.inputs[0], prog):
+        held.append(s.inputs[0])
+    b = bs.stream(s.inputs[1])
+    if len(b.shape) >= 3 and prod(b.shape[:-2]) > 1:
+        held.append(b.id)
+    return held
+
+
+def _in_query_blocks(bs: Bitstream, stream: int, prog: TileProgram) -> bool:
+    src = bs.stage(bs.stream(stream).src)
+    while True:
+        p = bs.tile_program(src.id)
+        if p is not None and p.kind == "matmul":
+            return p.order == QUERY_BLOCK_ORDER and p.grid[1:2] == prog.grid[1:2] and p.tile[:1] == prog.tile[:1]
+        if not src.inputs or p is None or not (src.opcode in ("reshape", "buffer") or p.kind == "rows"
+                                               and src.unit == "pcu"):
+            return False
+        src = bs.stage(bs.stream(src.inputs[0]).src)
 
 
 def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int], dst: int) -> int:

@@ -15,11 +15,26 @@ through reshapes and buffers only, each value on the way read by nothing else (a
 would see the new order); that reshape splits the producer's N into heads (`[..., N] -> [..., H,
 D]`) with D at least one vector (a tile is never narrower); and the permute's output row order
 is the head-outer arrival order. Anything else keeps the whole-value permute.
+
+Attention's output transpose (`[B, H, S, D] -> [B, S, H, D]`, then viewed `[B, S, H*D]` for the
+`o` projection) cannot stream that way: softmax·V tiled batch-outer sends head 0's rows for every
+position first, and the `o` projection needs every head of position 0 first. So attention runs
+**query-block outer** (`QueryBlock`): both its matmuls (Q·Kᵀ and softmax·V, found as a batched
+`matmul` feeding, through reshapes, buffers and row-wise stages read by nothing else, the
+softmax·V's A operand) are tiled `m,b,n,k` with the same block of `mt` query rows, so the scores,
+the softmax and the product leave block by block, every head of a block before the next block;
+softmax·V sends the rows of block q in order (head, position within the block). The transpose
+then streams by windows: its loop order `rows@S/B,0,..,S` names that arrival (dim S in blocks of
+B = mt, outermost), and its PMU writes each arriving row into a window of `B x H` output rows,
+which it sends whole in output order before the next block (double-buffered). The K and V
+operands, which every block needs for every head, stay resident in their PMU buffers
+(`bitstream_format.tiling.matmul_loop`, `functional_sim.tile_timing.held_operands`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from dialects import rdu
 from dialects.types import shape_of
@@ -81,12 +96,144 @@ def head_outer_source(permute: rdu.StageOp, lanes: int) -> HeadOuter | None:
     return HeadOuter(owner, permute, head_dim, arrival)
 
 
-def head_outer_plans(kernel: rdu.KernelOp, lanes: int) -> dict[rdu.StageOp, HeadOuter]:
-    """Every plan of the kernel, keyed by both its producer and its permute."""
-    plans: dict[rdu.StageOp, HeadOuter] = {}
+@dataclass(frozen=True)
+class QueryBlock:
+    """Attention run query-block outer: `producer` (softmax·V) and `scores` (Q·Kᵀ) tiled `m,b,n,k`
+    with `block` query rows per M tile; the `permute` (the output transpose) then receives its input
+    rows in `arrival` order (blocked: `bitstream_format.tiling.blocked`)."""
+
+    producer: rdu.ComputeOp
+    scores: rdu.ComputeOp
+    permute: rdu.ComputeOp
+    block: int
+    arrival: tuple
+
+
+ROW_WISE_PASS = ("reshape", "div", "mul", "add", "sub", "softmax", "cast", "exp")  # rows in, the same rows out
+
+
+def _through_layout(value):
+    """The stage that makes `value`, back through reshapes and buffers each read by this path alone
+    (None when another reader sees the value)."""
+    while True:
+        if not _sole_use(value):
+            return None
+        owner = value.owner
+        if isinstance(owner, rdu.BufferOp):
+            value = owner.input
+        elif isinstance(owner, rdu.ComputeOp) and owner.opcode.data == "reshape" and len(owner.inputs) == 1:
+            value = owner.inputs[0]
+        else:
+            return owner
+
+
+def _scores_of(matmul: rdu.ComputeOp):
+    """The batched matmul whose rows reach `matmul`'s A operand through row-wise stages only (each
+    value read by this path alone, softmax over the last axis, any other operand the same for
+    every batch entry, like a `[1, 1, S, S]` mask, so it too arrives block by block), or None."""
+    value = matmul.inputs[0]
+    rows = shape_of(value.type)[-2:-1]
+    while True:
+        owner = _through_layout(value)
+        if not isinstance(owner, rdu.ComputeOp) or owner.unit_kind != "pcu" or len(owner.outputs) != 1:
+            return None
+        if owner.opcode.data == "matmul":
+            return owner if shape_of(owner.outputs[0].type)[-2:-1] == rows else None
+        out = shape_of(owner.outputs[0].type)
+        if owner.opcode.data not in ROW_WISE_PASS or not _same_per_batch(owner.inputs[1:], out):
+            return None
+        if owner.opcode.data == "softmax" and int(owner.param_values().get("dim", -1)) % len(out) != len(out) - 1:
+            return None
+        value = owner.inputs[0]
+
+
+def _same_per_batch(values, out: tuple[int, ...]) -> bool:
+    """Are these operands (right-aligned to `out`) of size 1 along `out`'s batch dims (all but the
+    last two)?"""
+    for v in values:
+        shape = shape_of(v.type)
+        if len(shape) > len(out) or any(d != 1 for d in shape[:max(0, len(shape) - 2)]):
+            return False
+    return True
+
+
+def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> QueryBlock | None:
+    """The query-block plan that makes attention's output transpose stream, or None (see the
+    module docstring): `permute` keeps the last axis and moves the positions (its input's dim -2)
+    outermost; its input comes through reshapes and buffers from a batched PCU `matmul` (softmax·V)
+    whose rows are those positions, and that matmul's A operand comes through row-wise stages from
+    another batched matmul (Q·Kᵀ) with the same rows."""
+    from bitstream_format.tiling import compute_loop, keeps_last_axis, streams_in_blocks
+    from dialects.types import dtype_of
+
+    if not isinstance(permute, rdu.ComputeOp) or permute.opcode.data != "permute" or len(permute.inputs) != 1:
+        return None
+    p_in = shape_of(permute.inputs[0].type)
+    rank = len(p_in)
+    dims = _dims(permute)
+    if rank < 3 or not keeps_last_axis(dims, rank):
+        return None
+    owner = _through_layout(permute.inputs[0])
+    if not (isinstance(owner, rdu.ComputeOp) and owner.opcode.data == "matmul" and len(owner.outputs) == 1
+            and owner.unit_kind == "pcu" and len(owner.inputs) >= 2):
+        return None
+    out = shape_of(owner.outputs[0].type)
+    a, b = shape_of(owner.inputs[0].type), shape_of(owner.inputs[1].type)
+    if len(out) < 3 or len(a) < 3 or len(b) < 3 or prod(out) != prod(p_in) or out[-1] != p_in[-1] \
+            or out[-2] != p_in[-2]:
+        return None
+    scores = _scores_of(owner)
+    if scores is None or scores is owner or prod(shape_of(scores.outputs[0].type)[:-2]) != prod(out[:-2]):
+        return None
+    tiles = owner.tile_list()
+    spec = lambda v: (dtype_of(v.type), shape_of(v.type))  # noqa: E731
+    loop = compute_loop("matmul", {}, [spec(v) for v in owner.inputs], [spec(owner.outputs[0])], 0,
+                        tiles[0] if tiles else 0, lanes, sram_bytes, query_rows=-1)
+    block = loop.tile[0]
+    arrival = ((rank - 2, block), *range(rank - 1))
+    if not streams_in_blocks(dims, arrival, p_in):
+        return None
+    return QueryBlock(owner, scores, permute, block, arrival)
+
+
+def stream_plan(stage: rdu.StageOp, lanes: int, sram_bytes: int) -> HeadOuter | QueryBlock | None:
+    """The plan that makes a permute stream (head-outer heads transpose, or attention's output
+    transpose query-block outer), or None: what rdu-tile records and rdu-size-fifos must see."""
+    return head_outer_source(stage, lanes) or query_block_source(stage, lanes, sram_bytes)
+
+
+def head_outer_plans(kernel: rdu.KernelOp, lanes: int, sram_bytes: int = 0) -> dict[rdu.StageOp, HeadOuter | QueryBlock]:
+    """Every plan of the kernel, keyed by each stage it tiles (producer, permute, and a query-block
+    plan's scores)."""
+    plans: dict[rdu.StageOp, HeadOuter | QueryBlock] = {}
     for stage in kernel.stages():
-        plan = head_outer_source(stage, lanes)
+        plan = head_outer_source(stage, lanes) or (query_block_source(stage, lanes, sram_bytes) if sram_bytes else None)
         if plan is not None:
             plans[plan.producer] = plan
             plans[plan.permute] = plan
+            if isinstance(plan, QueryBlock):
+                plans[plan.scores] = plan
     return plans
+
+
+def resident_sources(kernel: rdu.KernelOp) -> set[rdu.StageOp]:
+    """The stages upstream of an operand a query-block matmul holds whole (its batched B: every
+    head's V or Kᵀ, `functional_sim.tile_timing.held_operands`). The matmul's first block waits
+    for all of that value, so making it in an earlier kernel and loading it from HBM costs the
+    pipeline nothing, while making it in the same kernel puts its producer (the `v` projection)
+    in series before attention: a kernel split (passes/spill.py) leaves these stages in the first
+    kernel rather than moving them with their reader. Whether a plan exists does not depend on the
+    chip (only its block size does)."""
+    keep: set[rdu.StageOp] = set()
+    for stage in kernel.stages():
+        plan = query_block_source(stage, 1, 1 << 40)
+        if plan is None:
+            continue
+        for matmul in (plan.producer, plan.scores):
+            todo = [matmul.inputs[1].owner]
+            while todo:
+                s = todo.pop()
+                if isinstance(s, rdu.StageOp) and s not in keep:
+                    keep.add(s)
+                    todo.extend(v.owner for v in s.operands)
+    return keep

@@ -67,7 +67,7 @@ from dialects.diagnostics import CapacityError, PassOrderError
 from dialects.types import dtype_of, shape_of, value_bytes
 from passes.allocate_units import AllocateUnitsPass, stream_tiles
 from passes.fifo_liveness import Game, play
-from passes.row_order import head_outer_source
+from passes.row_order import stream_plan
 from passes.size_fifos_for_routes import mark_forced
 from passes.spill import downstream, split_at_join
 from passes.target import lowered_target_chip
@@ -109,7 +109,7 @@ def is_whole(stage: rdu.StageOp, chip: ChipSpec) -> bool:
     in_tile = tiles[stage.inputs[0].index] if stage.inputs[0].index < len(tiles) else 0
     ins = [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs]
     outs = [(dtype_of(v.type), shape_of(v.type)) for v in stage.outputs]
-    plan = head_outer_source(stage, chip.pcu.lanes)  # a heads transpose fed head-outer streams (passes/row_order.py)
+    plan = stream_plan(stage, chip.pcu.lanes, chip.pmu.sram_bytes)  # a heads or output transpose that streams (passes/row_order.py)
     loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, stage.tile_list()[0],
                         chip.pcu.lanes, chip.pmu.sram_bytes, arrival=plan.arrival if plan is not None else None)
     return loop.kind == "whole"

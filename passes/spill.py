@@ -49,9 +49,13 @@ from dialects.types import value_bytes
 def second_half(kernel: rdu.KernelOp, join: rdu.StageOp) -> set[rdu.StageOp]:
     """The stages the second kernel runs: `join` and everything downstream of it, and the stages
     that feed only those without depending on the join's inputs either (a constant, a load used
-    only after the join), which move with their readers rather than cross through HBM."""
+    only after the join), which move with their readers rather than cross through HBM; except the
+    makers of an operand a query-block matmul holds whole (`row_order.resident_sources`), which
+    stay in the first kernel: their reader waits for the whole value either way."""
+    from passes.row_order import resident_sources
+
     after = downstream(join)
-    above = upstream(join)
+    above = upstream(join) | resident_sources(kernel)
     for s in reversed(kernel.stages()):
         if s in after or s in above:
             continue

@@ -42,7 +42,7 @@ from dialects.diagnostics import CapacityError
 from dialects.rdu_attrs import PatternAttr, SramAttr, TileLoopAttr
 from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
-from passes.row_order import head_outer_plans
+from passes.row_order import HeadOuter, QueryBlock, head_outer_plans
 from passes.target import lowered_target_chip
 
 
@@ -112,6 +112,30 @@ def plan_rereads(kernel: rdu.KernelOp) -> None:
             load.tile_loop = _with_passes(load.tile_loop, "", passes)
 
 
+def ring_units(stage: rdu.StageOp, chip: ChipSpec) -> int:
+    """The fewest PMUs whose SRAM holds a buffer's ring of its FIFO depth in whole tiles (1 for a
+    stage passing two tiles through)."""
+    if not isinstance(stage, rdu.BufferOp):
+        return 1
+    loop = stream_loop(type_bytes(stage.input.type), stage.tile_list()[0] or stage.tile_bytes.value.data)
+    depth = min(stage.depth_list()[0], loop.grid[0])
+    return ceil(depth / max(1, chip.pmu.sram_bytes // loop.tile[0]))
+
+
+def resident_buffers(plans: dict) -> list[rdu.BufferOp]:
+    """The buffers that hand a query-block matmul an operand it holds whole: Kᵀ and V (its batched
+    B), and Q (the scores' A, whose rows arrive head by head, not block by block); the event
+    timing holds the same operands (`functional_sim.tile_timing.held_operands`)."""
+    found: list[rdu.BufferOp] = []
+    for plan in dict.fromkeys(p for p in plans.values() if isinstance(p, QueryBlock)):
+        for value in (plan.scores.inputs[0], plan.scores.inputs[1], plan.producer.inputs[1]):
+            owner = value.owner
+            if isinstance(owner, rdu.BufferOp) and owner not in found and owner.consumers(value) == [
+                    s for s in (plan.scores, plan.producer) if value in s.operands]:
+                found.append(owner)
+    return found
+
+
 def stream_tile_bytes(value) -> int:
     """The tile bytes the producer of `value` recorded for it (0 if none)."""
     producer = value.owner
@@ -140,7 +164,10 @@ class TilePass(ModulePass):
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-tile")
         for kernel in rdu.kernels(module):
-            plans = head_outer_plans(kernel, chip.pcu.lanes)
+            plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
+            resident = resident_buffers(plans)
+            for buffer in resident:
+                self.hold_whole(kernel, buffer, chip, resident)
             for stage in kernel.stages():
                 self.tile_stage(kernel, stage, chip, plans)
             plan_rereads(kernel)
@@ -193,9 +220,11 @@ class TilePass(ModulePass):
         out_tile = stage.tile_list()[0] if stage.tile_list() else 0
         plan = (plans or {}).get(stage)
         arrival = plan.arrival if plan is not None and plan.permute is stage else None
-        head_dim = plan.head_dim if plan is not None and plan.producer is stage else 0
+        query = isinstance(plan, QueryBlock) and stage in (plan.producer, plan.scores)
+        head_dim = plan.head_dim if isinstance(plan, HeadOuter) and plan.producer is stage else 0
         loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
-                            chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim)
+                            chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim,
+                            query_rows=plan.block if query else 0)
         stage.tile_loop = _attr(loop)
         if stage.unit_kind != "pmu":
             return
@@ -205,6 +234,15 @@ class TilePass(ModulePass):
                  chip)
             stage.bytes = IntegerAttr(held, i64)
             stage.sram = SramAttr(0, held, 2, loop.tile[0])
+            return
+        if loop.kind == "rows" and isinstance(plan, QueryBlock):  # two windows of output rows, spread over its PMUs
+            itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
+            window = loop.tile[0] * loop.tile[1] * max(1, itemsize)
+            share = ceil(window / stage.unit_count)
+            held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * share)
+            fits(kernel, stage, held, f"holds two {window}-byte windows of rows over its {stage.unit_count} PMU(s)", chip)
+            stage.bytes = IntegerAttr(held, i64)
+            stage.sram = SramAttr(0, held, 2, share)
             return
         if loop.kind == "rows":  # a row-wise layout stage: a double buffer of row tiles, round-robin over its PMUs
             itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
@@ -224,6 +262,30 @@ class TilePass(ModulePass):
         fits(kernel, stage, held, f"holds its whole input on each of its {stage.unit_count} PMU(s)", chip)
         stage.bytes = IntegerAttr(held, i64)
         stage.sram = SramAttr(0, held, 1, chunk)
+
+    def hold_whole(self, kernel: rdu.KernelOp, buffer: rdu.BufferOp, chip: ChipSpec, resident: list) -> None:
+        """A buffer whose value a query-block matmul holds for its whole loop keeps all of it: the
+        PMUs the value needs and a FIFO depth of every tile, which its ring then holds (`fits`
+        names the buffer when the chip's SRAM cannot). The PMUs come from those the kernel leaves
+        free, then from the pass-through PMU stages (buffers and reshapes, whose rings hold a few
+        tiles) with the most PMUs, one at a time, none below half of what it had: rdu-allocate-units
+        spreads every PMU over the kernel's streams for bandwidth, which two tiles per path need
+        far fewer of than a resident operand needs for capacity."""
+        nbytes = type_bytes(buffer.input.type)
+        loop = stream_loop(nbytes, buffer.tile_list()[0] or buffer.tile_bytes.value.data)
+        tile, tiles = loop.tile[0], loop.grid[0]
+        need = ceil(tiles / max(1, chip.pmu.sram_bytes // tile))  # whole tiles per PMU
+        self.widen(kernel, buffer, need, chip)
+        donors = {s: max(ceil(s.unit_count / 2), ring_units(s, chip)) for s in kernel.stages()
+                  if s is not buffer and s.unit_kind == "pmu" and (isinstance(s, rdu.BufferOp) or isinstance(
+                      s, rdu.ComputeOp) and s.opcode.data == "reshape") and s not in resident}
+        while buffer.unit_count < need:
+            donor = max(donors, key=lambda s: (s.unit_count - donors[s], s.unit_count), default=None)
+            if donor is None or donor.unit_count <= donors[donor]:
+                break
+            donor.set_units(donor.unit_count - 1)
+            buffer.set_units(buffer.unit_count + 1)
+        buffer.set_depths([max(tiles, d) for d in buffer.depth_list()])
 
     @staticmethod
     def widen(kernel: rdu.KernelOp, stage: rdu.StageOp, units: int, chip: ChipSpec) -> None:
