@@ -32,6 +32,7 @@ from dialects.diagnostics import CapacityError
 from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
 from passes.target import lowered_target_chip
+from passes.row_order import head_outer_plans
 from passes.tile import matmul_reread, stage_label
 
 
@@ -70,26 +71,34 @@ def estimated_ring(buffer: rdu.BufferOp, chip: ChipSpec) -> int:
     return min(value_bytes(buffer.input), buffer.unit_count * (chip.pmu.sram_bytes // max(1, tile)) * tile)
 
 
-def estimated_tile(stage: rdu.StageOp, chip: ChipSpec) -> tuple[int, int] | None:
+def estimated_tile(stage: rdu.StageOp, chip: ChipSpec, head_dim: int = 0) -> tuple[int, int] | None:
     """A matmul's output tile (mt, nt) before tile sizes are chosen: its loop at the balanced tile
-    of its result over its units (`program_tile` refines it later)."""
+    of its result over its units (`program_tile` refines it later), head-outer (`head_dim`
+    columns per N tile, order b,n,m,k) when rdu-tile will tile it so (`passes/row_order.py`)."""
     if not isinstance(stage, rdu.ComputeOp) or len(stage.outputs) != 1 or len(stage.inputs) < 2:
         return None
     out = stage.outputs[0]
     guess = balanced_tile(ceil(value_bytes(out) / stage.unit_count), chip.pcu.tile_overhead_cycles,
                           chip.network.vector_link_bytes_per_cycle, chip)
     loop = compute_loop(stage.opcode.data, stage.param_values(), [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs],
-                        [(dtype_of(out.type), shape_of(out.type))], 0, guess, chip.pcu.lanes, chip.pmu.sram_bytes)
+                        [(dtype_of(out.type), shape_of(out.type))], 0, guess, chip.pcu.lanes, chip.pmu.sram_bytes,
+                        head_dim=head_dim)
     return tuple(loop.tile[:2]) if loop.kind == "matmul" else None
 
 
-def load_passes(stages: list[rdu.StageOp], chip: ChipSpec) -> dict[rdu.LoadOp, int]:
+def head_dims(kernel: rdu.KernelOp, chip: ChipSpec) -> dict[rdu.StageOp, int]:
+    """The projections rdu-tile will tile head-outer, with their head dim (`head_outer_plans`)."""
+    return {plan.producer: plan.head_dim for plan in head_outer_plans(kernel, chip.pcu.lanes).values()}
+
+
+def load_passes(stages: list[rdu.StageOp], chip: ChipSpec, heads: dict | None = None) -> dict[rdu.LoadOp, int]:
     """How many times each load will be walked (`passes/tile.py`, `matmul_reread`), estimated from
     the buffers' PMUs: a load re-streamed to a matmul whose operands overflow their buffers moves
     its tensor that many times, so it needs that many times the AGCUs (and HBM time)."""
     passes = {}
     for stage in stages:
-        _, n, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), estimated_tile(stage, chip))
+        tile = estimated_tile(stage, chip, (heads or {}).get(stage, 0))
+        _, n, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), tile)
         if load is not None:
             passes[load] = n
     return passes
@@ -324,7 +333,7 @@ TILE_STEPS = tuple(2 ** (i / 4) for i in range(-16, 9))  # the sizes program_til
 
 
 def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float, rate: float, consumer_units: int,
-                 chip: ChipSpec) -> int | None:
+                 chip: ChipSpec, head_dim: int = 0) -> int | None:
     """The tile a PCU stage hands its result on in, chosen by the cost the event simulator
     charges for it, or None when the stage's tile loop does not depend on it. `base` is the
     balanced tile (`balanced_tile`) of the stream and `overhead` and `rate` the per-tile overhead
@@ -356,7 +365,7 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
 
     def cost(tile: int) -> float | None:
         loop = compute_loop(producer.opcode.data, producer.param_values(), ins, outs, 0, tile, chip.pcu.lanes,
-                            chip.pmu.sram_bytes)
+                            chip.pmu.sram_bytes, head_dim=head_dim)
         work = loop_cycles(loop, producer.opcode.data, producer.unit_count, itemsize, chip)
         if work is None:
             return None
@@ -375,7 +384,8 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
     return min(priced, key=lambda t: (priced[t], t != base, -t))
 
 
-def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0) -> int:
+def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0,
+                      head_dim: int = 0) -> int:
     """The unit a stream hands over in: the tile of a buffer at either end, else the balanced
     tile (`balanced_tile`) of the bytes on each of its paths (min of the producer's and the
     largest consumer's units), at the larger per-tile overhead of its two ends and the vector
@@ -391,7 +401,7 @@ def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int
     overhead = max(unit_spec(chip, op.unit_kind).tile_overhead_cycles for op in ends)
     rate = chip.network.vector_link_bytes_per_cycle
     chosen = min(nbytes, balanced_tile(ceil(nbytes / paths), overhead, rate, chip))
-    chosen = min(nbytes, program_tile(producer, nbytes, chosen, overhead, rate, paths, chip) or chosen)
+    chosen = min(nbytes, program_tile(producer, nbytes, chosen, overhead, rate, paths, chip, head_dim) or chosen)
     return chosen if scale == 1.0 else max(1, min(nbytes, int(chosen * scale)))
 
 
@@ -494,6 +504,7 @@ class AllocateUnitsPass(ModulePass):
 
     def allocate(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
         stages = kernel.stages()
+        heads = head_dims(kernel, chip)
         for kind in ("pcu", "pmu", "agcu"):
             group = [s for s in stages if s.unit_kind == kind]
             if len(group) > chip.count(kind):
@@ -503,7 +514,7 @@ class AllocateUnitsPass(ModulePass):
                 )
             work = [single_unit_cycles(s, chip) for s in group]
             if kind == "agcu":  # the PMU buffers are sized by now: a re-streamed load moves its tensor `passes` times
-                passes = load_passes(stages, chip)
+                passes = load_passes(stages, chip, heads)
                 work = [w * passes.get(s, 1) for s, w in zip(group, work)]
             caps = [self.cap(s, w, chip) for s, w in zip(group, work)]
             units_of = balance(work, caps, chip.count(kind))
@@ -517,7 +528,7 @@ class AllocateUnitsPass(ModulePass):
                     per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
                     producer = stage.input.owner
                     chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
-                                               chip.pmu.bytes_per_cycle, units, chip)
+                                               chip.pmu.bytes_per_cycle, units, chip, heads.get(producer, 0))
                     if chosen_tile is not None:
                         per_unit, tile = min(chip.pmu.sram_bytes, 2 * chosen_tile), chosen_tile
                     if self.tile_bytes > 0 or self.tile_scale != 1.0:
@@ -538,7 +549,8 @@ class AllocateUnitsPass(ModulePass):
         chosen: dict = {}
         row_tiled: set = set()  # streams of per-row results, which a buffer passes on at their tile
         for stage in stages:
-            tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes, self.tile_scale) for r in stage.results]
+            tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes, self.tile_scale, heads.get(stage, 0))
+                     for r in stage.results]
             row_tile = row_reduction_tile(stage, chosen) if self.tile_bytes == 0 else None
             rows_in = [v for v in stage.operands if v in row_tiled]
             if row_tile is None and rows_in and len(stage.results) == 1 \
