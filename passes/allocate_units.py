@@ -32,6 +32,7 @@ from dialects.diagnostics import CapacityError
 from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
 from passes.target import lowered_target_chip
+from passes.row_order import head_outer_plans
 from passes.tile import matmul_reread, stage_label
 
 
@@ -70,26 +71,34 @@ def estimated_ring(buffer: rdu.BufferOp, chip: ChipSpec) -> int:
     return min(value_bytes(buffer.input), buffer.unit_count * (chip.pmu.sram_bytes // max(1, tile)) * tile)
 
 
-def estimated_tile(stage: rdu.StageOp, chip: ChipSpec) -> tuple[int, int] | None:
+def estimated_tile(stage: rdu.StageOp, chip: ChipSpec, head_dim: int = 0) -> tuple[int, int] | None:
     """A matmul's output tile (mt, nt) before tile sizes are chosen: its loop at the balanced tile
-    of its result over its units (`program_tile` refines it later)."""
+    of its result over its units (`program_tile` refines it later), head-outer (`head_dim`
+    columns per N tile, order b,n,m,k) when rdu-tile will tile it so (`passes/row_order.py`)."""
     if not isinstance(stage, rdu.ComputeOp) or len(stage.outputs) != 1 or len(stage.inputs) < 2:
         return None
     out = stage.outputs[0]
     guess = balanced_tile(ceil(value_bytes(out) / stage.unit_count), chip.pcu.tile_overhead_cycles,
                           chip.network.vector_link_bytes_per_cycle, chip)
     loop = compute_loop(stage.opcode.data, stage.param_values(), [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs],
-                        [(dtype_of(out.type), shape_of(out.type))], 0, guess, chip.pcu.lanes, chip.pmu.sram_bytes)
+                        [(dtype_of(out.type), shape_of(out.type))], 0, guess, chip.pcu.lanes, chip.pmu.sram_bytes,
+                        head_dim=head_dim)
     return tuple(loop.tile[:2]) if loop.kind == "matmul" else None
 
 
-def load_passes(stages: list[rdu.StageOp], chip: ChipSpec) -> dict[rdu.LoadOp, int]:
+def head_dims(kernel: rdu.KernelOp, chip: ChipSpec) -> dict[rdu.StageOp, int]:
+    """The projections rdu-tile will tile head-outer, with their head dim (`head_outer_plans`)."""
+    return {plan.producer: plan.head_dim for plan in head_outer_plans(kernel, chip.pcu.lanes).values()}
+
+
+def load_passes(stages: list[rdu.StageOp], chip: ChipSpec, heads: dict | None = None) -> dict[rdu.LoadOp, int]:
     """How many times each load will be walked (`passes/tile.py`, `matmul_reread`), estimated from
     the buffers' PMUs: a load re-streamed to a matmul whose operands overflow their buffers moves
     its tensor that many times, so it needs that many times the AGCUs (and HBM time)."""
     passes = {}
     for stage in stages:
-        _, n, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), estimated_tile(stage, chip))
+        tile = estimated_tile(stage, chip, (heads or {}).get(stage, 0))
+        _, n, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), tile)
         if load is not None:
             passes[load] = n
     return passes
@@ -150,6 +159,140 @@ def spend_spare_on_early_loads(is_load: list[bool], units: list[int], caps: list
     return units
 
 
+def pipeline_break(stage: rdu.StageOp, chip: ChipSpec) -> bool:
+    """Whether a stage emits nothing before it has all of its input: a stage rdu-tile will run
+    whole (a transpose of the last axis, a gather...), or a reduction to a single value (a decode
+    row's RMSNorm mean: its one output tile leaves at its last step). Every stage downstream of a
+    break starts only once the break's input is complete, so the loads it reads are needed a
+    phase later (`need_phases`)."""
+    if not isinstance(stage, rdu.ComputeOp) or not stage.inputs or len(stage.outputs) != 1:
+        return False
+    op = OPCODES[stage.opcode.data]
+    out = stage.outputs[0]
+    if op.family in ("reduce", "select") and prod(shape_of(out.type)) <= 1 < prod(shape_of(stage.inputs[0].type)):
+        return True
+    loop = compute_loop(stage.opcode.data, stage.param_values(), [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs],
+                        [(dtype_of(out.type), shape_of(out.type))], 0, 0, chip.pcu.lanes, chip.pmu.sram_bytes)
+    return loop.kind == "whole" and prod(shape_of(out.type)) > 1
+
+
+def need_phases(stages: list[rdu.StageOp], chip: ChipSpec) -> dict[rdu.StageOp, int]:
+    """Per stage, the phase of the kernel in which it runs: the most pipeline breaks
+    (`pipeline_break`) on a path from the kernel's inputs to it. A load (and the buffers it
+    feeds) is needed in the earliest phase of the stages that read it; a store runs in its
+    producer's phase."""
+    phase: dict[rdu.StageOp, int] = {}
+    fed_by_load: set[rdu.StageOp] = set()
+    for stage in stages:  # program order is a topological order
+        producers = [v.owner for v in stage.operands if isinstance(v.owner, rdu.StageOp)]
+        if isinstance(stage, rdu.LoadOp) or (isinstance(stage, rdu.BufferOp) and producers and all(p in fed_by_load for p in producers)):
+            fed_by_load.add(stage)
+            phase[stage] = 0
+            continue
+        phase[stage] = max((phase[p] + pipeline_break(p, chip) for p in producers if p in phase and p not in fed_by_load),
+                           default=0)
+
+    def needed(stage: rdu.StageOp) -> int:
+        readers = [c for r in stage.results for c in stage.consumers(r)]
+        return min((needed(c) if c in fed_by_load else phase[c] for c in readers), default=phase[stage])
+
+    return {s: needed(s) if s in fed_by_load else p for s, p in phase.items()}
+
+
+@dataclass(frozen=True)
+class TierStream:
+    """An AGCU stage as the deadline allocation sees it: its bytes (every pass of a re-streamed
+    load), the phase they are needed in, the bytes its buffer can take in ahead of that phase
+    (`ahead`), its tier's bytes per cycle and its cap on units."""
+
+    nbytes: float
+    phase: int
+    ahead: float
+    tier_rate: float
+    cap: int
+
+
+def streamed_cycles(streams: list[TierStream], units: list[int], agcu_rate: float) -> float:
+    """When the last byte is in, with these AGCUs, as a fluid model of the event run: a tier
+    serves its requests in arrival order, so each stream streaming at once gets a share of the
+    tier in proportion to its AGCUs, up to their own rate; a stage of a later phase streams only
+    into its buffer (`ahead` bytes) until every stage of the earlier phases is done."""
+    left = [s.nbytes for s in streams]
+    moved = [0.0] * len(streams)
+    phase = min((s.phase for s in streams), default=0)
+    last = max((s.phase for s in streams), default=0)
+    now = 0.0
+    for _ in range(4 * len(streams) + 4 * (last + 1) + 8):
+        while phase < last and all(left[i] <= 1e-6 for i, s in enumerate(streams) if s.phase <= phase):
+            phase += 1
+        limit = [s.nbytes if s.phase <= phase else s.ahead for s in streams]
+        active = [i for i in range(len(streams)) if left[i] > 1e-6 and moved[i] < limit[i] - 1e-6]
+        if not active:
+            break
+        demand: dict[float, int] = {}
+        for i in active:
+            demand[streams[i].tier_rate] = demand.get(streams[i].tier_rate, 0) + units[i]
+        rate = {i: units[i] * min(agcu_rate, streams[i].tier_rate / demand[streams[i].tier_rate]) for i in active}
+        step = min(min(left[i], limit[i] - moved[i]) / rate[i] for i in active)
+        for i in active:
+            moved[i] += rate[i] * step
+            left[i] -= rate[i] * step
+        now += step
+    return now
+
+
+def deadline_units(streams: list[TierStream], total: int, agcu_rate: float) -> list[int]:
+    """AGCUs per memory stage that bring the kernel's last byte in soonest (`streamed_cycles`):
+    from one unit each, the move that saves the most cycles per AGCU, where a move gives one more
+    AGCU to each of a phase's k slowest stages (k AGCUs: equal loads only gain together), until
+    no move saves cycles or no AGCU is left (the caller spends the rest).
+
+    Why (issue 9): `balance` sizes each load for a share of its tier over the whole kernel, as if
+    every load streamed from the first cycle to the last. A fused decoder layer does not: the
+    MLP's weights are read only after the attention's output has been normalised (a pipeline
+    break), so once their buffers are full they wait, and then they stream alone, at their own
+    AGCUs' rate. Sized for the whole layer, Llama-2-70B's three MLP weight loads got 4 AGCUs each
+    (512 bytes per cycle against HBM's 1,125) and the `o` projection's one AGCU, and the layer ran
+    at 63% of HBM. Here a stage needs the rate that moves, inside the phase that needs its bytes,
+    what its buffer could not take in before."""
+    units = [1] * len(streams)
+    spare = total - len(streams)
+    phases = sorted({s.phase for s in streams})
+
+    def cost(u: list[int]) -> float:
+        return streamed_cycles(streams, u, agcu_rate)
+
+    now = cost(units)
+    while spare > 0:
+        best: tuple[float, list[int], int] | None = None
+        for p in phases:
+            members = [i for i, s in enumerate(streams) if s.phase == p and units[i] < s.cap]
+            members.sort(key=lambda i: -streams[i].nbytes / units[i])
+            for k in range(1, min(len(members), spare) + 1):
+                trial = list(units)
+                for i in members[:k]:
+                    trial[i] += 1
+                saved = (now - cost(trial)) / k
+                if saved > 1e-6 and (best is None or saved > best[0]):
+                    best = (saved, trial, k)
+        if best is None:
+            break
+        _, units, k = best
+        spare -= k
+        now = cost(units)
+    while spare > 0:  # what no move shortens: to the stage with the most bytes per AGCU that it does not slow
+        for i in sorted(range(len(streams)), key=lambda i: (-streams[i].nbytes / units[i], i)):
+            if units[i] < streams[i].cap:
+                trial = list(units)
+                trial[i] += 1
+                if cost(trial) <= now + 1e-6:
+                    units, spare, now = trial, spare - 1, cost(trial)
+                    break
+        else:
+            break
+    return units
+
+
 def balanced_tile(per_path_bytes: int, overhead: float, rate: float, chip: ChipSpec) -> int:
     """The tile a stream of `per_path_bytes` on one path moves in: `T = sqrt(b·c·w)`, clamped.
 
@@ -190,7 +333,7 @@ TILE_STEPS = tuple(2 ** (i / 4) for i in range(-16, 9))  # the sizes program_til
 
 
 def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float, rate: float, consumer_units: int,
-                 chip: ChipSpec) -> int | None:
+                 chip: ChipSpec, head_dim: int = 0) -> int | None:
     """The tile a PCU stage hands its result on in, chosen by the cost the event simulator
     charges for it, or None when the stage's tile loop does not depend on it. `base` is the
     balanced tile (`balanced_tile`) of the stream and `overhead` and `rate` the per-tile overhead
@@ -222,7 +365,7 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
 
     def cost(tile: int) -> float | None:
         loop = compute_loop(producer.opcode.data, producer.param_values(), ins, outs, 0, tile, chip.pcu.lanes,
-                            chip.pmu.sram_bytes)
+                            chip.pmu.sram_bytes, head_dim=head_dim)
         work = loop_cycles(loop, producer.opcode.data, producer.unit_count, itemsize, chip)
         if work is None:
             return None
@@ -241,7 +384,8 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
     return min(priced, key=lambda t: (priced[t], t != base, -t))
 
 
-def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0) -> int:
+def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0,
+                      head_dim: int = 0) -> int:
     """The unit a stream hands over in: the tile of a buffer at either end, else the balanced
     tile (`balanced_tile`) of the bytes on each of its paths (min of the producer's and the
     largest consumer's units), at the larger per-tile overhead of its two ends and the vector
@@ -257,7 +401,7 @@ def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int
     overhead = max(unit_spec(chip, op.unit_kind).tile_overhead_cycles for op in ends)
     rate = chip.network.vector_link_bytes_per_cycle
     chosen = min(nbytes, balanced_tile(ceil(nbytes / paths), overhead, rate, chip))
-    chosen = min(nbytes, program_tile(producer, nbytes, chosen, overhead, rate, paths, chip) or chosen)
+    chosen = min(nbytes, program_tile(producer, nbytes, chosen, overhead, rate, paths, chip, head_dim) or chosen)
     return chosen if scale == 1.0 else max(1, min(nbytes, int(chosen * scale)))
 
 
@@ -309,6 +453,7 @@ class AllocateUnitsPass(ModulePass):
     min_cycles: int = 256
     tile_bytes: int = 0  # > 0: force every stream's tile size (bytes)
     tile_scale: float = 1.0  # multiply every chosen tile size (an experiment knob; bench.sensitivity)
+    deadlines: bool = True  # size AGCUs by the phase that needs their bytes (`deadline_units`); False: over the whole kernel
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         chip = lowered_target_chip(module, "rdu-allocate-units")
@@ -322,8 +467,44 @@ class AllocateUnitsPass(ModulePass):
             return max(1, min(useful, ceil(feed)))
         return useful
 
+    def deadline_allocation(self, stages, group, work, caps, units_of, chip: ChipSpec) -> list[int]:
+        """The AGCUs of the kernel's memory stages by deadline (`deadline_units`); other AGCU
+        stages (collectives) keep what `balance` gave them."""
+        memory = [i for i, s in enumerate(group) if isinstance(s, (rdu.LoadOp, rdu.StoreOp, rdu.StoreRowsOp))]
+        if not memory:
+            return units_of
+        phases = need_phases(stages, chip)
+        streams = []
+        for i in memory:
+            stage = group[i]
+            nbytes = work[i] * chip.agcu.bytes_per_cycle
+            ahead = 0.0
+            if isinstance(stage, rdu.LoadOp) and phases[stage] > 0:
+                readers = stage.consumers(stage.result)
+                rings = [estimated_ring(c, chip) for c in readers if isinstance(c, rdu.BufferOp)]
+                rings += [nbytes for c in readers if pipeline_break(c, chip)]  # a whole stage takes its input in whole
+                ahead = float(min(nbytes, max(rings, default=0)))
+            streams.append(TierStream(nbytes, phases[stage], ahead,
+                                      chip.tier_bytes_per_cycle(stage.tensor.owner.tier_name), caps[i]))
+        tier_cycles = max(sum(st.nbytes for st in streams if st.tier_rate == rate) / rate for rate in {st.tier_rate for st in streams})
+        compute = max((single_unit_cycles(s, chip) / s.unit_count for s in stages if s.unit_kind == "pcu"), default=0.0)
+        if 2 * compute > tier_cycles:
+            return units_of  # not clearly memory-bound: the byte model below ignores the PCUs' pace, `balance` does not
+        loads = [st for i, st in zip(memory, streams) if isinstance(group[i], rdu.LoadOp)]
+        total = sum(st.nbytes for st in loads)
+        first = min((st.phase for st in loads if st.nbytes >= total / 100), default=0)
+        if not any(st.phase > first and st.nbytes - st.ahead > st.ahead for st in loads):
+            return units_of  # every later load's buffer takes most of it in: they stream from the start, `balance` is right
+        spare = chip.count("agcu") - sum(u for i, u in enumerate(units_of) if i not in memory)
+        chosen = deadline_units(streams, spare, chip.agcu.bytes_per_cycle)
+        units_of = list(units_of)
+        for i, u in zip(memory, chosen):
+            units_of[i] = u
+        return units_of
+
     def allocate(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
         stages = kernel.stages()
+        heads = head_dims(kernel, chip)
         for kind in ("pcu", "pmu", "agcu"):
             group = [s for s in stages if s.unit_kind == kind]
             if len(group) > chip.count(kind):
@@ -333,10 +514,12 @@ class AllocateUnitsPass(ModulePass):
                 )
             work = [single_unit_cycles(s, chip) for s in group]
             if kind == "agcu":  # the PMU buffers are sized by now: a re-streamed load moves its tensor `passes` times
-                passes = load_passes(stages, chip)
+                passes = load_passes(stages, chip, heads)
                 work = [w * passes.get(s, 1) for s, w in zip(group, work)]
             caps = [self.cap(s, w, chip) for s, w in zip(group, work)]
             units_of = balance(work, caps, chip.count(kind))
+            if kind == "agcu" and self.deadlines:
+                units_of = self.deadline_allocation(stages, group, work, caps, units_of, chip)
             if kind == "agcu":
                 units_of = spend_spare_on_early_loads([isinstance(s, rdu.LoadOp) for s in group], units_of, caps, chip.count(kind))
             for stage, units in zip(group, units_of):
@@ -345,7 +528,7 @@ class AllocateUnitsPass(ModulePass):
                     per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
                     producer = stage.input.owner
                     chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
-                                               chip.pmu.bytes_per_cycle, units, chip)
+                                               chip.pmu.bytes_per_cycle, units, chip, heads.get(producer, 0))
                     if chosen_tile is not None:
                         per_unit, tile = min(chip.pmu.sram_bytes, 2 * chosen_tile), chosen_tile
                     if self.tile_bytes > 0 or self.tile_scale != 1.0:
@@ -366,7 +549,8 @@ class AllocateUnitsPass(ModulePass):
         chosen: dict = {}
         row_tiled: set = set()  # streams of per-row results, which a buffer passes on at their tile
         for stage in stages:
-            tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes, self.tile_scale) for r in stage.results]
+            tiles = [stream_tile_bytes(stage, r, chip, self.tile_bytes, self.tile_scale, heads.get(stage, 0))
+                     for r in stage.results]
             row_tile = row_reduction_tile(stage, chosen) if self.tile_bytes == 0 else None
             rows_in = [v for v in stage.operands if v in row_tiled]
             if row_tile is None and rows_in and len(stage.results) == 1 \
