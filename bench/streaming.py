@@ -11,7 +11,11 @@ With `--node NODE --tp N` (the paper's setting: `--node sn40l-node8 --tp 8`) eac
 workload is instead compiled whole, tensor-parallel (`rdu-shard`), and timed on the node by
 `functional_sim.node.simulate_node`, so the all-reduces on the peer links are part of the cycles
 (the single-socket "one socket of TP8" rows shrink the shapes by hand and leave them out). A
-workload that fails to compile records its one-line error in its row; the others still run.
+decode layer is compiled as the whole model's layer loop (`--layers`: the LOOP section, hidden
+state carried, each layer's KV cache its own): its one-layer columns time the file's first
+iteration, and its whole-model columns (`model_layers`) the file's loop
+(`functional_sim.decode_step.decode_step_timing`), as `bench.node` does. A workload that fails to
+compile records its one-line error in its row; the others still run.
 """
 
 from __future__ import annotations
@@ -112,8 +116,8 @@ def run(selected: list[tuple[str, DecoderShape, str, int | None]], launches: lis
     return rows
 
 
-# The node mode's workloads: one layer each (a 32- or 80-layer model at TP8 is the same layer
-# compiled 32 or 80 times over; bench.node shows the step is layers x layer + head).
+# The node mode's workloads: one layer each (a 32- or 80-layer decode model at TP8 is that layer's
+# LOOP section of 32 or 80 iterations: the rows' `model_layers`).
 NODE_WORKLOADS = [w for w in WORKLOADS if w[3] == 1 and "TP8" not in w[0]]  # the shard is what --tp makes
 
 # Table III of the paper (8 sockets): what each node row is read against.
@@ -121,23 +125,35 @@ PAPER_BANDS = {"prefill": "fusion 1.5-3x; hardware launch at most 1.1x; Llama-7B
                "decode": "fusion up to 13x (Mistral highest); hardware launch 1.4-8x"}
 
 
+# A decode layer's inputs: hidden state, rotary cos and sin, mask, then its K and V caches
+# (bench.workloads.workload): the state is carried to the next layer, the caches are each layer's own.
+DECODE_LOOP_PER_LAYER = (4, 5)
+
+
 def compile_node_workload(shape: DecoderShape, phase: str, layers: int | None, opt_level: int,
                           node: str, tp: int, context: int = CONTEXT):
+    """A one-layer workload compiled tensor-parallel; a decode layer as a loop over the model's
+    `shape.layers` layers (the LOOP section in the bitstream)."""
     model, inputs = workload(shape, phase, context, layers)
+    loop = {"layers": shape.layers, "per_layer": DECODE_LOOP_PER_LAYER} if phase == "decode" and layers == 1 else {}
     t0 = time.perf_counter()
     compiled = compile_loaded(LoadedModel(Path(f"{shape.name}.py"), model, inputs),
-                              CompileOptions(node=node, tp=tp, opt_level=opt_level))
+                              CompileOptions(node=node, tp=tp, opt_level=opt_level, **loop))
     return compiled, time.perf_counter() - t0
 
 
 def measure_node(compiled, compile_seconds: float, opt_level: int, launch: str) -> dict[str, Any]:
     """One compiled node program timed on every socket and the network (socket 0 stands for all:
-    same program, symmetric network). HBM fraction is one socket's bytes over its own HBM.
-    `collective_busy_ratio` is the collective stages' busy cycles (simulate_node's
-    `collective_cycles`, summed over stages) over the step's cycles: not a share of the time, since
-    fused collectives run alongside compute and each other (a fused prefill layer exceeds 1)."""
+    same program, symmetric network); a loop program's first iteration, one layer alone. HBM
+    fraction is one socket's bytes over its own HBM. `collective_busy_ratio` is the collective
+    stages' busy cycles (simulate_node's `collective_cycles`, summed over stages) over the step's
+    cycles: not a share of the time, since fused collectives run alongside compute and each other
+    (a fused prefill layer exceeds 1)."""
+    from functional_sim.loop_run import iteration_program
+
     chip = compiled.chip
-    sim = simulate_node(compiled.bitstream, None, chip=chip, execute=False, launch=launch)
+    one_layer = compiled.bitstream if compiled.bitstream.loop is None else iteration_program(compiled.bitstream, 0)
+    sim = simulate_node(one_layer, None, chip=chip, execute=False, launch=launch)
     seconds = sim.cycles / chip.clock_hz
     hbm_bytes = sim.socket.tier_bytes.get("hbm", 0)
     return {
@@ -153,14 +169,15 @@ def measure_node(compiled, compile_seconds: float, opt_level: int, launch: str) 
     }
 
 
-def model_layers(compiled, layers: int) -> dict[str, Any]:
-    """All `layers` of a decode step (no head): each layer its own software launch, or one
-    hardware-launched layer loop (functional_sim.layer_loop: iterations overlapped in one kernel)."""
+def model_layers(compiled) -> dict[str, Any]:
+    """All layers of a decode step (no head), as the bitstream's LOOP section says: each layer its
+    own software launch, or one hardware-launched layer loop (functional_sim.layer_loop:
+    iterations overlapped in one kernel)."""
     from functional_sim.decode_step import decode_step_timing
 
-    sw, hw = (decode_step_timing(compiled.bitstream, None, layers, chip=compiled.chip, launch=launch)
+    sw, hw = (decode_step_timing(compiled.bitstream, None, chip=compiled.chip, launch=launch)
               for launch in ("software", "hardware"))
-    return {"layers": layers, "software": sw.cycles, "hardware": hw.cycles, "hardware_launch_gain": sw.cycles / hw.cycles,
+    return {"layers": hw.layers, "software": sw.cycles, "hardware": hw.cycles, "hardware_launch_gain": sw.cycles / hw.cycles,
             "overlapped": hw.loop.overlapped}
 
 
@@ -182,8 +199,8 @@ def run_node(selected: list[tuple[str, DecoderShape, str, int | None]], node: st
                 row[f"O{level}"] = {"error": str(e).splitlines()[0]}
                 continue
             row[f"O{level}"] = {launch: measure_node(*compiled, level, launch) for launch in ("software", "hardware")}
-            if phase == "decode":  # the whole model's layers as a layer loop (functional_sim.decode_step)
-                row[f"O{level}"]["model_layers"] = model_layers(compiled[0], shape.layers)
+            if compiled[0].bitstream.loop is not None:  # the whole model's layers: the file's loop
+                row[f"O{level}"]["model_layers"] = model_layers(compiled[0])
         for level in ("O0", "O1"):
             if "error" not in row[level]:
                 row[level]["hardware_launch_gain"] = row[level]["software"]["cycles"] / row[level]["hardware"]["cycles"]

@@ -144,7 +144,8 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
 
     `seconds` is the budget, counted in work; the wall clock stops a run only past `wall_limit`
     seconds (default: `seconds`). A compiler that must give the same bytes on a loaded machine
-    passes a generous `wall_limit`, so that only the work counters decide. `start` (a legal
+    passes `wall_limit=math.inf`, so that only the work counters decide (a finite limit, however
+    generous, is reached under enough load). `start` (a legal
     `site_of_unit`) replaces the global start: the run refines it (the cycle-driven placer
     re-places a placement under new net weights this way). `global_start` "bisection" refines the
     default start by recursive min-cut bisection (opt-in: see docs/placement.md)."""

@@ -17,6 +17,7 @@ depends on the seed and the budget, not on timing.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -206,8 +207,11 @@ class WindowRefiner:
         # hinted window models; windows have little symmetry worth exploiting, so it is off.
         solver.parameters.symmetry_level = 0
         solver.parameters.max_deterministic_time = dtime
-        # wall-clock limit: a safety net only, the deterministic limit should stop first
-        solver.parameters.max_time_in_seconds = max(0.01, min(20.0 * dtime + 1.0, self.deadline - time.perf_counter()))
+        # wall-clock limit: a safety net only, the deterministic limit should stop first. Without
+        # a finite deadline (the compiler's placement) there is none: a solve stopped by the clock
+        # on a loaded machine returned a different placement, so a different bitstream.
+        if math.isfinite(self.deadline):
+            solver.parameters.max_time_in_seconds = max(0.01, min(20.0 * dtime + 1.0, self.deadline - time.perf_counter()))
         try:
             status = solver.solve(model)
         except (IndexError, RuntimeError, ValueError):  # a solver-internal failure: skip the window

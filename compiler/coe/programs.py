@@ -10,7 +10,10 @@ version with a digest of its source (so a change to a pass never reuses a stale 
 A decoder's program is the REAL tensor-parallel one: the full-width layer (or head) compiled with
 `CompileOptions(node=<the CoE's node>, tp=<its tp>)` (`rdu-shard{tp=N}`) and timed on the node by
 `functional_sim.node.simulate_node` (timing only), so its all-reduces are stages the simulator
-times on the peer links. A program that does not compile at the asked level (e.g. a long prefill
+times on the peer links. A decoder's layer program is the whole decoder's layer loop
+(`CompileOptions(layers=<its depth>)`, the LOOP section: hidden state carried, a decode layer's KV
+cache its own per layer); its `ProgramTiming` is one layer alone (the loop's first iteration), and
+the timer times the step from the file's loop. A program that does not compile at the asked level (e.g. a long prefill
 that `rdu-size-fifos` cannot fit at -O1) is compiled at -O0 instead, one aten op per kernel
 (`o0_granularity="aten"`: nothing to fit on the chip but one op, the most robust compile); its timing records
 `opt_level` and the reason (`fallback`). The cache keeps the bitstream
@@ -40,6 +43,9 @@ SOURCE_PACKAGES = ("backend_rdu", "bitstream_format", "chip_model", "dialects", 
 
 
 TIMING_FORMAT = 3  # bump when ProgramTiming changes, so no stale entry lacks a field
+# A decode layer's inputs: hidden state, rotary cos and sin, mask, then its K and V caches
+# (architecture.decoder_program): in a layer loop the state is carried, the caches are each layer's own.
+DECODE_LOOP_PER_LAYER = (4, 5)
 
 
 def default_cache_dir() -> Path:
@@ -109,18 +115,23 @@ class ProgramCache:
 
     def key(self, arch: Architecture, shape: ProgramShape) -> str:
         text = json.dumps({"format": TIMING_FORMAT, "architecture": arch.key(), "shape": asdict(shape),
-                           "options": asdict(self.compile_options(arch)), "chip": _chip_fingerprint(self.node),
+                           "options": asdict(self.compile_options(arch, shape)), "chip": _chip_fingerprint(self.node),
                            "compiler": compiler_digest(), "timing": "event"}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def compile_options(self, arch: Architecture):
+    def compile_options(self, arch: Architecture, shape: ProgramShape | None = None):
         """A decoder compiles tensor-parallel for the node (`node`, `tp` in the options, so in the
-        key); a MODEL.py expert runs whole on one socket."""
+        key), and its layer program (`shape.part == "layer"`) as a loop over its `layers`; a
+        MODEL.py expert runs whole on one socket."""
         from dataclasses import replace
 
+        options = self.options
+        if isinstance(arch, DecoderArchitecture) and shape is not None and shape.part == "layer" and arch.layers > 1:
+            options = replace(options, layers=arch.layers,
+                              per_layer=DECODE_LOOP_PER_LAYER if shape.phase == "decode" else ())
         if isinstance(arch, DecoderArchitecture) and self.tp > 1:
-            return replace(self.options, node=node_reference(self.node), tp=self.tp)
-        return replace(self.options, node=None, tp=1)
+            return replace(options, node=node_reference(self.node), tp=self.tp)
+        return replace(options, node=None, tp=1)
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         assert self.root is not None
@@ -187,7 +198,7 @@ class ProgramCache:
                 loaded = LoadedModel(Path(f"{arch.name.replace('/', '_')}-{shape.part}.py"), module, inputs)
         except UserError as exc:
             raise CoEError(f"expert architecture {arch.name!r} does not compile: {' '.join(str(exc).split())}") from None
-        options = self.compile_options(arch)
+        options = self.compile_options(arch, shape)
         try:
             return self._compile_once(key, loaded, options, "")
         except UserError as exc:
@@ -202,9 +213,11 @@ class ProgramCache:
             raise CoEError(f"expert architecture {arch.name!r} does not compile: {' '.join(str(exc).split())}") from None
 
     def _compile_once(self, key: str, loaded, options, fallback: str) -> tuple[bytes, ProgramTiming]:
-        """Compile and time one program: on the node (collectives simulated) when it is sharded."""
+        """Compile and time one program: on the node (collectives simulated) when it is sharded; a
+        loop program's timing is its first iteration's (one layer alone)."""
         from compiler.driver import compile_loaded
         from functional_sim import simulate
+        from functional_sim.loop_run import iteration_program
         from functional_sim.node import simulate_node
 
         if isinstance(loaded, DecodeStep):
@@ -212,6 +225,8 @@ class ProgramCache:
         else:
             compiled = compile_loaded(loaded, options)
             bitstream, data, chip = compiled.bitstream, compiled.data, compiled.chip
+        if bitstream.loop is not None:
+            bitstream = iteration_program(bitstream, 0)
         clock = chip.clock_hz
         if options.node:
             node_sim = simulate_node(bitstream, None, chip=chip, execute=False)

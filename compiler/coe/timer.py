@@ -9,9 +9,11 @@ tokens). `SimulatedTimer` answers from the real tensor-parallel programs, compil
 
 - a decoder runs tensor-parallel over the node's sockets (TP8 on sn40l-node8): `rdu-shard` gives
   each socket its share (heads, KV heads, FFN, vocabulary / TP) and the all-reduces between them,
-  whose time on the peer links the simulator counts in the program's; the one-layer program
-  (prefill at the length bucket, or one decode step against a KV cache of the context bucket) runs
-  the architecture's depth as a layer loop and the head program (final norm, LM head) after it:
+  whose time on the peer links the simulator counts in the program's; the layer program
+  (prefill at the length bucket, or one decode step against a KV cache of the context bucket) is
+  compiled as a loop over the architecture's depth (its LOOP section: the file says how many
+  layers and which values each has its own of), timed from the file with the head program (final
+  norm, LM head) after it:
   `functional_sim.decode_step.decode_step_timing` with hardware (AGCU-orchestrated) launch, the
   paper's whole-decoder kernels: one launch per step, the layers overlapped in the event engine as
   far as the program's buffers allow. No analytic all-reduce is added
@@ -121,8 +123,8 @@ class SimulatedTimer:
         return self.step(arch, "decode", context, batch).seconds
 
     def step(self, arch: DecoderArchitecture, phase: str, length: int, batch: int):
-        """The simulated step (`DecodeStepTiming`): the layer program at the length bucket run
-        `arch.layers` times as a layer loop, then the head; simulated once per programs and depth."""
+        """The simulated step (`DecodeStepTiming`): the layer program at the length bucket, a loop
+        of `arch.layers` iterations in its file, then the head; simulated once per programs and depth."""
         from functional_sim.decode_step import decode_step_timing
 
         b, batch = bucket(length, arch.max_context), batch_bucket(batch)
@@ -130,7 +132,7 @@ class SimulatedTimer:
         key = (self.programs.key(arch, layer), self.programs.key(arch, head), arch.layers, self.launch)
         if key not in self.steps:
             self.programs.timing(arch, layer), self.programs.timing(arch, head)  # compiled and cached once
-            self.steps[key] = decode_step_timing(self.programs.program_bytes(arch, layer),
+            self.steps[key] = decode_step_timing(self.programs.program_bytes(arch, layer),  # its LOOP section
                                                  self.programs.program_bytes(arch, head), arch.layers,
                                                  chip=self.node.chip, launch=self.launch)
         return self.steps[key]

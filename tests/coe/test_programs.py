@@ -114,3 +114,33 @@ def test_program_that_fails_at_O1_compiles_at_O0_and_says_so(monkeypatch):
     assert timing.opt_level == 0 and timing.fallback == "-O1: rdu-size-fifos: the FIFOs do not fit"
     assert fallbacks == ["aten"]  # the finest compile: one op per kernel, nothing fused to fit
     assert timing.seconds > 0 and timing.collective_seconds > 0
+
+
+def test_decoder_layer_program_is_the_whole_decoders_loop(five_cache):
+    """A decoder's layer program carries its depth in the file (the LOOP section: hidden state
+    carried, a decode layer's KV caches its own per layer); its timing is one layer alone (the
+    loop's first iteration), and the step is timed from the file's loop, to the cycle what the
+    same layer looped at run time gives."""
+    import bitstream_format
+    from compiler.coe.programs import DECODE_LOOP_PER_LAYER, ProgramShape
+    from compiler.coe.session import CoESession
+    from functional_sim.layer_loop import LayerLoop, loop_timing
+    from functional_sim.loop_run import iteration_program
+    from functional_sim.node import node_launch_chip, simulate_node
+
+    root, _ = five_cache
+    session = CoESession(FIVE, root)
+    arch = session.spec.expert("b-0").architecture  # 3 layers
+    for phase, per_layer in (("prefill", ()), ("decode", DECODE_LOOP_PER_LAYER)):
+        shape = ProgramShape("layer", phase, 32, 1)
+        assert session.programs.compile_options(arch, shape).layers == arch.layers == 3
+        bs = bitstream_format.decode(session.programs.program_bytes(arch, shape))
+        assert bs.loop is not None and bs.loop.trips == arch.layers
+        assert bs.loop.per_iteration_inputs(bs.inputs) == per_layer
+        one = iteration_program(bs, 0)
+        chip = session.node.chip
+        assert session.programs.timing(arch, shape).cycles == simulate_node(one, None, chip=chip, execute=False).cycles
+        step = session.timer.step(arch, phase, 20, 1)
+        head = step.head_cycles
+        at_run_time = loop_timing(one, node_launch_chip(one, chip), LayerLoop(arch.layers, ((0, 0),)), session.timer.launch)
+        assert step.layers == arch.layers and step.cycles == at_run_time.cycles + head

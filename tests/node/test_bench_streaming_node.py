@@ -1,11 +1,18 @@
 """bench.streaming's node mode on a tiny decoder over small-node8: each workload compiled whole
 at TP4 (real rdu-shard), timed on the node with the all-reduces in its cycles, fused against
-unfused and software against hardware launch; a compile error becomes the row's `error`."""
+unfused and software against hardware launch; a compile error becomes the row's `error`; the
+whole-model columns of a decode row are the bitstream's own layer loop (its LOOP section)."""
+
+from dataclasses import replace
 
 import pytest
 
 import bench.streaming as streaming
 from bench.workloads import DecoderShape
+from functional_sim.decode_step import decode_step_timing
+from functional_sim.layer_loop import LayerLoop, loop_timing
+from functional_sim.loop_run import iteration_program
+from functional_sim.node import node_launch_chip
 
 TINY = DecoderShape("tiny", hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, vocab=256, head_dim=16)
 
@@ -38,3 +45,23 @@ def test_a_compile_error_is_recorded_in_its_row() -> None:
     [row] = streaming.run_node([("odd decode", odd, "decode", 1)], "small-node8", 4, context=16)
     assert "\n" not in row["O0"]["error"] and "head" in row["O0"]["error"]
     assert "error" in row["O1"] and "speedup" not in row
+
+
+def test_whole_model_columns_are_the_files_loop(decode_row) -> None:
+    """The decode layer compiles as a loop over the model's layers, each with its own KV cache
+    (inputs 4 and 5); `model_layers` times the file's loop, and the figures are those of the same
+    layer looped at run time to the cycle (what the columns were before the loop was in the file)."""
+    compiled, _ = streaming.compile_node_workload(TINY, "decode", 1, 1, "small-node8", 4, context=16)
+    bs = compiled.bitstream
+    assert bs.loop is not None and bs.loop.trips == TINY.layers
+    assert bs.loop.carry_positions(bs.inputs, bs.outputs) == ((0, 0),)
+    assert bs.loop.per_iteration_inputs(bs.inputs) == streaming.DECODE_LOOP_PER_LAYER
+    columns = streaming.model_layers(compiled)
+    assert columns == decode_row["O1"]["model_layers"] and columns["layers"] == TINY.layers
+    chip = node_launch_chip(bs, compiled.chip)
+    one = iteration_program(bs, 0)
+    for launch in ("software", "hardware"):
+        at_run_time = loop_timing(one, chip, LayerLoop(TINY.layers, ((0, 0),)), launch)
+        assert columns[launch] == at_run_time.cycles == decode_step_timing(bs, None, chip=compiled.chip, launch=launch).cycles
+    # the one-layer columns time the loop's first iteration, a program without the LOOP section
+    assert one.loop is None and replace(bs, loop=None) == one
