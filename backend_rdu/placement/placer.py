@@ -7,6 +7,8 @@
    (`legalize`), which holds up better on sparse netlists where growth has little to go on.
 2. anneal: short trials at a few start temperatures pick the one that suits this start (a
    nearly right start wants a cool run, a poor one a hot run); the real run follows (`annealing`).
+   A kind with few sites (AGCUs) is re-assigned exactly after the start and between stretches of
+   each run (`assignment`): annealing moves them only by long jumps, which it rarely accepts.
 3. windows: CP-SAT re-places windows of 6x6 up to 12x12 sites exactly, worst first, each hinted
    with the current placement so it never gets worse, until no window can improve (`windows`).
    A netlist small enough for one window is solved whole instead, which can prove its optimum.
@@ -193,12 +195,14 @@ class _Run:
         t = time.perf_counter()
         if start is None:
             site_of_unit, start_kind = construct(p, self.seed, self.global_start)
-            if self.scarce:
+            extra = {}
+            if self.scarce:  # the start's AGCUs go to their best edge sites (`assignment`)
+                extra = {"before_assignment": _number(wirelength(p, site_of_unit))}
                 site_of_unit = reassign_scarce(p, site_of_unit)
         else:
-            site_of_unit, start_kind = start.copy(), "given"
+            site_of_unit, start_kind, extra = start.copy(), "given", {}
             self.spent = 0.0
-        self.phase("construct", site_of_unit, t, start=start_kind)
+        self.phase("construct", site_of_unit, t, start=start_kind, **extra)
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
         if p.num_nets and not self.optimal(site_of_unit):
