@@ -9,6 +9,10 @@ the best sites for those units are a linear assignment problem (each unit's cost
 the wirelength of its nets with the unit there), solved exactly by the Hungarian method. Units of
 the kind that share a net make the costs depend on each other; the assignment is then a heuristic,
 so it is kept only when the real wirelength drops, and repeated while it does.
+
+Not used by the placer by default: after the start and between stretches of each annealing run it
+shortened the start by 2-5% but did not change the results beyond their seed-to-seed spread
+(issue 11, wave 6; docs/placement.md, "Why the placer loses on four rows").
 """
 
 from __future__ import annotations

@@ -7,8 +7,6 @@
    (`legalize`), which holds up better on sparse netlists where growth has little to go on.
 2. anneal: short trials at a few start temperatures pick the one that suits this start (a
    nearly right start wants a cool run, a poor one a hot run); the real run follows (`annealing`).
-   A kind with few sites (AGCUs) is re-assigned exactly after the start and between stretches of
-   each run (`assignment`): annealing moves them only by long jumps, which it rarely accepts.
 3. windows: CP-SAT re-places windows of 6x6 up to 12x12 sites exactly, worst first, each hinted
    with the current placement so it never gets worse, until no window can improve (`windows`).
    A netlist small enough for one window is solved whole instead, which can prove its optimum.
@@ -31,7 +29,6 @@ import numpy as np
 from chip_model import ChipSpec, load_chip
 
 from backend_rdu.placement.annealing import Annealer, AnnealSchedule
-from backend_rdu.placement.assignment import reassign_scarce, scarce_kinds
 from backend_rdu.placement.bisection import bisection_start
 from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
@@ -62,8 +59,6 @@ MAX_ROUNDS = 4
 USABLE_SHARE = 0.97  # of the budget planned for; the rest absorbs estimation error (0.9 before issue 11's wave 5;
 # batch_seconds runs ~25% above the measured CPU time of a batch, which is headroom already)
 SMALL_ANNEAL_BATCHES = 400
-ASSIGN_SEGMENTS = 4  # a run on a netlist with AGCUs is cut into this many stretches of its schedule, with the
-# AGCUs re-assigned exactly between them (`assignment`): the layout then grows around the best edge sites
 BISECTION_COST = 0.5  # the bisection start costs this much of `construct_seconds` again (measured
 # 1.5 s at 2,000 units, load 13 on 2 cores, against 3.7 s for the default start)
 
@@ -181,7 +176,6 @@ class _Run:
         self.lower_bound = wirelength_lower_bound(problem)
         self.method = "per-net smallest box holding the net's unit kinds"
         self.small = len(problem.free_units) <= WHOLE_WINDOW_UNITS
-        self.scarce = bool(problem.num_nets) and bool(scarce_kinds(problem))
 
     def phase(self, name: str, site_of_unit: np.ndarray, began: float, **extra: Any) -> None:
         self.phases.append({"phase": name, "wirelength": _number(wirelength(self.p, site_of_unit)),
@@ -195,14 +189,10 @@ class _Run:
         t = time.perf_counter()
         if start is None:
             site_of_unit, start_kind = construct(p, self.seed, self.global_start)
-            extra = {}
-            if self.scarce:  # the start's AGCUs go to their best edge sites (`assignment`)
-                extra = {"before_assignment": _number(wirelength(p, site_of_unit))}
-                site_of_unit = reassign_scarce(p, site_of_unit)
         else:
-            site_of_unit, start_kind, extra = start.copy(), "given", {}
+            site_of_unit, start_kind = start.copy(), "given"
             self.spent = 0.0
-        self.phase("construct", site_of_unit, t, start=start_kind, **extra)
+        self.phase("construct", site_of_unit, t, start=start_kind)
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
         if p.num_nets and not self.optimal(site_of_unit):
@@ -272,31 +262,17 @@ class _Run:
         batches = int(max(min(share, self.usable - self.spent), 0.0) / self.per_batch)
         if self.small:
             batches = min(batches, SMALL_ANNEAL_BATCHES)  # the exact solve does the real work
-        rng = np.random.default_rng(self.seed + seed_offset + len(self.anneal_stats))
-        t_start, t_end = hot * self.weight, 0.02 * self.weight
-        # with a scarce kind (AGCUs), the schedule runs in stretches with an exact re-assignment of
-        # that kind after each: the geometric schedule is unchanged, only cut
-        segments = ASSIGN_SEGMENTS if self.scarce and name is not None else 1
-        current, total = site_of_unit, AnnealStatsSum()
-        for k in range(segments):
-            lo, hi = k * batches // segments, (k + 1) * batches // segments
-            ratio = t_end / t_start
-            schedule = AnnealSchedule(t_start=t_start if k == 0 else t_start * ratio ** (lo / max(batches, 1)),
-                                      t_end=t_end if k == segments - 1 else t_start * ratio ** (hi / max(batches, 1)),
-                                      batches=hi - lo, stop_at=self.lower_bound)
-            annealer = Annealer(self.p, current, rng)
-            current = annealer.run(schedule, self.deadline)
-            total.add(annealer.stats)
-            if self.scarce:
-                current = reassign_scarce(self.p, current)
-            if annealer.stats.batches < hi - lo:
-                break  # stopped at the bound or by the clock
-        self.spent += total.batches * self.per_batch
-        self.anneal_stats.append(total.to_json() | {"t_start": t_start, "segments": segments})
-        if wirelength(self.p, current) < wirelength(self.p, site_of_unit):  # annealing may wander
-            site_of_unit = current
+        annealer = Annealer(self.p, site_of_unit, np.random.default_rng(self.seed + seed_offset + len(self.anneal_stats)))
+        schedule = AnnealSchedule(t_start=hot * self.weight, t_end=0.02 * self.weight, batches=batches,
+                                  stop_at=self.lower_bound)
+        annealed = annealer.run(schedule, self.deadline)
+        self.spent += annealer.stats.batches * self.per_batch
+        self.anneal_stats.append(annealer.stats.to_json() | {"t_start": hot * self.weight})
+        if wirelength(self.p, annealed) < wirelength(self.p, site_of_unit):  # annealing may wander
+            site_of_unit = annealed
         if name:
-            self.phase(name, site_of_unit, t, **total.to_json(), budget_estimate=round(total.batches * self.per_batch, 3))
+            self.phase(name, site_of_unit, t, **annealer.stats.to_json(),
+                       budget_estimate=round(annealer.stats.batches * self.per_batch, 3))
         return site_of_unit
 
     def windows(self, refiner: WindowRefiner, site_of_unit: np.ndarray, name: str, last: bool) -> tuple[np.ndarray, bool]:
@@ -325,25 +301,6 @@ class _Run:
         self.phase(name, site_of_unit, t, converged=converged, deterministic_time=round(used, 3),
                    budget_estimate=round(used / rate, 3))
         return site_of_unit, converged
-
-
-@dataclass
-class AnnealStatsSum:
-    """The annealing statistics of a run made of several stretches."""
-
-    batches: int = 0
-    proposed: int = 0
-    accepted: int = 0
-    seconds: float = 0.0
-
-    def add(self, stats) -> None:
-        self.batches += stats.batches
-        self.proposed += stats.proposed
-        self.accepted += stats.accepted
-        self.seconds += stats.seconds
-
-    def to_json(self) -> dict[str, Any]:
-        return {"batches": self.batches, "proposed": self.proposed, "accepted": self.accepted, "seconds": round(self.seconds, 3)}
 
 
 def construct(problem: PlacementProblem, seed: int, global_start: str = "default") -> tuple[np.ndarray, str]:
