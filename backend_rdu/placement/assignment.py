@@ -10,7 +10,7 @@ the wirelength of its nets with the unit there), solved exactly by the Hungarian
 the kind that share a net make the costs depend on each other; the assignment is then a heuristic,
 so it is kept only when the real wirelength drops, and repeated while it does.
 
-Not used by the placer by default: after the start and between stretches of each annealing run it
+Not called by the placer (commit 473ee90 on branch w6-placer had it): after the start and between stretches of each annealing run it
 shortened the start by 2-5% but did not change the results beyond their seed-to-seed spread
 (issue 11, wave 6; docs/placement.md, "Why the placer loses on four rows").
 """
