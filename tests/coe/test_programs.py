@@ -126,7 +126,7 @@ def test_decoder_layer_program_is_the_whole_decoders_loop(five_cache):
     from compiler.coe.session import CoESession
     from functional_sim.layer_loop import LayerLoop, loop_timing
     from functional_sim.loop_run import iteration_program
-    from functional_sim.node import node_launch_chip, simulate_node
+    from functional_sim.node import simulate_node
 
     root, _ = five_cache
     session = CoESession(FIVE, root)
@@ -142,5 +142,5 @@ def test_decoder_layer_program_is_the_whole_decoders_loop(five_cache):
         assert session.programs.timing(arch, shape).cycles == simulate_node(one, None, chip=chip, execute=False).cycles
         step = session.timer.step(arch, phase, 20, 1)
         head = step.head_cycles
-        at_run_time = loop_timing(one, node_launch_chip(one, chip), LayerLoop(arch.layers, ((0, 0),)), session.timer.launch)
+        at_run_time = loop_timing(one, chip, LayerLoop(arch.layers, ((0, 0),)), session.timer.launch)
         assert step.layers == arch.layers and step.cycles == at_run_time.cycles + head

@@ -12,7 +12,6 @@ from bench.workloads import DecoderShape
 from functional_sim.decode_step import decode_step_timing
 from functional_sim.layer_loop import LayerLoop, loop_timing
 from functional_sim.loop_run import iteration_program
-from functional_sim.node import node_launch_chip
 
 TINY = DecoderShape("tiny", hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, vocab=256, head_dim=16)
 
@@ -58,7 +57,7 @@ def test_whole_model_columns_are_the_files_loop(decode_row) -> None:
     assert bs.loop.per_iteration_inputs(bs.inputs) == streaming.DECODE_LOOP_PER_LAYER
     columns = streaming.model_layers(compiled)
     assert columns == decode_row["O1"]["model_layers"] and columns["layers"] == TINY.layers
-    chip = node_launch_chip(bs, compiled.chip)
+    chip = compiled.chip  # the node host's launch is resolved from the program's NODE section
     one = iteration_program(bs, 0)
     for launch in ("software", "hardware"):
         at_run_time = loop_timing(one, chip, LayerLoop(TINY.layers, ((0, 0),)), launch)
