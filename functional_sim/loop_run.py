@@ -105,6 +105,10 @@ def simulate_loop(bitstream: bytes | Bitstream, inputs: Sequence[np.ndarray] | N
     check_node_program(bs, spec)
     check_loop(bs, spec)
     launch = launch or bs.loop.launch
+    if bs.loop.whole_step:  # prologue and epilogue kernels around the loop (format 3.4)
+        from functional_sim.step_run import simulate_step
+
+        return simulate_step(bs, spec, inputs, execute=execute, launch=launch, fifos=fifos)
     timing = loop_timing(bs, node_launch_chip(bs, spec), None, launch, fifos)  # a software launch is the node host's
     outputs: list[list[np.ndarray]] = []
     if execute or inputs:
