@@ -116,7 +116,7 @@ def step_timing(bs: Bitstream, chip: ChipSpec, launch: str, fifos: str = "config
 
         node = stage_node(bs)
         if node.host_token is not None:
-            host = node.host_token.cycles(chip, bs.node.sockets, node.host_launch)
+            host = node.host_token.cycles(node.chip, bs.node.sockets, node.host_launch)  # the chip's own launch, not `chip`'s node launch
     return StepTiming(launch, pro_cycles + loop.cycles + epi_cycles + loads, pro_cycles, loop, epi_cycles, setup,
                       loads, tuple(records), tiers, host, len(epi.kernels) if epi else 0)
 

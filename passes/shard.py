@@ -45,7 +45,7 @@ from dialects import rgraph
 from dialects.diagnostics import RduccError
 from dialects.rgraph import int_attr
 from dialects.shard_attr import ShardAttr
-from dialects.types import shape_of
+from dialects.types import dtype_of, shape_of
 
 TP_ATTR = "rdu.tp"
 NODE_ATTR = "rdu.node"
@@ -225,6 +225,10 @@ class Sharder:
                     part = self.shard_back(owner.input, big[0])
                     if part is not None:
                         out = self._after(rgraph.ReshapeOp(part, self.local_type(v.type, Split(dim))), v, owner)
+            elif isinstance(owner, rgraph.CastOp):  # a weight read in another dtype: the cast of its part
+                part = self.shard_back(owner.input, dim, blocks, parts)
+                if part is not None:
+                    out = self._after(rgraph.CastOp(part, dtype_of(v.type)), v, owner)
             elif isinstance(owner, rgraph.IndexOp) and not owner.indices[0].type.get_shape() == ():
                 k = _leading_indexed(owner)
                 if k is not None:

@@ -102,6 +102,7 @@ def read_per_doc(data: bytes) -> dict:
                 images[iteration] = s.data[s.pos : s.pos + size]
                 s.pos += size
             loop["addresses"].append((tensor, base, stride, images))
+        loop["prologue"], loop["epilogue"] = s.ints(), s.ints()  # 3.4
         assert s.pos == len(s.data)
         out["loop"] = loop
     return out
@@ -111,7 +112,7 @@ def test_a_reader_written_from_the_doc_agrees_with_decode():
     bs = sample_with_passes()
     doc = read_per_doc(encode(bs))
     codes = {name: code for name, (code, _) in DTYPES.items()}
-    assert doc["chip"] == bs.chip and doc["version"] == (3, 3) and "loop" not in doc
+    assert doc["chip"] == bs.chip and doc["version"] == (3, 4) and "loop" not in doc
     assert [(t[0], t[1], t[4], t[5], t[6], t[7]) for t in doc["tensors"]] == [
         (t.id, codes[t.dtype], t.offset, t.nbytes, t.shape, t.name) for t in bs.tensors
     ]
@@ -155,8 +156,29 @@ def test_the_doc_reader_reads_the_loop_section():
         ("layers", 3, [k.id for k in bs.kernels], "hardware", 1600)
     assert loop["carries"] == [(bs.outputs[0], bs.inputs[0])]
     assert loop["addresses"] == [(w.id, 1 << 20, 4096, {1: b"\x01" * w.nbytes, 2: b"\x02" * w.nbytes})]
+    assert (loop["prologue"], loop["epilogue"]) == ([], [])
     back = decode(data).loop
     assert back == bs.loop and back.images == bs.loop.images
+
+
+def test_the_doc_reader_reads_a_whole_steps_prologue_and_epilogue():
+    """3.4: kernels run once before the loop and once after it, listed after the addresses."""
+    from dataclasses import replace
+
+    from bitstream_format.loop_program import LoopProgram
+
+    bs = sample()
+    ids = tuple(k.id for k in bs.kernels)
+    assert len(ids) >= 2
+    bs.loop = LoopProgram("layers", 2, ids[1:], "hardware", 1600, ((bs.outputs[0], bs.inputs[0]),), (), {},
+                          ids[:1], ())
+    data = encode(bs)
+    loop = read_per_doc(data)["loop"]
+    assert (loop["prologue"], loop["kernels"], loop["epilogue"]) == ([ids[0]], list(ids[1:]), [])
+    assert decode(data).loop == bs.loop
+    # without a prologue or epilogue the lists are empty: the loop is every kernel, as in 3.3
+    old = replace(bs.loop, prologue=(), kernels=ids)
+    assert decode(encode(replace(bs, loop=old))).loop == old
 
 
 def test_doc_tables_match_the_code():
