@@ -1,27 +1,33 @@
 """Llama 3.1 decode on 16 SN40L sockets, tensor-parallel: `python -m bench.node --json`.
 
 The paper (Table IV) serves Llama 3.1 8B / 70B / 405B at 8K context on 16 sockets at 1042 / 457 /
-129 tokens/s per user, the last two with speculative decoding. This compiles one decoder layer of
-a decode step (one new token against an 8K KV cache, shapes only, BF16) and the head (final norm,
-vocabulary projection) with `rdu-shard{tp=16}` for `sn40l-rack16`, and times a whole step with
-`functional_sim.decode_step.decode_step_timing`: the layer program run L times as a layer loop,
-then the head, all on the node simulator (collectives on the peer links, overlapped with compute
-where the kernels overlap them).
+129 tokens/s per user, the last two with speculative decoding. This compiles a whole decode step
+(`bench.workloads.DecodeStep`: token id in, greedy token out; one new token against an 8K KV cache
+per layer, shapes only, BF16 weights) with `rdu-shard{tp=16}` for `sn40l-rack16` into ONE bitstream
+(format 3.4): the embedding lookup (prologue kernel), layer 0's kernel looped over the model's L
+layers (the LOOP section, each layer's weights and KV cache at its own HBM base), the final norm,
+the vocab-parallel LM head, the all-gather of its logits and the argmax (epilogue kernel). Every
+figure is read from that file's run (`functional_sim.loop_run.simulate_loop`, as `rducc sim` runs
+it): prologue, loop, epilogue, collectives by part, and the node host's work per token
+(`[host_token]` in the node file: read the token back, feed it, launch the next step).
 
 Two launch modes, both from the simulator:
-- software (host-orchestrated): every layer is its own launch and run, so launch, pipeline fill
-  and drain are paid L times per token (`L x layer + head`);
-- hardware (AGCU-orchestrated, the paper's whole-decoder kernels, §VI/§VIII): one launch, the
-  L iterations run as one repeated kernel in the event engine, so the next layer's weights stream
-  into their buffers while the previous layer drains, as far as the compiled buffers allow; each
-  unit pays a hardware launch (its next layer's arguments) between iterations.
+- software (host-orchestrated): every kernel and every layer is its own host launch and run, so
+  launch, pipeline fill and drain are paid L times per token;
+- hardware (AGCU-orchestrated, the paper's whole-decoder kernels, §VI/§VIII): the L iterations run
+  as one repeated kernel in the event engine, so the next layer's weights stream into their
+  buffers while the previous layer drains, as far as the compiled buffers allow; each unit pays a
+  hardware launch (its next layer's arguments) between iterations.
+
+Two residual streams (`--residual`): bf16 (everything BF16) and fp32 (the paper's "mixed BF16/FP32
+activations": FP32 hidden state, residual adds and row-parallel outputs, so FP32 all-reduces).
 
 Reported next to it: a per-layer breakdown (launch, fill, steady state, collectives, HBM bytes vs
 the HBM roofline), the roofline of one step (each socket streams its part of the weights and of
 the KV cache from HBM once), the paper's figure, and the speculative-decoding gain plain decode
 would need to reach it (no draft model is modelled; the gain is what it would have to give).
 
-Assumptions: in `ASSUMPTIONS` (and the JSON); peer network figures from
+Assumptions: in `ASSUMPTIONS` (and the JSON); peer network and host figures from
 `chip_model/nodes/sn40l-rack16.toml`.
 """
 

@@ -257,9 +257,17 @@ def _run_step(result: CompileResult, inputs, launch: str, fifos: str):
             (loaded.layer_model(i) if loaded.layer_model is not None else loaded.module).get_submodule(path)
             for i in range(1, trips)]
 
+        inside: list[bool] = []  # layers 1.. may be layer 0's module: the hook must not loop them again
+
         def looped(module, args, output):
-            for layer in layers[1:]:
-                output = layer(output, *args[1:])
+            if inside:
+                return None
+            inside.append(True)
+            try:
+                for layer in layers[1:]:
+                    output = layer(output, *args[1:])
+            finally:
+                inside.clear()
             return output
 
         handle = layers[0].register_forward_hook(looped)

@@ -77,6 +77,9 @@ def test_the_loop_section_names_prologue_loop_and_epilogue(step: Path) -> None:
     prologue, body, epilogue = loop_parts(bs)
     assert body.inputs[0] == n and body.outputs == [o] and epilogue.outputs == bs.outputs
     assert bitstream_format.encode(bs) == step.read_bytes()
+    shown = _invoke("inspect", str(step))
+    assert "prologue embed, epilogue forward (run once)" in shown.output and "carries t" in shown.output
+    assert json.loads(_invoke("inspect", str(step), "--json").output)["loop"]["prologue"] == list(loop.prologue)
 
 
 def test_rducc_sim_gives_pytorchs_greedy_token(step: Path, tmp_path: Path) -> None:
@@ -168,3 +171,25 @@ def test_rducc_run_compares_the_looped_step_with_pytorch() -> None:
     result = _invoke("run", str(MODEL), *LOOP, "--chip", "small", "--launch", "hardware", "--json")
     report = json.loads(result.stdout)
     assert result.exit_code == 0 and report["allclose"] is True and report["max_abs_error"] == 0.0
+
+
+def test_an_fp32_residual_step_all_reduces_fp32_and_equals_pytorch() -> None:
+    """The paper's mixed precision (BF16 weights, FP32 hidden state): the row-parallel projections
+    read their BF16 weights through a cast, are still split, and all-reduce FP32 partial sums."""
+    from compiler.driver import CompileOptions, compile_loaded
+    from compiler.frontend.model_file import LoadedModel
+    from compiler.run_model import run_compiled
+    from bench.workloads import DecodeStep
+
+    torch.manual_seed(0)
+    model = DecodeStep(decode_model.SHAPE, 1, residual=torch.float32).to(torch.bfloat16).eval()
+    inputs = tuple(t.to(torch.bfloat16) if t.is_floating_point() else t for t in step_decoder.example_inputs(TOKEN))
+    loaded = LoadedModel(Path("fp32_step.py"), model, inputs)
+    compiled = compile_loaded(loaded, CompileOptions(node="small-node8", tp=2, layers=2, per_layer=(4, 5),
+                                                     loop_body="layers.0"))
+    bs = compiled.bitstream
+    reduces = [s for s in bs.stages if s.opcode == "all_reduce"]
+    assert len(reduces) == 2 and all(bs.stream(s.inputs[0]).dtype == "f32" for s in reduces)
+    assert {"layers.0.o.weight", "layers.0.down.weight"} <= {bs.tensor(t).name for t in bs.node.wholes}  # split
+    report = run_compiled(compiled, "hardware")
+    assert report.allclose is True
