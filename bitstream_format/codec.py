@@ -42,7 +42,7 @@ VERSION = (3, 4)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_for
 # 3.3: optional LOOP section (bitstream_format.loop_program); tile loop orders `b,n,m,k` (head-outer
 # matmul) and `rows@A` (a permute streaming rows that arrive in order A); TILE's trailing table of
 # re-read passes (a 3.2 reader ignores it); 3.4: LOOP's prologue and epilogue kernels (a whole decode
-# step in one file), after its addresses (a 3.3 reader ignores them)
+# step in one file), after its addresses (a 3.3 reader ignores them), and opcode 81 load_rows
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "TILE", "KERN", "SECT", "IOMP", "MEMI")

@@ -193,3 +193,22 @@ def test_doc_tables_match_the_code():
 def test_stray_bytes_after_the_payload_are_refused():
     with pytest.raises(BitstreamError, match="1 stray bytes"):
         decode(encode(sample()) + b"x")
+
+
+def test_the_doc_reader_reads_a_load_rows_stage():
+    """3.4: opcode 81 `load_rows`, its tensor the table, its one input the index stream, attribute
+    `dim`, and a stream tile program over the rows' bytes whose pattern spans the whole table."""
+    import torch
+
+    from tests.sim.test_load_rows import HIDDEN, compile_lookup
+
+    _, bs = compile_lookup(512, torch.tensor([[5, 9, 11]]))
+    doc = read_per_doc(encode(bs))
+    table = next(t for t in bs.tensors if t.name == "emb.weight")
+    ((fixed, _, ins, outs, attrs, _),) = [s for s in doc["stages"] if s[0][3] == 81]
+    stage = bs.stage(fixed[0])
+    assert (stage.opcode, fixed[4], ins, attrs) == ("load_rows", table.id, list(stage.inputs), {"dim": 0})
+    assert bs.stream(ins[0]).shape == (1, 3) and bs.stream(outs[0]).shape == (1, 3, HIDDEN)
+    ((tfixed, grid, tile, order, (pattern,)),) = [t for t in doc["tiles"] if t[0][0] == fixed[0]]
+    assert (tfixed[1], order) == (0, "tiles") and grid[0] * tile[0] >= 3 * HIDDEN * 4
+    assert (pattern[1], pattern[5]) == (table.offset, table.nbytes)  # offset, extent: the whole table
