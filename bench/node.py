@@ -70,8 +70,8 @@ ASSUMPTIONS = [
     "KV cache and K/V projections split by KV head; 8 KV heads over 16 sockets: each held by two sockets",
     "LM head (vocab x hidden BF16, untied) split vocab-parallel; its logits all-gathered (the compiler's collective) "
     "and the argmax computed on every socket, so every socket holds the token",
-    "embedding table replicated on every socket (rdu-shard replicates embeddings); the compiler loads the whole "
-    "table for the lookup (no indexed row load yet): the prologue's cycles are that load, a compiler gap",
+    "embedding table replicated on every socket (rdu-shard replicates embeddings); the lookup is an indexed row load "
+    "(rdu.load_rows): the AGCU reads only the token's row of the table, at the token id the step is given",
     "hardware launch = the AGCUs launch every kernel of the step and the loop's iterations (each unit paying "
     "hardware_launch_cycles between layers); software launch = the node host launches every kernel and every layer",
     "program of one section: loaded once, before the first step (setup, not per token)",
