@@ -104,3 +104,26 @@ def test_event_cycles_scale_with_the_rows_read_not_the_table() -> None:
     many, many_kernel, many_stage = load_rows_timing(32768, ids)  # 64 rows of the same table
     assert many.tier_bytes["hbm"] - big.tier_bytes["hbm"] == 63 * HIDDEN * 4 + 63 * 8 + 63 * HIDDEN * 4  # rows, ids, output
     assert many_stage.cycles > big_stage.cycles and many_kernel.cycles > big_kernel.cycles
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("role", r"stage 'forward/load_rows' \(id \d+, load_rows\) reads rows of tensor 'emb.weight' of role "
+             r"activation; rows are read only from a weight, a state or an input"),
+    ("arity", r"stage 'forward/load_rows' \(id \d+, load_rows\) must have 1 input \(index\) and 1 output \(the rows\)"),
+    ("tensor", r"stage 'forward/load_rows' \(id \d+, load_rows\) names tensor 99, which does not exist"),
+])
+def test_a_load_rows_stage_the_chip_cannot_run_is_refused(change: str, message: str) -> None:
+    from dataclasses import replace
+
+    from bitstream_format import decode, encode
+
+    _, compiled = compile_lookup(512, torch.tensor([[1]]))
+    bs = decode(encode(compiled))  # a fresh copy (its indexes are cached)
+    stage = next(s for s in bs.stages if s.opcode == "load_rows")
+    if change == "role":
+        bs.tensors = [replace(t, role="activation") if t.id == stage.tensor else t for t in bs.tensors]
+    else:
+        new = replace(stage, inputs=()) if change == "arity" else replace(stage, tensor=99)
+        bs.stages = [new if s.id == stage.id else s for s in bs.stages]
+    with pytest.raises(SimulationError, match=message):
+        simulate(bs, [np.array([[1]])], execute=True, timing="analytic")
