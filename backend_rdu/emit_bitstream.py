@@ -199,6 +199,9 @@ def _emit_kernel(kernel: rdu.KernelOp, kid: int, tensor_id: dict[SSAValue, int],
         elif isinstance(op, rdu.StoreRowsOp):
             opcode, ins, tensor = "store_rows", [stream_id[op.value], stream_id[op.index]], tensor_id[op.tensor]
             attrs = {"dim": op.dim.value.data}
+        elif isinstance(op, rdu.LoadRowsOp):
+            opcode, ins, tensor = "load_rows", [stream_id[op.index]], tensor_id[op.tensor]
+            attrs = {"dim": op.dim.value.data}
         elif isinstance(op, rdu.BufferOp):
             opcode, ins, buffer_bytes = "buffer", [stream_id[op.input]], op.bytes.value.data
         else:

@@ -9,16 +9,24 @@ alignment): iteration 0's copy is where rdu-plan-memory put the tensor; the copi
 i >= 1 are one block per iteration above everything the plan uses in that tier, the block holding
 every looped tensor of the tier in tensor order, each at a multiple of `ALIGN`. So every looped
 tensor's stride is its tier's block size, and a socket's HBM holds L images of the layer's weights.
+
+A loop with a body (a whole decode step, `rdu-layer-loop{body=...}`) loops only the body's kernels,
+the ones named after the body module (rdu-fuse ended kernels at its bounds, and a kernel takes the
+longest module path its ops share): the kernels before are the prologue, the ones after the
+epilogue (format 3.4). Its carry is the one activation the prologue stores and the body loads, and
+the one the body stores and the epilogue loads (the IR's carried value, checked by the pass); only
+the weights and states the body's kernels read are per layer.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from xdsl.dialects.builtin import ModuleOp
 
 from bitstream_format import Bitstream
-from bitstream_format.loop_program import IterationAddress, LoopProgram
+from bitstream_format.loop_program import IterationAddress, LoopProgram, tensors_of
 from chip_model import ChipSpec
 from dialects.diagnostics import RduccError
 from dialects.loop_attr import loop_of
@@ -38,8 +46,11 @@ def loop_program(module: ModuleOp, bs: Bitstream, chip: ChipSpec,
     attr = loop_of(module)
     if attr is None:
         return None
+    prologue, kernels, epilogue, carries = _parts(attr.body, bs) if attr.body else (
+        (), tuple(k.id for k in bs.kernels), (), tuple((bs.outputs[o], bs.inputs[n]) for o, n in attr.carry))
+    body_tensors = set().union(*tensors_of(bs, kernels))
     looped = [bs.tensor(bs.inputs[n]) for n in attr.per_layer]
-    looped += [t for t in bs.tensors if t.role in ("weight", "state")]
+    looped += [t for t in bs.tensors if t.role in ("weight", "state") and t.id in body_tensors]
     looped.sort(key=lambda t: t.id)
     addresses = []
     for tier in sorted({t.tier for t in looped}):
@@ -65,5 +76,29 @@ def loop_program(module: ModuleOp, bs: Bitstream, chip: ChipSpec,
                 raise RduccError(f"layer {i}'s weight {t.name!r} has {len(data):,} bytes, layer 0's {len(first):,}")
             images[(t.id, i)] = data
     launch_cycles = chip.launch.hardware_launch_cycles if attr.launch == "hardware" else chip.launch.software_launch_cycles
-    return LoopProgram("layers", attr.layers, tuple(k.id for k in bs.kernels), attr.launch, launch_cycles,
-                       tuple((bs.outputs[o], bs.inputs[n]) for o, n in attr.carry), tuple(addresses), images)
+    return LoopProgram("layers", attr.layers, kernels, attr.launch, launch_cycles, carries, tuple(addresses), images,
+                       prologue, epilogue)
+
+
+def _parts(body: str, bs: Bitstream) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[int, int]]]:
+    """(prologue, body, epilogue kernels, carry) of a loop with a body, from the kernels' names."""
+    def of_body(name: str) -> bool:
+        base = re.sub(r"_\d+$", "", name)
+        return base == body or base.startswith(body + ".")
+
+    ids = [k.id for k in bs.kernels]
+    mine = [i for i, k in enumerate(bs.kernels) if of_body(k.name)]
+    if not mine or mine != list(range(mine[0], mine[-1] + 1)) or mine[0] == 0:
+        raise RduccError(f"loop body {body!r}: its kernels {[bs.kernels[i].name for i in mine]} are not one stretch "
+                         f"after a prologue among {[k.name for k in bs.kernels]}")
+    prologue, kernels, epilogue = tuple(ids[: mine[0]]), tuple(ids[mine[0] : mine[-1] + 1]), tuple(ids[mine[-1] + 1 :])
+    p_loads, p_stores = tensors_of(bs, prologue)
+    b_loads, b_stores = tensors_of(bs, kernels)
+    e_loads, _ = tensors_of(bs, epilogue)
+    entering = sorted(b_loads & p_stores)
+    leaving = sorted(t for t in b_stores if t in e_loads or t in bs.outputs)
+    if len(entering) != 1 or len(leaving) != 1:
+        names = lambda ts: [bs.tensor(t).name for t in ts]  # noqa: E731
+        raise RduccError(f"loop body {body!r} loads {names(entering)} from the prologue and stores {names(leaving)} "
+                         f"for the epilogue: a loop carries one value")
+    return prologue, kernels, epilogue, ((leaving[0], entering[0]),)

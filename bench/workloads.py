@@ -133,6 +133,84 @@ def workload(s: DecoderShape, phase: str, context: int, layers: int | None = Non
     return model, tuple(inputs)
 
 
+class DecodeStep(nn.Module):
+    """One whole decode step of a Llama-style model, token in, token out: the embedding lookup of
+    the new token, `layers` decoder layers against their KV caches (inputs), the final norm, the
+    untied LM head and greedy sampling (argmax). Compiled with `layers=1` and
+    `CompileOptions(layers=L, loop_body="layers.0", per_layer=(4, 5))`, it is one bitstream: the
+    embedding (prologue), layer 0's kernels run L times (the loop), norm, head and argmax (epilogue).
+
+    `residual` is the dtype of the hidden state between layers: the paper serves "BF16 weights,
+    mixed BF16/FP32 activations"; with `torch.float32` the embedding row, the residual adds, the
+    norms' inputs and the row-parallel projections' outputs (so their all-reduces) are FP32, the
+    weights and the matmuls' inputs BF16."""
+
+    def __init__(self, s: DecoderShape, layers: int = 1, residual: torch.dtype | None = None):
+        super().__init__()
+        self.residual = residual
+        self.embed = nn.Embedding(s.vocab, s.hidden)
+        self.layers = nn.ModuleList((MixedLayer(s, residual) if residual is not None else DecoderLayer(s))
+                                    for _ in range(layers))
+        self.norm = RMSNorm(s.hidden)
+        self.lm_head = nn.Linear(s.hidden, s.vocab, bias=False)
+
+    def forward(self, token, cos, sin, mask, *cache):
+        x = self.embed(token)
+        if self.residual is not None:
+            x = x.to(self.residual)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, mask, cache[2 * i], cache[2 * i + 1])
+        h = self.norm(x)
+        return self.lm_head(h.to(self.lm_head.weight.dtype)).argmax(-1)
+
+
+class MixedLayer(DecoderLayer):
+    """A decoder layer whose residual stream is `residual` (FP32) and whose weights are BF16: each
+    projection reads its input cast to the weights' dtype, and the output and down projections
+    compute in the residual's dtype (so a row-parallel split all-reduces FP32 partial sums)."""
+
+    def __init__(self, s: DecoderShape, residual: torch.dtype):
+        super().__init__(s)
+        self.residual = residual
+
+    def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
+        low = self.q.weight.dtype
+        s = self.s
+        b, t, _ = x.shape
+        h = self.norm1(x).to(low)
+        q = self.q(h).view(b, t, s.heads, s.head_dim).transpose(1, 2)
+        k = self.k(h).view(b, t, s.kv_heads, s.head_dim).transpose(1, 2)
+        v = self.v(h).view(b, t, s.kv_heads, s.head_dim).transpose(1, 2)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        if past_k is not None:
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        groups = s.heads // s.kv_heads
+        if groups > 1:
+            k = k[:, :, None].expand(b, s.kv_heads, groups, k.shape[2], s.head_dim).reshape(b, s.heads, k.shape[2], s.head_dim)
+            v = v[:, :, None].expand(b, s.kv_heads, groups, v.shape[2], s.head_dim).reshape(b, s.heads, v.shape[2], s.head_dim)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(s.head_dim) + mask
+        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, s.heads * s.head_dim)
+        wide = self.residual
+        x = x + nn.functional.linear(attn.to(wide), self.o.weight.to(wide))
+        h = self.norm2(x).to(low)
+        m = nn.functional.silu(self.gate(h)) * self.up(h)
+        return x + nn.functional.linear(m.to(wide), self.down.weight.to(wide))
+
+
+def decode_step_workload(s: DecoderShape, context: int, residual: torch.dtype | None = None,
+                         dtype: torch.dtype = torch.bfloat16) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+    """(model, example inputs) on the meta device for one whole decode step with one layer (the
+    loop body, `layers.0`): token id (1, 1), cos, sin, mask, then layer 0's K and V caches."""
+    with torch.device("meta"):
+        model = DecodeStep(s, 1, residual).to(dtype).eval()
+        inputs = (torch.empty(1, 1, dtype=torch.int64),
+                  torch.empty(1, 1, 1, s.head_dim, dtype=dtype), torch.empty(1, 1, 1, s.head_dim, dtype=dtype),
+                  torch.empty(1, 1, 1, context + 1, dtype=dtype),
+                  torch.empty(1, s.kv_heads, context, s.head_dim, dtype=dtype),
+                  torch.empty(1, s.kv_heads, context, s.head_dim, dtype=dtype))
+    return model, inputs
+
+
 class CachedDecoder(nn.Module):
     """`layers` decoder layers whose K and V caches are buffers of `cache_len` rows, updated in place.
 

@@ -42,7 +42,9 @@ VERSION = (3, 4)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_for
 # 3.3: optional LOOP section (bitstream_format.loop_program); tile loop orders `b,n,m,k` (head-outer
 # matmul) and `rows@A` (a permute streaming rows that arrive in order A); TILE's trailing table of
 # re-read passes (a 3.2 reader ignores it); 3.4: tile loop orders `m,b,n,k` (a batched matmul run
-# query-block outer) and blocked arrivals `rows@d/B,A` (a permute filling windows of output rows)
+# query-block outer) and blocked arrivals `rows@d/B,A` (a permute filling windows of output rows);
+# LOOP's prologue and epilogue kernels (a whole decode step in one file), after its addresses (a 3.3
+# reader ignores them); opcode 81 load_rows
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "TILE", "KERN", "SECT", "IOMP", "MEMI")
@@ -349,7 +351,7 @@ def _check_references(bs: Bitstream) -> None:
     if bs.loop is not None:
         need([t for pair in bs.loop.carries for t in pair] + [a.tensor for a in bs.loop.addresses], tensors, "tensor",
              f"loop {bs.loop.name!r}")
-        need(bs.loop.kernels, kernels, "kernel", f"loop {bs.loop.name!r}")
+        need(bs.loop.kernels + bs.loop.prologue + bs.loop.epilogue, kernels, "kernel", f"loop {bs.loop.name!r}")
 
 
 def _decode_sections(chip: str, sec: dict[str, bytes]) -> Bitstream:

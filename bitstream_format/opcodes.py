@@ -120,6 +120,8 @@ _TABLE: list[tuple[str, str, str, float, bool]] = [
     ("store_rows", "agcu", "memory", 0, False),
     # elementwise functions of the PCU tail, selected by the `fn` parameter (OpInfo coverage, issue 10)
     ("math", "pcu", "unary", 1, True),
+    # indexed row load (an embedding lookup): only the rows at runtime indices read from the tier
+    ("load_rows", "agcu", "memory", 0, False),
 ]
 
 OPCODES: dict[str, Opcode] = {

@@ -395,6 +395,15 @@ def _index_put(op: Instance) -> list[Expected]:
     return [(dtype, op.shape(0))]
 
 
+def _load_rows(op: Instance) -> list[Expected]:
+    """table[..., index, ...] along `dim`, read from the table's own memory: (table, index) in,
+    the rows out. `index` is integer of any shape; it replaces `dim` (an embedding: dim 0)."""
+    table, index = op.shape(0), op.shape(1)
+    dim = op.dim("dim", len(table))
+    op.dtype_in(1, INDEX_DTYPES, "i64 or i32 (indices)")
+    return [(op.dtype(0), table[:dim] + index + table[dim + 1:])]
+
+
 def _store_rows(op: Instance) -> list[Expected]:
     """state[..., index[i], ...] = rows[..., i, ...] along `dim`, in the state tensor's own memory:
     (state, index, rows) in, nothing out. `index` is 1-D integer, rows are state's shape with
@@ -522,6 +531,7 @@ SIGNATURES: dict[str, Signature] = {
     "index_put": _sig((3, None), _index_put, Param("indexed_dims", "ints"), Param("accumulate", "bool")),
     "scatter": _sig(3, _scatter, _DIM, Param("reduce", "str", choices=("none", "add"))),
     "store_rows": _sig(3, _store_rows, _DIM, outputs=0),
+    "load_rows": _sig(2, _load_rows, _DIM),
     "triu": _sig(1, _triangle, Param("diagonal", "int")),
     "tril": _sig(1, _triangle, Param("diagonal", "int")),
     # generators

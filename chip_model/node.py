@@ -93,6 +93,25 @@ def node_launch_spec(chip: ChipSpec, node: NodeSpec | None, sockets: int = 1) ->
 
 
 @dataclass(frozen=True)
+class HostToken:
+    """What the host does for every generated token of a decode step program (optional table
+    `[host_token]`): it reads the token id back from the socket that holds it, writes it into every
+    socket's input of the next step and launches that step (one host launch on the program's
+    sockets, `HostLaunch`), one after another: the next step cannot start before its token is known.
+    A decode loop kept on the device (the token fed back by the AGCUs) would pay none of it."""
+
+    readback_seconds: float  # the host reads the token id (a few bytes) from one socket's HBM
+    feed_seconds_per_socket: float  # the host writes it into one socket's input of the next step
+    launches_step: bool  # the host launches every step itself (a host launch on all the program's sockets)
+
+    def cycles(self, chip: ChipSpec, sockets: int, launch: "HostLaunch") -> dict[str, int]:
+        """The host's cycles per token on `sockets` sockets, by part (they add up)."""
+        return {"readback": round(self.readback_seconds * chip.clock_hz),
+                "feed": round(sockets * self.feed_seconds_per_socket * chip.clock_hz),
+                "launch": launch.software_launch_cycles(chip, sockets) if self.launches_step else 0}
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     name: str
     description: str
@@ -102,6 +121,7 @@ class NodeSpec:
     ddr_to_hbm_bytes_per_second: float  # aggregate over the node (paper: over 1 TB/s)
     host_launch: HostLaunch
     source: str = field(default="", compare=False)
+    host_token: HostToken | None = None  # the host's work per generated token ([host_token]); None: not modelled
 
     def capacity_bytes(self, tier: str) -> int:
         """A tier's capacity summed over the node's sockets."""
@@ -117,6 +137,8 @@ class NodeSpec:
             "ddr_to_hbm_bytes_per_second": self.ddr_to_hbm_bytes_per_second,
             "host_launch": vars(self.host_launch)
             | {"software_launch_cycles": self.host_launch.software_launch_cycles(self.chip, self.sockets)},
+            "host_token": None if self.host_token is None else vars(self.host_token)
+            | {"cycles": self.host_token.cycles(self.chip, self.sockets, self.host_launch)},
             "totals": {t: self.capacity_bytes(t) for t in ("sram", "hbm", "ddr")}
             | {"peak_flops": self.sockets * self.chip.peak_flops},
         }
@@ -161,7 +183,8 @@ def _number(table: dict[str, Any], key: str, where: str, kind: type = float) -> 
 
 
 def _build(raw: dict[str, Any], source: str) -> NodeSpec:
-    known = {"name", "description", "chip", "sockets", "ddr_to_hbm_bytes_per_second", "network", "host_launch"}
+    known = {"name", "description", "chip", "sockets", "ddr_to_hbm_bytes_per_second", "network", "host_launch",
+             "host_token"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise NodeSpecError(f"{source}: unknown field(s) {', '.join(unknown)}")
@@ -189,6 +212,7 @@ def _build(raw: dict[str, Any], source: str) -> NodeSpec:
     return NodeSpec(
         name=raw.get("name", Path(source).stem),
         host_launch=_host_launch(raw, source),
+        host_token=_host_token(raw, source),
         description=raw.get("description", ""),
         chip=chip,
         sockets=_number(raw, "sockets", source, int),
@@ -196,6 +220,25 @@ def _build(raw: dict[str, Any], source: str) -> NodeSpec:
         ddr_to_hbm_bytes_per_second=_number(raw, "ddr_to_hbm_bytes_per_second", source),
         source=source,
     )
+
+
+def _host_token(raw: dict[str, Any], source: str) -> HostToken | None:
+    host = raw.get("host_token")
+    if host is None:
+        return None
+    where = f"{source} [host_token]"
+    if not isinstance(host, dict):
+        raise NodeSpecError(f"{where}: must be a table (readback_seconds, feed_seconds_per_socket, launches_step)")
+    unknown = sorted(set(host) - {"readback_seconds", "feed_seconds_per_socket", "launches_step"})
+    if unknown:
+        raise NodeSpecError(f"{where} has unknown field(s) {', '.join(unknown)}")
+    if not isinstance(host.get("launches_step"), bool):
+        if "launches_step" not in host:
+            raise NodeSpecError(f"{where}: missing figure 'launches_step'")
+        raise NodeSpecError(f"{where}: launches_step must be true or false, got {host['launches_step']!r}")
+    return HostToken(readback_seconds=_number(host, "readback_seconds", where),
+                     feed_seconds_per_socket=_number(host, "feed_seconds_per_socket", where),
+                     launches_step=host["launches_step"])
 
 
 def _host_launch(raw: dict[str, Any], source: str) -> HostLaunch:

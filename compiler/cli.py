@@ -116,6 +116,9 @@ def _knobs(placer: str, tile_bytes: int | None, fifo_depth: int | None, node: st
 
 def loop_options(fn):
     """A layer loop (rdu-layer-loop, the bitstream's LOOP section): the model is one layer of it."""
+    fn = click.option("--loop-body", default="", metavar="MODULE",
+                      help="the model is a whole step and only module MODULE (e.g. layers.0) is the loop; what runs "
+                           "before it is the prologue, after it the epilogue; the carried value is derived")(fn)
     fn = click.option("--per-layer", default="",
                       help="the loop's arguments each layer has its own of (e.g. its KV cache): N[,N...]")(fn)
     fn = click.option("--carry", default="0:0", show_default=True,
@@ -172,10 +175,10 @@ def _compile(model: Path, chip: str, opt_level: int, seed: int, show_progress: b
               help="print the pass pipeline these options run (for `rducc opt -p`) and exit")
 def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, seed: int, placer: str,
                 tile_bytes: int | None, fifo_depth: int | None, node: str | None, tp: int, layers: int, carry: str,
-                per_layer: str, emit_ir: Path | None, print_pipeline: bool) -> None:
+                per_layer: str, loop_body: str, emit_ir: Path | None, print_pipeline: bool) -> None:
     """Compile MODEL.py into a bitstream (the same bytes as `rducc import | rducc opt -p PIPELINE | rducc emit`)."""
     with user_errors():
-        knobs = _knobs(placer, tile_bytes, fifo_depth, node, tp) | _loop_knobs(layers, carry, per_layer)
+        knobs = _knobs(placer, tile_bytes, fifo_depth, node, tp) | _loop_knobs(layers, carry, per_layer, loop_body)
         if print_pipeline:
             from compiler.driver import CompileOptions
 
@@ -198,9 +201,11 @@ def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, see
         )
 
 
-def _loop_knobs(layers: int, carry: str, per_layer: str) -> dict:
-    """`--layers/--carry/--per-layer` as CompileOptions fields (only when a loop is asked for)."""
+def _loop_knobs(layers: int, carry: str, per_layer: str, loop_body: str = "") -> dict:
+    """`--layers/--carry/--per-layer/--loop-body` as CompileOptions fields (only when a loop is asked for)."""
     if layers == 1:
+        if loop_body:
+            fail("--loop-body names the loop of --layers L (L > 1): give --layers")
         return {}
     try:
         pairs = [tuple(int(v) for v in p.split(":")) for p in carry.split(",") if p.strip()]
@@ -209,6 +214,10 @@ def _loop_knobs(layers: int, carry: str, per_layer: str) -> dict:
         fail(f"--carry takes RESULT:ARGUMENT pairs and --per-layer argument numbers, got {carry!r} and {per_layer!r}")
     if not pairs or any(len(p) != 2 for p in pairs):
         fail(f"--carry takes RESULT:ARGUMENT pairs, got {carry!r}")
+    if loop_body:
+        if carry != "0:0":
+            fail("--loop-body derives the carried value: drop --carry")
+        return {"layers": layers, "per_layer": own, "loop_body": loop_body}
     return {"layers": layers, "carry": tuple(v for p in pairs for v in p), "per_layer": own}
 
 
@@ -298,6 +307,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
             summary |= {k: v for k, v in result.to_json().items() if k != "cycles"}
         if bs.loop is not None:
             summary["loop"] = result.loop.to_json()
+            if bs.loop.whole_step:  # prologue, loop, epilogue and the host's work per token
+                summary["step"] = result.step.to_json()
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -324,7 +335,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
 @click.option("--atol", type=click.FloatRange(min=0), help="absolute tolerance (default: by output dtype, as torch.testing)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile_bytes: int | None,
-            fifo_depth: int | None, node: str | None, tp: int, layers: int, carry: str, per_layer: str, launch: str,
+            fifo_depth: int | None, node: str | None, tp: int, layers: int, carry: str, per_layer: str, loop_body: str,
+            launch: str,
             trace: Path | None, timing: str, fifos: str, rtol: float | None, atol: float | None, as_json: bool) -> None:
     """Compile MODEL.py, simulate it, and compare with PyTorch eager (exit 1 if they differ).
 
@@ -337,7 +349,7 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
         with spinner(not as_json) as update:
             report = run_and_compare(model, chip, opt_level, seed, launch, update, timing, rtol, atol, fifos=fifos,
                                      **_knobs(placer, tile_bytes, fifo_depth, node, tp),
-                                     **_loop_knobs(layers, carry, per_layer))
+                                     **_loop_knobs(layers, carry, per_layer, loop_body))
         if trace is not None:
             write_atomically(trace, json.dumps(report.trace).encode())
         if as_json:

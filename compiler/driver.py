@@ -61,6 +61,7 @@ class CompileOptions:
     layers: int = 1  # > 1: the model is one layer of a loop run this many times (rdu-layer-loop, the LOOP section)
     carry: tuple[int, ...] = (0, 0)  # the loop's (result, argument) pairs, flattened: what feeds the next layer
     per_layer: tuple[int, ...] = ()  # the loop's arguments each layer has its own of (its KV cache)
+    loop_body: str = ""  # a module path: the model is a whole step and only that module is the loop (its carry derived)
 
     def target_chip(self) -> str:
         """The chip compiled for: the node's when a node is given (by name when it is a bundled
@@ -112,7 +113,8 @@ class CompileOptions:
             head, rest = pipeline.split(",", 1)
             ints = lambda v: ",".join(map(str, v))  # noqa: E731
             per_layer = f" per-layer={ints(self.per_layer)}" if self.per_layer else ""
-            pipeline = f"{head},rdu-layer-loop{{layers={self.layers} carry={ints(self.carry)}{per_layer}}},{rest}"
+            what = f"body={json.dumps(self.loop_body)}" if self.loop_body else f"carry={ints(self.carry)}"
+            pipeline = f"{head},rdu-layer-loop{{layers={self.layers} {what}{per_layer}}},{rest}"
         return pipeline
 
 

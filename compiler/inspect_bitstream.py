@@ -39,6 +39,7 @@ def loop_json(bs: Bitstream) -> dict[str, Any]:
     loop = bs.loop
     name = lambda tid: bs.tensor(tid).name  # noqa: E731
     return {"name": loop.name, "trips": loop.trips, "kernels": list(loop.kernels), "launch": loop.launch,
+            "prologue": list(loop.prologue), "epilogue": list(loop.epilogue),
             "iteration_launch_cycles": loop.iteration_launch_cycles,
             "carries": [{"output": name(o), "input": name(n)} for o, n in loop.carries],
             "addresses": [{"tensor": name(a.tensor), "tier": bs.tensor(a.tensor).tier, "base": a.base, "stride": a.stride,
@@ -52,10 +53,13 @@ def describe_loop(bs: Bitstream) -> list[str]:
     j = loop_json(bs)
     carries = ", ".join(f"{c['output']} -> {c['input']}" for c in j["carries"])
     inputs = [bs.tensor(a.tensor).name for a in bs.loop.addresses if bs.tensor(a.tensor).role == "input"]
+    names = {k.id: k.name for k in bs.kernels}
     return [f"  loop {j['name']!r}: {j['trips']} iterations of {len(j['kernels'])} kernel(s), {j['launch']} launch "
             f"({j['iteration_launch_cycles']:,} cycles per iteration); carries {carries}; per layer: "
             f"{len(j['addresses']) - len(inputs)} weights" + (f", inputs {', '.join(inputs)}" if inputs else "")
-            + f"; {sum(a['images'] for a in j['addresses'])} images of later layers, resident HBM {_mb(j['resident_hbm_bytes'])}"]
+            + f"; {sum(a['images'] for a in j['addresses'])} images of later layers, resident HBM {_mb(j['resident_hbm_bytes'])}"
+            + (f"; prologue {', '.join(names[k] for k in bs.loop.prologue) or '-'}, epilogue "
+               f"{', '.join(names[k] for k in bs.loop.epilogue) or '-'} (run once)" if bs.loop.whole_step else "")]
 
 
 def tile_json(bs: Bitstream, t: TileProgram) -> dict[str, Any]:

@@ -125,6 +125,9 @@ def interpret_rdu(module: ModuleOp, inputs: list[np.ndarray]) -> Interpretation:
                 streams[op.result] = memory[op.tensor].reshape(shape_of(op.result.type))
             elif isinstance(op, rdu.BufferOp):
                 streams[op.result] = streams[op.input]
+            elif isinstance(op, rdu.LoadRowsOp):  # the table's rows at the index
+                table = memory[op.tensor]
+                streams[op.result] = np.take(table, streams[op.index], axis=op.dim.value.data)
             elif isinstance(op, rdu.StoreRowsOp):  # the state's rows at the index, replaced
                 dim = op.dim.value.data
                 updated = np.array(memory[op.tensor])

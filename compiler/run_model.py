@@ -212,6 +212,8 @@ def _run_loop(result: CompileResult, inputs, launch: str, timing: str, fifos: st
     bs, loaded = result.bitstream, result.loaded
     if timing != "event":
         raise SimulationError("a loop is timed by the event engine only (--timing event)")
+    if bs.loop.whole_step:
+        return _run_step(result, inputs, launch, fifos)
     loop = layer_loop_of(bs)
     stacked = None if inputs is None else [np.stack([a] * loop.layers) if n in loop.per_layer else a
                                           for n, a in enumerate(inputs)]
@@ -227,6 +229,54 @@ def _run_loop(result: CompileResult, inputs, launch: str, timing: str, fifos: st
                 for o, n in loop.carry:
                     values[n] = torch.as_tensor(leaves[o]).to(values[n].dtype)
     report: dict[str, Any] = {"loop": run.loop.to_json()}
+    if bs.node is not None:
+        report |= run.to_json()
+        report["socket_outputs_agree"] = all(all(np.array_equal(a, b) for a, b in zip(outs, run.outputs))
+                                             for outs in run.socket_outputs)
+        report["trace"] = run.chrome_trace()
+        return run.socket, report, eager
+    return run, report, eager
+
+
+def _run_step(result: CompileResult, inputs, launch: str, fifos: str):
+    """A whole step's run (a loop with a body, format 3.4) and its eager reference: the model with
+    its body module run L times, layer i being `layer_model(i)`'s body (else the model's), each on
+    the carried value and the body's other arguments (a per-layer input the same for every layer)."""
+    import torch
+
+    from functional_sim.loop_run import simulate_loop
+
+    bs, loaded = result.bitstream, result.loaded
+    trips, per_layer = bs.loop.trips, bs.loop.per_iteration_inputs(bs.inputs)
+    stacked = None if inputs is None else [np.stack([a] * trips) if n in per_layer else a for n, a in enumerate(inputs)]
+    run = simulate_loop(bs, stacked, chip=result.chip, launch=launch, fifos=fifos, execute=inputs is not None)
+    eager = None
+    if inputs is not None:
+        path = result.options.loop_body
+        layers = [loaded.module.get_submodule(path)] + [
+            (loaded.layer_model(i) if loaded.layer_model is not None else loaded.module).get_submodule(path)
+            for i in range(1, trips)]
+
+        inside: list[bool] = []  # layers 1.. may be layer 0's module: the hook must not loop them again
+
+        def looped(module, args, output):
+            if inside:
+                return None
+            inside.append(True)
+            try:
+                for layer in layers[1:]:
+                    output = layer(output, *args[1:])
+            finally:
+                inside.clear()
+            return output
+
+        handle = layers[0].register_forward_hook(looped)
+        try:
+            with torch.no_grad():
+                eager = loaded.module(*loaded.inputs)
+        finally:
+            handle.remove()
+    report: dict[str, Any] = {"loop": run.loop.to_json(), "step": run.step.to_json()}
     if bs.node is not None:
         report |= run.to_json()
         report["socket_outputs_agree"] = all(all(np.array_equal(a, b) for a, b in zip(outs, run.outputs))

@@ -234,7 +234,7 @@ class StageOp(IRDLOperation):
                 n = len(self.consumers(result))
                 require(len(route.hops) == n, f"{self.name}: a stream read by {n} stages has a route with {len(route.hops)} hop counts")
         if self.tile_loop is not None:
-            want = {"rdu.load": 1, "rdu.store": 1, "rdu.store_rows": 1, "rdu.buffer": 2}.get(self.name, 0)
+            want = {"rdu.load": 1, "rdu.load_rows": 1, "rdu.store": 1, "rdu.store_rows": 1, "rdu.buffer": 2}.get(self.name, 0)
             have = len(self.patterns.data) if self.patterns is not None else 0
             require(have == want, f"{self.name}: its tile program needs {want} address pattern(s), got {have}")
             require(self.unit_kind != "pmu" or self.sram is not None, f"{self.name}: a PMU stage's tile program needs an SRAM range")
@@ -305,6 +305,37 @@ class StoreRowsOp(StageOp):
         try:
             check_signature("store_rows", {"dim": self.dim.value.data},
                             [_typed(self.tensor), _typed(self.index), _typed(self.value)], [])
+        except ValueError as exc:
+            raise VerifyException(f"rdu.{exc}") from None
+
+
+@irdl_op_definition
+class LoadRowsOp(StageOp):
+    """AGCU stage reading only the rows `index` (a runtime stream, e.g. the token ids) along `dim`
+    of a tensor in its tier: an embedding lookup moves its rows, not the table. The mirror of
+    `rdu.store_rows`; the index replaces `dim` in the result's shape."""
+
+    name = "rdu.load_rows"
+    UNIT: ClassVar[str] = "agcu"
+    index = operand_def(StreamType)
+    tensor = operand_def(MemType)
+    result = result_def(StreamType)
+    dim = prop_def(IntegerAttr)
+    assembly_format = "$index `from` $tensor attr-dict `:` type($index) `,` type($tensor) `->` type($result)"
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, index: SSAValue, tensor: SSAValue, dim: int, result_type: Attribute, units: int = 1):
+        super().__init__(operands=[index, tensor], result_types=[result_type],
+                         properties={"units": IntegerAttr(units, i64), "dim": IntegerAttr(dim, i64)})
+
+    def verify_(self) -> None:
+        super().verify_()
+        owner = self.tensor.owner
+        require(isinstance(owner, TensorOp) and owner.role_name in ("weight", "state", "input"),
+                "rdu.load_rows: the tensor must be a weight, a state or an input (rows are read from a table in memory)")
+        try:
+            check_signature("load_rows", {"dim": self.dim.value.data},
+                            [_typed(self.tensor), _typed(self.index)], [_typed(self.result)])
         except ValueError as exc:
             raise VerifyException(f"rdu.{exc}") from None
 
@@ -461,4 +492,4 @@ def kernels(module: ModuleOp) -> list[KernelOp]:
     return [op for op in module.body.block.ops if isinstance(op, KernelOp)]
 
 
-RDU = Dialect("rdu", [TensorOp, LoadOp, StoreOp, StoreRowsOp, BufferOp, ComputeOp, KernelOp], [*ATTRIBUTES, ShardAttr, LayerLoopAttr])
+RDU = Dialect("rdu", [TensorOp, LoadOp, LoadRowsOp, StoreOp, StoreRowsOp, BufferOp, ComputeOp, KernelOp], [*ATTRIBUTES, ShardAttr, LayerLoopAttr])

@@ -138,6 +138,14 @@ def _check_stage(
         if bs.tensor(s.tensor).role != "state":
             raise SimulationError(f"{name} writes rows into tensor {bs.tensor(s.tensor).name!r} of role "
                                   f"{bs.tensor(s.tensor).role}; rows are written in place only into state")
+    if s.opcode == "load_rows":
+        if s.tensor not in bs._tensor_index:
+            raise SimulationError(f"{name} names tensor {s.tensor}, which does not exist")
+        if len(s.inputs) != 1 or len(s.outputs) != 1:
+            raise SimulationError(f"{name} must have 1 input (index) and 1 output (the rows)")
+        if bs.tensor(s.tensor).role not in ("weight", "state", "input"):
+            raise SimulationError(f"{name} reads rows of tensor {bs.tensor(s.tensor).name!r} of role "
+                                  f"{bs.tensor(s.tensor).role}; rows are read only from a weight, a state or an input")
     if s.opcode in ("load", "store"):
         if s.tensor not in bs._tensor_index:
             raise SimulationError(f"{name} names tensor {s.tensor}, which does not exist")
@@ -204,8 +212,8 @@ def _check_order(bs: Bitstream, k: KernelEntry) -> None:
         done.add(sid)
 
 
-STREAM_STAGES = ("load", "store", "store_rows", "buffer")
-PATTERNS = {"load": 1, "store": 1, "store_rows": 1, "buffer": 2}
+STREAM_STAGES = ("load", "load_rows", "store", "store_rows", "buffer")
+PATTERNS = {"load": 1, "load_rows": 1, "store": 1, "store_rows": 1, "buffer": 2}
 
 
 def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
@@ -240,7 +248,7 @@ def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
         for what, p in zip(("write", "read"), prog.patterns):
             _check_pattern(name, f"{what} pattern", p, prog.tile[0], "sram", prog.sram_base,
                            prog.sram_base + prog.sram_bytes, "its SRAM range")
-    elif s.opcode in ("load", "store", "store_rows"):  # store_rows: the rows land inside the whole state tensor
+    elif s.opcode in ("load", "load_rows", "store", "store_rows"):  # *_rows: the rows lie inside the whole tensor
         t = bs.tensor(s.tensor)
         (p,) = prog.patterns
         if t.nbytes == 0:  # an empty tensor (a zero-size dim): the AGCU moves nothing

@@ -29,6 +29,7 @@ from chip_model import ChipSpec
 from functional_sim.event_engine import DEFAULT_BATCH, KernelRun, run_kernel
 from functional_sim.event_graph import KernelGraph, kernel_graph
 from functional_sim.rereads import program_passes
+from functional_sim.timing import agcu_tier_bytes
 from functional_sim.timing import UNIT_BOUND, KernelRecord, StageTiming, launch_cycles_of
 
 
@@ -103,7 +104,8 @@ def event_kernel_timing(bs: Bitstream, chip: ChipSpec, k: KernelEntry, start: in
         if s.unit == "agcu" and s.tensor >= 0:
             t = bs.tensor(s.tensor)
             passes = program_passes(bs, s.id) if s.opcode == "load" else 1  # re-streamed: every pass
-            tiers[t.tier] += nbytes_of(t.dtype, t.shape) * passes * g.iterations
+            moved = agcu_tier_bytes(bs, s)[1] if s.opcode == "load_rows" else nbytes_of(t.dtype, t.shape) * passes
+            tiers[t.tier] += moved * g.iterations
             bound = t.tier
         stages.append(StageTiming(
             sid, s.label, s.opcode, s.unit, len(s.sites), ceil(run.busy[i]), bound,

@@ -105,6 +105,10 @@ def simulate_loop(bitstream: bytes | Bitstream, inputs: Sequence[np.ndarray] | N
     check_node_program(bs, spec)
     check_loop(bs, spec)
     launch = launch or bs.loop.launch
+    if bs.loop.whole_step:  # prologue and epilogue kernels around the loop (format 3.4)
+        from functional_sim.step_run import simulate_step
+
+        return simulate_step(bs, spec, inputs, execute=execute, launch=launch, fifos=fifos)
     timing = loop_timing(bs, spec, None, launch, fifos)  # `_chip` gave a node program its host's software launch
     outputs: list[list[np.ndarray]] = []
     if execute or inputs:

@@ -27,7 +27,7 @@ from functional_sim.dtypes import cast, from_bytes, to_bytes, value_dtype
 from functional_sim.errors import SimulationError, SimulatorBug
 from functional_sim.kernels import KERNELS, AttributeMissing
 from functional_sim.memory import Memory, describe
-from functional_sim.rows import store_rows
+from functional_sim.rows import load_rows, store_rows
 from functional_sim.result import SimulationResult
 from functional_sim.event_timing import event_kernel_timing
 from functional_sim.tile_machine import TileExecutor, run_tile_stage
@@ -213,6 +213,9 @@ class Machine:
         if s.opcode == "store_rows":
             store_rows(self.memory, self.bs.tensor(s.tensor), args[0], args[1], s.attrs["dim"], stage_name(s))
             return []
+        if s.opcode == "load_rows":  # only the indexed rows' bytes come from the tier
+            rows = load_rows(self.memory, self.bs.tensor(s.tensor), args[0], s.attrs["dim"], stage_name(s))
+            return [rows.reshape(self.bs.stream(s.outputs[0]).shape)]
         if s.unit == "agcu" and s.tensor < 0:
             if self.collective is None:
                 raise SimulationError(f"{stage_name(s)} is a collective: run the program on its node (functional_sim.node)")
@@ -258,8 +261,8 @@ class TileMachine(Machine):
         self.tiles = TileExecutor(bs, chip, self.memory)
 
     def run_stage(self, s: StageConfig, args: list[np.ndarray]) -> list[np.ndarray]:
-        if s.opcode == "store_rows" or (s.unit == "agcu" and s.tensor < 0):
-            return super().run_stage(s, args)  # a row update at runtime indices; a collective (node.py)
+        if s.opcode in ("store_rows", "load_rows") or (s.unit == "agcu" and s.tensor < 0):
+            return super().run_stage(s, args)  # rows at runtime indices (functional_sim.rows); a collective (node.py)
         if s.opcode == "load":  # every walk of its pattern (one per pass of a re-streamed operand)
             t = self.bs.tensor(s.tensor)
             walks = [from_bytes(data, t.dtype, tuple(t.shape)) for data in self.tiles.load(s)]

@@ -98,6 +98,8 @@ def agcu_tier_bytes(bs: Bitstream, s: StageConfig) -> tuple[str, int]:
     t = bs.tensor(s.tensor)
     if s.opcode == "store_rows":  # writes only the rows it carries (a KV cache append)
         return t.tier, bs.stream(s.inputs[0]).nbytes
+    if s.opcode == "load_rows":  # reads only the rows the index picks (an embedding lookup)
+        return t.tier, bs.stream(s.outputs[0]).nbytes
     passes = program_passes(bs, s.id) if s.opcode == "load" else 1
     return t.tier, nbytes_of(t.dtype, t.shape) * max(1, passes)
 

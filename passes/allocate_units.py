@@ -46,6 +46,8 @@ def single_unit_cycles(stage: rdu.StageOp, chip: ChipSpec) -> float:
         return value_bytes(stage.tensor) / chip.agcu.bytes_per_cycle
     if isinstance(stage, rdu.StoreRowsOp):  # moves the rows only
         return value_bytes(stage.value) / chip.agcu.bytes_per_cycle
+    if isinstance(stage, rdu.LoadRowsOp):  # reads the indexed rows only
+        return value_bytes(stage.result) / chip.agcu.bytes_per_cycle
     if isinstance(stage, rdu.BufferOp):
         return 2 * value_bytes(stage.input) / chip.pmu.bytes_per_cycle
     assert isinstance(stage, rdu.ComputeOp)
@@ -462,7 +464,7 @@ class AllocateUnitsPass(ModulePass):
 
     def cap(self, stage: rdu.StageOp, work: float, chip: ChipSpec) -> int:
         useful = max(1, ceil(work / self.min_cycles))
-        if isinstance(stage, (rdu.LoadOp, rdu.StoreOp, rdu.StoreRowsOp)):
+        if isinstance(stage, (rdu.LoadOp, rdu.LoadRowsOp, rdu.StoreOp, rdu.StoreRowsOp)):
             feed = chip.tier_bytes_per_cycle(stage.tensor.owner.tier_name) / chip.agcu.bytes_per_cycle
             return max(1, min(useful, ceil(feed)))
         return useful

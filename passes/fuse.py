@@ -151,6 +151,19 @@ def operator_starts(ops: list[rgraph.GraphOp]) -> set[rgraph.GraphOp]:
     return starts
 
 
+def loop_body_starts(module: ModuleOp, ops: list[rgraph.GraphOp]) -> set[rgraph.GraphOp]:
+    """A layer loop with a body (`rdu-layer-loop{body=...}`) is whole kernels: one starts at the
+    body's first op and one after its last, so the prologue, the body and the epilogue never share one."""
+    from dialects.loop_attr import loop_of
+    from passes.layer_loop import body_ops
+
+    loop = loop_of(module)
+    if loop is None or not loop.body:
+        return set()
+    first, end = body_ops(ops, loop.body)
+    return {ops[i] for i in (first, end) if i < len(ops)}
+
+
 @dataclass(frozen=True)
 class FusePass(ModulePass):
     name = "rdu-fuse"
@@ -170,6 +183,7 @@ class FusePass(ModulePass):
         returned = set(fn.body.block.last_op.operands)
         ops = [op for op in fn.body.block.ops if isinstance(op, rgraph.GraphOp) and not isinstance(op, rgraph.FullOp)]
         starts = operator_starts(ops) if self.boundary == "operator" else set()
+        starts |= loop_body_starts(module, ops)
         groups: list[list[rgraph.GraphOp]] = []
         current = KernelDemand()
         for op in ops:

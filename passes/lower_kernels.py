@@ -13,6 +13,7 @@ tensor keeps its bytes (the dense resource of `rgraph.weight`). The module must 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -24,6 +25,7 @@ from bitstream_format.opcodes import OPCODES
 from dialects import rdu, rgraph
 from dialects.diagnostics import PassOrderError
 from dialects.rdu_attrs import MemType, Role, RoleAttr, StreamType
+from dialects.types import shape_of
 
 GROUP_ATTR = "rdu.kernel"
 
@@ -42,6 +44,23 @@ def new_tensor(name: str, ty: Attribute, role: Role, *, index: int | None = None
 
 def compute_stage(op: rgraph.GraphOp, inputs: list[SSAValue]) -> rdu.ComputeOp:
     return rdu.ComputeOp(op.OPCODE, inputs, [StreamType.of(r.type) for r in op.results], op.param_attributes(), origin=op)
+
+
+def indexed_rows(op: rgraph.GraphOp, kb: "KernelBuilder") -> int | None:
+    """The dim an `rdu.load_rows` reads `op` along, or None: an embedding (dim 0) or index_select
+    whose table is a weight, state or input in memory (not streamed in this kernel yet) and whose
+    index names fewer entries than the table has rows. Then the AGCU reads only the indexed rows,
+    the index streaming in at run time, instead of the whole table into a PMU lookup (a decode
+    step's embedding: one row of a 1 GB table)."""
+    if not isinstance(op, (rgraph.EmbeddingOp, rgraph.IndexSelectOp)):
+        return None
+    table, index = op.operands
+    home = kb.homes.get(table)
+    if table in kb.streams or home is None or home.owner.role_name not in ("weight", "state", "input"):
+        return None
+    shape = shape_of(table.type)
+    dim = 0 if isinstance(op, rgraph.EmbeddingOp) else op.dim.value.data % len(shape)
+    return dim if prod(shape_of(index.type)) < shape[dim] else None
 
 
 class KernelBuilder:
@@ -214,8 +233,13 @@ class LowerKernelsPass(ModulePass):
                 kb.add(rdu.StoreRowsOp(kb.stream(op.rows), kb.stream(op.index), homes[op.state], op.dim.value.data))
                 continue
             on_pcu = OPCODES[op.OPCODE].unit == "pcu"
-            inputs = [kb.buffered_stream(v) if on_pcu else kb.stream(v) for v in op.operands]
-            stage = kb.add(compute_stage(op, inputs))
+            rows = indexed_rows(op, kb)
+            if rows is not None:  # an embedding of a few rows: the AGCU reads only those rows
+                stage = kb.add(rdu.LoadRowsOp(kb.stream(op.operands[1]), kb.homes[op.operands[0]], rows,
+                                              StreamType.of(op.results[0].type)))
+            else:
+                inputs = [kb.buffered_stream(v) if on_pcu else kb.stream(v) for v in op.operands]
+                stage = kb.add(compute_stage(op, inputs))
             for r, s in zip(op.results, stage.results):
                 kb.streams[r] = s
                 if r in homes:

@@ -48,7 +48,7 @@ def lifetimes(module: ModuleOp) -> list[Lifetime]:
         for stage in kernel.stages():
             if isinstance(stage, rdu.StoreOp) and first[stage.tensor] == -1:
                 first[stage.tensor] = k
-            elif isinstance(stage, rdu.LoadOp):
+            elif isinstance(stage, (rdu.LoadOp, rdu.LoadRowsOp)):
                 last[stage.tensor] = k
     out = []
     for t in tensors:

@@ -11,7 +11,10 @@ blocks, each cut into N, for fused QKV / gate-up outputs that are sliced apart l
 
 - A linear (or an expert matmul reading `index(weight)`) on a replicated input is column-parallel:
   its weight's output rows are split and so is its result, unless the result feeds a softmax /
-  top-k / argmax over those columns (a router), which stays replicated.
+  top-k / argmax over those columns from a narrowing projection (a router: experts < hidden),
+  which stays replicated. A widening one (a vocabulary projection before greedy sampling) is
+  split, vocab-parallel, and its logits all-gathered before the argmax: the gather moves `in`
+  times fewer bytes than every socket reading the whole weight (the LM head of Llama 3.1 is 1 GB).
 - A linear (or matmul) whose contracted dim is split is row-parallel: its weight's input columns
   are split and the partial sums are added by an `all_reduce` (the bias is added after it).
 - Shape ops carry the split: reshape (heads = the outermost factor of the split dim, which is
@@ -42,7 +45,7 @@ from dialects import rgraph
 from dialects.diagnostics import RduccError
 from dialects.rgraph import int_attr
 from dialects.shard_attr import ShardAttr
-from dialects.types import shape_of
+from dialects.types import dtype_of, shape_of
 
 TP_ATTR = "rdu.tp"
 NODE_ATTR = "rdu.node"
@@ -222,6 +225,10 @@ class Sharder:
                     part = self.shard_back(owner.input, big[0])
                     if part is not None:
                         out = self._after(rgraph.ReshapeOp(part, self.local_type(v.type, Split(dim))), v, owner)
+            elif isinstance(owner, rgraph.CastOp):  # a weight read in another dtype: the cast of its part
+                part = self.shard_back(owner.input, dim, blocks, parts)
+                if part is not None:
+                    out = self._after(rgraph.CastOp(part, dtype_of(v.type)), v, owner)
             elif isinstance(owner, rgraph.IndexOp) and not owner.indices[0].type.get_shape() == ():
                 k = _leading_indexed(owner)
                 if k is not None:
@@ -421,7 +428,8 @@ class Sharder:
         parts = _duplicated_heads(op.result, self.tp) if blocks == 1 else 0
         if parts == 1:  # one KV head (multi-query): every socket computes it whole and holds its cache whole
             return self.rebuild(op, [self.new[v] for v in op.operands], [None])
-        if _feeds_router(op.result) or out % ((parts or self.tp) * blocks):
+        router = _feeds_router(op.result) and out < shape_of(x.type)[-1]  # a widening projection splits (docstring)
+        if router or out % ((parts or self.tp) * blocks):
             return self.rebuild(op, [self.new[v] for v in op.operands], [None])
         wpart = self.shard_back(w, 0, blocks, parts)
         bpart = self.shard_back(b, 0, blocks, parts) if b is not None else None

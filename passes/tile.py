@@ -198,6 +198,9 @@ class TilePass(ModulePass):
             stage.patterns = ArrayAttr([PatternAttr(tensor.tier_name, offset, loop.tile[0], loop.grid[0], loop.tile[0],
                                                     max(1, type_bytes(stage.tensor.type)))])
             return
+        if isinstance(stage, rdu.LoadRowsOp):
+            indexed_rows_program(stage)
+            return
         if isinstance(stage, rdu.BufferOp):
             nbytes = type_bytes(stage.input.type)
             loop = stream_loop(nbytes, stage.tile_list()[0] or stage.tile_bytes.value.data)
@@ -293,3 +296,14 @@ class TilePass(ModulePass):
         free = chip.count("pmu") - sum(s.unit_count for s in kernel.stages() if s.unit_kind == "pmu")
         stage.set_units(max(stage.unit_count, min(units, stage.unit_count + free)))
 
+
+def indexed_rows_program(stage: rdu.LoadRowsOp) -> None:
+    """`rdu.load_rows`: the AGCU walks the tiles of the rows it reads (the result's bytes, not the
+    table's), at addresses the index stream gives at run time; its pattern's extent is the whole
+    table, the range the indices pick in (the mirror of `rdu.store_rows`)."""
+    tensor = stage.tensor.owner
+    loop = stream_loop(type_bytes(stage.result.type), stage.tile_list()[0])
+    offset = tensor.offset.value.data if tensor.offset is not None else 0
+    stage.tile_loop = _attr(loop)
+    stage.patterns = ArrayAttr([PatternAttr(tensor.tier_name, offset, loop.tile[0], loop.grid[0], loop.tile[0],
+                                            max(1, type_bytes(stage.tensor.type)))])

@@ -103,6 +103,7 @@ def read_per_doc(data: bytes) -> dict:
                 images[iteration] = s.data[s.pos : s.pos + size]
                 s.pos += size
             loop["addresses"].append((tensor, base, stride, images))
+        loop["prologue"], loop["epilogue"] = s.ints(), s.ints()  # 3.4
         assert s.pos == len(s.data)
         out["loop"] = loop
     return out
@@ -156,8 +157,29 @@ def test_the_doc_reader_reads_the_loop_section():
         ("layers", 3, [k.id for k in bs.kernels], "hardware", 1600)
     assert loop["carries"] == [(bs.outputs[0], bs.inputs[0])]
     assert loop["addresses"] == [(w.id, 1 << 20, 4096, {1: b"\x01" * w.nbytes, 2: b"\x02" * w.nbytes})]
+    assert (loop["prologue"], loop["epilogue"]) == ([], [])
     back = decode(data).loop
     assert back == bs.loop and back.images == bs.loop.images
+
+
+def test_the_doc_reader_reads_a_whole_steps_prologue_and_epilogue():
+    """3.4: kernels run once before the loop and once after it, listed after the addresses."""
+    from dataclasses import replace
+
+    from bitstream_format.loop_program import LoopProgram
+
+    bs = sample()
+    ids = tuple(k.id for k in bs.kernels)
+    assert len(ids) >= 2
+    bs.loop = LoopProgram("layers", 2, ids[1:], "hardware", 1600, ((bs.outputs[0], bs.inputs[0]),), (), {},
+                          ids[:1], ())
+    data = encode(bs)
+    loop = read_per_doc(data)["loop"]
+    assert (loop["prologue"], loop["kernels"], loop["epilogue"]) == ([ids[0]], list(ids[1:]), [])
+    assert decode(data).loop == bs.loop
+    # without a prologue or epilogue the lists are empty: the loop is every kernel, as in 3.3
+    old = replace(bs.loop, prologue=(), kernels=ids)
+    assert decode(encode(replace(bs, loop=old))).loop == old
 
 
 def test_doc_tables_match_the_code():
@@ -172,3 +194,22 @@ def test_doc_tables_match_the_code():
 def test_stray_bytes_after_the_payload_are_refused():
     with pytest.raises(BitstreamError, match="1 stray bytes"):
         decode(encode(sample()) + b"x")
+
+
+def test_the_doc_reader_reads_a_load_rows_stage():
+    """3.4: opcode 81 `load_rows`, its tensor the table, its one input the index stream, attribute
+    `dim`, and a stream tile program over the rows' bytes whose pattern spans the whole table."""
+    import torch
+
+    from tests.sim.test_load_rows import HIDDEN, compile_lookup
+
+    _, bs = compile_lookup(512, torch.tensor([[5, 9, 11]]))
+    doc = read_per_doc(encode(bs))
+    table = next(t for t in bs.tensors if t.name == "emb.weight")
+    ((fixed, _, ins, outs, attrs, _),) = [s for s in doc["stages"] if s[0][3] == 81]
+    stage = bs.stage(fixed[0])
+    assert (stage.opcode, fixed[4], ins, attrs) == ("load_rows", table.id, list(stage.inputs), {"dim": 0})
+    assert bs.stream(ins[0]).shape == (1, 3) and bs.stream(outs[0]).shape == (1, 3, HIDDEN)
+    ((tfixed, grid, tile, order, (pattern,)),) = [t for t in doc["tiles"] if t[0][0] == fixed[0]]
+    assert (tfixed[1], order) == (0, "tiles") and grid[0] * tile[0] >= 3 * HIDDEN * 4
+    assert (pattern[1], pattern[5]) == (table.offset, table.nbytes)  # offset, extent: the whole table

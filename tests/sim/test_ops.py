@@ -252,7 +252,7 @@ def test_generators():
 def test_every_opcode_has_semantics():
     from bitstream_format.node_program import COLLECTIVES  # group semantics: functional_sim.collective
 
-    assert set(KERNELS) | {"load", "store", "store_rows"} | set(COLLECTIVES) == set(OPCODES)
+    assert set(KERNELS) | {"load", "load_rows", "store", "store_rows"} | set(COLLECTIVES) == set(OPCODES)
 
 
 # ------------------------------------------------------------------ NaN propagation, as in PyTorch eager
