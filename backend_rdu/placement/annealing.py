@@ -27,12 +27,14 @@ FEW_SITES = 64  # kinds with fewer sites than this (AGCUs) move to any site of t
 @dataclass(frozen=True)
 class AnnealSchedule:
     """Temperature falls geometrically from t_start to t_end over the run's length, which is either
-    a number of batches (deterministic) or a wall-clock duration."""
+    a number of batches (deterministic, the vectorised `Annealer`), a number of moves
+    (deterministic, `sequential_annealing.SequentialAnnealer`) or a wall-clock duration."""
 
     t_start: float
     t_end: float
     batches: int | None = None
     seconds: float | None = None
+    moves: int | None = None
     toward_neighbours: float = 0.5  # share of moves aimed at the middle of the unit's neighbours
     stop_at: float | None = None  # stop early once the wirelength is this low (a proven bound)
 
@@ -43,9 +45,11 @@ class AnnealStats:
     proposed: int = 0
     accepted: int = 0
     seconds: float = 0.0
+    moves: int = 0  # the sequential engine's budget counter (batches stay 0 there)
 
     def to_json(self) -> dict:
-        return {"batches": self.batches, "proposed": self.proposed, "accepted": self.accepted, "seconds": round(self.seconds, 3)}
+        return {"batches": self.batches, "moves": self.moves, "proposed": self.proposed, "accepted": self.accepted,
+                "seconds": round(self.seconds, 3)}
 
 
 class Annealer:

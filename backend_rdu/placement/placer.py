@@ -28,7 +28,8 @@ import numpy as np
 
 from chip_model import ChipSpec, load_chip
 
-from backend_rdu.placement.annealing import Annealer, AnnealSchedule
+from backend_rdu.placement.annealing import AnnealSchedule
+from backend_rdu.placement.sequential_annealing import SequentialAnnealer, move_seconds
 from backend_rdu.placement.bisection import bisection_start
 from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
@@ -172,6 +173,7 @@ class _Run:
         self.phases: list[dict[str, Any]] = []
         self.anneal_stats: list[dict[str, Any]] = []
         self.per_batch = batch_seconds(problem.num_units)
+        self.per_move = move_seconds(problem)
         self.weight = float(np.median(problem.net_weight)) if problem.num_nets else 1.0
         self.lower_bound = wirelength_lower_bound(problem)
         self.method = "per-net smallest box holding the net's unit kinds"
@@ -259,20 +261,20 @@ class _Run:
 
     def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
         t = time.perf_counter()
-        batches = int(max(min(share, self.usable - self.spent), 0.0) / self.per_batch)
-        if self.small:
-            batches = min(batches, SMALL_ANNEAL_BATCHES)  # the exact solve does the real work
-        annealer = Annealer(self.p, site_of_unit, np.random.default_rng(self.seed + seed_offset + len(self.anneal_stats)))
-        schedule = AnnealSchedule(t_start=hot * self.weight, t_end=0.02 * self.weight, batches=batches,
+        moves = int(max(min(share, self.usable - self.spent), 0.0) / self.per_move)
+        if self.small:  # the exact solve does the real work
+            moves = min(moves, int(SMALL_ANNEAL_BATCHES * self.per_batch / self.per_move))
+        annealer = SequentialAnnealer(self.p, site_of_unit, np.random.default_rng(self.seed + seed_offset + len(self.anneal_stats)))
+        schedule = AnnealSchedule(t_start=hot * self.weight, t_end=0.02 * self.weight, moves=moves,
                                   stop_at=self.lower_bound)
         annealed = annealer.run(schedule, self.deadline)
-        self.spent += annealer.stats.batches * self.per_batch
+        self.spent += annealer.stats.moves * self.per_move
         self.anneal_stats.append(annealer.stats.to_json() | {"t_start": hot * self.weight})
         if wirelength(self.p, annealed) < wirelength(self.p, site_of_unit):  # annealing may wander
             site_of_unit = annealed
         if name:
             self.phase(name, site_of_unit, t, **annealer.stats.to_json(),
-                       budget_estimate=round(annealer.stats.batches * self.per_batch, 3))
+                       budget_estimate=round(annealer.stats.moves * self.per_move, 3))
         return site_of_unit
 
     def windows(self, refiner: WindowRefiner, site_of_unit: np.ndarray, name: str, last: bool) -> tuple[np.ndarray, bool]:
