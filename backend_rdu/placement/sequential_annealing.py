@@ -60,12 +60,12 @@ MOVE_FIXED, MOVE_PER_UNIT, MOVE_PER_NET = 1.8e-7, 5e-11, 4.5e-8
 # -- random numbers: xoshiro256** (Blackman and Vigna), one state of four uint64 ---------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _next(state):
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
@@ -88,15 +88,15 @@ def _uniform(state):
 
 @njit(cache=True)
 def _below(state, n):
-    """An integer in [0, n)."""
-    return np.int64((_next(state) >> np.uint64(11)) % np.uint64(n))
+    """An integer in [0, n) for n < 2**32 (Lemire's multiply-shift: no division)."""
+    return np.int64(((_next(state) >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
 
 
 # -- net bounding boxes -----------------------------------------------------------------------
 # box[n] = (xmin, xmax, ymin, ymax, units at xmin, at xmax, at ymin, at ymax)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _compute_box(net, net_ptr, net_pins, unit_xy, out, row):
     xmin = ymin = 1 << 40
     xmax = ymax = -(1 << 40)
@@ -124,7 +124,7 @@ def _compute_box(net, net_ptr, net_pins, unit_xy, out, row):
     out[row, 4], out[row, 5], out[row, 6], out[row, 7] = nxmin, nxmax, nymin, nymax
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _shift_axis(box, row, lo, old, new):
     """Move one unit of the net along one axis (box[row, lo], box[row, lo+1] the range,
     box[row, lo+4], box[row, lo+5] the counts on each side) in place; False if the side it left is
@@ -173,11 +173,12 @@ def _anneal_kernel(
     site_of_unit, unit_xy, unit_at_site, boxes, hpwl, rng, scratch_net, scratch_box, mark, common, counters,
     # schedule
     first_move, moves, total_moves, t_start, t_end, toward, radius, max_radius, stop_at, cost,
-    record,
+    recording, record,
 ):
     """Make moves first_move .. first_move + moves - 1 of a run of total_moves. Returns (radius,
     cost, moves made). counters: [proposed, accepted, window proposed, window accepted, stamp].
-    With `record` (an array), no move is accepted: the deltas of the proposals are stored."""
+    With `recording`, no move is accepted: the deltas of the proposals go to `record` (always an
+    array, so that the kernel is compiled once)."""
     columns, rows = site_at.shape
     n_movable = len(movable)
     ratio = t_end / t_start
@@ -284,7 +285,7 @@ def _anneal_kernel(
                 changed += 1
         counters[0] += 1
         counters[2] += 1
-        if record is not None:
+        if recording:
             record[i] = delta
             accept = False
         else:
@@ -314,6 +315,9 @@ def _anneal_kernel(
         if accept and cost <= stop_at:
             break
     return radius, cost, made
+
+
+_NO_RECORD = np.zeros(1)
 
 
 class SequentialAnnealer:
@@ -371,7 +375,7 @@ class SequentialAnnealer:
             self.site_of_unit, self.unit_xy, self.unit_at_site, self.boxes, self.hpwl, self.rng_state, self.scratch_net,
             self.scratch_box, self.mark, self.common, self.counters,
             first, moves, total, t_start, t_end, toward, self.radius, float(max(self.columns, self.rows)),
-            stop_at, self.cost, record,
+            stop_at, self.cost, record is not None, _NO_RECORD if record is None else record,
         )
         return made
 
