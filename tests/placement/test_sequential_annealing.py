@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from backend_rdu.placement import Netlist, PlacementProblem, net_hpwl, wirelength
-from backend_rdu.placement.annealing import AnnealSchedule, random_placement
+from backend_rdu.placement.annealing import AnnealSchedule, anneal_baseline, random_placement
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement.sequential_annealing import CENTRE_PINS, SequentialAnnealer, all_boxes, move_seconds
 from backend_rdu.placement.synthetic import hidden_optimum_netlist
@@ -93,3 +93,15 @@ def test_move_cost_grows_with_the_nets_a_move_touches():
     sparse = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 500, seed=1).netlist)
     dense = PlacementProblem.build("sn40l", generate("multipin", "sn40l", 500, seed=1).netlist)
     assert 1e-7 < move_seconds(sparse) < move_seconds(dense) < 2e-6
+
+
+def test_the_baseline_runs_either_engine_for_its_budget():
+    problem = PlacementProblem.build("sn40l", generate("clustered", "sn40l", 150, seed=2).netlist)
+    random_wirelength = wirelength(problem, random_placement(problem, 2))
+    batch_sites, batch_stats = anneal_baseline(problem, 1.0, 2, batches=60)
+    moves_sites, moves_stats = anneal_baseline(problem, 1.0, 2, moves=200_000)
+    for sites in (batch_sites, moves_sites):
+        problem.check(sites)
+        assert wirelength(problem, sites) < 0.5 * random_wirelength
+    assert (batch_stats.batches, batch_stats.moves) == (60, 0)
+    assert (moves_stats.batches, moves_stats.moves) == (0, 200_000)
