@@ -322,8 +322,8 @@ _NO_RECORD = np.zeros(1)
 
 class SequentialAnnealer:
     """The compiled engine, with the vectorised `Annealer`'s interface: build it on a placement,
-    `run(schedule)` anneals in place. The schedule's length is `moves` (deterministic) or
-    `seconds` (wall clock, for a baseline)."""
+    `run(schedule)` anneals in place for `schedule.moves` moves (the placer converts its budget
+    with `move_seconds`)."""
 
     def __init__(self, problem: PlacementProblem, site_of_unit: np.ndarray, rng: np.random.Generator) -> None:
         p = self.p = problem
@@ -399,30 +399,15 @@ class SequentialAnnealer:
         start = time.perf_counter()
         proposed, accepted = int(self.counters[0]), int(self.counters[1])
         stop_at = -np.inf if schedule.stop_at is None else schedule.stop_at + 1e-9
-        if schedule.moves is not None:
-            total = int(schedule.moves)
-        elif schedule.seconds is not None:
-            total = None
-        else:
-            raise ValueError("the sequential annealer counts its budget in moves (or seconds), not batches")
+        if schedule.moves is None:
+            raise ValueError("the sequential annealer counts its budget in moves (AnnealSchedule.moves)")
+        total = int(schedule.moves)
         done = 0
-        # a run against the clock: a chunk of moves at a time, temperature by elapsed time
-        while True:
-            if total is not None:
-                if done >= total:
-                    break
-                chunk = min(CHUNK_MOVES, total - done)
-                first, length = done, total
-            else:
-                progress = (time.perf_counter() - start) / schedule.seconds
-                if progress >= 1.0:
-                    break
-                chunk = CHUNK_MOVES // 16
-                first, length = int(progress * 1e9), 10**9
+        while done < total:
             if time.perf_counter() >= deadline or self.cost <= stop_at:
                 break
-            made = self._kernel(first, chunk, length, schedule.t_start, schedule.t_end,
-                                schedule.toward_neighbours, stop_at)
+            chunk = min(CHUNK_MOVES, total - done)
+            made = self._kernel(done, chunk, total, schedule.t_start, schedule.t_end, schedule.toward_neighbours, stop_at)
             done += made
             if made < chunk:
                 break  # reached stop_at
