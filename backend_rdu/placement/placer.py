@@ -12,7 +12,7 @@
    A netlist small enough for one window is solved whole instead, which can prove its optimum.
 Rounds of 2-3 repeat, cooler, while they still gain and budget remains.
 
-Budgets are counted in work (annealing batches, CP-SAT deterministic time) converted to seconds by
+Budgets are counted in work (annealing moves, CP-SAT deterministic time) converted to seconds by
 rates measured on the 2-core reference machine, so a run is a pure function of the netlist, chip,
 budget and seed. The wall clock is only a safety net: if it stops a run,
 `stats["stopped_by_clock"]` says so and that run may not be reproducible.
@@ -29,7 +29,6 @@ import numpy as np
 from chip_model import ChipSpec, load_chip
 
 from backend_rdu.placement.annealing import AnnealSchedule
-from backend_rdu.placement.sequential_annealing import SequentialAnnealer, compile_kernels, move_seconds
 from backend_rdu.placement.bisection import bisection_start
 from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
@@ -37,6 +36,7 @@ from backend_rdu.placement.growth import grow
 from backend_rdu.placement.legalize import legalize
 from backend_rdu.placement.netlist import Netlist
 from backend_rdu.placement.problem import PlacementProblem
+from backend_rdu.placement.sequential_annealing import SequentialAnnealer, compile_kernels, move_seconds
 from backend_rdu.placement.windows import Window, WindowRefiner
 from backend_rdu.placement.wirelength import net_hpwl, wirelength, wirelength_lower_bound
 
