@@ -280,9 +280,10 @@ def test_annealer_proposals_land_on_sites_of_the_units_kind():
     assert made >= 250  # 290 with the step aside; without it 177 (about 4 in 9 targets are of the kind)
 
 
-def test_long_runs_start_hotter_on_larger_netlists():
+def test_long_runs_start_no_cooler_on_larger_netlists():
     from backend_rdu.placement.placer import LARGE_RUN_HOTTER, LONG_RUN_HOTTER, long_run_hotter
 
+    # (the sequential annealer's long run is 2x at every size: LARGE_RUN_HOTTER == LONG_RUN_HOTTER)
     assert long_run_hotter(300) == long_run_hotter(1000) == LONG_RUN_HOTTER
-    assert long_run_hotter(1000) < long_run_hotter(1500) < long_run_hotter(2000) == LARGE_RUN_HOTTER
+    assert long_run_hotter(1000) <= long_run_hotter(1500) <= long_run_hotter(2000) == LARGE_RUN_HOTTER
     assert long_run_hotter(5000) == LARGE_RUN_HOTTER
