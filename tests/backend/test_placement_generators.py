@@ -131,6 +131,19 @@ def test_bench_baseline_budget_in_work_is_deterministic_and_the_placers_conversi
     assert wall["budget"] == "wall" and wall["seconds"] >= 0.05
 
 
+def test_bench_baseline_on_the_placers_engine_runs_the_placers_conversion_in_moves():
+    """The default baseline anneals on the placer's own compiled engine, for exactly
+    budget / move_seconds moves, so placer and baseline differ in method, not in engine speed."""
+    from bench.placement import baseline_run
+    from backend_rdu.placement.sequential_annealing import move_seconds
+
+    problem = PlacementProblem.build("small", generate("multipin", "small", 40, 3).netlist)
+    first, record = baseline_run(problem, 0.2, 0.0, 3)
+    again, _ = baseline_run(problem, 0.2, 0.0, 3, "moves")
+    assert first == again
+    assert record["budget"] == "moves" and record["moves"] == int(0.2 / move_seconds(problem)) > 0
+
+
 def test_bench_refuses_an_unknown_generator(capsys):
     from bench.placement import main
 
