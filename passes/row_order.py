@@ -71,17 +71,7 @@ def head_outer_source(permute: rdu.StageOp, lanes: int) -> HeadOuter | None:
     dims = _dims(permute)
     if rank < 3 or not keeps_last_axis(dims, rank):
         return None
-    value = permute.inputs[0]
-    while True:
-        if not _sole_use(value):
-            return None
-        owner = value.owner
-        if isinstance(owner, rdu.BufferOp):
-            value = owner.input
-        elif isinstance(owner, rdu.ComputeOp) and owner.opcode.data == "reshape" and len(owner.inputs) == 1:
-            value = owner.inputs[0]
-        else:
-            break
+    owner = _through_layout(permute.inputs[0])
     if not (isinstance(owner, rdu.ComputeOp) and owner.opcode.data in ("matmul", "linear")
             and len(owner.outputs) == 1 and owner.unit_kind == "pcu"):
         return None
