@@ -4,7 +4,6 @@ order in the bitstream changes the outputs or stops the run naming the stage."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +19,12 @@ from functional_sim.event_graph import kernel_graph
 from chip_model import load_chip
 
 from tests.tiles.conftest import Compiled
-
-
-class HeadsAttention(nn.Module):
-    """Separate q/k/v projections, each viewed as heads and transposed: the Llama layout."""
-
-    def __init__(self, dim: int = 64, heads: int = 4):
-        super().__init__()
-        self.heads = heads
-        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim, bias=False) for _ in range(4))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        hd = d // self.heads
-        q, k, v = (p(x).view(b, t, self.heads, hd).transpose(1, 2) for p in (self.q, self.k, self.v))
-        attn = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hd), dim=-1) @ v
-        return self.o(attn.transpose(1, 2).reshape(b, t, d))
+from tests.tiles.heads_attention import HeadsAttention
 
 
 def compiled(opt_level: int, tile_bytes: int = 0) -> tuple[Compiled, object]:
     torch.manual_seed(0)
-    model = HeadsAttention().eval()
+    model = HeadsAttention(64).eval()
     x = torch.randn(2, 16, 64)
     result = compile_loaded(LoadedModel(Path("heads.py"), model, (x,)),
                             CompileOptions(chip="small", opt_level=opt_level, tile_bytes=tile_bytes))

@@ -6,13 +6,11 @@ the outputs or stops the run naming the stage."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from chip_model import load_chip
 from compiler.driver import CompileOptions, compile_loaded
@@ -22,28 +20,12 @@ from functional_sim.event_graph import kernel_graph
 from functional_sim.tile_timing import held_operands
 
 from tests.tiles.conftest import Compiled
-
-
-class Attention(nn.Module):
-    """The Llama layout, batch 1: q, k, v viewed as heads of 32 (one sn40l vector) and transposed,
-    softmax(q kᵀ / sqrt(d)) v transposed back and projected."""
-
-    def __init__(self, dim: int = 128, heads: int = 4):
-        super().__init__()
-        self.heads = heads
-        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim, bias=False) for _ in range(4))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        hd = d // self.heads
-        q, k, v = (p(x).view(b, t, self.heads, hd).transpose(1, 2) for p in (self.q, self.k, self.v))
-        attn = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hd), dim=-1) @ v
-        return self.o(attn.transpose(1, 2).reshape(b, t, d))
+from tests.tiles.heads_attention import HeadsAttention
 
 
 def compiled(opt_level: int) -> tuple[Compiled, np.ndarray]:
     torch.manual_seed(0)
-    model = Attention().eval()
+    model = HeadsAttention(128).eval()  # dim 128 (one sn40l vector per head)
     x = torch.randn(1, 32, 128)
     result = compile_loaded(LoadedModel(Path("attention.py"), model, (x,)),
                             CompileOptions(chip="sn40l", opt_level=opt_level, tile_bytes=512))
