@@ -85,16 +85,20 @@ class DecoderLayer(nn.Module):
         v = self.v(h).view(b, t, s.kv_heads, s.head_dim).transpose(1, 2)
         return rotate(q, cos, sin), rotate(k, cos, sin), v
 
-    def attend_and_mlp(self, x, q, k, v, mask):
+    def attention(self, q, k, v, mask):
+        """softmax(q kᵀ / sqrt(d) + mask) v over the heads (KV heads expanded for GQA), heads
+        transposed back to [b, t, heads * head_dim]."""
         s = self.s
-        b, t, _ = x.shape
+        b, _, t, _ = q.shape
         groups = s.heads // s.kv_heads
         if groups > 1:
             k = k[:, :, None].expand(b, s.kv_heads, groups, k.shape[2], s.head_dim).reshape(b, s.heads, k.shape[2], s.head_dim)
             v = v[:, :, None].expand(b, s.kv_heads, groups, v.shape[2], s.head_dim).reshape(b, s.heads, v.shape[2], s.head_dim)
         scores = q @ k.transpose(-2, -1) / math.sqrt(s.head_dim) + mask
-        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, s.heads * s.head_dim)
-        x = x + self.o(attn)
+        return (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, s.heads * s.head_dim)
+
+    def attend_and_mlp(self, x, q, k, v, mask):
+        x = x + self.o(self.attention(q, k, v, mask))
         h = self.norm2(x)
         return x + self.down(nn.functional.silu(self.gate(h)) * self.up(h))
 
@@ -184,12 +188,7 @@ class MixedLayer(DecoderLayer):
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         if past_k is not None:
             k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
-        groups = s.heads // s.kv_heads
-        if groups > 1:
-            k = k[:, :, None].expand(b, s.kv_heads, groups, k.shape[2], s.head_dim).reshape(b, s.heads, k.shape[2], s.head_dim)
-            v = v[:, :, None].expand(b, s.kv_heads, groups, v.shape[2], s.head_dim).reshape(b, s.heads, v.shape[2], s.head_dim)
-        scores = q @ k.transpose(-2, -1) / math.sqrt(s.head_dim) + mask
-        attn = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, s.heads * s.head_dim)
+        attn = self.attention(q, k, v, mask)
         wide = self.residual
         x = x + nn.functional.linear(attn.to(wide), self.o.weight.to(wide))
         h = self.norm2(x).to(low)
