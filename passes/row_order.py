@@ -181,9 +181,14 @@ def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> Que
                         tiles[0] if tiles else 0, lanes, sram_bytes, query_rows=-1)
     block = loop.tile[0]
     arrival = ((rank - 2, block), *range(rank - 1))
-    if not streams_in_blocks(dims, arrival, p_in):
+    if not streams_in_blocks(dims, arrival, p_in) or WHOLE_ATTR in permute.attributes:
         return None
     return QueryBlock(owner, scores, permute, block, arrival)
+
+
+# on attention's output transpose when rdu-tile could not give the query block's resident operands
+# their PMUs: the transpose stays whole (as before query blocks), for every pass after
+WHOLE_ATTR = "whole"
 
 
 def stream_plan(stage: rdu.StageOp, lanes: int, sram_bytes: int) -> HeadOuter | QueryBlock | None:

@@ -166,8 +166,8 @@ class TilePass(ModulePass):
         for kernel in rdu.kernels(module):
             plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
             resident = resident_buffers(plans)
-            for buffer in resident:
-                self.hold_whole(kernel, buffer, chip, resident)
+            if resident and not self.hold_all(kernel, resident, chip):
+                plans = self.without_query_blocks(kernel, plans, chip)
             for stage in kernel.stages():
                 self.tile_stage(kernel, stage, chip, plans)
             plan_rereads(kernel)
@@ -266,6 +266,44 @@ class TilePass(ModulePass):
         stage.bytes = IntegerAttr(held, i64)
         stage.sram = SramAttr(0, held, 1, chunk)
 
+    def hold_all(self, kernel: rdu.KernelOp, resident: list, chip: ChipSpec) -> bool:
+        """Give every resident buffer its PMUs (`hold_whole`); if one cannot get them, put every
+        stage's PMUs and depths back and say so."""
+        before = {s: (s.unit_count, s.depth_list()) for s in kernel.stages()}
+        for buffer in resident:
+            self.hold_whole(kernel, buffer, chip, resident)
+        if all(b.unit_count >= self.whole_units(b, chip) for b in resident):
+            return True
+        for s, (units, depths) in before.items():
+            s.set_units(units)
+            s.set_depths(depths)
+        return False
+
+    @staticmethod
+    def without_query_blocks(kernel: rdu.KernelOp, plans: dict, chip: ChipSpec) -> dict:
+        """The kernel cannot hold the operands a query block keeps resident (its PMUs are all
+        spoken for, typically by weight buffers): attention's output transpose stays whole, as
+        before query blocks, recorded on the transpose for every later pass, and the FIFOs are
+        sized again for a whole transpose (`rdu-size-fifos` sized them for a streaming one)."""
+        from xdsl.dialects.builtin import UnitAttr
+
+        from passes.row_order import WHOLE_ATTR
+        from passes.size_fifos import SizeFifosPass
+
+        for plan in dict.fromkeys(p for p in plans.values() if isinstance(p, QueryBlock)):
+            plan.permute.attributes[WHOLE_ATTR] = UnitAttr()
+        sizing = SizeFifosPass(spill=False)
+        sizing.size(kernel, chip)
+        sizing.prefetch(kernel, chip)
+        sizing.prove_live(kernel, chip)
+        return head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
+
+    @staticmethod
+    def whole_units(buffer: rdu.BufferOp, chip: ChipSpec) -> int:
+        """The PMUs whose SRAM holds all of a buffer's tiles."""
+        loop = stream_loop(type_bytes(buffer.input.type), buffer.tile_list()[0] or buffer.tile_bytes.value.data)
+        return ceil(loop.grid[0] / max(1, chip.pmu.sram_bytes // loop.tile[0]))
+
     def hold_whole(self, kernel: rdu.KernelOp, buffer: rdu.BufferOp, chip: ChipSpec, resident: list) -> None:
         """A buffer whose value a query-block matmul holds for its whole loop keeps all of it: the
         PMUs the value needs and a FIFO depth of every tile, which its ring then holds (`fits`
@@ -274,10 +312,8 @@ class TilePass(ModulePass):
         tiles) with the most PMUs, one at a time, none below half of what it had: rdu-allocate-units
         spreads every PMU over the kernel's streams for bandwidth, which two tiles per path need
         far fewer of than a resident operand needs for capacity."""
-        nbytes = type_bytes(buffer.input.type)
-        loop = stream_loop(nbytes, buffer.tile_list()[0] or buffer.tile_bytes.value.data)
-        tile, tiles = loop.tile[0], loop.grid[0]
-        need = ceil(tiles / max(1, chip.pmu.sram_bytes // tile))  # whole tiles per PMU
+        tiles = stream_loop(type_bytes(buffer.input.type), buffer.tile_list()[0] or buffer.tile_bytes.value.data).grid[0]
+        need = self.whole_units(buffer, chip)  # whole tiles per PMU
         self.widen(kernel, buffer, need, chip)
         donors = {s: max(ceil(s.unit_count / 2), ring_units(s, chip)) for s in kernel.stages()
                   if s is not buffer and s.unit_kind == "pmu" and (isinstance(s, rdu.BufferOp) or isinstance(

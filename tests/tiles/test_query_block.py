@@ -132,3 +132,60 @@ def test_a_malformed_block_is_an_error_naming_the_stage(attention):
     with pytest.raises(SimulationError, match=rf"\(id {s.id}, permute\): its tile loop order 'rows@2/x,0,1,2' is not"):
         simulate(c.with_program(bs, s.id, order="rows@2/x,0,1,2"), c.inputs)
 
+
+
+
+def test_a_kernel_that_cannot_hold_the_resident_operands_keeps_the_output_transpose_whole(monkeypatch):
+    """When rdu-tile cannot give the resident operands their PMUs (a kernel whose PMUs the weight
+    buffers hold, as a Llama-3-8B-shaped layer's are; this small kernel's operands need none, so
+    the test says it cannot), attention's output transpose stays whole, as before query blocks:
+    recorded on the transpose, FIFOs sized again for it, and the outputs still equal PyTorch's
+    (rather than the compile failing on a resident buffer's SRAM)."""
+    import passes.tile as tile
+
+    asked = []
+    real = tile.resident_buffers
+
+    def resident(plans):
+        found = real(plans)
+        return found or [p for p in plans.values() if isinstance(p, tile.QueryBlock)][:1]
+
+    monkeypatch.setattr(tile, "resident_buffers", resident)
+    monkeypatch.setattr(tile.TilePass, "hold_all", lambda self, kernel, res, chip: asked.append(res) or False)
+    c, expected = compiled(1)
+    assert asked  # the query block's kernel asked, and was told no
+    assert np.allclose(c.outputs[0], expected, atol=1e-4)
+    bs = c.fresh()
+    assert not query_matmuls(bs)
+    assert not [s for s in bs.stages if s.opcode == "permute" and bs.tile_program(s.id).order.startswith("rows@2/")]
+
+
+def test_hold_all_puts_every_stage_back_when_a_resident_operand_does_not_fit():
+    """`hold_all` when a buffer cannot get the PMUs to hold its whole value (a chip whose PMUs
+    hold one 512-byte tile each): False, and every stage's PMUs and depths as they were."""
+    from dataclasses import replace as dc_replace
+
+    from dialects import rdu
+    from passes.tile import TilePass
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 32, 128)
+    module = compile_loaded(LoadedModel(Path("attention.py"), HeadsAttention(128).eval(), (x,)),
+                            CompileOptions(chip="sn40l", opt_level=1, tile_bytes=512)).module
+    chip = load_chip("sn40l")
+    (kernel, *_) = rdu.kernels(module)
+    used = sum(s.unit_count for s in kernel.stages() if s.unit_kind == "pmu")
+
+    class Full:
+        """sn40l with no PMU to spare and 512 bytes (one tile) of SRAM per PMU."""
+        pmu = dc_replace(chip.pmu, sram_bytes=512)
+
+        def count(self, kind):
+            return used if kind == "pmu" else chip.count(kind)
+
+    tiny = Full()
+    buffers = [s for s in kernel.stages() if isinstance(s, rdu.BufferOp)][:2]
+    assert buffers and TilePass.whole_units(buffers[0], tiny) > buffers[0].unit_count
+    before = {s: (s.unit_count, s.depth_list()) for s in kernel.stages()}
+    assert not TilePass().hold_all(kernel, buffers, tiny)
+    assert {s: (s.unit_count, s.depth_list()) for s in kernel.stages()} == before
