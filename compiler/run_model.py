@@ -228,7 +228,12 @@ def _run_loop(result: CompileResult, inputs, launch: str, timing: str, fifos: st
                 leaves = eager_leaves(eager)
                 for o, n in loop.carry:
                     values[n] = torch.as_tensor(leaves[o]).to(values[n].dtype)
-    report: dict[str, Any] = {"loop": run.loop.to_json()}
+    return _loop_report(bs, run, {"loop": run.loop.to_json()}, eager)
+
+
+def _loop_report(bs, run, report: dict[str, Any], eager):
+    """(the run one socket gives, the loop's report, the eager reference): on a node the report
+    adds the node's figures, whether every socket's outputs agree, and the trace."""
     if bs.node is not None:
         report |= run.to_json()
         report["socket_outputs_agree"] = all(all(np.array_equal(a, b) for a, b in zip(outs, run.outputs))
@@ -276,14 +281,7 @@ def _run_step(result: CompileResult, inputs, launch: str, fifos: str):
                 eager = loaded.module(*loaded.inputs)
         finally:
             handle.remove()
-    report: dict[str, Any] = {"loop": run.loop.to_json(), "step": run.step.to_json()}
-    if bs.node is not None:
-        report |= run.to_json()
-        report["socket_outputs_agree"] = all(all(np.array_equal(a, b) for a, b in zip(outs, run.outputs))
-                                             for outs in run.socket_outputs)
-        report["trace"] = run.chrome_trace()
-        return run.socket, report, eager
-    return run, report, eager
+    return _loop_report(bs, run, {"loop": run.loop.to_json(), "step": run.step.to_json()}, eager)
 
 
 def run_compiled(result: CompileResult, launch: str = "software", timing: str = "event",

@@ -60,17 +60,26 @@ def _dims(stage: rdu.ComputeOp) -> list[int]:
     return [int(d) for d in ([dims] if isinstance(dims, int) else list(dims or []))]
 
 
+def last_axis_permute(stage: rdu.StageOp) -> bool:
+    """Is `stage` a permute of rank 3 or more that keeps the last axis (rows move whole), the kind
+    both plans make stream?"""
+    from bitstream_format.tiling import keeps_last_axis
+
+    if not isinstance(stage, rdu.ComputeOp) or stage.opcode.data != "permute" or len(stage.inputs) != 1:
+        return False
+    rank = len(shape_of(stage.inputs[0].type))
+    return rank >= 3 and keeps_last_axis(_dims(stage), rank)
+
+
 def head_outer_source(permute: rdu.StageOp, lanes: int) -> HeadOuter | None:
     """The head-outer plan that makes `permute` stream, or None (see the module docstring)."""
-    from bitstream_format.tiling import keeps_last_axis, streams_in_order
+    from bitstream_format.tiling import streams_in_order
 
-    if not isinstance(permute, rdu.ComputeOp) or permute.opcode.data != "permute" or len(permute.inputs) != 1:
+    if not last_axis_permute(permute):
         return None
     p_in = shape_of(permute.inputs[0].type)
     rank = len(p_in)
     dims = _dims(permute)
-    if rank < 3 or not keeps_last_axis(dims, rank):
-        return None
     owner = _through_layout(permute.inputs[0])
     if not (isinstance(owner, rdu.ComputeOp) and owner.opcode.data in ("matmul", "linear")
             and len(owner.outputs) == 1 and owner.unit_kind == "pcu"):
@@ -153,16 +162,14 @@ def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> Que
     outermost; its input comes through reshapes and buffers from a batched PCU `matmul` (softmax·V)
     whose rows are those positions, and that matmul's A operand comes through row-wise stages from
     another batched matmul (Q·Kᵀ) with the same rows."""
-    from bitstream_format.tiling import compute_loop, keeps_last_axis, streams_in_blocks
+    from bitstream_format.tiling import compute_loop, streams_in_blocks
     from dialects.types import dtype_of
 
-    if not isinstance(permute, rdu.ComputeOp) or permute.opcode.data != "permute" or len(permute.inputs) != 1:
+    if not last_axis_permute(permute):
         return None
     p_in = shape_of(permute.inputs[0].type)
     rank = len(p_in)
     dims = _dims(permute)
-    if rank < 3 or not keeps_last_axis(dims, rank):
-        return None
     owner = _through_layout(permute.inputs[0])
     if not (isinstance(owner, rdu.ComputeOp) and owner.opcode.data == "matmul" and len(owner.outputs) == 1
             and owner.unit_kind == "pcu" and len(owner.inputs) >= 2):
