@@ -16,6 +16,7 @@ run's critical path by cause (`critical_causes`), the evidence for what bounds a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bitstream_format import Bitstream
@@ -124,7 +125,7 @@ def decode_step_timing(layer: bytes | Bitstream, head: bytes | Bitstream | None,
         hbs = as_bitstream(head)
         head_spec = _chip(hbs, spec)  # the head's own sockets' launch
         check_node_program(hbs, head_spec)
-        timed = lambda b, c, k, start, mode: event_kernel_timing(b, c, k, start, mode, fifos=fifos)  # noqa: E731
+        timed = partial(event_kernel_timing, fifos=fifos)
         ht = program_timing(hbs, head_spec, launch, timed)
         head_cycles, head_setup = ht.cycles, ht.setup_cycles
         head_collective = collective_cycles_of(ht.kernels)

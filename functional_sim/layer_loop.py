@@ -34,6 +34,7 @@ configuration with per-layer base addresses computes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -172,7 +173,7 @@ def loop_timing(bs: Bitstream, chip: ChipSpec, loop: LayerLoop | None = None, la
             gap = bs.loop.iteration_launch_cycles
         bs = replace(bs, loop=None)
     loop.check(bs)
-    timed = kernel_timing or (lambda b, c, k, start, mode, **kw: event_kernel_timing(b, c, k, start, mode, fifos=fifos, **kw))
+    timed = kernel_timing or partial(event_kernel_timing, fifos=fifos)
     single = program_timing(bs, chip, launch, timed)
     L = loop.layers
     serial = L * single.cycles

@@ -20,6 +20,7 @@ programs over the same tensors and memory plan; this runs them in turn.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -87,7 +88,7 @@ def step_timing(bs: Bitstream, chip: ChipSpec, launch: str, fifos: str = "config
     resolves it: a node program's software launch is the node host's."""
     from functional_sim.event_timing import event_kernel_timing
 
-    timed = lambda b, c, k, start, mode, **kw: event_kernel_timing(b, c, k, start, mode, fifos=fifos, **kw)  # noqa: E731
+    timed = partial(event_kernel_timing, fifos=fifos)
     prologue, body, epilogue = loop_parts(bs)
     pro = _part_timing(prologue, chip, launch, timed)
     loop = loop_timing(body, chip, None, launch, fifos, timed)
