@@ -60,26 +60,25 @@ def _dims(stage: rdu.ComputeOp) -> list[int]:
     return [int(d) for d in ([dims] if isinstance(dims, int) else list(dims or []))]
 
 
-def last_axis_permute(stage: rdu.StageOp) -> bool:
-    """Is `stage` a permute of rank 3 or more that keeps the last axis (rows move whole), the kind
-    both plans make stream?"""
+def last_axis_permute(stage: rdu.StageOp) -> tuple[tuple, list[int]] | None:
+    """(its input's shape, its dims) when `stage` is a permute of rank 3 or more that keeps the
+    last axis (rows move whole), the kind both plans make stream; else None."""
     from bitstream_format.tiling import keeps_last_axis
 
     if not isinstance(stage, rdu.ComputeOp) or stage.opcode.data != "permute" or len(stage.inputs) != 1:
-        return False
-    rank = len(shape_of(stage.inputs[0].type))
-    return rank >= 3 and keeps_last_axis(_dims(stage), rank)
+        return None
+    p_in, dims = shape_of(stage.inputs[0].type), _dims(stage)
+    return (p_in, dims) if len(p_in) >= 3 and keeps_last_axis(dims, len(p_in)) else None
 
 
 def head_outer_source(permute: rdu.StageOp, lanes: int) -> HeadOuter | None:
     """The head-outer plan that makes `permute` stream, or None (see the module docstring)."""
     from bitstream_format.tiling import streams_in_order
 
-    if not last_axis_permute(permute):
+    found = last_axis_permute(permute)
+    if found is None:
         return None
-    p_in = shape_of(permute.inputs[0].type)
-    rank = len(p_in)
-    dims = _dims(permute)
+    (p_in, dims), rank = found, len(found[0])
     owner = _through_layout(permute.inputs[0])
     if not (isinstance(owner, rdu.ComputeOp) and owner.opcode.data in ("matmul", "linear")
             and len(owner.outputs) == 1 and owner.unit_kind == "pcu"):
@@ -165,11 +164,10 @@ def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> Que
     from bitstream_format.tiling import compute_loop, streams_in_blocks
     from dialects.types import dtype_of
 
-    if not last_axis_permute(permute):
+    found = last_axis_permute(permute)
+    if found is None:
         return None
-    p_in = shape_of(permute.inputs[0].type)
-    rank = len(p_in)
-    dims = _dims(permute)
+    (p_in, dims), rank = found, len(found[0])
     owner = _through_layout(permute.inputs[0])
     if not (isinstance(owner, rdu.ComputeOp) and owner.opcode.data == "matmul" and len(owner.outputs) == 1
             and owner.unit_kind == "pcu" and len(owner.inputs) >= 2):
