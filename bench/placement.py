@@ -31,6 +31,7 @@ from backend_rdu.placement import PlacementProblem, anneal_baseline, place, wire
 from backend_rdu.placement.generators import GENERATORS, generate
 from backend_rdu.placement.placer import GLOBAL_STARTS, batch_seconds
 from backend_rdu.placement.sequential_annealing import move_seconds
+from bench.targets import target
 
 DEFAULT_SIZES = (200, 1000, 2000)
 # The placer's budget is counted in work (reference-machine seconds); on a loaded machine its wall
@@ -292,6 +293,8 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry = {"generator": generator, "units": units, "seeds": [r["seed"] for r in group],
                  "placer_median_ratio": round(statistics.median(r["placer"]["ratio"] for r in group), 4),
                  "placer_worst_ratio": max(r["placer"]["ratio"] for r in group)}
+        if units == 2000:  # issue 11's size (and budget: 30 s, --seconds 30)
+            entry["within_target"] = target("placement.ratio_to_bound_2000_units").within(entry["placer_worst_ratio"])
         if all("annealing_baseline" in r for r in group):
             entry["baseline_median_ratio"] = round(statistics.median(r["annealing_baseline"]["ratio"] for r in group), 4)
         out.append(entry)

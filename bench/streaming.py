@@ -16,6 +16,10 @@ state carried, each layer's KV cache its own): its one-layer columns time the fi
 iteration, and its whole-model columns (`model_layers`) the file's loop
 (`functional_sim.decode_step.decode_step_timing`), as `bench.node` does. A workload that fails to
 compile records its one-line error in its row; the others still run.
+
+Every row's `within_target` judges it against `streaming.*` in `bench/targets.json`: fused decode
+at >= 85% of HBM bandwidth and <= 1.2x the roofline (issue 4), fusion speedups in or above the
+paper's Table III bands, hardware launch 1.4-8x on decode and <= 1.1x on prefill (issue 12).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.targets import target
 from bench.workloads import LLAMA2_7B, LLAMA2_70B, MISTRAL_7B, DecoderShape, tensor_parallel_shard, workload
 from compiler.driver import CompileOptions, compile_loaded
 from compiler.frontend.model_file import LoadedModel
@@ -111,6 +116,7 @@ def run(selected: list[tuple[str, DecoderShape, str, int | None]], launches: lis
             if "O0" in row and "O1" in row:
                 row["speedup"] = row["O0"]["cycles"] / row["O1"]["cycles"]
                 row["kernel_call_ratio"] = row["O0"]["kernels"] / row["O1"]["kernels"]  # paper: 11x (Llama-7B prefill)
+            row["within_target"] = socket_within_target(row)
             rows.append(row)
             print(f"[bench.streaming] row {json.dumps(row)}", file=sys.stderr, flush=True)  # kept if a later row is cut short
     return rows
@@ -120,9 +126,47 @@ def run(selected: list[tuple[str, DecoderShape, str, int | None]], launches: lis
 # LOOP section of 32 or 80 iterations: the rows' `model_layers`).
 NODE_WORKLOADS = [w for w in WORKLOADS if w[3] == 1 and "TP8" not in w[0]]  # the shard is what --tp makes
 
-# Table III of the paper (8 sockets): what each node row is read against.
-PAPER_BANDS = {"prefill": "fusion 1.5-3x; hardware launch at most 1.1x; Llama-7B 11x fewer kernel calls",
-               "decode": "fusion up to 13x (Mistral highest); hardware launch 1.4-8x"}
+# The targets (bench/targets.json): issue 4's for fused decode; Table III of the paper (8 sockets).
+DECODE_HBM_FRACTION = target("streaming.fused_decode_hbm_bandwidth_fraction")
+DECODE_OVER_ROOFLINE = target("streaming.fused_decode_over_roofline")
+FUSION_SPEEDUP = {"prefill": target("streaming.fusion_speedup_prefill"),
+                  "decode": target("streaming.fusion_speedup_decode")}
+HARDWARE_LAUNCH_GAIN = {"prefill": target("streaming.hardware_launch_gain_prefill"),
+                        "decode": target("streaming.hardware_launch_gain_decode")}
+KERNEL_CALL_RATIO = target("streaming.kernel_call_ratio_prefill")
+
+# What each node row is read against, in words.
+PAPER_BANDS = {"prefill": f"fusion {FUSION_SPEEDUP['prefill'].describe()}; hardware launch "
+                          f"{HARDWARE_LAUNCH_GAIN['prefill'].describe()}; Llama-7B {KERNEL_CALL_RATIO.paper:g}x fewer kernel calls",
+               "decode": f"fusion {FUSION_SPEEDUP['decode'].describe()} (Mistral highest); hardware launch "
+                         f"{HARDWARE_LAUNCH_GAIN['decode'].describe()}"}
+
+
+def socket_within_target(row: dict[str, Any]) -> dict[str, bool | None]:
+    """A one-socket row against its targets: fused decode's HBM share and roofline ratio, the fusion speedup."""
+    out: dict[str, bool | None] = {}
+    if row["phase"] == "decode" and "O1" in row:
+        out["hbm_bandwidth_fraction"] = DECODE_HBM_FRACTION.within(row["O1"]["hbm_bandwidth_fraction"])
+        out["over_roofline"] = DECODE_OVER_ROOFLINE.within(row["O1"]["over_roofline"])
+    if "speedup" in row:
+        out["speedup"] = FUSION_SPEEDUP[row["phase"]].within(row["speedup"])
+    return out
+
+
+def node_within_target(row: dict[str, Any]) -> dict[str, Any]:
+    """A node row against Table III: the fusion speedup per launch; the fused program's hardware-launch
+    gain per layer and, for a decode loop, over the model's layers; fused decode's HBM share."""
+    phase, out = row["phase"], {}
+    if "speedup" in row:
+        out["speedup"] = {launch: FUSION_SPEEDUP[phase].within(v) for launch, v in row["speedup"].items()}
+    fused = row["O1"]
+    if "error" not in fused:
+        out["hardware_launch_gain"] = HARDWARE_LAUNCH_GAIN[phase].within(fused["hardware_launch_gain"])
+        if "model_layers" in fused:
+            out["model_hardware_launch_gain"] = HARDWARE_LAUNCH_GAIN[phase].within(fused["model_layers"]["hardware_launch_gain"])
+        if phase == "decode":
+            out["hbm_bandwidth_fraction"] = DECODE_HBM_FRACTION.within(fused["hardware"]["hbm_bandwidth_fraction"])
+    return out
 
 
 # A decode layer's inputs: hidden state, rotary cos and sin, mask, then its K and V caches
@@ -211,6 +255,7 @@ def run_node(selected: list[tuple[str, DecoderShape, str, int | None]], node: st
             if phase == "decode":
                 row["model_speedup"] = {launch: row["O0"]["model_layers"][launch] / row["O1"]["model_layers"][launch]
                                         for launch in ("software", "hardware")}
+        row["within_target"] = node_within_target(row)
         rows.append(row)
     return rows
 

@@ -14,10 +14,11 @@ def test_the_step_is_one_file_timed_by_parts(monkeypatch) -> None:
     from dataclasses import replace
 
     import bench.node as node
+    from bench.targets import Target
     from bitstream_format.loop_program import loop_parts
     from functional_sim.node import simulate_node
 
-    monkeypatch.setitem(node.PAPER_TOKENS_PER_SECOND, "tiny", 1000.0)
+    monkeypatch.setitem(node.PAPER_TOKENS_PER_SECOND, "tiny", Target("tiny", "tiny decode", "tokens/s", "test", paper=1000.0))
     monkeypatch.setitem(node.PAPER_SPECULATIVE, "tiny", False)
     row = measure(TINY, node="small-node8", tp=4, context=16, placer="cpsat")
     hw, sw = row["hardware_launch"], row["software_launch"]
@@ -33,6 +34,7 @@ def test_the_step_is_one_file_timed_by_parts(monkeypatch) -> None:
     assert row["tokens_per_second"] <= row["tokens_per_second_device_loop"] <= row["roofline_tokens_per_second"]
     assert row["tokens_per_second_software_launch"] <= row["tokens_per_second"]
     assert row["layer_breakdown"]["collective_stages"] == 2 and row["layer_breakdown"]["hbm_bytes"] > 0
+    assert row["within_target"] == {"tokens_per_second": None, "token_over_roofline": True}  # a figure without a tolerance
 
 
 def test_node_step_cycles_reports_collectives_per_compile() -> None:
