@@ -21,7 +21,7 @@ from xdsl.ir import Operation, SSAValue
 
 from dialects import rdu, rgraph
 from dialects.rgraph import attr_value
-from dialects.types import dtype_of, shape_of
+from dialects.types import dtype_of, shape_of, specs_of
 from functional_sim.dtypes import cast, from_bytes
 from functional_sim.kernels import KERNELS
 
@@ -54,7 +54,7 @@ def location_text(op: Operation) -> str:
 
 
 def _run_opcode(opcode: str, inputs: list[np.ndarray], params: dict[str, Any], results: list[SSAValue]) -> list[np.ndarray]:
-    specs = [(dtype_of(r.type), shape_of(r.type)) for r in results]
+    specs = specs_of(results)
     with np.errstate(all="ignore"):
         outs = KERNELS[opcode](inputs, params, specs)
     return [cast(v, dtype) for v, (dtype, _) in zip(outs, specs)]

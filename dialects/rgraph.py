@@ -55,7 +55,7 @@ from xdsl.utils.exceptions import VerifyException
 from bitstream_format.signatures import check_signature
 from dialects.resources import resource_bytes
 from dialects.shard_attr import ShardAttr
-from dialects.types import dtype_of, shape_of, tensor_type
+from dialects.types import dtype_of, shape_of, specs_of, tensor_type
 
 
 def attr_value(attr: Attribute) -> Any:
@@ -133,8 +133,8 @@ class GraphOp(IRDLOperation):
         try:
             check_signature(
                 self.OPCODE, self.params(),
-                [(dtype_of(v.type), shape_of(v.type)) for v in self.operands],
-                [(dtype_of(v.type), shape_of(v.type)) for v in self.results],
+                specs_of(self.operands),
+                specs_of(self.results),
             )
         except ValueError as exc:  # SignatureError, or an element type the bitstream lacks
             message = str(exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from xdsl.dialects.builtin import (
     BFloat16Type,
     Float16Type,
@@ -12,7 +14,7 @@ from xdsl.dialects.builtin import (
     Signedness,
     TensorType,
 )
-from xdsl.ir import Attribute
+from xdsl.ir import Attribute, SSAValue
 
 _ELEMENT_TYPES: dict[str, Attribute] = {
     "f32": Float32Type(),
@@ -51,6 +53,12 @@ def shape_of(t: Attribute) -> tuple[int, ...]:
     """The static shape of a tensor type or of an rdu stream or memory type."""
     assert isinstance(t, ShapedType)
     return tuple(t.get_shape())
+
+
+def specs_of(values: Iterable[SSAValue]) -> list[tuple[str, tuple[int, ...]]]:
+    """(dtype, shape) of each value: the operand lists `bitstream_format.tiling.compute_loop` and the
+    opcode signature rules take (every pass that asks a stage's tile loop builds them)."""
+    return [(dtype_of(v.type), shape_of(v.type)) for v in values]
 
 
 def value_bytes(t: Attribute) -> int:

@@ -29,7 +29,7 @@ from bitstream_format.tiling import ELEMENTWISE_FAMILIES, compute_loop, loop_cyc
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError
-from dialects.types import dtype_of, shape_of
+from dialects.types import shape_of, specs_of
 from dialects.types import value_bytes as type_bytes
 from passes.target import lowered_target_chip
 from passes.row_order import head_outer_plans
@@ -82,9 +82,8 @@ def estimated_tile(stage: rdu.StageOp, chip: ChipSpec, head_dim: int = 0) -> tup
     out = stage.outputs[0]
     guess = balanced_tile(ceil(value_bytes(out) / stage.unit_count), chip.pcu.tile_overhead_cycles,
                           chip.network.vector_link_bytes_per_cycle, chip)
-    loop = compute_loop(stage.opcode.data, stage.param_values(), [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs],
-                        [(dtype_of(out.type), shape_of(out.type))], 0, guess, chip.pcu.lanes, chip.pmu.sram_bytes,
-                        head_dim=head_dim)
+    loop = compute_loop(stage.opcode.data, stage.param_values(), specs_of(stage.inputs), specs_of(stage.outputs), 0,
+                        guess, chip.pcu.lanes, chip.pmu.sram_bytes, head_dim=head_dim)
     return tuple(loop.tile[:2]) if loop.kind == "matmul" else None
 
 
@@ -173,8 +172,8 @@ def pipeline_break(stage: rdu.StageOp, chip: ChipSpec) -> bool:
     out = stage.outputs[0]
     if op.family in ("reduce", "select") and prod(shape_of(out.type)) <= 1 < prod(shape_of(stage.inputs[0].type)):
         return True
-    loop = compute_loop(stage.opcode.data, stage.param_values(), [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs],
-                        [(dtype_of(out.type), shape_of(out.type))], 0, 0, chip.pcu.lanes, chip.pmu.sram_bytes)
+    loop = compute_loop(stage.opcode.data, stage.param_values(), specs_of(stage.inputs), specs_of(stage.outputs), 0, 0,
+                        chip.pcu.lanes, chip.pmu.sram_bytes)
     return loop.kind == "whole" and prod(shape_of(out.type)) > 1
 
 
@@ -360,8 +359,7 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
     op = OPCODES[producer.opcode.data]
     if not (op.family == "matmul" or op.family in ELEMENTWISE_FAMILIES):
         return None
-    ins = [(dtype_of(v.type), shape_of(v.type)) for v in producer.inputs]
-    outs = [(dtype_of(v.type), shape_of(v.type)) for v in producer.outputs]
+    ins, outs = specs_of(producer.inputs), specs_of(producer.outputs)
     itemsize = max(1, value_bytes(producer.inputs[0]) // max(1, prod(ins[0][1]))) if producer.inputs else 4
     lo, hi = chip.pcu.lanes * 4, min(nbytes, chip.pmu.sram_bytes // 2)
 

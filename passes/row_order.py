@@ -162,7 +162,7 @@ def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> Que
     whose rows are those positions, and that matmul's A operand comes through row-wise stages from
     another batched matmul (Q·Kᵀ) with the same rows."""
     from bitstream_format.tiling import compute_loop, streams_in_blocks
-    from dialects.types import dtype_of
+    from dialects.types import specs_of
 
     found = last_axis_permute(permute)
     if found is None:
@@ -181,8 +181,7 @@ def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> Que
     if scores is None or scores is owner or prod(shape_of(scores.outputs[0].type)[:-2]) != prod(out[:-2]):
         return None
     tiles = owner.tile_list()
-    spec = lambda v: (dtype_of(v.type), shape_of(v.type))  # noqa: E731
-    loop = compute_loop("matmul", {}, [spec(v) for v in owner.inputs], [spec(owner.outputs[0])], 0,
+    loop = compute_loop("matmul", {}, specs_of(owner.inputs), specs_of(owner.outputs[:1]), 0,
                         tiles[0] if tiles else 0, lanes, sram_bytes, query_rows=-1)
     block = loop.tile[0]
     arrival = ((rank - 2, block), *range(rank - 1))

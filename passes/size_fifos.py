@@ -64,7 +64,7 @@ from bitstream_format.tiling import compute_loop
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError, PassOrderError
-from dialects.types import dtype_of, shape_of, value_bytes
+from dialects.types import specs_of, value_bytes
 from passes.allocate_units import AllocateUnitsPass, stream_tiles
 from passes.fifo_liveness import Game, play
 from passes.row_order import stream_plan
@@ -107,8 +107,7 @@ def is_whole(stage: rdu.StageOp, chip: ChipSpec) -> bool:
     producer = stage.inputs[0].owner
     tiles = producer.tile_list() if isinstance(producer, rdu.StageOp) else []
     in_tile = tiles[stage.inputs[0].index] if stage.inputs[0].index < len(tiles) else 0
-    ins = [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs]
-    outs = [(dtype_of(v.type), shape_of(v.type)) for v in stage.outputs]
+    ins, outs = specs_of(stage.inputs), specs_of(stage.outputs)
     plan = stream_plan(stage, chip.pcu.lanes, chip.pmu.sram_bytes)  # a heads or output transpose that streams (passes/row_order.py)
     loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, stage.tile_list()[0],
                         chip.pcu.lanes, chip.pmu.sram_bytes, arrival=plan.arrival if plan is not None else None)

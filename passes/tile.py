@@ -40,7 +40,7 @@ from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError
 from dialects.rdu_attrs import PatternAttr, SramAttr, TileLoopAttr
-from dialects.types import dtype_of, shape_of
+from dialects.types import shape_of, specs_of
 from dialects.types import value_bytes as type_bytes
 from passes.row_order import HeadOuter, QueryBlock, head_outer_plans
 from passes.target import lowered_target_chip
@@ -217,8 +217,7 @@ class TilePass(ModulePass):
             stage.patterns = ArrayAttr([ring, ring])  # write, then read
             return
         assert isinstance(stage, rdu.ComputeOp)
-        ins = [(dtype_of(v.type), shape_of(v.type)) for v in stage.inputs]
-        outs = [(dtype_of(v.type), shape_of(v.type)) for v in stage.outputs]
+        ins, outs = specs_of(stage.inputs), specs_of(stage.outputs)
         in_tile = stream_tile_bytes(stage.inputs[0]) if stage.inputs else 0
         out_tile = stage.tile_list()[0] if stage.tile_list() else 0
         plan = (plans or {}).get(stage)
