@@ -18,6 +18,7 @@ their SRAM). `tile-bytes=N` forces every stream's tile size (an experiment knob)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from math import ceil, prod, sqrt
 
 from xdsl.context import Context
@@ -193,6 +194,7 @@ def need_phases(stages: list[rdu.StageOp], chip: ChipSpec) -> dict[rdu.StageOp, 
         phase[stage] = max((phase[p] + pipeline_break(p, chip) for p in producers if p in phase and p not in fed_by_load),
                            default=0)
 
+    @cache  # a load-fed buffer chain is walked once, however many stages it feeds
     def needed(stage: rdu.StageOp) -> int:
         readers = [c for r in stage.results for c in stage.consumers(r)]
         return min((needed(c) if c in fed_by_load else phase[c] for c in readers), default=phase[stage])
