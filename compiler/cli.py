@@ -75,15 +75,35 @@ def read_bitstream(path: Path, data: bytes | None = None):
         fail(f"{path}: {exc}")
 
 
+@contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """A command line click refuses (an unknown option, a value out of range, a missing argument)
+    is a user error too: one `error:` line with the command's --help to read, exit 2, instead of
+    click's usage block."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # `rducc` alone: the help, as click shows it
+    except click.UsageError as exc:
+        message = exc.format_message().rstrip(".")
+        command = exc.ctx.command_path if exc.ctx is not None else "rducc"
+        fail(f"{message[:1].lower()}{message[1:]} (see '{command} --help')")
+
+
 class DefaultCompileGroup(click.Group):
-    """`rducc MODEL.py ...` means `rducc compile MODEL.py ...`."""
+    """`rducc MODEL.py ...` means `rducc compile MODEL.py ...`; a refused command line is one `error:` line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         first = args[0] if args else ""
         looks_like_model = first.endswith(".py") or Path(first).exists()
         if first and first not in self.commands and not first.startswith("-") and looks_like_model:
             args = ["compile", *args]
-        return super().parse_args(ctx, args)
+        with one_line_usage_errors():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        with one_line_usage_errors():  # a subcommand's own command line is parsed here
+            return super().invoke(ctx)
 
 
 chip_option = click.option("--chip", default="sn40l", show_default=True,
