@@ -337,6 +337,8 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
                        f"({result.seconds * 1e6:.2f} us modeled) in {seconds:.2f} s")
             if output is not None and not timing_only:
                 click.echo(f"wrote {output}")
+            if trace is not None:
+                click.echo(f"wrote {trace}")
 
 
 @main.command("run")
@@ -376,6 +378,8 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
             click.echo(json.dumps(report.to_json()))
         else:
             click.echo(report.to_text())
+            if trace is not None:
+                click.echo(f"wrote {trace}")
         if report.allclose is False:
             sys.exit(1)
 

@@ -1,0 +1,26 @@
+"""The CLI names every file it wrote, in the order a new user asked for them (README: `rducc sim
+mlp.rbit --inputs x.npz -o y.npz --trace timeline.json`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from compiler.cli import main
+
+MLP = Path(__file__).parents[1] / "examples" / "mlp.py"
+
+
+def test_sim_names_its_outputs_and_its_trace(tmp_path: Path) -> None:
+    rbit, x, y, trace = (tmp_path / n for n in ("mlp.rbit", "x.npz", "y.npz", "timeline.json"))
+    compiled = CliRunner().invoke(main, [str(MLP), "-o", str(rbit), "--chip", "small"], catch_exceptions=False)
+    assert compiled.exit_code == 0, compiled.output
+    np.savez(x, x=np.random.default_rng(0).standard_normal((8, 64), dtype=np.float32))  # the input's name: rducc inspect
+    result = CliRunner().invoke(main, ["sim", str(rbit), "--inputs", str(x), "-o", str(y), "--trace", str(trace)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [f"wrote {y}", f"wrote {trace}"]
+    assert np.load(y)["output0"].shape == (8, 16) and json.loads(trace.read_text())["traceEvents"]
