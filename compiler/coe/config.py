@@ -20,7 +20,6 @@ relative to the COE.toml's folder. Every way the file can be wrong is a CoEError
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from compiler.coe.architecture import Architecture, DecoderArchitecture, ModelFileArchitecture
 from compiler.coe.errors import CoEError
 from compiler.coe.weights import WeightSource
+from compiler.tasks.files import read_toml
 
 TOP_LEVEL = {"node", "batch", "tp", "cache_policy", "categories", "fallback", "router", "architectures", "map",
              "experts", "compile"}
@@ -83,14 +83,7 @@ class CoESpec:
 
 def load_coe(path: str | Path) -> CoESpec:
     path = Path(path)
-    if not path.exists():
-        raise CoEError(f"CoE file {path} does not exist")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CoEError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CoEError(f"cannot read {path}: {exc}") from None
+    raw = read_toml(path, CoEError, "CoE file")
     where = path.name
     unknown = sorted(set(raw) - TOP_LEVEL)
     if unknown:

@@ -5,7 +5,6 @@ docs/sweep.md describes the format.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from compiler.sweep.errors import SweepError
 from compiler.sweep.metrics import COST_TERMS, METRICS, NODE_COSTS
 from compiler.sweep.models import parse_models
+from compiler.tasks.files import read_toml
 
 SWEEP_KEYS = {"name", "chip", "node", "sample", "samples", "seed", "metrics"}
 SAMPLES = ("grid", "random")
@@ -53,15 +53,7 @@ class SweepSpec:
 
 
 def load_sweep(path: Path) -> SweepSpec:
-    if not path.exists():
-        raise SweepError(f"sweep file {path} does not exist")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SweepError(f"cannot read sweep file {path}: {exc}") from None
-    return parse_sweep(raw, path)
+    return parse_sweep(read_toml(path, SweepError, "sweep file"), path)
 
 
 def _int(value: Any, what: str, minimum: int) -> int:

@@ -1,10 +1,28 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename."""
+"""A user's files: written atomically (a temporary file in the same folder, then a rename); TOML
+read whole or refused with one user error."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from pathlib import Path
+from typing import Any
+
+from rducc_errors import UserError
+
+
+def read_toml(path: Path, error: type[UserError], what: str) -> dict[str, Any]:
+    """A TOML file the user named (`what`: "sweep file", "CoE file"), or `error` with one line
+    naming it: missing, unreadable, or not TOML (with the parser's line and column)."""
+    if not path.exists():
+        raise error(f"{what} {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
 
 
 def write_atomically(path: Path, data: bytes) -> None:
