@@ -285,6 +285,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
     """Simulate a bitstream. Without --inputs, inputs are seeded random normals (floats) and zeros (integers)."""
     with user_errors():
         from functional_sim import SimulationError, save_outputs_npz, simulate
+        from compiler.time_text import modeled_time
 
         if not bitstream.exists():
             fail(f"bitstream {bitstream} does not exist")
@@ -334,7 +335,7 @@ def sim_cmd(bitstream: Path, inputs_path: Path | None, output: Path | None, laun
         else:
             looped = f" x {bs.loop.trips} iterations ({result.loop.launch} launch)" if bs.loop is not None else ""
             click.echo(f"simulated {_plural(len(bs.kernels), 'kernel')}{looped}: {result.cycles:,} cycles "
-                       f"({result.seconds * 1e6:.2f} us modeled) in {seconds:.2f} s")
+                       f"({modeled_time(result.seconds)} modeled) in {seconds:.2f} s")
             if output is not None and not timing_only:
                 click.echo(f"wrote {output}")
             if trace is not None:

@@ -12,6 +12,7 @@ import numpy as np
 from compiler.compare import OutputComparison, compare_outputs, eager_leaves, to_numpy
 from compiler.driver import CompileOptions, CompileResult, compile_model
 from compiler.progress import ProgressFn, no_progress
+from compiler.time_text import modeled_time
 
 
 SHAPES_ONLY_REASON = ("the model is built on the meta device (shapes only): there are no values to compare, "
@@ -127,7 +128,7 @@ class RunReport:
         lines = [
             f"{self.model} on {self.chip} at -O{self.opt_level}: {verdict}",
             f"  {j['kernels']} kernel{'' if j['kernels'] == 1 else 's'}, {j['pcus_used']} PCUs, {j['pmus_used']} PMUs; "
-            f"{self.cycles:,} cycles ({self.modeled_seconds * 1e6:.2f} us), roofline {j['roofline_cycles']:,.0f} cycles",
+            f"{self.cycles:,} cycles ({modeled_time(self.modeled_seconds)}), roofline {j['roofline_cycles']:,.0f} cycles",
             f"  compile {j['compile_seconds']:.2f} s, simulate {j['simulate_seconds']:.2f} s",
             *([f"  loop of {self.node['loop']['layers']} layers ({self.node['loop']['launch']} launch): "
                f"{self.node['loop']['cycles']:,} cycles, {self.node['loop']['serial_cycles']:,} as separate runs"]

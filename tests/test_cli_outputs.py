@@ -24,3 +24,9 @@ def test_sim_names_its_outputs_and_its_trace(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1:] == [f"wrote {y}", f"wrote {trace}"]
     assert np.load(y)["output0"].shape == (8, 16) and json.loads(trace.read_text())["traceEvents"]
+
+
+def test_a_modeled_time_reads_in_its_unit() -> None:
+    from compiler.time_text import modeled_time
+
+    assert [modeled_time(s) for s in (2.987e-06, 0.23227383, 1.5)] == ["2.99 us", "232.27 ms", "1.50 s"]
