@@ -80,7 +80,7 @@ def route_kernel(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[RouteAttr]]:
 
 @dataclass(frozen=True)
 class RoutePass(ModulePass):
-    """Route every stream of the placed kernels; record each stream's route on its producer."""
+    """route every stream of the placed kernels; record each stream's route on its producer."""
 
     name = "rdu-route"
 

@@ -715,14 +715,15 @@ def passes_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([info.to_json() for info in infos]))
         return
+    width = max(len(info.name) for info in infos)  # the longest name keeps the summaries in one column
     click.echo("rducc's passes:")
     for info in infos:
         if info.generic and not any(i.generic for i in infos[:infos.index(info)]):
             click.echo("xDSL's generic passes:")
-        click.echo(f"  {info.name:20} {info.summary}")
+        click.echo(f"  {info.name:{width}} {info.summary}")
         for option in info.options:
             default = "required" if option.default is None else f"default {option.default}"
-            click.echo(f"  {'':20}   {option.name}: {option.type} ({default})")
+            click.echo(f"  {'':{width}}   {option.name}: {option.type} ({default})")
 
 
 @main.command("ops")

@@ -55,7 +55,7 @@ class LayerLoopError(RduccError):
 
 @dataclass(frozen=True)
 class LayerLoopPass(ModulePass):
-    """Mark the function as one iteration of a `layers`-times loop (see the module docstring)."""
+    """mark the function as one iteration of a `layers`-times loop, the LOOP section (docs/node.md)."""
 
     name = "rdu-layer-loop"
 

@@ -244,7 +244,7 @@ class PassInfo:
 
 def describe_pass(name: str, loader: PassLoader, generic: bool = False) -> PassInfo:
     cls = loader()
-    return PassInfo(name, pass_summary(cls) or GENERIC_PASSES.get(name, ""), pass_options(cls), generic)
+    return PassInfo(name, GENERIC_PASSES.get(name) or pass_summary(cls), pass_options(cls), generic)  # ours over xDSL's
 
 
 def pass_options(cls: type[ModulePass]) -> tuple[PassOption, ...]:

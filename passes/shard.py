@@ -724,7 +724,7 @@ def _group_of(src: tuple[int, ...], dst: tuple[int, ...], dim: int) -> tuple[lis
 
 @dataclass(frozen=True)
 class ShardPass(ModulePass):
-    """Split the model Megatron-style over `tp` sockets (one SPMD program; see the module docstring).
+    """split the model Megatron-style over `tp` sockets, one SPMD program (docs/node.md).
     `node` (optional) names the node, whose socket count bounds `tp`."""
 
     name = "rdu-shard"

@@ -37,7 +37,7 @@ def lowered_target_chip(module: ModuleOp, needed_by: str) -> ChipSpec:
 
 @dataclass(frozen=True)
 class TargetPass(ModulePass):
-    """Set the target chip (a bundled name such as `sn40l`, `small`, or a chip-spec .toml path)."""
+    """set the target chip (a bundled name such as `sn40l`, `small`, or a chip-spec .toml path)."""
 
     name = "rdu-target"
 

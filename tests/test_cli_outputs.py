@@ -30,3 +30,17 @@ def test_a_modeled_time_reads_in_its_unit() -> None:
     from compiler.time_text import modeled_time
 
     assert [modeled_time(s) for s in (2.987e-06, 0.23227383, 1.5)] == ["2.99 us", "232.27 ms", "1.50 s"]
+
+
+def test_the_passes_list_is_one_table_in_one_voice() -> None:
+    """`rducc passes`: every summary starts in one column (the longest name sets it), in lower case
+    like the others, and names a doc rather than a module docstring a user cannot see; canonicalize
+    gets rducc's summary, not xDSL's."""
+    lines = CliRunner().invoke(main, ["passes"], catch_exceptions=False).output.splitlines()
+    rows = [line for line in lines if line.startswith("  ") and not line.startswith("   ")]
+    columns = {len(line) - len(line[2:].split(None, 1)[1]) for line in rows}
+    assert len(columns) == 1, rows
+    summaries = [line[2:].split(None, 1)[1] for line in rows]
+    assert all(s[0].islower() for s in summaries), summaries
+    assert not any("module docstring" in s for s in summaries)
+    assert "apply every op's canonicalization patterns, then erase dead ops (xDSL)" in summaries
