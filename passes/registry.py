@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -303,6 +304,9 @@ def parse_pipeline(spec: str, callback: PassPipelineCallbackType | None = None,
 def bad_pipeline(spec: str, exc: BaseException) -> UnknownPassError:
     """The one-line error for a pipeline string xDSL could not parse or instantiate."""
     message = " ".join(str(exc).split())
+    named = {name.strip() for name in re.sub(r"\{[^}]*\}", "", spec).split(",") if name.strip()}
+    if named <= set(all_passes()):  # every pass is known: its options are at fault, not its name
+        return UnknownPassError(f"bad pass pipeline {spec!r}: {message} (see `rducc passes` for each pass's options)")
     return UnknownPassError(f"bad pass pipeline {spec!r}: {message} (known passes: {', '.join(available_passes())} "
                             "and xDSL's generic passes such as canonicalize, dce, cse; see `rducc passes`)")
 

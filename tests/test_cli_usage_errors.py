@@ -33,3 +33,14 @@ def test_a_refused_command_line_is_one_error_line(args, needles, tmp_path, monke
 def test_rducc_alone_shows_the_help() -> None:
     result = CliRunner().invoke(main, [], prog_name="rducc")
     assert "Usage: rducc [OPTIONS] COMMAND" in result.output and "error:" not in result.output
+
+
+def test_a_known_pass_with_bad_options_is_not_told_the_pass_list(tmp_path) -> None:
+    """Only an unknown pass name gets the list of known passes; bad options point to `rducc passes`."""
+    ir = tmp_path / "m.mlir"
+    ir.write_text("builtin.module {}\n")
+    line = assert_user_error(CliRunner().invoke(main, ["opt", str(ir), "-p", "rdu-fuse{max-ops=x}"], catch_exceptions=False),
+                             "bad pass pipeline 'rdu-fuse{max-ops=x}'", "(see `rducc passes` for each pass's options)")
+    assert "known passes" not in line
+    assert_user_error(CliRunner().invoke(main, ["opt", str(ir), "-p", "rdu-fuse,rdu-nosuch"], catch_exceptions=False),
+                      "Unrecognized passes: ['rdu-nosuch']", "known passes: rdu-allocate-units")
