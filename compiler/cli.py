@@ -219,6 +219,8 @@ def compile_cmd(model: Path, output: Path | None, chip: str, opt_level: int, see
             + (f", a loop of {m['loop_trips']} layers" if m.get("loop_trips") else "")
             + f" in {result.compile_seconds:.2f} s"
         )
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
 
 
 def _loop_knobs(layers: int, carry: str, per_layer: str, loop_body: str = "") -> dict:
@@ -379,6 +381,8 @@ def run_cmd(model: Path, chip: str, opt_level: int, seed: int, placer: str, tile
             click.echo(json.dumps(report.to_json()))
         else:
             click.echo(report.to_text())
+            for note in report.compile.notes:
+                click.echo(f"note: {note}", err=True)
             if trace is not None:
                 click.echo(f"wrote {trace}")
         if report.allclose is False:

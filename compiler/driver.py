@@ -149,6 +149,23 @@ class CompileResult:
     def shapes_only(self) -> bool:
         return any(v is None for v in self.bitstream.image.values())
 
+    @property
+    def notes(self) -> list[str]:
+        """What the compile did that a user would not guess from the command line.
+
+        `rdu-shard` replicates what it cannot split and records it in the IR only; a `--tp N` that
+        splits no weight at all runs N copies of the whole model, which deserves saying.
+        """
+        split = self.module.attributes.get("rdu.shard.split")
+        if self.options.tp > 1 and split is not None and len(split.data) == 0:
+            replicated = self.module.attributes.get("rdu.shard.replicated")
+            names = [a.data for a in replicated.data] if replicated is not None else []
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            return [f"--tp {self.options.tp} split no weight (no dimension the rules cut divides by "
+                    f"{self.options.tp}): each of the {self.options.tp} sockets runs the whole model"
+                    + (f"; replicated: {shown}" if shown else "")]
+        return []
+
 
 def summarize_work(graph: ImportedGraph) -> WorkSummary:
     fn = next(iter(graph.module.ops))

@@ -96,6 +96,7 @@ class RunReport:
             "launch": self.launch,
             "allclose": self.allclose,
             **({"allclose_reason": self.not_compared} if self.not_compared else {}),
+            **({"notes": self.compile.notes} if self.compile.notes else {}),
             "max_abs_error": self.max_abs_error,
             "cycles": self.cycles,
             "modeled_seconds": self.modeled_seconds,

@@ -156,3 +156,15 @@ def test_compiler_picks_direct_for_small_values_and_ring_for_large_on_a_switch()
     assert choose_algorithm("all_reduce", 8, 8 << 10, *ring) == "tree"  # 7 hops of latency, not 14
     assert choose_algorithm("all_reduce", 8, 64 << 20, *ring) == "ring"  # bandwidth-bound
     assert choose_algorithm("all_reduce", 6, 8 << 10, *ring) == "ring"  # no tree for 6 sockets
+
+
+def test_a_tp_that_splits_no_weight_is_said(tmp_path: Path) -> None:
+    """The MLP's widths do not divide by 3: rdu-shard replicates everything, and the user is told
+    on stderr (a note, not an error: the program is correct, only N copies of the whole model)."""
+    out = tmp_path / "mlp3.rbit"
+    result = CliRunner().invoke(main, [str(EXAMPLES / "mlp.py"), "-o", str(out),
+                                       "--node", "small-node8", "--tp", "3"])
+    assert result.exit_code == 0 and out.exists()
+    assert result.stderr.startswith("note: --tp 3 split no weight") and "fc1.weight" in result.stderr
+    assert "note:" not in _invoke(str(EXAMPLES / "mlp.py"), "-o", str(out), "--node", "small-node8", "--tp", "2").output
+    assert run_compiled(compile_model(EXAMPLES / "mlp.py", CompileOptions(node="small-node8", tp=3))).to_json()["notes"]
