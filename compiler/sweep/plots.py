@@ -56,6 +56,8 @@ def draw(records: list[dict[str, Any]], axes: list[str], metrics: list[str], tim
                 ax.set_xticks(range(len(labels)), labels)
             elif xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 20:
                 ax.set_xscale("log")
+            elif xs_all and all(isinstance(x, int) for x in xs_all):  # opt_level 0/1: no tick at 0.2
+                ax.set_xticks(sorted(set(xs_all)))
             ax.set_xlabel(axis)
             ax.set_ylabel(metric)
             ax.set_title(f"{metric} vs {axis}")
