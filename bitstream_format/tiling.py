@@ -25,6 +25,12 @@ derives shapes and loops from them, never below one vector (`lanes` elements):
   arrival `rows@d/B,A` (`blocked`) comes from a matmul of order `m,b,n,k`: dim d in blocks of B
   outermost, so the permute (attention's output transpose) fills windows of consecutive output
   rows, one window per tile, and sends each whole.
+* *windows* of layout ops whose output needs a bounded block of their input (`window_loop`, 3.5):
+  a `permute` swapping the last two axes (`transpose`: attention's Kᵀ, one `[S, D]` matrix per
+  window, written at transposed addresses) and an `expand` of size-1 dims ahead of a block
+  (`repeat`: GQA's KV heads, one KV head per window, re-read once per query head of its group).
+  The PMU holds two windows (one filling, one draining); its address patterns
+  (`window_patterns`) do the layout: nothing is copied but by the addresses it is read at.
 * `whole`: ops that cannot stream (other layout changes, gathers, sorts, scatters, reductions over
   leading dims...): one tile, the whole value, spread over the stage's PMUs.
 * `stream`: loads, stores and buffers move the value in tiles of the stream's bytes.
@@ -225,6 +231,79 @@ def permute_loop(in_shape: tuple[int, ...], dims: list[int], itemsize: int, tile
     return TileLoop("rows", loop.grid, loop.tile, "rows@" + arrival_text(arrival))
 
 
+WINDOW_ORDERS = ("transpose", "repeat")  # a PMU layout stage that holds one window of its input at a time
+
+
+def swaps_last_two(dims: list[int], rank: int) -> bool:
+    """A permute that swaps the last two axes and keeps the others in place (`k.transpose(-2, -1)`)."""
+    return rank >= 2 and [int(d) % rank for d in dims] == [*range(rank - 2), rank - 1, rank - 2]
+
+
+def repeat_split(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(windows, repeats) of an expand that streams by windows, else None: the input (right-aligned
+    to the output) has size-1 dims broadcast to the output, none of them the last, and every dim of
+    size above 1 ahead of the innermost broadcast dim lies ahead of the outermost one. The output is
+    then, in row-major order, each input block below the broadcast dims (a *window*, e.g. one KV
+    head's `[S, D]`) `repeats` times before the next: GQA's `k[:, :, None].expand(b, kv, g, s, d)`."""
+    rank = len(out_shape)
+    if len(in_shape) > rank or rank < 2:
+        return None
+    padded = (1,) * (rank - len(in_shape)) + tuple(in_shape)
+    if any(i not in (1, o) for i, o in zip(padded, out_shape)):
+        return None
+    spread = [d for d in range(rank) if padded[d] == 1 and out_shape[d] > 1]
+    if not spread or spread[-1] >= rank - 1:
+        return None
+    lo, hi = spread[0], spread[-1]
+    if any(padded[d] > 1 for d in range(lo, hi + 1)):
+        return None
+    return prod(padded[:lo]), prod(out_shape[d] for d in spread)
+
+
+def window_loop(opcode: str, attrs: dict[str, Any], in_shape: tuple[int, ...],
+                out_shape: tuple[int, ...]) -> TileLoop | None:
+    """The window loop of a `transpose` or `repeat` layout stage (grid `[windows, 1]`, tile the
+    output rows one window emits x the output's last dim), or None when the stage is neither.
+    Rows arrive row-major (a permute fed by a head-outer or query-block matmul is a heads or
+    output transpose, never this one: passes/row_order.py)."""
+    rank = len(in_shape)
+    if opcode == "permute" and rank >= 3 and swaps_last_two(list(attrs.get("dims") or []), rank):
+        s, d = in_shape[-2:]
+        return TileLoop("rows", (prod(in_shape[:-2]), 1), (d, s), "transpose")
+    if opcode == "expand":
+        split = repeat_split(in_shape, out_shape)
+        if split is None:
+            return None
+        windows, _ = split
+        rows = prod(out_shape[:-1]) // max(1, windows)
+        return TileLoop("rows", (windows, 1), (rows, out_shape[-1]), "repeat")
+    return None
+
+
+def window_patterns(order: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+                    itemsize: int) -> tuple[tuple[int, int, int, int, int], ...]:
+    """The four SRAM address patterns (offset, stride, count, tile, extent) of a window stage:
+    write outer, write inner, read outer, read inner, in bytes of the window's address space.
+    Element e of what arrives for a window is written at `outer.offset + (e div inner.count) *
+    outer.stride + inner.offset + (e mod inner.count) * inner.stride` (read likewise for element
+    e of what the window emits). `transpose`: the k-th arriving row of D goes down column k of the
+    `[D, S]` window (inner stride S elements), which is then read row after row; `repeat`: the
+    window is written in order and read `repeats` times from its start (outer stride 0): the PMU's
+    address decoders do the layout (the paper's PMU data alignment), no element is copied."""
+    size = itemsize
+    if order == "transpose":
+        s, d = in_shape[-2:]
+        extent = s * d * size
+        return ((0, size, s, size, extent), (0, s * size, d, size, extent),
+                (0, s * size, d, size, extent), (0, size, s, size, extent))
+    windows, repeats = repeat_split(in_shape, out_shape)
+    elements = prod(in_shape) // max(1, windows)
+    row = out_shape[-1]
+    extent = elements * size
+    return ((0, row * size, elements // row, size, extent), (0, size, row, size, extent),
+            (0, 0, repeats, size, extent), (0, size, elements, size, extent))
+
+
 def parse_arrival(order: str, rank: int) -> tuple | None:
     """The arrival order of a permute's `rows@A` loop order, or None when it is not one (a
     permutation of the input's `rank - 1` leading dims, optionally led by `d/B`: dim d in blocks
@@ -339,6 +418,9 @@ def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs
     out_dtype, out_shape = outputs[0] if outputs else ("f32", ())
     if not outputs or any(prod(s) == 0 for _, s in [*inputs, *outputs]):
         return whole_loop(out_shape)
+    window = window_loop(opcode, attrs, inputs[0][1], out_shape) if len(inputs) == 1 and arrival is None else None
+    if window is not None:  # a transpose of the last two axes, an expand: a window at a time (3.5)
+        return window
     if opcode == "permute" and len(inputs) == 1:
         in_dtype, in_shape = inputs[0]
         dims = attrs.get("dims", [])

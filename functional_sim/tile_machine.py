@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from bitstream_format import Bitstream, Pattern, StageConfig, TileProgram, nbytes_of
-from bitstream_format.tiling import (MATMUL_ORDERS, blocked, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks,
+from bitstream_format.tiling import (MATMUL_ORDERS, WINDOW_ORDERS, blocked, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks,
                                     row_split, streams_in_blocks, window_rows)
 from chip_model import ChipSpec
 
@@ -201,6 +201,8 @@ class TileExecutor:
             return list(KERNELS[s.opcode](args, s.attrs, outs))
         if s.unit == "pmu" and prog.kind == "whole":
             args = self.spread(s, args)
+        if prog.kind == "rows" and prog.order in WINDOW_ORDERS:
+            return [self.windowed_layout(s, prog, args[0], outs[0])]
         if prog.kind == "rows" and s.opcode == "permute":
             return [self.permute_rows(s, prog, args[0], outs[0])]
         if prog.kind == "rows" and s.opcode in ("slice", "concat"):
@@ -275,6 +277,62 @@ class TileExecutor:
         result[cr:] = 0  # rows past the loop's tiles are never written
         result[:, cc:] = 0
         return result.reshape(out[1])
+
+    def windowed_layout(self, s: StageConfig, prog: TileProgram, x: np.ndarray, out: OutSpec) -> np.ndarray:
+        """A transpose of the last two axes or an expand as its PMUs run it (format 3.5, orders
+        `transpose` and `repeat`, passes/layout_windows.py): the input's elements, in the order its
+        rows arrive, fill one window after another; each is written into the per-PMU SRAM at the
+        addresses its write patterns give (slot `w mod sram_slots`, window byte a on PMU
+        `a div sram_tile`) and read back at those its read patterns give, which is the layout. A
+        pattern that moves fewer or more elements than a window holds or emits, or a window that
+        is not the loop's tile, stops the run naming the stage; a wrong stride scrambles the
+        outputs."""
+        name, dtype = stage_name(s), self.bs.stream(s.inputs[0]).dtype
+        windows = prog.grid[0]
+        total_in, total_out = x.size, prod(out[1])
+        if windows < 1 or prog.grid[1:] != (1,) or total_in % windows or total_out % windows:
+            raise SimulationError(f"{name}: its tile loop runs {list(prog.grid)} windows, which do not split its "
+                                  f"{total_in}-element input and {total_out}-element output evenly")
+        per_in, per_out = total_in // windows, total_out // windows
+        if prod(prog.tile) != per_out or (out[1] and prog.tile[-1] != out[1][-1]):
+            raise SimulationError(f"{name}: its tile loop emits tiles of {list(prog.tile)} per window, but a window of "
+                                  f"its {list(out[1])} output is {per_out} elements of rows of {out[1][-1] if out[1] else 1}")
+        size = len(to_bytes(np.zeros(1, x.dtype), dtype))
+        write = self.window_walk(name, "write", prog.patterns[0], prog.patterns[1], per_in, size)
+        read = self.window_walk(name, "read", prog.patterns[2], prog.patterns[3], per_out, size)
+        width = x.shape[-1] if x.ndim else 1
+        sent = self.arrival_sequence(s.inputs[0], total_in // max(1, width), width)
+        arriving = np.frombuffer(to_bytes(x.reshape(-1, width)[sent], dtype), np.uint8).reshape(windows, per_in * size)
+        share, slots, base = prog.sram_tile, max(1, prog.sram_slots), prog.sram_base
+        pads = [self.sram.pad(site) for site in s.sites]
+        lane = np.arange(size, dtype=np.int64)
+        w_at, r_at = (write[:, None] + lane).ravel(), (read[:, None] + lane).ravel()
+        if max(int(w_at.max()), int(r_at.max())) >= share * len(pads):
+            raise SimulationError(f"{name}: its patterns address byte {max(int(w_at.max()), int(r_at.max()))} of a "
+                                  f"window spread over {len(pads)} PMU(s) of {share} bytes")
+        emitted = np.empty((windows, per_out * size), np.uint8)
+        for w in range(windows):
+            slot = base + (w % slots) * share
+            for unit, pad in enumerate(pads):
+                mine_w, mine_r = w_at // share == unit, r_at // share == unit
+                if not (mine_w.any() or mine_r.any()):
+                    continue
+                mem = pad.reserve(slot + share, name)
+                mem[slot + w_at[mine_w] % share] = arriving[w][mine_w]
+                emitted[w][mine_r] = mem[slot + r_at[mine_r] % share]
+        return from_bytes(emitted.tobytes(), dtype, out[1])
+
+    @staticmethod
+    def window_walk(name: str, what: str, outer: Pattern, inner: Pattern, elements: int, size: int) -> np.ndarray:
+        """The byte address of each element of a window's write or read, from its outer and inner
+        patterns: element e at `outer.offset + (e div inner.count) * outer.stride + inner.offset +
+        (e mod inner.count) * inner.stride`."""
+        if outer.count * inner.count != elements or inner.tile != size:
+            raise SimulationError(f"{name}: its {what} patterns walk {outer.count} x {inner.count} accesses of "
+                                  f"{inner.tile} bytes, but a window {what}s {elements} elements of {size} bytes")
+        o = outer.offset + np.arange(outer.count, dtype=np.int64) * outer.stride
+        i = inner.offset + np.arange(inner.count, dtype=np.int64) * inner.stride
+        return (o[:, None] + i[None, :]).ravel()
 
     def windowed(self, s: StageConfig, prog: TileProgram, dims: list[int], arrival: tuple, lead: tuple[int, ...],
                  out_row_of_in: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from math import ceil, prod
 
 from bitstream_format import Bitstream, StageConfig, StreamEntry, TileProgram, itemsize, opcode
-from bitstream_format.tiling import QUERY_BLOCK_ORDER, matmul_cycles, rows_cycles
+from bitstream_format.tiling import QUERY_BLOCK_ORDER, WINDOW_ORDERS, matmul_cycles, rows_cycles
 from chip_model import ChipSpec
 
 from functional_sim.timing import stage_work_cycles
@@ -48,6 +48,7 @@ class StageTiling:
 
     work: float
     whole: bool = False
+    windows: int = 0  # a window stage (`transpose`, `repeat`): steps of one window each (0: per tile)
 
 
 def matmul_work(chip: ChipSpec, prog: TileProgram, units: int, elem: int) -> float:
@@ -65,6 +66,8 @@ def stage_tiling(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> StageTiling:
     """The stage's work as its tile program sets it (the per-stream rate without a program)."""
     prog = bs.tile_program(s.id)
     units = max(1, len(s.sites))
+    if prog is not None and s.unit == "pmu" and prog.order in WINDOW_ORDERS:
+        return StageTiling(float(stage_work_cycles(bs, chip, s)), windows=max(1, prog.grid[0]))
     if prog is None or s.unit == "agcu" or s.unit == "pmu" and prog.kind != "whole":
         return StageTiling(float(stage_work_cycles(bs, chip, s)))
     if prog.kind == "whole":
@@ -106,13 +109,19 @@ def _in_query_blocks(bs: Bitstream, stream: int, prog: TileProgram) -> bool:
         src = bs.stage(bs.stream(src.inputs[0]).src)
 
 
-def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int], dst: int) -> int:
+def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int], dst: int,
+                 windows: dict[int, int] | None = None) -> int:
     """Tiles the FIFO of stream `st` at destination `dst` holds (before grouping): the configured
     depth; a buffer's SRAM ring (its slots x units, counted in the stream's tiles); all tiles out of
     a whole stage or into one (`whole`: stage ids), whose SRAM holds the value (only at that
-    destination: another reader of the same stream has its own FIFO)."""
+    destination: another reader of the same stream has its own FIFO); into or out of a window
+    stage (`windows`: stage id -> windows), the tiles of its two window slots, which its SRAM
+    holds: one window filling while the last one's tiles wait to leave."""
     if st.src in whole or dst in whole:
         return max(st.fifo_depth, tiles)
+    count = (windows or {}).get(dst) or (windows or {}).get(st.src)
+    if count:
+        return max(st.fifo_depth, min(tiles, 2 * ceil(tiles / count)))
     src = bs.stage(st.src)
     prog = bs.tile_program(st.src)
     if prog is not None and src.opcode == "buffer" and prog.sram_slots > 0 and prog.sram_tile > 0:
