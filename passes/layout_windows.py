@@ -48,7 +48,7 @@ def window_program(kernel: rdu.KernelOp, stage: rdu.ComputeOp, loop: TileLoop, c
     window = window_bytes(stage, loop)
     TilePass.widen(kernel, stage, ceil(WINDOW_SLOTS * window / chip.pmu.sram_bytes), chip)
     share = ceil(window / stage.unit_count)
-    held = max(stage.bytes.value.data if stage.bytes is not None else 0, WINDOW_SLOTS * share)
+    held = WINDOW_SLOTS * share  # not the whole value rdu-allocate-units sized it for
     fits(kernel, stage, held, f"holds {WINDOW_SLOTS} {window}-byte windows over its {stage.unit_count} PMU(s)", chip)
     value, out = stage.inputs[0], stage.outputs[0]
     itemsize = type_bytes(value.type) // max(1, prod(shape_of(value.type)))
