@@ -237,3 +237,36 @@ def resident_sources(kernel: rdu.KernelOp) -> set[rdu.StageOp]:
                     keep.add(s)
                     todo.extend(v.owner for v in s.operands)
     return keep
+
+
+def held_inputs(kernel: rdu.KernelOp, lanes: int, sram_bytes: int) -> set[tuple]:
+    """(value, stage) pairs of the operands a query-block matmul holds whole (the same rule as
+    `passes.tile.resident_buffers` and `functional_sim.tile_timing.held_operands`): the scores'
+    q and Kᵀ, softmax·V's V. Its first step waits for every tile of them, so rdu-size-fifos must
+    count them as a pipeline break on those edges, as the event engine does: without it a
+    residual around attention looks short enough and deadlocks (seen when Kᵀ stopped being a
+    whole stage, which had been the break that made the kernel split)."""
+    held: set[tuple] = set()
+    for plan in dict.fromkeys(p for p in head_outer_plans(kernel, lanes, sram_bytes).values() if isinstance(p, QueryBlock)):
+        held.update({(plan.scores.inputs[0], plan.scores), (plan.scores.inputs[1], plan.scores),
+                     (plan.producer.inputs[1], plan.producer)})
+    return held
+
+
+def attention_split(kernel: rdu.KernelOp, join: rdu.StageOp) -> rdu.StageOp:
+    """Where to split a kernel that rdu-size-fifos must split at `join`: at attention's scores
+    matmul instead, when `join` is downstream of a query-block attention whose resident operands
+    (q, Kᵀ, V: `resident_sources`) are made in this kernel. Attention's first block waits for all
+    of them, so the projections and attention run in series in one kernel, each phase leaving the
+    other's units idle; split there, the projections fill the chip in the first kernel (q, Kᵀ and V
+    streaming out through HBM), attention, `o` and the MLP the second. Any other kernel splits at
+    `join`, as before."""
+    from passes.spill import downstream
+
+    if not resident_sources(kernel):
+        return join
+    for stage in kernel.stages():
+        plan = query_block_source(stage, 1, 1 << 40)
+        if plan is not None and join in downstream(plan.scores):
+            return plan.scores
+    return join
