@@ -119,12 +119,29 @@ def rows_loop(rows: int, cols: int, itemsize: int, tile_bytes: int, lanes: int, 
     return TileLoop("rows", (rows, chunks), (1, chunk), "rows", reduce if chunks > 1 else "none")
 
 
-MATMUL_ORDERS = ("b,m,n,k", "b,n,m,k", "m,b,n,k")
+MATMUL_ORDERS = ("b,m,n,k", "b,n,m,k", "m,b,n,k")  # and `o{O},m,b,n,k` (`query_block_outer`)
 QUERY_BLOCK_ORDER = "m,b,n,k"  # M tiles outside the batch: a block of query rows for every head, then the next
 
 
+def query_block_order(outer: int) -> str:
+    """The order of a matmul run query-block outer whose batch is `outer` entries (attention's
+    batch) of heads: `m,b,n,k` at 1, else `o{outer},m,b,n,k` (the outer entries outermost, each run
+    query-block outer over its heads)."""
+    return QUERY_BLOCK_ORDER if outer <= 1 else f"o{outer},{QUERY_BLOCK_ORDER}"
+
+
+def query_block_outer(order: str) -> int:
+    """The outer batch entries of a query-block order (`query_block_order`), 0 for other orders."""
+    if order == QUERY_BLOCK_ORDER:
+        return 1
+    head, _, rest = order.partition(",")
+    return int(head[1:]) if rest == QUERY_BLOCK_ORDER and head[:1] == "o" and head[1:].isdigit() and int(head[1:]) > 1 \
+        else 0
+
+
 def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: int, lanes: int,
-                sram_bytes: int, a_bytes: int, b_bytes: int, head_dim: int = 0, query_rows: int = 0) -> TileLoop:
+                sram_bytes: int, a_bytes: int, b_bytes: int, head_dim: int = 0, query_rows: int = 0,
+                query_outer: int = 1) -> TileLoop:
     """Output-stationary mt x nt tiles of about `tile_bytes`, K in chunks whose A and B slabs fill
     at most half a PMU (the other half takes the next chunk). With `head_dim` (a divisor of n, at
     least one vector) the loop is head-outer: nt = head_dim and N tiles outside M tiles (order
@@ -134,13 +151,16 @@ def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: i
     tile bytes give) outside the batch, so a block of rows leaves for every batch entry (head)
     before the next block; A's slab is held across its N tiles (`reuse` "a") and a batched B,
     needed by every block, stays resident in its PMU buffer and is read from there once per block
-    (`matmul_operand_reads`; the event graph holds it whole, `tile_timing.held_operands`)."""
+    (`matmul_operand_reads`; the event graph holds it whole, `tile_timing.held_operands`). With
+    `query_outer` O > 1 (attention at batch O, the batch entries outermost) the order is
+    `o{O},m,b,n,k`: every block of batch entry 0's heads, then batch entry 1's."""
     elements = max(lanes, tile_bytes // itemsize)
     if query_rows:
         nt = min(n, max(lanes, isqrt(elements) // lanes * lanes))
         mt = min(m, query_rows) if query_rows > 0 else min(m, max(1, elements // nt))
         kt = min(k, max(lanes, ((sram_bytes // 2) // max(1, (mt + nt) * itemsize)) // lanes * lanes))
-        return TileLoop("matmul", (batch, ceil(m / mt), ceil(n / nt), ceil(k / kt)), (mt, nt, kt), QUERY_BLOCK_ORDER,
+        order = query_block_order(query_outer if query_outer > 1 and batch % query_outer == 0 else 1)
+        return TileLoop("matmul", (batch, ceil(m / mt), ceil(n / nt), ceil(k / kt)), (mt, nt, kt), order,
                         "k-accumulate", "a")
     if head_dim:
         nt = head_dim
@@ -160,46 +180,67 @@ def keeps_last_axis(dims: list[int], rank: int) -> bool:
     return rank >= 1 and len(dims) == rank and int(dims[-1]) % rank == rank - 1
 
 
-Arrival = tuple  # input leading dims, outermost first; a blocked arrival starts with (dim, block): see `blocked`
+Arrival = tuple  # input leading dims, outermost first; a blocked arrival holds one (dim, block): see `blocked`
+
+
+def _block_at(arrival) -> int:
+    return next((i for i, x in enumerate(arrival or ()) if isinstance(x, tuple)), -1)
 
 
 def blocked(arrival) -> tuple[int, int] | None:
-    """(dim, rows per block) of a blocked arrival, else None. A blocked arrival `((d, B), *A)`
-    sends dim `d` in blocks of `B` outermost and, within a block, rows in order `A` (a permutation
-    of the leading dims, `d` standing for the position within the block): attention run
-    query-block outer sends `((S, B), batch, H, S)`: a block of B positions for every head, then
-    the next block (`arrival_text`: `rows@S/B,0,1,S`)."""
-    return tuple(arrival[0]) if arrival and isinstance(arrival[0], tuple) else None
+    """(dim, rows per block) of a blocked arrival, else None. A blocked arrival `(*O, (d, B), *A)`
+    sends, for each index of its *outer* dims `O` (outermost first; usually none), dim `d` in
+    blocks of `B` and, within a block, rows in order `A` (the other leading dims, `d` standing for
+    the position within the block): attention run query-block outer at batch 1 sends
+    `((S, B), batch, H, S)`, a block of B positions for every head, then the next block
+    (`arrival_text`: `rows@S/B,0,1,S`); at batch N > 1 the batch is an outer loop, `(0, (S, B),
+    1, S)` (`rows@0,S/B,1,S`), every block of batch entry 0 before batch entry 1."""
+    i = _block_at(arrival)
+    return tuple(arrival[i]) if i >= 0 else None
+
+
+def outer_dims(arrival) -> tuple[int, ...]:
+    """The outer dims of a blocked arrival (before its block), else ()."""
+    i = _block_at(arrival)
+    return tuple(int(x) for x in arrival[:i]) if i > 0 else ()
+
+
+def _inner_dims(arrival) -> tuple[int, ...]:
+    i = _block_at(arrival)
+    return tuple(int(x) for x in arrival[i + 1:]) if i >= 0 else tuple(arrival)
 
 
 def arrival_text(arrival) -> str:
     head = blocked(arrival)
-    rest = arrival[1:] if head else arrival
-    return ",".join(([f"{head[0]}/{head[1]}"] if head else []) + [str(d) for d in rest])
+    if head is None:
+        return ",".join(str(d) for d in arrival)
+    return ",".join([str(d) for d in outer_dims(arrival)] + [f"{head[0]}/{head[1]}"] + [str(d) for d in _inner_dims(arrival)])
 
 
 def streams_in_blocks(dims: list[int], arrival, in_shape: tuple[int, ...]) -> bool:
     """Do the rows of a blocked arrival fill the output one window after another? They do when the
-    blocked dim is the output's outermost dim that orders anything: a block of B positions is then
-    B x (the other dims) consecutive output rows, a window the PMU fills in any order before it
-    sends it."""
+    output's dims that order anything start with the outer dims, then the blocked dim: a block of
+    B positions of one outer index is then B x (the other inner dims) consecutive output rows, a
+    window the PMU fills in any order before it sends it."""
     head = blocked(arrival)
     if head is None:
         return False
     rank = len(in_shape)
     d, block = head
     lead = [int(x) % rank for x in dims[:-1]]
-    rest = [int(x) for x in arrival[1:]]
-    if block < 1 or sorted(rest) != list(range(rank - 1)) or not 0 <= d < rank - 1:
+    outer, rest = list(outer_dims(arrival)), list(_inner_dims(arrival))
+    if block < 1 or sorted(outer + rest) != list(range(rank - 1)) or not 0 <= d < rank - 1 or d not in rest:
         return False
     ordering = [x for x in lead if in_shape[x] != 1]
-    return bool(ordering) and ordering[0] == d
+    outer = [x for x in outer if in_shape[x] != 1]
+    return len(ordering) > len(outer) and ordering[:len(outer)] == outer and ordering[len(outer)] == d
 
 
 def window_rows(in_shape: tuple[int, ...], arrival) -> int:
-    """Output rows of one window of a blocked arrival: the block times the other leading dims."""
+    """Output rows of one window of a blocked arrival: the block times the other inner dims."""
     d, block = blocked(arrival)
-    return min(block, in_shape[d]) * prod(in_shape[x] for x in range(len(in_shape) - 1) if x != d)
+    outer = outer_dims(arrival)
+    return min(block, in_shape[d]) * prod(in_shape[x] for x in range(len(in_shape) - 1) if x != d and x not in outer)
 
 
 def streams_in_order(dims: list[int], arrival: tuple[int, ...], in_shape: tuple[int, ...]) -> bool:
@@ -311,17 +352,18 @@ def parse_arrival(order: str, rank: int) -> tuple | None:
     if not order.startswith("rows@"):
         return None
     parts = order[5:].split(",") if rank > 1 else []
-    head = None
+    at = next((i for i, x in enumerate(parts) if "/" in x), -1)
     try:
-        if parts and "/" in parts[0]:
-            d, b = parts[0].split("/")
-            head, parts = (int(d), int(b)), parts[1:]
-        arrival = tuple(int(x) for x in parts)
+        head = tuple(int(x) for x in parts[at].split("/")) if at >= 0 else None
+        outer = tuple(int(x) for x in parts[:max(0, at)])
+        arrival = tuple(int(x) for x in parts[at + 1:])
     except ValueError:
         return None
-    if sorted(arrival) != list(range(rank - 1)) or (head and not (0 <= head[0] < rank - 1 and head[1] >= 1)):
+    if head is not None and (len(head) != 2 or not (0 <= head[0] < rank - 1 and head[1] >= 1) or head[0] not in arrival):
         return None
-    return (head, *arrival) if head else arrival
+    if sorted(outer + arrival) != list(range(rank - 1)):
+        return None
+    return (*outer, head, *arrival) if head else arrival
 
 
 def reread_plan(rows: int, cols: int, k: int, itemsize: int, held_a: int, held_b: int, a_from_hbm: bool,
@@ -409,11 +451,12 @@ def row_layout(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: 
 
 def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: list[Spec], in_tile_bytes: int,
                  out_tile_bytes: int, lanes: int, sram_bytes: int, arrival: tuple | None = None,
-                 head_dim: int = 0, query_rows: int = 0) -> TileLoop:
+                 head_dim: int = 0, query_rows: int = 0, query_outer: int = 1) -> TileLoop:
     """The tile loop of a compute stage (see the module docstring for the kinds). `arrival`: the
     order a permute's input rows arrive in (default row-major); `head_dim`: tile a matmul
     head-outer; `query_rows`: tile a batched matmul query-block outer (`m,b,n,k`, -1: the block
-    its tile bytes give) (all chosen by rdu-tile, passes/row_order.py)."""
+    its tile bytes give), with `query_outer` > 1 outer batch entries (`o{O},m,b,n,k`) (all chosen by
+    rdu-tile, passes/row_order.py)."""
     op = OPCODES[opcode]
     out_dtype, out_shape = outputs[0] if outputs else ("f32", ())
     if not outputs or any(prod(s) == 0 for _, s in [*inputs, *outputs]):
@@ -461,7 +504,7 @@ def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs
         size = _itemsize(a_dtype)
         head = head_dim if head_dim and n % head_dim == 0 and head_dim >= lanes else 0
         return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size, head,
-                           query_rows if opcode == "matmul" and not head else 0)
+                           query_rows if opcode == "matmul" and not head else 0, query_outer)
     return whole_loop(out_shape)
 
 

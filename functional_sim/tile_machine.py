@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from bitstream_format import Bitstream, Pattern, StageConfig, TileProgram, nbytes_of
-from bitstream_format.tiling import (MATMUL_ORDERS, WINDOW_ORDERS, blocked, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks,
+from bitstream_format.tiling import (MATMUL_ORDERS, WINDOW_ORDERS, blocked, outer_dims, query_block_outer, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks,
                                     row_split, streams_in_blocks, window_rows)
 from chip_model import ChipSpec
 
@@ -350,7 +350,8 @@ class TileExecutor:
             raise SimulationError(f"{stage_name(s)}: its tile loop holds {prog.tile[0]} rows per window, but order "
                                   f"{prog.order!r} fills windows of {window} rows")
         coords = np.indices(lead).reshape(len(lead), -1)
-        keys = [coords[d] // block] + [coords[k] % block if k == d else coords[k] for k in arrival[1:]]
+        keys = ([coords[o] for o in outer_dims(arrival)] + [coords[d] // block]
+                + [coords[k] % block if k == d else coords[k] for k in arrival[len(outer_dims(arrival)) + 1:]])
         assumed = np.lexsort(tuple(reversed(keys)))
         landing = out_row_of_in[assumed] // window
         if np.any(landing != np.arange(len(assumed)) // window):
@@ -367,7 +368,8 @@ class TileExecutor:
         while src.opcode in ("reshape", "buffer") and len(src.inputs) == 1:
             src = self.bs.stage(self.bs.stream(src.inputs[0]).src)
         prog = self.bs.tile_program(src.id)
-        if (prog is None or prog.kind != "matmul" or prog.order not in ("b,n,m,k", "m,b,n,k")
+        outer = query_block_outer(prog.order) if prog is not None else 0
+        if (prog is None or prog.kind != "matmul" or not (prog.order == "b,n,m,k" or outer)
                 or src.opcode not in ("matmul", "linear") or len(src.outputs) != 1):
             return np.arange(rows)  # a stream's tiles are its value's bytes in row-major order (docs/bitstream.md)
         shape = tuple(self.bs.stream(src.outputs[0]).shape)
@@ -380,7 +382,11 @@ class TileExecutor:
         b = np.arange(batch)[:, None, None]
         mi = (np.arange(m) // mt)[None, :, None]
         ni = (np.arange(n) // nt)[None, None, :]
-        key = (b * gn + ni) * gm + mi if prog.order == "b,n,m,k" else (mi * batch + b) * gn + ni  # the tile's turn
+        if prog.order == "b,n,m,k":
+            key = (b * gn + ni) * gm + mi  # the tile's turn
+        else:  # query-block outer: batch entries (o{O}) outermost, then blocks, then the heads of an entry
+            inner = batch // max(1, outer)
+            key = (((b // inner) * gm + mi) * inner + b % inner) * gn + ni
         row_key = np.broadcast_to(key, (b.shape[0], m, n)).reshape(rows, width).max(axis=1)
         return np.argsort(row_key, kind="stable")
 
@@ -478,7 +484,7 @@ class TileExecutor:
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         mt, nt, kt = prog.tile
         batch, gm, gn, gk = prog.grid
-        if prog.order not in MATMUL_ORDERS:
+        if prog.order not in MATMUL_ORDERS and not (query_block_outer(prog.order) and batch % query_block_outer(prog.order) == 0):
             raise SimulationError(f"{stage_name(s)}: its tile loop order {prog.order!r} is none a matmul runs "
                                   f"({', '.join(MATMUL_ORDERS)})")
         need = (prod(out[1]) // max(1, m * n), ceil(m / mt), ceil(n / nt), ceil(k / kt))

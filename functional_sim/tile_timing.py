@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from math import ceil, prod
 
 from bitstream_format import Bitstream, StageConfig, StreamEntry, TileProgram, itemsize, opcode
-from bitstream_format.tiling import QUERY_BLOCK_ORDER, WINDOW_ORDERS, matmul_cycles, rows_cycles
+from bitstream_format.tiling import WINDOW_ORDERS, matmul_cycles, query_block_outer, rows_cycles
 from chip_model import ChipSpec
 
 from functional_sim.timing import stage_work_cycles
@@ -86,7 +86,7 @@ def held_operands(bs: Bitstream, s: StageConfig) -> list[int]:
     A's rows come block by block from another query-block matmul with the same blocks (the scores,
     through reshapes, buffers and row-wise stages), which is the point of the order."""
     prog = bs.tile_program(s.id)
-    if prog is None or prog.kind != "matmul" or prog.order != QUERY_BLOCK_ORDER or len(s.inputs) < 2:
+    if prog is None or prog.kind != "matmul" or not query_block_outer(prog.order) or len(s.inputs) < 2:
         return []
     held = []
     if not _in_query_blocks(bs, s.inputs[0], prog):
@@ -102,7 +102,7 @@ def _in_query_blocks(bs: Bitstream, stream: int, prog: TileProgram) -> bool:
     while True:
         p = bs.tile_program(src.id)
         if p is not None and p.kind == "matmul":
-            return p.order == QUERY_BLOCK_ORDER and p.grid[1:2] == prog.grid[1:2] and p.tile[:1] == prog.tile[:1]
+            return p.order == prog.order and p.grid[1:2] == prog.grid[1:2] and p.tile[:1] == prog.tile[:1]
         if not src.inputs or p is None or not (src.opcode in ("reshape", "buffer") or p.kind == "rows"
                                                and src.unit == "pcu"):
             return False

@@ -105,6 +105,7 @@ class QueryBlock:
     permute: rdu.ComputeOp
     block: int
     arrival: tuple
+    outer: int = 1  # attention's batch entries, run one after another (`o{outer},m,b,n,k`)
 
 
 ROW_WISE_PASS = ("reshape", "div", "mul", "add", "sub", "softmax", "cast", "exp")  # rows in, the same rows out
@@ -185,10 +186,15 @@ def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> Que
     loop = compute_loop("matmul", {}, [spec(v) for v in owner.inputs], [spec(owner.outputs[0])], 0,
                         tiles[0] if tiles else 0, lanes, sram_bytes, query_rows=-1)
     block = loop.tile[0]
-    arrival = ((rank - 2, block), *range(rank - 1))
+    ordering = [d for d in dims[:-1] if p_in[d] != 1]
+    lead = ordering[:ordering.index(rank - 2)] if rank - 2 in ordering else []  # the batch, outside the positions
+    if lead != list(range(len(lead))) or prod(out[:-2]) % max(1, prod(p_in[:len(lead)])):
+        return None  # the outer dims must be the matmul batch's leading ones (it flattens them row-major)
+    outer = tuple(range(len(lead)))
+    arrival = (*outer, (rank - 2, block), *range(len(outer), rank - 1))
     if not streams_in_blocks(dims, arrival, p_in) or WHOLE_ATTR in permute.attributes:
         return None
-    return QueryBlock(owner, scores, permute, block, arrival)
+    return QueryBlock(owner, scores, permute, block, arrival, prod(p_in[:len(outer)]))
 
 
 # on attention's output transpose when rdu-tile could not give the query block's resident operands

@@ -228,7 +228,7 @@ class TilePass(ModulePass):
         head_dim = plan.head_dim if isinstance(plan, HeadOuter) and plan.producer is stage else 0
         loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
                             chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim,
-                            query_rows=plan.block if query else 0)
+                            query_rows=plan.block if query else 0, query_outer=plan.outer if query else 1)
         stage.tile_loop = _attr(loop)
         if stage.unit_kind != "pmu":
             return
