@@ -16,7 +16,12 @@
   producer order that disagrees with `A` puts rows in the wrong places (wrong outputs). A blocked
   order `rows@d/B,A` (attention's output transpose, fed by softmax·V tiled `m,b,n,k`) fills a
   window of output rows per block; a window that is not the loop's tile, or a row landing outside
-  it, stops the run naming the stage (`windowed`).
+  it, stops the run naming the stage (`windowed`). With outer dims (`rows@0,d/B,A`, attention at
+  batch > 1 fed by `o{N},m,b,n,k` matmuls) the windows of batch entry 0 come first.
+* Window stages (format 3.5: a transpose of the last two axes, `transpose`; an expand, `repeat`)
+  fill one window of their input at a time into real per-PMU SRAM at the addresses their write
+  patterns give and read it back by their read patterns, which is the layout: Kᵀ written down
+  columns and read by rows, a KV head read once per query head (`windowed_layout`).
 * Compute stages run their loop of tiles. Tiles of one loop are independent except along a
   reduction, so numpy runs whole batches of tiles at once (the speed of the simulator) and loops
   only where the hardware carries state from tile to tile: a matmul's K chunks accumulate, a

@@ -20,6 +20,9 @@ tile programs set cycles"):
   A PMU layout stage with a rows loop (a slice or concat of the last axis, a heads transpose whose
   rows arrive in order, `rows@A`) steps once per tile at the per-stream rate: no pipeline break,
   its FIFOs hold their configured credits.
+* window stages (`transpose`, `repeat`: Kᵀ, GQA's expand; format 3.5): one step per window, which
+  takes that window's input tiles and emits its output tiles; the FIFOs into and out of it hold
+  two windows of tiles (its two SRAM slots), `fifo_credits`. Work is the stage's usual rate.
 * `whole`: the stage cannot emit before it has its whole input (a gather, a transpose of the last
   axis...): one step, and its PMU SRAM holds the value, so the FIFOs into and out of it hold all
   tiles. Work is the stage's usual rate (`timing.stage_work_cycles`).

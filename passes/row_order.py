@@ -28,7 +28,19 @@ then streams by windows: its loop order `rows@S/B,0,..,S` names that arrival (di
 B = mt, outermost), and its PMU writes each arriving row into a window of `B x H` output rows,
 which it sends whole in output order before the next block (double-buffered). The K and V
 operands, which every block needs for every head, stay resident in their PMU buffers
-(`bitstream_format.tiling.matmul_loop`, `functional_sim.tile_timing.held_operands`).
+(`bitstream_format.tiling.matmul_loop`, `functional_sim.tile_timing.held_operands`). At batch
+N > 1 the output's order is (batch, position, head), so the batch is an outer loop: both matmuls
+run `o{N},m,b,n,k` (every block of batch entry 0's heads, then entry 1's) and the transpose's
+arrival is `rows@0,S/B,1,S` (windows of one batch entry, `QueryBlock.outer`).
+
+Those resident operands are a pipeline break that rdu-size-fifos must see (`held_inputs`), and a
+kernel that has to split below such an attention splits before its scores (`attention_split`),
+so the projections and attention do not run in series in one kernel.
+
+The other whole stages of attention stream by *windows* without a plan (shapes alone decide:
+`bitstream_format.tiling.window_loop`): Kᵀ, the transpose of the last two axes, one `[S, D]`
+matrix at a time, and GQA's expand, one KV head at a time, re-read once per query head
+(passes/layout_windows.py).
 """
 
 from __future__ import annotations
@@ -262,14 +274,14 @@ def held_inputs(kernel: rdu.KernelOp, lanes: int, sram_bytes: int) -> set[tuple]
 def attention_split(kernel: rdu.KernelOp, join: rdu.StageOp) -> rdu.StageOp:
     """Where to split a kernel that rdu-size-fifos must split at `join`: at attention's scores
     matmul instead, when `join` is downstream of a query-block attention whose resident operands
-    (q, Kᵀ, V: `resident_sources`) are made in this kernel. Attention's first block waits for all
+    (q, Kᵀ, V: `resident_sources`) are computed in this kernel (not only loaded). Attention's first block waits for all
     of them, so the projections and attention run in series in one kernel, each phase leaving the
     other's units idle; split there, the projections fill the chip in the first kernel (q, Kᵀ and V
     streaming out through HBM), attention, `o` and the MLP the second. Any other kernel splits at
     `join`, as before."""
     from passes.spill import downstream
 
-    if not resident_sources(kernel):
+    if not any(isinstance(s, rdu.ComputeOp) for s in resident_sources(kernel)):  # loaded from HBM: no series
         return join
     for stage in kernel.stages():
         plan = query_block_source(stage, 1, 1 << 40)

@@ -96,3 +96,27 @@ def test_an_outer_batch_that_does_not_divide_the_batch_is_an_error_naming_the_st
     product = query_matmuls(bs)[1]
     with pytest.raises(SimulationError, match=rf"\(id {product.id}, matmul\): its tile loop order 'o3,m,b,n,k' is none"):
         simulate(c.with_program(bs, product.id, order="o3,m,b,n,k"), c.inputs)
+
+
+def test_a_kernel_that_must_split_below_attention_splits_before_the_scores():
+    """`row_order.attention_split`: q, Kᵀ and V are computed in this kernel (the projections), so a
+    split asked at the `o` projection (say a residual the SRAM cannot hold) moves to the scores
+    matmul: the projections then fill the first kernel instead of running in series with attention.
+    A join above attention, or a kernel whose resident operands are only loaded, splits where asked."""
+    from dialects import rdu
+    from passes.row_order import attention_split, held_inputs
+
+    torch.manual_seed(0)
+    x = torch.randn(1, POSITIONS, 128)
+    module = compile_loaded(LoadedModel(Path("attention.py"), HeadsAttention(128, HEADS).eval(), (x,)),
+                            CompileOptions(chip="sn40l", opt_level=1, tile_bytes=512)).module
+    (kernel,) = rdu.kernels(module)
+    stages = kernel.stages()
+    matmuls = [s for s in stages if isinstance(s, rdu.ComputeOp) and s.opcode.data == "matmul"]
+    linears = [s for s in stages if isinstance(s, rdu.ComputeOp) and s.opcode.data == "linear"]
+    scores, product = matmuls
+    assert attention_split(kernel, linears[-1]) is scores
+    assert attention_split(kernel, linears[0]) is linears[0]
+    held = held_inputs(kernel, 32, 500_000)
+    assert {(v, s) for v, s in held} == {(scores.inputs[0], scores), (scores.inputs[1], scores),
+                                         (product.inputs[1], product)}
