@@ -38,13 +38,15 @@ from bitstream_format.model import (
 from bitstream_format.opcodes import BY_CODE, opcode
 
 MAGIC = b"RDUBITS\x00"
-VERSION = (3, 4)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_format.node_program); 3.2: role spill;
+VERSION = (3, 5)  # 3.0: TILE section; 3.1: optional NODE section (bitstream_format.node_program); 3.2: role spill;
 # 3.3: optional LOOP section (bitstream_format.loop_program); tile loop orders `b,n,m,k` (head-outer
 # matmul) and `rows@A` (a permute streaming rows that arrive in order A); TILE's trailing table of
 # re-read passes (a 3.2 reader ignores it); 3.4: tile loop orders `m,b,n,k` (a batched matmul run
 # query-block outer) and blocked arrivals `rows@d/B,A` (a permute filling windows of output rows);
 # LOOP's prologue and epilogue kernels (a whole decode step in one file), after its addresses (a 3.3
-# reader ignores them); opcode 81 load_rows
+# reader ignores them); opcode 81 load_rows; 3.5: window orders `transpose` (a permute swapping the last
+# two axes) and `repeat` (an expand), each with four SRAM address patterns; attention at batch > 1:
+# order `o{O},m,b,n,k` and blocked arrivals with outer dims `rows@0,d/B,A` (a 3.4 reader refuses them)
 HEADER = struct.Struct("<8sHHQ32s")  # magic, major, minor, payload length, sha256(payload)
 IMAGE_ALIGN = 64
 SECTION_ORDER = ("MANF", "TENS", "STGE", "STRM", "TILE", "KERN", "SECT", "IOMP", "MEMI")

@@ -25,6 +25,12 @@ derives shapes and loops from them, never below one vector (`lanes` elements):
   arrival `rows@d/B,A` (`blocked`) comes from a matmul of order `m,b,n,k`: dim d in blocks of B
   outermost, so the permute (attention's output transpose) fills windows of consecutive output
   rows, one window per tile, and sends each whole.
+* *windows* of layout ops whose output needs a bounded block of their input (`window_loop`, 3.5):
+  a `permute` swapping the last two axes (`transpose`: attention's Kᵀ, one `[S, D]` matrix per
+  window, written at transposed addresses) and an `expand` of size-1 dims ahead of a block
+  (`repeat`: GQA's KV heads, one KV head per window, re-read once per query head of its group).
+  The PMU holds two windows (one filling, one draining); its address patterns
+  (`window_patterns`) do the layout: nothing is copied but by the addresses it is read at.
 * `whole`: ops that cannot stream (other layout changes, gathers, sorts, scatters, reductions over
   leading dims...): one tile, the whole value, spread over the stage's PMUs.
 * `stream`: loads, stores and buffers move the value in tiles of the stream's bytes.
@@ -113,12 +119,29 @@ def rows_loop(rows: int, cols: int, itemsize: int, tile_bytes: int, lanes: int, 
     return TileLoop("rows", (rows, chunks), (1, chunk), "rows", reduce if chunks > 1 else "none")
 
 
-MATMUL_ORDERS = ("b,m,n,k", "b,n,m,k", "m,b,n,k")
+MATMUL_ORDERS = ("b,m,n,k", "b,n,m,k", "m,b,n,k")  # and `o{O},m,b,n,k` (`query_block_outer`)
 QUERY_BLOCK_ORDER = "m,b,n,k"  # M tiles outside the batch: a block of query rows for every head, then the next
 
 
+def query_block_order(outer: int) -> str:
+    """The order of a matmul run query-block outer whose batch is `outer` entries (attention's
+    batch) of heads: `m,b,n,k` at 1, else `o{outer},m,b,n,k` (the outer entries outermost, each run
+    query-block outer over its heads)."""
+    return QUERY_BLOCK_ORDER if outer <= 1 else f"o{outer},{QUERY_BLOCK_ORDER}"
+
+
+def query_block_outer(order: str) -> int:
+    """The outer batch entries of a query-block order (`query_block_order`), 0 for other orders."""
+    if order == QUERY_BLOCK_ORDER:
+        return 1
+    head, _, rest = order.partition(",")
+    return int(head[1:]) if rest == QUERY_BLOCK_ORDER and head[:1] == "o" and head[1:].isdigit() and int(head[1:]) > 1 \
+        else 0
+
+
 def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: int, lanes: int,
-                sram_bytes: int, a_bytes: int, b_bytes: int, head_dim: int = 0, query_rows: int = 0) -> TileLoop:
+                sram_bytes: int, a_bytes: int, b_bytes: int, head_dim: int = 0, query_rows: int = 0,
+                query_outer: int = 1) -> TileLoop:
     """Output-stationary mt x nt tiles of about `tile_bytes`, K in chunks whose A and B slabs fill
     at most half a PMU (the other half takes the next chunk). With `head_dim` (a divisor of n, at
     least one vector) the loop is head-outer: nt = head_dim and N tiles outside M tiles (order
@@ -128,13 +151,16 @@ def matmul_loop(batch: int, m: int, n: int, k: int, itemsize: int, tile_bytes: i
     tile bytes give) outside the batch, so a block of rows leaves for every batch entry (head)
     before the next block; A's slab is held across its N tiles (`reuse` "a") and a batched B,
     needed by every block, stays resident in its PMU buffer and is read from there once per block
-    (`matmul_operand_reads`; the event graph holds it whole, `tile_timing.held_operands`)."""
+    (`matmul_operand_reads`; the event graph holds it whole, `tile_timing.held_operands`). With
+    `query_outer` O > 1 (attention at batch O, the batch entries outermost) the order is
+    `o{O},m,b,n,k`: every block of batch entry 0's heads, then batch entry 1's."""
     elements = max(lanes, tile_bytes // itemsize)
     if query_rows:
         nt = min(n, max(lanes, isqrt(elements) // lanes * lanes))
         mt = min(m, query_rows) if query_rows > 0 else min(m, max(1, elements // nt))
         kt = min(k, max(lanes, ((sram_bytes // 2) // max(1, (mt + nt) * itemsize)) // lanes * lanes))
-        return TileLoop("matmul", (batch, ceil(m / mt), ceil(n / nt), ceil(k / kt)), (mt, nt, kt), QUERY_BLOCK_ORDER,
+        order = query_block_order(query_outer if query_outer > 1 and batch % query_outer == 0 else 1)
+        return TileLoop("matmul", (batch, ceil(m / mt), ceil(n / nt), ceil(k / kt)), (mt, nt, kt), order,
                         "k-accumulate", "a")
     if head_dim:
         nt = head_dim
@@ -154,46 +180,67 @@ def keeps_last_axis(dims: list[int], rank: int) -> bool:
     return rank >= 1 and len(dims) == rank and int(dims[-1]) % rank == rank - 1
 
 
-Arrival = tuple  # input leading dims, outermost first; a blocked arrival starts with (dim, block): see `blocked`
+Arrival = tuple  # input leading dims, outermost first; a blocked arrival holds one (dim, block): see `blocked`
+
+
+def _block_at(arrival) -> int:
+    return next((i for i, x in enumerate(arrival or ()) if isinstance(x, tuple)), -1)
 
 
 def blocked(arrival) -> tuple[int, int] | None:
-    """(dim, rows per block) of a blocked arrival, else None. A blocked arrival `((d, B), *A)`
-    sends dim `d` in blocks of `B` outermost and, within a block, rows in order `A` (a permutation
-    of the leading dims, `d` standing for the position within the block): attention run
-    query-block outer sends `((S, B), batch, H, S)`: a block of B positions for every head, then
-    the next block (`arrival_text`: `rows@S/B,0,1,S`)."""
-    return tuple(arrival[0]) if arrival and isinstance(arrival[0], tuple) else None
+    """(dim, rows per block) of a blocked arrival, else None. A blocked arrival `(*O, (d, B), *A)`
+    sends, for each index of its *outer* dims `O` (outermost first; usually none), dim `d` in
+    blocks of `B` and, within a block, rows in order `A` (the other leading dims, `d` standing for
+    the position within the block): attention run query-block outer at batch 1 sends
+    `((S, B), batch, H, S)`, a block of B positions for every head, then the next block
+    (`arrival_text`: `rows@S/B,0,1,S`); at batch N > 1 the batch is an outer loop, `(0, (S, B),
+    1, S)` (`rows@0,S/B,1,S`), every block of batch entry 0 before batch entry 1."""
+    i = _block_at(arrival)
+    return tuple(arrival[i]) if i >= 0 else None
+
+
+def outer_dims(arrival) -> tuple[int, ...]:
+    """The outer dims of a blocked arrival (before its block), else ()."""
+    i = _block_at(arrival)
+    return tuple(int(x) for x in arrival[:i]) if i > 0 else ()
+
+
+def _inner_dims(arrival) -> tuple[int, ...]:
+    i = _block_at(arrival)
+    return tuple(int(x) for x in arrival[i + 1:]) if i >= 0 else tuple(arrival)
 
 
 def arrival_text(arrival) -> str:
     head = blocked(arrival)
-    rest = arrival[1:] if head else arrival
-    return ",".join(([f"{head[0]}/{head[1]}"] if head else []) + [str(d) for d in rest])
+    if head is None:
+        return ",".join(str(d) for d in arrival)
+    return ",".join([str(d) for d in outer_dims(arrival)] + [f"{head[0]}/{head[1]}"] + [str(d) for d in _inner_dims(arrival)])
 
 
 def streams_in_blocks(dims: list[int], arrival, in_shape: tuple[int, ...]) -> bool:
     """Do the rows of a blocked arrival fill the output one window after another? They do when the
-    blocked dim is the output's outermost dim that orders anything: a block of B positions is then
-    B x (the other dims) consecutive output rows, a window the PMU fills in any order before it
-    sends it."""
+    output's dims that order anything start with the outer dims, then the blocked dim: a block of
+    B positions of one outer index is then B x (the other inner dims) consecutive output rows, a
+    window the PMU fills in any order before it sends it."""
     head = blocked(arrival)
     if head is None:
         return False
     rank = len(in_shape)
     d, block = head
     lead = [int(x) % rank for x in dims[:-1]]
-    rest = [int(x) for x in arrival[1:]]
-    if block < 1 or sorted(rest) != list(range(rank - 1)) or not 0 <= d < rank - 1:
+    outer, rest = list(outer_dims(arrival)), list(_inner_dims(arrival))
+    if block < 1 or sorted(outer + rest) != list(range(rank - 1)) or not 0 <= d < rank - 1 or d not in rest:
         return False
     ordering = [x for x in lead if in_shape[x] != 1]
-    return bool(ordering) and ordering[0] == d
+    outer = [x for x in outer if in_shape[x] != 1]
+    return len(ordering) > len(outer) and ordering[:len(outer)] == outer and ordering[len(outer)] == d
 
 
 def window_rows(in_shape: tuple[int, ...], arrival) -> int:
-    """Output rows of one window of a blocked arrival: the block times the other leading dims."""
+    """Output rows of one window of a blocked arrival: the block times the other inner dims."""
     d, block = blocked(arrival)
-    return min(block, in_shape[d]) * prod(in_shape[x] for x in range(len(in_shape) - 1) if x != d)
+    outer = outer_dims(arrival)
+    return min(block, in_shape[d]) * prod(in_shape[x] for x in range(len(in_shape) - 1) if x != d and x not in outer)
 
 
 def streams_in_order(dims: list[int], arrival: tuple[int, ...], in_shape: tuple[int, ...]) -> bool:
@@ -225,6 +272,79 @@ def permute_loop(in_shape: tuple[int, ...], dims: list[int], itemsize: int, tile
     return TileLoop("rows", loop.grid, loop.tile, "rows@" + arrival_text(arrival))
 
 
+WINDOW_ORDERS = ("transpose", "repeat")  # a PMU layout stage that holds one window of its input at a time
+
+
+def swaps_last_two(dims: list[int], rank: int) -> bool:
+    """A permute that swaps the last two axes and keeps the others in place (`k.transpose(-2, -1)`)."""
+    return rank >= 2 and [int(d) % rank for d in dims] == [*range(rank - 2), rank - 1, rank - 2]
+
+
+def repeat_split(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(windows, repeats) of an expand that streams by windows, else None: the input (right-aligned
+    to the output) has size-1 dims broadcast to the output, none of them the last, and every dim of
+    size above 1 ahead of the innermost broadcast dim lies ahead of the outermost one. The output is
+    then, in row-major order, each input block below the broadcast dims (a *window*, e.g. one KV
+    head's `[S, D]`) `repeats` times before the next: GQA's `k[:, :, None].expand(b, kv, g, s, d)`."""
+    rank = len(out_shape)
+    if len(in_shape) > rank or rank < 2:
+        return None
+    padded = (1,) * (rank - len(in_shape)) + tuple(in_shape)
+    if any(i not in (1, o) for i, o in zip(padded, out_shape)):
+        return None
+    spread = [d for d in range(rank) if padded[d] == 1 and out_shape[d] > 1]
+    if not spread or spread[-1] >= rank - 1:
+        return None
+    lo, hi = spread[0], spread[-1]
+    if any(padded[d] > 1 for d in range(lo, hi + 1)):
+        return None
+    return prod(padded[:lo]), prod(out_shape[d] for d in spread)
+
+
+def window_loop(opcode: str, attrs: dict[str, Any], in_shape: tuple[int, ...],
+                out_shape: tuple[int, ...]) -> TileLoop | None:
+    """The window loop of a `transpose` or `repeat` layout stage (grid `[windows, 1]`, tile the
+    output rows one window emits x the output's last dim), or None when the stage is neither.
+    Rows arrive row-major (a permute fed by a head-outer or query-block matmul is a heads or
+    output transpose, never this one: passes/row_order.py)."""
+    rank = len(in_shape)
+    if opcode == "permute" and rank >= 3 and swaps_last_two(list(attrs.get("dims") or []), rank):
+        s, d = in_shape[-2:]
+        return TileLoop("rows", (prod(in_shape[:-2]), 1), (d, s), "transpose")
+    if opcode == "expand":
+        split = repeat_split(in_shape, out_shape)
+        if split is None:
+            return None
+        windows, _ = split
+        rows = prod(out_shape[:-1]) // max(1, windows)
+        return TileLoop("rows", (windows, 1), (rows, out_shape[-1]), "repeat")
+    return None
+
+
+def window_patterns(order: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+                    itemsize: int) -> tuple[tuple[int, int, int, int, int], ...]:
+    """The four SRAM address patterns (offset, stride, count, tile, extent) of a window stage:
+    write outer, write inner, read outer, read inner, in bytes of the window's address space.
+    Element e of what arrives for a window is written at `outer.offset + (e div inner.count) *
+    outer.stride + inner.offset + (e mod inner.count) * inner.stride` (read likewise for element
+    e of what the window emits). `transpose`: the k-th arriving row of D goes down column k of the
+    `[D, S]` window (inner stride S elements), which is then read row after row; `repeat`: the
+    window is written in order and read `repeats` times from its start (outer stride 0): the PMU's
+    address decoders do the layout (the paper's PMU data alignment), no element is copied."""
+    size = itemsize
+    if order == "transpose":
+        s, d = in_shape[-2:]
+        extent = s * d * size
+        return ((0, size, s, size, extent), (0, s * size, d, size, extent),
+                (0, s * size, d, size, extent), (0, size, s, size, extent))
+    windows, repeats = repeat_split(in_shape, out_shape)
+    elements = prod(in_shape) // max(1, windows)
+    row = out_shape[-1]
+    extent = elements * size
+    return ((0, row * size, elements // row, size, extent), (0, size, row, size, extent),
+            (0, 0, repeats, size, extent), (0, size, elements, size, extent))
+
+
 def parse_arrival(order: str, rank: int) -> tuple | None:
     """The arrival order of a permute's `rows@A` loop order, or None when it is not one (a
     permutation of the input's `rank - 1` leading dims, optionally led by `d/B`: dim d in blocks
@@ -232,17 +352,18 @@ def parse_arrival(order: str, rank: int) -> tuple | None:
     if not order.startswith("rows@"):
         return None
     parts = order[5:].split(",") if rank > 1 else []
-    head = None
+    at = next((i for i, x in enumerate(parts) if "/" in x), -1)
     try:
-        if parts and "/" in parts[0]:
-            d, b = parts[0].split("/")
-            head, parts = (int(d), int(b)), parts[1:]
-        arrival = tuple(int(x) for x in parts)
+        head = tuple(int(x) for x in parts[at].split("/")) if at >= 0 else None
+        outer = tuple(int(x) for x in parts[:max(0, at)])
+        arrival = tuple(int(x) for x in parts[at + 1:])
     except ValueError:
         return None
-    if sorted(arrival) != list(range(rank - 1)) or (head and not (0 <= head[0] < rank - 1 and head[1] >= 1)):
+    if head is not None and (len(head) != 2 or not (0 <= head[0] < rank - 1 and head[1] >= 1) or head[0] not in arrival):
         return None
-    return (head, *arrival) if head else arrival
+    if sorted(outer + arrival) != list(range(rank - 1)):
+        return None
+    return (*outer, head, *arrival) if head else arrival
 
 
 def reread_plan(rows: int, cols: int, k: int, itemsize: int, held_a: int, held_b: int, a_from_hbm: bool,
@@ -330,15 +451,19 @@ def row_layout(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: 
 
 def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs: list[Spec], in_tile_bytes: int,
                  out_tile_bytes: int, lanes: int, sram_bytes: int, arrival: tuple | None = None,
-                 head_dim: int = 0, query_rows: int = 0) -> TileLoop:
+                 head_dim: int = 0, query_rows: int = 0, query_outer: int = 1) -> TileLoop:
     """The tile loop of a compute stage (see the module docstring for the kinds). `arrival`: the
     order a permute's input rows arrive in (default row-major); `head_dim`: tile a matmul
     head-outer; `query_rows`: tile a batched matmul query-block outer (`m,b,n,k`, -1: the block
-    its tile bytes give) (all chosen by rdu-tile, passes/row_order.py)."""
+    its tile bytes give), with `query_outer` > 1 outer batch entries (`o{O},m,b,n,k`) (all chosen by
+    rdu-tile, passes/row_order.py)."""
     op = OPCODES[opcode]
     out_dtype, out_shape = outputs[0] if outputs else ("f32", ())
     if not outputs or any(prod(s) == 0 for _, s in [*inputs, *outputs]):
         return whole_loop(out_shape)
+    window = window_loop(opcode, attrs, inputs[0][1], out_shape) if len(inputs) == 1 and arrival is None else None
+    if window is not None:  # a transpose of the last two axes, an expand: a window at a time (3.5)
+        return window
     if opcode == "permute" and len(inputs) == 1:
         in_dtype, in_shape = inputs[0]
         dims = attrs.get("dims", [])
@@ -379,7 +504,7 @@ def compute_loop(opcode: str, attrs: dict[str, Any], inputs: list[Spec], outputs
         size = _itemsize(a_dtype)
         head = head_dim if head_dim and n % head_dim == 0 and head_dim >= lanes else 0
         return matmul_loop(batch, m, n, k, size, tile, lanes, sram_bytes, prod(a) * size, prod(b) * size, head,
-                           query_rows if opcode == "matmul" and not head else 0)
+                           query_rows if opcode == "matmul" and not head else 0, query_outer)
     return whole_loop(out_shape)
 
 

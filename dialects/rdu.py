@@ -235,6 +235,8 @@ class StageOp(IRDLOperation):
                 require(len(route.hops) == n, f"{self.name}: a stream read by {n} stages has a route with {len(route.hops)} hop counts")
         if self.tile_loop is not None:
             want = {"rdu.load": 1, "rdu.load_rows": 1, "rdu.store": 1, "rdu.store_rows": 1, "rdu.buffer": 2}.get(self.name, 0)
+            if self.tile_loop.order.data in ("transpose", "repeat"):  # a window stage's SRAM write and read (3.5)
+                want = 4
             have = len(self.patterns.data) if self.patterns is not None else 0
             require(have == want, f"{self.name}: its tile program needs {want} address pattern(s), got {have}")
             require(self.unit_kind != "pmu" or self.sram is not None, f"{self.name}: a PMU stage's tile program needs an SRAM range")

@@ -213,6 +213,7 @@ def _check_order(bs: Bitstream, k: KernelEntry) -> None:
 
 
 STREAM_STAGES = ("load", "load_rows", "store", "store_rows", "buffer")
+WINDOW_OPCODES = {"transpose": ("permute",), "repeat": ("expand",)}  # bitstream_format.tiling.WINDOW_ORDERS: their opcode
 PATTERNS = {"load": 1, "load_rows": 1, "store": 1, "store_rows": 1, "buffer": 2}
 
 
@@ -229,7 +230,7 @@ def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
                               f"every trip count and tile dim must be at least 1")
     if (s.opcode in STREAM_STAGES) != (prog.kind == "stream") and s.opcode != "reshape":
         raise SimulationError(f"{name}: a {prog.kind} tile loop cannot run opcode {s.opcode}")
-    want = PATTERNS.get(s.opcode, 0)
+    want = 4 if prog.order in WINDOW_OPCODES else PATTERNS.get(s.opcode, 0)  # a window stage: SRAM write, read (3.5)
     if len(prog.patterns) != want:
         raise SimulationError(f"{name}: its tile program has {len(prog.patterns)} address pattern(s), {s.opcode} takes {want}")
     capacity = chip.pmu.sram_bytes
@@ -248,6 +249,8 @@ def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
         for what, p in zip(("write", "read"), prog.patterns):
             _check_pattern(name, f"{what} pattern", p, prog.tile[0], "sram", prog.sram_base,
                            prog.sram_base + prog.sram_bytes, "its SRAM range")
+    elif prog.order in WINDOW_OPCODES:
+        _check_window(bs, name, s, prog)
     elif s.opcode in ("load", "load_rows", "store", "store_rows"):  # *_rows: the rows lie inside the whole tensor
         t = bs.tensor(s.tensor)
         (p,) = prog.patterns
@@ -258,6 +261,25 @@ def _check_tile_program(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> None:
                                   f"{p.count} accesses")
         _check_pattern(name, "address pattern", p, prog.tile[0], t.tier, t.offset, t.offset + t.nbytes,
                        f"tensor {t.name!r} (id {t.id})")
+
+
+def _check_window(bs: Bitstream, name: str, s: StageConfig, prog) -> None:
+    """A window stage (`transpose`, `repeat`): a layout stage of one input, two or more window
+    slots whose shares fit its SRAM range, and write and read patterns in `sram` that stay inside
+    one window (docs/bitstream.md, TILE, windows)."""
+    if prog.kind != "rows" or s.unit != "pmu" or len(s.inputs) != 1 or s.opcode not in WINDOW_OPCODES[prog.order]:
+        raise SimulationError(f"{name}: a {prog.kind} loop of order {prog.order!r} cannot run opcode {s.opcode} "
+                              f"on a {s.unit}")
+    if prog.sram_slots < 1 or prog.sram_tile < 1 or prog.sram_slots * prog.sram_tile > prog.sram_bytes:
+        raise SimulationError(f"{name}: its {prog.sram_slots} window slot(s) of {prog.sram_tile} bytes per PMU do not "
+                              f"fit its {prog.sram_bytes}-byte SRAM range")
+    window = prog.sram_tile * max(1, len(s.sites))
+    for what, p in zip(("write outer", "write inner", "read outer", "read inner"), prog.patterns):
+        _check_pattern(name, f"{what} pattern", p, p.tile, "sram", 0, window, "its window")
+    for what, (outer, inner) in (("write", prog.patterns[:2]), ("read", prog.patterns[2:])):
+        end = outer.offset + (outer.count - 1) * outer.stride + inner.offset + (inner.count - 1) * inner.stride + inner.tile
+        if end > window:
+            raise SimulationError(f"{name}: its {what} patterns reach byte {end} of a window, which holds {window}")
 
 
 def _check_pattern(name: str, what: str, p: Pattern, tile: int, space: str, lo: int, hi: int, within: str) -> None:

@@ -197,12 +197,16 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         shared_links.update({link: r for link in links})
 
     whole = set()
+    windows: dict[int, int] = {}  # window stages (tile_timing): stage id -> windows, one step each
     for i, s in enumerate(stages):
         ins = [bs.stream(x) for x in s.inputs]
         outs = [bs.stream(x) for x in s.outputs]
         tiling = stage_tiling(bs, chip, s)  # the tile program's work and pipeline break (tile_timing)
         whole.update([s.id] if tiling.whole else [])
+        windows.update({s.id: tiling.windows} if tiling.windows else {})
         steps = 1 if s.id in whole else max([tiles_of(st) for st in ins + outs] or [1])
+        if tiling.windows:  # a step takes a window's input tiles and emits its output tiles
+            steps = min(steps, tiling.windows)
         single = max([carried(st) for st in ins + outs] or [1])
         if s.unit == "pcu":
             overhead, latency = chip.pcu.tile_overhead_cycles, chip.pcu.latency_cycles
@@ -268,7 +272,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
             g.edge_dst.append(local[d])
             g.edge_tiles.append(tiles)
             keep = (st.id, d) in resident
-            credits = carried(st) if keep else fifo_credits(bs, st, carried(st), whole, d)
+            credits = carried(st) if keep else fifo_credits(bs, st, carried(st), whole, d, windows)
             g.edge_capacity.append(grouped_capacity(credits, group))
             g.edge_held.append(keep)
             g.edge_latency.append(float(_route_latency(chip, st, d)))

@@ -16,7 +16,12 @@
   producer order that disagrees with `A` puts rows in the wrong places (wrong outputs). A blocked
   order `rows@d/B,A` (attention's output transpose, fed by softmax·V tiled `m,b,n,k`) fills a
   window of output rows per block; a window that is not the loop's tile, or a row landing outside
-  it, stops the run naming the stage (`windowed`).
+  it, stops the run naming the stage (`windowed`). With outer dims (`rows@0,d/B,A`, attention at
+  batch > 1 fed by `o{N},m,b,n,k` matmuls) the windows of batch entry 0 come first.
+* Window stages (format 3.5: a transpose of the last two axes, `transpose`; an expand, `repeat`)
+  fill one window of their input at a time into real per-PMU SRAM at the addresses their write
+  patterns give and read it back by their read patterns, which is the layout: Kᵀ written down
+  columns and read by rows, a KV head read once per query head (`windowed_layout`).
 * Compute stages run their loop of tiles. Tiles of one loop are independent except along a
   reduction, so numpy runs whole batches of tiles at once (the speed of the simulator) and loops
   only where the hardware carries state from tile to tile: a matmul's K chunks accumulate, a
@@ -37,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from bitstream_format import Bitstream, Pattern, StageConfig, TileProgram, nbytes_of
-from bitstream_format.tiling import (MATMUL_ORDERS, blocked, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks,
+from bitstream_format.tiling import (MATMUL_ORDERS, WINDOW_ORDERS, blocked, outer_dims, query_block_outer, keeps_last_axis, parse_arrival, reduced_dims, reread_blocks,
                                     row_split, streams_in_blocks, window_rows)
 from chip_model import ChipSpec
 
@@ -201,6 +206,8 @@ class TileExecutor:
             return list(KERNELS[s.opcode](args, s.attrs, outs))
         if s.unit == "pmu" and prog.kind == "whole":
             args = self.spread(s, args)
+        if prog.kind == "rows" and prog.order in WINDOW_ORDERS:
+            return [self.windowed_layout(s, prog, args[0], outs[0])]
         if prog.kind == "rows" and s.opcode == "permute":
             return [self.permute_rows(s, prog, args[0], outs[0])]
         if prog.kind == "rows" and s.opcode in ("slice", "concat"):
@@ -276,6 +283,62 @@ class TileExecutor:
         result[:, cc:] = 0
         return result.reshape(out[1])
 
+    def windowed_layout(self, s: StageConfig, prog: TileProgram, x: np.ndarray, out: OutSpec) -> np.ndarray:
+        """A transpose of the last two axes or an expand as its PMUs run it (format 3.5, orders
+        `transpose` and `repeat`, passes/layout_windows.py): the input's elements, in the order its
+        rows arrive, fill one window after another; each is written into the per-PMU SRAM at the
+        addresses its write patterns give (slot `w mod sram_slots`, window byte a on PMU
+        `a div sram_tile`) and read back at those its read patterns give, which is the layout. A
+        pattern that moves fewer or more elements than a window holds or emits, or a window that
+        is not the loop's tile, stops the run naming the stage; a wrong stride scrambles the
+        outputs."""
+        name, dtype = stage_name(s), self.bs.stream(s.inputs[0]).dtype
+        windows = prog.grid[0]
+        total_in, total_out = x.size, prod(out[1])
+        if windows < 1 or prog.grid[1:] != (1,) or total_in % windows or total_out % windows:
+            raise SimulationError(f"{name}: its tile loop runs {list(prog.grid)} windows, which do not split its "
+                                  f"{total_in}-element input and {total_out}-element output evenly")
+        per_in, per_out = total_in // windows, total_out // windows
+        if prod(prog.tile) != per_out or (out[1] and prog.tile[-1] != out[1][-1]):
+            raise SimulationError(f"{name}: its tile loop emits tiles of {list(prog.tile)} per window, but a window of "
+                                  f"its {list(out[1])} output is {per_out} elements of rows of {out[1][-1] if out[1] else 1}")
+        size = len(to_bytes(np.zeros(1, x.dtype), dtype))
+        write = self.window_walk(name, "write", prog.patterns[0], prog.patterns[1], per_in, size)
+        read = self.window_walk(name, "read", prog.patterns[2], prog.patterns[3], per_out, size)
+        width = x.shape[-1] if x.ndim else 1
+        sent = self.arrival_sequence(s.inputs[0], total_in // max(1, width), width)
+        arriving = np.frombuffer(to_bytes(x.reshape(-1, width)[sent], dtype), np.uint8).reshape(windows, per_in * size)
+        share, slots, base = prog.sram_tile, max(1, prog.sram_slots), prog.sram_base
+        pads = [self.sram.pad(site) for site in s.sites]
+        lane = np.arange(size, dtype=np.int64)
+        w_at, r_at = (write[:, None] + lane).ravel(), (read[:, None] + lane).ravel()
+        if max(int(w_at.max()), int(r_at.max())) >= share * len(pads):
+            raise SimulationError(f"{name}: its patterns address byte {max(int(w_at.max()), int(r_at.max()))} of a "
+                                  f"window spread over {len(pads)} PMU(s) of {share} bytes")
+        emitted = np.empty((windows, per_out * size), np.uint8)
+        for w in range(windows):
+            slot = base + (w % slots) * share
+            for unit, pad in enumerate(pads):
+                mine_w, mine_r = w_at // share == unit, r_at // share == unit
+                if not (mine_w.any() or mine_r.any()):
+                    continue
+                mem = pad.reserve(slot + share, name)
+                mem[slot + w_at[mine_w] % share] = arriving[w][mine_w]
+                emitted[w][mine_r] = mem[slot + r_at[mine_r] % share]
+        return from_bytes(emitted.tobytes(), dtype, out[1])
+
+    @staticmethod
+    def window_walk(name: str, what: str, outer: Pattern, inner: Pattern, elements: int, size: int) -> np.ndarray:
+        """The byte address of each element of a window's write or read, from its outer and inner
+        patterns: element e at `outer.offset + (e div inner.count) * outer.stride + inner.offset +
+        (e mod inner.count) * inner.stride`."""
+        if outer.count * inner.count != elements or inner.tile != size:
+            raise SimulationError(f"{name}: its {what} patterns walk {outer.count} x {inner.count} accesses of "
+                                  f"{inner.tile} bytes, but a window {what}s {elements} elements of {size} bytes")
+        o = outer.offset + np.arange(outer.count, dtype=np.int64) * outer.stride
+        i = inner.offset + np.arange(inner.count, dtype=np.int64) * inner.stride
+        return (o[:, None] + i[None, :]).ravel()
+
     def windowed(self, s: StageConfig, prog: TileProgram, dims: list[int], arrival: tuple, lead: tuple[int, ...],
                  out_row_of_in: np.ndarray) -> np.ndarray:
         """The input rows in the order a blocked arrival `rows@d/B,A` assumes (block of dim d
@@ -292,7 +355,8 @@ class TileExecutor:
             raise SimulationError(f"{stage_name(s)}: its tile loop holds {prog.tile[0]} rows per window, but order "
                                   f"{prog.order!r} fills windows of {window} rows")
         coords = np.indices(lead).reshape(len(lead), -1)
-        keys = [coords[d] // block] + [coords[k] % block if k == d else coords[k] for k in arrival[1:]]
+        keys = ([coords[o] for o in outer_dims(arrival)] + [coords[d] // block]
+                + [coords[k] % block if k == d else coords[k] for k in arrival[len(outer_dims(arrival)) + 1:]])
         assumed = np.lexsort(tuple(reversed(keys)))
         landing = out_row_of_in[assumed] // window
         if np.any(landing != np.arange(len(assumed)) // window):
@@ -309,7 +373,8 @@ class TileExecutor:
         while src.opcode in ("reshape", "buffer") and len(src.inputs) == 1:
             src = self.bs.stage(self.bs.stream(src.inputs[0]).src)
         prog = self.bs.tile_program(src.id)
-        if (prog is None or prog.kind != "matmul" or prog.order not in ("b,n,m,k", "m,b,n,k")
+        outer = query_block_outer(prog.order) if prog is not None else 0
+        if (prog is None or prog.kind != "matmul" or not (prog.order == "b,n,m,k" or outer)
                 or src.opcode not in ("matmul", "linear") or len(src.outputs) != 1):
             return np.arange(rows)  # a stream's tiles are its value's bytes in row-major order (docs/bitstream.md)
         shape = tuple(self.bs.stream(src.outputs[0]).shape)
@@ -322,7 +387,11 @@ class TileExecutor:
         b = np.arange(batch)[:, None, None]
         mi = (np.arange(m) // mt)[None, :, None]
         ni = (np.arange(n) // nt)[None, None, :]
-        key = (b * gn + ni) * gm + mi if prog.order == "b,n,m,k" else (mi * batch + b) * gn + ni  # the tile's turn
+        if prog.order == "b,n,m,k":
+            key = (b * gn + ni) * gm + mi  # the tile's turn
+        else:  # query-block outer: batch entries (o{O}) outermost, then blocks, then the heads of an entry
+            inner = batch // max(1, outer)
+            key = (((b // inner) * gm + mi) * inner + b % inner) * gn + ni
         row_key = np.broadcast_to(key, (b.shape[0], m, n)).reshape(rows, width).max(axis=1)
         return np.argsort(row_key, kind="stable")
 
@@ -420,7 +489,7 @@ class TileExecutor:
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         mt, nt, kt = prog.tile
         batch, gm, gn, gk = prog.grid
-        if prog.order not in MATMUL_ORDERS:
+        if prog.order not in MATMUL_ORDERS and not (query_block_outer(prog.order) and batch % query_block_outer(prog.order) == 0):
             raise SimulationError(f"{stage_name(s)}: its tile loop order {prog.order!r} is none a matmul runs "
                                   f"({', '.join(MATMUL_ORDERS)})")
         need = (prod(out[1]) // max(1, m * n), ceil(m / mt), ceil(n / nt), ceil(k / kt))

@@ -20,6 +20,9 @@ tile programs set cycles"):
   A PMU layout stage with a rows loop (a slice or concat of the last axis, a heads transpose whose
   rows arrive in order, `rows@A`) steps once per tile at the per-stream rate: no pipeline break,
   its FIFOs hold their configured credits.
+* window stages (`transpose`, `repeat`: Kᵀ, GQA's expand; format 3.5): one step per window, which
+  takes that window's input tiles and emits its output tiles; the FIFOs into and out of it hold
+  two windows of tiles (its two SRAM slots), `fifo_credits`. Work is the stage's usual rate.
 * `whole`: the stage cannot emit before it has its whole input (a gather, a transpose of the last
   axis...): one step, and its PMU SRAM holds the value, so the FIFOs into and out of it hold all
   tiles. Work is the stage's usual rate (`timing.stage_work_cycles`).
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from math import ceil, prod
 
 from bitstream_format import Bitstream, StageConfig, StreamEntry, TileProgram, itemsize, opcode
-from bitstream_format.tiling import QUERY_BLOCK_ORDER, matmul_cycles, rows_cycles
+from bitstream_format.tiling import WINDOW_ORDERS, matmul_cycles, query_block_outer, rows_cycles
 from chip_model import ChipSpec
 
 from functional_sim.timing import stage_work_cycles
@@ -48,6 +51,7 @@ class StageTiling:
 
     work: float
     whole: bool = False
+    windows: int = 0  # a window stage (`transpose`, `repeat`): steps of one window each (0: per tile)
 
 
 def matmul_work(chip: ChipSpec, prog: TileProgram, units: int, elem: int) -> float:
@@ -65,6 +69,8 @@ def stage_tiling(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> StageTiling:
     """The stage's work as its tile program sets it (the per-stream rate without a program)."""
     prog = bs.tile_program(s.id)
     units = max(1, len(s.sites))
+    if prog is not None and s.unit == "pmu" and prog.order in WINDOW_ORDERS:
+        return StageTiling(float(stage_work_cycles(bs, chip, s)), windows=max(1, prog.grid[0]))
     if prog is None or s.unit == "agcu" or s.unit == "pmu" and prog.kind != "whole":
         return StageTiling(float(stage_work_cycles(bs, chip, s)))
     if prog.kind == "whole":
@@ -83,7 +89,7 @@ def held_operands(bs: Bitstream, s: StageConfig) -> list[int]:
     A's rows come block by block from another query-block matmul with the same blocks (the scores,
     through reshapes, buffers and row-wise stages), which is the point of the order."""
     prog = bs.tile_program(s.id)
-    if prog is None or prog.kind != "matmul" or prog.order != QUERY_BLOCK_ORDER or len(s.inputs) < 2:
+    if prog is None or prog.kind != "matmul" or not query_block_outer(prog.order) or len(s.inputs) < 2:
         return []
     held = []
     if not _in_query_blocks(bs, s.inputs[0], prog):
@@ -99,20 +105,26 @@ def _in_query_blocks(bs: Bitstream, stream: int, prog: TileProgram) -> bool:
     while True:
         p = bs.tile_program(src.id)
         if p is not None and p.kind == "matmul":
-            return p.order == QUERY_BLOCK_ORDER and p.grid[1:2] == prog.grid[1:2] and p.tile[:1] == prog.tile[:1]
+            return p.order == prog.order and p.grid[1:2] == prog.grid[1:2] and p.tile[:1] == prog.tile[:1]
         if not src.inputs or p is None or not (src.opcode in ("reshape", "buffer") or p.kind == "rows"
                                                and src.unit == "pcu"):
             return False
         src = bs.stage(bs.stream(src.inputs[0]).src)
 
 
-def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int], dst: int) -> int:
+def fifo_credits(bs: Bitstream, st: StreamEntry, tiles: int, whole: set[int], dst: int,
+                 windows: dict[int, int] | None = None) -> int:
     """Tiles the FIFO of stream `st` at destination `dst` holds (before grouping): the configured
     depth; a buffer's SRAM ring (its slots x units, counted in the stream's tiles); all tiles out of
     a whole stage or into one (`whole`: stage ids), whose SRAM holds the value (only at that
-    destination: another reader of the same stream has its own FIFO)."""
+    destination: another reader of the same stream has its own FIFO); into or out of a window
+    stage (`windows`: stage id -> windows), the tiles of its two window slots, which its SRAM
+    holds: one window filling while the last one's tiles wait to leave."""
     if st.src in whole or dst in whole:
         return max(st.fifo_depth, tiles)
+    count = (windows or {}).get(dst) or (windows or {}).get(st.src)
+    if count:
+        return max(st.fifo_depth, min(tiles, 2 * ceil(tiles / count)))
     src = bs.stage(st.src)
     prog = bs.tile_program(st.src)
     if prog is not None and src.opcode == "buffer" and prog.sram_slots > 0 and prog.sram_tile > 0:

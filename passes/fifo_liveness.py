@@ -31,12 +31,14 @@ class Game:
     dst: list[int] = field(default_factory=list)
     tiles: list[int] = field(default_factory=list)
     depth: list[int] = field(default_factory=list)
+    held: list[bool] = field(default_factory=list)  # a resident operand: its reader's first step takes every tile
 
-    def edge(self, src: int, dst: int, tiles: int, depth: int) -> int:
+    def edge(self, src: int, dst: int, tiles: int, depth: int, held: bool = False) -> int:
         self.src.append(src)
         self.dst.append(dst)
         self.tiles.append(tiles)
-        self.depth.append(depth)
+        self.depth.append(max(depth, tiles) if held else depth)
+        self.held.append(held)
         return len(self.src) - 1
 
 
@@ -69,7 +71,7 @@ def play(game: Game, grow: bool = False, prefer=None) -> Outcome:
             k1 = k + 1
             why = None
             for e in ins[i]:
-                if -(-k1 * game.tiles[e] // total) > sent[e]:
+                if (game.tiles[e] if game.held[e] else -(-k1 * game.tiles[e] // total)) > sent[e]:
                     why = ("data", e)
                     break
             if why is None:
@@ -81,7 +83,7 @@ def play(game: Game, grow: bool = False, prefer=None) -> Outcome:
                 blocked[i] = why
                 break
             for e in ins[i]:
-                popped[e] = max(popped[e], -(-k1 * game.tiles[e] // total))
+                popped[e] = max(popped[e], game.tiles[e] if game.held[e] else -(-k1 * game.tiles[e] // total))
             for e in outs[i]:
                 sent[e] = k1 * game.tiles[e] // total
             k += 1

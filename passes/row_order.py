@@ -28,7 +28,19 @@ then streams by windows: its loop order `rows@S/B,0,..,S` names that arrival (di
 B = mt, outermost), and its PMU writes each arriving row into a window of `B x H` output rows,
 which it sends whole in output order before the next block (double-buffered). The K and V
 operands, which every block needs for every head, stay resident in their PMU buffers
-(`bitstream_format.tiling.matmul_loop`, `functional_sim.tile_timing.held_operands`).
+(`bitstream_format.tiling.matmul_loop`, `functional_sim.tile_timing.held_operands`). At batch
+N > 1 the output's order is (batch, position, head), so the batch is an outer loop: both matmuls
+run `o{N},m,b,n,k` (every block of batch entry 0's heads, then entry 1's) and the transpose's
+arrival is `rows@0,S/B,1,S` (windows of one batch entry, `QueryBlock.outer`).
+
+Those resident operands are a pipeline break that rdu-size-fifos must see (`held_inputs`), and a
+kernel that has to split below such an attention splits before its scores (`attention_split`),
+so the projections and attention do not run in series in one kernel.
+
+The other whole stages of attention stream by *windows* without a plan (shapes alone decide:
+`bitstream_format.tiling.window_loop`): Kᵀ, the transpose of the last two axes, one `[S, D]`
+matrix at a time, and GQA's expand, one KV head at a time, re-read once per query head
+(passes/layout_windows.py).
 """
 
 from __future__ import annotations
@@ -105,6 +117,7 @@ class QueryBlock:
     permute: rdu.ComputeOp
     block: int
     arrival: tuple
+    outer: int = 1  # attention's batch entries, run one after another (`o{outer},m,b,n,k`)
 
 
 ROW_WISE_PASS = ("reshape", "div", "mul", "add", "sub", "softmax", "cast", "exp")  # rows in, the same rows out
@@ -184,10 +197,15 @@ def query_block_source(permute: rdu.StageOp, lanes: int, sram_bytes: int) -> Que
     loop = compute_loop("matmul", {}, specs_of(owner.inputs), specs_of(owner.outputs[:1]), 0,
                         tiles[0] if tiles else 0, lanes, sram_bytes, query_rows=-1)
     block = loop.tile[0]
-    arrival = ((rank - 2, block), *range(rank - 1))
+    ordering = [d for d in dims[:-1] if p_in[d] != 1]
+    lead = ordering[:ordering.index(rank - 2)] if rank - 2 in ordering else []  # the batch, outside the positions
+    if lead != list(range(len(lead))) or prod(out[:-2]) % max(1, prod(p_in[:len(lead)])):
+        return None  # the outer dims must be the matmul batch's leading ones (it flattens them row-major)
+    outer = tuple(range(len(lead)))
+    arrival = (*outer, (rank - 2, block), *range(len(outer), rank - 1))
     if not streams_in_blocks(dims, arrival, p_in) or WHOLE_ATTR in permute.attributes:
         return None
-    return QueryBlock(owner, scores, permute, block, arrival)
+    return QueryBlock(owner, scores, permute, block, arrival, prod(p_in[:len(outer)]))
 
 
 # on attention's output transpose when rdu-tile could not give the query block's resident operands
@@ -236,3 +254,36 @@ def resident_sources(kernel: rdu.KernelOp) -> set[rdu.StageOp]:
                     keep.add(s)
                     todo.extend(v.owner for v in s.operands)
     return keep
+
+
+def held_inputs(kernel: rdu.KernelOp, lanes: int, sram_bytes: int) -> set[tuple]:
+    """(value, stage) pairs of the operands a query-block matmul holds whole (the same rule as
+    `passes.tile.resident_buffers` and `functional_sim.tile_timing.held_operands`): the scores'
+    q and Kᵀ, softmax·V's V. Its first step waits for every tile of them, so rdu-size-fifos must
+    count them as a pipeline break on those edges, as the event engine does: without it a
+    residual around attention looks short enough and deadlocks (seen when Kᵀ stopped being a
+    whole stage, which had been the break that made the kernel split)."""
+    held: set[tuple] = set()
+    for plan in dict.fromkeys(p for p in head_outer_plans(kernel, lanes, sram_bytes).values() if isinstance(p, QueryBlock)):
+        held.update({(plan.scores.inputs[0], plan.scores), (plan.scores.inputs[1], plan.scores),
+                     (plan.producer.inputs[1], plan.producer)})
+    return held
+
+
+def attention_split(kernel: rdu.KernelOp, join: rdu.StageOp) -> rdu.StageOp:
+    """Where to split a kernel that rdu-size-fifos must split at `join`: at attention's scores
+    matmul instead, when `join` is downstream of a query-block attention whose resident operands
+    (q, Kᵀ, V: `resident_sources`) are computed in this kernel (not only loaded). Attention's first block waits for all
+    of them, so the projections and attention run in series in one kernel, each phase leaving the
+    other's units idle; split there, the projections fill the chip in the first kernel (q, Kᵀ and V
+    streaming out through HBM), attention, `o` and the MLP the second. Any other kernel splits at
+    `join`, as before."""
+    from passes.spill import downstream
+
+    if not any(isinstance(s, rdu.ComputeOp) for s in resident_sources(kernel)):  # loaded from HBM: no series
+        return join
+    for stage in kernel.stages():
+        plan = query_block_source(stage, 1, 1 << 40)
+        if plan is not None and join in downstream(plan.scores):
+            return plan.scores
+    return join

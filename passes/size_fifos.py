@@ -52,7 +52,7 @@ credits their round trip needs after rdu-route, leaves the forced depths alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import ceil
 
 from xdsl.context import Context
@@ -60,14 +60,14 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
-from bitstream_format.tiling import compute_loop
+from bitstream_format.tiling import WINDOW_ORDERS, compute_loop
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError, PassOrderError
 from dialects.types import specs_of, value_bytes
 from passes.allocate_units import AllocateUnitsPass, stream_tiles
 from passes.fifo_liveness import Game, play
-from passes.row_order import stream_plan
+from passes.row_order import attention_split, held_inputs, stream_plan
 from passes.size_fifos_for_routes import mark_forced
 from passes.spill import downstream, split_at_join
 from passes.target import lowered_target_chip
@@ -104,14 +104,27 @@ def is_whole(stage: rdu.StageOp, chip: ChipSpec) -> bool:
     before it emits)? The same rule rdu-tile applies (`compute_loop`), from the tiles chosen so far."""
     if not isinstance(stage, rdu.ComputeOp) or not stage.inputs or not stage.tile_list():
         return False
+    return planned_loop(stage, chip).kind == "whole"
+
+
+def planned_loop(stage: rdu.ComputeOp, chip: ChipSpec):
+    """The tile loop rdu-tile will give a compute stage, from the tiles chosen so far."""
     producer = stage.inputs[0].owner
     tiles = producer.tile_list() if isinstance(producer, rdu.StageOp) else []
     in_tile = tiles[stage.inputs[0].index] if stage.inputs[0].index < len(tiles) else 0
     ins, outs = specs_of(stage.inputs), specs_of(stage.outputs)
     plan = stream_plan(stage, chip.pcu.lanes, chip.pmu.sram_bytes)  # a heads or output transpose that streams (passes/row_order.py)
-    loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, stage.tile_list()[0],
+    return compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, stage.tile_list()[0],
                         chip.pcu.lanes, chip.pmu.sram_bytes, arrival=plan.arrival if plan is not None else None)
-    return loop.kind == "whole"
+
+
+def window_count(stage: rdu.StageOp, chip: ChipSpec) -> int:
+    """Windows of a stage rdu-tile will run a window at a time (a Kᵀ transpose, a GQA expand:
+    `bitstream_format.tiling.window_loop`), one step each as in the event engine; 0 for others."""
+    if not isinstance(stage, rdu.ComputeOp) or not stage.inputs or not stage.tile_list() or stage.unit_kind != "pmu":
+        return 0
+    loop = planned_loop(stage, chip)
+    return loop.grid[0] if loop.order in WINDOW_ORDERS else 0
 
 
 @dataclass
@@ -122,6 +135,8 @@ class _Kernel:
     inputs: dict[rdu.StageOp, list[SSAValue]]
     tiles: dict[SSAValue, int]
     whole: frozenset = frozenset()  # whole-value stages: one step, all tiles held at either end
+    held: frozenset = frozenset()  # (value, stage): a resident operand, all its tiles before the stage's first step
+    windows: dict = field(default_factory=dict)  # window stages: one step per window, two windows held at either end
 
     @staticmethod
     def of(kernel: rdu.KernelOp, chip: ChipSpec | None = None) -> "_Kernel":
@@ -135,12 +150,26 @@ class _Kernel:
                 tiles[r] = stream_tiles(value_bytes(r.type), t)
         inputs = {s: list(dict.fromkeys(v for v in s.operands if v.owner in members)) for s in stages}
         whole = frozenset(s for s in stages if chip is not None and is_whole(s, chip))
-        return _Kernel(stages, inputs, tiles, whole)
+        held = frozenset(held_inputs(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)) if chip is not None else frozenset()
+        windows = {s: n for s in stages if chip is not None and (n := window_count(s, chip))}
+        return _Kernel(stages, inputs, tiles, whole, held, windows)
 
     def steps(self, s: rdu.StageOp) -> int:
         if s in self.whole:
             return 1
-        return max([self.tiles[v] for v in self.inputs[s]] + [self.tiles[r] for r in s.results] + [1])
+        most = max([self.tiles[v] for v in self.inputs[s]] + [self.tiles[r] for r in s.results] + [1])
+        return min(most, self.windows[s]) if s in self.windows else most
+
+    def needs(self, s: rdu.StageOp, v: SSAValue, j: int) -> int:
+        """Tiles of input `v` stage `s` has taken by its `j`-th step (all of a held operand)."""
+        return self.tiles[v] if (v, s) in self.held else ceil(j * self.tiles[v] / self.steps(s))
+
+    def credits(self, s: rdu.StageOp, c: rdu.StageOp, v: SSAValue, depth: int) -> int:
+        """The FIFO of `v` from `s` to `c` as the event engine counts it (`tile_timing.fifo_credits`)."""
+        if s in self.whole or c in self.whole or (v, c) in self.held:
+            return max(depth, self.tiles[v])
+        count = self.windows.get(c) or self.windows.get(s)
+        return max(depth, min(self.tiles[v], 2 * ceil(self.tiles[v] / count))) if count else depth
 
     def lag(self, s: rdu.StageOp, v: SSAValue) -> int:
         """Tiles of input `v` stage `s` takes before its first output tile (1 for a sink)."""
@@ -148,15 +177,14 @@ class _Kernel:
             return 1
         steps = self.steps(s)
         first = ceil(steps / max(self.tiles[r] for r in s.results))
-        return ceil(first * self.tiles[v] / steps)
+        return self.needs(s, v, first)
 
     def path_lag(self, path: list[tuple[SSAValue, rdu.StageOp]]) -> int:
         """Tiles of the path's first stream taken in before its last stream hands the join one tile."""
-        n = 1
+        n = self.tiles[path[-1][0]] if path[-1] in self.held else 1  # a held operand: the join takes all of it
         for (v_in, _), (v_out, _) in zip(reversed(path[:-1]), reversed(path[1:])):
             s = v_out.owner
-            steps = self.steps(s)
-            n = ceil(ceil(n * steps / self.tiles[v_out]) * self.tiles[v_in] / steps)
+            n = self.needs(s, v_in, ceil(n * self.steps(s) / self.tiles[v_out]))
         return n
 
     def lag_from(self, fork: rdu.StageOp, v: SSAValue, n: int, reach: set, memo: dict) -> int:
@@ -168,7 +196,7 @@ class _Kernel:
             s = v.owner
             steps = self.steps(s)
             j = ceil(n * steps / self.tiles[v])
-            memo[key] = max([self.lag_from(fork, u, ceil(j * self.tiles[u] / steps), reach, memo)
+            memo[key] = max([self.lag_from(fork, u, self.needs(s, u, j), reach, memo)
                              for u in self.inputs[s] if u.owner is fork or u.owner in reach] or [0])
         return memo[key]
 
@@ -216,10 +244,11 @@ class SizeFifosPass(ModulePass):
                 self.prefetch(kernel, chip)
                 self.prove_live(kernel, chip)
             except ReconvergenceError as e:
-                if not self.spill or e.join in split:  # a join split at once has only loads above it
+                join = attention_split(kernel, e.join)  # before attention when its resident operands are made here
+                if not self.spill or join in split:  # a join split at once has only loads above it
                     raise
-                split.add(e.join)
-                first, second, _ = split_at_join(module, kernel, e.join)
+                split.add(join)
+                first, second, _ = split_at_join(module, kernel, join)
                 allocate = AllocateUnitsPass(tile_bytes=self.tile_bytes, tile_scale=self.tile_scale)
                 allocate.allocate(first, chip)
                 allocate.allocate(second, chip)
@@ -285,9 +314,8 @@ class SizeFifosPass(ModulePass):
         for s in k.stages:
             for r, depth in zip(s.results, s.depth_list()):
                 for c in s.consumers(r):
-                    # a whole-value stage's SRAM holds every tile into and out of it (as the event engine's `fifo_credits`)
-                    whole = s in k.whole or c in k.whole
-                    game.edge(index[s], index[c], k.tiles[r], max(depth, k.tiles[r]) if whole else depth)
+                    # a whole-value or window stage's SRAM holds its tiles, as the event engine's `fifo_credits`
+                    game.edge(index[s], index[c], k.tiles[r], k.credits(s, c, r, depth), held=(r, c) in k.held)
                     edges.append(r)
         held = lambda e: edges[e].owner.unit_kind == "pmu" and getattr(edges[e].owner, "bytes", None) is not None
         outcome = play(game, grow=True, prefer=held)
@@ -355,8 +383,8 @@ class SizeFifosPass(ModulePass):
                 paths = k.paths(fork, join, reach)
                 lags = [k.path_lag(p) for p in paths]
                 # The longest lag over every path (memoised, not enumerated: paths multiply).
-                longest = max([lags and max(lags) or 1] + [k.lag_from(fork, v, 1, reach, {}) for v in k.inputs[join]
-                                                             if v.owner is fork or v.owner in reach])
+                longest = max([lags and max(lags) or 1] + [k.lag_from(fork, v, k.tiles[v] if (v, join) in k.held else 1, reach, {})
+                                                             for v in k.inputs[join] if v.owner is fork or v.owner in reach])
                 slowest = paths[lags.index(max(lags))]
                 for path, lag in zip(paths, lags):
                     if longest - lag > 1:

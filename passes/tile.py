@@ -35,13 +35,14 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from bitstream_format.tiling import TileLoop, compute_loop, matmul_dims, reread_plan, stream_loop
+from bitstream_format.tiling import WINDOW_ORDERS, TileLoop, compute_loop, matmul_dims, reread_plan, stream_loop
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import CapacityError
 from dialects.rdu_attrs import PatternAttr, SramAttr, TileLoopAttr
 from dialects.types import shape_of, specs_of
 from dialects.types import value_bytes as type_bytes
+from passes.layout_windows import window_program
 from passes.row_order import HeadOuter, QueryBlock, head_outer_plans
 from passes.target import lowered_target_chip
 
@@ -226,9 +227,12 @@ class TilePass(ModulePass):
         head_dim = plan.head_dim if isinstance(plan, HeadOuter) and plan.producer is stage else 0
         loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
                             chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim,
-                            query_rows=plan.block if query else 0)
+                            query_rows=plan.block if query else 0, query_outer=plan.outer if query else 1)
         stage.tile_loop = _attr(loop)
         if stage.unit_kind != "pmu":
+            return
+        if loop.order in WINDOW_ORDERS:  # two windows at transposing / re-reading addresses (passes/layout_windows.py)
+            window_program(kernel, stage, loop, chip)
             return
         if loop.kind == "stream":  # double-buffered tiles passing through
             held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * loop.tile[0])

@@ -63,7 +63,7 @@ def _inputs(bs, token: int, caches) -> dict[str, np.ndarray]:
 def test_the_loop_section_names_prologue_loop_and_epilogue(step: Path) -> None:
     bs = bitstream_format.decode(step.read_bytes())
     loop = bs.loop
-    assert bs.manifest["format_version"] == ".".join(map(str, bitstream_format.codec.VERSION)) == "3.4"
+    assert bs.manifest["format_version"] == ".".join(map(str, bitstream_format.codec.VERSION)) == "3.5"
     names = {k.id: k.name for k in bs.kernels}
     assert [names[k] for k in loop.prologue] == ["embed"] and [names[k] for k in loop.epilogue] == ["forward"]
     assert all(names[k].startswith("layers.0") for k in loop.kernels) and loop.trips == 3
