@@ -359,16 +359,23 @@ def tile_plan(nbytes: int, units: int, chip: ChipSpec, overhead: float = 0.0) ->
     return min(chip.pmu.sram_bytes, 2 * tile), tile
 
 
-def memory_stream_overhead(buffer: rdu.BufferOp, chip: ChipSpec) -> float:
-    """The per-tile overhead of the far end of a buffer's input stream when an AGCU loads it
-    from memory (the AGCU's DMA descriptor, `agcu.tile_overhead_cycles`), else 0.
+def memory_stream_overhead(buffer: rdu.BufferOp, units: int, chip: ChipSpec) -> float:
+    """The per-tile overhead of the far end of a buffer's input stream when an AGCU loads it from
+    memory and the buffer's `units` PMUs hold it whole (the AGCU's DMA descriptor,
+    `agcu.tile_overhead_cycles`), else 0.
 
     Why: `balanced_tile` prices a tile at each end of its stream, and a buffer's tile is its
     stream's (`stream_tile_bytes`), but the buffer planned it at the PMU's overhead alone. A
-    weight stream's AGCUs pay theirs on every tile too, at the rate the kernel's HBM share needs:
-    a Llama-2-70B decode layer at TP8 loads its MLP weights in 11.7 KB tiles, 8 overhead cycles
-    on 91 of transfer per AGCU step (8% of each AGCU's rate)."""
-    if isinstance(buffer.input.owner, (rdu.LoadOp, rdu.LoadRowsOp)):
+    weight its buffer holds whole is a prefetch: its load streams from the kernel's start at its
+    AGCUs' rate, never waiting on its reader, and those AGCUs pay their overhead on every tile. A
+    Llama-2-70B decode layer at TP8 loaded its MLP weights in 11.7 KB tiles, 8 overhead cycles on
+    91 of transfer per AGCU step (8% of each AGCU's rate): the gate weight, last in, streamed
+    alone at 3 AGCUs for its last 38 K cycles. A weight streamed through a buffer smaller than it
+    moves at its reader's pace (credits), where the tile's pipeline fill is what the balance
+    weighs; there the tile stays the PMU's (on one socket the 70B layer's MLP weights, 109 of
+    470 MB held, ran 6% slower with the larger tiles)."""
+    if isinstance(buffer.input.owner, (rdu.LoadOp, rdu.LoadRowsOp)) \
+            and units * chip.pmu.sram_bytes >= value_bytes(buffer.input):
         return chip.agcu.tile_overhead_cycles
     return 0.0
 
@@ -569,7 +576,7 @@ class AllocateUnitsPass(ModulePass):
             for stage, units in zip(group, units_of):
                 stage.set_units(units)
                 if isinstance(stage, rdu.BufferOp):
-                    per_unit, tile = tile_plan(value_bytes(stage.input), units, chip, memory_stream_overhead(stage, chip))
+                    per_unit, tile = tile_plan(value_bytes(stage.input), units, chip, memory_stream_overhead(stage, units, chip))
                     producer = stage.input.owner
                     chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
                                                chip.pmu.bytes_per_cycle, units, chip, heads.get(producer, 0))
