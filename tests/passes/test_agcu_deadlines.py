@@ -74,3 +74,19 @@ def test_spare_agcus_never_slow_the_model() -> None:
         if fewer[i] > 1:
             fewer[i] -= 1
             assert streamed_cycles(streams, fewer, AGCU) >= streamed_cycles(streams, units, AGCU) - 1e-6
+
+
+def test_exchanges_reach_what_single_moves_miss() -> None:
+    # `o`'s buffer holds all of `o`, the MLP's buffers 72 MB of 448: `q` and `o` each need a
+    # third AGCU, but one more for either alone costs cycles (`q` ends its phase sooner and `o`
+    # then streams alone at one AGCU), so growing one stage at a time stopped short
+    # (q, k, v, o = 1, 3, 3, 1: 2.2 M cycles). A swap of two AGCUs at once reaches the best
+    # allocation of the model, found here by trying every one of this shape.
+    small = [stream(0.02, p, cap=1) for p in (0, 1, 1, 1, 4, 5, 5)]
+    streams = [*small, stream(128, 1, 30), stream(16, 1, 4), stream(16, 1, 4), stream(8, 1), stream(8, 1),
+               stream(128, 4, 128), stream(448, 5, 72), stream(448, 5, 72), stream(448, 5, 72)]
+    chosen = deadline_units(streams, 26, AGCU)
+    best = min(streamed_cycles(streams, [1] * 7 + [q, k, v, c, c, o, m, m, m], AGCU)
+               for q in range(1, 10) for o in range(1, 10) for m in range(1, 6) for k in (1, 2, 3) for v in (1, 2, 3)
+               for c in (1, 2) if 7 + q + k + v + 2 * c + o + 3 * m <= 26)
+    assert streamed_cycles(streams, chosen, AGCU) <= best + 1e-6, chosen
