@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from math import ceil, prod, sqrt
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, UnitAttr, i64
 from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES, work_flops
@@ -33,7 +33,11 @@ from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
 from passes.target import lowered_target_chip
 from passes.row_order import head_outer_plans
-from passes.tile import matmul_reread, stage_label
+from passes.tile import matmul_reread, resident_buffers, stage_label, whole_tile_units, window_units
+
+# on a buffer whose PMUs rdu-allocate-units reserved to hold its whole value for a query-block
+# matmul (`AllocateUnitsPass.reserve_resident`); rdu-tile records the holding on the buffers marked so
+RESIDENT_ATTR = "resident"
 
 
 def value_bytes(v) -> int:
@@ -504,9 +508,93 @@ class AllocateUnitsPass(ModulePass):
             units_of[i] = u
         return units_of
 
+    def buffer_plan(self, kernel: rdu.KernelOp, stage: rdu.BufferOp, units: int, chip: ChipSpec,
+                    heads: dict) -> tuple[int, int]:
+        """(bytes per PMU, tile bytes) of a buffer on `units` PMUs: the tile its producer's loop
+        runs best with (`program_tile`), else the balanced one (`tile_plan`); `tile-bytes` /
+        `tile-scale` override it (a CapacityError when two forced tiles overflow a PMU)."""
+        per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
+        producer = stage.input.owner
+        chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
+                                   chip.pmu.bytes_per_cycle, units, chip, heads.get(producer, 0))
+        if chosen_tile is not None:
+            per_unit, tile = min(chip.pmu.sram_bytes, 2 * chosen_tile), chosen_tile
+        if self.tile_bytes > 0 or self.tile_scale != 1.0:
+            scaled = max(1, int(tile * self.tile_scale))
+            tile = min(value_bytes(stage.input), self.tile_bytes if self.tile_bytes > 0 else scaled)
+            per_unit = max(per_unit, min(2 * tile, ceil(2 * tile / units)))
+            if per_unit > chip.pmu.sram_bytes:
+                raise CapacityError(
+                    f"tile-bytes={self.tile_bytes} tile-scale={self.tile_scale}: {stage_label(kernel, stage)} holds two "
+                    f"{tile}-byte tiles over {units} PMU(s), {per_unit} bytes per PMU, but a PMU has "
+                    f"{chip.pmu.sram_bytes} bytes of SRAM"
+                )
+        return per_unit, tile
+
+    def reserve_resident(self, kernel: rdu.KernelOp, group: list, work: list[float], caps: list[int],
+                         units_of: list[int], chip: ChipSpec, heads: dict,
+                         floors: dict | None = None) -> tuple[list[int], dict[int, int]]:
+        """PMUs per stage with the operands a query-block matmul holds whole (`passes.tile.resident_buffers`:
+        attention's Q, Kᵀ and V) given the PMUs that hold all their tiles first, and the kernel's
+        other PMU stages balanced over the rest; and {index in `group`: PMUs} of those buffers.
+        Unchanged, and {}, when the chip's PMUs cannot hold them and give every other stage one
+        (rdu-tile then keeps attention's output transpose whole).
+
+        Why here: `balance` spreads every PMU over the streams for bandwidth (a weight buffer
+        takes as many as its bytes earn), so a resident operand, which needs PMUs for capacity,
+        gets a few; taken back afterwards from the buffers that got the rest (what rdu-tile did
+        until wave 7), they were never enough on a Llama-3-8B-shaped layer, whose weight buffers
+        hold every PMU and are sized (tiles, rings) for them. Reserved here, the weight buffers are
+        sized around them."""
+        found = resident_buffers(head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes))
+        index = {s: i for i, s in enumerate(group)}
+        need: dict[int, int] = {}
+        for buffer in (b for b in found if b in index):
+            nbytes = value_bytes(buffer.input)
+            units = max(units_of[index[buffer]], ceil(nbytes / chip.pmu.sram_bytes))
+            for _ in range(8):  # its tile follows its PMUs, and the PMUs its tiles fill follow the tile
+                whole = whole_tile_units(nbytes, self.buffer_plan(kernel, buffer, units, chip, heads)[1], chip)
+                if whole <= units:
+                    break
+                units = whole
+            need[index[buffer]] = units
+        if not need:
+            return units_of, {}
+        floor = {index[s]: u for s, u in (floors or {}).items() if s in index and index[s] not in need}
+        need_all = {**need, **floor}
+        total = chip.count("pmu")
+        rest = [i for i in range(len(group)) if i not in need_all]
+        if sum(need_all.values()) + len(rest) > total:
+            return units_of, {}
+        if any(units_of[i] < n for i, n in need_all.items()):
+            others = balance([work[i] for i in rest], [caps[i] for i in rest], total - sum(need_all.values()))
+            units_of = list(units_of)
+            for i, u in zip(rest, others):
+                units_of[i] = u
+            for i, n in need_all.items():
+                units_of[i] = n
+        return units_of, need
+
     def allocate(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
+        """Units, tiles and depths of every stage (`allocate_once`); again, with the PMUs reserved,
+        while attention's output transpose streaming by query blocks has fewer PMUs than its two
+        windows of output rows need (`passes.tile.window_units`): its window is a block of query
+        rows, and the block follows softmax·V's tile, which is chosen only once the units are."""
+        floors: dict[rdu.StageOp, int] = {}
+        for _ in range(3):
+            reserved = self.allocate_once(kernel, chip, floors)
+            short = {s: u for s, u in window_units(kernel, chip).items() if s.unit_count < u} if reserved else {}
+            if not short or all(floors.get(s, 0) >= u for s, u in short.items()):
+                return
+            for s, u in short.items():
+                floors[s] = max(floors.get(s, 0), u)
+
+    def allocate_once(self, kernel: rdu.KernelOp, chip: ChipSpec, floors: dict) -> bool:
+        """One allocation, with at least `floors[s]` PMUs for a stage when the resident operands'
+        PMUs are reserved (`reserve_resident`); whether they were."""
         stages = kernel.stages()
         heads = head_dims(kernel, chip)
+        reserved = False
         for kind in ("pcu", "pmu", "agcu"):
             group = [s for s in stages if s.unit_kind == kind]
             if len(group) > chip.count(kind):
@@ -520,29 +608,23 @@ class AllocateUnitsPass(ModulePass):
                 work = [w * passes.get(s, 1) for s, w in zip(group, work)]
             caps = [self.cap(s, w, chip) for s, w in zip(group, work)]
             units_of = balance(work, caps, chip.count(kind))
+            resident: dict[int, int] = {}
+            if kind == "pmu":
+                units_of, resident = self.reserve_resident(kernel, group, work, caps, units_of, chip, heads, floors)
+                reserved = bool(resident)
             if kind == "agcu" and self.deadlines:
                 units_of = self.deadline_allocation(stages, group, work, caps, units_of, chip)
             if kind == "agcu":
                 units_of = spend_spare_on_early_loads([isinstance(s, rdu.LoadOp) for s in group], units_of, caps, chip.count(kind))
-            for stage, units in zip(group, units_of):
+            for i, (stage, units) in enumerate(zip(group, units_of)):
                 stage.set_units(units)
                 if isinstance(stage, rdu.BufferOp):
-                    per_unit, tile = tile_plan(value_bytes(stage.input), units, chip)
-                    producer = stage.input.owner
-                    chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
-                                               chip.pmu.bytes_per_cycle, units, chip, heads.get(producer, 0))
-                    if chosen_tile is not None:
-                        per_unit, tile = min(chip.pmu.sram_bytes, 2 * chosen_tile), chosen_tile
-                    if self.tile_bytes > 0 or self.tile_scale != 1.0:
-                        scaled = max(1, int(tile * self.tile_scale))
-                        tile = min(value_bytes(stage.input), self.tile_bytes if self.tile_bytes > 0 else scaled)
-                        per_unit = max(per_unit, min(2 * tile, ceil(2 * tile / units)))
-                        if per_unit > chip.pmu.sram_bytes:
-                            raise CapacityError(
-                                f"tile-bytes={self.tile_bytes} tile-scale={self.tile_scale}: {stage_label(kernel, stage)} holds two "
-                                f"{tile}-byte tiles over {units} PMU(s), {per_unit} bytes per PMU, but a PMU has "
-                                f"{chip.pmu.sram_bytes} bytes of SRAM"
-                            )
+                    per_unit, tile = self.buffer_plan(kernel, stage, units, chip, heads)
+                    if i in resident:  # its ring is every tile of its value, spread over its PMUs
+                        per_unit = ceil(stream_tiles(value_bytes(stage.input), tile) / units) * min(tile, value_bytes(stage.input))
+                        stage.attributes[RESIDENT_ATTR] = UnitAttr()
+                    else:
+                        stage.attributes.pop(RESIDENT_ATTR, None)  # a kernel allocated again (a split half)
                     stage.bytes = IntegerAttr(per_unit, i64)
                     stage.tile_bytes = IntegerAttr(tile, i64)
                 elif isinstance(stage, rdu.ComputeOp) and stage.unit_kind == "pmu":
@@ -566,3 +648,4 @@ class AllocateUnitsPass(ModulePass):
             chosen.update(zip(stage.results, tiles))
             stage.set_tiles(tiles)
             stage.set_depths([default_depth(stage, r, t, chip) for r, t in zip(stage.results, tiles)])
+        return reserved
