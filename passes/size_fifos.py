@@ -53,7 +53,7 @@ credits their round trip needs after rdu-route, leaves the forced depths alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
+from math import ceil, prod
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
@@ -115,6 +115,25 @@ def is_whole(stage: rdu.StageOp, chip: ChipSpec) -> bool:
     return loop.kind == "whole"
 
 
+def resident_edges(kernel: rdu.KernelOp, chip: ChipSpec) -> frozenset:
+    """(value, matmul) of every operand a query-block matmul will hold resident (rdu-tile's plan,
+    `passes/row_order.py`): its first step waits for all of the value, as the event timing's
+    `functional_sim.tile_timing.held_operands` has it (Q·Kᵀ holds Q and every head's Kᵀ; softmax·V
+    holds every head's V, its probabilities arrive block by block). A path through one lags the
+    whole value, so a short path around it (a residual) must hold all that the value is made from."""
+    from passes.row_order import QueryBlock, head_outer_plans
+
+    edges = set()
+    for plan in dict.fromkeys(p for p in head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes).values()
+                              if isinstance(p, QueryBlock)):
+        edges.add((plan.scores.inputs[0], plan.scores))
+        for matmul in (plan.scores, plan.producer):
+            b = shape_of(matmul.inputs[1].type)
+            if len(b) >= 3 and prod(b[:-2]) > 1:
+                edges.add((matmul.inputs[1], matmul))
+    return frozenset(edges)
+
+
 @dataclass
 class _Kernel:
     """The kernel's streams as a graph: edges (value, consumer) with tile counts and lags."""
@@ -123,6 +142,7 @@ class _Kernel:
     inputs: dict[rdu.StageOp, list[SSAValue]]
     tiles: dict[SSAValue, int]
     whole: frozenset = frozenset()  # whole-value stages: one step, all tiles held at either end
+    held: frozenset = frozenset()  # (value, reader) of a resident operand: the reader's first step needs all of it
 
     @staticmethod
     def of(kernel: rdu.KernelOp, chip: ChipSpec | None = None) -> "_Kernel":
@@ -136,28 +156,31 @@ class _Kernel:
                 tiles[r] = stream_tiles(value_bytes(r.type), t)
         inputs = {s: list(dict.fromkeys(v for v in s.operands if v.owner in members)) for s in stages}
         whole = frozenset(s for s in stages if chip is not None and is_whole(s, chip))
-        return _Kernel(stages, inputs, tiles, whole)
+        return _Kernel(stages, inputs, tiles, whole, resident_edges(kernel, chip) if chip is not None else frozenset())
 
     def steps(self, s: rdu.StageOp) -> int:
         if s in self.whole:
             return 1
         return max([self.tiles[v] for v in self.inputs[s]] + [self.tiles[r] for r in s.results] + [1])
 
+    def taken(self, s: rdu.StageOp, v: SSAValue, step: int) -> int:
+        """Tiles of input `v` stage `s` has taken by its `step`-th step (from 1): its share of the
+        input, or all of it when `v` is an operand `s` holds resident."""
+        return self.tiles[v] if (v, s) in self.held else ceil(step * self.tiles[v] / self.steps(s))
+
     def lag(self, s: rdu.StageOp, v: SSAValue) -> int:
         """Tiles of input `v` stage `s` takes before its first output tile (1 for a sink)."""
         if not s.results:
             return 1
-        steps = self.steps(s)
-        first = ceil(steps / max(self.tiles[r] for r in s.results))
-        return ceil(first * self.tiles[v] / steps)
+        first = ceil(self.steps(s) / max(self.tiles[r] for r in s.results))
+        return self.taken(s, v, first)
 
     def path_lag(self, path: list[tuple[SSAValue, rdu.StageOp]]) -> int:
         """Tiles of the path's first stream taken in before its last stream hands the join one tile."""
         n = 1
-        for (v_in, _), (v_out, _) in zip(reversed(path[:-1]), reversed(path[1:])):
+        for (v_in, s_in), (v_out, _) in zip(reversed(path[:-1]), reversed(path[1:])):
             s = v_out.owner
-            steps = self.steps(s)
-            n = ceil(ceil(n * steps / self.tiles[v_out]) * self.tiles[v_in] / steps)
+            n = self.taken(s, v_in, ceil(n * self.steps(s) / self.tiles[v_out]))
         return n
 
     def lag_from(self, fork: rdu.StageOp, v: SSAValue, n: int, reach: set, memo: dict) -> int:
@@ -167,9 +190,8 @@ class _Kernel:
         key = (v, n)
         if key not in memo:
             s = v.owner
-            steps = self.steps(s)
-            j = ceil(n * steps / self.tiles[v])
-            memo[key] = max([self.lag_from(fork, u, ceil(j * self.tiles[u] / steps), reach, memo)
+            j = ceil(n * self.steps(s) / self.tiles[v])
+            memo[key] = max([self.lag_from(fork, u, self.taken(s, u, j), reach, memo)
                              for u in self.inputs[s] if u.owner is fork or u.owner in reach] or [0])
         return memo[key]
 
@@ -288,7 +310,8 @@ class SizeFifosPass(ModulePass):
                 for c in s.consumers(r):
                     # a whole-value stage's SRAM holds every tile into and out of it (as the event engine's `fifo_credits`)
                     whole = s in k.whole or c in k.whole
-                    game.edge(index[s], index[c], k.tiles[r], max(depth, k.tiles[r]) if whole else depth)
+                    game.edge(index[s], index[c], k.tiles[r], max(depth, k.tiles[r]) if whole else depth,
+                              held=(r, c) in k.held)
                     edges.append(r)
         held = lambda e: edges[e].owner.unit_kind == "pmu" and getattr(edges[e].owner, "bytes", None) is not None
         outcome = play(game, grow=True, prefer=held)
