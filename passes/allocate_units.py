@@ -378,7 +378,7 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
         tiles = ceil(nbytes / tile)
         per_tile = tile_overhead_cycles(tiles, producer.unit_count, chip.pcu.tile_overhead_cycles) \
             + tile_overhead_cycles(tiles, consumer_units, overhead)
-        return work + work / tiles + per_tile + tile / rate
+        return work + work / tiles + per_tile + tile / rate + reread_cycles(producer, loop, chip)
 
     priced = {}
     for step in TILE_STEPS:
@@ -388,6 +388,23 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
     if priced.get(base) is None:
         return None
     return min(priced, key=lambda t: (priced[t], t != base, -t))
+
+
+def reread_cycles(stage: rdu.StageOp, loop, chip: ChipSpec) -> float:
+    """Cycles of memory time the re-reads of a matmul with this tile loop add (`passes/tile.py`,
+    `matmul_reread`, from the rings its operand buffers are estimated to hold): its re-streamed
+    operand's bytes times the extra passes, at its tier's rate; 0 for other stages.
+
+    Why: when the stationary operand has no buffer (attention's output on its way to the `o`
+    projection), its block is the loop's tile row, so the weight is re-read once per `mt` rows: a
+    tile priced only by its loop took `mt` = 28 on a Llama-3-8B-shaped prefill layer, 74 passes
+    of the 64 MB `o` weight, and the layer was HBM-bound on them."""
+    if loop.kind != "matmul":
+        return 0.0
+    _, passes, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), tuple(loop.tile[:2]))
+    if load is None or passes <= 1:
+        return 0.0
+    return (passes - 1) * value_bytes(load.tensor) / chip.tier_bytes_per_cycle(load.tensor.owner.tier_name)
 
 
 def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0,
