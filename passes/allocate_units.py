@@ -390,6 +390,95 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
     return min(priced, key=lambda t: (priced[t], t != base, -t))
 
 
+def kernel_pace(stages: list[rdu.StageOp], chip: ChipSpec, heads: dict) -> float:
+    """Cycles the kernel takes at least, as far as it is known once its PCUs are given: its slowest
+    PCU stage, and its memory tiers' bytes (every pass of a re-streamed load) at their rates."""
+    compute = max((single_unit_cycles(s, chip) / s.unit_count for s in stages if s.unit_kind == "pcu"), default=0.0)
+    passes = load_passes(stages, chip, heads)
+    tiers: dict[str, float] = {}
+    for s in stages:
+        if isinstance(s, (rdu.LoadOp, rdu.StoreOp)):
+            tier = s.tensor.owner.tier_name
+            tiers[tier] = tiers.get(tier, 0.0) + value_bytes(s.tensor) * passes.get(s, 1)
+    memory = max((b / chip.tier_bytes_per_cycle(t) for t, b in tiers.items()), default=0.0)
+    return max(compute, memory)
+
+
+def grow_stationary(kernel: rdu.KernelOp, chip: ChipSpec, heads: dict) -> dict[rdu.BufferOp, int]:
+    """Give the buffer of a matmul's stationary operand (the one it holds in blocks while the other
+    is re-read from memory once per block, `passes/tile.py` `matmul_reread`) PMUs from PMU stages
+    with slack, one at a time, while a PMU saves more memory time than any other move; the PMUs
+    each buffer gained.
+
+    Why: `balance` gives a PMU stage the PMUs its bandwidth earns, so the buffer of a prefill
+    layer's normalised activations, which the `gate` and `up` projections hold in blocks, got 5
+    PMUs (2.4 MB of its 33.5 MB) and each 90 MB weight was re-read 14 times, while the scores'
+    layout stages, streaming 1 GB at the kernel's pace, had 148 PMUs each. A stage has slack when
+    fewer PMUs would still move its bytes in half the kernel's pace (`kernel_pace`); resident
+    operands and stationary buffers give none. Each move takes from the stage with the most slack
+    and goes to the buffer whose next PMU cuts the most re-read bytes (at the tier's rate)."""
+    from passes.tile import stage_loop
+
+    stages = kernel.stages()
+    plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
+    matmuls = []  # (matmul, output tile, stationary buffer, re-read load)
+    for s in stages:
+        tile = estimated_tile(s, chip, heads.get(s, 0))
+        restream, passes, load = matmul_reread(s, lambda b: estimated_ring(b, chip), tile)
+        if load is None or passes <= 1:
+            continue
+        held = s.inputs["ab".index(restream) ^ 1].owner
+        if isinstance(held, rdu.BufferOp) and RESIDENT_ATTR not in held.attributes:
+            matmuls.append((s, tile, held, load))
+    if not matmuls:
+        return {}
+    stationary = {b for _, _, b, _ in matmuls}
+    pace = kernel_pace(stages, chip, heads)
+    floor = {s: max(1, ceil(2 * single_unit_cycles(s, chip) / max(1.0, pace))) for s in stages
+             if s.unit_kind == "pmu" and s not in stationary and RESIDENT_ATTR not in s.attributes
+             and (isinstance(s, rdu.BufferOp) or isinstance(s, rdu.ComputeOp) and s.opcode.data == "reshape")}
+    units = {b: b.unit_count for b in stationary}
+
+    def ring(buffer) -> int:
+        if buffer in units:
+            tile = buffer.tile_bytes.value.data or chip.pmu.sram_bytes
+            return min(value_bytes(buffer.input), units[buffer] * (chip.pmu.sram_bytes // max(1, tile)) * tile)
+        return estimated_ring(buffer, chip)
+
+    def reread_bytes() -> dict[rdu.BufferOp, float]:
+        out = {b: 0.0 for b in stationary}
+        for s, tile, b, load in matmuls:
+            _, passes, _ = matmul_reread(s, ring, tile)
+            out[b] += (passes - 1) * value_bytes(load.tensor) / chip.tier_bytes_per_cycle(load.tensor.owner.tier_name)
+        return out
+
+    gained = {b: 0 for b in stationary}
+    now = reread_bytes()
+    for _ in range(chip.count("pmu")):
+        donor = max(floor, key=lambda s: (s.unit_count - floor[s], s.unit_count), default=None)
+        if donor is None or donor.unit_count <= floor[donor]:
+            break
+        best, saved = None, 0.0
+        for b in stationary:
+            units[b] += 1
+            trial = reread_bytes()
+            units[b] -= 1
+            if now[b] - trial[b] > saved:
+                best, saved = b, now[b] - trial[b]
+        if best is None:
+            break
+        donor.set_units(donor.unit_count - 1)
+        units[best] += 1
+        best.set_units(units[best])
+        gained[best] += 1
+        now = reread_bytes()
+    for s in floor:  # a PMU layout stage's bytes follow its PMUs
+        if isinstance(s, rdu.ComputeOp):
+            nbytes = max(value_bytes(v) for v in [*s.inputs, *s.outputs])
+            s.bytes = IntegerAttr(tile_plan(nbytes, s.unit_count, chip)[0], i64)
+    return {b: g for b, g in gained.items() if g}
+
+
 def reread_cycles(stage: rdu.StageOp, loop, chip: ChipSpec) -> float:
     """Cycles of memory time the re-reads of a matmul with this tile loop add (`passes/tile.py`,
     `matmul_reread`, from the rings its operand buffers are estimated to hold): its re-streamed
@@ -647,6 +736,8 @@ class AllocateUnitsPass(ModulePass):
                 elif isinstance(stage, rdu.ComputeOp) and stage.unit_kind == "pmu":
                     nbytes = max(value_bytes(v) for v in [*stage.inputs, *stage.outputs])
                     stage.bytes = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
+            if kind == "pmu" and self.tile_bytes == 0 and self.tile_scale == 1.0:
+                grow_stationary(kernel, chip, heads)
         chosen: dict = {}
         row_tiled: set = set()  # streams of per-row results, which a buffer passes on at their tile
         for stage in stages:
