@@ -33,11 +33,7 @@ from dialects.types import dtype_of, shape_of
 from dialects.types import value_bytes as type_bytes
 from passes.target import lowered_target_chip
 from passes.row_order import head_outer_plans
-from passes.tile import matmul_reread, resident_buffers, stage_label, whole_tile_units, window_units
-
-# on a buffer whose PMUs rdu-allocate-units reserved to hold its whole value for a query-block
-# matmul (`AllocateUnitsPass.reserve_resident`); rdu-tile records the holding on the buffers marked so
-RESIDENT_ATTR = "resident"
+from passes.tile import RESIDENT_ATTR, matmul_reread, resident_buffers, stage_label, whole_tile_units, window_units
 
 
 def value_bytes(v) -> int:
@@ -417,10 +413,7 @@ def grow_stationary(kernel: rdu.KernelOp, chip: ChipSpec, heads: dict) -> dict[r
     fewer PMUs would still move its bytes in half the kernel's pace (`kernel_pace`); resident
     operands and stationary buffers give none. Each move takes from the stage with the most slack
     and goes to the buffer whose next PMU cuts the most re-read bytes (at the tier's rate)."""
-    from passes.tile import stage_loop
-
     stages = kernel.stages()
-    plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
     matmuls = []  # (matmul, output tile, stationary buffer, re-read load)
     for s in stages:
         tile = estimated_tile(s, chip, heads.get(s, 0))

@@ -112,6 +112,11 @@ def plan_rereads(kernel: rdu.KernelOp) -> None:
             load.tile_loop = _with_passes(load.tile_loop, "", passes)
 
 
+# on a buffer whose PMUs rdu-allocate-units reserved to hold its whole value for a query-block
+# matmul (`AllocateUnitsPass.reserve_resident`); rdu-tile records the holding on the buffers marked so
+RESIDENT_ATTR = "resident"
+
+
 def whole_tile_units(nbytes: int, tile: int, chip: ChipSpec) -> int:
     """The PMUs whose SRAM holds every tile of a value of `nbytes` in whole tiles of `tile` bytes."""
     loop = stream_loop(nbytes, tile)
@@ -293,8 +298,6 @@ class TilePass(ModulePass):
         `AllocateUnitsPass.reserve_resident`); False, changing nothing, when one was not reserved
         or its PMUs cannot hold its tiles (the chip's PMUs could not hold them all, or a later pass
         re-tiled it): the caller then keeps attention's output transpose whole."""
-        from passes.allocate_units import RESIDENT_ATTR
-
         if not all(RESIDENT_ATTR in b.attributes and b.unit_count >= self.whole_units(b, chip) for b in resident):
             return False
         for buffer in resident:
