@@ -22,7 +22,7 @@ from functools import cache
 from math import ceil, prod, sqrt
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, UnitAttr, i64
 from xdsl.passes import ModulePass
 
 from bitstream_format.opcodes import OPCODES, work_flops
@@ -34,7 +34,7 @@ from dialects.types import shape_of, specs_of
 from dialects.types import value_bytes as type_bytes
 from passes.target import lowered_target_chip
 from passes.row_order import head_outer_plans
-from passes.tile import matmul_reread, stage_label
+from passes.tile import RESIDENT_ATTR, matmul_reread, resident_buffers, stage_label, whole_tile_units, window_units
 
 
 def value_bytes(v) -> int:
@@ -423,7 +423,7 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
         tiles = ceil(nbytes / tile)
         per_tile = tile_overhead_cycles(tiles, producer.unit_count, chip.pcu.tile_overhead_cycles) \
             + tile_overhead_cycles(tiles, consumer_units, overhead)
-        return work + work / tiles + per_tile + tile / rate
+        return work + work / tiles + per_tile + tile / rate + reread_cycles(producer, loop, chip)
 
     priced = {}
     for step in TILE_STEPS:
@@ -433,6 +433,109 @@ def program_tile(producer: rdu.StageOp, nbytes: int, base: int, overhead: float,
     if priced.get(base) is None:
         return None
     return min(priced, key=lambda t: (priced[t], t != base, -t))
+
+
+def kernel_pace(stages: list[rdu.StageOp], chip: ChipSpec, heads: dict) -> float:
+    """Cycles the kernel takes at least, as far as it is known once its PCUs are given: its slowest
+    PCU stage, and its memory tiers' bytes (every pass of a re-streamed load) at their rates."""
+    compute = max((single_unit_cycles(s, chip) / s.unit_count for s in stages if s.unit_kind == "pcu"), default=0.0)
+    passes = load_passes(stages, chip, heads)
+    tiers: dict[str, float] = {}
+    for s in stages:
+        if isinstance(s, (rdu.LoadOp, rdu.StoreOp)):
+            tier = s.tensor.owner.tier_name
+            tiers[tier] = tiers.get(tier, 0.0) + value_bytes(s.tensor) * passes.get(s, 1)
+    memory = max((b / chip.tier_bytes_per_cycle(t) for t, b in tiers.items()), default=0.0)
+    return max(compute, memory)
+
+
+def grow_stationary(kernel: rdu.KernelOp, chip: ChipSpec, heads: dict) -> dict[rdu.BufferOp, int]:
+    """Give the buffer of a matmul's stationary operand (the one it holds in blocks while the other
+    is re-read from memory once per block, `passes/tile.py` `matmul_reread`) PMUs from PMU stages
+    with slack, one at a time, while a PMU saves more memory time than any other move; the PMUs
+    each buffer gained.
+
+    Why: `balance` gives a PMU stage the PMUs its bandwidth earns, so the buffer of a prefill
+    layer's normalised activations, which the `gate` and `up` projections hold in blocks, got 5
+    PMUs (2.4 MB of its 33.5 MB) and each 90 MB weight was re-read 14 times, while the scores'
+    layout stages, streaming 1 GB at the kernel's pace, had 148 PMUs each. A stage has slack when
+    fewer PMUs would still move its bytes in half the kernel's pace (`kernel_pace`); resident
+    operands and stationary buffers give none. Each move takes from the stage with the most slack
+    and goes to the buffer whose next PMU cuts the most re-read bytes (at the tier's rate)."""
+    stages = kernel.stages()
+    matmuls = []  # (matmul, output tile, stationary buffer, re-read load)
+    for s in stages:
+        tile = estimated_tile(s, chip, heads.get(s, 0))
+        restream, passes, load = matmul_reread(s, lambda b: estimated_ring(b, chip), tile)
+        if load is None or passes <= 1:
+            continue
+        held = s.inputs["ab".index(restream) ^ 1].owner
+        if isinstance(held, rdu.BufferOp) and RESIDENT_ATTR not in held.attributes:
+            matmuls.append((s, tile, held, load))
+    if not matmuls:
+        return {}
+    stationary = {b for _, _, b, _ in matmuls}
+    pace = kernel_pace(stages, chip, heads)
+    floor = {s: max(1, ceil(2 * single_unit_cycles(s, chip) / max(1.0, pace))) for s in stages
+             if s.unit_kind == "pmu" and s not in stationary and RESIDENT_ATTR not in s.attributes
+             and (isinstance(s, rdu.BufferOp) or isinstance(s, rdu.ComputeOp) and s.opcode.data == "reshape")}
+    units = {b: b.unit_count for b in stationary}
+
+    def ring(buffer) -> int:
+        if buffer in units:
+            tile = buffer.tile_bytes.value.data or chip.pmu.sram_bytes
+            return min(value_bytes(buffer.input), units[buffer] * (chip.pmu.sram_bytes // max(1, tile)) * tile)
+        return estimated_ring(buffer, chip)
+
+    def reread_bytes() -> dict[rdu.BufferOp, float]:
+        out = {b: 0.0 for b in stationary}
+        for s, tile, b, load in matmuls:
+            _, passes, _ = matmul_reread(s, ring, tile)
+            out[b] += (passes - 1) * value_bytes(load.tensor) / chip.tier_bytes_per_cycle(load.tensor.owner.tier_name)
+        return out
+
+    gained = {b: 0 for b in stationary}
+    now = reread_bytes()
+    for _ in range(chip.count("pmu")):
+        donor = max(floor, key=lambda s: (s.unit_count - floor[s], s.unit_count), default=None)
+        if donor is None or donor.unit_count <= floor[donor]:
+            break
+        best, saved = None, 0.0
+        for b in stationary:
+            units[b] += 1
+            trial = reread_bytes()
+            units[b] -= 1
+            if now[b] - trial[b] > saved:
+                best, saved = b, now[b] - trial[b]
+        if best is None:
+            break
+        donor.set_units(donor.unit_count - 1)
+        units[best] += 1
+        best.set_units(units[best])
+        gained[best] += 1
+        now = reread_bytes()
+    for s in floor:  # a PMU layout stage's bytes follow its PMUs
+        if isinstance(s, rdu.ComputeOp):
+            nbytes = max(value_bytes(v) for v in [*s.inputs, *s.outputs])
+            s.bytes = IntegerAttr(tile_plan(nbytes, s.unit_count, chip)[0], i64)
+    return {b: g for b, g in gained.items() if g}
+
+
+def reread_cycles(stage: rdu.StageOp, loop, chip: ChipSpec) -> float:
+    """Cycles of memory time the re-reads of a matmul with this tile loop add (`passes/tile.py`,
+    `matmul_reread`, from the rings its operand buffers are estimated to hold): its re-streamed
+    operand's bytes times the extra passes, at its tier's rate; 0 for other stages.
+
+    Why: when the stationary operand has no buffer (attention's output on its way to the `o`
+    projection), its block is the loop's tile row, so the weight is re-read once per `mt` rows: a
+    tile priced only by its loop took `mt` = 28 on a Llama-3-8B-shaped prefill layer, 74 passes
+    of the 64 MB `o` weight, and the layer was HBM-bound on them."""
+    if loop.kind != "matmul":
+        return 0.0
+    _, passes, load = matmul_reread(stage, lambda buffer: estimated_ring(buffer, chip), tuple(loop.tile[:2]))
+    if load is None or passes <= 1:
+        return 0.0
+    return (passes - 1) * value_bytes(load.tensor) / chip.tier_bytes_per_cycle(load.tensor.owner.tier_name)
 
 
 def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int = 0, scale: float = 1.0,
@@ -553,9 +656,93 @@ class AllocateUnitsPass(ModulePass):
             units_of[i] = u
         return units_of
 
+    def buffer_plan(self, kernel: rdu.KernelOp, stage: rdu.BufferOp, units: int, chip: ChipSpec,
+                    heads: dict) -> tuple[int, int]:
+        """(bytes per PMU, tile bytes) of a buffer on `units` PMUs: the tile its producer's loop
+        runs best with (`program_tile`), else the balanced one (`tile_plan`); `tile-bytes` /
+        `tile-scale` override it (a CapacityError when two forced tiles overflow a PMU)."""
+        per_unit, tile = tile_plan(value_bytes(stage.input), units, chip, memory_stream_overhead(stage, units, chip))
+        producer = stage.input.owner
+        chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
+                                   chip.pmu.bytes_per_cycle, units, chip, heads.get(producer, 0))
+        if chosen_tile is not None:
+            per_unit, tile = min(chip.pmu.sram_bytes, 2 * chosen_tile), chosen_tile
+        if self.tile_bytes > 0 or self.tile_scale != 1.0:
+            scaled = max(1, int(tile * self.tile_scale))
+            tile = min(value_bytes(stage.input), self.tile_bytes if self.tile_bytes > 0 else scaled)
+            per_unit = max(per_unit, min(2 * tile, ceil(2 * tile / units)))
+            if per_unit > chip.pmu.sram_bytes:
+                raise CapacityError(
+                    f"tile-bytes={self.tile_bytes} tile-scale={self.tile_scale}: {stage_label(kernel, stage)} holds two "
+                    f"{tile}-byte tiles over {units} PMU(s), {per_unit} bytes per PMU, but a PMU has "
+                    f"{chip.pmu.sram_bytes} bytes of SRAM"
+                )
+        return per_unit, tile
+
+    def reserve_resident(self, kernel: rdu.KernelOp, group: list, work: list[float], caps: list[int],
+                         units_of: list[int], chip: ChipSpec, heads: dict,
+                         floors: dict | None = None) -> tuple[list[int], dict[int, int]]:
+        """PMUs per stage with the operands a query-block matmul holds whole (`passes.tile.resident_buffers`:
+        attention's Q, Kᵀ and V) given the PMUs that hold all their tiles first, and the kernel's
+        other PMU stages balanced over the rest; and {index in `group`: PMUs} of those buffers.
+        Unchanged, and {}, when the chip's PMUs cannot hold them and give every other stage one
+        (rdu-tile then keeps attention's output transpose whole).
+
+        Why here: `balance` spreads every PMU over the streams for bandwidth (a weight buffer
+        takes as many as its bytes earn), so a resident operand, which needs PMUs for capacity,
+        gets a few; taken back afterwards from the buffers that got the rest (what rdu-tile did
+        until wave 7), they were never enough on a Llama-3-8B-shaped layer, whose weight buffers
+        hold every PMU and are sized (tiles, rings) for them. Reserved here, the weight buffers are
+        sized around them."""
+        found = resident_buffers(head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes))
+        index = {s: i for i, s in enumerate(group)}
+        need: dict[int, int] = {}
+        for buffer in (b for b in found if b in index):
+            nbytes = value_bytes(buffer.input)
+            units = max(units_of[index[buffer]], ceil(nbytes / chip.pmu.sram_bytes))
+            for _ in range(8):  # its tile follows its PMUs, and the PMUs its tiles fill follow the tile
+                whole = whole_tile_units(nbytes, self.buffer_plan(kernel, buffer, units, chip, heads)[1], chip)
+                if whole <= units:
+                    break
+                units = whole
+            need[index[buffer]] = units
+        if not need:
+            return units_of, {}
+        floor = {index[s]: u for s, u in (floors or {}).items() if s in index and index[s] not in need}
+        need_all = {**need, **floor}
+        total = chip.count("pmu")
+        rest = [i for i in range(len(group)) if i not in need_all]
+        if sum(need_all.values()) + len(rest) > total:
+            return units_of, {}
+        if any(units_of[i] < n for i, n in need_all.items()):
+            others = balance([work[i] for i in rest], [caps[i] for i in rest], total - sum(need_all.values()))
+            units_of = list(units_of)
+            for i, u in zip(rest, others):
+                units_of[i] = u
+            for i, n in need_all.items():
+                units_of[i] = n
+        return units_of, need
+
     def allocate(self, kernel: rdu.KernelOp, chip: ChipSpec) -> None:
+        """Units, tiles and depths of every stage (`allocate_once`); again, with the PMUs reserved,
+        while attention's output transpose streaming by query blocks has fewer PMUs than its two
+        windows of output rows need (`passes.tile.window_units`): its window is a block of query
+        rows, and the block follows softmax·V's tile, which is chosen only once the units are."""
+        floors: dict[rdu.StageOp, int] = {}
+        for _ in range(3):
+            reserved = self.allocate_once(kernel, chip, floors)
+            short = {s: u for s, u in window_units(kernel, chip).items() if s.unit_count < u} if reserved else {}
+            if not short or all(floors.get(s, 0) >= u for s, u in short.items()):
+                return
+            for s, u in short.items():
+                floors[s] = max(floors.get(s, 0), u)
+
+    def allocate_once(self, kernel: rdu.KernelOp, chip: ChipSpec, floors: dict) -> bool:
+        """One allocation, with at least `floors[s]` PMUs for a stage when the resident operands'
+        PMUs are reserved (`reserve_resident`); whether they were."""
         stages = kernel.stages()
         heads = head_dims(kernel, chip)
+        reserved = False
         for kind in ("pcu", "pmu", "agcu"):
             group = [s for s in stages if s.unit_kind == kind]
             if len(group) > chip.count(kind):
@@ -569,34 +756,30 @@ class AllocateUnitsPass(ModulePass):
                 work = [w * passes.get(s, 1) for s, w in zip(group, work)]
             caps = [self.cap(s, w, chip) for s, w in zip(group, work)]
             units_of = balance(work, caps, chip.count(kind))
+            resident: dict[int, int] = {}
+            if kind == "pmu":
+                units_of, resident = self.reserve_resident(kernel, group, work, caps, units_of, chip, heads, floors)
+                reserved = bool(resident)
             if kind == "agcu" and self.deadlines:
                 units_of = self.deadline_allocation(stages, group, work, caps, units_of, chip)
             if kind == "agcu":
                 units_of = spend_spare_on_early_loads([isinstance(s, rdu.LoadOp) for s in group], units_of, caps, chip.count(kind))
-            for stage, units in zip(group, units_of):
+            for i, (stage, units) in enumerate(zip(group, units_of)):
                 stage.set_units(units)
                 if isinstance(stage, rdu.BufferOp):
-                    per_unit, tile = tile_plan(value_bytes(stage.input), units, chip, memory_stream_overhead(stage, units, chip))
-                    producer = stage.input.owner
-                    chosen_tile = program_tile(producer, value_bytes(stage.input), tile, chip.pmu.tile_overhead_cycles,
-                                               chip.pmu.bytes_per_cycle, units, chip, heads.get(producer, 0))
-                    if chosen_tile is not None:
-                        per_unit, tile = min(chip.pmu.sram_bytes, 2 * chosen_tile), chosen_tile
-                    if self.tile_bytes > 0 or self.tile_scale != 1.0:
-                        scaled = max(1, int(tile * self.tile_scale))
-                        tile = min(value_bytes(stage.input), self.tile_bytes if self.tile_bytes > 0 else scaled)
-                        per_unit = max(per_unit, min(2 * tile, ceil(2 * tile / units)))
-                        if per_unit > chip.pmu.sram_bytes:
-                            raise CapacityError(
-                                f"tile-bytes={self.tile_bytes} tile-scale={self.tile_scale}: {stage_label(kernel, stage)} holds two "
-                                f"{tile}-byte tiles over {units} PMU(s), {per_unit} bytes per PMU, but a PMU has "
-                                f"{chip.pmu.sram_bytes} bytes of SRAM"
-                            )
+                    per_unit, tile = self.buffer_plan(kernel, stage, units, chip, heads)
+                    if i in resident:  # its ring is every tile of its value, spread over its PMUs
+                        per_unit = ceil(stream_tiles(value_bytes(stage.input), tile) / units) * min(tile, value_bytes(stage.input))
+                        stage.attributes[RESIDENT_ATTR] = UnitAttr()
+                    else:
+                        stage.attributes.pop(RESIDENT_ATTR, None)  # a kernel allocated again (a split half)
                     stage.bytes = IntegerAttr(per_unit, i64)
                     stage.tile_bytes = IntegerAttr(tile, i64)
                 elif isinstance(stage, rdu.ComputeOp) and stage.unit_kind == "pmu":
                     nbytes = max(value_bytes(v) for v in [*stage.inputs, *stage.outputs])
                     stage.bytes = IntegerAttr(tile_plan(nbytes, units, chip)[0], i64)
+            if kind == "pmu" and self.tile_bytes == 0 and self.tile_scale == 1.0:
+                grow_stationary(kernel, chip, heads)
         chosen: dict = {}
         row_tiled: set = set()  # streams of per-row results, which a buffer passes on at their tile
         for stage in stages:
@@ -615,3 +798,4 @@ class AllocateUnitsPass(ModulePass):
             chosen.update(zip(stage.results, tiles))
             stage.set_tiles(tiles)
             stage.set_depths([default_depth(stage, r, t, chip) for r, t in zip(stage.results, tiles)])
+        return reserved

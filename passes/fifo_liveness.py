@@ -3,7 +3,9 @@
 The event simulator (docs/simulator.md, "Event timing") fires step `k` of a stage of `N` steps
 when every input edge of `T` tiles has delivered `ceil((k+1)·T/N)` tiles and, for every output
 stream of `T` tiles, each reader has popped enough that `floor((k+1)·T/N)` tiles fit in its FIFO
-of `depth` credits. Those conditions read only counts of tiles sent and popped, and a firing
+of `depth` credits; a *held* edge (a resident operand, `functional_sim.tile_timing.held_operands`:
+a query-block matmul's Q, Kᵀ or V) needs every one of its tiles before the reader's first step,
+and its FIFO holds them all. Those conditions read only counts of tiles sent and popped, and a firing
 never takes a tile or a credit from another stage: an enabled step stays enabled until it fires.
 So whether a kernel deadlocks does not depend on timing or on the order stages fire in (the
 firings are persistent, hence confluent), and playing the rules untimed, in any order, decides
@@ -60,6 +62,7 @@ def play(game: Game, grow: bool = False, prefer=None) -> Outcome:
         outs[s].append(e)
         ins[d].append(e)
     depth = list(game.depth)
+    held = list(game.held) + [False] * (len(depth) - len(game.held))
     sent = [0] * len(depth)  # tiles delivered on each edge
     popped = [0] * len(depth)
     done = [0] * n
@@ -71,7 +74,7 @@ def play(game: Game, grow: bool = False, prefer=None) -> Outcome:
             k1 = k + 1
             why = None
             for e in ins[i]:
-                if (game.tiles[e] if game.held[e] else -(-k1 * game.tiles[e] // total)) > sent[e]:
+                if (game.tiles[e] if held[e] else -(-k1 * game.tiles[e] // total)) > sent[e]:
                     why = ("data", e)
                     break
             if why is None:
@@ -83,7 +86,7 @@ def play(game: Game, grow: bool = False, prefer=None) -> Outcome:
                 blocked[i] = why
                 break
             for e in ins[i]:
-                popped[e] = max(popped[e], game.tiles[e] if game.held[e] else -(-k1 * game.tiles[e] // total))
+                popped[e] = max(popped[e], game.tiles[e] if held[e] else -(-k1 * game.tiles[e] // total))
             for e in outs[i]:
                 sent[e] = k1 * game.tiles[e] // total
             k += 1

@@ -113,14 +113,49 @@ def plan_rereads(kernel: rdu.KernelOp) -> None:
             load.tile_loop = _with_passes(load.tile_loop, "", passes)
 
 
-def ring_units(stage: rdu.StageOp, chip: ChipSpec) -> int:
-    """The fewest PMUs whose SRAM holds a buffer's ring of its FIFO depth in whole tiles (1 for a
-    stage passing two tiles through)."""
-    if not isinstance(stage, rdu.BufferOp):
-        return 1
-    loop = stream_loop(type_bytes(stage.input.type), stage.tile_list()[0] or stage.tile_bytes.value.data)
-    depth = min(stage.depth_list()[0], loop.grid[0])
-    return ceil(depth / max(1, chip.pmu.sram_bytes // loop.tile[0]))
+# on a buffer whose PMUs rdu-allocate-units reserved to hold its whole value for a query-block
+# matmul (`AllocateUnitsPass.reserve_resident`); rdu-tile records the holding on the buffers marked so
+RESIDENT_ATTR = "resident"
+
+
+def whole_tile_units(nbytes: int, tile: int, chip: ChipSpec) -> int:
+    """The PMUs whose SRAM holds every tile of a value of `nbytes` in whole tiles of `tile` bytes."""
+    loop = stream_loop(nbytes, tile)
+    return ceil(loop.grid[0] / max(1, chip.pmu.sram_bytes // loop.tile[0]))
+
+
+def stage_loop(stage: rdu.ComputeOp, chip: ChipSpec, plans: dict) -> TileLoop:
+    """The tile loop rdu-tile gives a compute stage, from its tiles and the kernel's stream plans
+    (`head_outer_plans`)."""
+    ins, outs = specs_of(stage.inputs), specs_of(stage.outputs)
+    in_tile = stream_tile_bytes(stage.inputs[0]) if stage.inputs else 0
+    out_tile = stage.tile_list()[0] if stage.tile_list() else 0
+    plan = plans.get(stage)
+    arrival = plan.arrival if plan is not None and plan.permute is stage else None
+    query = isinstance(plan, QueryBlock) and stage in (plan.producer, plan.scores)
+    head_dim = plan.head_dim if isinstance(plan, HeadOuter) and plan.producer is stage else 0
+    return compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
+                        chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim,
+                        query_rows=plan.block if query else 0, query_outer=plan.outer if query else 1)
+
+
+def window_bytes(stage: rdu.ComputeOp, loop: TileLoop) -> int:
+    """Bytes of one window of output rows of a transpose streaming by query blocks (`loop` kind rows)."""
+    itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
+    return loop.tile[0] * loop.tile[1] * max(1, itemsize)
+
+
+def window_units(kernel: rdu.KernelOp, chip: ChipSpec) -> dict[rdu.ComputeOp, int]:
+    """Per attention output transpose streaming by query blocks, the PMUs whose SRAM holds its two
+    windows of output rows (double-buffered, spread over its PMUs, as rdu-tile records them)."""
+    half = max(1, chip.pmu.sram_bytes // 2)
+    plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
+    out = {}
+    for plan in dict.fromkeys(p for p in plans.values() if isinstance(p, QueryBlock)):
+        loop = stage_loop(plan.permute, chip, plans)
+        if loop.kind == "rows" and plan.permute.unit_kind == "pmu":
+            out[plan.permute] = ceil(window_bytes(plan.permute, loop) / half)
+    return out
 
 
 def resident_buffers(plans: dict) -> list[rdu.BufferOp]:
@@ -167,7 +202,8 @@ class TilePass(ModulePass):
         for kernel in rdu.kernels(module):
             plans = head_outer_plans(kernel, chip.pcu.lanes, chip.pmu.sram_bytes)
             resident = resident_buffers(plans)
-            if resident and not self.hold_all(kernel, resident, chip):
+            short = any(s.unit_count < u for s, u in window_units(kernel, chip).items())
+            if short or resident and not self.hold_all(kernel, resident, chip):
                 plans = self.without_query_blocks(kernel, plans, chip)
             for stage in kernel.stages():
                 self.tile_stage(kernel, stage, chip, plans)
@@ -218,16 +254,8 @@ class TilePass(ModulePass):
             stage.patterns = ArrayAttr([ring, ring])  # write, then read
             return
         assert isinstance(stage, rdu.ComputeOp)
-        ins, outs = specs_of(stage.inputs), specs_of(stage.outputs)
-        in_tile = stream_tile_bytes(stage.inputs[0]) if stage.inputs else 0
-        out_tile = stage.tile_list()[0] if stage.tile_list() else 0
         plan = (plans or {}).get(stage)
-        arrival = plan.arrival if plan is not None and plan.permute is stage else None
-        query = isinstance(plan, QueryBlock) and stage in (plan.producer, plan.scores)
-        head_dim = plan.head_dim if isinstance(plan, HeadOuter) and plan.producer is stage else 0
-        loop = compute_loop(stage.opcode.data, stage.param_values(), ins, outs, in_tile, out_tile, chip.pcu.lanes,
-                            chip.pmu.sram_bytes, arrival=arrival, head_dim=head_dim,
-                            query_rows=plan.block if query else 0, query_outer=plan.outer if query else 1)
+        loop = stage_loop(stage, chip, plans or {})
         stage.tile_loop = _attr(loop)
         if stage.unit_kind != "pmu":
             return
@@ -242,8 +270,7 @@ class TilePass(ModulePass):
             stage.sram = SramAttr(0, held, 2, loop.tile[0])
             return
         if loop.kind == "rows" and isinstance(plan, QueryBlock):  # two windows of output rows, spread over its PMUs
-            itemsize = max(type_bytes(v.type) // max(1, prod(shape_of(v.type))) for v in stage.outputs)
-            window = loop.tile[0] * loop.tile[1] * max(1, itemsize)
+            window = window_bytes(stage, loop)
             share = ceil(window / stage.unit_count)
             held = max(stage.bytes.value.data if stage.bytes is not None else 0, 2 * share)
             fits(kernel, stage, held, f"holds two {window}-byte windows of rows over its {stage.unit_count} PMU(s)", chip)
@@ -270,17 +297,17 @@ class TilePass(ModulePass):
         stage.sram = SramAttr(0, held, 1, chunk)
 
     def hold_all(self, kernel: rdu.KernelOp, resident: list, chip: ChipSpec) -> bool:
-        """Give every resident buffer its PMUs (`hold_whole`); if one cannot get them, put every
-        stage's PMUs and depths back and say so."""
-        before = {s: (s.unit_count, s.depth_list()) for s in kernel.stages()}
+        """Record that every resident buffer holds its whole value, a FIFO depth of every tile, on
+        the PMUs rdu-allocate-units reserved for it (`RESIDENT_ATTR`,
+        `AllocateUnitsPass.reserve_resident`); False, changing nothing, when one was not reserved
+        or its PMUs cannot hold its tiles (the chip's PMUs could not hold them all, or a later pass
+        re-tiled it): the caller then keeps attention's output transpose whole."""
+        if not all(RESIDENT_ATTR in b.attributes and b.unit_count >= self.whole_units(b, chip) for b in resident):
+            return False
         for buffer in resident:
-            self.hold_whole(kernel, buffer, chip, resident)
-        if all(b.unit_count >= self.whole_units(b, chip) for b in resident):
-            return True
-        for s, (units, depths) in before.items():
-            s.set_units(units)
-            s.set_depths(depths)
-        return False
+            tiles = stream_loop(type_bytes(buffer.input.type), buffer.tile_list()[0] or buffer.tile_bytes.value.data).grid[0]
+            buffer.set_depths([max(tiles, d) for d in buffer.depth_list()])
+        return True
 
     @staticmethod
     def without_query_blocks(kernel: rdu.KernelOp, plans: dict, chip: ChipSpec) -> dict:
@@ -304,30 +331,7 @@ class TilePass(ModulePass):
     @staticmethod
     def whole_units(buffer: rdu.BufferOp, chip: ChipSpec) -> int:
         """The PMUs whose SRAM holds all of a buffer's tiles."""
-        loop = stream_loop(type_bytes(buffer.input.type), buffer.tile_list()[0] or buffer.tile_bytes.value.data)
-        return ceil(loop.grid[0] / max(1, chip.pmu.sram_bytes // loop.tile[0]))
-
-    def hold_whole(self, kernel: rdu.KernelOp, buffer: rdu.BufferOp, chip: ChipSpec, resident: list) -> None:
-        """A buffer whose value a query-block matmul holds for its whole loop keeps all of it: the
-        PMUs the value needs and a FIFO depth of every tile, which its ring then holds (`fits`
-        names the buffer when the chip's SRAM cannot). The PMUs come from those the kernel leaves
-        free, then from the pass-through PMU stages (buffers and reshapes, whose rings hold a few
-        tiles) with the most PMUs, one at a time, none below half of what it had: rdu-allocate-units
-        spreads every PMU over the kernel's streams for bandwidth, which two tiles per path need
-        far fewer of than a resident operand needs for capacity."""
-        tiles = stream_loop(type_bytes(buffer.input.type), buffer.tile_list()[0] or buffer.tile_bytes.value.data).grid[0]
-        need = self.whole_units(buffer, chip)  # whole tiles per PMU
-        self.widen(kernel, buffer, need, chip)
-        donors = {s: max(ceil(s.unit_count / 2), ring_units(s, chip)) for s in kernel.stages()
-                  if s is not buffer and s.unit_kind == "pmu" and (isinstance(s, rdu.BufferOp) or isinstance(
-                      s, rdu.ComputeOp) and s.opcode.data == "reshape") and s not in resident}
-        while buffer.unit_count < need:
-            donor = max(donors, key=lambda s: (s.unit_count - donors[s], s.unit_count), default=None)
-            if donor is None or donor.unit_count <= donors[donor]:
-                break
-            donor.set_units(donor.unit_count - 1)
-            buffer.set_units(buffer.unit_count + 1)
-        buffer.set_depths([max(tiles, d) for d in buffer.depth_list()])
+        return whole_tile_units(type_bytes(buffer.input.type), buffer.tile_list()[0] or buffer.tile_bytes.value.data, chip)
 
     @staticmethod
     def widen(kernel: rdu.KernelOp, stage: rdu.StageOp, units: int, chip: ChipSpec) -> None:

@@ -41,6 +41,7 @@ def graph_of(game: Game) -> KernelGraph:
                     stage_sites=[((i, 0),) for i in range(n)], steps=list(game.steps), interval=[1.0] * n,
                     latency=[1.0] * n, tier_of=[-1] * n, tier_occupancy=[0.0] * n,
                     in_edges=[[] for _ in range(n)], out_streams=[[] for _ in range(n)])
+    held = game.held or [False] * len(game.src)
     for e, (s, d, t, c) in enumerate(zip(game.src, game.dst, game.tiles, game.depth)):
         g.stream_ids.append(e)
         g.stream_tiles.append(t)
@@ -53,13 +54,15 @@ def graph_of(game: Game) -> KernelGraph:
         g.edge_dst.append(d)
         g.edge_tiles.append(t)
         g.edge_capacity.append(c)
+        g.edge_held.append(held[e])
         g.edge_latency.append(2.0)
         g.in_edges[d].append(e)
     return g
 
 
-def random_game(rng: random.Random) -> Game:
-    """A DAG of 3-7 stages, each reading one or two earlier stages; tile counts 1-12, depths 1-3.
+def random_game(rng: random.Random, held: float = 0.0) -> Game:
+    """A DAG of 3-7 stages, each reading one or two earlier stages; tile counts 1-12, depths 1-3;
+    each edge a resident operand (its reader's first step needs all of it) with probability `held`.
     A stage's steps are the most tiles of any of its streams, as in the simulator."""
     n = rng.randint(3, 7)
     out_tiles = [rng.randint(1, 12) for _ in range(n)]
@@ -68,13 +71,30 @@ def random_game(rng: random.Random) -> Game:
     g = Game(steps)
     for i in range(1, n):
         for p in reads[i]:
-            g.edge(p, i, out_tiles[p], rng.randint(1, 3))
+            g.edge(p, i, out_tiles[p], rng.randint(1, 3), held=rng.random() < held)
     return g
+
+
+def test_a_held_operand_lags_its_whole_value_and_its_fifo_holds_it() -> None:
+    """fork -> matmul (holds the fork's value: its first step needs all 8 tiles) -> add, and fork ->
+    add directly: the short path must hold every tile, as a residual around a whole-value sum."""
+    def game(depth: int, held: bool) -> Game:
+        g = Game([8, 8, 8])
+        g.edge(0, 1, 8, 2, held=held)
+        g.edge(0, 2, 8, depth)
+        g.edge(1, 2, 8, 2)
+        return g
+
+    assert play(game(2, held=False)).finished  # tile for tile, two credits are enough
+    assert not play(game(7, held=True)).finished and play(game(8, held=True)).finished
+    assert game(2, held=True).depth[0] == 8  # the held FIFO holds every tile
+    out = play(game(2, held=True), grow=True)
+    assert out.finished and set(out.grown) == {1} and out.depth[1] == 8
 
 
 @pytest.mark.parametrize("seed", range(60))
 def test_the_play_deadlocks_exactly_when_the_event_engine_does(seed: int) -> None:
-    game = random_game(random.Random(seed))
+    game = random_game(random.Random(seed), held=0.3 if seed % 2 else 0.0)
     try:
         run_kernel(graph_of(game))
         simulated = True

@@ -160,12 +160,16 @@ def test_a_kernel_that_cannot_hold_the_resident_operands_keeps_the_output_transp
     assert not [s for s in bs.stages if s.opcode == "permute" and bs.tile_program(s.id).order.startswith("rows@2/")]
 
 
-def test_hold_all_puts_every_stage_back_when_a_resident_operand_does_not_fit():
-    """`hold_all` when a buffer cannot get the PMUs to hold its whole value (a chip whose PMUs
-    hold one 512-byte tile each): False, and every stage's PMUs and depths as they were."""
+def test_hold_all_records_what_the_allocation_reserved_and_nothing_else():
+    """`hold_all` only records the holding: on buffers rdu-allocate-units reserved (`resident`) it
+    sets a FIFO depth of every tile; a buffer not reserved, or whose PMUs cannot hold its tiles (a
+    chip whose PMUs hold one 512-byte tile each), is a no that changes nothing (the fallback)."""
     from dataclasses import replace as dc_replace
 
+    from xdsl.dialects.builtin import UnitAttr
+
     from dialects import rdu
+    from passes.allocate_units import RESIDENT_ATTR
     from passes.tile import TilePass
 
     torch.manual_seed(0)
@@ -174,18 +178,23 @@ def test_hold_all_puts_every_stage_back_when_a_resident_operand_does_not_fit():
                             CompileOptions(chip="sn40l", opt_level=1, tile_bytes=512)).module
     chip = load_chip("sn40l")
     (kernel, *_) = rdu.kernels(module)
-    used = sum(s.unit_count for s in kernel.stages() if s.unit_kind == "pmu")
+    buffers = [s for s in kernel.stages() if isinstance(s, rdu.BufferOp) and s.tile_loop.grid_values()[0] > 2][:2]
+    assert len(buffers) == 2
+    for b in buffers:
+        b.set_depths([2])
+    state = lambda: {s: (s.unit_count, s.depth_list()) for s in kernel.stages()}  # noqa: E731
+    before = state()
+    assert not TilePass().hold_all(kernel, buffers, chip) and state() == before  # not reserved
+    for b in buffers:
+        b.attributes[RESIDENT_ATTR] = UnitAttr()
 
-    class Full:
-        """sn40l with no PMU to spare and 512 bytes (one tile) of SRAM per PMU."""
+    class Tiny:
+        """sn40l with 512 bytes (one tile) of SRAM per PMU."""
         pmu = dc_replace(chip.pmu, sram_bytes=512)
+        count = chip.count
 
-        def count(self, kind):
-            return used if kind == "pmu" else chip.count(kind)
-
-    tiny = Full()
-    buffers = [s for s in kernel.stages() if isinstance(s, rdu.BufferOp)][:2]
-    assert buffers and TilePass.whole_units(buffers[0], tiny) > buffers[0].unit_count
-    before = {s: (s.unit_count, s.depth_list()) for s in kernel.stages()}
-    assert not TilePass().hold_all(kernel, buffers, tiny)
-    assert {s: (s.unit_count, s.depth_list()) for s in kernel.stages()} == before
+    assert TilePass.whole_units(buffers[0], Tiny()) > buffers[0].unit_count
+    assert not TilePass().hold_all(kernel, buffers, Tiny()) and state() == before  # its PMUs cannot hold it
+    assert TilePass().hold_all(kernel, buffers, chip)
+    assert [b.depth_list()[0] for b in buffers] == [b.tile_loop.grid_values()[0] for b in buffers]
+    assert all(s.unit_count == before[s][0] for s in kernel.stages())  # recorded, no PMU moved
