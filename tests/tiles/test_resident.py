@@ -62,8 +62,9 @@ def compile_and_run(model: nn.Module, inputs: tuple, **options):
 
 
 def test_the_allocation_reserves_the_resident_operands_pmus_and_attention_runs_query_block_outer():
-    """Q, Kᵀ and V of 128 KB each need two of the small chip's 64 KB PMUs each; without the
-    reservation they had one each and the output transpose stayed whole."""
+    """Q, Kᵀ and V of 128 KB each need at least two of the small chip's 64 KB PMUs each (three when
+    their tiles do not pack two PMUs exactly); without the reservation they had one each and the
+    output transpose stayed whole."""
     torch.manual_seed(0)
     inputs = (torch.randn(2, 256, 64), torch.randn(2, 64, 256), torch.randn(2, 256, 64))
     result, out, expected = compile_and_run(GivenHeads(128, 1024), inputs)
@@ -74,7 +75,7 @@ def test_the_allocation_reserves_the_resident_operands_pmus_and_attention_runs_q
     assert len(resident) == 3
     for buffer in resident:
         tiles = -(-value_bytes(buffer.input.type) // buffer.tile_list()[0])
-        assert buffer.unit_count == TilePass.whole_units(buffer, chip) == 2
+        assert buffer.unit_count == TilePass.whole_units(buffer, chip) >= 2
         assert buffer.depth_list()[0] == tiles <= buffer.sram.slots.data * buffer.unit_count  # its ring holds every tile
     assert sum(s.unit_count for s in kernel.stages() if s.unit_kind == "pmu") <= chip.count("pmu")
     bs = result.bitstream
