@@ -36,14 +36,16 @@ from backend_rdu.placement.problem import KIND_INDEX, PlacementProblem
 AGCU = KIND_INDEX["agcu"]
 CLIQUE_PINS = 16  # nets wider than this are modelled as a star through a virtual point
 BAND_FILL = 0.5  # the band between the edges is made tall enough for the units at this share of its sites
+FILLS_CHIP = 0.5  # of the chip's sites: a kernel this large spans the chip whatever its start
 REGULARISE = 1e-6  # a weak pull to the chip's middle: units with no path to an AGCU stay solvable
 
 
 def needs_both_edges(problem: PlacementProblem) -> bool:
     """True when the AGCU sites lie on two columns and the netlist's free AGCUs exceed what the
-    fuller of them can hold: the kernel must reach both edges."""
+    fuller of them can hold: the kernel must reach both edges. A kernel that takes more than
+    FILLS_CHIP of the chip's sites reaches both edges from any start, and is left to it."""
     columns = _agcu_columns(problem)
-    if len(columns) != 2:
+    if len(columns) != 2 or problem.num_units > FILLS_CHIP * problem.num_sites:
         return False
     free_agcus = int(np.count_nonzero((problem.unit_kind == AGCU) & (problem.fixed_site < 0)))
     return free_agcus > max(len(sites) for sites in columns.values())
