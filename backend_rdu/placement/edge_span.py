@@ -57,15 +57,15 @@ def edge_span_start(problem: PlacementProblem, layout_coords: np.ndarray) -> np.
     layout (`embedding.embed(...).coords`), which decides the order along and across the band."""
     p = problem
     columns = _agcu_columns(p)
-    (left_x, left_sites), (right_x, right_sites) = sorted(columns.items())
+    pinned = p.fixed_site[p.fixed_site >= 0]
+    (left_x, left_sites), (right_x, right_sites) = ((x, sites[~np.isin(sites, pinned)]) for x, sites in sorted(columns.items()))
     along, across = _principal_axes(layout_coords)
     agcus = np.flatnonzero((p.unit_kind == AGCU) & (p.fixed_site < 0))
     order = agcus[np.argsort(along[agcus], kind="stable")]
     cut = _cut(along[order], len(left_sites), len(right_sites))
     placed = p.fixed_site.copy()
-    for members, sites in ((order[:cut], left_sites), (order[cut:], right_sites)):
-        free = sites[~np.isin(sites, placed[placed >= 0])]
-        middle = (p.site_at.shape[1] - 1) / 2
+    middle = (p.site_at.shape[1] - 1) / 2
+    for members, free in ((order[:cut], left_sites), (order[cut:], right_sites)):
         nearest = free[np.argsort(np.abs(p.site_y[free] - middle), kind="stable")[: len(members)]]
         nearest = nearest[np.argsort(p.site_y[nearest], kind="stable")]
         placed[members[np.argsort(across[members], kind="stable")]] = nearest

@@ -55,3 +55,17 @@ def test_the_start_is_deterministic():
     problem = PlacementProblem.build("sn40l", pipeline(17))
     coords = embed(problem, 0).coords
     assert np.array_equal(edge_span_start(problem, coords), edge_span_start(problem, coords))
+
+
+def test_pinned_agcus_leave_their_sites_to_no_one_else():
+    base = pipeline(25)
+    # ten of the left edge's 13 AGCU sites taken by pins: the free AGCUs must mostly go right
+    pins = {f"a{j}": (0, 1 + 4 * j) for j in range(10)} | {"a24": (41, 25)}
+    units = tuple(type(u)(u.name, u.kind, pins.get(u.name)) for u in base.units)
+    problem = PlacementProblem.build("sn40l", Netlist(units, base.nets))
+    assert needs_both_edges(problem)
+    sites = edge_span_start(problem, embed(problem, 0).coords)
+    problem.check(sites)
+    for name, (x, y) in pins.items():
+        s = sites[problem.unit_names.index(name)]
+        assert (problem.site_x[s], problem.site_y[s]) == (x, y)
