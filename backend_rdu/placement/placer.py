@@ -30,6 +30,7 @@ from chip_model import ChipSpec, load_chip
 
 from backend_rdu.placement.annealing import AnnealSchedule
 from backend_rdu.placement.bisection import bisection_start
+from backend_rdu.placement.edge_span import edge_span_start, needs_both_edges
 from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
 from backend_rdu.placement.growth import grow
@@ -311,8 +312,12 @@ class _Run:
 
 def construct(problem: PlacementProblem, seed: int, global_start: str = "default") -> tuple[np.ndarray, str]:
     """The global start: the shorter of growth-and-fit and plain legalisation of the layout;
-    with "bisection", that start then guides a recursive min-cut bisection (`bisection`)."""
+    with "bisection", that start then guides a recursive min-cut bisection (`bisection`). A kernel
+    with more AGCUs than one chip edge holds starts stretched between the two AGCU edges instead
+    (`edge_span`): growth packs it against one edge, where a cool annealing run keeps it."""
     layout = embed(problem, seed)
+    if global_start == "default" and needs_both_edges(problem):
+        return edge_span_start(problem, layout.coords), "edge-span"
     grown = _grow_and_fit(problem, layout)
     direct = legalize(problem, layout.coords)
     best, kind = (direct, "layout") if wirelength(problem, direct) < wirelength(problem, grown) else (grown, "growth")
