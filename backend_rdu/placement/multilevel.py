@@ -16,7 +16,9 @@ only refines it locally, so the global structure is decided where it is cheap to
    square tiles covering the chip's sites, one cluster per tile, as many tiles as clusters (plus
    `TILE_SLACK`); its nets are the fine nets mapped to clusters (nets inside one cluster dropped,
    duplicates merged with their weights summed). The compiled annealer works on it unchanged.
-3. Place the coarsest level from a random placement by a hot annealing run; project every level's
+3. Place the coarsest levels (at most CANDIDATE_CLUSTERS clusters) CANDIDATES times from random
+   placements by hot annealing runs and keep the shortest (one run may turn the layout by 90
+   degrees, which no finer level undoes); project every level's
    placement to the next finer one (each child at its parent's tile centre, in chip coordinates,
    plus a small seeded jitter; `legalize` spreads them onto that level's tiles) and anneal it from
    a cooler start; the finest cluster level projects onto the chip's own sites, by kind, with the
@@ -29,7 +31,7 @@ deterministic and its cost is charged to the placer's budget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,7 +59,7 @@ class Level:
     problem: PlacementProblem
     origin: tuple[float, float]
     tile: tuple[float, float]
-    site_of_cluster: np.ndarray = field(default=None)
+    site_of_cluster: np.ndarray | None = None
 
     def centres(self) -> np.ndarray:
         """Chip coordinates of every cluster's tile centre."""

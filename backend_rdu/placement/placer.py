@@ -154,7 +154,9 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     generous, is reached under enough load). `start` (a legal
     `site_of_unit`) replaces the global start: the run refines it (the cycle-driven placer
     re-places a placement under new net weights this way). `global_start` "bisection" refines the
-    default start by recursive min-cut bisection (opt-in: see docs/placement.md)."""
+    default start by recursive min-cut bisection, "multilevel" replaces it by the multilevel V
+    (`multilevel`; a netlist too small to coarsen falls back to the default); both opt-in: see
+    docs/placement.md."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     if global_start not in GLOBAL_STARTS:
@@ -212,7 +214,8 @@ class _Run:
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
         if p.num_nets and not self.optimal(site_of_unit):
-            if start_kind == "multilevel":  # its global structure is set: one hot run from the measured spread
+            if start_kind == "multilevel":  # globally right, locally noisy: one run at MULTILEVEL_HEAT x the
+                # spread of random moves' deltas (the trials' short runs favour temperatures that undo the start)
                 spread = SequentialAnnealer(p, site_of_unit, np.random.default_rng(self.seed)).initial_temperature()
                 hot = MULTILEVEL_HEAT * spread / self.weight
             else:

@@ -84,6 +84,14 @@ def test_the_placer_runs_from_the_multilevel_start_and_says_so():
     assert again.wirelength == result.wirelength
 
 
+def test_a_netlist_too_small_to_coarsen_falls_back_to_the_default_start():
+    problem = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 40, seed=1).netlist)
+    assert coarsen_levels(problem, seed=0) == []
+    assert multilevel_start(problem, seed=0, seconds=0.5) == (None, 0.0, [])
+    result = place(problem, seconds=0.3, seed=0, global_start="multilevel")
+    assert result.stats["phases"][0]["start"] in ("growth", "layout") and "multilevel" not in result.stats
+
+
 def _kind_at(x: int, y: int) -> str:
     from chip_model import load_chip
 
