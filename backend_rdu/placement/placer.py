@@ -35,6 +35,7 @@ from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
 from backend_rdu.placement.growth import grow
 from backend_rdu.placement.legalize import legalize
+from backend_rdu.placement.multilevel import multilevel_start
 from backend_rdu.placement.netlist import Netlist
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import SequentialAnnealer, compile_kernels, move_seconds
@@ -138,7 +139,9 @@ class PlacementResult:
         }
 
 
-GLOBAL_STARTS = ("default", "bisection")
+GLOBAL_STARTS = ("default", "bisection", "multilevel")
+MULTILEVEL_SHARE = 0.3  # of the usable budget for the multilevel start's annealing
+MULTILEVEL_HEAT = 0.1  # the run after it starts at this share of the spread of random moves' deltas
 
 
 def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int = 0,
@@ -152,7 +155,9 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     generous, is reached under enough load). `start` (a legal
     `site_of_unit`) replaces the global start: the run refines it (the cycle-driven placer
     re-places a placement under new net weights this way). `global_start` "bisection" refines the
-    default start by recursive min-cut bisection (opt-in: see docs/placement.md)."""
+    default start by recursive min-cut bisection, "multilevel" replaces it by the multilevel V
+    (`multilevel`; a netlist too small to coarsen falls back to the default); both opt-in: see
+    docs/placement.md."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     if global_start not in GLOBAL_STARTS:
@@ -183,6 +188,7 @@ class _Run:
         self.lower_bound = wirelength_lower_bound(problem)
         self.method = "per-net smallest box holding the net's unit kinds"
         self.small = len(problem.free_units) <= WHOLE_WINDOW_UNITS
+        self.multilevel_stats: list[dict[str, Any]] = []  # per coarse level, coarsest first
 
     def phase(self, name: str, site_of_unit: np.ndarray, began: float, **extra: Any) -> None:
         self.phases.append({"phase": name, "wirelength": _number(wirelength(self.p, site_of_unit)),
@@ -194,8 +200,14 @@ class _Run:
     def result(self, start: np.ndarray | None = None) -> PlacementResult:
         p = self.p
         t = time.perf_counter()
-        if start is None:
-            site_of_unit, start_kind = construct(p, self.seed, self.global_start)
+        multilevel = None
+        if start is None and self.global_start == "multilevel":
+            multilevel, spent, self.multilevel_stats = multilevel_start(p, self.seed, MULTILEVEL_SHARE * self.usable)
+            self.spent += spent
+        if multilevel is not None:
+            site_of_unit, start_kind = multilevel, "multilevel"
+        elif start is None:
+            site_of_unit, start_kind = construct(p, self.seed, "default" if self.global_start == "multilevel" else self.global_start)
         else:
             site_of_unit, start_kind = start.copy(), "given"
             self.spent = 0.0
@@ -203,7 +215,12 @@ class _Run:
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
         if p.num_nets and not self.optimal(site_of_unit):
-            site_of_unit, hot = self.choose_temperature(site_of_unit)
+            if start_kind == "multilevel":  # globally right, locally noisy: one run at MULTILEVEL_HEAT x the
+                # spread of random moves' deltas (the trials' short runs favour temperatures that undo the start)
+                spread = SequentialAnnealer(p, site_of_unit, np.random.default_rng(self.seed)).initial_temperature()
+                hot = MULTILEVEL_HEAT * spread / self.weight
+            else:
+                site_of_unit, hot = self.choose_temperature(site_of_unit)
             for round_index in range(MAX_ROUNDS):
                 if self.optimal(site_of_unit) or self.spent >= 0.95 * self.usable or time.perf_counter() >= self.deadline:
                     break
@@ -235,7 +252,7 @@ class _Run:
                 "budget_seconds": self.budget,
                 "budget_used_estimate": round(self.spent, 3),
                 "stopped_by_clock": time.perf_counter() >= self.deadline,
-            },
+            } | ({"multilevel": self.multilevel_stats} if self.multilevel_stats else {}),
         )
 
     def choose_temperature(self, site_of_unit: np.ndarray) -> tuple[np.ndarray, float]:
