@@ -12,9 +12,11 @@ the step that needs it starts.
 Batching keeps the event count below the tile count: a stage that wakes computes up to `batch`
 steps at once, as far as the arrivals and credits it depends on are already known. Those times
 follow the same recurrence in any order, so without contended shared resources a batched run
-equals the unbatched one exactly; with contention, the order of requests within one bandwidth
-window of a shared link or tier may differ (`bandwidth`, `docs/simulator.md`). `batch=1` with
-`exact=True` is the reference: every step commits at its own start time, in time order.
+equals the unbatched one exactly. An AGCU on a memory tier that another AGCU shares books each
+step only when the clock reaches the time the reference would (`tier_shared`), so the tier serves
+them in the same order; on a shared link, the order of requests within one bandwidth window may
+still differ (`bandwidth`, `docs/simulator.md`). `batch=1` with `exact=True` is the reference:
+every step commits at its own start time, in time order.
 
 A memory tier (HBM, DDR) serves requests in the order the engine computes them (arrival order),
 unless the graph ranks its users (`tier_rank`, `kernel_graph(..., tier_order="need")`): then a
@@ -161,7 +163,7 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
             turn = in_turn[i]
             while jj < total and done < batch:
                 ready, cause, why = free[i], "", FREE
-                known = 0.0  # when the clock learns the step's last credit: its pop's time
+                known = 0.0  # when the exact run learns the step: the latest pop returning one of its credits
                 if gap and jj and jj % every == 0:  # a layer loop: the unit takes its next iteration's arguments
                     ready += gap
                 k1 = jj + 1
