@@ -88,19 +88,25 @@ def test_record_has_busy_and_stall_per_stage_and_names_the_bound():
     assert rec.cycles == rec.launch_cycles + rec.fill_cycles + rec.steady_cycles
 
 
-def test_loads_and_stores_share_the_memory_tier():
-    one = timed(chain((128, 128), ops=("neg",), tile_bytes=4096))
+def two_chains() -> Bitstream:
+    """Two load-neg-store chains: four AGCUs on one HBM tier."""
     pb = ProgramBuilder()
     xs = [pb.tensor(f"x{i}", "f32", (128, 128), role="input") for i in range(2)]
     ys = [pb.tensor(f"y{i}", "f32", (128, 128), role="output") for i in range(2)]
     k = pb.kernel("two")
     for x, y in zip(xs, ys):
         k.store(k.op("neg", k.load(x), out=("f32", (128, 128))), y)
-    two = timed(with_streams(pb.build(), tile_bytes=4096))
+    return with_streams(pb.build(), tile_bytes=4096)
+
+
+def test_loads_and_stores_share_the_memory_tier():
+    one = timed(chain((128, 128), ops=("neg",), tile_bytes=4096))
+    two = timed(two_chains())
     tier = two.kernels[0]
     assert tier.bound == "hbm"
     assert tier.tier_cycles["hbm"] == -(-4 * 128 * 128 * 4 // 100)  # every byte through the tier once
-    assert body(two) > 1.6 * body(one)  # twice the traffic through one tier
+    assert body(two) >= tier.tier_cycles["hbm"]  # no faster than the tier serves every byte
+    assert body(two) > 1.5 * body(one)  # twice the traffic through one tier
 
 
 def shared_link_program(same_link: bool, streams: int = 3) -> Bitstream:
@@ -297,10 +303,12 @@ def test_batched_runs_equal_the_unbatched_reference_without_contention(program):
 
 
 def test_batched_runs_stay_within_the_bound_under_contention():
-    """Contended links and tiers may be arbitrated in another order: within one batch of tiles."""
-    for bs in (shared_link_program(True), timed_two_loads()):
+    """AGCUs sharing a tier book their steps in the clock's order, as the reference does; a batch
+    booked ahead took the windows before another AGCU's earlier requests (two chains: +2.5%)."""
+    for bs in (shared_link_program(True), timed_two_loads(), two_chains()):
         for batched, reference in _both(bs):
-            assert abs(batched.cycles - reference.cycles) <= 0.05 * reference.cycles
+            assert abs(batched.cycles - reference.cycles) <= 0.01 * reference.cycles
+            assert batched.events < reference.events
 
 
 def timed_two_loads() -> Bitstream:
