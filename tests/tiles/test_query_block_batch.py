@@ -17,30 +17,18 @@ from functional_sim import SimulationError, simulate
 from functional_sim.tile_timing import held_operands
 
 from tests.tiles.conftest import Compiled
-from tests.tiles.heads_attention import HeadsAttention
+from tests.tiles.heads_attention import HeadsAttention, changed, compiled_attention
 
 BATCH, POSITIONS, HEADS = 2, 32, 4
 
 
 def compiled(opt_level: int) -> tuple[Compiled, np.ndarray]:
-    torch.manual_seed(0)
-    model = HeadsAttention(128, HEADS).eval()
-    x = torch.randn(BATCH, POSITIONS, 128)
-    result = compile_loaded(LoadedModel(Path("attention.py"), model, (x,)),
-                            CompileOptions(chip="sn40l", opt_level=opt_level, tile_bytes=512))
-    inputs = [x.numpy()]
-    with torch.no_grad():
-        expected = model(x).numpy()
-    return Compiled(result.data, inputs, simulate(result.data, inputs).outputs), expected
+    return compiled_attention(opt_level, BATCH, HEADS)
 
 
 @pytest.fixture(scope="module")
 def attention() -> tuple[Compiled, np.ndarray]:
     return compiled(1)
-
-
-def changed(outputs, reference) -> bool:
-    return any(not np.allclose(a, b, atol=1e-5) for a, b in zip(outputs, reference))
 
 
 def query_matmuls(bs):

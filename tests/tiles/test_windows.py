@@ -22,6 +22,7 @@ from functional_sim import SimulationError, simulate
 from functional_sim.event_graph import kernel_graph
 
 from tests.tiles.conftest import Compiled
+from tests.tiles.heads_attention import changed
 
 GQA = DecoderShape("tiny-gqa", 128, 256, 1, 4, 2, 100, 32)  # 4 query heads, 2 KV heads of 32
 CONTEXT = 16
@@ -56,10 +57,6 @@ def decode() -> tuple[Compiled, np.ndarray]:
 
 def windows(bs, order: str):
     return [s for s in bs.stages if bs.tile_program(s.id).order == order]
-
-
-def changed(outputs, reference) -> bool:
-    return any(not np.allclose(a, b, atol=1e-5) for a, b in zip(outputs, reference))
 
 
 def test_kt_and_the_gqa_expand_stream_by_windows_and_match_pytorch(decode):
