@@ -5,8 +5,11 @@ transfer asking at time `t` for `occ` cycles takes the free capacity of the wind
 and spills into later windows; it finishes where the capacity it took ends (and never before
 `t + occ`). Two users of a resource therefore share its bandwidth, and unlike a single "free at"
 pointer, a request for an earlier time is not queued behind reservations already made for later
-times, so the engine may compute a stage's steps in batches ahead of other stages (the order of
-requests inside one window is what batching can change: at most one window's worth of delay).
+times, so the engine may compute a stage's steps in batches ahead of other stages (on a link, the
+order of requests inside one window is what batching can change: at most one window's worth of
+delay; a memory tier that several AGCUs share is booked in the clock's order instead,
+`event_engine.tier_shared`, because batches booked ahead there took windows from other AGCUs'
+earlier requests: +1.6% to +4.4% on decode kernels).
 
 Full windows are skipped with a union-find ("next window with room"), so a resource booked far
 ahead costs nearly nothing per request. The window is `MIN_WINDOW` cycles or the largest tile
