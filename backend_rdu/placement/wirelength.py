@@ -1,14 +1,34 @@
 """Half-perimeter wirelength and the lower bound the placer reports against.
 
 Wirelength is the sum over nets of weight x half-perimeter of the bounding box of the net's units.
-The lower bound is per net: the smallest box on this chip that holds enough sites of each kind
-for the net's units (two PCUs can never be adjacent on a checkerboard, so such a net costs at
-least 2), and no smaller than the box of the net's pinned units. Summed over nets this is a valid
-bound on any legal placement, and it is exact for netlists of neighbour-only nets, such as the
-hidden-optimum benchmarks.
+The lower bound is the larger of two bounds, each valid for every legal placement (every unit on a
+distinct site of its kind, pinned units on their pins):
+
+1. **Per net** (`net_lower_bounds`): the smallest box on this chip that holds enough sites of each
+   kind for the net's units (two PCUs can never be adjacent on a checkerboard, so such a net costs
+   at least 2), and no smaller than the box of the net's pinned units. A net's half-perimeter is
+   at least its own minimum, so the weighted sum bounds the total. Exact for netlists whose nets
+   are each as compact as their kinds allow (the hidden-optimum generators).
+2. **Neighbourhoods** (`NeighbourhoodBound`): per-net minima ignore that a unit's many neighbours
+   cannot all sit next to it. Nets of 2 and 3 pins (larger ones keep their per-net bound) are
+   turned into pair terms: for k pins in a box of half-perimeter P, the pairwise Manhattan
+   distances sum to at most floor(k/2) x ceil(k/2) x P (on each axis, sorted gaps g_m are counted
+   m(k - m) times), so HPWL >= sum over pairs of d(u, v) / (floor(k/2) ceil(k/2)): equality for
+   k = 2 and 3. Each pair term c x d(u, v) is split half to u and half to v, so the total is the
+   sum over units u of star(u) = sum over u's neighbours v of c_uv x d(u, v). Whatever the
+   placement, u sits on some site s of its kind and its neighbours of kind K on distinct K-sites
+   other than s, so by the rearrangement inequality star(u) is at least
+   min over s of sum_K sum_i c^K_(i) x delta^K_i(s): the coefficients sorted down against the
+   distances from s to the K-sites sorted up. Summing these per-unit minima relaxes the coupling
+   between units (each may pick its own s), so it stays a lower bound. A pinned unit's s is its
+   pin; a pair of pinned units costs its exact distance.
+
+With integral weights the optimum is an integer, so the bound is rounded up.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -47,8 +67,140 @@ def net_lower_bounds(problem: PlacementProblem) -> np.ndarray:
     return np.maximum(bound, _pinned_span(problem))
 
 
+PAIR_NETS_UP_TO = (2, 3)  # the neighbourhood bound is tried with nets of <= 2 and of <= 3 pins as pair terms
+
+
 def wirelength_lower_bound(problem: PlacementProblem) -> float:
-    return float(np.dot(problem.net_weight, net_lower_bounds(problem)))
+    """The larger of the per-net and the neighbourhood bound (see the module docstring)."""
+    per_net = net_lower_bounds(problem)
+    weight = problem.net_weight
+    best = float(np.dot(weight, per_net))
+    degree = problem.net_degree
+    if problem.num_nets and degree.min() <= max(PAIR_NETS_UP_TO):
+        stars = NeighbourhoodBound(problem)
+        for largest in PAIR_NETS_UP_TO:
+            paired = degree <= largest
+            if paired.any():
+                best = max(best, float(np.dot(weight[~paired], per_net[~paired])) + stars.bound(paired))
+    if np.all(weight == np.round(weight)):
+        best = math.ceil(best - 1e-6)  # float sums of halves and quarters: any error is far below this
+    return float(best)
+
+
+def pair_share(pins: int) -> float:
+    """The largest c with HPWL >= c x (sum of pairwise Manhattan distances) for any `pins` points."""
+    return 1.0 / ((pins // 2) * ((pins + 1) // 2))
+
+
+def nearest_site_distances(site_x: np.ndarray, site_y: np.ndarray, site_kind: np.ndarray, lengths: tuple[int, ...]) -> np.ndarray:
+    """Per site s, for each kind K, the `lengths[K]` smallest Manhattan distances from s to the
+    other sites of kind K, ascending, concatenated over K (a very large value once sites run out)."""
+    parts = []
+    for kind, length in enumerate(lengths):
+        if length == 0:
+            continue
+        others = np.flatnonzero(site_kind == kind)
+        dist = (np.abs(site_x[:, None] - site_x[others][None, :]) + np.abs(site_y[:, None] - site_y[others][None, :])).astype(np.int64)
+        dist[others, np.arange(len(others))] = NO_SITE  # a unit's own site holds no neighbour
+        if length < dist.shape[1]:
+            dist = np.partition(dist, length - 1, axis=1)[:, :length]
+        dist = np.sort(dist, axis=1)
+        if dist.shape[1] < length:
+            dist = np.pad(dist, ((0, 0), (0, length - dist.shape[1])), constant_values=NO_SITE)
+        parts.append(dist)
+    return np.concatenate(parts, axis=1) if parts else np.zeros((len(site_x), 0), dtype=np.int64)
+
+
+NO_SITE = 10**6  # distance standing for "no such site"; only ever multiplied by a zero coefficient
+SPLIT_ROUNDS = 12
+
+
+def _pareto_rows(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows not dominated by another (>= everywhere): with coefficients >= 0, the
+    cheapest site is always among them."""
+    rows = np.unique(rows, axis=0)
+    dominated = np.array([np.any(np.all(rows <= r, axis=1) & np.any(rows < r, axis=1)) for r in rows])
+    return rows[~dominated]
+
+
+class NeighbourhoodBound:
+    """Sum over units of the cheapest neighbourhood star (module docstring, bound 2).
+
+    How a pair term is split between its two ends is free (any split gives a valid bound), and it
+    matters: a hub wired to six leaves is only crowded from the hub's side. The split starts even
+    and follows the subgradient for SPLIT_ROUNDS rounds: a pair moves its share towards the end
+    whose cheapest star puts the other farther away; the best total seen is the bound.
+    """
+
+    def __init__(self, problem: PlacementProblem) -> None:
+        self.p = problem
+
+    def bound(self, paired: np.ndarray, rounds: int = 0) -> float:
+        """Lower bound on the weighted HPWL of the nets selected by the boolean mask `paired`."""
+        p = self.p
+        rounds = rounds or SPLIT_ROUNDS
+        u, v, c = self._pair_terms(np.flatnonzero(paired))
+        if len(u) == 0:
+            return 0.0
+        n = p.num_units
+        low, high = np.minimum(u, v), np.maximum(u, v)
+        key, inverse = np.unique(low * n + high, return_inverse=True)
+        c = np.bincount(inverse, weights=c)
+        u, v = key // n, key % n  # one term per unordered pair
+        fixed_u, fixed_v = p.fixed_site[u], p.fixed_site[v]
+        both = (fixed_u >= 0) & (fixed_v >= 0)
+        constant = float(np.dot(c[both], np.abs(p.site_x[fixed_u[both]] - p.site_x[fixed_v[both]])
+                                + np.abs(p.site_y[fixed_u[both]] - p.site_y[fixed_v[both]])))
+        u, v, c = u[~both], v[~both], c[~both]
+        if len(u) == 0:
+            return constant
+        unit, neighbour = np.concatenate([u, v]), np.concatenate([v, u])
+        kind = p.unit_kind[neighbour].astype(np.int64)
+        counts = np.bincount(unit * 3 + kind, minlength=3 * n).reshape(n, 3)
+        lengths = tuple(int(x) for x in counts.max(axis=0))
+        offset = np.cumsum((0,) + lengths)
+        distances = nearest_site_distances(p.site_x, p.site_y, p.site_kind, lengths).astype(np.float64)
+        profiles = {k: _pareto_rows(distances[p.site_kind == k]) for k in range(3) if np.any(p.unit_kind == k)}
+        best, share, step = -math.inf, np.full(len(c), 0.5), 0.25
+        for _ in range(rounds):
+            coef = np.concatenate([share * c, (1 - share) * c])
+            order = np.lexsort((-coef, kind, unit))
+            group = unit[order] * 3 + kind[order]
+            starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+            column = np.empty(len(order), dtype=np.int64)
+            column[order] = offset[kind[order]] + np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+            coefficients = np.zeros((n, offset[-1]))
+            coefficients[unit, column] = coef  # per unit and kind, sorted down
+            chosen = distances[np.maximum(p.fixed_site, 0)]  # pinned units: their own site
+            for k, rows in profiles.items():
+                free = np.flatnonzero((p.unit_kind == k) & (p.fixed_site < 0))
+                chosen[free] = rows[np.argmin(coefficients[free] @ rows.T, axis=1)]
+            assigned = chosen[unit, column]  # the distance each term gets in its unit's cheapest star
+            best = max(best, float(np.dot(coef, assigned)))
+            pull = np.sign(assigned[: len(c)] - assigned[len(c) :])  # > 0: u's side is the crowded one
+            if not pull.any():
+                break
+            share = np.clip(share + step * pull, 0.0, 1.0)
+            step *= 0.7
+        return constant + best
+
+    def _pair_terms(self, nets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(u, v, c) for every pair of units of the given nets: HPWL(net) >= sum of c x d(u, v)."""
+        p = self.p
+        degree = p.net_degree[nets]
+        us, vs, cs = [], [], []
+        for k in np.unique(degree).tolist():
+            chosen = nets[degree == k]
+            pins = p.net_pins[p.net_ptr[chosen][:, None] + np.arange(k)]
+            c = p.net_weight[chosen] * pair_share(k)
+            for a in range(k):
+                for b in range(a + 1, k):
+                    us.append(pins[:, a])
+                    vs.append(pins[:, b])
+                    cs.append(c)
+        if not us:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(us), np.concatenate(vs), np.concatenate(cs)
 
 
 def _pinned_span(problem: PlacementProblem) -> np.ndarray:
