@@ -115,6 +115,23 @@ NO_SITE = 10**6  # distance standing for "no such site"; only ever multiplied by
 SPLIT_ROUNDS = 12
 
 
+_PROFILE_CACHE: dict[tuple, tuple[np.ndarray, dict[int, np.ndarray]]] = {}
+
+
+def _site_profiles(site_x: np.ndarray, site_y: np.ndarray, site_kind: np.ndarray,
+                   lengths: tuple[int, ...]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """`nearest_site_distances` as floats and, per unit kind, the Pareto rows of its sites;
+    cached per chip and lengths (a compile bounds every kernel on the same chip)."""
+    key = (site_x.tobytes(), site_y.tobytes(), site_kind.tobytes(), lengths)
+    if key not in _PROFILE_CACHE:
+        if len(_PROFILE_CACHE) >= 16:
+            _PROFILE_CACHE.pop(next(iter(_PROFILE_CACHE)))
+        distances = nearest_site_distances(site_x, site_y, site_kind, lengths).astype(np.float64)
+        profiles = {k: _pareto_rows(distances[site_kind == k]) for k in range(3) if np.any(site_kind == k)}
+        _PROFILE_CACHE[key] = distances, profiles
+    return _PROFILE_CACHE[key]
+
+
 def _pareto_rows(rows: np.ndarray) -> np.ndarray:
     """The distinct rows not dominated by another (>= everywhere): with coefficients >= 0, the
     cheapest site is always among them."""
@@ -159,8 +176,7 @@ class NeighbourhoodBound:
         counts = np.bincount(unit * 3 + kind, minlength=3 * n).reshape(n, 3)
         lengths = tuple(int(x) for x in counts.max(axis=0))
         offset = np.cumsum((0,) + lengths)
-        distances = nearest_site_distances(p.site_x, p.site_y, p.site_kind, lengths).astype(np.float64)
-        profiles = {k: _pareto_rows(distances[p.site_kind == k]) for k in range(3) if np.any(p.unit_kind == k)}
+        distances, profiles = _site_profiles(p.site_x, p.site_y, p.site_kind, lengths)
         best, share, step = -math.inf, np.full(len(c), 0.5), 0.25
         for _ in range(rounds):
             coef = np.concatenate([share * c, (1 - share) * c])
@@ -174,7 +190,8 @@ class NeighbourhoodBound:
             chosen = distances[np.maximum(p.fixed_site, 0)]  # pinned units: their own site
             for k, rows in profiles.items():
                 free = np.flatnonzero((p.unit_kind == k) & (p.fixed_site < 0))
-                chosen[free] = rows[np.argmin(coefficients[free] @ rows.T, axis=1)]
+                if len(free):
+                    chosen[free] = rows[np.argmin(coefficients[free] @ rows.T, axis=1)]
             assigned = chosen[unit, column]  # the distance each term gets in its unit's cheapest star
             best = max(best, float(np.dot(coef, assigned)))
             pull = np.sign(assigned[: len(c)] - assigned[len(c) :])  # > 0: u's side is the crowded one
