@@ -14,14 +14,14 @@ distinct site of its kind, pinned units on their pins):
    turned into pair terms: for k pins in a box of half-perimeter P, the pairwise Manhattan
    distances sum to at most floor(k/2) x ceil(k/2) x P (on each axis, sorted gaps g_m are counted
    m(k - m) times), so HPWL >= sum over pairs of d(u, v) / (floor(k/2) ceil(k/2)): equality for
-   k = 2 and 3. Each pair term c x d(u, v) is split half to u and half to v, so the total is the
-   sum over units u of star(u) = sum over u's neighbours v of c_uv x d(u, v). Whatever the
-   placement, u sits on some site s of its kind and its neighbours of kind K on distinct K-sites
-   other than s, so by the rearrangement inequality star(u) is at least
-   min over s of sum_K sum_i c^K_(i) x delta^K_i(s): the coefficients sorted down against the
-   distances from s to the K-sites sorted up. Summing these per-unit minima relaxes the coupling
-   between units (each may pick its own s), so it stays a lower bound. A pinned unit's s is its
-   pin; a pair of pinned units costs its exact distance.
+   k = 2 and 3. Each pair term c x d(u, v) is split between its ends (alpha c to u, (1 - alpha) c to
+   v, any alpha in [0, 1]), so the total is the sum over units u of star(u) = sum over u's
+   neighbours v of c_uv x d(u, v). Whatever the placement, u sits on some site s of its kind and
+   its neighbours of kind K on distinct K-sites other than s, so by the rearrangement inequality
+   star(u) is at least min over s of sum_K sum_i c^K_(i) x delta^K_i(s): the coefficients sorted
+   down against the distances from s to the K-sites sorted up. Summing these per-unit minima
+   relaxes the coupling between units (each may pick its own s), so it stays a lower bound. A
+   pinned unit's s is its pin; a pair of pinned units costs its exact distance.
 
 With integral weights the optimum is an integer, so the bound is rounded up.
 """
@@ -67,6 +67,7 @@ def net_lower_bounds(problem: PlacementProblem) -> np.ndarray:
     return np.maximum(bound, _pinned_span(problem))
 
 
+LOWER_BOUND_METHOD = "per-net smallest box or unit neighbourhoods, whichever is larger"
 PAIR_NETS_UP_TO = (2, 3)  # the neighbourhood bound is tried with nets of <= 2 and of <= 3 pins as pair terms
 
 
