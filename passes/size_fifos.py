@@ -101,8 +101,15 @@ class ReconvergenceError(CapacityError):
 
 def is_whole(stage: rdu.StageOp, chip: ChipSpec) -> bool:
     """Will rdu-tile give this stage a whole-value tile program (one tile: it takes its whole input
-    before it emits)? The same rule rdu-tile applies (`compute_loop`), from the tiles chosen so far."""
-    if not isinstance(stage, rdu.ComputeOp) or not stage.inputs or not stage.tile_list():
+    before it emits)? The same rule rdu-tile applies (`compute_loop`), from the tiles chosen so far.
+
+    An AGCU stage (a collective: an all-reduce fused into its kernel) is never whole, whatever its
+    loop says: the event engine steps it tile by tile (`functional_sim.tile_timing.stage_tiling`),
+    each tile reduced over the peer links as it arrives, as the paper's fused collectives stream.
+    Counted whole here, the residual around a row-parallel projection's all-reduce looked like it
+    had to hold the whole hidden state, and the 4K prefill layer at TP8 split at its last add
+    (a third kernel of two loads, an add and a store) although the engine never waits for it."""
+    if not isinstance(stage, rdu.ComputeOp) or not stage.inputs or not stage.tile_list() or stage.unit_kind == "agcu":
         return False
     return planned_loop(stage, chip).kind == "whole"
 
