@@ -64,3 +64,24 @@ def test_whole_model_columns_are_the_files_loop(decode_row) -> None:
         assert columns[launch] == at_run_time.cycles == decode_step_timing(bs, None, chip=compiled.chip, launch=launch).cycles
     # the one-layer columns time the loop's first iteration, a program without the LOOP section
     assert one.loop is None and replace(bs, loop=None) == one
+
+
+def test_software_launch_window_is_what_the_simulator_gives_at_its_edges(decode_row) -> None:
+    """The window's band edges are launch costs at which the simulated gain is the band's edge: the
+    chip's one-socket software launch moved by the difference, the node's launch resolved from it
+    again, and the layer simulated again (the window's linearity is checked against the simulator,
+    not assumed)."""
+    window = decode_row["O1"]["software_launch_window"]
+    compiled, _ = streaming.compile_node_workload(TINY, "decode", 1, 1, "small-node8", 4, context=16)
+    chip, one_layer = compiled.chip, iteration_program(compiled.bitstream, 0)
+    software, hardware = decode_row["O1"]["software"], decode_row["O1"]["hardware"]
+    assert window["calls"] == software["kernels"]
+    assert window["assumed_us"] == pytest.approx(software["launch_cycles"] / window["calls"] / chip.clock_hz * 1e6,
+                                                 abs=0.01)
+    low, high = streaming.HARDWARE_LAUNCH_GAIN["decode"].band
+    for edge_us, gain in ((window["low_us"], low), (window["high_us"], high)):
+        extra = round((edge_us - window["assumed_us"]) * 1e-6 * chip.clock_hz)
+        moved = replace(chip, launch=replace(chip.launch, software_launch_cycles=chip.launch.software_launch_cycles + extra))
+        cycles = streaming.simulate_node(one_layer, None, chip=moved, execute=False, launch="software").cycles
+        assert cycles != software["cycles"]
+        assert cycles / hardware["cycles"] == pytest.approx(gain, rel=1e-3)
