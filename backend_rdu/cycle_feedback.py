@@ -121,6 +121,7 @@ CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights
 ROUND_SHARE = 0.5  # of a kernel's wirelength budget, for each re-placement
 
 
+
 @dataclass
 class Candidate:
     sites: list[list[tuple[int, int]]]

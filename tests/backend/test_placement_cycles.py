@@ -123,3 +123,29 @@ def test_place_refines_a_given_start_and_never_returns_worse():
 def test_bad_place_options_are_named(options, message):
     with pytest.raises(PlaceOptionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run_pipeline(make_context(), allocated(), f"rdu-place{{{options}}}")
+
+
+def test_default_placer_is_cycles_and_the_variable_keeps_the_fast_path(monkeypatch):
+    monkeypatch.delenv("RDUCC_PLACER", raising=False)
+    assert CompileOptions().placer == "cycles"
+    assert "rdu-place{seed=0 objective=cycles}" in CompileOptions().pipeline()
+    monkeypatch.setenv("RDUCC_PLACER", "cpsat")
+    assert "rdu-place{seed=0}," in CompileOptions().pipeline()
+    assert CompileOptions(placer="cycles").placer == "cycles"  # an explicit placer wins
+    monkeypatch.setenv("RDUCC_PLACER", "annealing")
+    with pytest.raises(ValueError, match="placer 'annealing' is not available"):
+        CompileOptions().pipeline()
+
+
+def test_rducc_compile_places_for_cycles_by_default(monkeypatch):
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+
+    monkeypatch.delenv("RDUCC_PLACER", raising=False)
+    default = CliRunner().invoke(main, ["compile", str(EXAMPLES / "mlp.py"), "--print-pipeline"], catch_exceptions=False)
+    assert default.exit_code == 0, default.output
+    assert "rdu-place{seed=0 objective=cycles}" in default.output
+    chosen = CliRunner().invoke(main, ["compile", str(EXAMPLES / "mlp.py"), "--print-pipeline", "--placer", "cpsat"],
+                                catch_exceptions=False)
+    assert "rdu-place{seed=0}," in chosen.output
