@@ -2,10 +2,13 @@
 
 `rdu-place{objective=cycles}` needs to know, for a candidate placement, how many cycles each kernel
 takes once its streams are routed and share the mesh's links, and which streams hold the kernel's
-critical path. This module is the one narrow call from the compiler into the simulator: it routes
-and sections a copy of the module with the candidate sites, emits its bitstream and runs the
+critical path. This module is the one narrow call from the compiler into the simulator: it routes,
+sizes FIFOs for the routes and sections a copy of the module with the candidate sites, emits its bitstream and runs the
 discrete-event timing (`functional_sim.simulate(..., execute=False)`: nothing is computed, tiles
 move through bounded FIFOs and share link and memory bandwidth). The module itself is not touched.
+
+`place_for_cycles` is the loop that uses it: candidates (the wirelength placement, the greedy one,
+re-placements with timing-driven head nets) are simulated, and each kernel keeps its fastest.
 
 Every figure is deterministic (the event run is), so a cycle-driven compile still gives the same
 bytes for the same seed.
