@@ -40,11 +40,13 @@ PLACER_ENV = "RDUCC_PLACER"
 
 def default_placer() -> str:
     """`cycles`: the wirelength placement re-placed for simulated cycles (backend_rdu/cycle_feedback.py),
-    never slower than wirelength-only (it is a candidate) and 0.2-2.4% fewer body cycles on the bundled
-    examples' kernels, for about twice the compile time of a small example (docs/placement.md,
-    "Placement for cycles"). `RDUCC_PLACER=cpsat` keeps wirelength-only, the fast path: the test suite
-    sets it (tests/conftest.py), and an explicit `placer` / `--placer` always wins."""
+    never slower than wirelength-only (it is a candidate), up to 2.4% fewer body cycles (10 of 12 kernels
+    measured faster), for 1.5-2.6x the compile time (docs/placement.md, "Placement for cycles").
+    `RDUCC_PLACER=cpsat` keeps wirelength-only, the fast path: the test suite sets it
+    (tests/conftest.py), and an explicit `placer` / `--placer` always wins."""
     return os.environ.get(PLACER_ENV) or "cycles"
+
+
 O0_GRANULARITIES = {
     "operator": "rdu-fuse{boundary=operator},",  # the paper's o0: one framework operator per kernel
     "aten": "",  # one aten op per kernel (rducc's -O0 until 2026-11-24): no rdu-fuse at all
