@@ -8,8 +8,8 @@ gap, solver statistics, seed) is kept on the module (`#rdu.placement<...>`) for 
 deterministic figures, so the same compile gives the same bytes.
 
 `objective=cycles` then re-places for simulated cycles: candidates (the wirelength placement, the
-greedy one, re-placements with stream head nets weighted by traffic and criticality) are routed
-and timed by the event simulator (`backend_rdu.cycle_feedback`), and each kernel keeps its fastest.
+greedy one, re-placements with stream head nets weighted by criticality and traffic) are routed
+and timed by the event simulator, and each kernel keeps its fastest (`backend_rdu.cycle_feedback`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from backend_rdu.cycle_feedback import KernelFeedback, simulate_placement
+from backend_rdu.cycle_feedback import place_for_cycles
 from backend_rdu.initial_placement import place_kernel_greedy
 from backend_rdu.kernel_signature import kernel_signature
 from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place, wirelength, wirelength_lower_bound
-from backend_rdu.routing.errors import RoutingError
 from chip_model import ChipSpec
 from dialects import rdu
 from dialects.diagnostics import RduccError
@@ -80,27 +79,8 @@ def kernel_nets(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]], list[tu
 OBJECTIVE = "multicast-hpwl"
 OBJECTIVES = ("wirelength", "cycles")
 
-# Cycle-driven placement (`objective=cycles`). The router takes each stream from its producer's
-# first unit to each consumer stage's first unit, and the simulator charges the stream's tiles to
-# the links of that route, so those "head" units decide latency and link sharing. A round adds one
-# head net per stream, weighted by the cycles the stream holds its path (traffic: what it loads
-# onto every link it crosses) and raised for the streams on the critical path, and re-places the
-# best placement so far under the new weights; every candidate is routed and simulated, and each
-# kernel keeps its fastest.
-HEAD_SHARE = 1.0  # head nets' total weight, relative to the base nets' total
-CRITICAL_GAIN = 8.0  # head weight x (1 + gain x the stream's share of the critical path)
-ROUND_SHARE = 0.5  # of the wirelength placement's budget, for each re-placement
-
-
 class PlaceOptionError(RduccError):
     """An rdu-place option out of range."""
-
-
-@dataclass
-class _Candidate:
-    sites: list[list[tuple[int, int]]]
-    feedback: KernelFeedback
-    label: str
 
 
 @dataclass(frozen=True)
@@ -112,7 +92,7 @@ class PlacePass(ModulePass):
     greedy: bool = False  # skip the placer: nearest free sites in dataflow order
     random: bool = False  # skip the placer: seeded random legal sites (a baseline for experiments)
     objective: str = "wirelength"  # or "cycles": re-place for simulated cycles (see above)
-    rounds: int = 3  # cycle-driven re-placement rounds
+    rounds: int = 2  # cycle-driven re-placement rounds (a third won on none of the bundled examples)
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         if self.objective not in OBJECTIVES:
@@ -177,84 +157,21 @@ class PlacePass(ModulePass):
     def place_for_cycles(self, module: ModuleOp, chip: ChipSpec, distinct: dict[tuple, rdu.KernelOp],
                          placed: dict[tuple, list[list[tuple[int, int]]]], budgets: dict[tuple, float],
                          summary: dict) -> dict[tuple, list[list[tuple[int, int]]]]:
-        """Candidates per distinct kernel, each routed and simulated: the wirelength placement,
-        the greedy one, then `rounds` re-placements of the fastest so far with head nets weighted
-        by traffic and criticality. Each kernel keeps its fastest (fewest body cycles, a
-        deadlock-free one first); ties keep the earlier candidate."""
-        index_of = {}
-        for k, kernel in enumerate(rdu.kernels(module)):
-            index_of.setdefault(kernel_signature(kernel), k)
-
-        def simulate(candidate: dict[tuple, list[list[tuple[int, int]]]]) -> dict[tuple, KernelFeedback]:
-            feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in candidate.items()})
-            return {sig: feedback[index_of[sig]] for sig in candidate}
-
-        first = simulate(placed)
-        best = {sig: _Candidate(placed[sig], first[sig], "wirelength") for sig in distinct}
-        trail = {sig: [("wirelength", round(first[sig].body))] for sig in distinct}
-        greedy = {sig: greedy_sites(kernel, chip) for sig, kernel in distinct.items()}
-        self._keep(best, trail, greedy, simulate, "greedy")
-        for r in range(self.rounds):
-            candidate = {}
-            for sig, kernel in distinct.items():
-                netlist, names, streams = kernel_nets(kernel)
-                weighted = cycle_netlist(netlist, names, streams, best[sig].feedback)
-                problem = PlacementProblem.build(chip, weighted)
-                result = self.run_placer(problem, ROUND_SHARE * budgets[sig], weighted,
-                                         start=site_array(problem, names, best[sig].sites))
-                positions = result.positions
-                candidate[sig] = [[positions[name] for name in group] for group in names]
-            self._keep(best, trail, candidate, simulate, f"round {r + 1}")
+        """Each distinct kernel's fastest placement by simulated cycles (`cycle_feedback.place_for_cycles`)."""
+        best, trail, kept = place_for_cycles(module, chip, distinct, placed, budgets, self.run_placer, self.rounds)
         # the summary's wirelength and bound stay on the multicast objective, for the chosen sites
-        summary["wirelength"], wl = 0, 0.0
+        wl = 0.0
         for sig, kernel in distinct.items():
             netlist, names = kernel_netlist(kernel)
             problem = PlacementProblem.build(chip, netlist)
-            wl += wirelength(problem, site_array(problem, names, best[sig].sites))
+            wl += wirelength(problem, site_array(problem, names, best[sig]))
         summary["wirelength"] = wl
         summary["objective"] = "simulated-cycles"
         chosen = "; ".join(f"{distinct[sig].sym_name.data}: " + ", ".join(f"{label} {c}" for label, c in trail[sig])
-                           + f" -> {best[sig].label}" for sig in distinct)
+                           + f" -> {kept[sig]}" for sig in distinct)
         rounds = f"{self.rounds} round" + ("" if self.rounds == 1 else "s")
         summary["method"] = f"cp-sat windows, cycle-driven ({rounds}; body cycles {chosen})"
-        return {sig: c.sites for sig, c in best.items()}
-
-    @staticmethod
-    def _keep(best: dict, trail: dict, candidate: dict, simulate, label: str) -> None:
-        try:
-            feedback = simulate(candidate)
-        except RoutingError:  # a candidate the mesh cannot route is no candidate
-            for sig in candidate:
-                trail[sig].append((label, "unroutable"))
-            return
-        for sig, sites in candidate.items():
-            trail[sig].append((label, round(feedback[sig].body)))
-            if feedback[sig].score < best[sig].feedback.score:
-                best[sig] = _Candidate(sites, feedback[sig], label)
-
-
-def cycle_netlist(netlist: Netlist, names: list[list[str]], streams: list[tuple[int, int]],
-                  feedback: KernelFeedback) -> Netlist:
-    """The kernel's netlist plus one head net per stream (its producer's first unit and each
-    consumer stage's first unit: the route the simulator charges), weighted by the stream's
-    traffic and raised by its share of the critical path."""
-    heads: dict[tuple[int, int], list[str]] = {}
-    for net, stream in zip(netlist.nets, streams):
-        if net.units[0] == names[stream[0]][0]:  # the net of the producer's first unit
-            heads[stream] = [net.units[0], *(names[int(u.split(".")[0])][0] for u in net.units[1:])]
-    busy = {s: feedback.stream_busy.get(s, 0.0) for s in heads}
-    total = sum(busy.values())
-    if not heads or total <= 0 or feedback.body <= 0:
-        return netlist
-    scale = HEAD_SHARE * len(netlist.nets) / total
-    extra = []
-    for stream, units in heads.items():
-        critical = feedback.critical.get(stream, 0.0) / feedback.body
-        weight = round(scale * busy[stream] * (1.0 + CRITICAL_GAIN * critical), 3)
-        members = tuple(dict.fromkeys(units))
-        if weight > 0 and len(members) > 1:
-            extra.append(Net(members, weight))
-    return Netlist(netlist.units, netlist.nets + tuple(extra))
+        return best
 
 
 def greedy_sites(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[tuple[int, int]]]:

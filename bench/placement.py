@@ -246,8 +246,8 @@ def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set
 
 
 # How each placement mode is asked of rdu-place, for the simulated-cycles comparison.
-PLACEMENT_MODES = {"greedy": "rdu-place{{greedy=true}}", "wirelength": "rdu-place{{seed={seed}}}",
-                   "cycles": "rdu-place{{seed={seed} objective=cycles}}"}
+PLACEMENT_MODES = {"random": "rdu-place{{seed={seed} random=true}}", "greedy": "rdu-place{{greedy=true}}",
+                   "wirelength": "rdu-place{{seed={seed}}}", "cycles": "rdu-place{{seed={seed} objective=cycles}}"}
 # Link-heavy kernels beyond the bundled examples: one layer of Llama-2-7B (bench.workloads), shapes only.
 WORKLOADS = ("llama2-7b-decode", "llama2-7b-prefill")
 
@@ -256,14 +256,13 @@ def imported_graph(name: str, chip: str):
     """The rgraph module of an example (examples/NAME.py) or a workload (WORKLOADS), before any pass."""
     from pathlib import Path
 
-    from compiler.driver import CompileOptions, compile_model
+    from compiler.driver import import_model
 
     if name in WORKLOADS:
         from bench.sensitivity import imported
 
         return imported(name.rsplit("-", 1)[1]).module
-    root = Path(__file__).parents[1] / "examples"
-    return compile_model(root / f"{name}.py", CompileOptions(chip=chip)).graph.module
+    return import_model(Path(__file__).parents[1] / "examples" / f"{name}.py").module  # no compile: the modes do that
 
 
 def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
@@ -277,7 +276,7 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
     from functional_sim import SimulationError, simulate
     from passes.registry import run_pipeline
 
-    pipeline = CompileOptions(chip=chip, seed=seed).pipeline()
+    pipeline = CompileOptions(chip=chip, seed=seed, placer="cpsat").pipeline()  # rdu-place is swapped per mode
     placed = f"rdu-place{{seed={seed}}}"
     assert placed in pipeline
     rows = []
@@ -298,10 +297,19 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
             row[mode] = {"cycles": sim.cycles, "body_cycles": sum(k.cycles - k.launch_cycles for k in sim.kernels),
                          "deadlock": deadlock, "largest_kernel": largest.name, "largest_kernel_cycles": largest.cycles,
                          "bound": largest.bound, "wirelength": rdu_placement_wirelength(module),
+                         "kernels": {k.name: k.cycles - k.launch_cycles for k in sim.kernels},
                          "compile_seconds": round(compile_seconds, 2)}
         best = min(PLACEMENT_MODES, key=lambda m: (row[m]["deadlock"], row[m]["body_cycles"]))
         row["fastest"] = best
         row["cycles_over_wirelength"] = round(row["cycles"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
+        row["random_over_wirelength"] = round(row["random"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
+        # per kernel (launch excluded): the cycle-driven placement never loses to wirelength-only, which is
+        # one of its candidates; `wins` counts the kernels it makes faster
+        per_kernel = {k: {m: row[m]["kernels"].get(k) for m in ("random", "wirelength", "cycles")}
+                      for k in row["wirelength"]["kernels"]}
+        row["per_kernel"] = per_kernel
+        row["cycles_wins"] = sum(v["cycles"] < v["wirelength"] for v in per_kernel.values())
+        row["cycles_losses"] = sum(v["cycles"] > v["wirelength"] for v in per_kernel.values())
         rows.append(row)
         print(f"{name}: body cycles " + ", ".join(f"{m} {row[m]['body_cycles']}" + (" (deadlock)" if row[m]["deadlock"] else "")
                                                    for m in PLACEMENT_MODES), file=sys.stderr)
@@ -354,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the placer's global start on generated netlists (see docs/placement.md)")
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
-    parser.add_argument("--cycles", default="attention,llama,mixtral,llama2-7b-decode,llama2-7b-prefill",
+    parser.add_argument("--cycles", default="attention,llama,mixtral,qwen2,vit,llama2-7b-decode,llama2-7b-prefill",
                         help="examples (or llama2-7b-decode/-prefill) to simulate under each placement mode (empty skips)")
     parser.add_argument("--dump-netlists", metavar="DIR", help="write each example kernel's netlist JSON here")
     parser.add_argument("--examples", default="", help="comma-separated example names (default: all; hf:NAME for HF)")
@@ -413,7 +421,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{e['annealing_baseline']['median']} lower bound {e['lower_bound']} (medians over seeds; placer "
                   f"shorter on {c['placer_shorter_on_seeds']} of {c['seeds']} seeds: {c['verdict']})")
         for c in report["cycles"]:
-            print(f"{c['example']:>10} simulated body cycles: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES))
+            print(f"{c['example']:>10} simulated body cycles: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES)
+                  + f" (cycles / wirelength {c['cycles_over_wirelength']}, random / wirelength {c['random_over_wirelength']})")
+            for kernel, v in c["per_kernel"].items():
+                print(f"{'':>10}   {kernel}: random {v['random']}, wirelength {v['wirelength']}, cycles {v['cycles']}")
     return 0
 
 

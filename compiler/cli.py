@@ -123,14 +123,14 @@ def knob_options(fn):
                       help="force every FIFO's depth in tiles (default: the compiler sizes them; 1 deadlocks on purpose)")(fn)
     fn = click.option("--tile-bytes", type=click.IntRange(min=1), default=None,
                       help="force every stream's tile size in bytes (default: the compiler chooses)")(fn)
-    fn = click.option("--placer", type=click.Choice(["cpsat", "cycles", "greedy", "random"]), default="cpsat", show_default=True,
+    fn = click.option("--placer", type=click.Choice(["cpsat", "cycles", "greedy", "random"]), default=None,
                       help="placement: CP-SAT windows for wirelength, the same re-placed for simulated cycles, "
-                           "greedy nearest sites, or seeded random legal sites")(fn)
+                           "greedy nearest sites, or seeded random legal sites  [default: cycles, or $RDUCC_PLACER]")(fn)
     return fn
 
 
 def _knobs(placer: str, tile_bytes: int | None, fifo_depth: int | None, node: str | None = None, tp: int = 1) -> dict:
-    return {"placer": placer, "tile_bytes": tile_bytes or 0, "fifo_depth": fifo_depth or 0} | (
+    return ({"placer": placer} if placer else {}) | {"tile_bytes": tile_bytes or 0, "fifo_depth": fifo_depth or 0} | (
         {"node": node, "tp": tp} if node or tp != 1 else {})
 
 

@@ -24,7 +24,8 @@ TARGET_FIELDS = ("chip", "node")
 def compile_option_defaults() -> dict[str, Any]:
     from compiler.driver import CompileOptions
 
-    return {f.name: f.default for f in dataclasses.fields(CompileOptions) if f.name not in TARGET_FIELDS}
+    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # placer: a factory
+            for f in dataclasses.fields(CompileOptions) if f.name not in TARGET_FIELDS}
 
 
 def option_names() -> list[str]:

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend_rdu.cycle_feedback import KernelFeedback, simulate_placement
+from backend_rdu.cycle_feedback import KernelFeedback, add_criticality, simulate_placement, timing_netlist
 from backend_rdu.emit_bitstream import emit_bitstream
-from backend_rdu.place_pass import PlaceOptionError, cycle_netlist, kernel_nets
+from backend_rdu.place_pass import PlaceOptionError, kernel_nets
 from backend_rdu.placement import PlacementProblem, place, wirelength
 from backend_rdu.placement.generators import generate
 from compiler.driver import CompileOptions, compile_model
@@ -68,7 +68,7 @@ def test_cycle_driven_attention_is_no_slower_than_wirelength_and_the_feedback_is
 
 def test_feedback_covers_every_stream_and_matches_the_simulator():
     module = allocated()
-    run_pipeline(make_context(), module, "rdu-place{seed=0},rdu-route,rdu-section")
+    run_pipeline(make_context(), module, "rdu-place{seed=0},rdu-route,rdu-size-fifos-for-routes,rdu-section")
     feedback = simulate_placement(module, {0: sites_of(module)[0]})[0]
     assert body_cycles(emit_bitstream(module)) == feedback.body
     assert not feedback.deadlocked
@@ -84,14 +84,20 @@ def test_head_nets_are_weighted_by_traffic_and_criticality():
     netlist, names, streams = kernel_nets(kernel)
     heads = sorted({s for s in streams})
     busy = {s: 10.0 * (n + 1) for n, s in enumerate(heads)}
-    plain = cycle_netlist(netlist, names, streams, KernelFeedback(100.0, False, busy, {}))
+    plain = timing_netlist(netlist, names, streams, KernelFeedback(100.0, False, busy, {}), {})
     added = plain.nets[len(netlist.nets):]
     assert len(added) == len(heads)  # one head net per stream, from the producer's first unit
     assert all(all(u.endswith(".0") for u in net.units) for net in added)
     weights = [net.weight for net in added]
     assert weights == sorted(weights)  # more traffic, more weight
-    critical = cycle_netlist(netlist, names, streams, KernelFeedback(100.0, False, busy, {heads[0]: 50.0}))
-    assert critical.nets[len(netlist.nets)].weight > added[0].weight
+    # a stream seen on a critical path gets a head net far heavier than its traffic's
+    criticality = {}
+    add_criticality(criticality, KernelFeedback(100.0, False, busy, {heads[0]: 50.0, heads[1]: 0.5}))
+    assert criticality == {heads[0]: 1.0}  # under a cycle on the path is no criticality
+    add_criticality(criticality, KernelFeedback(90.0, False, busy, {heads[1]: 3.0}))
+    assert criticality == {heads[0]: 1.0, heads[1]: 1.0}  # and it stays: history over candidates
+    critical = timing_netlist(netlist, names, streams, KernelFeedback(100.0, False, busy, {}), {heads[0]: 1.0})
+    assert critical.nets[len(netlist.nets)].weight > 10 * max(weights)
 
 
 def test_place_refines_a_given_start_and_never_returns_worse():
@@ -117,3 +123,29 @@ def test_place_refines_a_given_start_and_never_returns_worse():
 def test_bad_place_options_are_named(options, message):
     with pytest.raises(PlaceOptionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run_pipeline(make_context(), allocated(), f"rdu-place{{{options}}}")
+
+
+def test_default_placer_is_cycles_and_the_variable_keeps_the_fast_path(monkeypatch):
+    monkeypatch.delenv("RDUCC_PLACER", raising=False)
+    assert CompileOptions().placer == "cycles"
+    assert "rdu-place{seed=0 objective=cycles}" in CompileOptions().pipeline()
+    monkeypatch.setenv("RDUCC_PLACER", "cpsat")
+    assert "rdu-place{seed=0}," in CompileOptions().pipeline()
+    assert CompileOptions(placer="cycles").placer == "cycles"  # an explicit placer wins
+    monkeypatch.setenv("RDUCC_PLACER", "annealing")
+    with pytest.raises(ValueError, match="placer 'annealing' is not available"):
+        CompileOptions().pipeline()
+
+
+def test_rducc_compile_places_for_cycles_by_default(monkeypatch):
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+
+    monkeypatch.delenv("RDUCC_PLACER", raising=False)
+    default = CliRunner().invoke(main, ["compile", str(EXAMPLES / "mlp.py"), "--print-pipeline"], catch_exceptions=False)
+    assert default.exit_code == 0, default.output
+    assert "rdu-place{seed=0 objective=cycles}" in default.output
+    chosen = CliRunner().invoke(main, ["compile", str(EXAMPLES / "mlp.py"), "--print-pipeline", "--placer", "cpsat"],
+                                catch_exceptions=False)
+    assert "rdu-place{seed=0}," in chosen.output
