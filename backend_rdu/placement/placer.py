@@ -5,6 +5,9 @@
    layout (`growth`), and put each component on the chip in its best orientation and shift
    (`fitting`); this rebuilds grid-like netlists almost exactly. (b) Legalise the layout itself
    (`legalize`), which holds up better on sparse netlists where growth has little to go on.
+   From CHOICE_UNITS free units (`global_start="best"`, the default) a multilevel V is built too,
+   and after the temperature trials a probe run from it decides which start goes on
+   (`_Run.choose_start`).
 2. anneal: short trials at a few start temperatures pick the one that suits this start (a
    nearly right start wants a cool run, a poor one a hot run); the real run follows (`annealing`).
 3. windows: CP-SAT re-places windows of 6x6 up to 12x12 sites exactly, worst first, each hinted
