@@ -2,7 +2,7 @@
 
     python -m bench.placement --json [--sizes 200,1000,2000] [--seconds 60] [--chip sn40l]
                                      [--generators grid,pins23,...] [--seeds K] [--seed N]
-                                     [--example-seconds 10] [--example-seeds 10] [--start default|bisection]
+                                     [--example-seconds 10] [--example-seeds 10] [--start best|default|bisection|multilevel]
 
 For each generator (`backend_rdu.placement.generators`: neighbour grids, 2-3 pin, 2-8 pin,
 mixed-kind, clustered and random-geometric netlists), each size and each seed, units are hidden
@@ -68,7 +68,7 @@ def baseline_run(problem: PlacementProblem, seconds: float, placer_seconds: floa
 
 
 def run_size(chip: str, size: int, seconds: float, seed: int, generator: str = "grid",
-             with_baseline: bool = True, baseline_budget: str = "moves", global_start: str = "default") -> dict[str, Any]:
+             with_baseline: bool = True, baseline_budget: str = "moves", global_start: str = "best") -> dict[str, Any]:
     bench = generate(generator, chip, size, seed)
     problem = PlacementProblem.build(chip, bench.netlist)
     bound = bench.lower_bound
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(moves, deterministic), batches of the vectorised annealer (work, deterministic) "
                              "or the placer's wall time (wall)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
-    parser.add_argument("--start", default="default", choices=GLOBAL_STARTS,
+    parser.add_argument("--start", default="best", choices=GLOBAL_STARTS,
                         help="the placer's global start on generated netlists (see docs/placement.md)")
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
