@@ -43,7 +43,7 @@ from backend_rdu.placement.netlist import Netlist
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import SequentialAnnealer, compile_kernels, move_seconds
 from backend_rdu.placement.windows import Window, WindowRefiner
-from backend_rdu.placement.wirelength import net_hpwl, wirelength, wirelength_lower_bound
+from backend_rdu.placement.wirelength import LOWER_BOUND_METHOD, net_hpwl, wirelength, wirelength_lower_bound
 
 DEFAULT_SECONDS = 10.0
 WINDOW_RESERVE = 0.05  # of the budget kept for the first round's windows: the first annealing run gets all the
@@ -196,7 +196,7 @@ class _Run:
         self.per_move = move_seconds(problem)
         self.weight = float(np.median(problem.net_weight)) if problem.num_nets else 1.0
         self.lower_bound = wirelength_lower_bound(problem)
-        self.method = "per-net smallest box holding the net's unit kinds"
+        self.method = LOWER_BOUND_METHOD
         self.small = len(problem.free_units) <= WHOLE_WINDOW_UNITS
         self.multilevel_stats: list[dict[str, Any]] = []  # per coarse level, coarsest first
 
