@@ -249,6 +249,19 @@ def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set
     return rows
 
 
+def examples_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue 11's test on compiler kernels in one line: on how many kernels the placer's median is
+    at most the annealing baseline's, and on how many the rank-sum verdict goes to either side."""
+    verdicts = [r["comparison"]["verdict"] for r in rows]
+    at_most = sum(r["placer_at_most_baseline"] for r in rows)
+    line = (f"placer <= baseline on {at_most} of {len(rows)} kernels (medians; verdicts: "
+            f"{verdicts.count('placer')} placer, {verdicts.count('baseline')} baseline, "
+            f"{verdicts.count('within spread')} within spread)")
+    return {"placer_at_most_baseline": at_most, "kernels": len(rows), "verdict_placer": verdicts.count("placer"),
+            "verdict_baseline": verdicts.count("baseline"),
+            "losses": [r["example"] for r in rows if not r["placer_at_most_baseline"]], "line": line}
+
+
 # How each placement mode is asked of rdu-place, for the simulated-cycles comparison.
 PLACEMENT_MODES = {"random": "rdu-place{{seed={seed} random=true}}", "greedy": "rdu-place{{greedy=true}}",
                    "wirelength": "rdu-place{{seed={seed}}}", "cycles": "rdu-place{{seed={seed} objective=cycles}}"}
@@ -410,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
                                  {e for e in args.examples.split(",") if e} or None, args.dump_netlists,
                                  args.baseline_budget) if args.example_seconds > 0 else [],
     }
+    if report["examples"]:
+        report["examples_summary"] = examples_summary(report["examples"])
+        print(report["examples_summary"]["line"], file=sys.stderr)
     cycle_names = [c for c in args.cycles.split(",") if c.strip()]
     report["cycles"] = run_cycles(args.chip, cycle_names, seeds[0]) if cycle_names else []
     if args.json:
@@ -424,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{e['example']:>10} {e['units']:>6} placer {e['placer']['median']} anneal "
                   f"{e['annealing_baseline']['median']} lower bound {e['lower_bound']} (medians over seeds; placer "
                   f"shorter on {c['placer_shorter_on_seeds']} of {c['seeds']} seeds: {c['verdict']})")
+        if report["examples"]:
+            print(report["examples_summary"]["line"])
         for c in report["cycles"]:
             print(f"{c['example']:>10} simulated body cycles: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES)
                   + f" (cycles / wirelength {c['cycles_over_wirelength']}, random / wirelength {c['random_over_wirelength']})")

@@ -41,7 +41,7 @@ from backend_rdu.placement.legalize import legalize
 from backend_rdu.placement.multilevel import multilevel_start
 from backend_rdu.placement.netlist import Netlist
 from backend_rdu.placement.problem import PlacementProblem
-from backend_rdu.placement.sequential_annealing import SequentialAnnealer, compile_kernels, move_seconds
+from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer, compile_kernels, move_seconds
 from backend_rdu.placement.windows import Window, WindowRefiner
 from backend_rdu.placement.wirelength import LOWER_BOUND_METHOD, net_hpwl, wirelength, wirelength_lower_bound
 
@@ -85,8 +85,13 @@ def long_run_hotter(movable: int) -> float:
 
 
 def construct_seconds(num_units: int) -> float:
-    """Measured wall time of `construct` (reference machine), with headroom: counted, not timed."""
-    return 0.2 + 1e-3 * num_units
+    """CPU time of `construct`, counted (not timed) as annealing moves are: measured CPU time with
+    25% headroom (`sequential_annealing.MOVE_HEADROOM`). Measured 2026-11-24 (load ~5 on 2 cores,
+    best of two seeds): 0.08-0.18 s at 200 units, 0.29-0.35 s at 1,000, 0.46-0.79 s at 2,000 on
+    the six generators, 0.09-0.39 s on the compiler kernels of 143-339 units and 0.71 s on
+    llama3_8b_shapes' full-chip kernel (2,106 units). The old count, 0.2 + 1e-3 per unit, was
+    wall time at load 13 (2.3 s there: 23% of a 10 s budget that plain annealing spends annealing)."""
+    return MOVE_HEADROOM * (0.15 + 4e-4 * num_units)
 
 
 def batch_seconds(num_units: int) -> float:
