@@ -9,7 +9,7 @@ deterministic figures, so the same compile gives the same bytes.
 
 `objective=cycles` then re-places for simulated cycles: candidates (the wirelength placement, the
 greedy one, re-placements with stream head nets weighted by criticality and traffic) are routed
-and timed by the event simulator, and each kernel keeps its fastest (`backend_rdu.cycle_feedback`).
+and timed by the event simulator, and each kernel keeps its fastest (`backend_rdu.cycle_placement`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from backend_rdu.cycle_feedback import place_for_cycles
 from backend_rdu.initial_placement import place_kernel_greedy
 from backend_rdu.kernel_signature import kernel_signature
 from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place, wirelength, wirelength_lower_bound
@@ -157,7 +156,9 @@ class PlacePass(ModulePass):
     def place_for_cycles(self, module: ModuleOp, chip: ChipSpec, distinct: dict[tuple, rdu.KernelOp],
                          placed: dict[tuple, list[list[tuple[int, int]]]], budgets: dict[tuple, float],
                          summary: dict) -> dict[tuple, list[list[tuple[int, int]]]]:
-        """Each distinct kernel's fastest placement by simulated cycles (`cycle_feedback.place_for_cycles`)."""
+        """Each distinct kernel's fastest placement by simulated cycles (`cycle_placement.place_for_cycles`)."""
+        from backend_rdu.cycle_placement import place_for_cycles  # it builds on this module's netlists
+
         best, trail, kept = place_for_cycles(module, chip, distinct, placed, budgets, self.run_placer, self.rounds)
         # the summary's wirelength and bound stay on the multicast objective, for the chosen sites
         wl = 0.0

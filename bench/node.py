@@ -70,7 +70,7 @@ PEAK_RSS_405B_GIB = target("node.405b_peak_rss_gib")
 PAPER_SPECULATIVE = {"llama3.1-8b": False, "llama3.1-70b": True, "llama3.1-405b": True}
 MODELS = {"8b": LLAMA31_8B, "70b": LLAMA31_70B, "405b": LLAMA31_405B}
 RESIDUALS = {"bf16": None, "fp32": torch.float32}  # the hidden state between layers (weights BF16 either way)
-PLACER = "cycles"  # the CP-SAT placement re-placed for simulated cycles (backend_rdu/cycle_feedback.py)
+PLACER = "cycles"  # the CP-SAT placement re-placed for simulated cycles (backend_rdu/cycle_placement.py)
 ASSUMPTIONS = [
     "batch 1, one new token against an 8192-token KV cache per layer (the cache is an input held in HBM)",
     "the whole step is one bitstream (format 3.4): the embedding lookup (prologue kernel), layer 0's kernel looped over "

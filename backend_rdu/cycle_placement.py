@@ -1,0 +1,127 @@
+"""The cycle-driven placement loop of `rdu-place{objective=cycles}`: place for wirelength,
+simulate, re-weigh the critical streams, re-place, keep each kernel's fastest.
+
+What the event simulator charges a stream for is its route between stage heads (the producer's
+first unit and each consumer stage's first unit): the hops and die crossings of that route are
+latency every tile pays, and the links it shares are bandwidth it queues for. On the bundled
+kernels the wirelength placement leaves the critical path ~10% in streams, and nearly all of it
+route latency (long AGCU-to-centre routes, die crossings at 20 cycles each), so the weighting is
+timing-driven first: every stream ever seen on a simulated critical path (of any candidate, so a
+path once shortened cannot simply come back) gets a heavy head net; traffic (the cycles a stream
+holds its route, what it loads onto shared links) adds a lighter one to every stream.
+
+The simulator call itself (route, size FIFOs, section, emit, time) is `backend_rdu.cycle_feedback`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import ModuleOp
+
+from backend_rdu.cycle_feedback import KernelFeedback, StreamKey, simulate_placement
+from backend_rdu.kernel_signature import kernel_signature
+from backend_rdu.place_pass import greedy_sites, kernel_nets, site_array
+from backend_rdu.placement import Net, Netlist, PlacementProblem
+from backend_rdu.routing.errors import RoutingError
+from dialects import rdu
+
+TRAFFIC_SHARE = 1.0  # head nets' traffic part, in total, relative to the base nets' total weight
+CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights (16: about half the gain on llama)
+ROUND_SHARE = 0.5  # of a kernel's wirelength budget, for each re-placement
+
+
+@dataclass
+class Candidate:
+    sites: list[list[tuple[int, int]]]
+    feedback: KernelFeedback
+    label: str
+
+
+def stream_heads(netlist, names: list[list[str]], streams: list[StreamKey]) -> dict[StreamKey, tuple[str, ...]]:
+    """Per stream, the units its simulated route joins: the producer's first unit and each
+    consumer stage's first unit, from the kernel's nets (`place_pass.kernel_nets`)."""
+    heads: dict[StreamKey, tuple[str, ...]] = {}
+    for net, stream in zip(netlist.nets, streams):
+        if net.units[0] == names[stream[0]][0]:  # the net of the producer's first unit
+            heads[stream] = tuple(dict.fromkeys([net.units[0], *(names[int(u.split(".")[0])][0] for u in net.units[1:])]))
+    return heads
+
+
+def timing_netlist(netlist, names: list[list[str]], streams: list[StreamKey], feedback: KernelFeedback,
+                   criticality: dict[StreamKey, float]):
+    """The kernel's netlist plus one head net per stream: its traffic's share of `TRAFFIC_SHARE` x
+    the base nets' total weight, plus `CRITICAL_WEIGHT` mean base-net weights x its criticality
+    (0 or 1: `add_criticality`)."""
+
+    heads = stream_heads(netlist, names, streams)
+    if not heads or feedback.body <= 0:
+        return netlist
+    base = sum(n.weight for n in netlist.nets) or 1.0
+    mean = base / max(1, len(netlist.nets))
+    busy = {s: feedback.stream_busy.get(s, 0.0) for s in heads}
+    total = sum(busy.values())
+    extra = []
+    for stream, units in heads.items():
+        traffic = TRAFFIC_SHARE * base * busy[stream] / total if total > 0 else 0.0
+        weight = round(traffic + CRITICAL_WEIGHT * mean * criticality.get(stream, 0.0), 3)
+        if weight > 0 and len(units) > 1:
+            extra.append(Net(units, weight))
+    return Netlist(netlist.units, netlist.nets + tuple(extra))
+
+
+def add_criticality(criticality: dict[StreamKey, float], feedback: KernelFeedback) -> None:
+    """Mark the streams (and credit returns) on this run's critical path. A stream once critical
+    stays so for the later rounds (history, as PathFinder keeps it for congestion): shortening
+    one path must not hand the kernel back to the path it replaced."""
+    for stream, cycles in feedback.critical.items():
+        if cycles >= 1.0:
+            criticality[stream] = 1.0
+
+
+def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budgets: dict, run_placer,
+                     rounds: int) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
+    """Per distinct kernel (signature -> kernel), the placement with the fewest simulated body
+    cycles among: the wirelength placement (`placed`), the greedy one, and `rounds` re-placements
+    of the fastest so far under timing-driven head nets (`timing_netlist`, `run_placer(problem,
+    seconds, netlist, start=...)` with `ROUND_SHARE` of the kernel's budget). The wirelength
+    placement is a candidate, so the result is never slower than it; ties keep the earlier
+    candidate. Returns (sites per signature, each signature's trail of (label, body cycles or
+    "unroutable"), the label kept)."""
+    index_of: dict[tuple, int] = {}
+    for k, kernel in enumerate(rdu.kernels(module)):
+        index_of.setdefault(kernel_signature(kernel), k)
+    criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
+    trail: dict[tuple, list[tuple[str, object]]] = {sig: [] for sig in distinct}
+    best: dict[tuple, Candidate] = {}
+
+    def keep(candidate: dict, label: str, must_route: bool = False) -> None:
+        try:
+            feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in candidate.items()})
+        except RoutingError:  # a candidate the mesh cannot route is no candidate ...
+            if must_route:  # ... but the wirelength placement's error is the user's, as without this loop
+                raise
+            for sig in candidate:
+                trail[sig].append((label, "unroutable"))
+            return
+        for sig, sites in candidate.items():
+            fb = feedback[index_of[sig]]
+            trail[sig].append((label, round(fb.body)))
+            add_criticality(criticality[sig], fb)
+            if sig not in best or fb.score < best[sig].feedback.score:
+                best[sig] = Candidate(sites, fb, label)
+
+    keep(placed, "wirelength", must_route=True)
+    keep({sig: greedy_sites(kernel, chip) for sig, kernel in distinct.items()}, "greedy")
+    for r in range(rounds):
+        candidate = {}
+        for sig, kernel in distinct.items():
+            netlist, names, streams = kernel_nets(kernel)
+            weighted = timing_netlist(netlist, names, streams, best[sig].feedback, criticality[sig])
+            problem = PlacementProblem.build(chip, weighted)
+            result = run_placer(problem, ROUND_SHARE * budgets[sig], weighted,
+                                start=site_array(problem, names, best[sig].sites))
+            positions = result.positions
+            candidate[sig] = [[positions[name] for name in group] for group in names]
+        keep(candidate, f"round {r + 1}")
+    return {sig: c.sites for sig, c in best.items()}, trail, {sig: c.label for sig, c in best.items()}
