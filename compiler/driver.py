@@ -27,6 +27,7 @@ from compiler.frontend.model_file import LoadedModel, load_model_file, run_eager
 from dialects import make_context, rgraph
 from dialects.types import dtype_of, shape_of
 from passes.registry import apply_pipeline, parse_pipeline, verifying_callback
+from rducc_errors import UserError
 
 OPT_PIPELINES = {
     0: "rdu-target{{chip={chip}}},{operators}rdu-lower,rdu-plan-memory,rdu-allocate-units{allocate},rdu-size-fifos{fifos},rdu-tile,"
@@ -39,12 +40,16 @@ PLACER_ENV = "RDUCC_PLACER"
 
 
 def default_placer() -> str:
-    """`cycles`: the wirelength placement re-placed for simulated cycles (backend_rdu/cycle_feedback.py),
+    """`cycles`: the wirelength placement re-placed for simulated cycles (backend_rdu/cycle_placement.py),
     never slower than wirelength-only (it is a candidate), up to 2.4% fewer body cycles (10 of 12 kernels
     measured faster), for 1.5-2.6x the compile time (docs/placement.md, "Placement for cycles").
     `RDUCC_PLACER=cpsat` keeps wirelength-only, the fast path: the test suite sets it
-    (tests/conftest.py), and an explicit `placer` / `--placer` always wins."""
-    return os.environ.get(PLACER_ENV) or "cycles"
+    (tests/conftest.py), and an explicit `placer` / `--placer` always wins. A value that names no
+    placer is the user's error, named with the variable (else it would surface far from its cause)."""
+    placer = os.environ.get(PLACER_ENV, "").strip() or "cycles"
+    if placer not in PLACERS:
+        raise UserError(f"{PLACER_ENV}={os.environ[PLACER_ENV]!r} is not a placer (choose from {', '.join(PLACERS)})")
+    return placer
 
 
 O0_GRANULARITIES = {

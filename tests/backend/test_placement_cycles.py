@@ -5,7 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend_rdu.cycle_feedback import KernelFeedback, add_criticality, simulate_placement, timing_netlist
+from rducc_errors import UserError
+
+from backend_rdu.cycle_feedback import KernelFeedback, simulate_placement
+from backend_rdu.cycle_placement import add_criticality, timing_netlist
 from backend_rdu.emit_bitstream import emit_bitstream
 from backend_rdu.place_pass import PlaceOptionError, kernel_nets
 from backend_rdu.placement import PlacementProblem, place, wirelength
@@ -132,9 +135,26 @@ def test_default_placer_is_cycles_and_the_variable_keeps_the_fast_path(monkeypat
     monkeypatch.setenv("RDUCC_PLACER", "cpsat")
     assert "rdu-place{seed=0}," in CompileOptions().pipeline()
     assert CompileOptions(placer="cycles").placer == "cycles"  # an explicit placer wins
+    monkeypatch.setenv("RDUCC_PLACER", " cpsat ")
+    assert CompileOptions().placer == "cpsat"
     monkeypatch.setenv("RDUCC_PLACER", "annealing")
-    with pytest.raises(ValueError, match="placer 'annealing' is not available"):
-        CompileOptions().pipeline()
+    with pytest.raises(UserError, match=r"RDUCC_PLACER='annealing' is not a placer \(choose from cpsat, cycles"):
+        CompileOptions()
+    assert CompileOptions(placer="cpsat").placer == "cpsat"  # an explicit placer never reads it
+
+
+def test_a_bad_placer_variable_is_one_error_line(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+
+    monkeypatch.setenv("RDUCC_PLACER", "annealing")
+    out = tmp_path / "mlp.rbit"
+    result = CliRunner().invoke(main, ["compile", str(EXAMPLES / "mlp.py"), "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: RDUCC_PLACER='annealing' is not a placer (choose from cpsat, cycles, greedy, random)"]
+    assert not out.exists()
 
 
 def test_rducc_compile_places_for_cycles_by_default(monkeypatch):
@@ -149,3 +169,17 @@ def test_rducc_compile_places_for_cycles_by_default(monkeypatch):
     chosen = CliRunner().invoke(main, ["compile", str(EXAMPLES / "mlp.py"), "--print-pipeline", "--placer", "cpsat"],
                                 catch_exceptions=False)
     assert "rdu-place{seed=0}," in chosen.output
+
+
+def test_an_unroutable_wirelength_placement_is_the_users_routing_error(monkeypatch):
+    """A candidate the mesh cannot route is dropped, but when the wirelength placement itself cannot
+    be routed the user gets the router's error, as with `--placer cpsat` (not an internal KeyError)."""
+    import backend_rdu.cycle_placement as cycle_placement
+    from backend_rdu.routing.errors import RoutingError
+
+    def unroutable(module, sites):
+        raise RoutingError("routing: 9 vector streams leave switch (1,2) but its links carry 8 vector tracks")
+
+    monkeypatch.setattr(cycle_placement, "simulate_placement", unroutable)
+    with pytest.raises(RoutingError, match="9 vector streams leave switch"):
+        run_pipeline(make_context(), allocated(), "rdu-place{objective=cycles rounds=1}")
