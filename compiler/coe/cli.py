@@ -66,7 +66,7 @@ def compile_cmd(coe_file: Path, max_length: int | None, address: str | None, wor
             fail("--local and --ray exclude each other: --local compiles in this process")
         root = cache_dir or default_cache_dir()
         session = CoESession(coe_file, root)
-        tasks = fleet_tasks(session.spec.path, root, session.every_need(max_length))
+        tasks = fleet_tasks(session.spec.path, root, session.every_need(max_length), session.options.placer)
 
         def report(row: dict) -> None:
             if not as_json:

@@ -41,13 +41,16 @@ class FleetResult:
                 "failed": len(self.failed)}
 
 
-def fleet_tasks(coe_file: Path, cache_dir: Path, needs: Sequence[tuple[Architecture, ProgramShape]]) -> list[dict[str, Any]]:
-    """One task per architecture, in first-need order, as plain data for a worker."""
+def fleet_tasks(coe_file: Path, cache_dir: Path, needs: Sequence[tuple[Architecture, ProgramShape]],
+                placer: str) -> list[dict[str, Any]]:
+    """One task per architecture, in first-need order, as plain data for a worker. `placer` is the
+    driver's resolved placer: a worker compiles with it, so the programs it caches are the ones the
+    driver's `serve` looks up."""
     by_arch: dict[str, tuple[Architecture, list[ProgramShape]]] = {}
     for arch, shape in needs:
         by_arch.setdefault(arch.digest(), (arch, []))[1].append(shape)
     return [{"index": i, "coe_file": str(Path(coe_file).resolve()), "cache_dir": str(Path(cache_dir).resolve()),
-             "digest": digest, "architecture": arch.name, "shapes": [asdict(s) for s in shapes]}
+             "digest": digest, "architecture": arch.name, "shapes": [asdict(s) for s in shapes], "placer": placer}
             for i, (digest, (arch, shapes)) in enumerate(by_arch.items())]
 
 
@@ -60,7 +63,7 @@ def compile_architecture(task: dict[str, Any]) -> dict[str, Any]:
     row = {"index": task["index"], "architecture": task["architecture"], "programs": len(task["shapes"]),
            "compiled": 0, "cached": 0, "fallbacks": [], "status": "ok", "error": ""}
     try:
-        session = CoESession(task["coe_file"], Path(task["cache_dir"]))
+        session = CoESession(task["coe_file"], Path(task["cache_dir"]), placer=task["placer"])
         arch = session.spec.architectures[task["digest"]]
         for shape in (ProgramShape(**s) for s in task["shapes"]):
             if session.programs.cached(arch, shape):

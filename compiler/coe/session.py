@@ -33,8 +33,12 @@ def _chip_reference(node) -> str:
 
 
 class CoESession:
-    def __init__(self, spec: CoESpec | str | Path, cache_dir: Path | None = None, cache_policy: str | None = None):
-        """`cache_policy` overrides the COE.toml's HBM eviction policy (`--cache-policy`)."""
+    def __init__(self, spec: CoESpec | str | Path, cache_dir: Path | None = None, cache_policy: str | None = None,
+                 placer: str | None = None):
+        """`cache_policy` overrides the COE.toml's HBM eviction policy (`--cache-policy`). `placer`
+        is the default placer resolved elsewhere (a fleet worker gets its driver's: the default
+        reads the environment, which a Ray worker does not share, and the program cache is keyed
+        on it); the COE.toml's own `compile.placer` still wins."""
         from dataclasses import replace
 
         from compiler.coe.hbm_cache import POLICIES
@@ -52,7 +56,8 @@ class CoESession:
         self.tp = self.spec.tp or self.node.sockets
         if self.tp > self.node.sockets:
             raise CoEError(f"{self.spec.path.name}: tp {self.tp} exceeds {self.node.name}'s {self.node.sockets} sockets")
-        self.options = CompileOptions(chip=_chip_reference(self.node), **self.spec.compile)
+        compile_options = ({"placer": placer} if placer else {}) | dict(self.spec.compile)
+        self.options = CompileOptions(chip=_chip_reference(self.node), **compile_options)
         self.plan: MemoryPlan = plan_memory(self.spec, self.node, self.tp)
         self.programs = ProgramCache(self.node, self.tp, self.options, cache_dir)
         self.timer = SimulatedTimer(self.node, self.programs)

@@ -122,7 +122,7 @@ def test_compile_on_local_ray_matches_in_process(two_archs: Path, tmp_path: Path
     needs = session.every_need(32)
     backend = RayBackend(compile_architecture, workers=2)
     try:
-        result = compile_fleet(fleet_tasks(two_archs, cache, needs), backend)
+        result = compile_fleet(fleet_tasks(two_archs, cache, needs, session.options.placer), backend)
     finally:
         backend.close()
     assert [r["status"] for r in result.rows] == ["ok", "ok"]
@@ -130,3 +130,19 @@ def test_compile_on_local_ray_matches_in_process(two_archs: Path, tmp_path: Path
     local = CoESession(two_archs, tmp_path / "local-cache")
     for a, s in needs:
         assert local.programs.timing(a, s).cycles == session.programs.timing(a, s).cycles
+
+
+def test_workers_compile_with_the_drivers_placer(two_archs: Path, tmp_path: Path, monkeypatch) -> None:
+    """The default placer reads the environment, which a Ray worker does not share: each task carries
+    the driver's resolved placer, and a session given one compiles (and keys its cache) with it."""
+    from compiler.coe.fleet import fleet_tasks
+    from compiler.coe.session import CoESession
+
+    monkeypatch.setenv("RDUCC_PLACER", "greedy")
+    driver = CoESession(two_archs, tmp_path / "cache")
+    tasks = fleet_tasks(two_archs, tmp_path / "cache", driver.every_need(32), driver.options.placer)
+    assert {t["placer"] for t in tasks} == {"greedy"}
+    monkeypatch.setenv("RDUCC_PLACER", "cpsat")  # the worker's own environment differs
+    worker = CoESession(tasks[0]["coe_file"], Path(tasks[0]["cache_dir"]), placer=tasks[0]["placer"])
+    assert worker.options.placer == "greedy"
+    assert worker.programs.options == driver.programs.options
