@@ -172,14 +172,16 @@ def software_launch_window(fused: dict[str, Any], band: Target, clock_hz: float)
     now = software["launch_cycles"] / calls
 
     def cost_for(gain: float | None) -> float | None:
+        """The cost per call (us) at which the gain is `gain`; None for an open band edge or a gain
+        that no cost reaches (it would need a negative launch cost)."""
         if gain is None:
             return None
-        return max(0.0, now + (gain * h - s) / calls) / clock_hz * 1e6
+        cycles = now + (gain * h - s) / calls
+        return round(cycles / clock_hz * 1e6, 2) if cycles >= 0 else None
 
     low, high = (band.band if band.band is not None else (band.at_least, band.at_most))
-    return {"calls": calls, "assumed_us": round(now / clock_hz * 1e6, 2),
-            "low_us": round(cost_for(low), 2) if low is not None else 0.0,
-            "high_us": round(cost_for(high), 2) if high is not None else None}
+    return {"calls": calls, "assumed_us": round(now / clock_hz * 1e6, 2), "low_us": cost_for(low),
+            "high_us": cost_for(high)}
 
 
 def node_within_target(row: dict[str, Any]) -> dict[str, Any]:

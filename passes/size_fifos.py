@@ -101,7 +101,8 @@ class ReconvergenceError(CapacityError):
 
 def is_whole(stage: rdu.StageOp, chip: ChipSpec) -> bool:
     """Will rdu-tile give this stage a whole-value tile program (one tile: it takes its whole input
-    before it emits)? The same rule rdu-tile applies (`compute_loop`), from the tiles chosen so far.
+    before it emits)? For compute stages, the same rule rdu-tile applies (`compute_loop`), from the
+    tiles chosen so far.
 
     An AGCU stage (a collective: an all-reduce fused into its kernel) is never whole, whatever its
     loop says: the event engine steps it tile by tile (`functional_sim.tile_timing.stage_tiling`),

@@ -53,7 +53,7 @@ class BenchNetlist:
     generator: str
     netlist: Netlist
     hidden_wirelength: float  # wirelength of the hidden placement: the optimum is at most this
-    lower_bound: float  # the per-net smallest-box bound: the optimum is at least this
+    lower_bound: float  # `wirelength_lower_bound`, the placer's own bound: the optimum is at least this
     positions: dict[str, Site]
 
     @property

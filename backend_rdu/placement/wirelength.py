@@ -84,13 +84,18 @@ def wirelength_lower_bound(problem: PlacementProblem) -> float:
             if paired.any():
                 best = max(best, float(np.dot(weight[~paired], per_net[~paired])) + stars.bound(paired))
     if np.all(weight == np.round(weight)):
-        best = math.ceil(best - 1e-6)  # float sums of halves and quarters: any error is far below this
+        # integer weights make every wirelength an integer, so the bound may round up; the split's
+        # adjusted shares are not exact binary fractions, so allow float error relative to the total
+        best = math.ceil(best - 1e-9 * max(1.0, best))
     return float(best)
 
 
 def pair_share(pins: int) -> float:
     """The largest c with HPWL >= c x (sum of pairwise Manhattan distances) for any `pins` points."""
     return 1.0 / ((pins // 2) * ((pins + 1) // 2))
+
+
+NO_SITE = 10**6  # distance standing for "no such site"; only ever multiplied by a zero coefficient
 
 
 def nearest_site_distances(site_x: np.ndarray, site_y: np.ndarray, site_kind: np.ndarray, lengths: tuple[int, ...]) -> np.ndarray:
@@ -112,7 +117,6 @@ def nearest_site_distances(site_x: np.ndarray, site_y: np.ndarray, site_kind: np
     return np.concatenate(parts, axis=1) if parts else np.zeros((len(site_x), 0), dtype=np.int64)
 
 
-NO_SITE = 10**6  # distance standing for "no such site"; only ever multiplied by a zero coefficient
 SPLIT_ROUNDS = 12
 
 
