@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,10 +36,16 @@ class RunReport:
     kernel_bounds: dict[str, int] = field(default_factory=dict)
     kernel_rows: list[dict[str, Any]] = field(default_factory=list)
     setup_cycles: int = 0
-    trace: dict[str, Any] = field(default_factory=dict)
+    make_trace: Callable[[], dict[str, Any]] = dict  # the Chrome trace, built only when asked for (`trace`):
+    # it holds every kernel's events, GBs for a 32-layer prefill, and `--json` never prints it
     program_loads: list[dict[str, Any]] = field(default_factory=list)  # {"section", "start", "cycles"}
     not_compared: str = ""  # why no values were compared (shapes-only), or ""
     node: dict[str, Any] = field(default_factory=dict)  # tensor parallel: sockets, collective_cycles, per-socket HBM bytes
+
+    @property
+    def trace(self) -> dict[str, Any]:
+        """The run's Chrome/Perfetto trace (`rducc run --trace`)."""
+        return self.make_trace()
 
     @property
     def allclose(self) -> bool | None:
@@ -240,7 +246,7 @@ def _loop_report(bs, run, report: dict[str, Any], eager):
         report |= run.to_json()
         report["socket_outputs_agree"] = all(all(np.array_equal(a, b) for a, b in zip(outs, run.outputs))
                                              for outs in run.socket_outputs)
-        report["trace"] = run.chrome_trace()
+        report["trace"] = run.chrome_trace  # built if asked for
         return run.socket, report, eager
     return run, report, eager
 
@@ -307,12 +313,12 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
         sim, node = on_node.socket, on_node.to_json()
         node["socket_outputs_agree"] = all(
             all(np.array_equal(a, b) for a, b in zip(outs, on_node.outputs)) for outs in on_node.socket_outputs)
-        node["trace"] = on_node.chrome_trace()
+        node["trace"] = on_node.chrome_trace  # built if asked for
     else:
         sim = simulate(result.bitstream, inputs, chip=result.chip, launch=launch, timing=timing, fifos=fifos,
                        execute=not shapes_only)
     seconds = time.perf_counter() - t0
-    trace = node.pop("trace", None) or sim.chrome_trace()
+    make_trace = node.pop("trace", None) or sim.chrome_trace
     node.pop("cycles", None)
     comparisons = [] if shapes_only else compare_outputs(sim.outputs, eager_leaves(eager), rtol, atol)
     bounds: dict[str, int] = {}
@@ -331,7 +337,7 @@ def run_compiled(result: CompileResult, launch: str = "software", timing: str = 
         kernel_bounds=bounds,
         kernel_rows=[kernel_row(k) for k in sim.kernels],
         setup_cycles=sim.setup_cycles,
-        trace=trace,
+        make_trace=make_trace,
         node=node,
         program_loads=[{"section": s.id, "name": s.name, "start": s.start, "cycles": s.load_cycles} for s in sim.sections],
         not_compared=SHAPES_ONLY_REASON if shapes_only else "",

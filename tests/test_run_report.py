@@ -94,3 +94,19 @@ def test_progress_is_silent_unless_asked_on_a_terminal(monkeypatch: pytest.Monke
     with spinner(enabled=True) as update:
         assert update is not no_progress
         update("pass rdu-place")
+
+
+def test_the_trace_is_built_only_when_asked_for(monkeypatch, tmp_path) -> None:
+    """A 32-layer prefill's trace holds ~8 M events (~4.7 GB): `rducc run` without `--trace` must not
+    build it, and with `--trace` it writes the simulator's own trace."""
+    from functional_sim.result import SimulationResult
+
+    built = []
+    original = SimulationResult.chrome_trace
+    monkeypatch.setattr(SimulationResult, "chrome_trace", lambda self: built.append(1) or original(self))
+    mlp = str(ROOT / "examples" / "mlp.py")
+    assert run(mlp, "--chip", "small", "--json").exit_code == 0
+    assert built == []
+    out = tmp_path / "t.json"
+    assert run(mlp, "--chip", "small", "--json", "--trace", str(out)).exit_code == 0
+    assert built == [1] and json.loads(out.read_text())["traceEvents"]
