@@ -386,9 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     generators = [g for g in args.generators.split(",") if g.strip()]
-    unknown = [g for g in generators if g not in GENERATORS and g not in BOUND_ONLY_GENERATORS]
+    known = GENERATORS | BOUND_ONLY_GENERATORS
+    unknown = [g for g in generators if g not in known]
     if unknown:
-        parser.error(f"unknown generator(s): {', '.join(unknown)}; known: {', '.join([*GENERATORS, *BOUND_ONLY_GENERATORS])}")
+        parser.error(f"unknown generator(s): {', '.join(unknown)}; known: {', '.join(known)}")
     # --seed N with --seeds K: the seeds N..N+K-1 (reproducible medians); --seeds K alone draws K at run time
     seeds = (list(range(args.seed, args.seed + args.seeds)) if args.seed is not None
              else [secrets.randbelow(2**31) for _ in range(args.seeds)])

@@ -60,6 +60,10 @@ class BenchNetlist:
     def optimum_known(self) -> bool:
         return self.hidden_wirelength <= self.lower_bound + 1e-9
 
+    def hidden_sites(self, problem: PlacementProblem) -> np.ndarray:
+        """The hidden placement as `problem`'s site index per unit (what the placer returns)."""
+        return np.array([problem.site_at[self.positions[name]] for name in problem.unit_names], dtype=np.int64)
+
 
 class _Patch:
     """The hidden patch with helpers to draw nets from it."""

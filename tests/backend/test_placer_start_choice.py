@@ -12,16 +12,11 @@ from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.wirelength import wirelength
 
 
-def _hidden_placement(problem: PlacementProblem, bench) -> np.ndarray:
-    """The generator's hidden placement as `site_of_unit` (it meets the lower bound)."""
-    return np.array([problem.site_at[bench.positions[name]] for name in problem.unit_names], dtype=np.int64)
-
-
 @pytest.fixture(scope="module")
 def pins23():
     bench = generate("pins23", "sn40l", 300, seed=5)
     problem = PlacementProblem.build("sn40l", bench.netlist)
-    return problem, _hidden_placement(problem, bench)
+    return problem, bench.hidden_sites(problem)  # the hidden placement meets the lower bound
 
 
 def test_the_choice_keeps_the_default_trial_when_the_multilevel_start_is_clearly_worse(pins23):

@@ -140,7 +140,7 @@ def test_pair_share_bounds_the_half_perimeter_and_is_exact_up_to_three_pins(poin
 def test_the_bound_never_exceeds_a_generators_hidden_placement(generator, seed):
     bench = generate(generator, "sn40l", 400, seed=seed)
     problem = PlacementProblem.build("sn40l", bench.netlist)
-    sites = np.array([problem.site_at[bench.positions[n]] for n in problem.unit_names])
+    sites = bench.hidden_sites(problem)
     assert wirelength_lower_bound(problem) == bench.lower_bound <= wirelength(problem, sites) == bench.hidden_wirelength
     assert bench.optimum_known == (generator in GENERATORS)
 
