@@ -59,16 +59,55 @@ class HostLaunch:
 
 
 @dataclass(frozen=True)
+class DeviceLaunch:
+    """How the sockets' AGCUs launch a kernel (hardware launch) on a program's sockets
+    (`[device_launch]`).
+
+    The chip spec's `launch.hardware_launch_cycles` is one socket's AGCUs launching its next
+    kernel. A kernel of a tensor-parallel program runs on every socket and its collectives stream
+    between them, so a socket may start kernel k+1 only when every socket is done with kernel k:
+    a peer stream of k+1 must not reach a socket whose AGCUs still run k's. With
+    `barrier_per_kernel` every hardware-launched kernel call on P > 1 sockets first waits for a
+    barrier over the peer network (`barrier_seconds`): kernel looping's "synchronization
+    penalties at layer boundaries" (Koeplinger et al., arXiv 2410.23668, abstract), which grow
+    with the sockets. Iterations of one looped kernel pay none (the loop is one call whose layers
+    pipeline: the same paper), so `functional_sim.layer_loop` gaps its iterations by the chip's
+    own launch. A software launch needs no barrier of its own: the host already waits for every
+    socket to finish (`HostLaunch`)."""
+
+    barrier_per_kernel: bool
+
+    def barrier_seconds(self, network: PeerNetwork, sockets: int) -> float:
+        """A barrier of `sockets` sockets on `network`: every socket's done flag reaches every
+        other. Over a switch one step (each socket sends its flag to its peers at once, the
+        `direct` collective); on a ring the flags travel sockets - 1 hops (a ring all-gather, or
+        recursive doubling, whose step k goes 2^k hops). Latency only: a flag's bytes take under a
+        cycle at link rate."""
+        if not self.barrier_per_kernel or sockets <= 1:
+            return 0.0
+        hops = 1 if network.topology == "switch" else sockets - 1
+        return hops * network.latency_seconds
+
+    def hardware_launch_cycles(self, chip: ChipSpec, network: PeerNetwork, sockets: int) -> int:
+        """A hardware launch of one kernel on `sockets` sockets: the chip's one-socket launch,
+        after the barrier."""
+        return one_socket_hardware_launch_cycles(chip.launch) + round(self.barrier_seconds(network, sockets)
+                                                                      * chip.clock_hz)
+
+
+@dataclass(frozen=True)
 class HostLaunchSpec(LaunchSpec):
     """A chip's launch figures as a node program sees them: `software_launch_cycles` is the node
     host's launch of one kernel on the program's `sockets` sockets of `node`
-    (`HostLaunch.software_launch_cycles`); `chip_software_launch_cycles` keeps the chip's own
-    one-socket figure, so resolving the launch again (for this or another program) never adds the
-    other sockets' issue twice."""
+    (`HostLaunch.software_launch_cycles`), `hardware_launch_cycles` the AGCUs' launch of one
+    kernel call there (`DeviceLaunch.hardware_launch_cycles`); `chip_software_launch_cycles` and
+    `chip_hardware_launch_cycles` keep the chip's own one-socket figures, so resolving the launch
+    again (for this or another program) never adds the other sockets' issue or the barrier twice."""
 
     chip_software_launch_cycles: int = 0
     node: str = ""
     sockets: int = 1
+    chip_hardware_launch_cycles: int = 0
 
 
 def one_socket_launch_cycles(launch: LaunchSpec) -> int:
@@ -76,19 +115,28 @@ def one_socket_launch_cycles(launch: LaunchSpec) -> int:
     return launch.chip_software_launch_cycles if isinstance(launch, HostLaunchSpec) else launch.software_launch_cycles
 
 
+def one_socket_hardware_launch_cycles(launch: LaunchSpec) -> int:
+    """The chip's hardware launch on one socket (no barrier), whatever node launch `launch` was
+    resolved for: what a looped kernel pays between its iterations."""
+    return launch.chip_hardware_launch_cycles if isinstance(launch, HostLaunchSpec) else launch.hardware_launch_cycles
+
+
 def node_launch_spec(chip: ChipSpec, node: NodeSpec | None, sockets: int = 1) -> ChipSpec:
-    """`chip` with the software launch a program on `sockets` sockets of `node` pays: the node
-    host's (`HostLaunch`); with no node, the chip's own one-socket launch. Idempotent, and a spec
-    resolved for one node program resolves correctly for another (its one-socket figure is kept).
-    Hardware launch stays the chip's: each socket's AGCUs launch its own kernels."""
+    """`chip` with the launches a program on `sockets` sockets of `node` pays: the node host's
+    software launch (`HostLaunch`) and the AGCUs' hardware launch with its barrier
+    (`DeviceLaunch`); with no node, the chip's own one-socket launches. Idempotent, and a spec
+    resolved for one node program resolves correctly for another (its one-socket figures are kept)."""
     launch = chip.launch
-    one = one_socket_launch_cycles(launch)
-    base = LaunchSpec(launch.program_load_cycles, one, launch.hardware_launch_cycles, launch.config_slots)
+    one, one_hw = one_socket_launch_cycles(launch), one_socket_hardware_launch_cycles(launch)
+    base = LaunchSpec(launch.program_load_cycles, one, one_hw, launch.config_slots)
     if node is None:
         return chip if launch == base else replace(chip, launch=base)
-    cycles = node.host_launch.software_launch_cycles(replace(chip, launch=base), sockets)
-    resolved = HostLaunchSpec(base.program_load_cycles, cycles, base.hardware_launch_cycles, base.config_slots,
-                              chip_software_launch_cycles=one, node=node.name, sockets=sockets)
+    plain = replace(chip, launch=base)
+    cycles = node.host_launch.software_launch_cycles(plain, sockets)
+    hardware = node.device_launch.hardware_launch_cycles(plain, node.network, sockets)
+    resolved = HostLaunchSpec(base.program_load_cycles, cycles, hardware, base.config_slots,
+                              chip_software_launch_cycles=one, node=node.name, sockets=sockets,
+                              chip_hardware_launch_cycles=one_hw)
     return chip if launch == resolved else replace(chip, launch=resolved)
 
 
@@ -120,6 +168,7 @@ class NodeSpec:
     network: PeerNetwork
     ddr_to_hbm_bytes_per_second: float  # aggregate over the node (paper: over 1 TB/s)
     host_launch: HostLaunch
+    device_launch: DeviceLaunch
     source: str = field(default="", compare=False)
     host_token: HostToken | None = None  # the host's work per generated token ([host_token]); None: not modelled
 
@@ -137,6 +186,10 @@ class NodeSpec:
             "ddr_to_hbm_bytes_per_second": self.ddr_to_hbm_bytes_per_second,
             "host_launch": vars(self.host_launch)
             | {"software_launch_cycles": self.host_launch.software_launch_cycles(self.chip, self.sockets)},
+            "device_launch": vars(self.device_launch)
+            | {"barrier_seconds": self.device_launch.barrier_seconds(self.network, self.sockets),
+               "hardware_launch_cycles": self.device_launch.hardware_launch_cycles(self.chip, self.network,
+                                                                                  self.sockets)},
             "host_token": None if self.host_token is None else vars(self.host_token)
             | {"cycles": self.host_token.cycles(self.chip, self.sockets, self.host_launch)},
             "totals": {t: self.capacity_bytes(t) for t in ("sram", "hbm", "ddr")}
@@ -184,7 +237,7 @@ def _number(table: dict[str, Any], key: str, where: str, kind: type = float) -> 
 
 def _build(raw: dict[str, Any], source: str) -> NodeSpec:
     known = {"name", "description", "chip", "sockets", "ddr_to_hbm_bytes_per_second", "network", "host_launch",
-             "host_token"}
+             "device_launch", "host_token"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise NodeSpecError(f"{source}: unknown field(s) {', '.join(unknown)}")
@@ -212,6 +265,7 @@ def _build(raw: dict[str, Any], source: str) -> NodeSpec:
     return NodeSpec(
         name=raw.get("name", Path(source).stem),
         host_launch=_host_launch(raw, source),
+        device_launch=_device_launch(raw, source),
         host_token=_host_token(raw, source),
         description=raw.get("description", ""),
         chip=chip,
@@ -255,3 +309,19 @@ def _host_launch(raw: dict[str, Any], source: str) -> HostLaunch:
         raise NodeSpecError(f"{source} [host_launch]: serial_issue must be true or false, got {host['serial_issue']!r}")
     return HostLaunch(issue_seconds_per_socket=_number(host, "issue_seconds_per_socket", f"{source} [host_launch]"),
                       serial_issue=host["serial_issue"])
+
+
+def _device_launch(raw: dict[str, Any], source: str) -> DeviceLaunch:
+    device = raw.get("device_launch")
+    if not isinstance(device, dict):
+        raise NodeSpecError(f"{source}: missing table [device_launch] (barrier_per_kernel): whether a hardware-launched "
+                            "kernel on several sockets waits for a barrier over the peer network")
+    unknown = sorted(set(device) - {"barrier_per_kernel"})
+    if unknown:
+        raise NodeSpecError(f"{source}: [device_launch] has unknown field(s) {', '.join(unknown)}")
+    if not isinstance(device.get("barrier_per_kernel"), bool):
+        if "barrier_per_kernel" not in device:
+            raise NodeSpecError(f"{source} [device_launch]: missing figure 'barrier_per_kernel'")
+        raise NodeSpecError(f"{source} [device_launch]: barrier_per_kernel must be true or false, "
+                            f"got {device['barrier_per_kernel']!r}")
+    return DeviceLaunch(barrier_per_kernel=device["barrier_per_kernel"])

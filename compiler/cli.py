@@ -505,6 +505,10 @@ def chip_cmd(name: str, as_json: bool) -> None:
             click.echo(f"  software launch on {node.sockets} sockets {host.software_launch_cycles(node.chip, node.sockets):,} "
                        f"cycles (host issue {host.issue_seconds_per_socket * 1e6:.2f} us per socket, "
                        f"{'serial' if host.serial_issue else 'parallel'})")
+            device = node.device_launch
+            click.echo(f"  hardware launch on {node.sockets} sockets "
+                       f"{device.hardware_launch_cycles(node.chip, net, node.sockets):,} cycles (barrier per kernel "
+                       f"{device.barrier_seconds(net, node.sockets) * 1e6:.2f} us)")
             for tier in ("sram", "hbm", "ddr"):
                 click.echo(f"  {tier.upper():4} {node.capacity_bytes(tier) / 2**30:12.3f} GiB in all")
             return

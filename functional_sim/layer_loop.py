@@ -41,6 +41,7 @@ import numpy as np
 
 from bitstream_format import Bitstream
 from chip_model import ChipSpec
+from chip_model.node import one_socket_hardware_launch_cycles
 
 from functional_sim.errors import SimulationError
 from functional_sim.event_graph import KernelGraph
@@ -161,7 +162,7 @@ def loop_timing(bs: Bitstream, chip: ChipSpec, loop: LayerLoop | None = None, la
     chip = _chip(bs, chip)  # a node program's software launch is its host's
     if launch not in LAUNCH_MODES:
         raise SimulationError(f"launch must be one of {', '.join(LAUNCH_MODES)}, got {launch!r}")
-    gap = launch_cycles_of(chip, "hardware")
+    gap = one_socket_hardware_launch_cycles(chip.launch)  # a looped kernel's iterations: no barrier (DeviceLaunch)
     if loop is None:
         if bs.loop is None:
             raise SimulationError("not a loop: the bitstream has no LOOP section (compile with --layers)")

@@ -59,6 +59,8 @@ latency_seconds = 1e-6
 [host_launch]
 issue_seconds_per_socket = 1e-6
 serial_issue = true
+[device_launch]
+barrier_per_kernel = true
 """
 
 
@@ -76,6 +78,11 @@ serial_issue = true
         (("issue_seconds_per_socket = 1e-6", "issue_seconds_per_socket = -1e-6"),
          "issue_seconds_per_socket must be positive"),
         (("[host_launch]\nissue_seconds_per_socket = 1e-6\nserial_issue = true\n", ""), "missing table [host_launch]"),
+        (("[device_launch]\nbarrier_per_kernel = true\n", ""), "missing table [device_launch] (barrier_per_kernel)"),
+        (("barrier_per_kernel = true\n", ""), "[device_launch]: missing figure 'barrier_per_kernel'"),
+        (("barrier_per_kernel = true", "barrier_per_kernel = 1"), "barrier_per_kernel must be true or false, got 1"),
+        (("barrier_per_kernel = true", "barrier_per_kernel = true\nbarrier_seconds = 1e-6"),
+         "[device_launch] has unknown field(s) barrier_seconds"),
     ],
 )
 def test_invalid_nodes_are_rejected(tmp_path: Path, patch: tuple[str, str], message: str) -> None:

@@ -1,6 +1,6 @@
 """Software launch on a node: the host issues each kernel to every socket of the program (the node
 spec's `[host_launch]`), so a launch on P sockets costs more than the chip's one-socket figure
-when the host issues serially; hardware launch stays each socket's own."""
+when the host issues serially; hardware launch does not go through the host."""
 
 from __future__ import annotations
 
@@ -53,12 +53,15 @@ def test_a_software_launch_pays_every_sockets_issue(serial_and_parallel) -> None
     assert s.cycles - p.cycles == kernels * extra
 
 
-def test_hardware_launch_is_each_sockets_own(serial_and_parallel) -> None:
+def test_hardware_launch_does_not_go_through_the_host(serial_and_parallel) -> None:
+    """The AGCUs launch each kernel after the sockets' barrier ([device_launch]); the host's issue
+    order changes nothing."""
     serial, parallel = serial_and_parallel
-    chip = serial.chip
+    chip, node = serial.chip, load_node(NODE)
     s = simulate_node(serial.bitstream, None, chip=chip, execute=False, launch="hardware")
     p = simulate_node(parallel.bitstream, None, chip=chip, execute=False, launch="hardware")
-    assert {k.launch_cycles for k in s.socket.kernels} == {chip.launch.hardware_launch_cycles}
+    per_kernel = node.device_launch.hardware_launch_cycles(chip, node.network, TP)
+    assert {k.launch_cycles for k in s.socket.kernels} == {per_kernel}
     assert s.cycles == p.cycles
 
 

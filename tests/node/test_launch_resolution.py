@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from chip_model import load_chip, load_node
-from chip_model.node import HostLaunchSpec, node_launch_spec, one_socket_launch_cycles
+from chip_model.node import (HostLaunchSpec, node_launch_spec, one_socket_hardware_launch_cycles,
+                             one_socket_launch_cycles)
 from compiler.driver import CompileOptions, compile_loaded
 from compiler.frontend.model_file import LoadedModel
 from functional_sim import simulate
@@ -88,7 +89,10 @@ def test_resolving_twice_adds_the_other_sockets_issue_once(programs) -> None:
     assert _chip(layer, once) == once
     assert _chip(layer, once).launch.software_launch_cycles == host_launch_cycles()
     assert one_socket_launch_cycles(once.launch) == load_chip("small").launch.software_launch_cycles
-    assert once.launch.hardware_launch_cycles == load_chip("small").launch.hardware_launch_cycles  # each socket's own
+    node, sockets = load_node(NODE), layer.node.sockets
+    barrier_once = node.device_launch.hardware_launch_cycles(load_chip("small"), node.network, sockets)
+    assert once.launch.hardware_launch_cycles == _chip(layer, once).launch.hardware_launch_cycles == barrier_once
+    assert one_socket_hardware_launch_cycles(once.launch) == load_chip("small").launch.hardware_launch_cycles
 
 
 def test_a_spec_resolved_for_a_node_program_times_a_one_socket_program_with_the_chips_launch(programs) -> None:

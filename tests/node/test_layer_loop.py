@@ -21,6 +21,7 @@ from functional_sim.event_engine import run_kernel
 from functional_sim.event_graph import KernelGraph
 from functional_sim.layer_loop import LayerLoop, loop_timing, repeat_graph
 from functional_sim.node import simulate_node, simulate_node_loop
+from functional_sim.simulator import _chip
 from tests.node import decode_model
 from tests.node.residual_block import four_blocks
 
@@ -95,7 +96,8 @@ def test_software_loop_pays_every_layer_and_hardware_loop_amortises(blocks) -> N
     one = loop_timing(bs, chip, LayerLoop(1, ((0, 0),)), "hardware")
     assert one.cycles == single_hw  # one iteration is the program's own run
     hw = loop_timing(bs, chip, loop, "hardware")
-    assert hw.serial_cycles == LAYERS * single_hw and hw.launch_cycles == chip.launch.hardware_launch_cycles
+    # one hardware launch: the chip's own after the sockets' barrier ([device_launch]); the iterations pay no barrier
+    assert hw.serial_cycles == LAYERS * single_hw and hw.launch_cycles == _chip(bs, chip).launch.hardware_launch_cycles
     assert hw.cycles < hw.serial_cycles  # one launch, and a layer's fill overlaps the previous drain
     record = hw.kernels[0]
     per_layer = {s.id: s.cycles for s in one.kernels[0].stages}
@@ -202,7 +204,8 @@ def test_concurrent_collectives_share_the_peer_links(tmp_path: Path) -> None:
     slow = tmp_path / "slow-node.toml"  # transfer-bound collectives: 1 MB/s links, no latency to speak of
     slow.write_text('name = "slow"\nchip = "small"\nsockets = 4\nddr_to_hbm_bytes_per_second = 1e11\n'
                     '[network]\ntopology = "switch"\nlink_bytes_per_second = 1.0e6\nlinks_per_socket = 1\n'
-                    'latency_seconds = 1.0e-12\n[host_launch]\nissue_seconds_per_socket = 1e-6\nserial_issue = true\n')
+                    'latency_seconds = 1.0e-12\n[host_launch]\nissue_seconds_per_socket = 1e-6\nserial_issue = true\n'
+                    '[device_launch]\nbarrier_per_kernel = true\n')
     torch.manual_seed(0)
     compiled = compile_loaded(LoadedModel(Path("two.py"), _TwoBranches().eval(), (torch.randn(1, 8, 64),)),
                               CompileOptions(node=str(slow), tp=4))
