@@ -81,8 +81,10 @@ ASSUMPTIONS = [
     "and the argmax computed on every socket, so every socket holds the token",
     "embedding table replicated on every socket (rdu-shard replicates embeddings); the lookup is an indexed row load "
     "(rdu.load_rows): the AGCU reads only the token's row of the table, at the token id the step is given",
-    "hardware launch = the AGCUs launch every kernel of the step and the loop's iterations (each unit paying "
-    "hardware_launch_cycles between layers); software launch = the node host launches every kernel and every layer",
+    "hardware launch = the AGCUs launch every kernel of the step, each call after a barrier of the 16 sockets "
+    "([device_launch]: one step of the network latency, 1 us), and the loop's iterations (each unit paying the "
+    "chip's hardware_launch_cycles between layers, no barrier: a looped kernel is one call); software launch = the "
+    "node host launches every kernel and every layer",
     "program of one section: loaded once, before the first step (setup, not per token)",
     "host per token ([host_token] of the node file, each an assumption with its reasoning): read the token id back, "
     "write it into every socket's input, launch the next step; serial with the step. tokens_per_second_device_loop "

@@ -23,6 +23,8 @@ paper's Table III bands, hardware launch 1.4-8x on decode and <= 1.1x on prefill
 A node row's fused level also carries `software_launch_window`: the software-launch cost per kernel
 call (microseconds, on this node) that would put its hardware-launch gain inside that band, beside
 the one the node file assumes; the rows' windows together say which launch costs agree with Table III.
+With a prefill row in the run, each fused decode row also carries `launch_band_agreement`: whether any
+software and hardware launch costs (the same for both rows) put both rows in their bands at once.
 """
 
 from __future__ import annotations
@@ -156,6 +158,11 @@ def socket_within_target(row: dict[str, Any]) -> dict[str, bool | None]:
     return out
 
 
+def _band_edges(band: Target) -> tuple[float | None, float | None]:
+    """(low, high) of a target: its band, or its one-sided bound (None on the open side)."""
+    return band.band if band.band is not None else (band.at_least, band.at_most)
+
+
 def software_launch_window(fused: dict[str, Any], band: Target, clock_hz: float) -> dict[str, Any]:
     """Which software-launch cost per kernel call would put this fused row's hardware-launch gain
     inside the paper's band, next to the cost the node file assumes (all in microseconds).
@@ -179,9 +186,31 @@ def software_launch_window(fused: dict[str, Any], band: Target, clock_hz: float)
         cycles = now + (gain * h - s) / calls
         return round(cycles / clock_hz * 1e6, 2) if cycles >= 0 else None
 
-    low, high = (band.band if band.band is not None else (band.at_least, band.at_most))
+    low, high = _band_edges(band)
     return {"calls": calls, "assumed_us": round(now / clock_hz * 1e6, 2), "low_us": cost_for(low),
             "high_us": cost_for(high)}
+
+
+def launch_band_agreement(decode: dict[str, Any], prefill: dict[str, Any], clock_hz: float) -> dict[str, Any]:
+    """Whether any per-call launch costs, the same for both rows, put the fused decode row's
+    hardware-launch gain in its band (>= g_d) and the fused prefill row's in its (<= g_p): whatever
+    the software cost S and the hardware cost H (>= what the node charges now, its floor).
+
+    Why: `software_launch_window` moves S alone; this answers for every (S, H). With B a row's
+    body (hardware cycles less its launches) and c its calls, the bands ask
+    (g_d - 1)(B_d/c_d + H) <= S - H <= (g_p - 1)(B_p/c_p + H), which some S meets if and only if
+    B_d/c_d <= ((g_p - 1) B_p/c_p - (g_d - g_p) H) / (g_d - 1): a decode call's body may be at most
+    `max_body_us` (a quarter of a prefill call's, less 0.75 H, for Table III's 1.4 and 1.1). A
+    larger H (the device's own synchronization per call) only lowers it."""
+    g_d, g_p = _band_edges(HARDWARE_LAUNCH_GAIN["decode"])[0], _band_edges(HARDWARE_LAUNCH_GAIN["prefill"])[1]
+    d, p = decode["hardware"], prefill["hardware"]
+    h = d["launch_cycles"] / d["kernels"]
+    body_d = (d["cycles"] - d["launch_cycles"]) / d["kernels"]
+    body_p = (p["cycles"] - p["launch_cycles"]) / p["kernels"]
+    max_body = ((g_p - 1) * body_p - (g_d - g_p) * h) / (g_d - 1)
+    us = lambda cycles: round(cycles / clock_hz * 1e6, 2)  # noqa: E731
+    return {"decode_body_us_per_call": us(body_d), "prefill_body_us_per_call": us(body_p), "hardware_launch_us": us(h),
+            "max_body_us": us(max_body), "agrees": body_d <= max_body}
 
 
 def node_within_target(row: dict[str, Any]) -> dict[str, Any]:
@@ -292,6 +321,10 @@ def run_node(selected: list[tuple[str, DecoderShape, str, int | None]], node: st
                 row["O1"], HARDWARE_LAUNCH_GAIN[phase], clock_hz)
         row["within_target"] = node_within_target(row)
         rows.append(row)
+    prefills = [r for r in rows if r["phase"] == "prefill" and "error" not in r["O1"]]
+    for row in rows:  # Table III's two launch bands together: one prefill row against each decode row
+        if row["phase"] == "decode" and "error" not in row["O1"] and prefills:
+            row["O1"]["launch_band_agreement"] = launch_band_agreement(row["O1"], prefills[0]["O1"], clock_hz)
     return rows
 
 

@@ -85,3 +85,27 @@ def test_software_launch_window_is_what_the_simulator_gives_at_its_edges(decode_
         cycles = streaming.simulate_node(one_layer, None, chip=moved, execute=False, launch="software").cycles
         assert cycles != software["cycles"]
         assert cycles / hardware["cycles"] == pytest.approx(gain, rel=1e-3)
+
+
+def test_launch_band_agreement_is_where_one_pair_of_launch_costs_meets_both_bands() -> None:
+    """At a decode body of exactly `max_body_us` one software cost puts the decode gain at the
+    decode band's low edge and the prefill gain at the prefill band's high edge; a longer decode
+    body needs a cost no prefill row allows, a shorter one leaves a window."""
+    clock, h, body_p = 1e9, 1_000, 400_000
+    prefill = {"hardware": {"kernels": 2, "cycles": 2 * (body_p + h), "launch_cycles": 2 * h}}
+
+    def decode(body: float) -> dict:
+        return {"hardware": {"kernels": 1, "cycles": body + h, "launch_cycles": h}}
+
+    edge = streaming.launch_band_agreement(decode(1.0), prefill, clock)["max_body_us"] * 1e-6 * clock
+    low = streaming.HARDWARE_LAUNCH_GAIN["decode"].band[0]
+    high = streaming.HARDWARE_LAUNCH_GAIN["prefill"].at_most
+    s = h + (low - 1) * (edge + h)  # the least software cost per call that gives the decode row its band
+    assert (edge + s) / (edge + h) == pytest.approx(low)
+    assert (2 * body_p + 2 * s) / (2 * body_p + 2 * h) == pytest.approx(high, rel=1e-3)  # the most prefill allows
+    assert streaming.launch_band_agreement(decode(edge * 0.99), prefill, clock)["agrees"]
+    assert not streaming.launch_band_agreement(decode(edge * 1.01), prefill, clock)["agrees"]
+    # a costlier hardware launch (device synchronization per call) only narrows it
+    dearer = {"hardware": {"kernels": 2, "cycles": 2 * (body_p + 5 * h), "launch_cycles": 10 * h}}
+    assert streaming.launch_band_agreement({"hardware": {"kernels": 1, "cycles": 6 * h + edge * 0.99,
+                                                         "launch_cycles": 5 * h}}, dearer, clock)["agrees"] is False
