@@ -282,6 +282,48 @@ def imported_graph(name: str, chip: str):
     return import_model(Path(__file__).parents[1] / "examples" / f"{name}.py").module  # no compile: the modes do that
 
 
+def link_congestion(sim) -> dict[str, Any]:
+    """How much shared links cost a simulated run: `link_wait_cycles`, the cycles of the kernels'
+    critical paths that streams spent waiting for a link other streams of the kernel held (beyond
+    their own route and occupancy: `KernelRun.link_wait`), `link_wait_share` of the body cycles,
+    and `max_link_utilisation`, the busiest shared link's busy time over its kernel's body (1.0:
+    all of its tracks busy the whole kernel), with the link's name."""
+    wait = body = 0.0
+    top, where = 0.0, ""
+    for k in sim.kernels:
+        if k.run is None:
+            continue
+        g, run = k.run
+        wait += sum(run.link_wait.values())
+        body += run.body
+        for r, kind in enumerate(g.resource_kinds):
+            if kind == "network" and run.body > 0 and run.resource_busy[r] / run.body > top:
+                top, where = run.resource_busy[r] / run.body, f"{k.name}: {g.resource_names[r]}"
+    return {"link_wait_cycles": round(wait), "link_wait_share": round(wait / body, 4) if body else 0.0,
+            "max_link_utilisation": round(top, 4), "busiest_link": where}
+
+
+def what_if_chip(tracks: int, base: str = "sn40l") -> str:
+    """A WHAT-IF copy of a bundled chip whose vector links carry `tracks` streams at full rate
+    (sn40l: 4), written to a temporary spec file named by its own path (so the compile and the
+    simulator load it back by name). Not the chip: it shows what the cycle placer does once links
+    congest, the evidence on the chip itself being `link_congestion` under its own tracks."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from chip_model.spec import SPEC_DIR
+
+    text = (SPEC_DIR / f"{base}.toml").read_text()
+    text, n = re.subn(r"(?m)^vector_tracks = \d+.*$", f'vector_tracks = {tracks}  # WHAT-IF (bench.placement --what-if-tracks), not {base}', text)
+    assert n == 1, "the base chip spec has one vector_tracks line"
+    path = Path(tempfile.gettempdir()) / f"rducc-{base}-what-if-{tracks}-tracks.toml"
+    text = re.sub(r'(?m)^name = ".*"$', f'name = "{path}"', text)
+    text = f"# WHAT-IF copy of {base}.toml written by bench.placement: links narrowed to load them; not a chip spec\n" + text
+    path.write_text(text)
+    return str(path)
+
+
 def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
     """Simulated cycles (discrete-event timing, shared links and FIFOs; nothing executed) of each
     example compiled with each placement mode: what placement does to the cycles the chip pays.
@@ -315,7 +357,7 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
                          "deadlock": deadlock, "largest_kernel": largest.name, "largest_kernel_cycles": largest.cycles,
                          "bound": largest.bound, "wirelength": rdu_placement_wirelength(module),
                          "kernels": {k.name: k.cycles - k.launch_cycles for k in sim.kernels},
-                         "compile_seconds": round(compile_seconds, 2)}
+                         "compile_seconds": round(compile_seconds, 2)} | link_congestion(sim)
         best = min(PLACEMENT_MODES, key=lambda m: (row[m]["deadlock"], row[m]["body_cycles"]))
         row["fastest"] = best
         row["cycles_over_wirelength"] = round(row["cycles"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
@@ -327,6 +369,7 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
         row["per_kernel"] = per_kernel
         row["cycles_wins"] = sum(v["cycles"] < v["wirelength"] for v in per_kernel.values())
         row["cycles_losses"] = sum(v["cycles"] > v["wirelength"] for v in per_kernel.values())
+        row["chip"] = chip
         rows.append(row)
         print(f"{name}: body cycles " + ", ".join(f"{m} {row[m]['body_cycles']}" + (" (deadlock)" if row[m]["deadlock"] else "")
                                                    for m in PLACEMENT_MODES), file=sys.stderr)
@@ -381,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="budget for each real example's largest kernel (0 skips them)")
     parser.add_argument("--cycles", default="attention,llama,mixtral,qwen2,vit,llama2-7b-decode,llama2-7b-prefill",
                         help="examples (or llama2-7b-decode/-prefill) to simulate under each placement mode (empty skips)")
+    parser.add_argument("--what-if-tracks", type=int, default=0, metavar="N",
+                        help="also simulate the --cycles examples on a WHAT-IF copy of the chip whose vector links "
+                             "carry N streams at full rate (labelled what-if in the output; 0: skip)")
     parser.add_argument("--dump-netlists", metavar="DIR", help="write each example kernel's netlist JSON here")
     parser.add_argument("--examples", default="", help="comma-separated example names (default: all; hf:NAME for HF)")
     args = parser.parse_args(argv)
@@ -429,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
         print(report["examples_summary"]["line"], file=sys.stderr)
     cycle_names = [c for c in args.cycles.split(",") if c.strip()]
     report["cycles"] = run_cycles(args.chip, cycle_names, seeds[0]) if cycle_names else []
+    report["cycles_what_if"] = []
+    if cycle_names and args.what_if_tracks > 0:
+        report["what_if"] = f"{args.chip} with vector_tracks = {args.what_if_tracks} (NOT the chip: links narrowed to congest them)"
+        report["cycles_what_if"] = run_cycles(what_if_chip(args.what_if_tracks, args.chip), cycle_names, seeds[0])
+        for row in report["cycles_what_if"]:
+            row["chip"] = report["what_if"]
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -443,9 +495,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"shorter on {c['placer_shorter_on_seeds']} of {c['seeds']} seeds: {c['verdict']})")
         if report["examples"]:
             print(report["examples_summary"]["line"])
-        for c in report["cycles"]:
-            print(f"{c['example']:>10} simulated body cycles: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES)
+        for c in report["cycles"] + report["cycles_what_if"]:
+            label = "" if c in report["cycles"] else " [WHAT-IF " + report["what_if"] + "]"
+            print(f"{c['example']:>10} simulated body cycles{label}: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES)
                   + f" (cycles / wirelength {c['cycles_over_wirelength']}, random / wirelength {c['random_over_wirelength']})")
+            print(f"{'':>10}   link wait on the critical path: wirelength {c['wirelength']['link_wait_cycles']} "
+                  f"({c['wirelength']['link_wait_share']:.1%} of the body), cycles {c['cycles']['link_wait_cycles']} "
+                  f"({c['cycles']['link_wait_share']:.1%}); busiest link under wirelength "
+                  f"{c['wirelength']['max_link_utilisation']:.1%} busy ({c['wirelength']['busiest_link']})")
             for kernel, v in c["per_kernel"].items():
                 print(f"{'':>10}   {kernel}: random {v['random']}, wirelength {v['wirelength']}, cycles {v['cycles']}")
     return 0
