@@ -279,6 +279,10 @@ def imported_graph(name: str, chip: str):
         from bench.sensitivity import imported
 
         return imported(name.rsplit("-", 1)[1]).module
+    if name.startswith("link:"):  # a kernel built to load the links (bench.link_heavy)
+        from bench.link_heavy import imported as link_heavy
+
+        return link_heavy(name.removeprefix("link:")).module
     return import_model(Path(__file__).parents[1] / "examples" / f"{name}.py").module  # no compile: the modes do that
 
 
@@ -333,6 +337,7 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
     from compiler.driver import CompileOptions
     from dialects import make_context
     from functional_sim import SimulationError, simulate
+    from backend_rdu.route_pass import RouteError
     from passes.registry import run_pipeline
 
     pipeline = CompileOptions(chip=chip, seed=seed, placer="cpsat").pipeline()  # rdu-place is swapped per mode
@@ -345,7 +350,11 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
         for mode, pass_text in PLACEMENT_MODES.items():
             module = graph.clone()
             t = time.perf_counter()
-            run_pipeline(make_context(), module, pipeline.replace(placed, pass_text.format(seed=seed)))
+            try:
+                run_pipeline(make_context(), module, pipeline.replace(placed, pass_text.format(seed=seed)))
+            except RouteError as exc:  # e.g. a what-if chip whose narrower links cannot route the kernel at all
+                row[mode] = {"unroutable": str(exc)}
+                continue
             compile_seconds = time.perf_counter() - t
             bitstream = emit_bitstream(module)
             try:
@@ -358,20 +367,26 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
                          "bound": largest.bound, "wirelength": rdu_placement_wirelength(module),
                          "kernels": {k.name: k.cycles - k.launch_cycles for k in sim.kernels},
                          "compile_seconds": round(compile_seconds, 2)} | link_congestion(sim)
-        best = min(PLACEMENT_MODES, key=lambda m: (row[m]["deadlock"], row[m]["body_cycles"]))
+        if any("unroutable" in row[m] for m in ("wirelength", "cycles")):
+            row["unroutable"] = next(row[m]["unroutable"] for m in PLACEMENT_MODES if "unroutable" in row[m])
+            rows.append(row)
+            print(f"{name}: unroutable on {chip}: {row['unroutable']}", file=sys.stderr)
+            continue
+        best = min((m for m in PLACEMENT_MODES if "unroutable" not in row[m]), key=lambda m: (row[m]["deadlock"], row[m]["body_cycles"]))
         row["fastest"] = best
         row["cycles_over_wirelength"] = round(row["cycles"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
-        row["random_over_wirelength"] = round(row["random"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
+        row["random_over_wirelength"] = (round(row["random"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
+                                         if "body_cycles" in row["random"] else None)
         # per kernel (launch excluded): the cycle-driven placement never loses to wirelength-only, which is
         # one of its candidates; `wins` counts the kernels it makes faster
-        per_kernel = {k: {m: row[m]["kernels"].get(k) for m in ("random", "wirelength", "cycles")}
+        per_kernel = {k: {m: row[m].get("kernels", {}).get(k) for m in ("random", "wirelength", "cycles")}
                       for k in row["wirelength"]["kernels"]}
         row["per_kernel"] = per_kernel
         row["cycles_wins"] = sum(v["cycles"] < v["wirelength"] for v in per_kernel.values())
         row["cycles_losses"] = sum(v["cycles"] > v["wirelength"] for v in per_kernel.values())
         row["chip"] = chip
         rows.append(row)
-        print(f"{name}: body cycles " + ", ".join(f"{m} {row[m]['body_cycles']}" + (" (deadlock)" if row[m]["deadlock"] else "")
+        print(f"{name}: body cycles " + ", ".join(f"{m} {row[m].get('body_cycles', 'unroutable')}" + (" (deadlock)" if row[m].get("deadlock") else "")
                                                    for m in PLACEMENT_MODES), file=sys.stderr)
     return rows
 
@@ -423,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
     parser.add_argument("--cycles", default="attention,llama,mixtral,qwen2,vit,llama2-7b-decode,llama2-7b-prefill",
-                        help="examples (or llama2-7b-decode/-prefill) to simulate under each placement mode (empty skips)")
+                        help="examples (or llama2-7b-decode/-prefill, or link:NAME of bench.link_heavy) to simulate under each placement mode (empty skips)")
     parser.add_argument("--what-if-tracks", type=int, default=0, metavar="N",
                         help="also simulate the --cycles examples on a WHAT-IF copy of the chip whose vector links "
                              "carry N streams at full rate (labelled what-if in the output; 0: skip)")
@@ -497,7 +512,10 @@ def main(argv: list[str] | None = None) -> int:
             print(report["examples_summary"]["line"])
         for c in report["cycles"] + report["cycles_what_if"]:
             label = "" if c in report["cycles"] else " [WHAT-IF " + report["what_if"] + "]"
-            print(f"{c['example']:>10} simulated body cycles{label}: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES)
+            if "unroutable" in c:
+                print(f"{c['example']:>10}{label}: unroutable: {c['unroutable']}")
+                continue
+            print(f"{c['example']:>10} simulated body cycles{label}: " + ", ".join(f"{m} {c[m].get('body_cycles', 'unroutable')}" for m in PLACEMENT_MODES)
                   + f" (cycles / wirelength {c['cycles_over_wirelength']}, random / wirelength {c['random_over_wirelength']})")
             print(f"{'':>10}   link wait on the critical path: wirelength {c['wirelength']['link_wait_cycles']} "
                   f"({c['wirelength']['link_wait_share']:.1%} of the body), cycles {c['cycles']['link_wait_cycles']} "
