@@ -286,12 +286,16 @@ def imported_graph(name: str, chip: str):
     return import_model(Path(__file__).parents[1] / "examples" / f"{name}.py").module  # no compile: the modes do that
 
 
-def link_congestion(sim) -> dict[str, Any]:
+def link_congestion(sim, bitstream=None) -> dict[str, Any]:
     """How much shared links cost a simulated run: `link_wait_cycles`, the cycles of the kernels'
     critical paths that streams spent waiting for a link other streams of the kernel held (beyond
     their own route and occupancy: `KernelRun.link_wait`), `link_wait_share` of the body cycles,
     and `max_link_utilisation`, the busiest shared link's busy time over its kernel's body (1.0:
-    all of its tracks busy the whole kernel), with the link's name."""
+    all of its tracks busy the whole kernel), with the link's name. With the bitstream,
+    `critical_detour_hops`: over the streams on the critical paths, the hops their routes take beyond
+    the Manhattan distance between the stage heads, the other face of congestion: the router gives
+    each stream path a track of its own (PathFinder, no link over its tracks), so streams that would
+    crowd a link go around it instead, and pay it as route latency."""
     wait = body = 0.0
     top, where = 0.0, ""
     for k in sim.kernels:
@@ -303,7 +307,22 @@ def link_congestion(sim) -> dict[str, Any]:
         for r, kind in enumerate(g.resource_kinds):
             if kind == "network" and run.body > 0 and run.resource_busy[r] / run.body > top:
                 top, where = run.resource_busy[r] / run.body, f"{k.name}: {g.resource_names[r]}"
-    return {"link_wait_cycles": round(wait), "link_wait_share": round(wait / body, 4) if body else 0.0,
+    detour = 0
+    if bitstream is not None:
+        stages = {st.id: st for st in bitstream.stages}
+        streams = {st.id: st for st in bitstream.streams}
+        for k in sim.kernels:
+            if k.run is None:
+                continue
+            g, run = k.run
+            for (kind, x), cycles in run.critical.items():
+                st = streams[g.stream_ids[x]] if kind == "stream" and cycles > 0 else None
+                if st is None or not st.hops:
+                    continue
+                (x0, y0) = stages[st.src].sites[0]
+                detour += max(0, *(h - abs(stages[d].sites[0][0] - x0) - abs(stages[d].sites[0][1] - y0)
+                                   for d, h in zip(st.dsts, st.hops)))
+    return {"critical_detour_hops": detour, "link_wait_cycles": round(wait), "link_wait_share": round(wait / body, 4) if body else 0.0,
             "max_link_utilisation": round(top, 4), "busiest_link": where}
 
 
@@ -366,7 +385,7 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
                          "deadlock": deadlock, "largest_kernel": largest.name, "largest_kernel_cycles": largest.cycles,
                          "bound": largest.bound, "wirelength": rdu_placement_wirelength(module),
                          "kernels": {k.name: k.cycles - k.launch_cycles for k in sim.kernels},
-                         "compile_seconds": round(compile_seconds, 2)} | link_congestion(sim)
+                         "compile_seconds": round(compile_seconds, 2)} | link_congestion(sim, bitstream)
         if any("unroutable" in row[m] for m in ("wirelength", "cycles")):
             row["unroutable"] = next(row[m]["unroutable"] for m in PLACEMENT_MODES if "unroutable" in row[m])
             rows.append(row)
@@ -520,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'':>10}   link wait on the critical path: wirelength {c['wirelength']['link_wait_cycles']} "
                   f"({c['wirelength']['link_wait_share']:.1%} of the body), cycles {c['cycles']['link_wait_cycles']} "
                   f"({c['cycles']['link_wait_share']:.1%}); busiest link under wirelength "
-                  f"{c['wirelength']['max_link_utilisation']:.1%} busy ({c['wirelength']['busiest_link']})")
+                  f"{c['wirelength']['max_link_utilisation']:.1%} busy ({c['wirelength']['busiest_link']}); critical "
+                  f"detour hops wirelength {c['wirelength']['critical_detour_hops']}, cycles {c['cycles']['critical_detour_hops']}")
             for kernel, v in c["per_kernel"].items():
                 print(f"{'':>10}   {kernel}: random {v['random']}, wirelength {v['wirelength']}, cycles {v['cycles']}")
     return 0

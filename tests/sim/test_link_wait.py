@@ -36,3 +36,18 @@ def test_the_bench_reports_the_wait_share_and_the_busiest_link_of_the_congested_
     assert together["max_link_utilisation"] > 0.5 and "link (3, 2)->(4, 2)" in together["busiest_link"]
     assert apart["link_wait_cycles"] == 0 and apart["link_wait_share"] == 0
     assert apart["max_link_utilisation"] == 0  # no link is shared: no shared-link resource at all
+
+
+def test_the_bench_counts_the_hops_a_critical_stream_takes_beyond_the_manhattan_distance():
+    from dataclasses import replace
+
+    bs = shared_link_program(False, 1)
+    sites = {st.id: st.sites[0] for st in bs.stages}
+    stream = next(st for st in bs.streams if st.links)  # the buffer -> neg stream, on the critical path
+    (x0, y0), (x1, y1) = sites[stream.src], sites[stream.dsts[0]]
+    manhattan = abs(x1 - x0) + abs(y1 - y0)
+    for extra in (0, 6):
+        routed = replace(bs, streams=[replace(st, hops=(manhattan + extra,)) if st.id == stream.id else st for st in bs.streams])
+        sim = timed(routed)
+        assert sim.kernels[0].run[1].critical[("stream", sim.kernels[0].run[0].stream_ids.index(stream.id))] > 0
+        assert link_congestion(sim, routed)["critical_detour_hops"] == extra
