@@ -36,6 +36,8 @@ class KernelFeedback:
     stream_busy: dict[StreamKey, float] = field(default_factory=dict)  # cycles a stream holds its path
     critical: dict[StreamKey, float] = field(default_factory=dict)  # a stream's (and its credits') cycles on the critical path
     stage_critical: dict[int, float] = field(default_factory=dict)  # a stage's own cycles on the critical path
+    link_wait: dict[StreamKey, float] = field(default_factory=dict)  # a stream's critical cycles that shared links added
+    link_rivals: dict[StreamKey, tuple[StreamKey, ...]] = field(default_factory=dict)  # per waiting stream: the others on its shared links
 
     @property
     def score(self) -> tuple[bool, float]:
@@ -89,7 +91,13 @@ def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, i
         if record.run is None:
             continue
         g, run = record.run
-        busy, critical, stage_critical = {}, {}, {}
+        busy, critical, stage_critical, link_wait, rivals = {}, {}, {}, {}, {}
+        for x, cycles in run.link_wait.items():  # congestion: who waited, and with whom it shared the links
+            key = stream_of[g.stream_ids[x]][1:]
+            link_wait[key] = link_wait.get(key, 0.0) + float(cycles)
+            mine = {r for r, _ in g.stream_shared[x]}
+            rivals[key] = tuple(sorted({stream_of[g.stream_ids[y]][1:] for y in range(len(g.stream_ids))
+                                        if y != x and mine.intersection(r for r, _ in g.stream_shared[y])}))
         for x, gid in enumerate(g.stream_ids):
             busy[stream_of[gid][1:]] = float(run.stream_busy[x])
         for (kind, x), cycles in run.critical.items():
@@ -104,5 +112,6 @@ def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, i
                 continue
             critical[key] = critical.get(key, 0.0) + float(cycles)
         stuck = deadlocked and bool(record.fifo_growth)  # the kernels whose FIFOs had to grow
-        out[kept[record.id]] = KernelFeedback(float(record.cycles - record.launch_cycles), stuck, busy, critical, stage_critical)
+        out[kept[record.id]] = KernelFeedback(float(record.cycles - record.launch_cycles), stuck, busy, critical, stage_critical,
+                                           link_wait, rivals)
     return out

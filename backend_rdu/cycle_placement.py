@@ -10,6 +10,15 @@ timing-driven first: every stream ever seen on a simulated critical path (of any
 path once shortened cannot simply come back) gets a heavy head net; traffic (the cycles a stream
 holds its route, what it loads onto shared links) adds a lighter one to every stream.
 
+Congestion: where a critical stream waited for a shared link (`KernelFeedback.link_wait`, the part
+of its critical cycles the link's other streams added), the waiting stream and every stream it
+shared a link with (`link_rivals`) get a head net weighted by that wait's share of the body,
+accumulated over rounds (PathFinder's history cost): shorter routes for exactly the streams that
+load the congested links, so they cross fewer links and each other less. On sn40l (4 streams per
+link at full rate) no bundled kernel waits on a link under the wirelength placement, so this term
+is zero there and the loop is timing-driven; on a chip whose links carry fewer streams at full
+rate it is what moves the cycles (bench.placement `--what-if-tracks`, docs/placement.md).
+
 The simulator call itself (route, size FIFOs, section, emit, time) is `backend_rdu.cycle_feedback`.
 """
 
@@ -28,6 +37,7 @@ from dialects import rdu
 
 TRAFFIC_SHARE = 1.0  # head nets' traffic part, in total, relative to the base nets' total weight
 CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights (16: about half the gain on llama)
+CONGESTION_WEIGHT = 256.0  # a stream's head net per unit of link-wait share of the body, in mean base-net weights
 ROUND_SHARE = 0.5  # of a kernel's wirelength budget, for each re-placement
 
 
@@ -49,10 +59,12 @@ def stream_heads(netlist, names: list[list[str]], streams: list[StreamKey]) -> d
 
 
 def timing_netlist(netlist, names: list[list[str]], streams: list[StreamKey], feedback: KernelFeedback,
-                   criticality: dict[StreamKey, float]):
+                   criticality: dict[StreamKey, float], congestion: dict[StreamKey, float] | None = None):
     """The kernel's netlist plus one head net per stream: its traffic's share of `TRAFFIC_SHARE` x
     the base nets' total weight, plus `CRITICAL_WEIGHT` mean base-net weights x its criticality
-    (0 or 1: `add_criticality`)."""
+    (0 or 1: `add_criticality`), plus `CONGESTION_WEIGHT` mean base-net weights x its congestion
+    (link-wait shares of the body, accumulated: `add_congestion`)."""
+    congestion = congestion or {}
 
     heads = stream_heads(netlist, names, streams)
     if not heads or feedback.body <= 0:
@@ -64,7 +76,8 @@ def timing_netlist(netlist, names: list[list[str]], streams: list[StreamKey], fe
     extra = []
     for stream, units in heads.items():
         traffic = TRAFFIC_SHARE * base * busy[stream] / total if total > 0 else 0.0
-        weight = round(traffic + CRITICAL_WEIGHT * mean * criticality.get(stream, 0.0), 3)
+        weight = round(traffic + CRITICAL_WEIGHT * mean * criticality.get(stream, 0.0)
+                       + CONGESTION_WEIGHT * mean * congestion.get(stream, 0.0), 3)
         if weight > 0 and len(units) > 1:
             extra.append(Net(units, weight))
     return Netlist(netlist.units, netlist.nets + tuple(extra))
@@ -79,11 +92,25 @@ def add_criticality(criticality: dict[StreamKey, float], feedback: KernelFeedbac
             criticality[stream] = 1.0
 
 
+def add_congestion(congestion: dict[StreamKey, float], feedback: KernelFeedback) -> None:
+    """Charge each critical stream's link wait, as a share of the body, to it and to every stream
+    it shared a link with: any of them taking a shorter route relieves the link. Accumulated over
+    candidates, as PathFinder accumulates a congested link's history cost."""
+    if feedback.body <= 0:
+        return
+    for stream, wait in feedback.link_wait.items():
+        share = wait / feedback.body
+        if share <= 0:
+            continue
+        for s in (stream, *feedback.link_rivals.get(stream, ())):
+            congestion[s] = congestion.get(s, 0.0) + share
+
+
 def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budgets: dict, run_placer,
                      rounds: int) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
     """Per distinct kernel (signature -> kernel), the placement with the fewest simulated body
     cycles among: the wirelength placement (`placed`), the greedy one, and `rounds` re-placements
-    of the fastest so far under timing-driven head nets (`timing_netlist`, `run_placer(problem,
+    of the fastest so far under timing- and congestion-driven head nets (`timing_netlist`, `run_placer(problem,
     seconds, netlist, start=...)` with `ROUND_SHARE` of the kernel's budget). The wirelength
     placement is a candidate, so the result is never slower than it; ties keep the earlier
     candidate. Returns (sites per signature, each signature's trail of (label, body cycles or
@@ -92,6 +119,7 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
     for k, kernel in enumerate(rdu.kernels(module)):
         index_of.setdefault(kernel_signature(kernel), k)
     criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
+    congestion: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     trail: dict[tuple, list[tuple[str, object]]] = {sig: [] for sig in distinct}
     best: dict[tuple, Candidate] = {}
 
@@ -108,6 +136,7 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             fb = feedback[index_of[sig]]
             trail[sig].append((label, round(fb.body)))
             add_criticality(criticality[sig], fb)
+            add_congestion(congestion[sig], fb)
             if sig not in best or fb.score < best[sig].feedback.score:
                 best[sig] = Candidate(sites, fb, label)
 
@@ -117,7 +146,7 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
         candidate = {}
         for sig, kernel in distinct.items():
             netlist, names, streams = kernel_nets(kernel)
-            weighted = timing_netlist(netlist, names, streams, best[sig].feedback, criticality[sig])
+            weighted = timing_netlist(netlist, names, streams, best[sig].feedback, criticality[sig], congestion[sig])
             problem = PlacementProblem.build(chip, weighted)
             result = run_placer(problem, ROUND_SHARE * budgets[sig], weighted,
                                 start=site_array(problem, names, best[sig].sites))

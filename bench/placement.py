@@ -279,7 +279,72 @@ def imported_graph(name: str, chip: str):
         from bench.sensitivity import imported
 
         return imported(name.rsplit("-", 1)[1]).module
+    if name.startswith("link:"):  # a kernel built to load the links (bench.link_heavy)
+        from bench.link_heavy import imported as link_heavy
+
+        return link_heavy(name.removeprefix("link:")).module
     return import_model(Path(__file__).parents[1] / "examples" / f"{name}.py").module  # no compile: the modes do that
+
+
+def link_congestion(sim, bitstream=None) -> dict[str, Any]:
+    """How much shared links cost a simulated run: `link_wait_cycles`, the cycles of the kernels'
+    critical paths that streams spent waiting for a link other streams of the kernel held (beyond
+    their own route and occupancy: `KernelRun.link_wait`), `link_wait_share` of the body cycles,
+    and `max_link_utilisation`, the busiest shared link's busy time over its kernel's body (1.0:
+    all of its tracks busy the whole kernel), with the link's name. With the bitstream,
+    `critical_detour_hops`: over the streams on the critical paths, the hops their routes take beyond
+    the Manhattan distance between the stage heads, the other face of congestion: the router gives
+    each stream path a track of its own (PathFinder, no link over its tracks), so streams that would
+    crowd a link go around it instead, and pay it as route latency."""
+    wait = body = 0.0
+    top, where = 0.0, ""
+    for k in sim.kernels:
+        if k.run is None:
+            continue
+        g, run = k.run
+        wait += sum(run.link_wait.values())
+        body += run.body
+        for r, kind in enumerate(g.resource_kinds):
+            if kind == "network" and run.body > 0 and run.resource_busy[r] / run.body > top:
+                top, where = run.resource_busy[r] / run.body, f"{k.name}: {g.resource_names[r]}"
+    detour = 0
+    if bitstream is not None:
+        stages = {st.id: st for st in bitstream.stages}
+        streams = {st.id: st for st in bitstream.streams}
+        for k in sim.kernels:
+            if k.run is None:
+                continue
+            g, run = k.run
+            for (kind, x), cycles in run.critical.items():
+                st = streams[g.stream_ids[x]] if kind == "stream" and cycles > 0 else None
+                if st is None or not st.hops:
+                    continue
+                (x0, y0) = stages[st.src].sites[0]
+                detour += max(0, *(h - abs(stages[d].sites[0][0] - x0) - abs(stages[d].sites[0][1] - y0)
+                                   for d, h in zip(st.dsts, st.hops)))
+    return {"critical_detour_hops": detour, "link_wait_cycles": round(wait), "link_wait_share": round(wait / body, 4) if body else 0.0,
+            "max_link_utilisation": round(top, 4), "busiest_link": where}
+
+
+def what_if_chip(tracks: int, base: str = "sn40l") -> str:
+    """A WHAT-IF copy of a bundled chip whose vector links carry `tracks` streams at full rate
+    (sn40l: 4), written to a temporary spec file named by its own path (so the compile and the
+    simulator load it back by name). Not the chip: it shows what the cycle placer does once links
+    congest, the evidence on the chip itself being `link_congestion` under its own tracks."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from chip_model.spec import SPEC_DIR
+
+    text = (SPEC_DIR / f"{base}.toml").read_text()
+    text, n = re.subn(r"(?m)^vector_tracks = \d+.*$", f'vector_tracks = {tracks}  # WHAT-IF (bench.placement --what-if-tracks), not {base}', text)
+    assert n == 1, "the base chip spec has one vector_tracks line"
+    path = Path(tempfile.gettempdir()) / f"rducc-{base}-what-if-{tracks}-tracks.toml"
+    text = re.sub(r'(?m)^name = ".*"$', f'name = "{path}"', text)
+    text = f"# WHAT-IF copy of {base}.toml written by bench.placement: links narrowed to load them; not a chip spec\n" + text
+    path.write_text(text)
+    return str(path)
 
 
 def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
@@ -291,6 +356,7 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
     from compiler.driver import CompileOptions
     from dialects import make_context
     from functional_sim import SimulationError, simulate
+    from backend_rdu.route_pass import RouteError
     from passes.registry import run_pipeline
 
     pipeline = CompileOptions(chip=chip, seed=seed, placer="cpsat").pipeline()  # rdu-place is swapped per mode
@@ -303,7 +369,11 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
         for mode, pass_text in PLACEMENT_MODES.items():
             module = graph.clone()
             t = time.perf_counter()
-            run_pipeline(make_context(), module, pipeline.replace(placed, pass_text.format(seed=seed)))
+            try:
+                run_pipeline(make_context(), module, pipeline.replace(placed, pass_text.format(seed=seed)))
+            except RouteError as exc:  # e.g. a what-if chip whose narrower links cannot route the kernel at all
+                row[mode] = {"unroutable": str(exc)}
+                continue
             compile_seconds = time.perf_counter() - t
             bitstream = emit_bitstream(module)
             try:
@@ -315,20 +385,27 @@ def run_cycles(chip: str, names: list[str], seed: int) -> list[dict[str, Any]]:
                          "deadlock": deadlock, "largest_kernel": largest.name, "largest_kernel_cycles": largest.cycles,
                          "bound": largest.bound, "wirelength": rdu_placement_wirelength(module),
                          "kernels": {k.name: k.cycles - k.launch_cycles for k in sim.kernels},
-                         "compile_seconds": round(compile_seconds, 2)}
-        best = min(PLACEMENT_MODES, key=lambda m: (row[m]["deadlock"], row[m]["body_cycles"]))
+                         "compile_seconds": round(compile_seconds, 2)} | link_congestion(sim, bitstream)
+        if any("unroutable" in row[m] for m in ("wirelength", "cycles")):
+            row["unroutable"] = next(row[m]["unroutable"] for m in PLACEMENT_MODES if "unroutable" in row[m])
+            rows.append(row)
+            print(f"{name}: unroutable on {chip}: {row['unroutable']}", file=sys.stderr)
+            continue
+        best = min((m for m in PLACEMENT_MODES if "unroutable" not in row[m]), key=lambda m: (row[m]["deadlock"], row[m]["body_cycles"]))
         row["fastest"] = best
         row["cycles_over_wirelength"] = round(row["cycles"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
-        row["random_over_wirelength"] = round(row["random"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
+        row["random_over_wirelength"] = (round(row["random"]["body_cycles"] / max(row["wirelength"]["body_cycles"], 1), 4)
+                                         if "body_cycles" in row["random"] else None)
         # per kernel (launch excluded): the cycle-driven placement never loses to wirelength-only, which is
         # one of its candidates; `wins` counts the kernels it makes faster
-        per_kernel = {k: {m: row[m]["kernels"].get(k) for m in ("random", "wirelength", "cycles")}
+        per_kernel = {k: {m: row[m].get("kernels", {}).get(k) for m in ("random", "wirelength", "cycles")}
                       for k in row["wirelength"]["kernels"]}
         row["per_kernel"] = per_kernel
         row["cycles_wins"] = sum(v["cycles"] < v["wirelength"] for v in per_kernel.values())
         row["cycles_losses"] = sum(v["cycles"] > v["wirelength"] for v in per_kernel.values())
+        row["chip"] = chip
         rows.append(row)
-        print(f"{name}: body cycles " + ", ".join(f"{m} {row[m]['body_cycles']}" + (" (deadlock)" if row[m]["deadlock"] else "")
+        print(f"{name}: body cycles " + ", ".join(f"{m} {row[m].get('body_cycles', 'unroutable')}" + (" (deadlock)" if row[m].get("deadlock") else "")
                                                    for m in PLACEMENT_MODES), file=sys.stderr)
     return rows
 
@@ -380,7 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--example-seconds", type=float, default=10.0,
                         help="budget for each real example's largest kernel (0 skips them)")
     parser.add_argument("--cycles", default="attention,llama,mixtral,qwen2,vit,llama2-7b-decode,llama2-7b-prefill",
-                        help="examples (or llama2-7b-decode/-prefill) to simulate under each placement mode (empty skips)")
+                        help="examples (or llama2-7b-decode/-prefill, or link:NAME of bench.link_heavy) to simulate under each placement mode (empty skips)")
+    parser.add_argument("--what-if-tracks", type=int, default=0, metavar="N",
+                        help="also simulate the --cycles examples on a WHAT-IF copy of the chip whose vector links "
+                             "carry N streams at full rate (labelled what-if in the output; 0: skip)")
     parser.add_argument("--dump-netlists", metavar="DIR", help="write each example kernel's netlist JSON here")
     parser.add_argument("--examples", default="", help="comma-separated example names (default: all; hf:NAME for HF)")
     args = parser.parse_args(argv)
@@ -429,6 +509,12 @@ def main(argv: list[str] | None = None) -> int:
         print(report["examples_summary"]["line"], file=sys.stderr)
     cycle_names = [c for c in args.cycles.split(",") if c.strip()]
     report["cycles"] = run_cycles(args.chip, cycle_names, seeds[0]) if cycle_names else []
+    report["cycles_what_if"] = []
+    if cycle_names and args.what_if_tracks > 0:
+        report["what_if"] = f"{args.chip} with vector_tracks = {args.what_if_tracks} (NOT the chip: links narrowed to congest them)"
+        report["cycles_what_if"] = run_cycles(what_if_chip(args.what_if_tracks, args.chip), cycle_names, seeds[0])
+        for row in report["cycles_what_if"]:
+            row["chip"] = report["what_if"]
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -443,9 +529,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"shorter on {c['placer_shorter_on_seeds']} of {c['seeds']} seeds: {c['verdict']})")
         if report["examples"]:
             print(report["examples_summary"]["line"])
-        for c in report["cycles"]:
-            print(f"{c['example']:>10} simulated body cycles: " + ", ".join(f"{m} {c[m]['body_cycles']}" for m in PLACEMENT_MODES)
+        for c in report["cycles"] + report["cycles_what_if"]:
+            label = "" if c in report["cycles"] else " [WHAT-IF " + report["what_if"] + "]"
+            if "unroutable" in c:
+                print(f"{c['example']:>10}{label}: unroutable: {c['unroutable']}")
+                continue
+            print(f"{c['example']:>10} simulated body cycles{label}: " + ", ".join(f"{m} {c[m].get('body_cycles', 'unroutable')}" for m in PLACEMENT_MODES)
                   + f" (cycles / wirelength {c['cycles_over_wirelength']}, random / wirelength {c['random_over_wirelength']})")
+            print(f"{'':>10}   link wait on the critical path: wirelength {c['wirelength']['link_wait_cycles']} "
+                  f"({c['wirelength']['link_wait_share']:.1%} of the body), cycles {c['cycles']['link_wait_cycles']} "
+                  f"({c['cycles']['link_wait_share']:.1%}); busiest link under wirelength "
+                  f"{c['wirelength']['max_link_utilisation']:.1%} busy ({c['wirelength']['busiest_link']}); critical "
+                  f"detour hops wirelength {c['wirelength']['critical_detour_hops']}, cycles {c['cycles']['critical_detour_hops']}")
             for kernel, v in c["per_kernel"].items():
                 print(f"{'':>10}   {kernel}: random {v['random']}, wirelength {v['wirelength']}, cycles {v['cycles']}")
     return 0

@@ -15,6 +15,11 @@ telescope, so their cycles add up to the kernel body exactly:
   by the difference): `("credit", e)`, the path then goes on through the destination's steps;
 * the wait for a memory tier's bandwidth: `("resource", r)`.
 
+Given each stream's per-tile link delay (`link_delay`, from the engine: how much later a tile left
+than it would have on links of its own), the part of a stream's segment that shared links added is
+also reported as `("link", s)`, inside the stream's cycles, not beside them (the engine splits it off
+as `KernelRun.link_wait`): what congestion costs the critical path, the cycle placer's signal.
+
 The resource with the most cycles on the path is what bounds the kernel (`event_timing`). The walk
 touches each step of the path once, so it costs no more than the run's own step count.
 """
@@ -32,9 +37,11 @@ TILE = (1 << SHIFT) - 1
 
 
 def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array], why: Sequence[array],
-                  unserved: Sequence[array | None]) -> dict[tuple[str, int], float]:
+                  unserved: Sequence[array | None],
+                  link_delay: Sequence[array | None] | None = None) -> dict[tuple[str, int], float]:
     """Cycles per resource on the critical path of a finished run (keys: ("stage", i),
-    ("stream", s), ("credit", e), ("resource", r)); empty for a kernel without steps."""
+    ("stream", s), ("credit", e), ("resource", r), and with `link_delay` ("link", s), the shared
+    links' part of ("stream", s)); empty for a kernel without steps."""
     n = len(g.steps)
     if n == 0 or not any(len(x) for x in start):
         return {}
@@ -87,5 +94,8 @@ def critical_path(g: KernelGraph, last: Sequence[float], start: Sequence[array],
             tp = start[p][jp]
             out = tp + g.interval[p] + g.latency[p]
             add(("stream", s), t - out)
+            delays = link_delay[s] if link_delay is not None else None
+            if delays is not None and k < len(delays) and delays[k] > 0:
+                add(("link", s), min(delays[k], max(t - out, 0.0)))
             i, j, t, pending = p, jp, tp, out - tp
     return cycles

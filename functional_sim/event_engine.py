@@ -75,6 +75,7 @@ class KernelRun:
     occupancy: list[list[tuple[float, int]]] = field(default_factory=list)  # per edge: sampled (time, tiles held)
     grown: dict[int, tuple[int, int]] = field(default_factory=dict)  # local edge -> (configured, used) FIFO tiles
     critical: dict[tuple[str, int], float] = field(default_factory=dict)  # critical path cycles per resource (critical_path)
+    link_wait: dict[int, float] = field(default_factory=dict)  # per stream: the part of its critical cycles that shared links added
 
 
 def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BATCH, exact: bool = False,
@@ -111,6 +112,10 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     pops: list[list[float]] = [[] for _ in edge_tiles]
     produced = [0] * len(stream_tiles)
     port_free = [0.0] * len(stream_tiles)
+    # per stream on a shared link: when its port would be free had no link been shared, and per tile how
+    # much later than that the tile left (`link_delay`: what congestion cost it, given its producer's times)
+    alone_free = [0.0] * len(stream_tiles)
+    link_delay = [array("d") if stream_shared[s] else None for s in range(len(stream_tiles))]
     stream_busy = [0.0] * len(stream_tiles)
     res = [Bandwidth(w) for w in g.resource_window]
     # per stage, what its steps touch: (edge, tiles, arrivals, pops) per input and
@@ -267,6 +272,10 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                             if done_r > fin:
                                 fin = done_r
                         port_free[s] = fin
+                        if shared:
+                            alone = (out_t if out_t > alone_free[s] else alone_free[s]) + occ
+                            alone_free[s] = alone
+                            link_delay[s].append(fin - alone)
                         stream_busy[s] += occ
                         for _, e_lat, _, a in dests:
                             a.append(fin + e_lat)
@@ -327,10 +336,12 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
         if arr[e]:
             body = max(body, arr[e][-1])
     occupancy = [fifo_occupancy(a, p) for a, p in zip(arr, pops)]
-    critical = critical_path(g, last, step_start, step_why, step_unserved)
+    critical = critical_path(g, last, step_start, step_why, step_unserved, link_delay)
+    link_wait = {x: c for (kind, x), c in critical.items() if kind == "link"}
+    critical = {key: c for key, c in critical.items() if key[0] != "link"}
     return KernelRun(body, busy, st_in, st_cr, st_mem, [0.0 if f == INF else f for f in first], last,
                      stream_busy, [r.busy for r in res], events, tile_events, busy_slices, stall_slices, occupancy,
-                     grown, critical)
+                     grown, critical, link_wait)
 
 
 def tier_rivals(g: KernelGraph) -> list[list[int]]:

@@ -1,0 +1,98 @@
+"""Kernels built to load the mesh's links: many wide streams at once, each searched for link
+congestion by `bench.placement --cycles` (names `link:NAME`).
+
+Why these shapes: on sn40l a link carries 4 streams at full rate (`network.vector_tracks`) and HBM
+serves ~1,125 bytes/cycle, under three links' worth; a kernel whose streams all start at HBM is
+bound by HBM before any link fills. So the candidates either converge many HBM streams on a few
+consumers (every expert of a decode MoE at once, heads of one projection), or multiply on chip
+what HBM delivered (an input broadcast to many elementwise branches; an outer product expanded on
+chip), so that the mesh carries many times the HBM bytes. Whether any of them queues on a link
+under the wirelength placement is what the bench measures (`link_wait_share`), not assumed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+UNARY = (torch.sigmoid, torch.tanh, torch.relu, torch.exp, torch.sin, torch.cos, torch.abs, torch.neg,
+         torch.square, nn.functional.gelu, nn.functional.silu, torch.erf)
+
+
+class ExpertsDecode(nn.Module):
+    """One token through every expert of a MoE layer at once (dense routing): `experts` GEMVs whose
+    weights stream from HBM together, summed."""
+
+    def __init__(self, d: int = 1024, h: int = 2048, experts: int = 16):
+        super().__init__()
+        self.up = nn.ModuleList(nn.Linear(d, h, bias=False) for _ in range(experts))
+
+    def forward(self, x):
+        out = None
+        for lin in self.up:
+            y = nn.functional.silu(lin(x))
+            out = y if out is None else out + y
+        return out
+
+
+class HeadsProjection(nn.Module):
+    """One activation broadcast to `heads` projections, concatenated: a wide multicast and a wide join."""
+
+    def __init__(self, d: int = 1024, heads: int = 16, head_dim: int = 256):
+        super().__init__()
+        self.proj = nn.ModuleList(nn.Linear(d, head_dim, bias=False) for _ in range(heads))
+
+    def forward(self, x):
+        return torch.cat([torch.relu(p(x)) for p in self.proj], dim=-1)
+
+
+class BroadcastBranches(nn.Module):
+    """One big input, `branches` elementwise branches of it, summed: every byte HBM delivers
+    crosses the mesh once per branch."""
+
+    def __init__(self, branches: int = 12):
+        super().__init__()
+        self.branches = branches
+
+    def forward(self, x):
+        out = None
+        for i in range(self.branches):
+            y = UNARY[i](x) * (i + 1.5)
+            out = y if out is None else out + y
+        return out
+
+
+class OuterBranches(BroadcastBranches):
+    """Two vectors expanded on chip (outer product) into `branches` elementwise branches, summed and
+    reduced: little HBM traffic, every branch a full-rate stream of the expanded matrix."""
+
+    def forward(self, a, b):
+        return super().forward(a[:, None] * b[None, :]).sum(-1)
+
+
+def _seeded(make):
+    def build():
+        torch.manual_seed(0)
+        return make()
+    return build
+
+
+KERNELS = {
+    "experts-decode": _seeded(lambda: (ExpertsDecode().eval(), (torch.randn(1, 1024),))),
+    "heads-projection": _seeded(lambda: (HeadsProjection().eval(), (torch.randn(64, 1024),))),
+    "broadcast-branches": _seeded(lambda: (BroadcastBranches().eval(), (torch.randn(2048, 4096),))),
+    "outer-branches": _seeded(lambda: (OuterBranches().eval(), (torch.randn(2048), torch.randn(8192)))),
+}
+
+
+def imported(name: str):
+    """The kernel as rgraph IR, before any pass (as `compiler.driver.import_model` imports a model file)."""
+    from pathlib import Path
+
+    from compiler.driver import import_named
+    from compiler.frontend.capture import capture
+    from compiler.frontend.model_file import LoadedModel
+
+    model, inputs = KERNELS[name]()
+    loaded = LoadedModel(Path(f"{name}.py"), model, inputs)
+    return import_named(loaded, capture(loaded))

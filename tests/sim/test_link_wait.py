@@ -1,0 +1,53 @@
+"""Link wait on the critical path: the part of a stream's critical cycles that other streams on
+its shared links added (`KernelRun.link_wait`), what the cycle placer weighs for congestion."""
+
+import pytest
+
+from bench.placement import link_congestion
+from chip_model import load_chip
+from functional_sim.event_engine import run_kernel
+from functional_sim.event_graph import kernel_graph
+from tests.sim.test_event_timing import shared_link_program, timed
+
+
+def run_of(bs, **kwargs):
+    return run_kernel(kernel_graph(bs, load_chip("small"), bs.kernels[0]), **kwargs)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_streams_over_a_links_tracks_wait_on_the_critical_path_and_the_wait_is_inside_their_stream_cycles(exact):
+    run = run_of(shared_link_program(True), batch=1 if exact else 256, exact=exact)
+    assert sum(run.link_wait.values()) > 0
+    for stream, wait in run.link_wait.items():
+        assert 0 < wait <= run.critical[("stream", stream)] + 1e-9
+    # the split leaves the critical path whole: it still adds up to the body
+    assert sum(run.critical.values()) == pytest.approx(run.body, rel=1e-9)
+    assert all(kind != "link" for kind, _ in run.critical)
+
+
+@pytest.mark.parametrize("same_link, streams", [(False, 3), (True, 2)])
+def test_no_link_wait_on_separate_links_or_within_a_links_tracks(same_link, streams):
+    assert run_of(shared_link_program(same_link, streams)).link_wait == {}
+
+
+def test_the_bench_reports_the_wait_share_and_the_busiest_link_of_the_congested_placement_only():
+    together, apart = link_congestion(timed(shared_link_program(True))), link_congestion(timed(shared_link_program(False)))
+    assert together["link_wait_cycles"] > 0 and 0 < together["link_wait_share"] <= 1
+    assert together["max_link_utilisation"] > 0.5 and "link (3, 2)->(4, 2)" in together["busiest_link"]
+    assert apart["link_wait_cycles"] == 0 and apart["link_wait_share"] == 0
+    assert apart["max_link_utilisation"] == 0  # no link is shared: no shared-link resource at all
+
+
+def test_the_bench_counts_the_hops_a_critical_stream_takes_beyond_the_manhattan_distance():
+    from dataclasses import replace
+
+    bs = shared_link_program(False, 1)
+    sites = {st.id: st.sites[0] for st in bs.stages}
+    stream = next(st for st in bs.streams if st.links)  # the buffer -> neg stream, on the critical path
+    (x0, y0), (x1, y1) = sites[stream.src], sites[stream.dsts[0]]
+    manhattan = abs(x1 - x0) + abs(y1 - y0)
+    for extra in (0, 6):
+        routed = replace(bs, streams=[replace(st, hops=(manhattan + extra,)) if st.id == stream.id else st for st in bs.streams])
+        sim = timed(routed)
+        assert sim.kernels[0].run[1].critical[("stream", sim.kernels[0].run[0].stream_ids.index(stream.id))] > 0
+        assert link_congestion(sim, routed)["critical_detour_hops"] == extra
