@@ -219,7 +219,8 @@ class _Run:
         choose = start is None and self.global_start == "best" and len(p.free_units) >= CHOICE_UNITS
         if start is None and (self.global_start == "multilevel" or choose):
             share = CHOICE_MULTILEVEL_SHARE if choose else MULTILEVEL_SHARE
-            multilevel, spent, self.multilevel_stats = multilevel_start(p, self.seed, share * self.usable)
+            multilevel, spent, self.multilevel_stats = multilevel_start(p, self.seed, share * self.usable,
+                                                                        require_coarse=choose)
             self.spent += spent
         if multilevel is not None and not choose:
             site_of_unit, start_kind = multilevel, "multilevel"

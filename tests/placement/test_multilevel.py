@@ -1,16 +1,21 @@
 """The multilevel global start: matching pairs connected units only, contraction keeps the nets
 between clusters (summed), levels shrink onto tile grids with room for their clusters, and the
-start is legal, keeps pins, is a pure function of the seed and beats a random placement."""
+start is legal, keeps pins, is a pure function of the seed and beats a random placement; as a
+candidate start it is not built when its coarsening stalls."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from backend_rdu.placement import Netlist, PlacementProblem, place, wirelength
 from backend_rdu.placement.annealing import random_placement
 from backend_rdu.placement.generators import generate
+from backend_rdu.placement import multilevel
 from backend_rdu.placement.multilevel import (
     COARSEST_CLUSTERS,
+    STALLED_CLUSTERS,
     coarsen_levels,
     contract,
     match_clusters,
@@ -90,6 +95,33 @@ def test_a_netlist_too_small_to_coarsen_falls_back_to_the_default_start():
     assert multilevel_start(problem, seed=0, seconds=0.5) == (None, 0.0, [])
     result = place(problem, seconds=0.3, seed=0, global_start="multilevel")
     assert result.stats["phases"][0]["start"] in ("growth", "layout") and "multilevel" not in result.stats
+
+
+def test_a_candidate_v_whose_coarsening_stalls_is_not_built():
+    # planted blobs with heavy nets inside and light ones across: matching stops at ~200 clusters,
+    # far above the few dozen where the V decides global structure
+    stalled = PlacementProblem.build("sn40l", generate("clustered", "sn40l", 2000, seed=5).netlist)
+    assert coarsen_levels(stalled, seed=5)[-1].problem.num_units > STALLED_CLUSTERS
+    start, spent, stats = multilevel_start(stalled, seed=5, seconds=0.2, require_coarse=True)
+    assert start is None and spent == 0.0 and stats[0]["skipped"].startswith("coarsening stalled at ")
+    forced, spent, _ = multilevel_start(stalled, seed=5, seconds=0.2)  # forced, it is built all the same
+    stalled.check(forced)
+    assert spent > 0
+    # a netlist that contracts to a few dozen clusters gets the same V either way
+    coarse = PlacementProblem.build("sn40l", generate("mixed", "sn40l", 600, seed=3).netlist)
+    assert coarsen_levels(coarse, seed=1)[-1].problem.num_units <= STALLED_CLUSTERS
+    a, _, _ = multilevel_start(coarse, seed=1, seconds=0.2, require_coarse=True)
+    b, _, _ = multilevel_start(coarse, seed=1, seconds=0.2)
+    assert np.array_equal(a, b)
+
+
+def test_the_start_choice_without_a_v_is_the_default_start_run(monkeypatch):
+    problem = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 1000, seed=4).netlist)
+    monkeypatch.setattr(multilevel, "STALLED_CLUSTERS", 1)  # every coarsening counts as stalled
+    best = place(problem, seconds=0.5, seed=2, wall_limit=math.inf, global_start="best")
+    default = place(problem, seconds=0.5, seed=2, wall_limit=math.inf, global_start="default")
+    assert best.stats["multilevel"][0]["skipped"] and "start choice" not in [p["phase"] for p in best.stats["phases"]]
+    assert np.array_equal(best.site_of_unit, default.site_of_unit)  # the whole budget went to the default start
 
 
 def _kind_at(x: int, y: int) -> str:
