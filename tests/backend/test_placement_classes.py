@@ -1,0 +1,61 @@
+"""Kernels that differ only in off-chip addresses (the layers of a model) are placed and routed once.
+
+`rdu-place` shares one placement per `placement_class` and `rdu-route` one routing per structure and
+sites; these tests check the shortcut against the slow path (every kernel placed on its own), for
+both placers, and that the shortcut is taken."""
+
+import pytest
+
+import backend_rdu.place_pass as place_pass
+from backend_rdu.emit_bitstream import emit_bitstream
+from backend_rdu.kernel_signature import kernel_signature, kernel_structure
+from bitstream_format import encode
+from compiler.textual_ir import parse_ir
+from dialects import make_context, rdu
+from passes.registry import run_pipeline
+
+# two exps of one shape, each its own kernel (no rdu-fuse): the second reads and writes other HBM addresses
+TWO_LAYERS = """
+func.func @forward(%x: tensor<64x64xf32>) -> tensor<64x64xf32> {
+  %0 = rgraph.exp %x : tensor<64x64xf32> -> tensor<64x64xf32>
+  %1 = rgraph.exp %0 : tensor<64x64xf32> -> tensor<64x64xf32>
+  func.return %1 : tensor<64x64xf32>
+}
+"""
+BEFORE_PLACE = "rdu-target{chip=small},rdu-lower,rdu-plan-memory,rdu-allocate-units,rdu-size-fifos,rdu-tile"
+AFTER_PLACE = "rdu-route,rdu-size-fifos-for-routes,rdu-section"
+
+
+def compiled(place: str):
+    module = parse_ir(make_context(), TWO_LAYERS)
+    run_pipeline(make_context(), module, BEFORE_PLACE)
+    run_pipeline(make_context(), module, f"rdu-place{{{place}}},{AFTER_PLACE}")
+    return module
+
+
+def test_layers_differ_in_hbm_offsets_only():
+    module = parse_ir(make_context(), TWO_LAYERS)
+    run_pipeline(make_context(), module, BEFORE_PLACE)
+    first, second = rdu.kernels(module)
+    assert kernel_signature(first) != kernel_signature(second)  # each its own share of the budget, as before
+    assert kernel_structure(first) == kernel_structure(second)
+
+
+@pytest.mark.parametrize("place", ["seed=1", "seed=1 objective=cycles rounds=1"])
+def test_one_placement_per_class_gives_the_slow_paths_bitstream(place, monkeypatch):
+    calls = []
+    run_placer = place_pass.PlacePass.run_placer
+
+    def counted(self, problem, seconds, netlist, start=None):
+        calls.append(seconds)
+        return run_placer(self, problem, seconds, netlist, start=start)
+
+    monkeypatch.setattr(place_pass.PlacePass, "run_placer", counted)
+    fast = compiled(place)
+    shared = len(calls)
+    # the slow path: every signature its own class, as rdu-place placed before classes
+    monkeypatch.setattr(place_pass, "placement_class", lambda kernel, seconds: (kernel_signature(kernel), seconds))
+    slow = compiled(place)
+    assert len(calls) - shared == 2 * shared  # the shortcut placed one kernel where the slow path placed two
+    assert encode(emit_bitstream(fast)) == encode(emit_bitstream(slow))
+    assert [k.stages()[0].site_list() for k in rdu.kernels(fast)][0] == [k.stages()[0].site_list() for k in rdu.kernels(fast)][1]
