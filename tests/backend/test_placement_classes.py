@@ -59,3 +59,33 @@ def test_one_placement_per_class_gives_the_slow_paths_bitstream(place, monkeypat
     assert len(calls) - shared == 2 * shared  # the shortcut placed one kernel where the slow path placed two
     assert encode(emit_bitstream(fast)) == encode(emit_bitstream(slow))
     assert [k.stages()[0].site_list() for k in rdu.kernels(fast)][0] == [k.stages()[0].site_list() for k in rdu.kernels(fast)][1]
+
+
+def test_sizing_a_layer_like_one_sized_before_gives_the_slow_paths_bitstream(monkeypatch):
+    import passes.size_fifos as size_fifos
+
+    replayed = []
+    replay = size_fifos.replay
+    monkeypatch.setattr(size_fifos, "replay", lambda kernel, recorded: replayed.append(r := replay(kernel, recorded)) or r)
+    fast = compiled("seed=1")
+    assert replayed == [False, True]  # the second exp took the first one's FIFO depths
+    monkeypatch.setattr(size_fifos, "replay", lambda kernel, recorded: False)
+    slow = compiled("seed=1")
+    assert encode(emit_bitstream(fast)) == encode(emit_bitstream(slow))
+
+
+def test_a_recorded_sizing_is_not_replayed_onto_a_kernel_whose_settings_differ():
+    import passes.size_fifos as size_fifos
+
+    module = parse_ir(make_context(), TWO_LAYERS)
+    run_pipeline(make_context(), module, BEFORE_PLACE)
+    first, second = rdu.kernels(module)
+    stage = second.stages()[-1]
+    untouched = size_fifos.stage_settings(second)
+    before = size_fifos.stage_settings(second)
+    after = [dict(s) for s in before]
+    key = next(iter(after[-1]))
+    after[-1][key] = stage.properties.get(key, stage.attributes.get(key))  # a recorded change ...
+    before[-1] = {**before[-1], key: None}  # ... from a value this kernel does not hold
+    assert not size_fifos.replay(second, (before, after))
+    assert size_fifos.stage_settings(second) == untouched
