@@ -24,7 +24,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from backend_rdu.initial_placement import place_kernel_greedy
-from backend_rdu.kernel_signature import kernel_signature
+from backend_rdu.kernel_signature import kernel_signature, kernel_structure
 from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place, wirelength, wirelength_lower_bound
 from chip_model import ChipSpec
 from dialects import rdu
@@ -112,10 +112,15 @@ class PlacePass(ModulePass):
                    "objective": OBJECTIVE}
         placed: dict[tuple, list[list[tuple[int, int]]]] = {}
         budgets: dict[tuple, float] = {}
+        computed: dict[tuple, tuple[list[list[tuple[int, int]]], dict]] = {}  # per `placement_class`
         for signature, kernel in distinct.items():
             units = sum(st.unit_count for st in kernel.stages())
             budgets[signature] = max(0.05, self.seconds * units / total_units)
-            placed[signature] = self.place_kernel(kernel, chip, budgets[signature], summary)
+            cls = placement_class(kernel, budgets[signature])
+            if cls not in computed:  # a layer like one placed before: the same netlist and budget, the same placement
+                computed[cls] = self.place_kernel(kernel, chip, budgets[signature])
+            placed[signature], figures = computed[cls]
+            add_figures(summary, figures)
         if self.objective == "cycles" and distinct:
             placed = self.place_for_cycles(module, chip, distinct, placed, budgets, summary)
         for kernel in kernels:
@@ -125,26 +130,26 @@ class PlacePass(ModulePass):
         summary["gap"] = round((wl - lb) / wl, 6) if wl else 0.0
         module.attributes[rdu.PLACEMENT_ATTR] = PlacementSummaryAttr(**summary)
 
-    def place_kernel(self, kernel: rdu.KernelOp, chip: ChipSpec, seconds: float,
-                     summary: dict) -> list[list[tuple[int, int]]]:
+    def place_kernel(self, kernel: rdu.KernelOp, chip: ChipSpec,
+                     seconds: float) -> tuple[list[list[tuple[int, int]]], dict]:
+        """The kernel's sites and the summary figures its placement adds (`add_figures`)."""
+        figures = {"wirelength": 0, "lower_bound": 0, "cp_sat": {}}
         if self.random:
-            return place_kernel_random(kernel, chip, self.seed)
+            return place_kernel_random(kernel, chip, self.seed), figures
         netlist, names = kernel_netlist(kernel)
         if self.greedy:
             sites = greedy_sites(kernel, chip)
             # measured on the same objective as the placer's, so the two summaries compare
             problem = PlacementProblem.build(chip, netlist)
-            summary["wirelength"] += wirelength(problem, site_array(problem, names, sites))
-            summary["lower_bound"] += wirelength_lower_bound(problem)
-            return sites
+            figures["wirelength"] = wirelength(problem, site_array(problem, names, sites))
+            figures["lower_bound"] = wirelength_lower_bound(problem)
+            return sites, figures
         result = self.run_placer(PlacementProblem.build(chip, netlist), seconds, netlist)
-        summary["wirelength"] += result.wirelength
-        summary["lower_bound"] += result.lower_bound
+        figures["wirelength"], figures["lower_bound"] = result.wirelength, result.lower_bound
         cp_sat = result.stats.get("cp_sat", {})
-        for counter in CP_SAT_COUNTERS:
-            summary["cp_sat"][counter] += int(cp_sat.get(counter, 0))
+        figures["cp_sat"] = {counter: int(cp_sat.get(counter, 0)) for counter in CP_SAT_COUNTERS}
         positions = result.positions
-        return [[positions[name] for name in group] for group in names]
+        return [[positions[name] for name in group] for group in names], figures
 
     def run_placer(self, problem: PlacementProblem, seconds: float, netlist: Netlist, start=None):
         # The budget is counted in work (annealing batches, CP-SAT deterministic time), which
@@ -159,13 +164,24 @@ class PlacePass(ModulePass):
         """Each distinct kernel's fastest placement by simulated cycles (`cycle_placement.place_for_cycles`)."""
         from backend_rdu.cycle_placement import place_for_cycles  # it builds on this module's netlists
 
-        best, trail, kept = place_for_cycles(module, chip, distinct, placed, budgets, self.run_placer, self.rounds)
+        # One kernel per placement class is placed for cycles and its result shared: equal netlists,
+        # budgets and starts re-place alike, and equal structure simulates alike (kernels run one after
+        # another from empty FIFOs, and no timing reads an off-chip address).
+        first: dict[tuple, tuple] = {}  # placement class -> its first signature
+        rep = {sig: first.setdefault(placement_class(kernel, budgets[sig]), sig) for sig, kernel in distinct.items()}
+        shown = {sig: distinct[sig] for sig in first.values()}
+        best, trail, kept = place_for_cycles(module, chip, shown, {sig: placed[sig] for sig in shown},
+                                             {sig: budgets[sig] for sig in shown}, self.run_placer, self.rounds)
         # the summary's wirelength and bound stay on the multicast objective, for the chosen sites
-        wl = 0.0
-        for sig, kernel in distinct.items():
-            netlist, names = kernel_netlist(kernel)
+        measured: dict[tuple, float] = {}
+        for sig in shown:
+            netlist, names = kernel_netlist(distinct[sig])
             problem = PlacementProblem.build(chip, netlist)
-            wl += wirelength(problem, site_array(problem, names, best[sig]))
+            measured[sig] = wirelength(problem, site_array(problem, names, best[sig]))
+        best, trail, kept = ({sig: of[rep[sig]] for sig in distinct} for of in (best, trail, kept))
+        wl = 0.0
+        for sig in distinct:
+            wl += measured[rep[sig]]
         summary["wirelength"] = wl
         summary["objective"] = "simulated-cycles"
         chosen = "; ".join(f"{distinct[sig].sym_name.data}: " + ", ".join(f"{label} {c}" for label, c in trail[sig])
@@ -173,6 +189,21 @@ class PlacePass(ModulePass):
         rounds = f"{self.rounds} round" + ("" if self.rounds == 1 else "s")
         summary["method"] = f"cp-sat windows, cycle-driven ({rounds}; body cycles {chosen})"
         return best
+
+
+def placement_class(kernel: rdu.KernelOp, seconds: float) -> tuple:
+    """Kernels of one class get the same placement: the placer sees the same netlist with the same
+    budget and seed (its budget is counted in work, so it is deterministic), and the cycle-driven
+    placer simulates the same timing (`kernel_structure`)."""
+    return kernel_structure(kernel), seconds
+
+
+def add_figures(summary: dict, figures: dict) -> None:
+    """Add one kernel's placement figures (wirelength, bound, CP-SAT counters) to the module's summary."""
+    summary["wirelength"] += figures["wirelength"]
+    summary["lower_bound"] += figures["lower_bound"]
+    for counter, value in figures["cp_sat"].items():
+        summary["cp_sat"][counter] += value
 
 
 def greedy_sites(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[tuple[int, int]]]:
