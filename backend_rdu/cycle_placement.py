@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from xdsl.dialects.builtin import ModuleOp
 
 from backend_rdu.cycle_feedback import KernelFeedback, StreamKey, simulate_placement
-from backend_rdu.kernel_signature import kernel_signature
+from dialects.kernel_signature import kernel_signature
 from backend_rdu.place_pass import greedy_sites, kernel_nets, site_array
 from backend_rdu.placement import Net, Netlist, PlacementProblem
 from backend_rdu.routing.errors import RoutingError

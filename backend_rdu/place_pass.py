@@ -24,7 +24,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from backend_rdu.initial_placement import place_kernel_greedy
-from backend_rdu.kernel_signature import kernel_signature, kernel_structure
+from dialects.kernel_signature import kernel_signature, kernel_structure
 from backend_rdu.placement import Net, Netlist, PlacementProblem, Unit, place, wirelength, wirelength_lower_bound
 from chip_model import ChipSpec
 from dialects import rdu

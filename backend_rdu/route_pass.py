@@ -16,7 +16,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
 
-from backend_rdu.kernel_signature import kernel_structure
+from dialects.kernel_signature import kernel_structure
 from chip_model import ChipSpec
 from dialects import rdu
 from backend_rdu.routing.errors import RoutingError

@@ -71,7 +71,7 @@ from passes.row_order import attention_split, held_inputs, stream_plan
 from passes.size_fifos_for_routes import mark_forced
 from passes.spill import downstream, split_at_join
 from passes.target import lowered_target_chip
-from backend_rdu.kernel_signature import kernel_structure  # dialects only: the layers of a model are sized once
+from dialects.kernel_signature import kernel_structure  # the layers of a model are sized once
 
 MAX_PATHS = 512  # paths enumerated per (fork, join) pair; beyond it every short-path edge is deepened
 

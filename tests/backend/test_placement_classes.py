@@ -8,7 +8,7 @@ import pytest
 
 import backend_rdu.place_pass as place_pass
 from backend_rdu.emit_bitstream import emit_bitstream
-from backend_rdu.kernel_signature import kernel_signature, kernel_structure
+from dialects.kernel_signature import kernel_signature, kernel_structure
 from bitstream_format import encode
 from compiler.textual_ir import parse_ir
 from dialects import make_context, rdu
