@@ -58,6 +58,8 @@ LARGE_RUN_HOTTER = 2.0  # ... rising to this at LARGE_UNITS movable units (from 
 # batch engine, whose long run had ~10x fewer moves; with the sequential engine at 2,000 units / 30 s (seed
 # 1364183413) 2x against 8x: pins23 1.078 against 1.151, mixed 1.242 against 1.243 (4x: 1.099, 1.248)
 SMALL_UNITS, LARGE_UNITS = 1000, 2000
+LONG_RUN_PIECES = 4  # below PIECES_UNITS free units the first long run is this many annealing runs, each from the
+PIECES_UNITS = 1000  # shortest placement so far (restart from the best): see `_Run.anneal_pieces`
 NEAR_BOUND = 1.1  # ... unless that trial is within this factor of the lower bound
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
@@ -244,7 +246,10 @@ class _Run:
                     break
                 before = wirelength(p, site_of_unit)
                 share = (self.usable - self.spent - WINDOW_RESERVE * self.budget) if round_index == 0 else 0.6 * (self.usable - self.spent)
-                site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
+                if round_index == 0 and not self.small and LONG_RUN_PIECES > 1 and len(p.free_units) < PIECES_UNITS:
+                    site_of_unit = self.anneal_pieces(site_of_unit, hot, share, LONG_RUN_PIECES)
+                else:
+                    site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
                 if self.optimal(site_of_unit):
                     break
                 last = round_index == MAX_ROUNDS - 1
@@ -325,6 +330,24 @@ class _Run:
         chosen, chosen_hot = (probe, hot) if winner == "multilevel" else (trial, trial_hot)
         self.phase("start choice", chosen, t, chosen=winner, probe_wirelengths={k: _number(v) for k, v in lengths.items()})
         return chosen, chosen_hot
+
+    def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int) -> np.ndarray:
+        """The long run as `pieces` runs of equal budget, each from the shortest placement so far at
+        the long run's temperature (restart from the best). On compiler kernels (143-342 units) one
+        run of the whole budget has stopped improving long before its end: its result is set by
+        where its seed lets it wander from the hot start, and on llama it often ended no shorter
+        than the 3% trial it started from. Four runs of a quarter each keep the best basin found and
+        try four ways out of it: at 4 s / 5 seeds, llama 431 -> 423, falcon 396 -> 378, geometric
+        mean of placer / baseline over 12 kernels 0.987 -> 0.978 (docs/placement.md, wave 9)."""
+        t = time.perf_counter()
+        end = self.spent + max(min(share, self.usable - self.spent), 0.0)
+        lengths = []
+        for i in range(pieces):
+            piece = (end - self.spent) / (pieces - i)
+            site_of_unit = self.anneal(site_of_unit, hot, piece, None, seed_offset=300 + i)
+            lengths.append(_number(wirelength(self.p, site_of_unit)))
+        self.phase("anneal 1", site_of_unit, t, pieces=lengths)
+        return site_of_unit
 
     def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
         t = time.perf_counter()
