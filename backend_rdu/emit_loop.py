@@ -28,6 +28,7 @@ from xdsl.dialects.builtin import ModuleOp
 from bitstream_format import Bitstream
 from bitstream_format.loop_program import IterationAddress, LoopProgram, tensors_of
 from chip_model import ChipSpec
+from chip_model.node import one_socket_hardware_launch_cycles
 from dialects.diagnostics import RduccError
 from dialects.loop_attr import loop_of
 
@@ -75,7 +76,7 @@ def loop_program(module: ModuleOp, bs: Bitstream, chip: ChipSpec,
             if len(data) != len(first):
                 raise RduccError(f"layer {i}'s weight {t.name!r} has {len(data):,} bytes, layer 0's {len(first):,}")
             images[(t.id, i)] = data
-    launch_cycles = chip.launch.hardware_launch_cycles if attr.launch == "hardware" else chip.launch.software_launch_cycles
+    launch_cycles = one_socket_hardware_launch_cycles(chip.launch) if attr.launch == "hardware" else chip.launch.software_launch_cycles
     return LoopProgram("layers", attr.layers, kernels, attr.launch, launch_cycles, carries, tuple(addresses), images,
                        prologue, epilogue)
 

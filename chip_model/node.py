@@ -313,6 +313,9 @@ def _host_launch(raw: dict[str, Any], source: str) -> HostLaunch:
 
 def _device_launch(raw: dict[str, Any], source: str) -> DeviceLaunch:
     device = raw.get("device_launch")
+    if "device_launch" in raw and not isinstance(device, dict):
+        raise NodeSpecError(f"{source}: [device_launch] must be a table (barrier_per_kernel = true or false), "
+                            f"got {device!r}")
     if not isinstance(device, dict):
         raise NodeSpecError(f"{source}: missing table [device_launch] (barrier_per_kernel): whether a hardware-launched "
                             "kernel on several sockets waits for a barrier over the peer network")

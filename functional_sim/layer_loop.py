@@ -45,7 +45,7 @@ from chip_model.node import one_socket_hardware_launch_cycles
 
 from functional_sim.errors import SimulationError
 from functional_sim.event_graph import KernelGraph
-from functional_sim.timing import KernelRecord, SectionRecord, launch_cycles_of
+from functional_sim.timing import KernelRecord, SectionRecord
 
 
 @dataclass(frozen=True)

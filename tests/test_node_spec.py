@@ -45,6 +45,16 @@ def test_node_json_and_text() -> None:
     assert data["totals"]["hbm"] == 8 * 64 * 2**30
     text = runner.invoke(main, ["chip", "small-node8"])
     assert text.exit_code == 0 and "8 x small" in text.output and "ring" in text.output
+    sn40l = runner.invoke(main, ["chip", "sn40l-node8"])
+    assert "hardware launch on 8 sockets 2,400 cycles (barrier per kernel 0.50 us)" in sn40l.output
+
+
+def test_a_device_launch_that_is_not_a_table_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text("device_launch = 1\n" + GOOD.replace("[device_launch]\nbarrier_per_kernel = true\n", ""))
+    with pytest.raises(Exception) as info:
+        load_node_file(path)
+    assert "[device_launch] must be a table (barrier_per_kernel = true or false), got 1" in str(info.value)
 
 
 GOOD = """\
