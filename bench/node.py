@@ -83,7 +83,9 @@ ASSUMPTIONS = [
     "(rdu.load_rows): the AGCU reads only the token's row of the table, at the token id the step is given",
     "hardware launch = the AGCUs launch every kernel of the step, each call after a barrier of the 16 sockets "
     "([device_launch]: one step of the network latency, 1 us), and the loop's iterations (each unit paying the "
-    "chip's hardware_launch_cycles between layers, no barrier: a looped kernel is one call); software launch = the "
+    "chip's hardware_launch_cycles between layers, no barrier: a looped kernel is one call). The step's first call "
+    "pays its barrier too, though [host_token]'s readback has just synchronised the sockets: ~1 us of a step of "
+    "hundreds, kept for one rule per call; software launch = the "
     "node host launches every kernel and every layer",
     "program of one section: loaded once, before the first step (setup, not per token)",
     "host per token ([host_token] of the node file, each an assumption with its reasoning): read the token id back, "
