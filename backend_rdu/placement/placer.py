@@ -155,6 +155,10 @@ MULTILEVEL_HEAT = 0.1  # the run after it starts at this share of the spread of 
 CHOICE_UNITS = 1000  # "best" weighs the multilevel start against the default from this many free units; below,
 # the default start was as good or better on four of five generators (docs/placement.md) and compiler kernels
 # (143-342 units) keep every unit of their budget for the default start's run
+SKIP_STALLED_V = False  # "best" builds the V even when its coarsening stalls (multilevel.STALLED_CLUSTERS).
+# Skipping it gives the default start the whole budget: 0.1-3% shorter on `clustered` at 30 s and
+# llama3_8b_shapes at 10 s (10 seeds: 10,910 vs 11,062), but 1.9% longer at 4 s and +1.15% simulated
+# cycles on llama3_8b_shapes' compile, whose per-kernel budgets are short (docs/placement.md, wave 9).
 CHOICE_MULTILEVEL_SHARE = 0.15  # of the usable budget for the multilevel start when it is only a candidate
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
@@ -222,7 +226,7 @@ class _Run:
         if start is None and (self.global_start == "multilevel" or choose):
             share = CHOICE_MULTILEVEL_SHARE if choose else MULTILEVEL_SHARE
             multilevel, spent, self.multilevel_stats = multilevel_start(p, self.seed, share * self.usable,
-                                                                        require_coarse=choose)
+                                                                        require_coarse=choose and SKIP_STALLED_V)
             self.spent += spent
         if multilevel is not None and not choose:
             site_of_unit, start_kind = multilevel, "multilevel"

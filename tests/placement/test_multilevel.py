@@ -13,6 +13,7 @@ from backend_rdu.placement import Netlist, PlacementProblem, place, wirelength
 from backend_rdu.placement.annealing import random_placement
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement import multilevel
+import backend_rdu.placement.placer as placer_module
 from backend_rdu.placement.multilevel import (
     COARSEST_CLUSTERS,
     STALLED_CLUSTERS,
@@ -118,6 +119,7 @@ def test_a_candidate_v_whose_coarsening_stalls_is_not_built():
 def test_the_start_choice_without_a_v_is_the_default_start_run(monkeypatch):
     problem = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 1000, seed=4).netlist)
     monkeypatch.setattr(multilevel, "STALLED_CLUSTERS", 1)  # every coarsening counts as stalled
+    monkeypatch.setattr(placer_module, "SKIP_STALLED_V", True)
     best = place(problem, seconds=0.5, seed=2, wall_limit=math.inf, global_start="best")
     default = place(problem, seconds=0.5, seed=2, wall_limit=math.inf, global_start="default")
     assert best.stats["multilevel"][0]["skipped"] and "start choice" not in [p["phase"] for p in best.stats["phases"]]
