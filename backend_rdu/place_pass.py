@@ -181,10 +181,7 @@ class PlacePass(ModulePass):
             problem = PlacementProblem.build(chip, netlist)
             measured[sig] = wirelength(problem, site_array(problem, names, best[sig]))
         best, trail, kept = ({sig: of[rep[sig]] for sig in distinct} for of in (best, trail, kept))
-        wl = 0.0
-        for sig in distinct:
-            wl += measured[rep[sig]]
-        summary["wirelength"] = wl
+        summary["wirelength"] = sum(measured[rep[sig]] for sig in distinct)
         summary["objective"] = "simulated-cycles"
         chosen = "; ".join(f"{distinct[sig].sym_name.data}: " + ", ".join(f"{label} {c}" for label, c in trail[sig])
                            + f" -> {kept[sig]}" for sig in distinct)
