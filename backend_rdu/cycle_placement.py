@@ -16,8 +16,9 @@ shared a link with (`link_rivals`) get a head net weighted by that wait's share 
 accumulated over rounds (PathFinder's history cost): shorter routes for exactly the streams that
 load the congested links, so they cross fewer links and each other less. On sn40l (4 streams per
 link at full rate) no bundled kernel waits on a link under the wirelength placement, so this term
-is zero there and the loop is timing-driven; on a chip whose links carry fewer streams at full
-rate it is what moves the cycles (bench.placement `--what-if-tracks`, docs/placement.md).
+is zero there and the loop is timing-driven. On a what-if chip with 2 tracks per link
+(bench.placement `--what-if-tracks 2`) decode waits on a link, but the criticality weighting alone
+(this term at 0) finds the same placement: no measured kernel needs it yet (docs/placement.md).
 
 The simulator call itself (route, size FIFOs, section, emit, time) is `backend_rdu.cycle_feedback`.
 """
