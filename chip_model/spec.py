@@ -74,8 +74,9 @@ class AgcuSpec:
 class NetworkSpec:
     vector_link_bytes_per_cycle: int
     scalar_link_bytes_per_cycle: int
-    vector_tracks: int
+    vector_tracks: int  # a link's bandwidth in full-rate streams (packet-switched: any number of flows share it)
     scalar_tracks: int
+    route_table_entries: int  # flows a switch's routing table holds, per network: the router's hard limit
     hop_latency_cycles: int
     die_crossing_latency_cycles: int
     fifo_tiles: int  # event timing: depth of a stream's FIFO at a consumer without a configured buffer

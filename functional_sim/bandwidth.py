@@ -15,6 +15,14 @@ Full windows are skipped with a union-find ("next window with room"), so a resou
 ahead costs nearly nothing per request. The window is `MIN_WINDOW` cycles or the largest tile
 occupancy among the resource's users, whichever is larger.
 
+A routed link is such a resource too, but its users are flows, each injecting at most one
+stream's rate (`flow`): the link's bandwidth is `width` full-rate streams (`network.vector_tracks`),
+and a flow's tile takes its part of each window only while it is in flight, at most `1/width` of
+the link per cycle. So flows whose rates add up to at most the link's bandwidth never delay one
+another (each finishes exactly when it would alone), and beyond it a window's capacity is handed
+out packet-by-packet in booking order: the later flows' tiles spill into later windows, which is
+the slowdown the link charges (docs/simulator.md, "Links are shared by flows").
+
 The resource itself serves requests in the order they are booked. Which request a memory tier
 serves first when several want the same windows is the engine's arbitration
 (`event_engine.tier_horizon`, docs/simulator.md "Memory tiers serve the earliest reader first"):
@@ -61,6 +69,34 @@ class Bandwidth:
             if remaining <= EPS:
                 finish = w * size + have + take
                 return finish if finish > end else end
+            w = self._room(w + 1)
+
+    def flow(self, t: float, cost: float, cap: float) -> float:
+        """A flow's tile: take `cost` of the resource from `t` on, at most `cap` per cycle (one
+        stream's rate as a part of the link's bandwidth); return when the tile is through. Alone, or
+        while the link has room, that is exactly `t + cost / cap`, the tile's own transfer time."""
+        self.busy += cost
+        size, used = self.window, self.used
+        w = int(t // size)
+        if w in self.skip:
+            w = self._room(w)
+        remaining, limited = cost, False
+        while True:
+            start = t if t > w * size else w * size
+            have = used.get(w, 0.0)
+            room = size - have
+            limit = ((w + 1) * size - start) * cap  # what the flow can inject in the rest of the window
+            want = limit if limit < remaining else remaining
+            if room < want - EPS:
+                take, limited = room, True  # other flows hold the window: this tile falls behind its rate
+            else:
+                take = want
+            used[w] = have + take
+            remaining -= take
+            if have + take >= size - EPS:
+                self.skip[w] = w + 1
+            if remaining <= EPS:
+                return start + take / cap if limited else t + cost / cap
             w = self._room(w + 1)
 
     def reserve(self, t: float, occ: float) -> float:

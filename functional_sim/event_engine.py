@@ -124,7 +124,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
     # carries (`layer_loop.repeat_graph`) append edges after the kernel's own, none of them resident
     held = list(g.edge_held) + [False] * (len(edge_tiles) - len(g.edge_held))
     in_spec = [[(e, edge_tiles[e], arr[e], pops[e], held[e]) for e in in_edges[i]] for i in range(n)]
-    out_spec = [[(s, stream_tiles[s], stream_occ[s], [(res[r], o) for r, o in stream_shared[s]],
+    flow_cap = g.resource_flow_cap
+    out_spec = [[(s, stream_tiles[s], stream_occ[s], [(res[r].flow, o, flow_cap[r]) for r, o in stream_shared[s]],
                   [(e, edge_lat[e], pops[e], arr[e]) for e in stream_edges[s]]) for s in out_streams[i]]
                 for i in range(n)]
     # per step, for the critical path: its start, what set it (`critical_path.why_code`: FREE, an
@@ -267,8 +268,8 @@ def run_kernel(g: KernelGraph, kernel_name: str = "", *, batch: int = DEFAULT_BA
                     while produced[s] < m:
                         start = out_t if out_t > port_free[s] else port_free[s]
                         fin = start + occ
-                        for r, o in shared:
-                            done_r = r.reserve(start, o)
+                        for flow, o, cap in shared:  # each link over its bandwidth the tile crosses
+                            done_r = flow(start, o, cap)
                             if done_r > fin:
                                 fin = done_r
                         port_free[s] = fin

@@ -89,6 +89,9 @@ class KernelGraph:
     resource_names: list[str] = field(default_factory=list)  # "hbm", "ddr", "link (x0, y0)->(x1, y1)"
     resource_kinds: list[str] = field(default_factory=list)  # hbm, ddr, network
     resource_window: list[float] = field(default_factory=list)  # bandwidth window (functional_sim.bandwidth)
+    # per resource: the most of it one flow takes per cycle (a link: 1 / its bandwidth in full-rate
+    # streams, `Bandwidth.flow`); 0 for a memory tier or the peer links, which serve whole requests
+    resource_flow_cap: list[float] = field(default_factory=list)
     group: int = 1  # tiles per step group (1: every tile is its own step)
     whole: tuple[int, ...] = ()  # stage ids of whole-value stages, run as pipeline breaks (tile_timing)
     # A layer loop (functional_sim.layer_loop): the kernel's stages run `iterations` times over, each
@@ -162,6 +165,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         g.resource_names.append(name)
         g.resource_kinds.append(kind)
         g.resource_window.append(MIN_WINDOW)
+        g.resource_flow_cap.append(0.0)
         return len(g.resource_names) - 1
 
     streams = [bs.stream(o) for s in stages for o in s.outputs]
@@ -178,22 +182,26 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         return ceil(carried(st) / group)
 
     stream_local = {st.id: i for i, st in enumerate(streams)}
-    link_users: dict[tuple[int, ...], list[int]] = {}
+    link_users: dict[tuple, list[int]] = {}
     for i, st in enumerate(streams):
         for link in st.links:
-            users = link_users.setdefault(tuple(link), [])
+            users = link_users.setdefault((st.network, *link), [])
             if not users or users[-1] != i:
                 users.append(i)
-    # Links with the same streams on them carry the same traffic: one resource stands for them all.
-    by_users: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    # A link is packet-switched: its flows share its bandwidth, `_tracks` full-rate streams, and each
+    # flow injects at most one stream's rate on it. So only a link with more flows than that can be
+    # asked for more than it carries; it is a shared resource. Links with the same flows on them
+    # carry the same traffic: one resource stands for them all.
+    by_users: dict[tuple, list[tuple]] = {}
     for link, users in link_users.items():
-        if len(users) > 1:
+        if len(users) > _tracks(chip, streams[users[0]]):
             by_users.setdefault(tuple(users), []).append(link)
     shared_links = {}
-    for links in by_users.values():
-        x0, y0, x1, y1 = links[0]
+    for users, links in by_users.items():
+        _, x0, y0, x1, y1 = links[0]
         more = f" and {len(links) - 1} more carrying the same streams" if len(links) > 1 else ""
         r = resource(f"link ({x0}, {y0})->({x1}, {y1}){more}", "network")
+        g.resource_flow_cap[r] = 1.0 / _tracks(chip, streams[users[0]])
         shared_links.update({link: r for link in links})
 
     whole = set()
@@ -256,12 +264,12 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
         g.stream_occupancy.append(tile_bytes / (rate * paths))
         shared = []
         for link in st.links:
-            r = shared_links.get(tuple(link))
+            r = shared_links.get((st.network, *link))
             if r is not None and all(r != x for x, _ in shared):
-                # the link has `tracks` parallel tracks: the streams on it share tracks x rate
+                # the flow carries 1/paths of the tile's bytes over this link at one stream's rate:
+                # that part of a link whose bandwidth is `tracks` full-rate streams
                 cost = tile_bytes / paths / rate / _tracks(chip, st)
                 shared.append((r, cost))
-                g.resource_window[r] = max(g.resource_window[r], cost)
         g.stream_shared.append(shared)
         edges = []
         for d in st.dsts:

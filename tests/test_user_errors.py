@@ -112,11 +112,12 @@ def mlp_bitstream(tmp_path_factory) -> Path:
 
 
 def _one_row_chip(tmp: Path) -> Path:
-    """One row, one vector track per link, all AGCUs at the left edge: the two loads of a
-    two-input kernel must both cross the link from column 2 to column 3, wherever they are placed."""
+    """One row, all AGCUs at the left edge, and switches whose routing tables hold one flow: a
+    two-input kernel's unit has at least two flows (an input and its output) end or start at its
+    switch, wherever it is placed."""
     text = SMALL_SPEC.read_text()
     text = text[: text.index("[grid]")].replace('name = "small"', 'name = "lane"')
-    text = text.replace("vector_tracks = 2", "vector_tracks = 1")
+    text = text.replace("route_table_entries = 64", "route_table_entries = 1")
     text += (
         '[grid]\ncolumns = 12\nrows = 1\ndie_rows = 1\n\n'
         '[[grid.region]]\npattern = "column"\nkind = "agcu"\nx = [0, 2]\ny = [0, 0]\n\n'
@@ -166,7 +167,7 @@ def _case(family: str, tmp: Path, bitstream) -> tuple[list[str], str]:
         return ["place", str(netlist), "--chip", "small"], "30 PCUs requested"
     if family == "RoutingError":
         return ([str(_two_input_model(tmp)), "-o", str(tmp / "o.rbit"), "--chip", str(_one_row_chip(tmp))],
-                "vector streams must cross from column")
+                "but its routing table holds 1 flows")
     raise AssertionError(family)
 
 

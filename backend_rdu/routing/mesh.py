@@ -1,7 +1,11 @@
 """The on-chip mesh as arrays: a switch at every grid point, directed links between 4-neighbours.
 
-Each network (vector, scalar) is a separate set of links with its own track count: a link carries
-up to `tracks` streams at once, one per track. A link's latency is the hop latency, plus the die
+Each network (vector, scalar) is a separate set of links and switches. Both are packet-switched
+(the paper: "Vector and scalar: packet-switched, credit flow control at every hop"): a link carries
+any number of flows, and its bandwidth, `bandwidth(network)` full-rate streams (the spec's
+`*_tracks`), is shared by them; a switch forwards a flow by its routing-table entry ("static 'flow
+ID' routes ... Place-and-route sets the routing tables"), and its table holds
+`route_table_entries` flows per network. A link's latency is the hop latency, plus the die
 crossing latency if it joins rows on two dies. Switch `s` is at (s // rows, s % rows); link
 `4 * s + d` leaves switch `s` in direction d (+x, -x, +y, -y).
 """
@@ -76,9 +80,14 @@ class Mesh:
         """Routing cost of a free link: its latency in hops (at least 1), so die crossings cost more."""
         return np.maximum(self.latency / max(self.chip.network.hop_latency_cycles, 1), 1.0)
 
-    def tracks(self, network: str) -> int:
+    def bandwidth(self, network: str) -> int:
+        """A link's bandwidth in full-rate streams: flows whose rates add up to this share it freely."""
         net = self.chip.network
         return net.vector_tracks if network == "vector" else net.scalar_tracks
+
+    def table_entries(self) -> int:
+        """Flows a switch's routing table holds, per network."""
+        return self.chip.network.route_table_entries
 
     def link_name(self, link: int) -> str:
         (x0, y0), (x1, y1) = self.xy(link // 4), self.xy(int(self.link_to[link]))

@@ -1,12 +1,20 @@
-"""Negotiated-congestion routing (PathFinder, McMurchie and Ebeling 1995) of streams on the mesh.
+"""Negotiated-congestion routing (PathFinder, McMurchie and Ebeling 1995) of flows on a packet-switched mesh.
 
-Every stream is routed as a tree (`tree`) over link costs that price congestion: a link costs its
-base (latency in hops) plus its history, times a present-congestion factor for every track it
-would be over capacity. After each round the history of overused links grows and the present
-factor rises, and the streams that use an overused link are ripped up and routed again, so
-streams with alternatives move off contested links and those without keep them. A round with no
-overused link ends the negotiation. If rounds run out first, the error names the most overused
-link and the streams on it; hopeless inputs are caught before routing (`diagnosis`).
+Every stream is a flow with a static route, a tree (`tree`) over link costs that price two
+resources. A link's bandwidth (`Mesh.bandwidth`, in full-rate streams) is shared by the flows on
+it: the router negotiates on their expected demand (`Stream.rate`, one full-rate stream unless the
+caller knows less), a link costing its base (latency in hops) plus its history, times a
+present-congestion factor for the demand it would carry beyond its bandwidth. A switch's routing
+table (`Mesh.table_entries`) holds a fixed number of flows: entering a switch whose table is full
+costs the same way. After each round the history of overused links and switches grows, the present
+factor rises, and the flows on an overused resource are ripped up and routed again, so flows with
+alternatives move off and those without keep them.
+
+Bandwidth is a soft limit: flows beyond it are slower, not wrong (the simulator charges the
+slowdown), so when negotiation cannot clear it (`STALL_ROUNDS` rounds without less demand over
+bandwidth, or rounds run out) the router keeps the round with the least such demand and returns
+it. The routing table is a hard limit: if rounds run out with a table over its entries, the error
+names the switch and its flows; hopeless inputs are caught before routing (`diagnosis`).
 """
 
 from __future__ import annotations
@@ -20,14 +28,16 @@ import numpy as np
 
 from chip_model import ChipSpec, load_chip
 
-from backend_rdu.routing.diagnosis import check_capacity
+from backend_rdu.routing.diagnosis import check_tables
 from backend_rdu.routing.errors import RoutingError, name_list
 from backend_rdu.routing.mesh import NETWORKS, Mesh
 from backend_rdu.routing.streams import ResolvedStream, Stream, resolve
 from backend_rdu.routing.tree import route_tree, tree_depths
 
 DEFAULT_ROUNDS = 50
+STALL_ROUNDS = 10  # rounds without less demand over bandwidth before the router settles for it
 PRESENT_START, PRESENT_GROWTH, HISTORY_STEP = 0.5, 1.6, 1.0
+EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -67,13 +77,18 @@ class RoutingResult:
         }
 
 
+def _switches(source: int, tree: dict[int, int]) -> list[int]:
+    """The switches whose routing tables hold a flow: its source and every switch its tree enters."""
+    return [source, *tree]
+
+
 def route_streams(
     chip: ChipSpec | str,
     positions: Mapping[str, tuple[int, int]],
     streams: list[Stream | Mapping[str, Any]],
     max_rounds: int = DEFAULT_ROUNDS,
 ) -> RoutingResult:
-    """Route every stream between placed units within the mesh's track capacities."""
+    """Route every stream between placed units as a flow; links share bandwidth, switch tables are bounded."""
     start = time.perf_counter()
     chip = load_chip(chip) if isinstance(chip, str) else chip
     mesh = Mesh(chip)
@@ -81,42 +96,72 @@ def route_streams(
     resolved = resolve(mesh, positions, streams)
     unit_at = {mesh.switch(int(x), int(y)): name for name, (x, y) in positions.items()
                if 0 <= x < mesh.columns and 0 <= y < mesh.rows}
-    check_capacity(mesh, resolved, unit_at)
+    check_tables(mesh, resolved, unit_at)
 
-    capacity = {n: mesh.tracks(n) for n in NETWORKS}
-    usage = {n: np.zeros(len(mesh.link_to), dtype=np.int64) for n in NETWORKS}
+    bandwidth = {n: float(mesh.bandwidth(n)) for n in NETWORKS}
+    entries = mesh.table_entries()
+    demand = {n: np.zeros(len(mesh.link_to)) for n in NETWORKS}  # expected full-rate streams per link
+    table = {n: np.zeros(mesh.num_switches, dtype=np.int64) for n in NETWORKS}  # flows per switch
     history = {n: np.zeros(len(mesh.link_to)) for n in NETWORKS}
+    table_history = {n: np.zeros(mesh.num_switches) for n in NETWORKS}
+    entered = np.maximum(mesh.link_to, 0)  # the switch each link enters (0 off the grid: never used)
     trees: dict[int, dict[int, int]] = {}
     present = PRESENT_START
     todo = sorted(resolved, key=lambda r: (-len(r.destinations), -_span(mesh, r), r.index))
+    best, best_over, since_best = None, float("inf"), 0
     rounds = 0
     for rounds in range(1, max_rounds + 1):
         for r in todo:
-            net = r.stream.network
+            net, rate = r.stream.network, r.stream.rate
             if r.index in trees:
-                usage[net][list(trees[r.index].values())] -= 1
-            over = np.maximum(usage[net] + 1 - capacity[net], 0)
-            cost = ((mesh.base_cost + history[net]) * (1.0 + present * over)).tolist()
+                demand[net][list(trees[r.index].values())] -= rate
+                table[net][_switches(r.source, trees[r.index])] -= 1
+            over = np.maximum(demand[net] + rate - bandwidth[net], 0.0)
+            full = np.maximum(table[net] + 1 - entries, 0)[entered]
+            cost = ((mesh.base_cost + history[net]) * (1.0 + present * over)
+                    + (mesh.base_cost + table_history[net][entered]) * present * full).tolist()
             trees[r.index] = route_tree(mesh, r.source, r.destinations, cost)
-            usage[net][list(trees[r.index].values())] += 1
-        overused = {n: usage[n] > capacity[n] for n in NETWORKS}
-        if not any(o.any() for o in overused.values()):
+            demand[net][list(trees[r.index].values())] += rate
+            table[net][_switches(r.source, trees[r.index])] += 1
+        overused = {n: demand[n] > bandwidth[n] + EPS for n in NETWORKS}
+        overfull = {n: table[n] > entries for n in NETWORKS}
+        if not any(o.any() for o in overused.values()) and not any(o.any() for o in overfull.values()):
             break
+        if not any(o.any() for o in overfull.values()):  # only bandwidth is over: keep the least over
+            excess = sum(float(np.maximum(demand[n] - bandwidth[n], 0.0).sum()) for n in NETWORKS)
+            if excess < best_over - EPS:
+                best, best_over, since_best = dict(trees), excess, 0
+            else:
+                since_best += 1
+                if since_best >= STALL_ROUNDS:
+                    break
         for n in NETWORKS:
-            history[n] += HISTORY_STEP * np.maximum(usage[n] - capacity[n], 0)
+            history[n] += HISTORY_STEP * np.maximum(demand[n] - bandwidth[n], 0.0)
+            table_history[n] += HISTORY_STEP * np.maximum(table[n] - entries, 0)
         present *= PRESENT_GROWTH
         todo = [r for r in sorted(resolved, key=lambda r: r.index)
-                if overused[r.stream.network][list(trees[r.index].values())].any()]
-    else:
-        raise _congestion_error(mesh, resolved, trees, usage, capacity, max_rounds)
-    straightened = _straighten(mesh, resolved, trees, usage, capacity)
+                if overused[r.stream.network][list(trees[r.index].values())].any()
+                or overfull[r.stream.network][_switches(r.source, trees[r.index])].any()]
+    if any((table[n] > entries).any() for n in NETWORKS):
+        if best is None:
+            raise _table_error(mesh, resolved, trees, table, entries, rounds)
+        trees = best  # a round with every table within its entries, and the least demand over bandwidth
+    elif best is not None and best_over < sum(float(np.maximum(demand[n] - bandwidth[n], 0.0).sum()) for n in NETWORKS) - EPS:
+        trees = best
+    for n in NETWORKS:  # recount for the routes kept
+        demand[n][:] = 0.0
+        table[n][:] = 0
+    for r in resolved:
+        demand[r.stream.network][list(trees[r.index].values())] += r.stream.rate
+        table[r.stream.network][_switches(r.source, trees[r.index])] += 1
+    straightened = _straighten(mesh, resolved, trees, demand, bandwidth, table, entries)
 
     routes = {}
     for r in resolved:
-        entering = trees[r.index]
-        depth = tree_depths(mesh, r.source, entering, mesh.latency)
+        tree = trees[r.index]
+        depth = tree_depths(mesh, r.source, tree, mesh.latency)
         s = r.stream
-        ordered = sorted(entering.items(), key=lambda item: (depth[item[0]][0], item[0]))
+        ordered = sorted(tree.items(), key=lambda item: (depth[item[0]][0], item[0]))
         routes[s.name] = StreamRoute(
             name=s.name,
             network=s.network,
@@ -128,9 +173,12 @@ def route_streams(
     stats = {
         n: {
             "streams": sum(r.stream.network == n for r in resolved),
-            "link_tracks_used": int(usage[n].sum()),
-            "busiest_link_tracks": int(usage[n].max()) if len(usage[n]) else 0,
-            "tracks_per_link": capacity[n],
+            "link_demand": round(float(demand[n].sum()), 3),
+            "busiest_link_demand": round(float(demand[n].max()), 3) if len(demand[n]) else 0,
+            "links_over_bandwidth": int((demand[n] > bandwidth[n] + EPS).sum()),
+            "link_bandwidth_streams": bandwidth[n],
+            "busiest_switch_flows": int(table[n].max()) if len(table[n]) else 0,
+            "route_table_entries": entries,
         }
         for n in NETWORKS
     }
@@ -138,21 +186,26 @@ def route_streams(
     return RoutingResult(chip.name, routes, rounds, time.perf_counter() - start, stats)
 
 
-def _straighten(mesh, resolved, trees, usage, capacity) -> int:
-    """After negotiation, history can leave streams on detours the final usage no longer forces:
-    reroute each once over links with a free track, keeping the new tree only if it is cheaper."""
+def _straighten(mesh, resolved, trees, demand, bandwidth, table, entries) -> int:
+    """After negotiation, history can leave flows on detours the final demand no longer forces:
+    reroute each once over links with bandwidth to spare into switches with a free table entry,
+    keeping the new tree only if it is cheaper."""
     blocked = 1e9
     changed = 0
+    entered = np.maximum(mesh.link_to, 0)
     for r in sorted(resolved, key=lambda r: r.index):
-        net = r.stream.network
+        net, rate = r.stream.network, r.stream.rate
         old = list(trees[r.index].values())
-        usage[net][old] -= 1
-        cost = np.where(usage[net] < capacity[net], mesh.base_cost, blocked)
+        demand[net][old] -= rate
+        table[net][_switches(r.source, trees[r.index])] -= 1
+        free = (demand[net] + rate <= bandwidth[net] + EPS) & (table[net][entered] < entries)
+        cost = np.where(free, mesh.base_cost, blocked)
         new = route_tree(mesh, r.source, r.destinations, cost.tolist())
         if cost[list(new.values())].sum() < cost[old].sum() - 1e-9:
             trees[r.index] = new
             changed += 1
-        usage[net][list(trees[r.index].values())] += 1
+        demand[net][list(trees[r.index].values())] += rate
+        table[net][_switches(r.source, trees[r.index])] += 1
     return changed
 
 
@@ -162,18 +215,20 @@ def _span(mesh: Mesh, r: ResolvedStream) -> int:
     return max(xs) - min(xs) + max(ys) - min(ys)
 
 
-def _congestion_error(mesh, resolved, trees, usage, capacity, rounds) -> RoutingError:
-    worst_net, worst_link, worst_over, total_over = None, -1, 0, 0
+def _table_error(mesh, resolved, trees, table, entries, rounds) -> RoutingError:
+    worst_net, worst_switch, worst_over, total_over = None, -1, 0, 0
     for n in NETWORKS:
-        over = usage[n] - capacity[n]
+        over = table[n] - entries
         total_over += int((over > 0).sum())
-        link = int(np.argmax(over))
-        if over[link] > worst_over:
-            worst_net, worst_link, worst_over = n, link, int(over[link])
-    names = [r.stream.name for r in resolved if r.stream.network == worst_net and worst_link in trees[r.index].values()]
-    others = f"; {total_over - 1} other links over capacity" if total_over > 1 else ""
+        switch = int(np.argmax(over))
+        if over[switch] > worst_over:
+            worst_net, worst_switch, worst_over = n, switch, int(over[switch])
+    names = [r.stream.name for r in resolved
+             if r.stream.network == worst_net and worst_switch in _switches(r.source, trees[r.index])]
+    others = f"; {total_over - 1} other switches over their tables" if total_over > 1 else ""
     plural = "round" if rounds == 1 else "rounds"
+    x, y = mesh.xy(worst_switch)
     return RoutingError(
-        f"routing: {worst_net} link {mesh.link_name(worst_link)} is needed by {len(names)} streams but has "
-        f"{capacity[worst_net]} tracks ({worst_over} over) after {rounds} negotiation {plural}: {name_list(names)}{others}"
+        f"routing: {worst_net} switch ({x},{y}) must route {len(names)} flows but its routing table holds "
+        f"{entries} ({worst_over} over) after {rounds} negotiation {plural}: {name_list(names)}{others}"
     )

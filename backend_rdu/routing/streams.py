@@ -17,11 +17,13 @@ class Stream:
     source: str  # unit name
     destinations: tuple[str, ...]  # unit names
     network: str = "vector"
+    rate: float = 1.0  # expected bandwidth demand on each link of its route, in full-rate streams (0, 1]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Stream:
         try:
-            return cls(str(data["name"]), str(data["source"]), tuple(data["destinations"]), data.get("network", "vector"))
+            return cls(str(data["name"]), str(data["source"]), tuple(data["destinations"]), data.get("network", "vector"),
+                       float(data.get("rate", 1.0)))
         except (KeyError, TypeError) as exc:
             raise RoutingError(f"routing: malformed stream {data!r}: {exc}") from None
 
@@ -47,6 +49,8 @@ def resolve(mesh: Mesh, positions: Mapping[str, tuple[int, int]], streams: list[
         seen.add(stream.name)
         if stream.network not in NETWORKS:
             raise RoutingError(f"{where}: unknown network {stream.network!r}; networks are {', '.join(NETWORKS)}")
+        if not 0 < stream.rate <= 1:
+            raise RoutingError(f"{where}: rate must be in (0, 1] full-rate streams, got {stream.rate}")
         if not stream.destinations:
             raise RoutingError(f"{where} has no destination")
         if len(set(stream.destinations)) != len(stream.destinations):

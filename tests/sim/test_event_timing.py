@@ -169,9 +169,11 @@ def routed(bs: Bitstream, sites: dict[int, tuple[tuple[int, int], ...]]) -> Bits
 
 
 def test_a_random_shuffle_of_sites_costs_cycles_on_a_link_heavy_kernel():
-    """Six buffer -> compute pairs placed side by side use six private one-hop links; shuffled,
-    their dimension-ordered routes are longer and share links, and the run takes longer (on the
-    small chip with one track per link, so that a shared link divides its bandwidth)."""
+    """Six buffer -> compute pairs placed side by side use six private one-hop links; shuffled
+    (seed 1), their dimension-ordered routes are longer and two full-rate scalar flows share a
+    link, and the run takes longer (on the small chip with links one full-rate stream wide, so that
+    two flows on a link exceed its bandwidth and divide it; seeds whose shuffle shares links only
+    with the slower loads cost hop latency alone, as they should)."""
     pb = ProgramBuilder()
     shape = (64, 128)
     k = pb.kernel("wide")
@@ -191,7 +193,7 @@ def test_a_random_shuffle_of_sites_costs_cycles_on_a_link_heavy_kernel():
         pmu = next(s for s in chip.sites_by_kind["pmu"] if s.y == row and chip.grid.sites and s.x < 8)
         compact[buf.id], compact[neg.id] = ((pmu.x, pmu.y),), ((pmu.x + 1, pmu.y),)
     placed = routed(bs, compact)
-    rng = random.Random(7)
+    rng = random.Random(1)
     pmus = [(s.x, s.y) for s in chip.sites_by_kind["pmu"]]
     pcus = [(s.x, s.y) for s in chip.sites_by_kind["pcu"]]
     rng.shuffle(pmus)
@@ -202,6 +204,7 @@ def test_a_random_shuffle_of_sites_costs_cycles_on_a_link_heavy_kernel():
     near, far = timed(placed, chip=one_track), timed(shuffled, chip=one_track)
     assert sum(len(st.links) for st in shuffled.streams) > sum(len(st.links) for st in placed.streams)
     assert body(far) > 1.05 * body(near)
+    assert sum(far.kernels[0].run[1].link_wait.values()) > 0 and not near.kernels[0].run[1].link_wait
     analytic_near, analytic_far = timed(placed, timing="analytic"), timed(shuffled, timing="analytic")
     assert analytic_far.cycles - analytic_near.cycles < 0.01 * analytic_near.cycles  # hop latency only
 

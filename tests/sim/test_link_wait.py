@@ -51,3 +51,32 @@ def test_the_bench_counts_the_hops_a_critical_stream_takes_beyond_the_manhattan_
         sim = timed(routed)
         assert sim.kernels[0].run[1].critical[("stream", sim.kernels[0].run[0].stream_ids.index(stream.id))] > 0
         assert link_congestion(sim, routed)["critical_detour_hops"] == extra
+
+
+# -- a packet-switched link: flows share its bandwidth (`Bandwidth.flow`) ----------------------
+
+
+def test_a_flow_alone_on_a_link_takes_exactly_its_own_transfer_time():
+    from functional_sim.bandwidth import Bandwidth
+
+    link = Bandwidth(64.0)
+    assert link.flow(10.0, 100.0 / 4, 1 / 4) == 110.0  # a 100-cycle tile on a link 4 streams wide
+    assert link.flow(110.0, 1000.0 / 4, 1 / 4) == 1110.0  # across many windows, still its own rate
+
+
+@pytest.mark.parametrize("width", [1, 2, 4])
+def test_flows_within_a_links_bandwidth_never_delay_each_other_and_beyond_it_divide_it(width):
+    from functional_sim.bandwidth import Bandwidth
+
+    def run(flows: int) -> list[float]:
+        link, port = Bandwidth(64.0), [0.0] * flows
+        for _ in range(50):  # every flow keeps its port busy with 100-cycle tiles, booked in turn
+            for f in range(flows):
+                port[f] = link.flow(port[f], 100.0 / width, 1 / width)
+        return port
+
+    assert run(width) == [5000.0] * width  # full rate each: the link is exactly full
+    over = run(width + 1)
+    # beyond the bandwidth the link moves width streams' worth: all tiles through by (w+1)/w x 5000
+    assert max(over) == pytest.approx(5000.0 * (width + 1) / width, rel=0.03)
+    assert min(over) >= 5000.0
