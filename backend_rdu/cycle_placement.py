@@ -14,11 +14,15 @@ Congestion: where a critical stream waited for a shared link (`KernelFeedback.li
 of its critical cycles the link's other streams added), the waiting stream and every stream it
 shared a link with (`link_rivals`) get a head net weighted by that wait's share of the body,
 accumulated over rounds (PathFinder's history cost): shorter routes for exactly the streams that
-load the congested links, so they cross fewer links and each other less. On sn40l (4 streams per
-link at full rate) no bundled kernel waits on a link under the wirelength placement, so this term
-is zero there and the loop is timing-driven. On a what-if chip with 2 tracks per link
-(bench.placement `--what-if-tracks 2`) decode waits on a link, but the criticality weighting alone
-(this term at 0) finds the same placement: no measured kernel needs it yet (docs/placement.md).
+load the congested links, so they cross fewer links and each other less. Links are packet-switched
+(since wave 10): a link carries any number of flows and divides its bandwidth (4 full-rate streams
+on sn40l) among them, so a stage joining more full-rate flows than its switch's links carry waits
+on them. No bundled example does (the term is zero there and the loop is timing-driven); the
+join kernels of bench/link_heavy.py do, and there the term is what moves them: `CONGESTION_WEIGHT`
+is measured by ablation on link:broadcast-join, link:outer-join and link:join-big (docs/placement.md,
+"Links shared by flows"): body cycles of the cycle-driven placement at weight 0 / 256 / 1024:
+11,554 / 9,295 / 9,263, 5,477 / 5,205 / 5,438, 18,883 / 18,868 / 18,890 (wirelength 12,722, 5,510,
+18,891); 256 has the least total.
 
 The simulator call itself (route, size FIFOs, section, emit, time) is `backend_rdu.cycle_feedback`.
 """
@@ -38,7 +42,7 @@ from dialects import rdu
 
 TRAFFIC_SHARE = 1.0  # head nets' traffic part, in total, relative to the base nets' total weight
 CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights (16: about half the gain on llama)
-CONGESTION_WEIGHT = 256.0  # a stream's head net per unit of link-wait share of the body, in mean base-net weights
+CONGESTION_WEIGHT = 256.0  # a stream's head net per unit of link-wait share of the body, in mean base-net weights (ablation 0 / 256 / 1024 in the docstring)
 ROUND_SHARE = 0.5  # of a kernel's wirelength budget, for each re-placement
 
 

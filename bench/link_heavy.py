@@ -1,13 +1,25 @@
 """Kernels built to load the mesh's links: many wide streams at once, each searched for link
 congestion by `bench.placement --cycles` (names `link:NAME`).
 
-Why these shapes: on sn40l a link carries 4 streams at full rate (`network.vector_tracks`) and HBM
-serves ~1,125 bytes/cycle, under three links' worth; a kernel whose streams all start at HBM is
-bound by HBM before any link fills. So the candidates either converge many HBM streams on a few
-consumers (every expert of a decode MoE at once, heads of one projection), or multiply on chip
-what HBM delivered (an input broadcast to many elementwise branches; an outer product expanded on
-chip), so that the mesh carries many times the HBM bytes. Whether any of them queues on a link
-under the wirelength placement is what the bench measures (`link_wait_share`), not assumed.
+Why these shapes: on sn40l a link is 4 full-rate streams wide (`network.vector_tracks`; links are
+packet-switched, so more flows share it) and HBM serves ~1,125 bytes/cycle, under three links'
+worth; a kernel whose streams all start at HBM is bound by HBM before any link fills. So the
+candidates either converge many HBM streams on a few consumers (every expert of a decode MoE at
+once, heads of one projection), or multiply on chip what HBM delivered (an input broadcast to many
+elementwise branches; an outer product expanded on chip), so that the mesh carries many times the
+HBM bytes. Whether any of them queues on a link under the wirelength placement is what the bench
+measures (`link_wait_share`), not assumed.
+
+The first four (wave 9) never exceed a link's bandwidth: their flows converge in pairs (add
+chains) or are slow (matmul outputs), and the router keeps every link within its bandwidth. The
+join kernels (wave 10) are heavier on purpose: 24 full-rate elementwise branches into one stage,
+more than the 16 full-rate streams the 4 links into its switch carry, so the join's incoming links
+are shared beyond their bandwidth under any placement, and how the flows reach it (over which
+links, past which other flows) is placement's to decide. Tried and dropped (no link wait under
+any placement, sn40l, seed 0): the heads projection with 20 heads and 20 experts stacked (their
+flows are slow matmul outputs), two HBM inputs into 20 joined branches (HBM-bound), the outer join
+with 20 branches (65% of a link busy, no wait), the broadcast join with 32 branches of a 512x2048
+input (HBM-bound).
 """
 
 from __future__ import annotations
@@ -70,6 +82,35 @@ class OuterBranches(BroadcastBranches):
         return super().forward(a[:, None] * b[None, :]).sum(-1)
 
 
+class OuterJoin(nn.Module):
+    """Two vectors expanded on chip (outer product) into `branches` elementwise branches that one
+    stage joins (concatenated, then reduced): every branch is a full-rate flow into the join's unit,
+    more than the links into one switch carry (4 links x 4 full-rate streams on sn40l), so the join's
+    incoming links are shared beyond their bandwidth wherever it is placed; how evenly the flows
+    arrive over its links is what placement decides. Little HBM traffic either side."""
+
+    def __init__(self, branches: int = 24):
+        super().__init__()
+        self.branches = branches
+
+    def forward(self, a, b):
+        x = a[:, None] * b[None, :]
+        return torch.cat([UNARY[i % len(UNARY)](x) * (i + 1.5) for i in range(self.branches)], dim=-1).sum(-1)
+
+
+class BroadcastJoin(nn.Module):
+    """One input from HBM broadcast to `branches` elementwise branches that one stage joins
+    (concatenated, then reduced): a multicast out, a wide join in (`OuterJoin`'s join, with the
+    input from HBM rather than expanded on chip)."""
+
+    def __init__(self, branches: int = 24):
+        super().__init__()
+        self.branches = branches
+
+    def forward(self, x):
+        return torch.cat([UNARY[i % len(UNARY)](x) * (i + 1.5) for i in range(self.branches)], dim=-1).sum(-1)
+
+
 def _seeded(make):
     def build():
         torch.manual_seed(0)
@@ -82,6 +123,9 @@ KERNELS = {
     "heads-projection": _seeded(lambda: (HeadsProjection().eval(), (torch.randn(64, 1024),))),
     "broadcast-branches": _seeded(lambda: (BroadcastBranches().eval(), (torch.randn(2048, 4096),))),
     "outer-branches": _seeded(lambda: (OuterBranches().eval(), (torch.randn(2048), torch.randn(8192)))),
+    "broadcast-join": _seeded(lambda: (BroadcastJoin().eval(), (torch.randn(1024, 2048),))),
+    "outer-join": _seeded(lambda: (OuterJoin().eval(), (torch.randn(512), torch.randn(2048)))),
+    "outer-join-large": _seeded(lambda: (OuterJoin().eval(), (torch.randn(1024), torch.randn(4096)))),
 }
 
 

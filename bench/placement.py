@@ -290,12 +290,13 @@ def link_congestion(sim, bitstream=None) -> dict[str, Any]:
     """How much shared links cost a simulated run: `link_wait_cycles`, the cycles of the kernels'
     critical paths that streams spent waiting for a link other streams of the kernel held (beyond
     their own route and occupancy: `KernelRun.link_wait`), `link_wait_share` of the body cycles,
-    and `max_link_utilisation`, the busiest shared link's busy time over its kernel's body (1.0:
-    all of its tracks busy the whole kernel), with the link's name. With the bitstream,
+    and `max_link_utilisation`, the busiest shared link's traffic over its bandwidth for its kernel's
+    body (1.0: its whole bandwidth busy the whole kernel; only links with more flows than their
+    bandwidth are shared resources, so 0 means none), with the link's name. With the bitstream,
     `critical_detour_hops`: over the streams on the critical paths, the hops their routes take beyond
-    the Manhattan distance between the stage heads, the other face of congestion: the router gives
-    each stream path a track of its own (PathFinder, no link over its tracks), so streams that would
-    crowd a link go around it instead, and pay it as route latency."""
+    the Manhattan distance between the stage heads, the other face of congestion: the router moves
+    flows off links whose bandwidth their demand would exceed where it can (PathFinder), so streams
+    that would crowd a link go around it instead, and pay it as route latency."""
     wait = body = 0.0
     top, where = 0.0, ""
     for k in sim.kernels:

@@ -80,3 +80,28 @@ def test_flows_within_a_links_bandwidth_never_delay_each_other_and_beyond_it_div
     # beyond the bandwidth the link moves width streams' worth: all tiles through by (w+1)/w x 5000
     assert max(over) == pytest.approx(5000.0 * (width + 1) / width, rel=0.03)
     assert min(over) >= 5000.0
+
+
+def test_a_join_wider_than_its_switchs_links_compiles_and_its_run_charges_the_shared_links():
+    """bench.link_heavy's outer join on sn40l: 24 full-rate elementwise branches joined by one
+    stage, more than the 16 full-rate streams the 4 links into its switch carry. The router used to
+    refuse it ("24 vector streams arrive at switch"); as packet-switched flows it routes, links
+    carry more flows than their bandwidth, and the run waits on them (on `small` the same shape
+    splits into HBM-bound kernels)."""
+    from pathlib import Path
+
+    import torch
+
+    from bench.link_heavy import OuterJoin
+    from compiler.driver import CompileOptions, compile_loaded
+    from compiler.frontend.model_file import LoadedModel
+    from functional_sim import simulate
+
+    torch.manual_seed(0)
+    loaded = LoadedModel(Path("join.py"), OuterJoin().eval(), (torch.randn(512), torch.randn(2048)))
+    compiled = compile_loaded(loaded, CompileOptions(chip="sn40l"))
+    sim = simulate(compiled.bitstream, None, chip=compiled.chip, execute=False)
+    runs = [k.run for k in sim.kernels if k.run is not None]
+    shared = [name for g, _ in runs for name, kind in zip(g.resource_names, g.resource_kinds) if kind == "network"]
+    assert shared  # a link with more flows than its bandwidth
+    assert sum(sum(run.link_wait.values()) for _, run in runs) > 0
