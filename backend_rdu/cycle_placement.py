@@ -30,11 +30,9 @@ from dataclasses import dataclass
 from xdsl.dialects.builtin import ModuleOp
 
 from backend_rdu.cycle_feedback import KernelFeedback, StreamKey, simulate_placement
-from dialects.kernel_signature import kernel_signature
 from backend_rdu.place_pass import greedy_sites, kernel_nets, site_array
 from backend_rdu.placement import Net, Netlist, PlacementProblem
 from backend_rdu.routing.errors import RoutingError
-from dialects import rdu
 
 TRAFFIC_SHARE = 1.0  # head nets' traffic part, in total, relative to the base nets' total weight
 CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights (16: about half the gain on llama)
@@ -108,17 +106,15 @@ def add_congestion(congestion: dict[StreamKey, float], feedback: KernelFeedback)
 
 
 def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budgets: dict, run_placer,
-                     rounds: int) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
+                     rounds: int, index_of: dict[tuple, int]) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
     """Per distinct kernel (signature -> kernel), the placement with the fewest simulated body
     cycles among: the wirelength placement (`placed`), the greedy one, and `rounds` re-placements
     of the fastest so far under timing- and congestion-driven head nets (`timing_netlist`, `run_placer(problem,
     seconds, netlist, start=...)` with `ROUND_SHARE` of the kernel's budget). The wirelength
     placement is a candidate, so the result is never slower than it; ties keep the earlier
     candidate. Returns (sites per signature, each signature's trail of (label, body cycles or
-    "unroutable"), the label kept)."""
-    index_of: dict[tuple, int] = {}
-    for k, kernel in enumerate(rdu.kernels(module)):
-        index_of.setdefault(kernel_signature(kernel), k)
+    "unroutable"), the label kept). `index_of` gives each signature's first kernel's index in the
+    module (`simulate_placement` takes kernels by index)."""
     criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     congestion: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     trail: dict[tuple, list[tuple[str, object]]] = {sig: [] for sig in distinct}
