@@ -120,17 +120,27 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
     trail: dict[tuple, list[tuple[str, object]]] = {sig: [] for sig in distinct}
     best: dict[tuple, Candidate] = {}
 
+    # A kernel's feedback depends only on its own sites (kernels run one after another from empty
+    # FIFOs, each routed on its own), so a placement simulated before is not simulated again: a
+    # round that returns its start, or a candidate equal to an earlier one. (Only placements that
+    # routed are kept: a candidate that did not route is simulated again if it comes back.)
+    seen: dict[tuple, KernelFeedback] = {}
+
     def keep(candidate: dict, label: str, must_route: bool = False) -> None:
+        keys = {sig: (sig, tuple(map(tuple, sites))) for sig, sites in candidate.items()}
+        fresh = {sig: sites for sig, sites in candidate.items() if keys[sig] not in seen}
         try:
-            feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in candidate.items()})
+            feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in fresh.items()}) if fresh else {}
         except RoutingError:  # a candidate the mesh cannot route is no candidate ...
             if must_route:  # ... but the wirelength placement's error is the user's, as without this loop
                 raise
             for sig in candidate:
                 trail[sig].append((label, "unroutable"))
             return
+        for sig in fresh:
+            seen[keys[sig]] = feedback[index_of[sig]]
         for sig, sites in candidate.items():
-            fb = feedback[index_of[sig]]
+            fb = seen[keys[sig]]
             trail[sig].append((label, round(fb.body)))
             add_criticality(criticality[sig], fb)
             add_congestion(congestion[sig], fb)
