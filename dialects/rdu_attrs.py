@@ -373,9 +373,17 @@ class PlacementSummaryAttr(ParametrizedAttribute):
         printer.print_string_literal(self.method.data)
         printer.print_string(f", {ints}, gap {self.gap.data:.6f}, cp_sat [{counters}], objective ")
         printer.print_string_literal(self.objective.data)
-        budgets = ", ".join(f"{b.data:.6f}" for b in self.budgets.data)
+        budgets = ", ".join(_float_literal(b.data) for b in self.budgets.data)
         placed_with = ", ".join(str(k.data) for k in self.placed_with.data)
         printer.print_string(f", budgets [{budgets}], placed_with [{placed_with}]>")
+
+
+def _float_literal(value: float) -> str:
+    """The shortest text that parses back to `value` exactly, as an MLIR float literal (which needs
+    a point before any exponent): a manifest read back from textual IR keeps its bytes."""
+    text = repr(float(value))
+    mantissa, e, exponent = text.partition("e")
+    return text if "." in mantissa or not e else f"{mantissa}.0e{exponent}"
 
 
 # --- tile programs (rdu-tile) -------------------------------------------------------------------

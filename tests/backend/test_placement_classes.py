@@ -59,15 +59,17 @@ def every_kernel_its_own_class(monkeypatch, budget=None) -> None:
     `budget`, every kernel's placement gets that budget instead of its own share."""
     monkeypatch.setattr(place_pass, "placement_class", kernel_signature)
     if budget is not None:
-        monkeypatch.setattr(place_pass, "class_budgets", lambda distinct, classes, seconds: dict.fromkeys(distinct, budget))
+        monkeypatch.setattr(place_pass, "class_budgets", lambda distinct, classes, seconds, pool: dict.fromkeys(distinct, budget))
 
 
-@pytest.mark.parametrize("place", ["seed=1", "seed=1 objective=cycles rounds=1"])
-def test_a_class_is_placed_once_and_gives_what_placing_each_member_with_the_pooled_budget_gives(place, monkeypatch):
-    # A class is placed once with its members' budgets pooled, so its placement is not the one each
-    # member would get from its own share (the slow path before wave 10); it is the one each member
-    # gets when placed on its own with the pooled budget: placement is a function of (netlist,
-    # budget, seed), and the members' netlists are equal.
+@pytest.mark.parametrize("place", ["seed=1", "seed=1 objective=cycles rounds=1", "seed=1 pool=true",
+                                   "seed=1 pool=true objective=cycles rounds=1"])
+def test_a_class_is_placed_once_and_gives_what_placing_each_member_with_its_budget_gives(place, monkeypatch):
+    # A class is placed once with one budget (a member's share, or with pool=true all members'
+    # shares), and each member takes that placement; it is the one each member gets when placed on
+    # its own with that budget: placement is a function of (netlist, budget, seed), and the
+    # members' netlists are equal. (With pool=true that is not the slow path of wave 9, where each
+    # member was placed with its own share.)
     calls = counted_placer(monkeypatch)
     fast = compiled(place)
     shared = list(calls)
@@ -86,14 +88,17 @@ def test_a_class_is_placed_once_and_gives_what_placing_each_member_with_the_pool
     assert [k.stages()[0].site_list() for k in rdu.kernels(fast)][0] == [k.stages()[0].site_list() for k in rdu.kernels(fast)][1]
 
 
-def test_a_class_spends_its_members_budgets_together_and_the_manifest_says_so(monkeypatch):
+def test_a_pooled_class_spends_its_members_budgets_together_and_the_manifest_says_so(monkeypatch):
     calls = counted_placer(monkeypatch)
-    fast = compiled("seed=1 seconds=0.4")
+    pooled = compiled("seed=1 seconds=0.4 pool=true")
+    shared = compiled("seed=1 seconds=0.4")
     every_kernel_its_own_class(monkeypatch)
     slow = compiled("seed=1 seconds=0.4")
-    assert calls == [0.4, 0.2, 0.2]  # one placement with both layers' shares; alone, each its own
-    manifest = emit_bitstream(fast).manifest["placement"]
+    assert calls == [0.4, 0.2, 0.2, 0.2]  # pooled: both layers' shares; shared: one share; alone: each its own
+    manifest = emit_bitstream(pooled).manifest["placement"]
     assert manifest["budgets"] == [0.4, 0.4] and manifest["placed_with"] == [0, 0]
+    manifest = emit_bitstream(shared).manifest["placement"]
+    assert manifest["budgets"] == [0.2, 0.2] and manifest["placed_with"] == [0, 0]
     manifest = emit_bitstream(slow).manifest["placement"]
     assert manifest["budgets"] == [0.2, 0.2] and manifest["placed_with"] == [0, 1]
 
@@ -109,18 +114,18 @@ func.func @forward(%x: tensor<64x64xf32>) -> tensor<64x64xf32> {
 
 
 @pytest.mark.parametrize("seconds", [3.0, 0.01])
-def test_class_budgets_pool_the_unit_shares_of_the_members_with_a_floor(seconds):
+def test_class_budgets_are_a_members_unit_share_or_pooled_ones_with_a_floor(seconds):
     module = parse_ir(make_context(), THREE_KERNELS)
     run_pipeline(make_context(), module, BEFORE_PLACE)
     distinct = {kernel_signature(k): k for k in rdu.kernels(module)}
     classes = place_pass.placement_classes(distinct)
     assert sorted(map(len, classes.values())) == [1, 2]  # the two exps, and the add
     units = [sum(st.unit_count for st in k.stages()) for k in rdu.kernels(module)]
-    budgets = list(place_pass.class_budgets(distinct, classes, seconds).values())
-    exps = max(place_pass.MIN_SECONDS, round(seconds * (units[0] + units[1]) / sum(units), 6))
-    add = max(place_pass.MIN_SECONDS, round(seconds * units[2] / sum(units), 6))
-    assert budgets == [exps, exps, add]
-    assert (budgets[0] > budgets[2]) == (seconds > 1)  # above the floor the class of two gets more
+    share = lambda u: max(place_pass.MIN_SECONDS, round(seconds * u / sum(units), 6))  # noqa: E731
+    budgets = list(place_pass.class_budgets(distinct, classes, seconds, pool=True).values())
+    assert budgets == [share(units[0] + units[1])] * 2 + [share(units[2])]
+    assert (budgets[0] > budgets[2]) == (seconds > 1)  # above the floor the pooled class of two gets more
+    assert list(place_pass.class_budgets(distinct, classes, seconds, pool=False).values()) == [share(units[0])] * 2 + [share(units[2])]
 
 
 def test_sizing_a_layer_like_one_sized_before_gives_the_slow_paths_bitstream(monkeypatch):
