@@ -113,7 +113,7 @@ class PlacePass(ModulePass):
                    "cp_sat": {c: 0 for c in CP_SAT_COUNTERS},
                    "objective": OBJECTIVE}
         placed: dict[tuple, list[list[tuple[int, int]]]] = {}
-        for members in classes.values():  # one placement per class, with the class's pooled budget
+        for members in classes.values():  # one placement per class, with the class's budget
             sites, figures = self.place_kernel(distinct[members[0]], chip, budgets[members[0]])
             for signature in members:
                 placed[signature] = sites
