@@ -34,11 +34,9 @@ from dataclasses import dataclass
 from xdsl.dialects.builtin import ModuleOp
 
 from backend_rdu.cycle_feedback import KernelFeedback, StreamKey, simulate_placement
-from dialects.kernel_signature import kernel_signature
 from backend_rdu.place_pass import greedy_sites, kernel_nets, site_array
 from backend_rdu.placement import Net, Netlist, PlacementProblem
 from backend_rdu.routing.errors import RoutingError
-from dialects import rdu
 
 TRAFFIC_SHARE = 1.0  # head nets' traffic part, in total, relative to the base nets' total weight
 CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights (16: about half the gain on llama)
@@ -112,33 +110,41 @@ def add_congestion(congestion: dict[StreamKey, float], feedback: KernelFeedback)
 
 
 def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budgets: dict, run_placer,
-                     rounds: int) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
+                     rounds: int, index_of: dict[tuple, int]) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
     """Per distinct kernel (signature -> kernel), the placement with the fewest simulated body
     cycles among: the wirelength placement (`placed`), the greedy one, and `rounds` re-placements
     of the fastest so far under timing- and congestion-driven head nets (`timing_netlist`, `run_placer(problem,
     seconds, netlist, start=...)` with `ROUND_SHARE` of the kernel's budget). The wirelength
     placement is a candidate, so the result is never slower than it; ties keep the earlier
     candidate. Returns (sites per signature, each signature's trail of (label, body cycles or
-    "unroutable"), the label kept)."""
-    index_of: dict[tuple, int] = {}
-    for k, kernel in enumerate(rdu.kernels(module)):
-        index_of.setdefault(kernel_signature(kernel), k)
+    "unroutable"), the label kept). `index_of` gives each signature's first kernel's index in the
+    module (`simulate_placement` takes kernels by index)."""
     criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     congestion: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     trail: dict[tuple, list[tuple[str, object]]] = {sig: [] for sig in distinct}
     best: dict[tuple, Candidate] = {}
 
+    # A kernel's feedback depends only on its own sites (kernels run one after another from empty
+    # FIFOs, each routed on its own), so a placement simulated before is not simulated again: a
+    # round that returns its start, or a candidate equal to an earlier one. (Only placements that
+    # routed are kept: a candidate that did not route is simulated again if it comes back.)
+    seen: dict[tuple, KernelFeedback] = {}
+
     def keep(candidate: dict, label: str, must_route: bool = False) -> None:
+        keys = {sig: (sig, tuple(map(tuple, sites))) for sig, sites in candidate.items()}
+        fresh = {sig: sites for sig, sites in candidate.items() if keys[sig] not in seen}
         try:
-            feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in candidate.items()})
+            feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in fresh.items()}) if fresh else {}
         except RoutingError:  # a candidate the mesh cannot route is no candidate ...
             if must_route:  # ... but the wirelength placement's error is the user's, as without this loop
                 raise
             for sig in candidate:
                 trail[sig].append((label, "unroutable"))
             return
+        for sig in fresh:
+            seen[keys[sig]] = feedback[index_of[sig]]
         for sig, sites in candidate.items():
-            fb = feedback[index_of[sig]]
+            fb = seen[keys[sig]]
             trail[sig].append((label, round(fb.body)))
             add_criticality(criticality[sig], fb)
             add_congestion(congestion[sig], fb)

@@ -92,6 +92,7 @@ class PlacePass(ModulePass):
     random: bool = False  # skip the placer: seeded random legal sites (a baseline for experiments)
     objective: str = "wirelength"  # or "cycles": re-place for simulated cycles (see above)
     rounds: int = 2  # cycle-driven re-placement rounds (a third won on none of the bundled examples)
+    pool: bool = False  # a class's one placement gets its members' shares together, not one member's (`class_budgets`)
 
     def apply(self, ctx: Context, module: ModuleOp) -> None:
         if self.objective not in OBJECTIVES:
@@ -102,34 +103,35 @@ class PlacePass(ModulePass):
             raise PlaceOptionError(f"rdu-place: rounds must be at least 0, got {self.rounds}")
         chip = lowered_target_chip(module, "rdu-place")
         kernels = rdu.kernels(module)
-        distinct: dict[tuple, rdu.KernelOp] = {}
-        for kernel in kernels:
-            distinct.setdefault(kernel_signature(kernel), kernel)
-        total_units = sum(sum(st.unit_count for st in k.stages()) for k in distinct.values()) or 1
+        signatures = [kernel_signature(kernel) for kernel in kernels]  # once: ~20 ms a decoder layer's kernel
+        first_kernel = {sig: k for k, sig in reversed(list(enumerate(signatures)))}  # index in module order
+        distinct = {sig: kernels[k] for sig, k in sorted(first_kernel.items(), key=lambda item: item[1])}
+        classes = placement_classes(distinct)
+        budgets = class_budgets(distinct, classes, self.seconds, self.pool)
         summary = {"seed": self.seed, "method": "random" if self.random else "greedy" if self.greedy else "cp-sat windows", "kernels": len(kernels),
                    "distinct_kernels": len(distinct), "wirelength": 0, "lower_bound": 0,
                    "cp_sat": {c: 0 for c in CP_SAT_COUNTERS},
                    "objective": OBJECTIVE}
         placed: dict[tuple, list[list[tuple[int, int]]]] = {}
-        budgets: dict[tuple, float] = {}
-        computed: dict[tuple, tuple[list[list[tuple[int, int]]], dict]] = {}  # per `placement_class`
-        for signature, kernel in distinct.items():
-            units = sum(st.unit_count for st in kernel.stages())
-            budgets[signature] = max(0.05, self.seconds * units / total_units)
-            cls = placement_class(kernel, budgets[signature])
-            if cls not in computed:  # a layer like one placed before: the same netlist and budget, the same placement
-                computed[cls] = self.place_kernel(kernel, chip, budgets[signature])
-            placed[signature], figures = computed[cls]
-            # Per distinct kernel, as if each were placed on its own (CP-SAT counters included): the
-            # manifest does not depend on the class shortcut, so it reports work the compile reused.
-            add_figures(summary, figures)
+        for members in classes.values():  # one placement per class, with the class's budget
+            sites, figures = self.place_kernel(distinct[members[0]], chip, budgets[members[0]])
+            for signature in members:
+                placed[signature] = sites
+            # the class's CP-SAT work once (it was done once); its wirelength and bound per member
+            # (each member holds the placement)
+            add_figures(summary, {**figures, "wirelength": figures["wirelength"] * len(members),
+                                  "lower_bound": figures["lower_bound"] * len(members)})
         if self.objective == "cycles" and distinct:
-            placed = self.place_for_cycles(module, chip, distinct, placed, budgets, summary)
-        for kernel in kernels:
-            for stage, sites in zip(kernel.stages(), placed[kernel_signature(kernel)]):
+            placed = self.place_for_cycles(module, chip, distinct, classes, placed, budgets, summary, first_kernel)
+        for kernel, signature in zip(kernels, signatures):
+            for stage, sites in zip(kernel.stages(), placed[signature]):
                 stage.set_sites(sites)
         wl, lb = summary["wirelength"], summary["lower_bound"]
         summary["gap"] = round((wl - lb) / wl, 6) if wl else 0.0
+        first = {sig: members[0] for members in classes.values() for sig in members}
+        searched = not (self.greedy or self.random)  # greedy and random sites spend no placer budget
+        summary["budgets"] = [budgets[sig] if searched else 0.0 for sig in signatures]
+        summary["placed_with"] = [first_kernel[first[sig]] for sig in signatures]
         module.attributes[rdu.PLACEMENT_ATTR] = PlacementSummaryAttr(**summary)
 
     def place_kernel(self, kernel: rdu.KernelOp, chip: ChipSpec,
@@ -161,19 +163,20 @@ class PlacePass(ModulePass):
         return place(problem, seconds=seconds, seed=self.seed, wall_limit=math.inf, start=start)
 
     def place_for_cycles(self, module: ModuleOp, chip: ChipSpec, distinct: dict[tuple, rdu.KernelOp],
-                         placed: dict[tuple, list[list[tuple[int, int]]]], budgets: dict[tuple, float],
-                         summary: dict) -> dict[tuple, list[list[tuple[int, int]]]]:
+                         classes: dict[tuple, list[tuple]], placed: dict[tuple, list[list[tuple[int, int]]]],
+                         budgets: dict[tuple, float], summary: dict,
+                         index_of: dict[tuple, int]) -> dict[tuple, list[list[tuple[int, int]]]]:
         """Each distinct kernel's fastest placement by simulated cycles (`cycle_placement.place_for_cycles`)."""
         from backend_rdu.cycle_placement import place_for_cycles  # it builds on this module's netlists
 
         # One kernel per placement class is placed for cycles and its result shared: equal netlists,
         # budgets and starts re-place alike, and equal structure simulates alike (kernels run one after
         # another from empty FIFOs, and no timing reads an off-chip address).
-        first: dict[tuple, tuple] = {}  # placement class -> its first signature
-        rep = {sig: first.setdefault(placement_class(kernel, budgets[sig]), sig) for sig, kernel in distinct.items()}
-        shown = {sig: distinct[sig] for sig in first.values()}
+        rep = {sig: members[0] for members in classes.values() for sig in members}
+        shown = {members[0]: distinct[members[0]] for members in classes.values()}
         best, trail, kept = place_for_cycles(module, chip, shown, {sig: placed[sig] for sig in shown},
-                                             {sig: budgets[sig] for sig in shown}, self.run_placer, self.rounds)
+                                             {sig: budgets[sig] for sig in shown}, self.run_placer, self.rounds,
+                                             {sig: index_of[sig] for sig in shown})
         # the summary's wirelength and bound stay on the multicast objective, for the chosen sites
         measured: dict[tuple, float] = {}
         for sig in shown:
@@ -190,11 +193,42 @@ class PlacePass(ModulePass):
         return best
 
 
-def placement_class(kernel: rdu.KernelOp, seconds: float) -> tuple:
-    """Kernels of one class get the same placement: the placer sees the same netlist with the same
-    budget and seed (its budget is counted in work, so it is deterministic), and the cycle-driven
+MIN_SECONDS = 0.05  # the least budget a placement gets, however small its share
+
+
+def placement_class(kernel: rdu.KernelOp) -> tuple:
+    """Kernels of one class get the same placement: the placer sees the same netlist (and, with the
+    class's one budget and seed, counted in work, places it deterministically), and the cycle-driven
     placer simulates the same timing (`kernel_structure`)."""
-    return kernel_structure(kernel), seconds
+    return kernel_structure(kernel)
+
+
+def placement_classes(distinct: dict[tuple, rdu.KernelOp]) -> dict[tuple, list[tuple]]:
+    """The distinct kernels' signatures per placement class, in module order."""
+    classes: dict[tuple, list[tuple]] = {}
+    for signature, kernel in distinct.items():
+        classes.setdefault(placement_class(kernel), []).append(signature)
+    return classes
+
+
+def class_budgets(distinct: dict[tuple, rdu.KernelOp], classes: dict[tuple, list[tuple]],
+                  seconds: float, pool: bool) -> dict[tuple, float]:
+    """Per distinct kernel, the budget of its class's one placement (`MIN_SECONDS` at least).
+
+    The module's `seconds` is shared over the distinct kernels by unit count. A class is placed once
+    and every member takes that placement: with `pool` it spends what its members were given
+    together (the sum of their shares, so the compile spends about `seconds`), else one member's
+    share. Pooling is not the default: on llama3_8b_shapes (64 kernels, 5 classes) it lengthened
+    the layers' placements and cost 1.1% simulated cycles, since a 2,100-unit kernel's pooled
+    0.48 s is still below what the placer's start costs (~1.3 s counted), so it buys no annealing
+    (docs/placement.md, "A class's budget")."""
+    units = {sig: sum(st.unit_count for st in kernel.stages()) for sig, kernel in distinct.items()}
+    total = sum(units.values()) or 1
+    budgets: dict[tuple, float] = {}
+    for members in classes.values():
+        shares = [seconds * units[sig] / total for sig in members]
+        budgets.update(dict.fromkeys(members, max(MIN_SECONDS, sum(shares) if pool else shares[0])))
+    return budgets
 
 
 def add_figures(summary: dict, figures: dict) -> None:

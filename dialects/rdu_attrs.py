@@ -276,9 +276,12 @@ class PlacementSummaryAttr(ParametrizedAttribute):
     """What rdu-place did, for the bitstream manifest: only deterministic figures, so the same
     compile gives the same bytes.
     `#rdu.placement<method "greedy", seed 0, kernels 3, distinct_kernels 2, wirelength 10,
-    lower_bound 8, gap 0.2, cp_sat [windows_solved 0, ...], objective "multicast-hpwl">`
+    lower_bound 8, gap 0.2, cp_sat [windows_solved 0, ...], objective "multicast-hpwl",
+    budgets [0.5, 0.5, 0.25], placed_with [0, 0, 2]>`
     `objective` names what `wirelength` measures (and the placer minimised), so the bound and the
-    gap can be read against it."""
+    gap can be read against it. Per kernel (module order): `budgets`, the placer seconds (counted in
+    work) its placement was made with, and `placed_with`, the first kernel that shares that placement
+    (kernels of one class are placed once with their pooled budget, docs/placement.md)."""
 
     name = "rdu.placement"
 
@@ -291,20 +294,28 @@ class PlacementSummaryAttr(ParametrizedAttribute):
     gap: FloatData = param_def()
     cp_sat: ArrayAttr[IntAttr] = param_def()  # in CP_SAT_COUNTERS order
     objective: StringAttr = param_def()
+    budgets: ArrayAttr[FloatData] = param_def()  # per kernel
+    placed_with: ArrayAttr[IntAttr] = param_def()  # per kernel
 
     INT_FIELDS: ClassVar[tuple[str, ...]] = ("seed", "kernels", "distinct_kernels", "wirelength", "lower_bound")
 
     def __init__(self, *, method: str, seed: int, kernels: int, distinct_kernels: int, wirelength: int,
-                 lower_bound: int, gap: float, cp_sat: dict[str, int], objective: str):
+                 lower_bound: int, gap: float, cp_sat: dict[str, int], objective: str,
+                 budgets: list[float] = (), placed_with: list[int] = ()):
         super().__init__(
             StringAttr(method), IntAttr(int(seed)), IntAttr(int(kernels)), IntAttr(int(distinct_kernels)),
             IntAttr(int(wirelength)), IntAttr(int(lower_bound)), FloatData(float(gap)), ArrayAttr(IntAttr(int(cp_sat.get(c, 0))) for c in CP_SAT_COUNTERS),
-            StringAttr(objective),
+            StringAttr(objective), ArrayAttr(FloatData(float(b)) for b in budgets), ArrayAttr(IntAttr(int(k)) for k in placed_with),
         )
 
     def verify(self) -> None:
         if len(self.cp_sat.data) != len(CP_SAT_COUNTERS):
             raise VerifyException(f"rdu.placement: cp_sat needs {len(CP_SAT_COUNTERS)} counters ({', '.join(CP_SAT_COUNTERS)})")
+        kernels = self.kernels.data
+        if len(self.budgets.data) != kernels or len(self.placed_with.data) != kernels:
+            raise VerifyException(f"rdu.placement: budgets and placed_with need one entry per kernel each ({kernels})")
+        if any(not 0 <= k.data <= i for i, k in enumerate(self.placed_with.data)):
+            raise VerifyException("rdu.placement: placed_with names a kernel at or before each kernel (the first of its class)")
 
     def to_json(self) -> dict:
         """The manifest's `placement` object."""
@@ -314,6 +325,8 @@ class PlacementSummaryAttr(ParametrizedAttribute):
             "gap": self.gap.data,
             "cp_sat": {c: v.data for c, v in zip(CP_SAT_COUNTERS, self.cp_sat.data)},
             "objective": self.objective.data,
+            "budgets": [b.data for b in self.budgets.data],
+            "placed_with": [k.data for k in self.placed_with.data],
         }
 
     @classmethod
@@ -344,7 +357,14 @@ class PlacementSummaryAttr(ParametrizedAttribute):
             parser.parse_punctuation(",")
             parser.parse_keyword("objective")
             objective = StringAttr(parser.parse_str_literal())
-        return [method, *ints, gap, ArrayAttr(counters), objective]
+            parser.parse_punctuation(",")
+            parser.parse_keyword("budgets")
+            budgets = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, lambda: FloatData(parser.parse_float()))
+            parser.parse_punctuation(",")
+            parser.parse_keyword("placed_with")
+            placed_with = parser.parse_comma_separated_list(parser.Delimiter.SQUARE,
+                                                            lambda: IntAttr(parser.parse_integer(allow_boolean=False)))
+        return [method, *ints, gap, ArrayAttr(counters), objective, ArrayAttr(budgets), ArrayAttr(placed_with)]
 
     def print_parameters(self, printer: Printer) -> None:
         ints = ", ".join(f"{f} {getattr(self, f).data}" for f in self.INT_FIELDS)
@@ -353,7 +373,17 @@ class PlacementSummaryAttr(ParametrizedAttribute):
         printer.print_string_literal(self.method.data)
         printer.print_string(f", {ints}, gap {self.gap.data:.6f}, cp_sat [{counters}], objective ")
         printer.print_string_literal(self.objective.data)
-        printer.print_string(">")
+        budgets = ", ".join(_float_literal(b.data) for b in self.budgets.data)
+        placed_with = ", ".join(str(k.data) for k in self.placed_with.data)
+        printer.print_string(f", budgets [{budgets}], placed_with [{placed_with}]>")
+
+
+def _float_literal(value: float) -> str:
+    """The shortest text that parses back to `value` exactly, as an MLIR float literal (which needs
+    a point before any exponent): a manifest read back from textual IR keeps its bytes."""
+    text = repr(float(value))
+    mantissa, e, exponent = text.partition("e")
+    return text if "." in mantissa or not e else f"{mantissa}.0e{exponent}"
 
 
 # --- tile programs (rdu-tile) -------------------------------------------------------------------

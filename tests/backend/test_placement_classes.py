@@ -1,8 +1,8 @@
 """Kernels that differ only in off-chip addresses (the layers of a model) are placed and routed once.
 
-`rdu-place` shares one placement per `placement_class` and `rdu-route` one routing per structure and
-sites; these tests check the shortcut against the slow path (every kernel placed on its own), for
-both placers, and that the shortcut is taken."""
+`rdu-place` places each `placement_class` once, with its members' budgets pooled, and `rdu-route`
+routes once per structure and sites; these tests check the class path against every kernel placed on
+its own with the pooled budget, for both placers, that the shortcut is taken, and the budgets."""
 
 import pytest
 
@@ -41,8 +41,8 @@ def test_layers_differ_in_hbm_offsets_only():
     assert kernel_structure(first) == kernel_structure(second)
 
 
-@pytest.mark.parametrize("place", ["seed=1", "seed=1 objective=cycles rounds=1"])
-def test_one_placement_per_class_gives_the_slow_paths_bitstream(place, monkeypatch):
+def counted_placer(monkeypatch) -> list[float]:
+    """The budgets rdu-place's placer runs are given, in call order."""
     calls = []
     run_placer = place_pass.PlacePass.run_placer
 
@@ -51,14 +51,81 @@ def test_one_placement_per_class_gives_the_slow_paths_bitstream(place, monkeypat
         return run_placer(self, problem, seconds, netlist, start=start)
 
     monkeypatch.setattr(place_pass.PlacePass, "run_placer", counted)
+    return calls
+
+
+def every_kernel_its_own_class(monkeypatch, budget=None) -> None:
+    """The slow path: every signature its own class, as rdu-place placed before classes; with
+    `budget`, every kernel's placement gets that budget instead of its own share."""
+    monkeypatch.setattr(place_pass, "placement_class", kernel_signature)
+    if budget is not None:
+        monkeypatch.setattr(place_pass, "class_budgets", lambda distinct, classes, seconds, pool: dict.fromkeys(distinct, budget))
+
+
+@pytest.mark.parametrize("place", ["seed=1", "seed=1 objective=cycles rounds=1", "seed=1 pool=true",
+                                   "seed=1 pool=true objective=cycles rounds=1"])
+def test_a_class_is_placed_once_and_gives_what_placing_each_member_with_its_budget_gives(place, monkeypatch):
+    # A class is placed once with one budget (a member's share, or with pool=true all members'
+    # shares), and each member takes that placement; it is the one each member gets when placed on
+    # its own with that budget: placement is a function of (netlist, budget, seed), and the
+    # members' netlists are equal. (With pool=true that is not the slow path of wave 9, where each
+    # member was placed with its own share.)
+    calls = counted_placer(monkeypatch)
     fast = compiled(place)
-    shared = len(calls)
-    # the slow path: every signature its own class, as rdu-place placed before classes
-    monkeypatch.setattr(place_pass, "placement_class", lambda kernel, seconds: (kernel_signature(kernel), seconds))
+    shared = list(calls)
+    pooled = shared[0]
+    every_kernel_its_own_class(monkeypatch, budget=pooled)
     slow = compiled(place)
-    assert len(calls) - shared == 2 * shared  # the shortcut placed one kernel where the slow path placed two
-    assert encode(emit_bitstream(fast)) == encode(emit_bitstream(slow))
+    assert calls[len(shared):] == sorted(shared * 2, key=shared.index)  # the slow path placed both kernels, each alike
+    fast_bits, slow_bits = emit_bitstream(fast), emit_bitstream(slow)
+    fast_record, slow_record = fast_bits.manifest.pop("placement"), slow_bits.manifest.pop("placement")
+    assert encode(fast_bits) == encode(slow_bits)  # everything but the placement record
+    # the record says what each path did: the same budgets and wirelength, one placement or two
+    assert fast_record["budgets"] == slow_record["budgets"] == [pooled, pooled]
+    assert (fast_record["placed_with"], slow_record["placed_with"]) == ([0, 0], [0, 1])
+    assert fast_record["wirelength"] == slow_record["wirelength"] and fast_record["method"] == slow_record["method"]
+    assert {c: 2 * n for c, n in fast_record["cp_sat"].items()} == slow_record["cp_sat"]  # the work done, once or twice
     assert [k.stages()[0].site_list() for k in rdu.kernels(fast)][0] == [k.stages()[0].site_list() for k in rdu.kernels(fast)][1]
+
+
+def test_a_pooled_class_spends_its_members_budgets_together_and_the_manifest_says_so(monkeypatch):
+    calls = counted_placer(monkeypatch)
+    pooled = compiled("seed=1 seconds=0.4 pool=true")
+    shared = compiled("seed=1 seconds=0.4")
+    every_kernel_its_own_class(monkeypatch)
+    slow = compiled("seed=1 seconds=0.4")
+    assert calls == [0.4, 0.2, 0.2, 0.2]  # pooled: both layers' shares; shared: one share; alone: each its own
+    manifest = emit_bitstream(pooled).manifest["placement"]
+    assert manifest["budgets"] == [0.4, 0.4] and manifest["placed_with"] == [0, 0]
+    manifest = emit_bitstream(shared).manifest["placement"]
+    assert manifest["budgets"] == [0.2, 0.2] and manifest["placed_with"] == [0, 0]
+    manifest = emit_bitstream(slow).manifest["placement"]
+    assert manifest["budgets"] == [0.2, 0.2] and manifest["placed_with"] == [0, 1]
+
+
+THREE_KERNELS = """
+func.func @forward(%x: tensor<64x64xf32>) -> tensor<64x64xf32> {
+  %0 = rgraph.exp %x : tensor<64x64xf32> -> tensor<64x64xf32>
+  %1 = rgraph.exp %0 : tensor<64x64xf32> -> tensor<64x64xf32>
+  %2 = rgraph.add %0, %1 : (tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<64x64xf32>
+  func.return %2 : tensor<64x64xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("seconds", [3.0, 0.01])
+def test_class_budgets_are_a_members_unit_share_or_pooled_ones_with_a_floor(seconds):
+    module = parse_ir(make_context(), THREE_KERNELS)
+    run_pipeline(make_context(), module, BEFORE_PLACE)
+    distinct = {kernel_signature(k): k for k in rdu.kernels(module)}
+    classes = place_pass.placement_classes(distinct)
+    assert sorted(map(len, classes.values())) == [1, 2]  # the two exps, and the add
+    units = [sum(st.unit_count for st in k.stages()) for k in rdu.kernels(module)]
+    share = lambda u: max(place_pass.MIN_SECONDS, round(seconds * u / sum(units), 6))  # noqa: E731
+    budgets = list(place_pass.class_budgets(distinct, classes, seconds, pool=True).values())
+    assert budgets == [share(units[0] + units[1])] * 2 + [share(units[2])]
+    assert (budgets[0] > budgets[2]) == (seconds > 1)  # above the floor the pooled class of two gets more
+    assert list(place_pass.class_budgets(distinct, classes, seconds, pool=False).values()) == [share(units[0])] * 2 + [share(units[2])]
 
 
 def test_sizing_a_layer_like_one_sized_before_gives_the_slow_paths_bitstream(monkeypatch):

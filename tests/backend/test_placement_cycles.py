@@ -183,3 +183,30 @@ def test_an_unroutable_wirelength_placement_is_the_users_routing_error(monkeypat
     monkeypatch.setattr(cycle_placement, "simulate_placement", unroutable)
     with pytest.raises(RoutingError, match="9 vector streams leave switch"):
         run_pipeline(make_context(), allocated(), "rdu-place{objective=cycles rounds=1}")
+
+
+def test_a_placement_simulated_before_is_not_simulated_again_and_gives_the_same_choice(monkeypatch):
+    import backend_rdu.cycle_placement as cycle_placement
+    import backend_rdu.place_pass as place_pass
+
+    simulated = []
+    simulate = cycle_placement.simulate_placement
+    monkeypatch.setattr(cycle_placement, "simulate_placement",
+                        lambda module, sites: simulated.append(sorted(sites)) or simulate(module, sites))
+    run_placer = place_pass.PlacePass.run_placer
+
+    def rounds_return_their_start(self, problem, seconds, netlist, start=None):
+        import dataclasses
+
+        result = run_placer(self, problem, seconds, netlist)
+        # a round that finds nothing better returns its start's sites
+        return result if start is None else dataclasses.replace(result, site_of_unit=np.asarray(start))
+
+    monkeypatch.setattr(place_pass.PlacePass, "run_placer", rounds_return_their_start)
+    module = allocated()
+    run_pipeline(make_context(), module, "rdu-place{seed=2 objective=cycles rounds=2}")
+    method = rdu.placement_summary(module).method.data
+    assert simulated == [[0], [0]]  # wirelength and greedy; the rounds' placements were simulated already
+    trail = dict(item.rsplit(" ", 1) for item in method.split(": ", 1)[1].split(" -> ")[0].split(", "))
+    kept = method.rsplit("-> ", 1)[1].rstrip(")")
+    assert trail["round 1"] == trail["round 2"] == trail[kept] == str(min(int(trail["wirelength"]), int(trail["greedy"])))

@@ -248,3 +248,15 @@ builtin.module {
   }
 }
 // CHECK: rdu.compute: exp: result dtype i64 should be f32
+
+// -----
+
+builtin.module attributes {rdu.placement = #rdu.placement<method "cp-sat windows", seed 0, kernels 2, distinct_kernels 2, wirelength 12, lower_bound 10, gap 0.166667, cp_sat [windows_solved 1, windows_improved 1, windows_proven_optimal 0, conflicts 5, branches 40], objective "multicast-hpwl", budgets [0.5], placed_with [0, 0]>} {
+}
+// CHECK: rdu.placement: budgets and placed_with need one entry per kernel each (2)
+
+// -----
+
+builtin.module attributes {rdu.placement = #rdu.placement<method "cp-sat windows", seed 0, kernels 2, distinct_kernels 2, wirelength 12, lower_bound 10, gap 0.166667, cp_sat [windows_solved 1, windows_improved 1, windows_proven_optimal 0, conflicts 5, branches 40], objective "multicast-hpwl", budgets [0.5, 0.5], placed_with [1, 1]>} {
+}
+// CHECK: rdu.placement: placed_with names a kernel at or before each kernel (the first of its class)

@@ -2,7 +2,7 @@
 // RUN: rducc opt %s --print-op-generic | rducc opt - | filecheck %s
 // Every rdu op, type and attribute prints and parses back to itself.
 
-builtin.module @m attributes {rdu.target = #rdu.target<"small">, rdu.placement = #rdu.placement<method "cp-sat windows", seed 3, kernels 1, distinct_kernels 1, wirelength 12, lower_bound 10, gap 0.166667, cp_sat [windows_solved 1, windows_improved 1, windows_proven_optimal 0, conflicts 5, branches 40], objective "multicast-hpwl">} {
+builtin.module @m attributes {rdu.target = #rdu.target<"small">, rdu.placement = #rdu.placement<method "cp-sat windows", seed 3, kernels 1, distinct_kernels 1, wirelength 12, lower_bound 10, gap 0.166667, cp_sat [windows_solved 1, windows_improved 1, windows_proven_optimal 0, conflicts 5, branches 40], objective "multicast-hpwl", budgets [0.25], placed_with [0]>} {
   %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64, offset = 0 : i64} : !rdu.mem<2x4xf32>
   %1 = rdu.tensor "c" {role = #rdu.role<constant>, tier = #rdu.tier<ddr>, value = 1.5 : f64, offset = 64 : i64} : !rdu.mem<f32>
   %2 = rdu.tensor "w" {role = #rdu.role<weight>, tier = #rdu.tier<hbm>, value = dense_resource<w_blob> : tensor<2x4xf32>, offset = 128 : i64} : !rdu.mem<2x4xf32>
@@ -24,7 +24,7 @@ builtin.module @m attributes {rdu.target = #rdu.target<"small">, rdu.placement =
   }
 }
 
-// CHECK:      builtin.module @m attributes {rdu.target = #rdu.target<"small">, rdu.placement = #rdu.placement<method "cp-sat windows", seed 3, kernels 1, distinct_kernels 1, wirelength 12, lower_bound 10, gap 0.166667, cp_sat [windows_solved 1, windows_improved 1, windows_proven_optimal 0, conflicts 5, branches 40], objective "multicast-hpwl">} {
+// CHECK:      builtin.module @m attributes {rdu.target = #rdu.target<"small">, rdu.placement = #rdu.placement<method "cp-sat windows", seed 3, kernels 1, distinct_kernels 1, wirelength 12, lower_bound 10, gap 0.166667, cp_sat [windows_solved 1, windows_improved 1, windows_proven_optimal 0, conflicts 5, branches 40], objective "multicast-hpwl", budgets [0.25], placed_with [0]>} {
 // CHECK-NEXT:   %0 = rdu.tensor "x" {role = #rdu.role<input>, tier = #rdu.tier<hbm>, index = 0 : i64, offset = 0 : i64} : !rdu.mem<2x4xf32>
 // CHECK-NEXT:   %1 = rdu.tensor "c" {role = #rdu.role<constant>, tier = #rdu.tier<ddr>, value = 1.500000e+00 : f64, offset = 64 : i64} : !rdu.mem<f32>
 // CHECK-NEXT:   %2 = rdu.tensor "w" {role = #rdu.role<weight>, tier = #rdu.tier<hbm>, value = dense_resource<w_blob> : tensor<2x4xf32>, offset = 128 : i64} : !rdu.mem<2x4xf32>
