@@ -161,7 +161,10 @@ SKIP_STALLED_V = False  # "best" builds the V even when its coarsening stalls (m
 # llama3_8b_shapes at 10 s (10 seeds: 10,910 vs 11,062), but 1.9% longer at 4 s and +1.15% simulated
 # cycles on llama3_8b_shapes' compile, whose per-kernel budgets are short (docs/placement.md, wave 9).
 CHOICE_MULTILEVEL_SHARE = 0.15  # of the usable budget for the multilevel start when it is only a candidate
-ANALYTIC_IN_BEST = True  # "best" smooths the default start by analytic rounds (`analytic`) before its trials
+ANALYTIC_IN_BEST = True  # "best" smooths the default start by analytic rounds (`analytic`) before its trials ...
+ANALYTIC_MAX_SHARE = 0.06  # ... when they cost at most this share of the usable budget: at 30 s on the 2,000-unit
+# generators (3-5%) the medians of three seeds gain on four of five; on llama3_8b_shapes at 4 s (~25%) the
+# rounds displace annealing the short run needs, +2.5% over ten seeds (docs/placement.md, wave 10)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -235,7 +238,8 @@ class _Run:
         if multilevel is not None and not choose:
             site_of_unit, start_kind = multilevel, "multilevel"
         elif start is None:
-            kind = "analytic" if choose and ANALYTIC_IN_BEST else self.global_start
+            smooth = choose and ANALYTIC_IN_BEST and analytic_seconds(p) <= ANALYTIC_MAX_SHARE * self.usable
+            kind = "analytic" if smooth else self.global_start
             if kind == "analytic" and self.global_start == "best":
                 self.spent += analytic_seconds(p)
             site_of_unit, start_kind = construct(p, self.seed, "default" if kind in ("multilevel", "best") else kind)
