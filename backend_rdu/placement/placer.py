@@ -182,8 +182,9 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     weighs the default start against the multilevel V on netlists of at least CHOICE_UNITS free
     units and goes on from the better (`_Run.choose_start`); "default" forces the default start,
     "bisection" refines it by recursive min-cut bisection, "multilevel" replaces it by the
-    multilevel V (`multilevel`; a netlist too small to coarsen falls back to the default): see
-    docs/placement.md."""
+    multilevel V (`multilevel`; a netlist too small to coarsen falls back to the default),
+    "analytic" smooths the default start by quadratic placement rounds (`analytic`; "best" does
+    so too where they cost at most ANALYTIC_MAX_SHARE of the budget): see docs/placement.md."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     if global_start not in GLOBAL_STARTS:
