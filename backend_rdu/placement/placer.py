@@ -31,6 +31,7 @@ import numpy as np
 
 from chip_model import ChipSpec, load_chip
 
+from backend_rdu.placement.analytic import analytic_seconds, analytic_start
 from backend_rdu.placement.annealing import AnnealSchedule
 from backend_rdu.placement.bisection import bisection_start
 from backend_rdu.placement.edge_span import edge_span_start, needs_both_edges
@@ -149,7 +150,7 @@ class PlacementResult:
         }
 
 
-GLOBAL_STARTS = ("best", "default", "bisection", "multilevel")
+GLOBAL_STARTS = ("best", "default", "bisection", "multilevel", "analytic")
 MULTILEVEL_SHARE = 0.3  # of the usable budget for the multilevel start's annealing
 MULTILEVEL_HEAT = 0.1  # the run after it starts at this share of the spread of random moves' deltas
 CHOICE_UNITS = 1000  # "best" weighs the multilevel start against the default from this many free units; below,
@@ -160,6 +161,10 @@ SKIP_STALLED_V = False  # "best" builds the V even when its coarsening stalls (m
 # llama3_8b_shapes at 10 s (10 seeds: 10,910 vs 11,062), but 1.9% longer at 4 s and +1.15% simulated
 # cycles on llama3_8b_shapes' compile, whose per-kernel budgets are short (docs/placement.md, wave 9).
 CHOICE_MULTILEVEL_SHARE = 0.15  # of the usable budget for the multilevel start when it is only a candidate
+ANALYTIC_IN_BEST = True  # "best" smooths the default start by analytic rounds (`analytic`) before its trials ...
+ANALYTIC_MAX_SHARE = 0.06  # ... when they cost at most this share of the usable budget: at 30 s on the 2,000-unit
+# generators (3-5%) the medians of three seeds gain on four of five; on llama3_8b_shapes at 4 s (~25%) the
+# rounds displace annealing the short run needs, +2.5% over ten seeds (docs/placement.md, wave 10)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -177,8 +182,9 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     weighs the default start against the multilevel V on netlists of at least CHOICE_UNITS free
     units and goes on from the better (`_Run.choose_start`); "default" forces the default start,
     "bisection" refines it by recursive min-cut bisection, "multilevel" replaces it by the
-    multilevel V (`multilevel`; a netlist too small to coarsen falls back to the default): see
-    docs/placement.md."""
+    multilevel V (`multilevel`; a netlist too small to coarsen falls back to the default),
+    "analytic" smooths the default start by quadratic placement rounds (`analytic`; "best" does
+    so too where they cost at most ANALYTIC_MAX_SHARE of the budget): see docs/placement.md."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     if global_start not in GLOBAL_STARTS:
@@ -201,6 +207,8 @@ class _Run:
         self.deadline = self.start + max(seconds, wall_limit)
         self.usable = USABLE_SHARE * seconds  # the rest absorbs estimation error
         self.spent = construct_seconds(problem.num_units) * (1 + BISECTION_COST * (global_start == "bisection"))
+        if global_start == "analytic":  # its rounds, on top of the layout they start from
+            self.spent += analytic_seconds(problem)
         self.phases: list[dict[str, Any]] = []
         self.anneal_stats: list[dict[str, Any]] = []
         self.per_batch = batch_seconds(problem.num_units)
@@ -231,7 +239,11 @@ class _Run:
         if multilevel is not None and not choose:
             site_of_unit, start_kind = multilevel, "multilevel"
         elif start is None:
-            site_of_unit, start_kind = construct(p, self.seed, "default" if self.global_start in ("multilevel", "best") else self.global_start)
+            smooth = choose and ANALYTIC_IN_BEST and analytic_seconds(p) <= ANALYTIC_MAX_SHARE * self.usable
+            kind = "analytic" if smooth else self.global_start
+            if kind == "analytic" and self.global_start == "best":
+                self.spent += analytic_seconds(p)
+            site_of_unit, start_kind = construct(p, self.seed, "default" if kind in ("multilevel", "best") else kind)
         else:
             site_of_unit, start_kind = start.copy(), "given"
             self.spent = 0.0
@@ -404,6 +416,10 @@ def construct(problem: PlacementProblem, seed: int, global_start: str = "default
     with "bisection", that start then guides a recursive min-cut bisection (`bisection`). A kernel
     with more AGCUs than one chip edge holds starts stretched between the two AGCU edges instead
     (`edge_span`): growth packs it against one edge, where a cool annealing run keeps it."""
+    if global_start == "analytic":  # the default start, smoothed by analytic placement rounds
+        sites, kind = construct(problem, seed)
+        xy = np.stack([problem.site_x[sites], problem.site_y[sites]], axis=1).astype(np.float64)
+        return analytic_start(problem, seed, coords=xy)[0], kind + "+analytic"
     layout = embed(problem, seed)
     if global_start == "default" and needs_both_edges(problem):
         return edge_span_start(problem, layout.coords), "edge-span"
