@@ -38,7 +38,8 @@ from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
 from backend_rdu.placement.growth import grow
 from backend_rdu.placement.legalize import legalize
-from backend_rdu.placement.multilevel import STALLED_CLUSTERS, multilevel_start
+from backend_rdu.placement import multilevel as multilevel_module
+from backend_rdu.placement.multilevel import multilevel_start
 from backend_rdu.placement.netlist import Netlist
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer, compile_kernels, move_seconds
@@ -475,7 +476,7 @@ def place_netlist(
 
 def _stalled(multilevel_stats: list[dict[str, Any]]) -> bool:
     """Whether the V's coarsening stopped above STALLED_CLUSTERS (its records go coarsest first)."""
-    return bool(multilevel_stats) and multilevel_stats[0].get("clusters", 0) > STALLED_CLUSTERS
+    return bool(multilevel_stats) and multilevel_stats[0].get("clusters", 0) > multilevel_module.STALLED_CLUSTERS
 
 
 def _untouched_wirelength(problem: PlacementProblem, site_of_unit: np.ndarray) -> float:
