@@ -7,7 +7,8 @@
    (`legalize`), which holds up better on sparse netlists where growth has little to go on.
    From CHOICE_UNITS free units (`global_start="best"`, the default) a multilevel V is built too,
    and after the temperature trials a probe run from it decides which start goes on
-   (`_Run.choose_start`).
+   (`_Run.choose_start`); on a short budget per unit (SHORT_BUDGET_MOVES) a V whose coarsening
+   stalled goes on alone, without the default start, its trials or the probe.
 2. anneal: short trials at a few start temperatures pick the one that suits this start (a
    nearly right start wants a cool run, a poor one a hot run); the real run follows (`annealing`).
 3. windows: CP-SAT re-places windows of 6x6 up to 12x12 sites exactly, worst first, each hinted
@@ -168,8 +169,15 @@ SKIP_STALLED_V = False  # "best" builds the V even when its coarsening stalls (m
 # Skipping it gives the default start the whole budget: 0.1-3% shorter on `clustered` at 30 s and
 # llama3_8b_shapes at 10 s (10 seeds: 10,910 vs 11,062), but 1.9% longer at 4 s and +1.15% simulated
 # cycles on llama3_8b_shapes' compile, whose per-kernel budgets are short (docs/placement.md, wave 9).
-SHORT_BUDGET_MOVES = 15_000.0  # below this many annealing moves per free unit, "best" builds only the V
-STALLED_V_MOVES = 200.0  # ... and a V whose coarsening stalled gets at most this many moves per free unit
+SHORT_BUDGET_MOVES = 15_000.0  # below this many annealing moves per free unit (`_Run.moves_per_unit`), a V whose
+STALLED_V_MOVES = 200.0  # coarsening stalled goes on alone, with at most this many moves per free unit. Where the
+# default start must be built, charged (construct_seconds: 31% of a 4 s budget on llama3_8b_shapes) and tried at
+# four temperatures before the probe, the choice costs ~30% of a short budget; on llama3_8b_shapes the probe
+# picked the stalled V 9 of 10 times at 4 s (3,400 moves a unit) and 8 of 10 at 10 s (8,500), and the V's probe
+# was no shorter for 500 or 1,280 moves a unit than for 100-200 (it is a flat placement of ~235 clusters). Alone
+# and capped: 4 s 11,200 -> 11,007, 10 s 11,062 -> 10,916 (10 seeds; plain annealing 11,075 / 10,960). At 30 s
+# on 2,000 units (27,000 moves a unit) `clustered` keeps the choice (V chosen 1 of 4 seeds); at 10 s it loses
+# 0.7% on the median of 3 seeds (docs/placement.md, wave 10): the budget alone does not say which start wins.
 CHOICE_MULTILEVEL_SHARE = 0.15  # of the usable budget for the multilevel start when it is only a candidate
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
