@@ -206,8 +206,8 @@ def multilevel_start(problem: PlacementProblem, seed: int, seconds: float,
     against 1.05x on `mixed`), so the levels of at most CANDIDATE_CLUSTERS clusters are placed
     CANDIDATES times from different random starts and the shortest at the last of them goes on.
     `seconds` of annealing work is shared among the level runs in proportion to their clusters;
-    a coarsening that stalled gets `stalled_seconds` instead when given (less, when the V is only a
-    candidate: the placer's `stalled_v_seconds` says why)."""
+    a coarsening that stalled gets at most `stalled_seconds` when given (the placer's V alone on a
+    short budget: a flat placement of ~200 clusters, no shorter for more work; `placer.STALLED_V_MOVES`)."""
     p = problem
     levels = coarsen_levels(p, seed)
     free = np.flatnonzero(p.fixed_site < 0)
