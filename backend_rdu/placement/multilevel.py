@@ -190,7 +190,8 @@ def coarsen_levels(problem: PlacementProblem, seed: int) -> list[Level]:
 
 
 def multilevel_start(problem: PlacementProblem, seed: int, seconds: float,
-                     require_coarse: bool = False) -> tuple[np.ndarray | None, float, list[dict]]:
+                     require_coarse: bool = False,
+                     stalled_seconds: float | None = None) -> tuple[np.ndarray | None, float, list[dict]]:
     """A legal `site_of_unit` from the multilevel V: (placement, work spent in budget seconds,
     per-level stats, coarsest first), or (None, 0, []) if the netlist is too small to coarsen.
     With `require_coarse` (the V is one candidate start of several), also (None, 0, [record]) if
@@ -204,7 +205,9 @@ def multilevel_start(problem: PlacementProblem, seed: int, seconds: float,
     degrees costs little more at 48 tiles, and every finer level keeps the turn: measured 1.24x
     against 1.05x on `mixed`), so the levels of at most CANDIDATE_CLUSTERS clusters are placed
     CANDIDATES times from different random starts and the shortest at the last of them goes on.
-    `seconds` of annealing work is shared among the level runs in proportion to their clusters."""
+    `seconds` of annealing work is shared among the level runs in proportion to their clusters;
+    a coarsening that stalled gets at most `stalled_seconds` when given (the placer's V alone on a
+    short budget: a flat placement of ~200 clusters, no shorter for more work; `placer.STALLED_V_MOVES`)."""
     p = problem
     levels = coarsen_levels(p, seed)
     free = np.flatnonzero(p.fixed_site < 0)
@@ -212,6 +215,8 @@ def multilevel_start(problem: PlacementProblem, seed: int, seconds: float,
         return None, 0.0, []
     if require_coarse and levels[-1].problem.num_units > STALLED_CLUSTERS:
         return None, 0.0, [{"skipped": f"coarsening stalled at {levels[-1].problem.num_units} clusters"}]
+    if stalled_seconds is not None and levels[-1].problem.num_units > STALLED_CLUSTERS:
+        seconds = min(seconds, stalled_seconds)
     runs = np.array([lv.problem.num_units * (CANDIDATES if _candidate_level(lv) else 1) for lv in levels], dtype=np.float64)
     per_cluster = seconds / runs.sum()
     spent = 0.0

@@ -7,7 +7,8 @@
    (`legalize`), which holds up better on sparse netlists where growth has little to go on.
    From CHOICE_UNITS free units (`global_start="best"`, the default) a multilevel V is built too,
    and after the temperature trials a probe run from it decides which start goes on
-   (`_Run.choose_start`).
+   (`_Run.choose_start`); on a short budget per unit (SHORT_BUDGET_MOVES) a V whose coarsening
+   stalled goes on alone, without the default start, its trials or the probe.
 2. anneal: short trials at a few start temperatures pick the one that suits this start (a
    nearly right start wants a cool run, a poor one a hot run); the real run follows (`annealing`).
 3. windows: CP-SAT re-places windows of 6x6 up to 12x12 sites exactly, worst first, each hinted
@@ -39,6 +40,7 @@ from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
 from backend_rdu.placement.growth import grow
 from backend_rdu.placement.legalize import legalize
+from backend_rdu.placement import multilevel as multilevel_module
 from backend_rdu.placement.multilevel import multilevel_start
 from backend_rdu.placement.netlist import Netlist
 from backend_rdu.placement.problem import PlacementProblem
@@ -95,6 +97,14 @@ def construct_seconds(num_units: int) -> float:
     llama3_8b_shapes' full-chip kernel (2,106 units). The old count, 0.2 + 1e-3 per unit, was
     wall time at load 13 (2.3 s there: 23% of a 10 s budget that plain annealing spends annealing)."""
     return MOVE_HEADROOM * (0.15 + 4e-4 * num_units)
+
+
+def multilevel_construct_seconds(num_units: int) -> float:
+    """CPU time of `multilevel_start` outside its annealing moves (which it counts itself):
+    coarsening, contracting the nets, projecting and legalising. Measured 2026-11-24 (load ~4 on 2
+    cores): 0.07-0.10 s at 1,000 units and 0.09-0.14 s at 2,000 on four generators, 0.10 s on
+    llama3_8b_shapes (2,106 units); growth and fitting, which a V run alone skips, cost 0.8-1.4 s."""
+    return MOVE_HEADROOM * (0.06 + 4e-5 * num_units)
 
 
 def batch_seconds(num_units: int) -> float:
@@ -160,6 +170,15 @@ SKIP_STALLED_V = False  # "best" builds the V even when its coarsening stalls (m
 # Skipping it gives the default start the whole budget: 0.1-3% shorter on `clustered` at 30 s and
 # llama3_8b_shapes at 10 s (10 seeds: 10,910 vs 11,062), but 1.9% longer at 4 s and +1.15% simulated
 # cycles on llama3_8b_shapes' compile, whose per-kernel budgets are short (docs/placement.md, wave 9).
+SHORT_BUDGET_MOVES = 15_000.0  # below this many annealing moves per free unit (`_Run.moves_per_unit`), a V whose
+STALLED_V_MOVES = 200.0  # coarsening stalled goes on alone, with at most this many moves per free unit. Where the
+# default start must be built, charged (construct_seconds: 31% of a 4 s budget on llama3_8b_shapes) and tried at
+# four temperatures before the probe, the choice costs ~30% of a short budget; on llama3_8b_shapes the probe
+# picked the stalled V 9 of 10 times at 4 s (3,400 moves a unit) and 8 of 10 at 10 s (8,500), and the V's probe
+# was no shorter for 500 or 1,280 moves a unit than for 100-200 (it is a flat placement of ~235 clusters). Alone
+# and capped: 4 s 11,200 -> 11,007, 10 s 11,062 -> 10,916 (10 seeds; plain annealing 11,075 / 10,960). At 30 s
+# on 2,000 units (27,000 moves a unit) `clustered` keeps the choice (V chosen 1 of 4 seeds); at 10 s it loses
+# 0.7% on the median of 3 seeds (docs/placement.md, wave 10): the budget alone does not say which start wins.
 CHOICE_MULTILEVEL_SHARE = 0.15  # of the usable budget for the multilevel start when it is only a candidate
 ANALYTIC_IN_BEST = True  # "best" smooths the default start by analytic rounds (`analytic`) before its trials ...
 ANALYTIC_MAX_SHARE = 0.06  # ... when they cost at most this share of the usable budget: at 30 s on the 2,000-unit
@@ -219,6 +238,15 @@ class _Run:
         self.small = len(problem.free_units) <= WHOLE_WINDOW_UNITS
         self.multilevel_stats: list[dict[str, Any]] = []  # per coarse level, coarsest first
 
+    def moves_per_unit(self) -> float:
+        """The budget per unit: annealing moves the usable budget buys, per free unit."""
+        return self.usable / self.per_move / max(len(self.p.free_units), 1)
+
+    def stalled_v_seconds(self) -> float:
+        """The work a V whose coarsening stalled gets on a short budget: STALLED_V_MOVES moves per
+        free unit at most, not a share of the budget (see STALLED_V_MOVES)."""
+        return STALLED_V_MOVES * len(self.p.free_units) * self.per_move
+
     def phase(self, name: str, site_of_unit: np.ndarray, began: float, **extra: Any) -> None:
         self.phases.append({"phase": name, "wirelength": _number(wirelength(self.p, site_of_unit)),
                             "seconds": round(time.perf_counter() - began, 3)} | extra)
@@ -231,11 +259,17 @@ class _Run:
         t = time.perf_counter()
         multilevel = None
         choose = start is None and self.global_start == "best" and len(p.free_units) >= CHOICE_UNITS
+        short = choose and self.moves_per_unit() < SHORT_BUDGET_MOVES  # the V goes on alone (`short_budget`)
         if start is None and (self.global_start == "multilevel" or choose):
             share = CHOICE_MULTILEVEL_SHARE if choose else MULTILEVEL_SHARE
-            multilevel, spent, self.multilevel_stats = multilevel_start(p, self.seed, share * self.usable,
-                                                                        require_coarse=choose and SKIP_STALLED_V)
+            multilevel, spent, self.multilevel_stats = multilevel_start(
+                p, self.seed, share * self.usable, require_coarse=choose and SKIP_STALLED_V,
+                stalled_seconds=self.stalled_v_seconds() if short else None)
             self.spent += spent
+            short = short and multilevel is not None and _stalled(self.multilevel_stats)
+            if multilevel is not None and (short or not choose):  # the default start is not built
+                self.spent += multilevel_construct_seconds(p.num_units) - construct_seconds(p.num_units)
+                choose = False
         if multilevel is not None and not choose:
             site_of_unit, start_kind = multilevel, "multilevel"
         elif start is None:
@@ -247,7 +281,7 @@ class _Run:
         else:
             site_of_unit, start_kind = start.copy(), "given"
             self.spent = 0.0
-        self.phase("construct", site_of_unit, t, start=start_kind)
+        self.phase("construct", site_of_unit, t, start=start_kind, **({"short_budget": True} if short else {}))
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
         if p.num_nets and not self.optimal(site_of_unit):
@@ -462,6 +496,11 @@ def place_netlist(
         netlist = Netlist.from_json(netlist)
     chip = load_chip(chip) if isinstance(chip, str) else chip
     return place(PlacementProblem.build(chip, netlist), seconds=seconds, seed=seed).summary_json()
+
+
+def _stalled(multilevel_stats: list[dict[str, Any]]) -> bool:
+    """Whether the V's coarsening stopped above STALLED_CLUSTERS (its records go coarsest first)."""
+    return bool(multilevel_stats) and multilevel_stats[0].get("clusters", 0) > multilevel_module.STALLED_CLUSTERS
 
 
 def _untouched_wirelength(problem: PlacementProblem, site_of_unit: np.ndarray) -> float:
