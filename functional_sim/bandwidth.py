@@ -80,23 +80,23 @@ class Bandwidth:
         w = int(t // size)
         if w in self.skip:
             w = self._room(w)
-        remaining, limited = cost, False
+        remaining, alone = cost, t + cost / cap
         while True:
             start = t if t > w * size else w * size
             have = used.get(w, 0.0)
             room = size - have
             limit = ((w + 1) * size - start) * cap  # what the flow can inject in the rest of the window
             want = limit if limit < remaining else remaining
-            if room < want - EPS:
-                take, limited = room, True  # other flows hold the window: this tile falls behind its rate
-            else:
-                take = want
+            take = room if room < want - EPS else want  # other flows hold the window: the tile falls behind
             used[w] = have + take
             remaining -= take
             if have + take >= size - EPS:
                 self.skip[w] = w + 1
             if remaining <= EPS:
-                return start + take / cap if limited else t + cost / cap
+                # the last part leaves at the flow's rate from where it could start in its window, which
+                # is later than alone when a window was squeezed or skipped because others filled it
+                end = start + take / cap
+                return end if end > alone + EPS else alone
             w = self._room(w + 1)
 
     def reserve(self, t: float, occ: float) -> float:

@@ -64,22 +64,34 @@ def test_a_flow_alone_on_a_link_takes_exactly_its_own_transfer_time():
     assert link.flow(110.0, 1000.0 / 4, 1 / 4) == 1110.0  # across many windows, still its own rate
 
 
+@pytest.mark.parametrize("tile", [100.0, 64.0, 128.0, 32.0])  # 100 never lines up with the 64-cycle windows, the rest do
 @pytest.mark.parametrize("width", [1, 2, 4])
-def test_flows_within_a_links_bandwidth_never_delay_each_other_and_beyond_it_divide_it(width):
+def test_flows_within_a_links_bandwidth_never_delay_each_other_and_beyond_it_divide_it(width, tile):
     from functional_sim.bandwidth import Bandwidth
 
     def run(flows: int) -> list[float]:
         link, port = Bandwidth(64.0), [0.0] * flows
-        for _ in range(50):  # every flow keeps its port busy with 100-cycle tiles, booked in turn
+        for _ in range(50):  # every flow keeps its port busy with tiles, booked in turn
             for f in range(flows):
-                port[f] = link.flow(port[f], 100.0 / width, 1 / width)
+                port[f] = link.flow(port[f], tile / width, 1 / width)
         return port
 
-    assert run(width) == [5000.0] * width  # full rate each: the link is exactly full
+    alone = 50 * tile
+    assert run(width) == [alone] * width  # full rate each: the link is exactly full
     over = run(width + 1)
-    # beyond the bandwidth the link moves width streams' worth: all tiles through by (w+1)/w x 5000
-    assert max(over) == pytest.approx(5000.0 * (width + 1) / width, rel=0.03)
-    assert min(over) >= 5000.0
+    # beyond the bandwidth the link moves width streams' worth: all tiles through by (w+1)/w x alone
+    assert max(over) == pytest.approx(alone * (width + 1) / width, rel=0.03)
+    assert min(over) >= alone
+
+
+def test_a_tile_behind_windows_other_flows_filled_leaves_when_the_link_has_room_again():
+    from functional_sim.bandwidth import Bandwidth
+
+    link = Bandwidth(64.0)
+    assert [link.flow(0.0, 64.0, 1.0) for _ in range(3)] == [64.0, 128.0, 192.0]  # a link one stream wide
+    link = Bandwidth(64.0)
+    link.flow(64.0, 64.0, 1.0)  # window 1 is full
+    assert link.flow(32.0, 64.0, 1.0) == 160.0  # half in window 0, the rest only in window 2
 
 
 def test_a_join_wider_than_its_switchs_links_compiles_and_its_run_charges_the_shared_links():
