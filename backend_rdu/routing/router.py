@@ -189,7 +189,10 @@ def route_streams(
 def _straighten(mesh, resolved, trees, demand, bandwidth, table, entries) -> int:
     """After negotiation, history can leave flows on detours the final demand no longer forces:
     reroute each once over links with bandwidth to spare into switches with a free table entry,
-    keeping the new tree only if it is cheaper."""
+    keeping the new tree only if it is cheaper and enters no switch whose table is full (the table
+    is the hard limit; the flow's old tree already holds its entries). A detour of any length
+    beats a link over its bandwidth: a hop costs a cycle of latency, a shared link a share of every
+    tile's transfer time."""
     blocked = 1e9
     changed = 0
     entered = np.maximum(mesh.link_to, 0)
@@ -198,10 +201,12 @@ def _straighten(mesh, resolved, trees, demand, bandwidth, table, entries) -> int
         old = list(trees[r.index].values())
         demand[net][old] -= rate
         table[net][_switches(r.source, trees[r.index])] -= 1
-        free = (demand[net] + rate <= bandwidth[net] + EPS) & (table[net][entered] < entries)
+        full = table[net][entered] >= entries
+        free = (demand[net] + rate <= bandwidth[net] + EPS) & ~full
         cost = np.where(free, mesh.base_cost, blocked)
         new = route_tree(mesh, r.source, r.destinations, cost.tolist())
-        if cost[list(new.values())].sum() < cost[old].sum() - 1e-9:
+        links = list(new.values())
+        if not full[links].any() and cost[links].sum() < cost[old].sum() - 1e-9:
             trees[r.index] = new
             changed += 1
         demand[net][list(trees[r.index].values())] += rate
