@@ -19,7 +19,7 @@ load the congested links, so they cross fewer links and each other less. Links a
 on sn40l) among them, so a stage joining more full-rate flows than its switch's links carry waits
 on them. No bundled example does (the term is zero there and the loop is timing-driven); the
 join kernels of bench/link_heavy.py do, and there the term is what moves them: `CONGESTION_WEIGHT`
-is measured by ablation on link:broadcast-join, link:outer-join and link:join-big (docs/placement.md,
+is measured by ablation on link:broadcast-join, link:outer-join and link:outer-join-large (docs/placement.md,
 "Links shared by flows"): body cycles of the cycle-driven placement at weight 0 / 256 / 1024:
 11,554 / 9,295 / 9,263, 5,477 / 5,205 / 5,438, 18,883 / 18,868 / 18,890 (wirelength 12,722, 5,510,
 18,891); 256 has the least total.

@@ -281,7 +281,8 @@ class PlacementSummaryAttr(ParametrizedAttribute):
     `objective` names what `wirelength` measures (and the placer minimised), so the bound and the
     gap can be read against it. Per kernel (module order): `budgets`, the placer seconds (counted in
     work) its placement was made with, and `placed_with`, the first kernel that shares that placement
-    (kernels of one class are placed once with their pooled budget, docs/placement.md)."""
+    (kernels of one class are placed once, with one member's budget or, under `pool=true`, their pooled
+    budget: docs/placement.md)."""
 
     name = "rdu.placement"
 
@@ -301,7 +302,7 @@ class PlacementSummaryAttr(ParametrizedAttribute):
 
     def __init__(self, *, method: str, seed: int, kernels: int, distinct_kernels: int, wirelength: int,
                  lower_bound: int, gap: float, cp_sat: dict[str, int], objective: str,
-                 budgets: list[float] = (), placed_with: list[int] = ()):
+                 budgets: list[float], placed_with: list[int]):
         super().__init__(
             StringAttr(method), IntAttr(int(seed)), IntAttr(int(kernels)), IntAttr(int(distinct_kernels)),
             IntAttr(int(wirelength)), IntAttr(int(lower_bound)), FloatData(float(gap)), ArrayAttr(IntAttr(int(cp_sat.get(c, 0))) for c in CP_SAT_COUNTERS),

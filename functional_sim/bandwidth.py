@@ -12,8 +12,8 @@ delay; a memory tier that several AGCUs share is booked in the clock's order ins
 earlier requests: +1.6% to +4.4% on decode kernels).
 
 Full windows are skipped with a union-find ("next window with room"), so a resource booked far
-ahead costs nearly nothing per request. The window is `MIN_WINDOW` cycles or the largest tile
-occupancy among the resource's users, whichever is larger.
+ahead costs nearly nothing per request. A memory tier's window is `MIN_WINDOW` cycles or the
+largest tile occupancy among its users, whichever is larger; a link's is `MIN_WINDOW` (64 cycles).
 
 A routed link is such a resource too, but its users are flows, each injecting at most one
 stream's rate (`flow`): the link's bandwidth is `width` full-rate streams (`network.vector_tracks`),
