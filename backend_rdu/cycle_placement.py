@@ -125,14 +125,16 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
     best: dict[tuple, Candidate] = {}
 
     # A kernel's feedback depends only on its own sites (kernels run one after another from empty
-    # FIFOs, each routed on its own), so a placement simulated before is not simulated again: a
-    # round that returns its start, or a candidate equal to an earlier one. (Only placements that
+    # FIFOs, each routed on its own), so a candidate simulated before is not simulated again: a
+    # round that returns every kernel's start, or a candidate equal to an earlier one. (Only placements that
     # routed are kept: a candidate that did not route is simulated again if it comes back.)
     seen: dict[tuple, KernelFeedback] = {}
 
     def keep(candidate: dict, label: str, must_route: bool = False) -> None:
         keys = {sig: (sig, tuple(map(tuple, sites))) for sig, sites in candidate.items()}
-        fresh = {sig: sites for sig, sites in candidate.items() if keys[sig] not in seen}
+        # all or nothing: a subset of the kernels is not a program a layer loop can be emitted for
+        # (its body must follow a prologue), so a candidate with any new placement is simulated whole
+        fresh = candidate if any(keys[sig] not in seen for sig in candidate) else {}
         try:
             feedback = simulate_placement(module, {index_of[sig]: sites for sig, sites in fresh.items()}) if fresh else {}
         except RoutingError:  # a candidate the mesh cannot route is no candidate ...

@@ -193,3 +193,19 @@ def test_an_fp32_residual_step_all_reduces_fp32_and_equals_pytorch() -> None:
     assert {"layers.0.o.weight", "layers.0.down.weight"} <= {bs.tensor(t).name for t in bs.node.wholes}  # split
     report = run_compiled(compiled, "hardware")
     assert report.allclose is True
+
+
+def test_a_looped_step_compiles_under_the_cycle_placer() -> None:
+    """The cycle placer simulates candidate placements as programs; a candidate that re-placed only
+    some kernels must still be simulated as a program whose loop body follows its prologue (a cache
+    of earlier simulations once sent it the new kernels alone: "not one stretch after a prologue")."""
+    from compiler.driver import CompileOptions, compile_loaded
+    from compiler.frontend.model_file import LoadedModel
+    from bench.workloads import DecodeStep
+
+    torch.manual_seed(0)
+    model = DecodeStep(decode_model.SHAPE, 1).eval()
+    compiled = compile_loaded(LoadedModel(Path("step.py"), model, step_decoder.example_inputs(TOKEN)),
+                              CompileOptions(node="small-node8", tp=2, layers=2, per_layer=(4, 5),
+                                             loop_body="layers.0", placer="cycles"))
+    assert compiled.bitstream.loop.trips == 2 and compiled.bitstream.kernels[0].name == "embed"
