@@ -18,11 +18,12 @@ load the congested links, so they cross fewer links and each other less. Links a
 (since wave 10): a link carries any number of flows and divides its bandwidth (4 full-rate streams
 on sn40l) among them, so a stage joining more full-rate flows than its switch's links carry waits
 on them. No bundled example does (the term is zero there and the loop is timing-driven); the
-join kernels of bench/link_heavy.py do, and there the term is what moves them: `CONGESTION_WEIGHT`
-is measured by ablation on link:broadcast-join, link:outer-join and link:outer-join-large (docs/placement.md,
-"Links shared by flows"): body cycles of the cycle-driven placement at weight 0 / 256 / 1024:
-11,554 / 9,295 / 9,263, 5,477 / 5,205 / 5,438, 18,883 / 18,868 / 18,890 (wirelength 12,722, 5,510,
-18,891); 256 has the least total.
+join kernels of bench/link_heavy.py do, and `CONGESTION_WEIGHT` is measured by ablation on
+link:broadcast-join, link:outer-join and link:outer-join-large (docs/placement.md, "Links shared
+by flows"): body cycles of the cycle-driven placement at weight 0 / 256 / 1024: 9,294 / 9,240 /
+9,249, 5,532 / 5,507 / 5,520, 18,980 / 18,928 / 18,926 (wirelength 9,294, 5,614, 18,990); 256 has
+the least total, 0.4% below weight 0. What wins there is mostly shorter critical routes, not less
+link wait: the join's ingress is over its links' bandwidth at any placement.
 
 The simulator call itself (route, size FIFOs, section, emit, time) is `backend_rdu.cycle_feedback`.
 """
