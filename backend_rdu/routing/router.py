@@ -78,8 +78,9 @@ class RoutingResult:
 
 
 def _switches(source: int, tree: dict[int, int]) -> list[int]:
-    """The switches whose routing tables hold a flow: its source and every switch its tree enters."""
-    return [source, *tree]
+    """The switches whose routing tables hold a flow: its source and every switch its tree enters;
+    none for a flow that never leaves its switch (it needs no route, as `diagnosis` counts)."""
+    return [source, *tree] if tree else []
 
 
 def route_streams(

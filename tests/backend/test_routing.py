@@ -226,3 +226,14 @@ def test_routes_over_bandwidth_never_overfill_a_routing_table(seed):
     except RoutingError:
         return  # a hopeless crowd is refused, which is allowed; what is kept must be legal
     assert max(flows_per_switch(result, positions).values()) <= entries
+
+
+def test_a_flow_that_never_leaves_its_switch_takes_no_routing_table_entry():
+    """As the diagnosis counts: only flows that leave a switch need a route, so the router charges
+    no entry for one between two units on the same switch."""
+    positions = {"a": (1, 2), "b": (1, 2), "c": (3, 2)}
+    local = route_streams("small", positions, [Stream("s", "a", ("b",))])
+    assert local.routes["s"].links == () or list(local.routes["s"].links) == []
+    assert local.stats["vector"]["busiest_switch_flows"] == 0
+    away = route_streams("small", positions, [Stream("s", "a", ("c",))])
+    assert away.stats["vector"]["busiest_switch_flows"] == 1
