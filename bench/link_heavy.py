@@ -82,26 +82,12 @@ class OuterBranches(BroadcastBranches):
         return super().forward(a[:, None] * b[None, :]).sum(-1)
 
 
-class OuterJoin(nn.Module):
-    """Two vectors expanded on chip (outer product) into `branches` elementwise branches that one
-    stage joins (concatenated, then reduced): every branch is a full-rate flow into the join's unit,
-    more than the links into one switch carry (4 links x 4 full-rate streams on sn40l), so the join's
-    incoming links are shared beyond their bandwidth wherever it is placed; how evenly the flows
-    arrive over its links is what placement decides. Little HBM traffic either side."""
-
-    def __init__(self, branches: int = 24):
-        super().__init__()
-        self.branches = branches
-
-    def forward(self, a, b):
-        x = a[:, None] * b[None, :]
-        return torch.cat([UNARY[i % len(UNARY)](x) * (i + 1.5) for i in range(self.branches)], dim=-1).sum(-1)
-
-
 class BroadcastJoin(nn.Module):
     """One input from HBM broadcast to `branches` elementwise branches that one stage joins
-    (concatenated, then reduced): a multicast out, a wide join in (`OuterJoin`'s join, with the
-    input from HBM rather than expanded on chip)."""
+    (concatenated, then reduced): every branch is a full-rate flow into the join's unit, more than
+    the links into one switch carry (4 links x 4 full-rate streams on sn40l), so the join's incoming
+    links are shared beyond their bandwidth wherever it is placed; how evenly the flows arrive over
+    its links is what placement decides."""
 
     def __init__(self, branches: int = 24):
         super().__init__()
@@ -109,6 +95,14 @@ class BroadcastJoin(nn.Module):
 
     def forward(self, x):
         return torch.cat([UNARY[i % len(UNARY)](x) * (i + 1.5) for i in range(self.branches)], dim=-1).sum(-1)
+
+
+class OuterJoin(BroadcastJoin):
+    """`BroadcastJoin`'s join of two vectors expanded on chip (outer product) rather than an input
+    from HBM: little HBM traffic either side."""
+
+    def forward(self, a, b):
+        return super().forward(a[:, None] * b[None, :])
 
 
 def _seeded(make):

@@ -60,10 +60,6 @@ class AnalyticStats:
     upper: list[float] = field(default_factory=list)  # the legalised HPWL per round
     best_round: int = -1
 
-    def to_json(self) -> dict:
-        return {"rounds": self.rounds, "best_round": self.best_round,
-                "lower": [round(v, 1) for v in self.lower], "upper": [round(v, 1) for v in self.upper]}
-
 
 def analytic_seconds(problem: PlacementProblem, rounds: int | None = None) -> float:
     """Budget seconds charged for the analytic rounds (the layout they start from is charged as

@@ -77,6 +77,11 @@ class RoutingResult:
         }
 
 
+def _excess(demand: dict[str, np.ndarray], bandwidth: dict[str, float]) -> float:
+    """Expected demand beyond the links' bandwidth, summed over every link of both networks."""
+    return sum(float(np.maximum(demand[n] - bandwidth[n], 0.0).sum()) for n in NETWORKS)
+
+
 def _switches(source: int, tree: dict[int, int]) -> list[int]:
     """The switches whose routing tables hold a flow: its source and every switch its tree enters;
     none for a flow that never leaves its switch (it needs no route, as `diagnosis` counts)."""
@@ -129,7 +134,7 @@ def route_streams(
         if not any(o.any() for o in overused.values()) and not any(o.any() for o in overfull.values()):
             break
         if not any(o.any() for o in overfull.values()):  # only bandwidth is over: keep the least over
-            excess = sum(float(np.maximum(demand[n] - bandwidth[n], 0.0).sum()) for n in NETWORKS)
+            excess = _excess(demand, bandwidth)
             if excess < best_over - EPS:
                 best, best_over, since_best = dict(trees), excess, 0
             else:
@@ -147,7 +152,7 @@ def route_streams(
         if best is None:
             raise _table_error(mesh, resolved, trees, table, entries, rounds)
         trees = best  # a round with every table within its entries, and the least demand over bandwidth
-    elif best is not None and best_over < sum(float(np.maximum(demand[n] - bandwidth[n], 0.0).sum()) for n in NETWORKS) - EPS:
+    elif best is not None and best_over < _excess(demand, bandwidth) - EPS:
         trees = best
     for n in NETWORKS:  # recount for the routes kept
         demand[n][:] = 0.0
