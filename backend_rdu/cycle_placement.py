@@ -38,11 +38,14 @@ from backend_rdu.cycle_feedback import KernelFeedback, StreamKey, simulate_place
 from backend_rdu.place_pass import greedy_sites, kernel_nets, site_array
 from backend_rdu.placement import Net, Netlist, PlacementProblem
 from backend_rdu.routing.errors import RoutingError
+from backend_rdu.routing.rates import stream_rates
 
 TRAFFIC_SHARE = 1.0  # head nets' traffic part, in total, relative to the base nets' total weight
 CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights (16: about half the gain on llama)
 CONGESTION_WEIGHT = 256.0  # a stream's head net per unit of link-wait share of the body, in mean base-net weights (ablation 0 / 256 / 1024 in the docstring)
 ROUND_SHARE = 0.5  # of a kernel's wirelength budget, for each re-placement
+SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # a flow enters a switch from its west, east, south or north neighbour
+EXCESS_HOPS = 1000.0  # `spread_heads`' price of one full-rate stream beyond a side's bandwidth, in hops of head-net length
 
 
 @dataclass
@@ -110,6 +113,87 @@ def add_congestion(congestion: dict[StreamKey, float], feedback: KernelFeedback)
             congestion[s] = congestion.get(s, 0.0) + share
 
 
+def entry_sides(source: tuple[int, int], head: tuple[int, int]) -> tuple[int, ...]:
+    """The sides (indices into `SIDES`) from which a shortest route from `source` can enter the
+    switch at `head`: west if the source lies west of it, and so on; none if they coincide."""
+    dx, dy = source[0] - head[0], source[1] - head[1]
+    return tuple(k for k, (sx, sy) in enumerate(SIDES) if (sx and sx * dx > 0) or (sy and sy * dy > 0))
+
+
+def _dist(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return abs(a[0] - b[0]) + abs(a[1] - b[1])
+
+
+def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamKey], rates: list[list[float]],
+                 bandwidth: float) -> list[list[tuple[int, int]]]:
+    """Choose which unit of each producer stage is its head, so that the flows into a stage whose
+    incoming streams waited on shared links arrive over its head switch's four links evenly.
+
+    A stream's flow runs between stage heads (the first unit of each, as the simulator charges
+    it), so the head of a stage of many units is a choice placement never made: the annealer
+    places units, and the first is the head by name. Where a join reads more flows than its head
+    switch's links carry (bench/link_heavy.py: 24 branches at 0.755 of a stream each into 4 links
+    of 4), how the flows split over the four incoming links decides how much they wait (7/7/5/5
+    flows are 2.6 streams over bandwidth, 6/6/6/6 are 2.1), and the split follows from where the
+    producers' heads are: a shortest route enters from the sides the source lies towards. So for
+    every consumer of a stream that waited (`KernelFeedback.link_wait`: the simulator's measure of
+    which streams shared links cost on the critical path), its producers' heads are chosen one
+    stream at a time (fastest first, then stage order): each producer unit is priced by the
+    excess its flow adds beyond `bandwidth` on the least loaded side it can enter from
+    (`EXCESS_HOPS` hops per full-rate stream) plus the length of the head nets the choice moves
+    (from the stage's own producers' heads, to its other consumers' heads), and the cheapest
+    becomes the head (swapped with unit 0: the stage keeps its sites). Deterministic. Returns new
+    sites; the caller simulates them as a candidate, so a choice that does not pay is not kept."""
+    stages = kernel.stages()
+    index = {st: i for i, st in enumerate(stages)}
+    new = [list(group) for group in sites]
+    readers = [[[index[c] for c in st.consumers(res) if c in index] for res in st.results] for st in stages]
+    feeds = [[(i, j) for i in range(len(stages)) for j in range(len(stages[i].results)) if c in readers[i][j]]
+             for c in range(len(stages))]
+    joins = sorted({c for (i, j) in waited if i < len(stages) and j < len(readers[i]) for c in readers[i][j]})
+    fixed: set[int] = set()
+
+    def length(i: int, at: tuple[int, int], skip: int) -> int:
+        """Head-net length of stage `i` with its head at `at`, but for its flows into `skip`."""
+        return (sum(_dist(new[p][0], at) for (p, _) in feeds[i] if p not in (i, skip))
+                + sum(_dist(at, new[d][0]) for r in readers[i] for d in r if d not in (i, skip)))
+
+    def assign(c: int, head: tuple[int, int]) -> tuple[float, list[tuple[int, int]]]:
+        """Greedy heads for the producers of `c` with its head at `head`: (price, (stage, unit) chosen)."""
+        load = [0.0] * len(SIDES)
+        total, chosen = 0.0, []
+        for (i, j) in sorted(feeds[c], key=lambda f: (-rates[f[0]][f[1]], f)):
+            if i == c:
+                continue
+            rate = rates[i][j]
+            options = [0] if i in fixed or i in joins or len(new[i]) == 1 else range(len(new[i]))
+            best = None
+            for u in options:
+                at = new[i][u]
+                sides = entry_sides(at, head)
+                side = min(sides, key=lambda k: (load[k], k)) if sides else -1
+                over = (max(0.0, load[side] + rate - bandwidth) - max(0.0, load[side] - bandwidth)) if sides else 0.0
+                cost = EXCESS_HOPS * over + _dist(at, head) + length(i, at, c)
+                if best is None or (cost, u) < best[:2]:
+                    best = (cost, u, side)
+            cost, u, side = best
+            total += cost
+            chosen.append((i, u))
+            if side >= 0:
+                load[side] += rate
+        return total, chosen
+
+    for c in joins:
+        heads = range(len(new[c])) if c not in fixed else [0]
+        price, h, chosen = min((assign(c, new[c][h]) [0] + length(c, new[c][h], -1), h, None) for h in heads)
+        new[c][0], new[c][h] = new[c][h], new[c][0]
+        fixed.add(c)
+        for i, u in assign(c, new[c][0])[1]:
+            new[i][0], new[i][u] = new[i][u], new[i][0]
+            fixed.add(i)
+    return new
+
+
 def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budgets: dict, run_placer,
                      rounds: int, index_of: dict[tuple, int]) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
     """Per distinct kernel (signature -> kernel), the placement with the fewest simulated body
@@ -154,8 +238,23 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             if sig not in best or fb.score < best[sig].feedback.score:
                 best[sig] = Candidate(sites, fb, label)
 
+    def spread(label: str) -> None:
+        """A candidate of the best so far with heads chosen for even ingress (`spread_heads`) where
+        shared links made critical streams wait; none if no kernel waited or no head moves."""
+        candidate, moved = {}, False
+        for sig, kernel in distinct.items():
+            waited = {s for s, w in best[sig].feedback.link_wait.items() if w > 0}
+            sites = best[sig].sites
+            if waited:
+                sites = spread_heads(kernel, sites, waited, stream_rates(kernel, chip), chip.network.vector_tracks)
+                moved = moved or sites != best[sig].sites
+            candidate[sig] = sites
+        if moved:
+            keep(candidate, label)
+
     keep(placed, "wirelength", must_route=True)
     keep({sig: greedy_sites(kernel, chip) for sig, kernel in distinct.items()}, "greedy")
+    spread("heads")
     for r in range(rounds):
         candidate = {}
         for sig, kernel in distinct.items():
@@ -167,4 +266,5 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             positions = result.positions
             candidate[sig] = [[positions[name] for name in group] for group in names]
         keep(candidate, f"round {r + 1}")
+    spread("heads after rounds")
     return {sig: c.sites for sig, c in best.items()}, trail, {sig: c.label for sig, c in best.items()}

@@ -3,8 +3,10 @@
 Each stream runs from its producer's first unit to each consumer stage's first unit: the path a
 tile's head takes (the bandwidth of a stream's parallel paths is the simulator's business). The
 negotiated-congestion router (`backend_rdu.routing`) routes a kernel's streams together, as
-multicast trees. The result is a `#rdu.route<hops [...], links [...]>` per output stream of each
-stage (hops in consumer order), which bitstream emission copies and never recomputes. Kernels
+multicast trees, each flow demanding its rate of a link's bandwidth (`backend_rdu.routing.rates`: its
+bytes per cycle at the kernel's pace). The result is a `#rdu.route<vector, rate R, hops [...],
+links [...]>` per output stream of each stage (hops in consumer order; the rate printed below 1),
+which bitstream emission copies and never recomputes. Kernels
 of the same structure and placement are routed once.
 """
 
@@ -38,7 +40,9 @@ def _name(site: Site) -> str:
 def route_kernel(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[RouteAttr]]:
     """Per stage, per output stream: its route (hops per consumer stage, tree links)."""
     from backend_rdu.routing import Stream, route_streams
+    from backend_rdu.routing.rates import stream_rates
 
+    rates = stream_rates(kernel, chip)  # each flow's demand on its links, from the kernel's pace
     positions: dict[str, Site] = {}
     requests = []
     ends: dict[str, list[str]] = {}  # request name -> one endpoint name per consumer stage
@@ -58,7 +62,7 @@ def route_kernel(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[RouteAttr]]:
             name = f"s{i}_{j}"
             ends[name] = [_name(g[0]) for g in dsts]
             if targets:
-                requests.append(Stream(name, source, tuple(targets), "vector"))
+                requests.append(Stream(name, source, tuple(targets), "vector", rates[i][j]))
     try:
         routes = route_streams(chip, positions, requests).routes if requests else {}
     except RoutingError as exc:
@@ -73,7 +77,8 @@ def route_kernel(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[RouteAttr]]:
             if route is None:
                 per_result.append(RouteAttr.build([0] * len(consumers), []))
             else:
-                per_result.append(RouteAttr.build([route.hops.get(e, 0) for e in ends[name]], route.links))
+                per_result.append(RouteAttr.build([route.hops.get(e, 0) for e in ends[name]], route.links,
+                                                  rate=rates[i][j]))
         out.append(per_result)
     return out
 

@@ -197,18 +197,24 @@ class SitesAttr(Data[tuple[Site, ...]]):
 
 
 @irdl_attr_definition
-class RouteAttr(Data[tuple[Network, tuple[int, ...], tuple[Link, ...]]]):
-    """One stream's route: its network, switch hops to each consumer stage (in consumer order)
-    and the mesh links of its multicast tree, switch to switch:
-    `#rdu.route<vector, hops [1, 2], links [(0, 0) -> (1, 0), (1, 0) -> (1, 1)]>`."""
+class RouteAttr(Data[tuple[Network, tuple[int, ...], tuple[Link, ...], float]]):
+    """One stream's route: its network, the bandwidth demand it was routed with (`rate`, in
+    full-rate streams, printed only below 1), switch hops to each consumer stage (in consumer
+    order) and the mesh links of its multicast tree, switch to switch:
+    `#rdu.route<vector, rate 0.755, hops [1, 2], links [(0, 0) -> (1, 0), (1, 0) -> (1, 1)]>`.
+
+    The rate is what rdu-route decided the stream carries (`backend_rdu.routing.rates`): the
+    router shares a link's bandwidth by it, so it is recorded with the route it produced."""
 
     name = "rdu.route"
 
     @classmethod
     def build(cls, hops: Iterable[int], links: Iterable[tuple[Sequence[int], Sequence[int]]],
-              network: Network = Network.VECTOR) -> RouteAttr:
+              network: Network = Network.VECTOR, rate: float = 1.0) -> RouteAttr:
+        if not 0 < rate <= 1:
+            raise VerifyException(f"rdu.route: rate must be in (0, 1] full-rate streams, got {rate}")
         return cls((network, tuple(int(h) for h in hops),
-                    tuple(((int(a[0]), int(a[1])), (int(b[0]), int(b[1]))) for a, b in links)))
+                    tuple(((int(a[0]), int(a[1])), (int(b[0]), int(b[1]))) for a, b in links), float(rate)))
 
     @property
     def network(self) -> str:
@@ -222,6 +228,10 @@ class RouteAttr(Data[tuple[Network, tuple[int, ...], tuple[Link, ...]]]):
     def links(self) -> tuple[Link, ...]:
         return self.data[2]
 
+    @property
+    def rate(self) -> float:
+        return self.data[3]
+
     @classmethod
     def parse_parameter(cls, parser: AttrParser):
         def link() -> Link:
@@ -232,18 +242,25 @@ class RouteAttr(Data[tuple[Network, tuple[int, ...], tuple[Link, ...]]]):
         with parser.in_angle_brackets():
             network = parser.parse_str_enum(Network)
             parser.parse_punctuation(",")
+            rate = 1.0
+            if parser.parse_optional_keyword("rate") is not None:
+                rate = parser.parse_float()
+                if not 0 < rate <= 1:
+                    parser.raise_error(f"rdu.route: rate must be in (0, 1] full-rate streams, got {rate}")
+                parser.parse_punctuation(",")
             parser.parse_keyword("hops")
             hops = parser.parse_comma_separated_list(
                 parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False, allow_negative=False))
             parser.parse_punctuation(",")
             parser.parse_keyword("links")
             links = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, link)
-        return (network, tuple(hops), tuple(links))
+        return (network, tuple(hops), tuple(links), float(rate))
 
     def print_parameter(self, printer: Printer) -> None:
         hops = ", ".join(str(h) for h in self.hops)
         links = ", ".join(f"{_pair_text(a)} -> {_pair_text(b)}" for a, b in self.links)
-        printer.print_string(f"<{self.network}, hops [{hops}], links [{links}]>")
+        rate = f"rate {self.rate!r}, " if self.rate < 1 else ""
+        printer.print_string(f"<{self.network}, {rate}hops [{hops}], links [{links}]>")
 
 
 @irdl_attr_definition
