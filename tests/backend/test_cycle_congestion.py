@@ -1,10 +1,14 @@
 """The cycle placer's congestion term: streams that waited for a shared link, and the streams they
-shared it with, get head nets weighted by the wait's share of the body (`add_congestion`)."""
+shared it with, get head nets weighted by the wait's share of the body (`add_congestion`); and the
+heads of a join's producers (and the join's own) chosen so its flows come in evenly over its
+links (`spread_heads`)."""
+
+from collections import Counter
 
 import pytest
 
 from backend_rdu.cycle_feedback import KernelFeedback
-from backend_rdu.cycle_placement import add_congestion, timing_netlist
+from backend_rdu.cycle_placement import add_congestion, entry_sides, spread_heads, timing_netlist
 from backend_rdu.place_pass import kernel_nets
 from dialects import rdu
 from tests.backend.test_placement_cycles import allocated
@@ -37,3 +41,63 @@ def test_congested_streams_get_heavier_head_nets_in_proportion_and_none_without_
     assert len(extra) == 2 and not base  # no traffic, no criticality: only the congested streams get a net
     first, second = sorted(extra.values(), reverse=True)
     assert first == pytest.approx(5 * second, rel=1e-3)  # weight in proportion to the wait's share
+
+
+class Stage:
+    """Just what `spread_heads` reads of a stage: its results and their readers."""
+
+    def __init__(self, outputs: int = 1):
+        self.results = [object() for _ in range(outputs)]
+        self.readers: dict[int, list] = {}
+
+    def consumers(self, result):
+        return self.readers.get(self.results.index(result), [])
+
+
+class Kernel:
+    def __init__(self, stages):
+        self._stages = stages
+
+    def stages(self):
+        return self._stages
+
+
+def join_of(producers: int):
+    """`producers` one-output stages all read by one join stage (the last)."""
+    stages = [Stage() for _ in range(producers)] + [Stage(0)]
+    for st in stages[:-1]:
+        st.readers[0] = [stages[-1]]
+    return Kernel(stages)
+
+
+def sides_of(sites, join: int) -> Counter:
+    return Counter(entry_sides(group[0], sites[join][0]) for group in sites[:join])
+
+
+def test_entry_sides_are_the_sides_a_shortest_route_can_enter_from():
+    assert entry_sides((5, 10), (10, 10)) == (0,)  # west
+    assert entry_sides((15, 12), (10, 10)) == (1, 3)  # east or north
+    assert entry_sides((10, 10), (10, 10)) == ()
+
+
+def test_spread_heads_splits_a_joins_flows_evenly_over_its_links_and_picks_the_join_head():
+    # 8 full-rate flows into a join whose links carry 2 each: every producer's first unit lies west of the
+    # join's centre unit, its second on one of the four sides; the join's first unit sits in a corner,
+    # where flows can come in from two sides only
+    centre = (10, 10)
+    spots = [lambda k: (15 + k, 10), lambda k: (10, 5 - k), lambda k: (10, 15 + k), lambda k: (5 - k, 10)]
+    sites = [[(4 - p, 10), spots[p % 4](p // 4)] for p in range(8)]
+    sites.append([(0, 0), centre])
+    kernel = join_of(8)
+    rates = [[1.0]] * 8 + [[]]
+    new = spread_heads(kernel, sites, {(p, 0) for p in range(8)}, rates, 2.0)
+    assert new[8][0] == centre  # the join head from which flows can come from four sides
+    assert sides_of(new, 8) == Counter({(0,): 2, (1,): 2, (2,): 2, (3,): 2})
+    assert Counter(entry_sides(g[0], centre) for g in sites[:8]) == Counter({(0,): 8})  # before: all from the west
+    assert all(sorted(a) == sorted(b) for a, b in zip(new, sites))  # each stage keeps its sites: only its head changes
+    assert spread_heads(kernel, sites, {(p, 0) for p in range(8)}, rates, 2.0) == new  # deterministic
+
+
+def test_spread_heads_changes_nothing_without_a_wait():
+    sites = [[(4, 10), (15, 10)] for _ in range(4)] + [[(10, 10)]]
+    assert spread_heads(join_of(4), sites, set(), [[1.0]] * 4 + [[]], 2.0) == sites

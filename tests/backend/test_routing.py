@@ -237,3 +237,67 @@ def test_a_flow_that_never_leaves_its_switch_takes_no_routing_table_entry():
     assert local.stats["vector"]["busiest_switch_flows"] == 0
     away = route_streams("small", positions, [Stream("s", "a", ("c",))])
     assert away.stats["vector"]["busiest_switch_flows"] == 1
+
+
+def test_route_attr_records_the_rate_it_was_routed_with():
+    from xdsl.utils.exceptions import VerifyException
+
+    from dialects import make_context
+    from dialects.rdu_attrs import RouteAttr
+    from xdsl.parser import Parser
+
+    route = RouteAttr.build([1], [((0, 0), (1, 0))], rate=0.755)
+    assert str(route) == "#rdu.route<vector, rate 0.755, hops [1], links [(0, 0) -> (1, 0)]>"
+    assert Parser(make_context(), str(route)).parse_attribute() == route
+    full = RouteAttr.build([1], [((0, 0), (1, 0))])
+    assert "rate" not in str(full) and Parser(make_context(), str(full)).parse_attribute().rate == 1.0
+    with pytest.raises(VerifyException, match="rate must be in"):
+        RouteAttr.build([1], [], rate=1.5)
+
+
+def test_rates_are_quantised_up_within_bounds():
+    from backend_rdu.routing.rates import RATE_FLOOR, quantise
+
+    assert quantise(0.7541) == pytest.approx(0.755) and quantise(0.755) == pytest.approx(0.755)
+    assert quantise(3.0) == 1.0 and quantise(0.0) == RATE_FLOOR
+
+
+def even_out_setup(n: int, rate: float):
+    """`n` flows between two units of one row of `small`, each on the straight shortest path."""
+    from backend_rdu.routing.mesh import NETWORKS, Mesh
+    from backend_rdu.routing.router import _switches
+    from backend_rdu.routing.streams import resolve
+    from backend_rdu.routing.tree import route_tree
+
+    mesh = Mesh(load_chip("small"))
+    positions = {"a": (1, 2), "b": (5, 2)}
+    resolved = resolve(mesh, positions, [Stream(f"s{i}", "a", ("b",), rate=rate) for i in range(n)])
+    trees = {r.index: route_tree(mesh, r.source, r.destinations, mesh.base_cost.tolist()) for r in resolved}
+    demand = {net: np.zeros(len(mesh.link_to)) for net in NETWORKS}
+    table = {net: np.zeros(mesh.num_switches, dtype=np.int64) for net in NETWORKS}
+    for r in resolved:
+        demand["vector"][list(trees[r.index].values())] += rate
+        table["vector"][_switches(r.source, trees[r.index])] += 1
+    bandwidth = {net: float(mesh.bandwidth(net)) for net in NETWORKS}
+    return mesh, resolved, trees, demand, bandwidth, table, mesh.table_entries()
+
+
+def test_even_out_moves_flows_off_links_over_bandwidth_onto_detours_and_stops():
+    from backend_rdu.routing.router import _even_out, _excess
+
+    args = even_out_setup(3, 0.9)  # 2.7 streams on each of 4 links 2 wide: 0.7 over each
+    before = _excess(args[3], args[4])
+    moved = _even_out(*args)
+    assert before == pytest.approx(2.8) and moved >= 1 and _excess(args[3], args[4]) == pytest.approx(0.0)
+    assert sorted(len(t) for t in args[2].values()) == [4, 4, 6]  # one detour, two straight
+    assert _even_out(*args) == 0  # nothing left to even out
+
+
+def test_even_out_leaves_flows_whose_excess_no_route_lowers():
+    from backend_rdu.routing.router import _even_out, _excess
+
+    args = even_out_setup(9, 1.0)  # 9 full-rate flows leave a unit whose 4 links carry 8: 1 over at best
+    _even_out(*args)
+    assert _excess(args[3], args[4]) >= 1.0 - 1e-9
+    first = {i: dict(t) for i, t in args[2].items()}
+    assert _even_out(*args) == 0 and {i: dict(t) for i, t in args[2].items()} == first  # a fixed point

@@ -3,6 +3,8 @@
 // Every stream's route is in the IR: hops to each consumer stage in program order, the tree's
 // links switch to switch. A stream read by two stages is one multicast tree; a store ends a
 // stream, so it has no route of its own.
+// Each route records the rate its flow was routed with (backend_rdu.routing.rates: bytes per
+// cycle at the kernel's pace, in full-rate streams; printed below 1): 0.5 on this small kernel.
 
 func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %0 = rgraph.exp %x : tensor<4x8xf32> -> tensor<4x8xf32>
@@ -12,9 +14,9 @@ func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   func.return %3 : tensor<4x8xf32>
 }
 
-// CHECK:      rdu.load %{{.*}} sites = #rdu.sites<(0, 2)>, routes = [#rdu.route<vector, hops [1], links [(0, 2) -> (1, 2)]>]}
+// CHECK:      rdu.load %{{.*}} sites = #rdu.sites<(0, 2)>, routes = [#rdu.route<vector, rate 0.5, hops [1], links [(0, 2) -> (1, 2)]>]}
 // CHECK:      %[[E:.*]] = rdu.compute "exp"
-// CHECK-NEXT: rdu.buffer %[[E]] {{.*}}sites = #rdu.sites<(1, 0)>, routes = [#rdu.route<vector, hops [1, 3], links [(1, 0) -> (2, 0), (2, 0) -> (3, 0), (3, 0) -> (4, 0)]>]}
+// CHECK-NEXT: rdu.buffer %[[E]] {{.*}}sites = #rdu.sites<(1, 0)>, routes = [#rdu.route<vector, rate 0.5, hops [1, 3], links [(1, 0) -> (2, 0), (2, 0) -> (3, 0), (3, 0) -> (4, 0)]>]}
 // CHECK-NEXT: rdu.compute "neg"({{.*}}sites = #rdu.sites<(2, 0)>
 // CHECK-NEXT: rdu.compute "abs"({{.*}}sites = #rdu.sites<(4, 0)>
 // CHECK:      rdu.store {{.*}}routes = []}
