@@ -105,6 +105,22 @@ class OuterJoin(BroadcastJoin):
         return super().forward(a[:, None] * b[None, :])
 
 
+class OuterTwoJoins(nn.Module):
+    """An outer product expanded on chip into two groups of `branches` elementwise branches, each
+    group joined by a stage of its own (concatenated, reduced) and the two results multiplied: two
+    joins over their links' bandwidth, competing for the mesh around them."""
+
+    def __init__(self, branches: int = 20):
+        super().__init__()
+        self.branches = branches
+
+    def forward(self, a, b):
+        x = a[:, None] * b[None, :]
+        left = torch.cat([UNARY[i % len(UNARY)](x) * (i + 1.5) for i in range(self.branches)], dim=-1).sum(-1)
+        right = torch.cat([UNARY[(i + 5) % len(UNARY)](x) * (i + 2.5) for i in range(self.branches)], dim=-1).sum(-1)
+        return left * right
+
+
 def _seeded(make):
     def build():
         torch.manual_seed(0)
@@ -120,6 +136,10 @@ KERNELS = {
     "broadcast-join": _seeded(lambda: (BroadcastJoin().eval(), (torch.randn(1024, 2048),))),
     "outer-join": _seeded(lambda: (OuterJoin().eval(), (torch.randn(512), torch.randn(2048)))),
     "outer-join-large": _seeded(lambda: (OuterJoin().eval(), (torch.randn(1024), torch.randn(4096)))),
+    "outer-join-wide": _seeded(lambda: (OuterJoin().eval(), (torch.randn(512), torch.randn(4096)))),
+    "outer-join-tall": _seeded(lambda: (OuterJoin().eval(), (torch.randn(2048), torch.randn(1024)))),
+    "outer-join-20": _seeded(lambda: (OuterJoin(20).eval(), (torch.randn(1024), torch.randn(4096)))),
+    "outer-two-joins": _seeded(lambda: (OuterTwoJoins(24).eval(), (torch.randn(512), torch.randn(2048)))),
 }
 
 
