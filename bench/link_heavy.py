@@ -20,6 +20,14 @@ any placement, sn40l, seed 0): the heads projection with 20 heads and 20 experts
 flows are slow matmul outputs), two HBM inputs into 20 joined branches (HBM-bound), the outer join
 with 20 branches (65% of a link busy, no wait), the broadcast join with 32 branches of a 512x2048
 input (HBM-bound).
+
+Wave 11 (streams routed at their rates, `backend_rdu.routing.rates`; docs/placement.md "Wave 11:
+placing for link wait"): `outer-join-wide` (512x4096) waits on the join's links on the critical
+path as outer-join and outer-join-large do. Tried and dropped, no link over its bandwidth at the
+rates under the wirelength placement (sn40l, seed 0): the outer join on 2048x1024 (17,639 body
+cycles, no wait), with 20 branches on 1024x4096 (12,286), and two joins of 24 branches each of
+one 512x2048 outer product, multiplied (45,714). broadcast-join no longer waits on a link under
+the wirelength placement once its flows are routed at their rates.
 """
 
 from __future__ import annotations
@@ -105,22 +113,6 @@ class OuterJoin(BroadcastJoin):
         return super().forward(a[:, None] * b[None, :])
 
 
-class OuterTwoJoins(nn.Module):
-    """An outer product expanded on chip into two groups of `branches` elementwise branches, each
-    group joined by a stage of its own (concatenated, reduced) and the two results multiplied: two
-    joins over their links' bandwidth, competing for the mesh around them."""
-
-    def __init__(self, branches: int = 20):
-        super().__init__()
-        self.branches = branches
-
-    def forward(self, a, b):
-        x = a[:, None] * b[None, :]
-        left = torch.cat([UNARY[i % len(UNARY)](x) * (i + 1.5) for i in range(self.branches)], dim=-1).sum(-1)
-        right = torch.cat([UNARY[(i + 5) % len(UNARY)](x) * (i + 2.5) for i in range(self.branches)], dim=-1).sum(-1)
-        return left * right
-
-
 def _seeded(make):
     def build():
         torch.manual_seed(0)
@@ -137,9 +129,6 @@ KERNELS = {
     "outer-join": _seeded(lambda: (OuterJoin().eval(), (torch.randn(512), torch.randn(2048)))),
     "outer-join-large": _seeded(lambda: (OuterJoin().eval(), (torch.randn(1024), torch.randn(4096)))),
     "outer-join-wide": _seeded(lambda: (OuterJoin().eval(), (torch.randn(512), torch.randn(4096)))),
-    "outer-join-tall": _seeded(lambda: (OuterJoin().eval(), (torch.randn(2048), torch.randn(1024)))),
-    "outer-join-20": _seeded(lambda: (OuterJoin(20).eval(), (torch.randn(1024), torch.randn(4096)))),
-    "outer-two-joins": _seeded(lambda: (OuterTwoJoins(24).eval(), (torch.randn(512), torch.randn(2048)))),
 }
 
 
