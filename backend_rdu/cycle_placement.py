@@ -25,6 +25,16 @@ by flows"): body cycles of the cycle-driven placement at weight 0 / 256 / 1024: 
 the least total, 0.4% below weight 0. What wins there is mostly shorter critical routes, not less
 link wait: the join's ingress is over its links' bandwidth at any placement.
 
+Placing for link wait (wave 11, docs/placement.md "Wave 11: placing for link wait"): streams are
+routed at their rates (`backend_rdu.routing.rates`), so a link is over its bandwidth only where its
+flows ask for more than it carries, and where a kernel's critical streams waited on shared links
+the loop adds candidates whose stage heads are chosen for an even ingress at the joins they feed
+(`spread_heads`: which unit of a stage is its head, the one its flows are routed from and to, is a
+choice the annealer never makes), from the wirelength and the greedy placement and, after the
+rounds, from the best. Measured (`bench.placement --cycles link:outer-join,link:outer-join-large,
+link:outer-join-wide`): body cycles wirelength -> cycle-driven 5,614 -> 5,212, 18,990 -> 16,452,
+10,093 -> 8,879; link wait on the critical path 1,808 -> 0, 7,008 -> 4,366, 3,418 -> 1,921.
+
 The simulator call itself (route, size FIFOs, section, emit, time) is `backend_rdu.cycle_feedback`.
 """
 
@@ -201,7 +211,9 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
     of the fastest so far under timing- and congestion-driven head nets (`timing_netlist`, `run_placer(problem,
     seconds, netlist, start=...)` with `ROUND_SHARE` of the kernel's budget). The wirelength
     placement is a candidate, so the result is never slower than it; ties keep the earlier
-    candidate. Returns (sites per signature, each signature's trail of (label, body cycles or
+    candidate. Where a candidate's critical streams waited on shared links, `spread_heads` of the
+    wirelength and greedy placements (before the rounds) and of the best (after them) are
+    candidates too. Returns (sites per signature, each signature's trail of (label, body cycles or
     "unroutable"), the label kept). `index_of` gives each signature's first kernel's index in the
     module (`simulate_placement` takes kernels by index)."""
     criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}

@@ -18,7 +18,9 @@ only where the flows on it really ask for more than it carries. Before wave 11 e
 on the join kernels of bench/link_heavy.py, 24 branches at 0.755 each, the router saw the join's
 four incoming links 8 streams over whichever way the flows came in (so any split was as good),
 while with the rates 7/7/5/5 flows per link are 2.6 over and 6/6/6/6 are 2.1 over: an even
-ingress is now what the router negotiates for.
+ingress now costs less, which is what the cycle placer's `spread_heads` places for (the router
+alone cannot reach it there: a flow moved to a lighter incoming link crosses other loaded links
+on the way, so no single reroute lowers the total excess).
 
 Rates are quantised up to `RATE_QUANTUM` so the printed IR is short and exact.
 """

@@ -3,7 +3,8 @@
 Every stream is a flow with a static route, a tree (`tree`) over link costs that price two
 resources. A link's bandwidth (`Mesh.bandwidth`, in full-rate streams) is shared by the flows on
 it: the router negotiates on their expected demand (`Stream.rate`, one full-rate stream unless the
-caller knows less), a link costing its base (latency in hops) plus its history, times a
+caller knows less; rdu-route gives each stream its bytes per cycle at the kernel's pace,
+`backend_rdu.routing.rates`), a link costing its base (latency in hops) plus its history, times a
 present-congestion factor for the demand it would carry beyond its bandwidth. A switch's routing
 table (`Mesh.table_entries`) holds a fixed number of flows: entering a switch whose table is full
 costs the same way. After each round the history of overused links and switches grows, the present
@@ -14,7 +15,9 @@ Bandwidth is a soft limit: flows beyond it are slower, not wrong (the simulator 
 slowdown), so when negotiation cannot clear it (`STALL_ROUNDS` rounds without less demand over
 bandwidth, or rounds run out) the router keeps the round with the least such demand and returns
 it. The routing table is a hard limit: if rounds run out with a table over its entries, the error
-names the switch and its flows; hopeless inputs are caught before routing (`diagnosis`).
+names the switch and its flows; hopeless inputs are caught before routing (`diagnosis`). What
+negotiation leaves over bandwidth, `_even_out` spreads where a route with less excess exists (it
+settles on stalls, not on the least excess), and `_straighten` shortens what no longer needs a detour.
 """
 
 from __future__ import annotations

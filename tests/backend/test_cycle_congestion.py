@@ -101,3 +101,35 @@ def test_spread_heads_splits_a_joins_flows_evenly_over_its_links_and_picks_the_j
 def test_spread_heads_changes_nothing_without_a_wait():
     sites = [[(4, 10), (15, 10)] for _ in range(4)] + [[(10, 10)]]
     assert spread_heads(join_of(4), sites, set(), [[1.0]] * 4 + [[]], 2.0) == sites
+
+
+@pytest.mark.parametrize("waits", [True, False])
+def test_the_cycle_loop_simulates_spread_heads_only_where_links_made_streams_wait(monkeypatch, waits):
+    import backend_rdu.cycle_placement as cp
+    from chip_model import load_chip
+
+    module = allocated()
+    kernel = rdu.kernels(module)[0]
+    placed = [[(1 + i, 1)] * st.unit_count for i, st in enumerate(kernel.stages())]
+    mark = (9, 9)  # the fake spread puts stage 0's head here: a candidate the fake simulator finds faster
+
+    def simulate(_module, sites):
+        spread = sites[0][0][0] == mark
+        return {0: feedback(50.0 if spread else 100.0, {} if spread or not waits else {(0, 0): 30.0})}
+
+    seen = []
+
+    def spread_heads(_kernel, sites, waited, rates, bandwidth):
+        seen.append(waited)
+        return [[mark, *sites[0][1:]], *sites[1:]]
+
+    monkeypatch.setattr(cp, "simulate_placement", simulate)
+    monkeypatch.setattr(cp, "spread_heads", spread_heads)
+    best, trail, kept = cp.place_for_cycles(module, load_chip("small"), {"k": kernel}, {"k": placed}, {"k": 1.0},
+                                            None, 0, {"k": 0})
+    labels = [label for label, _ in trail["k"]]
+    if waits:
+        assert seen[0] == {(0, 0)} and "wirelength heads" in labels and kept["k"] == "wirelength heads"
+        assert best["k"][0][0] == mark and dict(trail["k"])["wirelength heads"] == 50
+    else:
+        assert not seen and labels == ["wirelength", "greedy"] and kept["k"] == "wirelength"
