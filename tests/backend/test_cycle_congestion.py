@@ -133,3 +133,28 @@ def test_the_cycle_loop_simulates_spread_heads_only_where_links_made_streams_wai
         assert best["k"][0][0] == mark and dict(trail["k"])["wirelength heads"] == 50
     else:
         assert not seen and labels == ["wirelength", "greedy"] and kept["k"] == "wirelength"
+
+
+def test_which_unit_is_a_stages_head_changes_no_value(monkeypatch):
+    # spread_heads only reorders a stage's sites (another unit first); the compiled program must compute the same
+    from pathlib import Path
+
+    from backend_rdu.route_pass import RoutePass
+    from compiler.driver import CompileOptions, compile_model
+    from compiler.run_model import run_compiled
+
+    route = RoutePass.apply
+    moved = []
+
+    def apply(self, ctx, module):
+        for kernel in rdu.kernels(module):
+            for stage in kernel.stages():
+                sites = stage.site_list()
+                if len(sites) > 1:
+                    stage.set_sites([sites[-1], *sites[1:-1], sites[0]])
+                    moved.append(stage.name)
+        route(self, ctx, module)
+
+    monkeypatch.setattr(RoutePass, "apply", apply)
+    report = run_compiled(compile_model(Path(__file__).parents[2] / "examples" / "mlp.py", CompileOptions(chip="small")))
+    assert moved and report.allclose, report.to_text()
