@@ -192,6 +192,7 @@ ANALYTIC_MAX_SHARE = 0.06  # ... when they cost at most this share of the usable
 # generators (3-5%) the medians of three seeds gain on four of five; on llama3_8b_shapes at 4 s (~25%) the
 # rounds displace annealing the short run needs, +2.5% over ten seeds (docs/placement.md, wave 10)
 QUARTER_TURN = True  # "best" weighs the placement turned a quarter turn against it (`_Run.try_quarter_turn`) ...
+QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's probe
 QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
 # short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
@@ -406,11 +407,15 @@ class _Run:
             return site_of_unit, hot
         t = time.perf_counter()
         self.spent += quarter_turn_seconds(p.num_units)
-        probe, probe_hot = self.multilevel_probe(quarter_turn(p, site_of_unit), PROBE_SHARE * self.usable)
+        probe, probe_hot = self.multilevel_probe(quarter_turn(p, site_of_unit), QUARTER_TURN_SHARE * self.usable)
         lengths = {"as is": wirelength(p, site_of_unit), "turned": wirelength(p, probe)}
         turned = lengths["turned"] * (1 + TRIAL_TIE) < lengths["as is"]
         chosen, chosen_hot = (probe, probe_hot) if turned else (site_of_unit, hot)
-        self.phase("quarter turn", chosen, t, turned=turned, probe_wirelengths={k: _number(v) for k, v in lengths.items()})
+        # a probe that loses leaves the later runs' random streams as they were (each run's seed counts the
+        # runs before it): what a kept orientation costs is the probe's budget, not another draw of the long run
+        record = self.anneal_stats[-1] if turned else self.anneal_stats.pop()
+        self.phase("quarter turn", chosen, t, turned=turned, probe_wirelengths={k: _number(v) for k, v in lengths.items()},
+                   probe=record)
         return chosen, chosen_hot
 
     def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int) -> np.ndarray:
