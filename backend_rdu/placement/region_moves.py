@@ -31,6 +31,8 @@ def quarter_turn(problem: PlacementProblem, site_of_unit: np.ndarray) -> np.ndar
     unit to a site of its kind near its turned position; pinned units stay)."""
     p = problem
     free = p.fixed_site < 0
+    if not free.any():
+        return np.asarray(site_of_unit).copy()
     x = p.site_x[site_of_unit].astype(np.float64)
     y = p.site_y[site_of_unit].astype(np.float64)
     x0, x1 = x[free].min(), x[free].max()

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from backend_rdu.placement import PlacementProblem, wirelength
+from backend_rdu.placement import Netlist, PlacementProblem, wirelength
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement.placer import _Run
 from backend_rdu.placement.region_moves import quarter_turn
@@ -64,3 +64,12 @@ def test_no_probe_on_a_short_budget(full_chip):
     run = _Run(problem, 4.0, 0, math.inf)  # ~3,600 moves per unit, below QUARTER_TURN_MOVES
     same, _ = run.try_quarter_turn(wrong, 1.0)
     assert np.array_equal(same, wrong) and not run.phases and run.spent == pytest.approx(_Run(problem, 4.0, 0, math.inf).spent)
+
+
+def test_a_netlist_with_every_unit_pinned_is_left_as_it_is():
+    bench = generate("pins23", "sn40l", 30, seed=1)
+    data = bench.netlist.to_json()
+    for unit in data["units"]:
+        unit["fixed"] = list(bench.positions[unit["name"]])
+    pinned = PlacementProblem.build("sn40l", Netlist.from_json(data))
+    assert np.array_equal(quarter_turn(pinned, pinned.fixed_site), pinned.fixed_site)
