@@ -44,6 +44,7 @@ from backend_rdu.placement import multilevel as multilevel_module
 from backend_rdu.placement.multilevel import multilevel_start
 from backend_rdu.placement.netlist import Netlist
 from backend_rdu.placement.problem import PlacementProblem
+from backend_rdu.placement.region_moves import quarter_turn
 from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer, compile_kernels, move_seconds
 from backend_rdu.placement.windows import Window, WindowRefiner
 from backend_rdu.placement.wirelength import LOWER_BOUND_METHOD, net_hpwl, wirelength, wirelength_lower_bound
@@ -105,6 +106,12 @@ def multilevel_construct_seconds(num_units: int) -> float:
     cores): 0.07-0.10 s at 1,000 units and 0.09-0.14 s at 2,000 on four generators, 0.10 s on
     llama3_8b_shapes (2,106 units); growth and fitting, which a V run alone skips, cost 0.8-1.4 s."""
     return MOVE_HEADROOM * (0.06 + 4e-5 * num_units)
+
+
+def quarter_turn_seconds(num_units: int) -> float:
+    """CPU time of `region_moves.quarter_turn` (the legalisation), counted: measured 0.05-0.08 s at
+    1,000-2,000 units (multipin, clustered; load ~1 on 2 cores), with the 25% headroom."""
+    return MOVE_HEADROOM * (0.02 + 4e-5 * num_units)
 
 
 def batch_seconds(num_units: int) -> float:
@@ -184,6 +191,10 @@ ANALYTIC_IN_BEST = True  # "best" smooths the default start by analytic rounds (
 ANALYTIC_MAX_SHARE = 0.06  # ... when they cost at most this share of the usable budget: at 30 s on the 2,000-unit
 # generators (3-5%) the medians of three seeds gain on four of five; on llama3_8b_shapes at 4 s (~25%) the
 # rounds displace annealing the short run needs, +2.5% over ten seeds (docs/placement.md, wave 10)
+QUARTER_TURN = True  # "best" weighs the placement turned a quarter turn against it (`_Run.try_quarter_turn`) ...
+QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's probe
+QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
+# short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -291,6 +302,8 @@ class _Run:
                 site_of_unit, hot = self.choose_temperature(site_of_unit)
                 if multilevel is not None and not self.optimal(site_of_unit):
                     site_of_unit, hot = self.choose_start(site_of_unit, hot, start_kind, multilevel)
+            if start is None and self.global_start == "best":
+                site_of_unit, hot = self.try_quarter_turn(site_of_unit, hot)
             for round_index in range(MAX_ROUNDS):
                 if self.optimal(site_of_unit) or self.spent >= 0.95 * self.usable or time.perf_counter() >= self.deadline:
                     break
@@ -379,6 +392,30 @@ class _Run:
         winner = "multilevel" if lengths["multilevel"] * (1 + TRIAL_TIE) < lengths[kind] else kind
         chosen, chosen_hot = (probe, hot) if winner == "multilevel" else (trial, trial_hot)
         self.phase("start choice", chosen, t, chosen=winner, probe_wirelengths={k: _number(v) for k, v in lengths.items()})
+        return chosen, chosen_hot
+
+    def try_quarter_turn(self, site_of_unit: np.ndarray, hot: float) -> tuple[np.ndarray, float]:
+        """The placement so far against itself turned a quarter turn (`region_moves.quarter_turn`),
+        each after a short run: a probe from the turned placement as long as one temperature trial,
+        at the multilevel start's temperature (it too is globally right and locally noisy); the
+        shorter goes on, a tie to the placement as it was. Only on long budgets for netlists of
+        CHOICE_UNITS free units and more (QUARTER_TURN_MOVES), where a wrong orientation costs 20%
+        (multipin, seed 552299542) and the probe 3% of the budget."""
+        p = self.p
+        if (not QUARTER_TURN or len(p.free_units) < CHOICE_UNITS or self.moves_per_unit() < QUARTER_TURN_MOVES
+                or self.optimal(site_of_unit)):
+            return site_of_unit, hot
+        t = time.perf_counter()
+        self.spent += quarter_turn_seconds(p.num_units)
+        probe, probe_hot = self.multilevel_probe(quarter_turn(p, site_of_unit), QUARTER_TURN_SHARE * self.usable)
+        lengths = {"as is": wirelength(p, site_of_unit), "turned": wirelength(p, probe)}
+        turned = lengths["turned"] * (1 + TRIAL_TIE) < lengths["as is"]
+        chosen, chosen_hot = (probe, probe_hot) if turned else (site_of_unit, hot)
+        # a probe that loses leaves the later runs' random streams as they were (each run's seed counts the
+        # runs before it): what a kept orientation costs is the probe's budget, not another draw of the long run
+        record = self.anneal_stats[-1] if turned else self.anneal_stats.pop()
+        self.phase("quarter turn", chosen, t, turned=turned, probe_wirelengths={k: _number(v) for k, v in lengths.items()},
+                   probe=record)
         return chosen, chosen_hot
 
     def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int) -> np.ndarray:
