@@ -160,7 +160,7 @@ class PlacementResult:
         }
 
 
-GLOBAL_STARTS = ("best", "default", "bisection", "multilevel", "analytic")
+GLOBAL_STARTS = ("best", "default", "bisection", "multilevel", "analytic", "spectral")
 MULTILEVEL_SHARE = 0.3  # of the usable budget for the multilevel start's annealing
 MULTILEVEL_HEAT = 0.1  # the run after it starts at this share of the spread of random moves' deltas
 CHOICE_UNITS = 1000  # "best" weighs the multilevel start against the default from this many free units; below,
@@ -184,6 +184,7 @@ ANALYTIC_IN_BEST = True  # "best" smooths the default start by analytic rounds (
 ANALYTIC_MAX_SHARE = 0.06  # ... when they cost at most this share of the usable budget: at 30 s on the 2,000-unit
 # generators (3-5%) the medians of three seeds gain on four of five; on llama3_8b_shapes at 4 s (~25%) the
 # rounds displace annealing the short run needs, +2.5% over ten seeds (docs/placement.md, wave 10)
+SPECTRAL_IN_BEST = True  # ... and the rounds start from the spectral layout (`spectral`) instead of the default start
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -226,7 +227,7 @@ class _Run:
         self.deadline = self.start + max(seconds, wall_limit)
         self.usable = USABLE_SHARE * seconds  # the rest absorbs estimation error
         self.spent = construct_seconds(problem.num_units) * (1 + BISECTION_COST * (global_start == "bisection"))
-        if global_start == "analytic":  # its rounds, on top of the layout they start from
+        if global_start in ("analytic", "spectral"):  # its rounds, on top of the layout they start from
             self.spent += analytic_seconds(problem)
         self.phases: list[dict[str, Any]] = []
         self.anneal_stats: list[dict[str, Any]] = []
@@ -274,8 +275,8 @@ class _Run:
             site_of_unit, start_kind = multilevel, "multilevel"
         elif start is None:
             smooth = choose and ANALYTIC_IN_BEST and analytic_seconds(p) <= ANALYTIC_MAX_SHARE * self.usable
-            kind = "analytic" if smooth else self.global_start
-            if kind == "analytic" and self.global_start == "best":
+            kind = ("spectral" if SPECTRAL_IN_BEST else "analytic") if smooth else self.global_start
+            if kind in ("analytic", "spectral") and self.global_start == "best":
                 self.spent += analytic_seconds(p)
             site_of_unit, start_kind = construct(p, self.seed, "default" if kind in ("multilevel", "best") else kind)
         else:
@@ -454,6 +455,12 @@ def construct(problem: PlacementProblem, seed: int, global_start: str = "default
         sites, kind = construct(problem, seed)
         xy = np.stack([problem.site_x[sites], problem.site_y[sites]], axis=1).astype(np.float64)
         return analytic_start(problem, seed, coords=xy)[0], kind + "+analytic"
+    if global_start == "spectral" and needs_both_edges(problem):  # the layout knows no AGCU edges
+        return construct(problem, seed, "analytic")
+    if global_start == "spectral":  # the Laplacian's smoothest modes, spread and legalised, then the rounds
+        sites = legalize(problem, embed(problem, seed, method="spectral").coords)
+        xy = np.stack([problem.site_x[sites], problem.site_y[sites]], axis=1).astype(np.float64)
+        return analytic_start(problem, seed, coords=xy)[0], "spectral+analytic"
     layout = embed(problem, seed)
     if global_start == "default" and needs_both_edges(problem):
         return edge_span_start(problem, layout.coords), "edge-span"
