@@ -206,7 +206,8 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     "bisection" refines it by recursive min-cut bisection, "multilevel" replaces it by the
     multilevel V (`multilevel`; a netlist too small to coarsen falls back to the default),
     "analytic" smooths the default start by quadratic placement rounds (`analytic`; "best" does
-    so too where they cost at most ANALYTIC_MAX_SHARE of the budget): see docs/placement.md."""
+    so too where they cost at most ANALYTIC_MAX_SHARE of the budget), "spectral" runs those rounds
+    from the Laplacian's smoothest modes instead (`spectral`): see docs/placement.md."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     if global_start not in GLOBAL_STARTS:

@@ -9,22 +9,34 @@ spread, decided by every net at once rather than by a few dozen breadth-first pi
 drawn from a 2-D patch they are the patch's first two vibration modes (cos(pi x / W) and
 cos(pi y / H) on a rectangle), smooth monotone distortions of its two axes.
 
-1. **Laplacian**: the clique model, a net of k pins and weight w adding w / (k - 1) to each pair it
-   holds (so a net's total pull grows as k, as its half-perimeter does); nets over CLIQUE_PINS pins
-   are left out (they say little about where a unit lies and cost k^2 entries).
+1. **Laplacian**: the clique model, a net of k pins adding 1 / (k - 1) to each pair it holds (so a
+   net's total pull grows as k, as its half-perimeter does); net weights are left out (WEIGHTED):
+   the shape is the adjacency's, and on `clustered` the weighted modes were no better placed
+   (median distortion 10.8 / 5.7 / 10.3 sites against 11.6 / 4.7 / 10.1 on three seeds). Nets over
+   CLIQUE_PINS pins are left out (they say little about where a unit lies and cost k^2 entries).
 2. **Modes**: per connected group of units, the generalised problem L v = lambda D v (D the
    weighted degrees: the normalised cut, which keeps heavy groups from pinning the smallest modes
-   on a few units), by shift-invert Lanczos (scipy `eigsh`); the MODES smallest non-trivial ones.
-3. **Which two**: on a patch longer than it is wide the second and third modes can both run along
-   its length (cos(pi x / W), cos(2 pi x / W)); so among the pairs of the first MODES the layout
-   keeps the pair whose layout, after `spread`, has the shortest clique wirelength.
+   on a few units), by shift-invert Lanczos (scipy `eigsh`); the MODES smallest non-trivial ones,
+   each scaled to 1 / sqrt(lambda), its geometric length.
+3. **Which two, at which angle**: on a patch longer than it is wide the second and third modes can
+   both run along its length (cos(pi x / W), cos(2 pi x / W)), and when two eigenvalues are close
+   the modes are any rotation of the two axes; so each pair of the first MODES is turned to the
+   angle of least Manhattan half-perimeter (`_turn`), spread, and the pair with the shortest
+   clique wirelength is kept.
 4. **Spreading** (`spread`): the modes crowd units at the patch's border (a cosine is flat at its
-   ends); each axis is replaced by its rank within the unit's band of the other axis, alternately,
-   a few times (a coarse Sinkhorn-like density equalisation), which keeps every unit's order along
-   both axes and gives near-uniform density, then the whole is scaled to one unit per site.
+   ends); each axis is replaced by its rank, then by its rank within each half of the other axis
+   (SPREAD_ROUNDS, BANDS: more bands add local noise: 3.0 sites at 8 bands against 1.6 at 2, pins23), which keeps every
+   unit's order along both axes and gives near-uniform density, scaled to one unit per site at
+   the modes' aspect.
 
-`embedding.embed(..., method="spectral")` uses it in place of pivot MDS; the rest (turning, packing,
-snapping to kinds, legalisation) is shared.
+Measured on the 2,000-unit generators (docs/placement.md, wave 11): the layout's median
+distance from the hidden placement (best of the 8 symmetries and a shift) is 1.4-3.8 sites on
+pins23, multipin, mixed and geometric (the default start: 4.0 on pins23, one seed), but 4.7-11.6 on
+`clustered` (weakly connected blobs: no pair of modes is the blob arrangement). A start that is
+globally closer did not end shorter after 30 s of annealing, so it is opt-in.
+
+`embedding.embed(..., method="spectral")` uses it in place of pivot MDS for groups of at least
+SPECTRAL_UNITS units (`placer.construct(..., "spectral")` legalises it and runs the analytic rounds).
 """
 
 from __future__ import annotations
