@@ -2,7 +2,7 @@
 
     python -m bench.placement --json [--sizes 200,1000,2000] [--seconds 60] [--chip sn40l]
                                      [--generators grid,pins23,...] [--seeds K] [--seed N]
-                                     [--example-seconds 10] [--example-seeds 10] [--start best|default|bisection|multilevel|analytic]
+                                     [--example-seconds 10] [--example-seeds 10] [--start best|default|bisection|multilevel|analytic|spectral]
 
 For each generator (`backend_rdu.placement.generators`: neighbour grids, 2-3 pin, 2-8 pin,
 mixed-kind, clustered and random-geometric netlists), each size and each seed, units are hidden

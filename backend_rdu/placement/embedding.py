@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend_rdu.placement.problem import PlacementProblem, csr_rows
+from backend_rdu.placement.spectral import spectral_layout
 
 PIVOTS = 48
+SPECTRAL_UNITS = 64  # smaller groups are laid out by pivot MDS even with method="spectral"
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,9 @@ class Layout:
     components: list[np.ndarray]  # connected groups of units (units on no net left out)
 
 
-def embed(problem: PlacementProblem, seed: int) -> Layout:
+def embed(problem: PlacementProblem, seed: int, method: str = "mds") -> Layout:
+    """`method` "mds" (pivot MDS, the default start's layout) or "spectral" (`spectral`: the
+    smallest Laplacian modes, spread to uniform density, for groups of at least SPECTRAL_UNITS)."""
     rng = np.random.default_rng(seed)
     graph = _Hypergraph(problem)
     coords = np.full((problem.num_units, 2), np.nan)
@@ -34,10 +38,16 @@ def embed(problem: PlacementProblem, seed: int) -> Layout:
     pin_xy = np.stack([problem.site_x[problem.fixed_site], problem.site_y[problem.fixed_site]], axis=1)
     loose: list[np.ndarray] = []  # components to pack, each centred at the origin
     components = [c for c in graph.components() if len(c) > 1 or graph.degree[c[0]] > 0]
+    spectral = method == "spectral" and any(len(c) >= SPECTRAL_UNITS for c in components)
     for members in components:
-        xy = _pivot_mds(graph, members, rng)
-        xy = _align_axes(problem, members, xy)
-        xy = _fit_scale(graph, members, xy, rng)
+        if spectral and len(members) < SPECTRAL_UNITS and not pinned[members].any():
+            continue  # left to legalisation's leftover sites: packed beside the spectral box they would push it off centre
+        if method == "spectral" and len(members) >= SPECTRAL_UNITS:
+            xy = _fit_chip(problem, spectral_layout(problem, members, seed))
+        else:
+            xy = _pivot_mds(graph, members, rng)
+            xy = _align_axes(problem, members, xy)
+            xy = _fit_scale(graph, members, xy, rng)
         if pinned[members].any():
             coords[members] = _fit_pins(xy, pin_xy[members], pinned[members])
         else:
@@ -105,6 +115,24 @@ def _pivot_mds(graph: _Hypergraph, members: np.ndarray, rng: np.random.Generator
     xy = left[:, :2].copy()
     if xy.shape[1] < 2:
         xy = np.column_stack([xy, np.zeros(n)])
+    return xy
+
+
+def _fit_chip(problem: PlacementProblem, xy: np.ndarray) -> np.ndarray:
+    """The spectral layout is an axis-parallel box (`spectral.spread`): turn it by a quarter when
+    its long side lies along the chip's short side."""
+    box = np.ptp(xy, axis=0)
+    columns, rows = problem.site_at.shape
+    if (box[0] - box[1]) * (columns - rows) < 0:
+        xy, box = xy[:, ::-1].copy(), box[::-1]
+    # a box longer than the chip (the modes' aspect is an estimate): as long as the chip, as much wider
+    over = max(box[0] / (columns - 1), box[1] / (rows - 1))
+    if over > 1.0:
+        long_axis = int(np.argmax(box / np.array([columns - 1, rows - 1])))
+        factor = np.ones(2)
+        factor[long_axis] = 1.0 / over
+        factor[1 - long_axis] = over
+        xy = xy * factor
     return xy
 
 

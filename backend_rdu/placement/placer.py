@@ -167,7 +167,7 @@ class PlacementResult:
         }
 
 
-GLOBAL_STARTS = ("best", "default", "bisection", "multilevel", "analytic")
+GLOBAL_STARTS = ("best", "default", "bisection", "multilevel", "analytic", "spectral")
 MULTILEVEL_SHARE = 0.3  # of the usable budget for the multilevel start's annealing
 MULTILEVEL_HEAT = 0.1  # the run after it starts at this share of the spread of random moves' deltas
 CHOICE_UNITS = 1000  # "best" weighs the multilevel start against the default from this many free units; below,
@@ -195,6 +195,9 @@ QUARTER_TURN = True  # "best" weighs the placement turned a quarter turn against
 QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's probe
 QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
 # short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
+SPECTRAL_IN_BEST = False  # ... from the spectral layout (`spectral`) instead of the default start: not kept. At 30 s on
+# the 2,000-unit generators (3 seeds) multipin's worst run gains (1.199 -> 1.062) but the medians lose on pins23
+# (1.068 -> 1.092: growth rebuilds its grid) and clustered (1.127 -> 1.141): docs/placement.md, wave 11
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -214,7 +217,8 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     "bisection" refines it by recursive min-cut bisection, "multilevel" replaces it by the
     multilevel V (`multilevel`; a netlist too small to coarsen falls back to the default),
     "analytic" smooths the default start by quadratic placement rounds (`analytic`; "best" does
-    so too where they cost at most ANALYTIC_MAX_SHARE of the budget): see docs/placement.md."""
+    so too where they cost at most ANALYTIC_MAX_SHARE of the budget), "spectral" runs those rounds
+    from the Laplacian's smoothest modes instead (`spectral`): see docs/placement.md."""
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     if global_start not in GLOBAL_STARTS:
@@ -237,7 +241,7 @@ class _Run:
         self.deadline = self.start + max(seconds, wall_limit)
         self.usable = USABLE_SHARE * seconds  # the rest absorbs estimation error
         self.spent = construct_seconds(problem.num_units) * (1 + BISECTION_COST * (global_start == "bisection"))
-        if global_start == "analytic":  # its rounds, on top of the layout they start from
+        if global_start in ("analytic", "spectral"):  # its rounds, on top of the layout they start from
             self.spent += analytic_seconds(problem)
         self.phases: list[dict[str, Any]] = []
         self.anneal_stats: list[dict[str, Any]] = []
@@ -285,8 +289,8 @@ class _Run:
             site_of_unit, start_kind = multilevel, "multilevel"
         elif start is None:
             smooth = choose and ANALYTIC_IN_BEST and analytic_seconds(p) <= ANALYTIC_MAX_SHARE * self.usable
-            kind = "analytic" if smooth else self.global_start
-            if kind == "analytic" and self.global_start == "best":
+            kind = ("spectral" if SPECTRAL_IN_BEST else "analytic") if smooth else self.global_start
+            if kind in ("analytic", "spectral") and self.global_start == "best":
                 self.spent += analytic_seconds(p)
             site_of_unit, start_kind = construct(p, self.seed, "default" if kind in ("multilevel", "best") else kind)
         else:
@@ -491,6 +495,12 @@ def construct(problem: PlacementProblem, seed: int, global_start: str = "default
         sites, kind = construct(problem, seed)
         xy = np.stack([problem.site_x[sites], problem.site_y[sites]], axis=1).astype(np.float64)
         return analytic_start(problem, seed, coords=xy)[0], kind + "+analytic"
+    if global_start == "spectral" and needs_both_edges(problem):  # the layout knows no AGCU edges
+        return construct(problem, seed, "analytic")
+    if global_start == "spectral":  # the Laplacian's smoothest modes, spread and legalised, then the rounds
+        sites = legalize(problem, embed(problem, seed, method="spectral").coords)
+        xy = np.stack([problem.site_x[sites], problem.site_y[sites]], axis=1).astype(np.float64)
+        return analytic_start(problem, seed, coords=xy)[0], "spectral+analytic"
     layout = embed(problem, seed)
     if global_start == "default" and needs_both_edges(problem):
         return edge_span_start(problem, layout.coords), "edge-span"

@@ -75,5 +75,5 @@ def test_the_placer_chooses_its_start_records_it_and_is_deterministic(monkeypatc
 
 def test_an_unknown_global_start_is_refused_with_the_choices():
     problem = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 40, seed=1).netlist)
-    with pytest.raises(ValueError, match="global_start must be one of best, default, bisection, multilevel, analytic, got 'spiral'"):
+    with pytest.raises(ValueError, match="global_start must be one of best, default, bisection, multilevel, analytic, spectral, got 'spiral'"):
         place(problem, seconds=0.1, global_start="spiral")
