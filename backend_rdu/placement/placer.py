@@ -191,13 +191,13 @@ ANALYTIC_IN_BEST = True  # "best" smooths the default start by analytic rounds (
 ANALYTIC_MAX_SHARE = 0.06  # ... when they cost at most this share of the usable budget: at 30 s on the 2,000-unit
 # generators (3-5%) the medians of three seeds gain on four of five; on llama3_8b_shapes at 4 s (~25%) the
 # rounds displace annealing the short run needs, +2.5% over ten seeds (docs/placement.md, wave 10)
+SPECTRAL_IN_BEST = False  # ... from the spectral layout (`spectral`) instead of the default start: not kept. At 30 s on
+# the 2,000-unit generators (3 seeds) multipin's worst run gains (1.199 -> 1.062) but the medians lose on pins23
+# (1.068 -> 1.092: growth rebuilds its grid) and clustered (1.127 -> 1.141): docs/placement.md, wave 11
 QUARTER_TURN = True  # "best" weighs the placement turned a quarter turn against it (`_Run.try_quarter_turn`) ...
 QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's probe
 QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
 # short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
-SPECTRAL_IN_BEST = False  # ... from the spectral layout (`spectral`) instead of the default start: not kept. At 30 s on
-# the 2,000-unit generators (3 seeds) multipin's worst run gains (1.199 -> 1.062) but the medians lose on pins23
-# (1.068 -> 1.092: growth rebuilds its grid) and clustered (1.127 -> 1.141): docs/placement.md, wave 11
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
