@@ -63,12 +63,13 @@ LARGE_RUN_HOTTER = 2.0  # ... rising to this at LARGE_UNITS movable units (from 
 SMALL_UNITS, LARGE_UNITS = 1000, 2000
 LONG_RUN_PIECES = 4  # below PIECES_UNITS free units the first long run is this many annealing runs, each from the
 PIECES_UNITS = 1000  # shortest placement so far (restart from the best): see `_Run.anneal_pieces`
-PIECE_HEAT_FLOOR = 1.0  # the pieces start at least this share of the spread of random moves' deltas on the
-# placement they start from (the annealing baseline's own start temperature), when their heat came from the
-# temperature trials: the trials pick cool runs that keep the start, and on the small compiler kernels the long
-# run must rearrange it instead (phi3, 10 s / 10 seeds: 412.5 -> 396.0; docs/placement.md, wave 11)
+PIECE_HEAT_FLOOR = 0.0  # opt-in (0 = off): the pieces start at least this share of the spread of random moves'
+# deltas on the placement they start from (the annealing baseline's own start temperature), when their heat came
+# from the temperature trials. At 1.0, 10 s: phi3 412.5 -> 396.0, llama 397.5 -> 389.5 (10 seeds), qwen2 475 -> 455,
+# but mixtral 788 -> 855 and attention 273 -> 277 (5 seeds); at 0.5 phi3 398, mixtral 860: off (docs, wave 11)
 NEAR_BOUND = 1.1  # ... unless that trial is within this factor of the lower bound
-PIECE_PORTFOLIO = True  # the first two pieces at the floor and at the chosen heat, the rest at the better one's
+PIECE_PORTFOLIO = False  # with the floor: the first two pieces at the floor and at the chosen heat from the same
+# placement, the rest at the shorter one's heat. 10 s: phi3 396.0, llama 411.5 (10 seeds), mixtral 842 (5): off
 SPREAD_SAMPLES = 2048  # random moves `SequentialAnnealer.initial_temperature` samples (its default)
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
