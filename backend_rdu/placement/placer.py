@@ -64,7 +64,14 @@ LARGE_RUN_HOTTER = 2.0  # ... rising to this at LARGE_UNITS movable units (from 
 SMALL_UNITS, LARGE_UNITS = 1000, 2000
 LONG_RUN_PIECES = 4  # below PIECES_UNITS free units the first long run is this many annealing runs, each from the
 PIECES_UNITS = 1000  # shortest placement so far (restart from the best): see `_Run.anneal_pieces`
+PIECE_HEAT_FLOOR = 0.0  # opt-in (0 = off): the pieces start at least this share of the spread of random moves'
+# deltas on the placement they start from (the annealing baseline's own start temperature), when their heat came
+# from the temperature trials. At 1.0, 10 s: phi3 412.5 -> 396.0, llama 397.5 -> 389.5 (10 seeds), qwen2 475 -> 455,
+# but mixtral 788 -> 855 and attention 273 -> 277 (5 seeds); at 0.5 phi3 398, mixtral 860: off (docs, wave 11)
 NEAR_BOUND = 1.1  # ... unless that trial is within this factor of the lower bound
+PIECE_PORTFOLIO = False  # with the floor: the first two pieces at the floor and at the chosen heat from the same
+# placement, the rest at the shorter one's heat. 10 s: phi3 396.0, llama 411.5 (10 seeds), mixtral 842 (5): off
+SPREAD_SAMPLES = 2048  # random moves `SequentialAnnealer.initial_temperature` samples (its default)
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
 WHOLE_DTIME_PER_SECOND = 0.2  # the same for one whole-netlist model (measured 0.25-0.4, one core)
@@ -252,6 +259,7 @@ class _Run:
         self.method = LOWER_BOUND_METHOD
         self.small = len(problem.free_units) <= WHOLE_WINDOW_UNITS
         self.multilevel_stats: list[dict[str, Any]] = []  # per coarse level, coarsest first
+        self.near_bound = False  # the winning temperature trial was within NEAR_BOUND of the lower bound
 
     def moves_per_unit(self) -> float:
         """The budget per unit: annealing moves the usable budget buys, per free unit."""
@@ -314,7 +322,9 @@ class _Run:
                 before = wirelength(p, site_of_unit)
                 share = (self.usable - self.spent - WINDOW_RESERVE * self.budget) if round_index == 0 else 0.6 * (self.usable - self.spent)
                 if round_index == 0 and not self.small and LONG_RUN_PIECES > 1 and len(p.free_units) < PIECES_UNITS:
-                    site_of_unit = self.anneal_pieces(site_of_unit, hot, share, LONG_RUN_PIECES)
+                    # a given start (the cycle placer's re-placement) or a nearly optimal trial keeps its heat
+                    floor = start_kind not in ("given", "multilevel") and not self.near_bound
+                    site_of_unit = self.anneal_pieces(site_of_unit, hot, share, LONG_RUN_PIECES, floor)
                 else:
                     site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
                 if self.optimal(site_of_unit):
@@ -364,7 +374,7 @@ class _Run:
         # longer, pays off hotter (measured on compiler kernels and generators, see docs). An
         # almost-optimal trial (within NEAR_BOUND of the lower bound: grid-like netlists, whose start
         # is nearly right) keeps its own, cool, temperature.
-        near = cost <= NEAR_BOUND * self.lower_bound + 1e-9
+        near = self.near_bound = cost <= NEAR_BOUND * self.lower_bound + 1e-9
         run_factor = factor if near else factor * long_run_hotter(len(self.p.free_units))
         keep = min(results, key=lambda r: r[:2])  # the run goes on from the best trial
         self.phase("temperature trials", keep[2], t, chosen=run_factor, best_trial=factor,
@@ -423,21 +433,51 @@ class _Run:
         return chosen, chosen_hot
 
     def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int) -> np.ndarray:
+    def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int,
+                      floor: bool = False) -> np.ndarray:
         """The long run as `pieces` runs of equal budget, each from the shortest placement so far at
         the long run's temperature (restart from the best). On compiler kernels (143-342 units) one
         run of the whole budget has stopped improving long before its end: its result is set by
         where its seed lets it wander from the hot start, and on llama it often ended no shorter
         than the 3% trial it started from. Four runs of a quarter each keep the best basin found and
         try four ways out of it: at 4 s / 5 seeds, llama 431 -> 423, falcon 396 -> 378, geometric
-        mean of placer / baseline over 12 kernels 0.987 -> 0.978 (docs/placement.md, wave 9)."""
+        mean of placer / baseline over 12 kernels 0.987 -> 0.978 (docs/placement.md, wave 9).
+
+        With `floor` the pieces start at least PIECE_HEAT_FLOOR x the spread of random moves' deltas
+        on the placement they start from. The trials are short, so they favour cool runs (a hot one
+        has no time to settle) and tie towards the coolest; on the small compiler kernels a piece
+        that cool (4-8x the median net weight, a quarter of the spread) stays in the start's basin,
+        and the kernel's result is then where that basin ends: on phi3 (10 s, seeds 0-9) the six
+        seeds whose pieces ran at 8x ended at 394-430 (median 425.5), the four at 32x (about the
+        spread) at 390-411. A piece at the spread re-arranges the placement as plain annealing's
+        start does, and the restart from the best keeps the best of the four."""
         t = time.perf_counter()
+        heat = hot
+        if floor and PIECE_HEAT_FLOOR > 0:
+            sampler = SequentialAnnealer(self.p, site_of_unit, np.random.default_rng(self.seed))
+            heat = max(hot, PIECE_HEAT_FLOOR * sampler.initial_temperature() / self.weight)
+            self.spent += SPREAD_SAMPLES * self.per_move  # the sampled moves are work too
         end = self.spent + max(min(share, self.usable - self.spent), 0.0)
         lengths = []
-        for i in range(pieces):
+        heats = [heat] * pieces
+        if PIECE_PORTFOLIO and heat > hot and pieces >= 3:
+            # the first two pieces, at the floor and at the chosen heat, both from the same placement;
+            # the rest go on at the heat of the shorter
+            first = site_of_unit
+            ends = []
+            for i, h in enumerate((heat, hot)):
+                piece = (end - self.spent) / (pieces - i)
+                ends.append(self.anneal(first, h, piece, None, seed_offset=300 + i))
+                lengths.append(_number(wirelength(self.p, ends[-1])))
+            won = 0 if wirelength(self.p, ends[0]) <= wirelength(self.p, ends[1]) else 1
+            site_of_unit = ends[won]
+            heats = [heat, hot] + [(heat, hot)[won]] * (pieces - 2)
+            lengths = [_number(min(lengths[0], wirelength(self.p, first))), _number(wirelength(self.p, site_of_unit))]
+        for i in range(len(lengths), pieces):
             piece = (end - self.spent) / (pieces - i)
-            site_of_unit = self.anneal(site_of_unit, hot, piece, None, seed_offset=300 + i)
+            site_of_unit = self.anneal(site_of_unit, heats[i], piece, None, seed_offset=300 + i)
             lengths.append(_number(wirelength(self.p, site_of_unit)))
-        self.phase("anneal 1", site_of_unit, t, pieces=lengths)
+        self.phase("anneal 1", site_of_unit, t, pieces=lengths, heat=_number(heat), heats=[_number(h) for h in heats])
         return site_of_unit
 
     def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
