@@ -69,8 +69,6 @@ PIECE_HEAT_FLOOR = 0.0  # opt-in (0 = off): the pieces start at least this share
 # from the temperature trials. At 1.0, 10 s: phi3 412.5 -> 396.0, llama 397.5 -> 389.5 (10 seeds), qwen2 475 -> 455,
 # but mixtral 788 -> 855 and attention 273 -> 277 (5 seeds); at 0.5 phi3 398, mixtral 860: off (docs, wave 11)
 NEAR_BOUND = 1.1  # ... unless that trial is within this factor of the lower bound
-PIECE_PORTFOLIO = False  # with the floor: the first two pieces at the floor and at the chosen heat from the same
-# placement, the rest at the shorter one's heat. 10 s: phi3 396.0, llama 411.5 (10 seeds), mixtral 842 (5): off
 SPREAD_SAMPLES = 2048  # random moves `SequentialAnnealer.initial_temperature` samples (its default)
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic time per wall second, two windows at once (measured 0.35-0.7)
@@ -459,25 +457,11 @@ class _Run:
             self.spent += SPREAD_SAMPLES * self.per_move  # the sampled moves are work too
         end = self.spent + max(min(share, self.usable - self.spent), 0.0)
         lengths = []
-        heats = [heat] * pieces
-        if PIECE_PORTFOLIO and heat > hot and pieces >= 3:
-            # the first two pieces, at the floor and at the chosen heat, both from the same placement;
-            # the rest go on at the heat of the shorter
-            first = site_of_unit
-            ends = []
-            for i, h in enumerate((heat, hot)):
-                piece = (end - self.spent) / (pieces - i)
-                ends.append(self.anneal(first, h, piece, None, seed_offset=300 + i))
-                lengths.append(_number(wirelength(self.p, ends[-1])))
-            won = 0 if wirelength(self.p, ends[0]) <= wirelength(self.p, ends[1]) else 1
-            site_of_unit = ends[won]
-            heats = [heat, hot] + [(heat, hot)[won]] * (pieces - 2)
-            lengths = [_number(min(lengths[0], wirelength(self.p, first))), _number(wirelength(self.p, site_of_unit))]
-        for i in range(len(lengths), pieces):
+        for i in range(pieces):
             piece = (end - self.spent) / (pieces - i)
-            site_of_unit = self.anneal(site_of_unit, heats[i], piece, None, seed_offset=300 + i)
+            site_of_unit = self.anneal(site_of_unit, heat, piece, None, seed_offset=300 + i)
             lengths.append(_number(wirelength(self.p, site_of_unit)))
-        self.phase("anneal 1", site_of_unit, t, pieces=lengths, heat=_number(heat), heats=[_number(h) for h in heats])
+        self.phase("anneal 1", site_of_unit, t, pieces=lengths, heat=_number(heat))
         return site_of_unit
 
     def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:

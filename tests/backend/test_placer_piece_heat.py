@@ -1,8 +1,6 @@
 """The pieces of the small-kernel long run start at least as hot as the spread of random moves'
 deltas (`placer.PIECE_HEAT_FLOOR`, the annealing baseline's start temperature) when their heat
-came from the temperature trials; a given start and a nearly optimal trial keep the chosen heat.
-With `PIECE_PORTFOLIO` the first two pieces run at the floor and at the chosen heat from the same
-placement, and the rest at the heat of the shorter."""
+came from the temperature trials; a given start and a nearly optimal trial keep the chosen heat."""
 
 import numpy as np
 import pytest
@@ -12,7 +10,6 @@ from backend_rdu.placement.generators import generate
 from backend_rdu.placement.placer import _Run, construct, place
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import SequentialAnnealer
-from backend_rdu.placement.wirelength import wirelength
 
 
 def _problem(units: int = 150) -> PlacementProblem:
@@ -47,26 +44,6 @@ def test_a_hotter_chosen_heat_is_kept(monkeypatch):
     assert all(s["t_start"] == 3 * spread for s in run.anneal_stats)
 
 
-def test_the_portfolio_runs_both_heats_from_one_placement_and_goes_on_with_the_shorter(monkeypatch):
-    monkeypatch.setattr(placer, "PIECE_HEAT_FLOOR", 1.0)
-    monkeypatch.setattr(placer, "PIECE_PORTFOLIO", True)
-    problem = _problem()
-    start, _ = construct(problem, 0)
-    spread = SequentialAnnealer(problem, start, np.random.default_rng(3)).initial_temperature()
-    run = _Run(problem, 1.0, seed=3, wall_limit=600.0)
-    cool = 0.1 * spread / run.weight
-    result = run.anneal_pieces(start, cool, 0.4, 4, floor=True)
-    problem.check(result)
-    phase = run.phases[-1]
-    starts = [s["t_start"] for s in run.anneal_stats]
-    assert starts[:2] == [spread, cool * run.weight]
-    first_two = phase["pieces"][:2]
-    winner = phase["heats"][0] if first_two[0] <= first_two[1] else phase["heats"][1]
-    assert phase["heats"][2:] == [winner, winner] and starts[2:] == pytest.approx([winner * run.weight] * 2)
-    assert all(a >= b for a, b in zip(first_two[1:] + phase["pieces"][2:], phase["pieces"][2:]))
-    assert phase["pieces"][-1] == wirelength(problem, result) <= min(first_two)
-
-
 def test_place_floors_the_pieces_but_not_a_given_start(monkeypatch):
     monkeypatch.setattr(placer, "PIECE_HEAT_FLOOR", 1.0)
     problem = _problem()
@@ -81,7 +58,7 @@ def test_place_floors_the_pieces_but_not_a_given_start(monkeypatch):
 
 
 def test_by_default_the_pieces_run_at_the_chosen_heat():
-    assert placer.PIECE_HEAT_FLOOR == 0.0 and not placer.PIECE_PORTFOLIO  # opt-in: mixtral wants the cool run
+    assert placer.PIECE_HEAT_FLOOR == 0.0  # opt-in: mixtral wants the cool run
     result = place(_problem(), seconds=0.5, seed=2, wall_limit=600.0)
     trials = next(ph for ph in result.stats["phases"] if ph["phase"] == "temperature trials")
     pieces = next(ph for ph in result.stats["phases"] if ph["phase"] == "anneal 1")
