@@ -430,7 +430,6 @@ class _Run:
                    probe=record)
         return chosen, chosen_hot
 
-    def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int) -> np.ndarray:
     def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int,
                       floor: bool = False) -> np.ndarray:
         """The long run as `pieces` runs of equal budget, each from the shortest placement so far at
