@@ -26,7 +26,7 @@ the least total, 0.4% below weight 0. What wins there is mostly shorter critical
 link wait: the join's ingress is over its links' bandwidth at any placement.
 
 Placing for link wait (wave 11, docs/placement.md "Wave 11: placing for link wait"): streams are
-routed at their rates (`backend_rdu.routing.rates`), so a link is over its bandwidth only where its
+routed at their rates (`backend_rdu.stream_rates`), so a link is over its bandwidth only where its
 flows ask for more than it carries, and where a kernel's critical streams waited on shared links
 the loop adds candidates whose stage heads are chosen for an even ingress at the joins they feed
 (`spread_heads`: which unit of a stage is its head, the one its flows are routed from and to, is a
@@ -48,7 +48,7 @@ from backend_rdu.cycle_feedback import KernelFeedback, StreamKey, simulate_place
 from backend_rdu.place_pass import greedy_sites, kernel_nets, site_array
 from backend_rdu.placement import Net, Netlist, PlacementProblem
 from backend_rdu.routing.errors import RoutingError
-from backend_rdu.routing.rates import stream_rates
+from backend_rdu.stream_rates import stream_rates
 
 TRAFFIC_SHARE = 1.0  # head nets' traffic part, in total, relative to the base nets' total weight
 CRITICAL_WEIGHT = 64.0  # a critical stream's head net, in mean base-net weights (16: about half the gain on llama)
@@ -168,15 +168,22 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
         return (sum(_dist(new[p][0], at) for (p, _) in feeds[i] if p not in (i, skip))
                 + sum(_dist(at, new[d][0]) for r in readers[i] for d in r if d not in (i, skip)))
 
-    def assign(c: int, head: tuple[int, int]) -> tuple[float, list[tuple[int, int]]]:
-        """Greedy heads for the producers of `c` with its head at `head`: (price, (stage, unit) chosen)."""
+    def assign(c: int, head: tuple[int, int]) -> tuple[float, dict[int, int]]:
+        """Greedy heads for the producers of `c` with its head at `head`: (price, stage -> unit
+        chosen). A producer with several streams into `c` has one head: its first stream chooses it,
+        the others are priced from there."""
         load = [0.0] * len(SIDES)
-        total, chosen = 0.0, []
+        total, chosen = 0.0, {}
         for (i, j) in sorted(feeds[c], key=lambda f: (-rates[f[0]][f[1]], f)):
             if i == c:
                 continue
             rate = rates[i][j]
-            options = [0] if i in fixed or i in joins or len(new[i]) == 1 else range(len(new[i]))
+            if i in chosen:
+                options = [chosen[i]]
+            elif i in fixed or i in joins or len(new[i]) == 1:
+                options = [0]
+            else:
+                options = range(len(new[i]))
             best = None
             for u in options:
                 at = new[i][u]
@@ -188,17 +195,17 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
                     best = (cost, u, side)
             cost, u, side = best
             total += cost
-            chosen.append((i, u))
+            chosen[i] = u
             if side >= 0:
                 load[side] += rate
         return total, chosen
 
     for c in joins:
         heads = range(len(new[c])) if c not in fixed else [0]
-        price, h, chosen = min((assign(c, new[c][h]) [0] + length(c, new[c][h], -1), h, None) for h in heads)
+        h = min(heads, key=lambda h: (assign(c, new[c][h])[0] + length(c, new[c][h], -1), h))
         new[c][0], new[c][h] = new[c][h], new[c][0]
         fixed.add(c)
-        for i, u in assign(c, new[c][0])[1]:
+        for i, u in sorted(assign(c, new[c][0])[1].items()):
             new[i][0], new[i][u] = new[i][u], new[i][0]
             fixed.add(i)
     return new

@@ -3,7 +3,7 @@
 Each stream runs from its producer's first unit to each consumer stage's first unit: the path a
 tile's head takes (the bandwidth of a stream's parallel paths is the simulator's business). The
 negotiated-congestion router (`backend_rdu.routing`) routes a kernel's streams together, as
-multicast trees, each flow demanding its rate of a link's bandwidth (`backend_rdu.routing.rates`: its
+multicast trees, each flow demanding its rate of a link's bandwidth (`backend_rdu.stream_rates`: its
 bytes per cycle at the kernel's pace). The result is a `#rdu.route<vector, rate R, hops [...],
 links [...]>` per output stream of each stage (hops in consumer order; the rate printed below 1),
 which bitstream emission copies and never recomputes. Kernels
@@ -40,7 +40,7 @@ def _name(site: Site) -> str:
 def route_kernel(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[RouteAttr]]:
     """Per stage, per output stream: its route (hops per consumer stage, tree links)."""
     from backend_rdu.routing import Stream, route_streams
-    from backend_rdu.routing.rates import stream_rates
+    from backend_rdu.stream_rates import stream_rates
 
     rates = stream_rates(kernel, chip)  # each flow's demand on its links, from the kernel's pace
     positions: dict[str, Site] = {}
@@ -74,8 +74,8 @@ def route_kernel(kernel: rdu.KernelOp, chip: ChipSpec) -> list[list[RouteAttr]]:
             name = f"s{i}_{j}"
             route = routes.get(name)
             consumers = stage.consumers(result)
-            if route is None:
-                per_result.append(RouteAttr.build([0] * len(consumers), []))
+            if route is None:  # every consumer on the source's site: no links, the rate still recorded
+                per_result.append(RouteAttr.build([0] * len(consumers), [], rate=rates[i][j]))
             else:
                 per_result.append(RouteAttr.build([route.hops.get(e, 0) for e in ends[name]], route.links,
                                                   rate=rates[i][j]))

@@ -21,7 +21,7 @@ flows are slow matmul outputs), two HBM inputs into 20 joined branches (HBM-boun
 with 20 branches (65% of a link busy, no wait), the broadcast join with 32 branches of a 512x2048
 input (HBM-bound).
 
-Wave 11 (streams routed at their rates, `backend_rdu.routing.rates`; docs/placement.md "Wave 11:
+Wave 11 (streams routed at their rates, `backend_rdu.stream_rates`; docs/placement.md "Wave 11:
 placing for link wait"): `outer-join-wide` (512x4096) waits on the join's links on the critical
 path as outer-join and outer-join-large do. Tried and dropped, no link over its bandwidth at the
 rates under the wirelength placement (sn40l, seed 0): the outer join on 2048x1024 (17,639 body

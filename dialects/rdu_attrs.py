@@ -203,7 +203,7 @@ class RouteAttr(Data[tuple[Network, tuple[int, ...], tuple[Link, ...], float]]):
     order) and the mesh links of its multicast tree, switch to switch:
     `#rdu.route<vector, rate 0.755, hops [1, 2], links [(0, 0) -> (1, 0), (1, 0) -> (1, 1)]>`.
 
-    The rate is what rdu-route decided the stream carries (`backend_rdu.routing.rates`): the
+    The rate is what rdu-route decided the stream carries (`backend_rdu.stream_rates`): the
     router shares a link's bandwidth by it, so it is recorded with the route it produced."""
 
     name = "rdu.route"

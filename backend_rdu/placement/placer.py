@@ -384,6 +384,7 @@ class _Run:
         (globally right, locally noisy: the trials' short runs favour temperatures that undo it).
         With `share`, a probe run of that share of the budget from it: (placement, temperature)."""
         spread = SequentialAnnealer(self.p, site_of_unit, np.random.default_rng(self.seed)).initial_temperature()
+        self.spent += SPREAD_SAMPLES * self.per_move  # the sampled moves are work too, as in `anneal_pieces`
         hot = MULTILEVEL_HEAT * spread / self.weight
         if share is not None:
             site_of_unit = self.anneal(site_of_unit, hot, share, None, seed_offset=200)

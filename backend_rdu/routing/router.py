@@ -4,7 +4,7 @@ Every stream is a flow with a static route, a tree (`tree`) over link costs that
 resources. A link's bandwidth (`Mesh.bandwidth`, in full-rate streams) is shared by the flows on
 it: the router negotiates on their expected demand (`Stream.rate`, one full-rate stream unless the
 caller knows less; rdu-route gives each stream its bytes per cycle at the kernel's pace,
-`backend_rdu.routing.rates`), a link costing its base (latency in hops) plus its history, times a
+`backend_rdu.stream_rates`), a link costing its base (latency in hops) plus its history, times a
 present-congestion factor for the demand it would carry beyond its bandwidth. A switch's routing
 table (`Mesh.table_entries`) holds a fixed number of flows: entering a switch whose table is full
 costs the same way. After each round the history of overused links and switches grows, the present
@@ -214,27 +214,17 @@ def _even_out(mesh, resolved, trees, demand, bandwidth, table, entries) -> int:
     bandwidth, as in `_straighten`) plus the links' base cost, into no switch whose table is full;
     the new tree is kept if it costs less than the old at the same prices. Each move lowers the
     total demand over bandwidth or keeps it and shortens the flow, so the sweeps end."""
+    def excess_price(net, rate, full):
+        added = np.maximum(demand[net] + rate - bandwidth[net], 0.0) - np.maximum(demand[net] - bandwidth[net], 0.0)
+        return mesh.base_cost + EXCESS_COST * added
+
+    def over(r) -> bool:
+        net = r.stream.network
+        return bool((demand[net][list(trees[r.index].values())] > bandwidth[net] + EPS).any())
+
     changed = 0
-    entered = np.maximum(mesh.link_to, 0)
     for _ in range(EVEN_PASSES):
-        moved = 0
-        for r in sorted(resolved, key=lambda r: r.index):
-            net, rate = r.stream.network, r.stream.rate
-            old = list(trees[r.index].values())
-            if not (demand[net][old] > bandwidth[net] + EPS).any():
-                continue
-            demand[net][old] -= rate
-            table[net][_switches(r.source, trees[r.index])] -= 1
-            full = table[net][entered] >= entries
-            added = np.maximum(demand[net] + rate - bandwidth[net], 0.0) - np.maximum(demand[net] - bandwidth[net], 0.0)
-            cost = mesh.base_cost + EXCESS_COST * added
-            new = route_tree(mesh, r.source, r.destinations, cost.tolist())
-            links = list(new.values())
-            if not full[links].any() and cost[links].sum() < cost[old].sum() - 1e-6:
-                trees[r.index] = new
-                moved += 1
-            demand[net][list(trees[r.index].values())] += rate
-            table[net][_switches(r.source, trees[r.index])] += 1
+        moved = _reroute(mesh, resolved, trees, demand, table, entries, excess_price, over)
         changed += moved
         if not moved:
             break
@@ -249,19 +239,33 @@ def _straighten(mesh, resolved, trees, demand, bandwidth, table, entries) -> int
     beats a link over its bandwidth: a hop costs a cycle of latency, a shared link a share of every
     tile's transfer time."""
     blocked = 1e9
+
+    def spare_price(net, rate, full):
+        free = (demand[net] + rate <= bandwidth[net] + EPS) & ~full
+        return np.where(free, mesh.base_cost, blocked)
+
+    return _reroute(mesh, resolved, trees, demand, table, entries, spare_price, lambda r: True)
+
+
+def _reroute(mesh, resolved, trees, demand, table, entries, price, wanted) -> int:
+    """One sweep over the flows `wanted` selects, in stream order: lift each off its tree, route it
+    again over `price(network, rate, full)` (link costs with the other flows' demand in place;
+    `full` marks links into switches whose routing table is full), and keep the new tree only if
+    it enters no full switch and costs less than the old at the same prices. The flows moved."""
     changed = 0
     entered = np.maximum(mesh.link_to, 0)
     for r in sorted(resolved, key=lambda r: r.index):
+        if not wanted(r):
+            continue
         net, rate = r.stream.network, r.stream.rate
         old = list(trees[r.index].values())
         demand[net][old] -= rate
         table[net][_switches(r.source, trees[r.index])] -= 1
         full = table[net][entered] >= entries
-        free = (demand[net] + rate <= bandwidth[net] + EPS) & ~full
-        cost = np.where(free, mesh.base_cost, blocked)
+        cost = price(net, rate, full)
         new = route_tree(mesh, r.source, r.destinations, cost.tolist())
         links = list(new.values())
-        if not full[links].any() and cost[links].sum() < cost[old].sum() - 1e-9:
+        if not full[links].any() and cost[links].sum() < cost[old].sum() - 1e-6:
             trees[r.index] = new
             changed += 1
         demand[net][list(trees[r.index].values())] += rate

@@ -98,6 +98,18 @@ def test_spread_heads_splits_a_joins_flows_evenly_over_its_links_and_picks_the_j
     assert spread_heads(kernel, sites, {(p, 0) for p in range(8)}, rates, 2.0) == new  # deterministic
 
 
+def test_a_producer_with_two_streams_into_the_join_gets_one_head():
+    # its two outputs both read by the join (a topk's values and indices): each stream priced alone
+    # would pick the unit east of the join, and swapping twice would put the head back where it was
+    producer, join = Stage(2), Stage(0)
+    producer.readers = {0: [join], 1: [join]}
+    sites = [[(10, 0), (9, 10)], [(10, 10)]]
+    new = spread_heads(Kernel([producer, join]), sites, {(0, 0)}, [[1.0, 1.0], []], 4.0)
+    assert new[0] == [(9, 10), (10, 0)]  # moved to the unit next to the join, once
+    one_output = join_of(1)
+    assert spread_heads(one_output, sites, {(0, 0)}, [[1.0], []], 4.0)[0] == new[0]  # as a one-stream producer
+
+
 def test_spread_heads_changes_nothing_without_a_wait():
     sites = [[(4, 10), (15, 10)] for _ in range(4)] + [[(10, 10)]]
     assert spread_heads(join_of(4), sites, set(), [[1.0]] * 4 + [[]], 2.0) == sites

@@ -50,7 +50,7 @@ def test_place_floors_the_pieces_but_not_a_given_start(monkeypatch):
     result = place(problem, seconds=0.5, seed=2, wall_limit=600.0)
     trials = next(ph for ph in result.stats["phases"] if ph["phase"] == "temperature trials")
     pieces = next(ph for ph in result.stats["phases"] if ph["phase"] == "anneal 1")
-    assert pieces["heat"] >= trials["chosen"]
+    assert pieces["heat"] > trials["chosen"]  # this netlist's trials choose below the spread: the floor lifts them
     given = place(problem, seconds=0.5, seed=2, wall_limit=600.0, start=result.site_of_unit)
     trials = next(ph for ph in given.stats["phases"] if ph["phase"] == "temperature trials")
     pieces = next(ph for ph in given.stats["phases"] if ph["phase"] == "anneal 1")

@@ -256,10 +256,13 @@ def test_route_attr_records_the_rate_it_was_routed_with():
 
 
 def test_rates_are_quantised_up_within_bounds():
-    from backend_rdu.routing.rates import RATE_FLOOR, quantise
+    from backend_rdu.stream_rates import RATE_FLOOR, quantise
 
     assert quantise(0.7541) == pytest.approx(0.755) and quantise(0.755) == pytest.approx(0.755)
     assert quantise(3.0) == 1.0 and quantise(0.0) == RATE_FLOOR
+    # every quantum prints as its thousandths (0.009, not 0.009000000000000001): the IR stays short
+    assert all(repr(quantise((k - 0.5) / 1000)) == repr(k / 1000) for k in range(1, 1000))
+    assert all(len(repr(quantise(k / 1000))) <= 5 for k in range(1, 1000))
 
 
 def even_out_setup(n: int, rate: float):

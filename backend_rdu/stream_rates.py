@@ -2,9 +2,11 @@
 rdu-route tells the router a flow carries (`Stream.rate`) and records on the route
 (`#rdu.route<vector, rate R, ...>`).
 
-A kernel's stages run as one pipeline, paced by its slowest stage: the balance rdu-allocate-units
-struck (`passes.allocate_units.single_unit_cycles` over each stage's units; the same model, so the
-router's demand is the pace the units were sized for). A stream moves its value's bytes during that
+A kernel's stages run as one pipeline, paced by the slowest of its stages and its memory tiers:
+rdu-allocate-units' own estimate (`passes.allocate_units.kernel_pace`: its slowest PCU stage, its
+tiers' bytes at their bandwidth), or a PMU or AGCU stage if one is slower still (each at
+`single_unit_cycles` over its units). Taking the slowest keeps a memory-bound kernel's streams at
+the fraction of a link they can fill, not at a full link the kernel never feeds. A stream moves its value's bytes during that
 pace, over its parallel paths (min(producer units, largest reader's units), each a link's rate, as
 the event engine and rdu-size-fifos-for-routes count them), so on each link of its head route it
 asks for
@@ -22,7 +24,7 @@ ingress now costs less, which is what the cycle placer's `spread_heads` places f
 alone cannot reach it there: a flow moved to a lighter incoming link crosses other loaded links
 on the way, so no single reroute lowers the total excess).
 
-Rates are quantised up to `RATE_QUANTUM` so the printed IR is short and exact.
+Rates are quantised up to `RATE_QUANTUM` (thousandths) so the printed IR is short and exact.
 """
 
 from __future__ import annotations
@@ -38,16 +40,19 @@ RATE_FLOOR = RATE_QUANTUM  # the router needs a positive demand; a flow of no by
 
 
 def kernel_pace(kernel: rdu.KernelOp, chip: ChipSpec) -> float:
-    """Cycles of the kernel's slowest stage: its work on one unit over its units (the balance of
-    rdu-allocate-units), the pipeline's pace."""
-    from passes.allocate_units import single_unit_cycles
+    """Cycles per pass of the pipeline: the slowest of rdu-allocate-units' estimate (PCUs and memory
+    tiers) and every stage's work on one unit over its units."""
+    from passes.allocate_units import kernel_pace as allocated_pace, single_unit_cycles
 
-    return max((single_unit_cycles(s, chip) / max(1, s.unit_count) for s in kernel.stages()), default=0.0)
+    stages = kernel.stages()
+    slowest_stage = max((single_unit_cycles(s, chip) / max(1, s.unit_count) for s in stages), default=0.0)
+    return max(allocated_pace(stages, chip, {}), slowest_stage)
 
 
 def quantise(rate: float) -> float:
     """Up to the next `RATE_QUANTUM`, within [RATE_FLOOR, 1]."""
-    return min(1.0, max(RATE_FLOOR, ceil(rate / RATE_QUANTUM - 1e-9) * RATE_QUANTUM))
+    steps = round(1 / RATE_QUANTUM)
+    return min(1.0, max(RATE_FLOOR, ceil(rate * steps - 1e-9) / steps))  # k / 1000 prints as 0.009, not 0.009000000000000001
 
 
 def stream_rate(stage: rdu.StageOp, port: int, pace: float, chip: ChipSpec) -> float:
