@@ -46,5 +46,5 @@ def test_placer_takes_the_bisection_start_on_request():
     result = place(problem, seconds=1, seed=0, wall_limit=120, global_start="bisection")
     problem.check(result.site_of_unit)
     assert result.stats["phases"][0]["start"] in ("growth+bisection", "layout+bisection")
-    with pytest.raises(ValueError, match="global_start must be one of best, default, bisection, multilevel, analytic, got 'spiral'"):
+    with pytest.raises(ValueError, match="global_start must be one of best, default, bisection, multilevel, analytic, spectral, got 'spiral'"):
         place(problem, seconds=1, global_start="spiral")
