@@ -218,7 +218,8 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
     `site_of_unit`) replaces the global start: the run refines it (the cycle-driven placer
     re-places a placement under new net weights this way). `global_start` "best" (the default)
     weighs the default start against the multilevel V on netlists of at least CHOICE_UNITS free
-    units and goes on from the better (`_Run.choose_start`); "default" forces the default start,
+    units and goes on from the better (`_Run.choose_start`), then, on long budgets, against itself
+    turned a quarter turn (`_Run.try_quarter_turn`); "default" forces the default start,
     "bisection" refines it by recursive min-cut bisection, "multilevel" replaces it by the
     multilevel V (`multilevel`; a netlist too small to coarsen falls back to the default),
     "analytic" smooths the default start by quadratic placement rounds (`analytic`; "best" does
