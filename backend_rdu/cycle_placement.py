@@ -153,7 +153,9 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
     excess its flow adds beyond `bandwidth` on the least loaded side it can enter from
     (`EXCESS_HOPS` hops per full-rate stream) plus the length of the head nets the choice moves
     (from the stage's own producers' heads, to its other consumers' heads), and the cheapest
-    becomes the head (swapped with unit 0: the stage keeps its sites). Deterministic. Returns new
+    becomes the head (swapped with unit 0: the stage keeps its sites). The join's own head is the
+    unit for which those producer prices plus its head nets out (to its readers) are least; its
+    nets in are the producers' prices already, each counted once. Deterministic. Returns new
     sites; the caller simulates them as a candidate, so a choice that does not pay is not kept."""
     stages = kernel.stages()
     index = {st: i for i, st in enumerate(stages)}
@@ -167,7 +169,11 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
     def length(i: int, at: tuple[int, int], skip: int) -> int:
         """Head-net length of stage `i` with its head at `at`, but for its flows into `skip`."""
         return (sum(_dist(new[p][0], at) for (p, _) in feeds[i] if p not in (i, skip))
-                + sum(_dist(at, new[d][0]) for r in readers[i] for d in r if d not in (i, skip)))
+                + outflow(i, at, skip))
+
+    def outflow(i: int, at: tuple[int, int], skip: int) -> int:
+        """Length of the head nets from stage `i`, its head at `at`, to its readers but `skip`."""
+        return sum(_dist(at, new[d][0]) for r in readers[i] for d in r if d not in (i, skip))
 
     def assign(c: int, head: tuple[int, int]) -> tuple[float, dict[int, int]]:
         """Greedy heads for the producers of `c` with its head at `head`: (price, stage -> unit
@@ -203,7 +209,10 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
 
     for c in joins:
         heads = range(len(new[c])) if c not in fixed else [0]
-        h = min(heads, key=lambda h: (assign(c, new[c][h])[0] + length(c, new[c][h], -1), h))
+        # `assign` prices each producer's flow into `c` from the head it would choose: only the
+        # join's flows out are left to add (its flows in, from the producers' present heads, again
+        # would count every producer-to-join distance twice, once from a head about to change)
+        h = min(heads, key=lambda h: (assign(c, new[c][h])[0] + outflow(c, new[c][h], -1), h))
         new[c][0], new[c][h] = new[c][h], new[c][0]
         fixed.add(c)
         for i, u in sorted(assign(c, new[c][0])[1].items()):
