@@ -42,8 +42,11 @@ def kernel_netlist(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]]]:
 def kernel_nets(kernel: rdu.KernelOp) -> tuple[Netlist, list[list[str]], list[tuple[int, int]]]:
     """Units named `stage.unit`; one net per source unit of every stream, as the stream routes.
 
-    A stream from n units to consumer stages of m_1, m_2, ... units has max(n, m_j) parallel paths
-    to consumer j, pairing units evenly. A source unit's paths to all consumers leave it on one
+    A stream from n units to consumer stages of m_1, m_2, ... units is wired as max(n, m_j) unit
+    pairs to consumer j, pairing units evenly, so that every unit at both ends sits near a
+    partner; only min(n, max m_j) of them carry data at once (`dialects.rdu.stream_paths`, the
+    stream's bandwidth), but the placer keeps every unit's wire short, not just those. A source
+    unit's wires to all consumers leave it on one
     multicast tree (`backend_rdu.routing` routes a stream with several destinations as a tree that
     shares its trunk), so they form one multi-pin net, whose half-perimeter is the Steiner length
     of the tree for up to three pins and a lower estimate beyond. Modelling the fan-out as one

@@ -7,8 +7,8 @@ rdu-allocate-units' own estimate (`passes.allocate_units.kernel_pace`: its slowe
 tiers' bytes at their bandwidth), or a PMU or AGCU stage if one is slower still (each at
 `single_unit_cycles` over its units). Taking the slowest keeps a memory-bound kernel's streams at
 the fraction of a link they can fill, not at a full link the kernel never feeds. A stream moves its value's bytes during that
-pace, over its parallel paths (min(producer units, largest reader's units), each a link's rate, as
-the event engine and rdu-size-fifos-for-routes count them), so on each link of its head route it
+pace, over its parallel paths (`dialects.rdu.stream_paths`: min(producer units, largest reader's
+units), each a link's rate, as the event engine and rdu-size-fifos-for-routes count them), so on each link of its head route it
 asks for
 
     rate = bytes / (link bytes per cycle x paths) / pace          (at most 1, at least RATE_FLOOR)
@@ -61,7 +61,7 @@ def stream_rate(stage: rdu.StageOp, port: int, pace: float, chip: ChipSpec) -> f
     readers = stage.consumers(result)
     if not readers or pace <= 0:
         return 1.0
-    paths = max(1, min(stage.unit_count, max(c.unit_count for c in readers)))
+    paths = rdu.stream_paths(stage, readers)
     link = chip.network.vector_link_bytes_per_cycle  # every routed stream is a vector flow (rdu-route)
     return quantise(value_bytes(result.type) / (link * paths) / pace)
 

@@ -14,6 +14,7 @@ Types and attributes are in `dialects.rdu_attrs`.
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import (
@@ -240,6 +241,25 @@ class StageOp(IRDLOperation):
             have = len(self.patterns.data) if self.patterns is not None else 0
             require(have == want, f"{self.name}: its tile program needs {want} address pattern(s), got {have}")
             require(self.unit_kind != "pmu" or self.sram is not None, f"{self.name}: a PMU stage's tile program needs an SRAM range")
+
+
+def stream_paths(producer: StageOp, readers: Iterable[StageOp]) -> int:
+    """The parallel paths of a stream from `producer` (n units) to `readers` (m_1, m_2, ...
+    units): min(n, max m_j), at least 1. A stream's bytes are shared evenly over its units at
+    both ends and each path joins one producer unit to one reader unit, so as many paths run at
+    once as there are unit pairs, up to the smaller side: a 1-PMU buffer feeding 900 PCUs moves at
+    one link's rate, 9 AGCUs feeding 9 PMUs at nine. A stream multicasts, so its widest reader
+    bounds it; with no reader it counts as one path.
+
+    The compiler prices a stream's bandwidth (link rate x paths) with this count: its tile
+    (`passes.allocate_units.stream_tile_bytes`), its route's rate (`backend_rdu.stream_rates`) and
+    its FIFO credits for the route's round trip (`passes.size_fifos_for_routes`). The simulator
+    times the stream with its own count, read from the bitstream's stage sites
+    (`functional_sim.timing.stream_paths`); the two must agree, or the compiler sizes tiles and
+    credits for a bandwidth the simulator does not give (tests/sim/test_stream_paths_agree.py).
+    Placement wires max(n, m_j) unit pairs (`backend_rdu.place_pass.kernel_nets`): every unit
+    has a partner, but only min(n, max m_j) carry data at once."""
+    return max(1, min(producer.unit_count, max((r.unit_count for r in readers), default=1)))
 
 
 @irdl_op_definition

@@ -16,8 +16,8 @@ engine (`event_timing`) only walks these plain lists. Rules (docs/simulator.md, 
 * Every (stream, destination) pair is a FIFO. Its capacity in tiles is the stream's `fifo_depth`,
   the credits the compiler configured (rdu-allocate-units, deepened by rdu-size-fifos on
   reconvergent paths); checks reject a depth of zero before anything runs.
-* A tile crosses the stream's path at `link bytes/cycle × paths` (paths = min(source units,
-  largest destination units), as in the analytic model) and reaches each destination after the
+* A tile crosses the stream's path at `link bytes/cycle × paths` (`timing.stream_paths`: min(source
+  units, largest destination units), as in the analytic model and the compiler) and reaches each destination after the
   route's latency (hops and die crossings); the credit takes the same latency back: credits are
   end to end (a tile enters the network only with a slot reserved at its destination; the RDN's
   per-hop flow control only guards switch buffers), so a FIFO must cover its route's round trip,
@@ -46,7 +46,7 @@ from chip_model import ChipSpec
 from functional_sim.bandwidth import MIN_WINDOW
 from functional_sim.rereads import stream_passes
 from functional_sim.tile_timing import fifo_credits, held_operands, stage_tiling
-from functional_sim.timing import agcu_tier_bytes
+from functional_sim.timing import agcu_tier_bytes, stream_paths
 
 
 @dataclass
@@ -255,7 +255,7 @@ def kernel_graph(bs: Bitstream, chip: ChipSpec, k: KernelEntry, max_steps: int |
     resident = {(st_id, s.id) for s in stages for st_id in held_operands(bs, s)}
     for i, st in enumerate(streams):
         tiles = tiles_of(st)
-        paths = max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))
+        paths = stream_paths(bs, st)
         rate = _link_rate(chip, st)
         tile_bytes = st.nbytes * passes[st.id] / tiles
         g.stream_ids.append(st.id)

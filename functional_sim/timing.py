@@ -142,13 +142,27 @@ def stage_work_cycles(bs: Bitstream, chip: ChipSpec, s: StageConfig) -> int:
     return ceil(cycles)
 
 
+def stream_paths(bs: Bitstream, st: StreamEntry) -> int:
+    """The parallel paths of stream `st`, from its source stage's n units (sites) to destination
+    stages of m_1, m_2, ... units: min(n, max m_j), at least 1. The stream's bytes are shared
+    evenly over the units at both ends and each path joins one source unit to one destination
+    unit, so as many paths run at once as there are unit pairs, up to the smaller side: a 1-PMU
+    buffer feeding 900 PCUs moves at one link's rate, 9 AGCUs feeding 9 PMUs at nine. A stream
+    multicasts, so its widest destination bounds it; with no destination it counts as one path.
+
+    The compiler chose the stream's tile, its route's rate and its FIFO credits for this bandwidth
+    with its own count over the IR (`dialects.rdu.stream_paths`; the simulator reads only the
+    bitstream and the chip model): the two must agree, or the simulator times a bandwidth the
+    compiler did not size for (tests/sim/test_stream_paths_agree.py checks them on a compiled
+    program)."""
+    return max(1, min(len(bs.stage(st.src).sites), max((len(bs.stage(d).sites) for d in st.dsts), default=1)))
+
+
 def stream_transfer_cycles(bs: Bitstream, chip: ChipSpec, st: StreamEntry) -> int:
-    """A stream between unit groups runs on parallel paths, one per unit pair, up to the smaller
-    group: a 1-PMU buffer feeding 900 PCUs moves at one link's rate, 9 AGCUs feeding 9 PMUs at nine."""
+    """A stream between unit groups moves its bytes over its parallel paths (`stream_paths`), each
+    at one link's rate."""
     link = chip.network.vector_link_bytes_per_cycle if st.network == "vector" else chip.network.scalar_link_bytes_per_cycle
-    src_units = len(bs.stage(st.src).sites)
-    dst_units = max((len(bs.stage(d).sites) for d in st.dsts), default=1)
-    return ceil(st.nbytes * stream_passes(bs, st) / (link * max(1, min(src_units, dst_units))))
+    return ceil(st.nbytes * stream_passes(bs, st) / (link * stream_paths(bs, st)))
 
 
 def _stream_latency(chip: ChipSpec, st: StreamEntry, dst: int) -> int:

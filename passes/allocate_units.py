@@ -551,7 +551,7 @@ def stream_tile_bytes(producer: rdu.StageOp, stream, chip: ChipSpec, forced: int
     for op in ends:
         if isinstance(op, rdu.BufferOp) and op.tile_bytes.value.data:
             return min(nbytes, op.tile_bytes.value.data)  # scaled already, with the buffer's plan
-    paths = max(1, min(producer.unit_count, max((c.unit_count for c in ends[1:]), default=1)))
+    paths = rdu.stream_paths(producer, ends[1:])
     overhead = max(unit_spec(chip, op.unit_kind).tile_overhead_cycles for op in ends)
     rate = chip.network.vector_link_bytes_per_cycle
     chosen = min(nbytes, balanced_tile(ceil(nbytes / paths), overhead, rate, chip))

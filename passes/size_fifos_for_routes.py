@@ -107,7 +107,7 @@ def route_credits(chip: ChipSpec, stage: rdu.StageOp, port: int) -> RouteCredits
         return None
     tile_bytes = nbytes / tiles
     latency = max(route_latency(chip, route, i) for i in range(len(readers)))
-    paths = max(1, min(stage.unit_count, max(c.unit_count for c in readers)))
+    paths = rdu.stream_paths(stage, readers)
     rate = min(link_rate(chip, route.network) * paths, memory_share(chip, stage, nbytes))
     needed = min(tiles, ceil(2 * latency * rate / tile_bytes) + 1)
     sram = chip.pmu.sram_bytes
