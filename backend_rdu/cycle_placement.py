@@ -31,10 +31,11 @@ flows ask for more than it carries, and where a kernel's critical streams waited
 the loop adds candidates whose stage heads are chosen for an even ingress at the joins they feed
 (`spread_heads`: which unit of a stage is its head, the one its flows are routed from and to, is a
 choice the annealer never makes), from the wirelength and the greedy placement and, after the
-rounds, from the best. Measured on main (`bench.placement --cycles link:outer-join,link:outer-join-large,
-link:outer-join-wide --seed S`, medians of seeds 0-2): body cycles wirelength -> cycle-driven
-5,577 -> 5,267, 18,977 -> 16,542, 10,056 -> 8,909; link wait on the critical path 1,741 -> 24,
-7,733 -> 4,179, 3,638 -> 1,640. Single seeds vary a lot (outer-join-large seed 0: 18,932 -> 18,863).
+rounds, from the best. Measured (`bench.placement --cycles link:outer-join,link:outer-join-large,
+link:outer-join-wide --seed S`, medians of seeds 0-2, with a join's head priced by each producer
+flow once): body cycles wirelength -> cycle-driven 5,577 -> 5,267, 18,977 -> 16,542, 10,056 ->
+8,855; link wait on the critical path 1,741 -> 26, 7,733 -> 4,140, 3,638 -> 1,584. Single seeds
+vary a lot (outer-join-large seed 0: 18,932 -> 18,911; outer-join-wide seed 2: 10,056 -> 8,839).
 
 The simulator call itself (route, size FIFOs, section, emit, time) is `backend_rdu.cycle_feedback`.
 """
