@@ -179,7 +179,8 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
     def assign(c: int, head: tuple[int, int]) -> tuple[float, dict[int, int]]:
         """Greedy heads for the producers of `c` with its head at `head`: (price, stage -> unit
         chosen). A producer with several streams into `c` has one head: its first stream chooses it,
-        the others are priced from there."""
+        the others are priced from there, each by its own flow into `c` only (the producer's other
+        head nets are one set whatever number of streams it sends `c`: the first stream priced them)."""
         load = [0.0] * len(SIDES)
         total, chosen = 0.0, {}
         for (i, j) in sorted(feeds[c], key=lambda f: (-rates[f[0]][f[1]], f)):
@@ -193,12 +194,13 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
             else:
                 options = range(len(new[i]))
             best = None
+            others = i not in chosen  # the producer's other head nets, priced with its first stream
             for u in options:
                 at = new[i][u]
                 sides = entry_sides(at, head)
                 side = min(sides, key=lambda k: (load[k], k)) if sides else -1
                 over = (max(0.0, load[side] + rate - bandwidth) - max(0.0, load[side] - bandwidth)) if sides else 0.0
-                cost = EXCESS_HOPS * over + _dist(at, head) + length(i, at, c)
+                cost = EXCESS_HOPS * over + _dist(at, head) + (length(i, at, c) if others else 0)
                 if best is None or (cost, u) < best[:2]:
                     best = (cost, u, side)
             cost, u, side = best
