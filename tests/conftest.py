@@ -12,3 +12,9 @@ default instead.
 import os
 
 os.environ.setdefault("RDUCC_PLACER", "cpsat")
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two xdist workers share two cores: a worker's torch, numba and BLAS thread pools of two threads
+    # each would put four busy threads on two cores. Set before any of them is imported.
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
