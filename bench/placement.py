@@ -39,10 +39,9 @@ from bench.targets import target
 
 DEFAULT_SIZES = (200, 1000, 2000)
 # The placer's budget is counted in work (reference-machine seconds); on a loaded machine its wall
-# time runs over. The clock stops it only far past the budget, and the annealing baseline then gets
-# the wall time the placer actually took (at least the budget): the same time for both, and a
-# placer result that does not depend on the load.
-WALL_LIMIT_FACTOR = 10
+# time runs over. The clock stops it only far past the budget (place()'s default wall limit), and
+# the annealing baseline then gets the wall time the placer actually took (at least the budget): the
+# same time for both, and a placer result that does not depend on the load.
 # How the annealing baseline's budget is given: "moves" (default) runs plain annealing on the
 # placer's own engine (the compiled sequential annealer) for the moves the placer's conversion
 # gives for the budget (budget / move_seconds: all of it annealing, while the placer also pays for
@@ -77,8 +76,7 @@ def run_size(chip: str, size: int, seconds: float, seed: int, generator: str = "
     problem = PlacementProblem.build(chip, bench.netlist)
     bound = bench.lower_bound
     cpu = time.process_time()
-    result = place(problem, seconds=seconds, seed=seed, wall_limit=WALL_LIMIT_FACTOR * seconds + 60,
-                   global_start=global_start)
+    result = place(problem, seconds=seconds, seed=seed, global_start=global_start)
     placer_cpu = time.process_time() - cpu
     row = {
         "generator": generator,
@@ -220,7 +218,7 @@ def run_examples(chip: str, seconds: float, seed: int, seeds: int = 1, only: set
         placer, baseline, bound, cpu, records, clock = [], [], 0.0, [], [], []
         for s in range(seed, seed + seeds):
             t = time.process_time()
-            result = place(problem, seconds=seconds, seed=s, wall_limit=WALL_LIMIT_FACTOR * seconds + 60)
+            result = place(problem, seconds=seconds, seed=s)
             cpu.append(round(time.process_time() - t, 2))
             placer.append(result.wirelength)
             clock.append(result.stats["stopped_by_clock"])

@@ -206,13 +206,18 @@ QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves pe
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
+WALL_LIMIT_FACTOR = 10  # the clock's safety net: a run is stopped only past this many times its budget ...
+WALL_LIMIT_SLACK = 60.0  # ... plus this many seconds. At the budget itself (the default before 2026-11-25) a run of
+# 1 s on a machine at load 2 was cut short, so `rducc place` and the tests that compare two runs were not reproducible.
+
+
 def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int = 0,
           wall_limit: float | None = None, start: np.ndarray | None = None,
           global_start: str = "best") -> PlacementResult:
     """Place every unit of `problem` on a site of its kind, minimising weighted wirelength.
 
     `seconds` is the budget, counted in work; the wall clock stops a run only past `wall_limit`
-    seconds (default: `seconds`). A compiler that must give the same bytes on a loaded machine
+    seconds (default: WALL_LIMIT_FACTOR x `seconds` + WALL_LIMIT_SLACK). A compiler that must give the same bytes on a loaded machine
     passes `wall_limit=math.inf`, so that only the work counters decide (a finite limit, however
     generous, is reached under enough load). `start` (a legal
     `site_of_unit`) replaces the global start: the run refines it (the cycle-driven placer
@@ -233,7 +238,9 @@ def place(problem: PlacementProblem, seconds: float = DEFAULT_SECONDS, seed: int
         start = np.asarray(start, dtype=np.int64)
         problem.check(start)
     compile_kernels()  # before the run's clock starts: loading the compiled annealer is no part of a run
-    return _Run(problem, seconds, seed, wall_limit or seconds, global_start).result(start)
+    if wall_limit is None:
+        wall_limit = WALL_LIMIT_FACTOR * seconds + WALL_LIMIT_SLACK
+    return _Run(problem, seconds, seed, wall_limit, global_start).result(start)
 
 
 class _Run:
