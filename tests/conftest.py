@@ -18,3 +18,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # each would put four busy threads on two cores. Set before any of them is imported.
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
+
+from hypothesis import settings  # noqa: E402  (after the thread variables: it imports numpy's plugins lazily)
+
+# No per-example deadline: examples that compile or simulate take what the machine gives them, and a
+# deadline measured in wall time fails a correct test on a loaded CI machine (timing targets live in bench/).
+settings.register_profile("rducc", deadline=None)
+settings.load_profile("rducc")
