@@ -57,8 +57,10 @@ def test_place_floors_the_pieces_but_not_a_given_start(monkeypatch):
     assert pieces["heat"] == trials["chosen"]  # the cycle placer's re-placement keeps its start's heat
 
 
-def test_by_default_the_pieces_run_at_the_chosen_heat():
-    assert placer.PIECE_HEAT_FLOOR == 0.0  # opt-in: mixtral wants the cool run
+def test_with_the_floor_off_the_pieces_run_at_the_chosen_heat(monkeypatch):
+    # by default the floor is on for netlists of compact nets (`heat_floor_suits`,
+    # tests/placement/test_piece_heat_rule.py); 0 turns it off everywhere
+    monkeypatch.setattr(placer, "PIECE_HEAT_FLOOR", 0.0)
     result = place(_problem(), seconds=0.5, seed=2, wall_limit=600.0)
     trials = next(ph for ph in result.stats["phases"] if ph["phase"] == "temperature trials")
     pieces = next(ph for ph in result.stats["phases"] if ph["phase"] == "anneal 1")
