@@ -478,11 +478,11 @@ class _Run:
         start does, and the restart from the best keeps the best of the four."""
         t = time.perf_counter()
         heat = hot
+        end = self.spent + max(min(share, self.usable - self.spent), 0.0)
         if floor and PIECE_HEAT_FLOOR > 0:
             sampler = SequentialAnnealer(self.p, site_of_unit, np.random.default_rng(self.seed))
             heat = max(hot, PIECE_HEAT_FLOOR * sampler.initial_temperature() / self.weight)
-            self.spent += SPREAD_SAMPLES * self.per_move  # the sampled moves are work too
-        end = self.spent + max(min(share, self.usable - self.spent), 0.0)
+            self.spent += SPREAD_SAMPLES * self.per_move  # the sampled moves are work too, out of the pieces' share
         lengths = []
         for i in range(pieces):
             piece = (end - self.spent) / (pieces - i)

@@ -29,9 +29,10 @@ def test_floored_pieces_start_at_the_spread_and_pay_for_sampling_it(monkeypatch)
     assert all(s["t_start"] == spread for s in floored.anneal_stats)
     assert all(s["t_start"] == cool for s in plain.anneal_stats)  # without the floor: the heat given
     moves = sum(s["moves"] for s in floored.anneal_stats)
-    # the sampled moves are charged on top, and the pieces get the share given either way
-    assert floored.spent - plain.spent == pytest.approx(placer.SPREAD_SAMPLES * floored.per_move)
-    assert abs(moves - sum(s["moves"] for s in plain.anneal_stats)) <= 4
+    # the sampled moves are charged out of the pieces' share: the run spends the share given either way
+    # (charged on top, they pushed test_placer_long_run_pieces' run 0.1% past its budget)
+    assert floored.spent == pytest.approx(plain.spent, abs=1e-6)
+    assert abs(moves + placer.SPREAD_SAMPLES - sum(s["moves"] for s in plain.anneal_stats)) <= 4
 
 
 def test_a_hotter_chosen_heat_is_kept(monkeypatch):
