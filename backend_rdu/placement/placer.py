@@ -64,10 +64,13 @@ LARGE_RUN_HOTTER = 2.0  # ... rising to this at LARGE_UNITS movable units (from 
 SMALL_UNITS, LARGE_UNITS = 1000, 2000
 LONG_RUN_PIECES = 4  # below PIECES_UNITS free units the first long run is this many annealing runs, each from the
 PIECES_UNITS = 1000  # shortest placement so far (restart from the best): see `_Run.anneal_pieces`
-PIECE_HEAT_FLOOR = 0.0  # opt-in (0 = off): the pieces start at least this share of the spread of random moves'
-# deltas on the placement they start from (the annealing baseline's own start temperature), when their heat came
-# from the temperature trials. At 1.0, 10 s: phi3 412.5 -> 396.0, llama 397.5 -> 389.5 (10 seeds), qwen2 475 -> 455,
-# but mixtral 788 -> 855 and attention 273 -> 277 (5 seeds); at 0.5 phi3 398, mixtral 860: off (docs, wave 11)
+PIECE_HEAT_FLOOR = 1.0  # the pieces start at least this share of the spread of random moves' deltas on the
+# placement they start from (the annealing baseline's own start temperature), when their heat came from the temperature
+# trials and every net of the netlist is compact (`heat_floor_suits`). On every netlist at 1.0, 10 s: phi3 412.5 ->
+# 396.0, llama 397.5 -> 389.5 (10 seeds), qwen2 475 -> 455, but mixtral 788 -> 855 and attention 273 -> 277 (5 seeds),
+# the two kernels with nets of more than COMPACT_NET_PINS pins (docs, waves 11-12); 0 turns it off everywhere
+COMPACT_NET_PINS = 9  # nets of at most this many pins are compact: placed in a 3x3 block, at most one pin is inside
+# the bounding box, so the wirelength sees every pin's move (`heat_floor_suits`)
 NEAR_BOUND = 1.1  # ... unless that trial is within this factor of the lower bound
 SPREAD_SAMPLES = 2048  # random moves `SequentialAnnealer.initial_temperature` samples (its default)
 WINDOW_DTIME = 0.5  # CP-SAT deterministic time limit per window
@@ -93,6 +96,28 @@ def long_run_hotter(movable: int) -> float:
     4x give 1.26x): see docs/placement.md."""
     share = min(max((movable - SMALL_UNITS) / (LARGE_UNITS - SMALL_UNITS), 0.0), 1.0)
     return LONG_RUN_HOTTER * (LARGE_RUN_HOTTER / LONG_RUN_HOTTER) ** share
+
+
+def heat_floor_suits(problem: PlacementProblem) -> bool:
+    """Whether the pieces of the small-kernel long run may be lifted to the spread (PIECE_HEAT_FLOOR):
+    only when no net has more than COMPACT_NET_PINS pins.
+
+    Why the width of the widest net: a piece at the spread forgets most of its start and must
+    find its own way down within a quarter of the budget. Half-perimeter wirelength guides that
+    descent only through the pins on a net's bounding box; a pin inside the box can move
+    anywhere inside it at no cost. A net of at most 9 pins packed in a 3x3 block has at most one
+    pin inside its box, so every move of its pins is priced; a net of 13 pins needs a 4x4 box with up to
+    four pins inside, one of 84 pins (mixtral) a 9x9 box with up to 49. Once a hot piece has
+    spread such a net over the chip, the cooling piece sees almost none of its pins and does not
+    gather them again, while the global start (an embedding of the whole netlist) keeps them
+    together. Measured (10 s, docs/placement.md waves 11-12): every hot piece on mixtral (widest
+    net 84 pins) came back longer than the placement it started from on 14 of 16 pieces
+    (seeds 0-3: 855-949 against the cool trials' 849-886) and the floor costs mixtral 788 -> 855 (5 seeds) and attention (13 pins)
+    273 -> 277, while on the kernels whose nets have at most 7-9 pins the floor gains or is level
+    (phi3 412.5 -> 396.0, llama 397.5 -> 389.5, qwen2 475 -> 455; gpt2, gemma2 level). The cut
+    is a geometric one (one pin inside a 3x3 block), not fitted to a kernel, but only two kernels
+    have wider nets: it is the rule the evidence allows, not one it proves."""
+    return bool(problem.num_nets) and int(np.max(problem.net_degree)) <= COMPACT_NET_PINS
 
 
 def construct_seconds(num_units: int) -> float:
@@ -329,7 +354,8 @@ class _Run:
                 share = (self.usable - self.spent - WINDOW_RESERVE * self.budget) if round_index == 0 else 0.6 * (self.usable - self.spent)
                 if round_index == 0 and not self.small and LONG_RUN_PIECES > 1 and len(p.free_units) < PIECES_UNITS:
                     # a given start (the cycle placer's re-placement) or a nearly optimal trial keeps its heat
-                    floor = start_kind not in ("given", "multilevel") and not self.near_bound
+                    # and the floor only on netlists whose nets are all compact (`heat_floor_suits`)
+                    floor = start_kind not in ("given", "multilevel") and not self.near_bound and heat_floor_suits(p)
                     site_of_unit = self.anneal_pieces(site_of_unit, hot, share, LONG_RUN_PIECES, floor)
                 else:
                     site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
@@ -459,11 +485,11 @@ class _Run:
         start does, and the restart from the best keeps the best of the four."""
         t = time.perf_counter()
         heat = hot
+        end = self.spent + max(min(share, self.usable - self.spent), 0.0)
         if floor and PIECE_HEAT_FLOOR > 0:
             sampler = SequentialAnnealer(self.p, site_of_unit, np.random.default_rng(self.seed))
             heat = max(hot, PIECE_HEAT_FLOOR * sampler.initial_temperature() / self.weight)
-            self.spent += SPREAD_SAMPLES * self.per_move  # the sampled moves are work too
-        end = self.spent + max(min(share, self.usable - self.spent), 0.0)
+            self.spent += SPREAD_SAMPLES * self.per_move  # the sampled moves are work too, out of the pieces' share
         lengths = []
         for i in range(pieces):
             piece = (end - self.spent) / (pieces - i)

@@ -29,9 +29,10 @@ def test_floored_pieces_start_at_the_spread_and_pay_for_sampling_it(monkeypatch)
     assert all(s["t_start"] == spread for s in floored.anneal_stats)
     assert all(s["t_start"] == cool for s in plain.anneal_stats)  # without the floor: the heat given
     moves = sum(s["moves"] for s in floored.anneal_stats)
-    # the sampled moves are charged on top, and the pieces get the share given either way
-    assert floored.spent - plain.spent == pytest.approx(placer.SPREAD_SAMPLES * floored.per_move)
-    assert abs(moves - sum(s["moves"] for s in plain.anneal_stats)) <= 4
+    # the sampled moves are charged out of the pieces' share: the run spends the share given either way
+    # (charged on top, they pushed test_placer_long_run_pieces' run 0.1% past its budget)
+    assert floored.spent == pytest.approx(plain.spent, abs=1e-6)
+    assert abs(moves + placer.SPREAD_SAMPLES - sum(s["moves"] for s in plain.anneal_stats)) <= 4
 
 
 def test_a_hotter_chosen_heat_is_kept(monkeypatch):
@@ -57,8 +58,10 @@ def test_place_floors_the_pieces_but_not_a_given_start(monkeypatch):
     assert pieces["heat"] == trials["chosen"]  # the cycle placer's re-placement keeps its start's heat
 
 
-def test_by_default_the_pieces_run_at_the_chosen_heat():
-    assert placer.PIECE_HEAT_FLOOR == 0.0  # opt-in: mixtral wants the cool run
+def test_with_the_floor_off_the_pieces_run_at_the_chosen_heat(monkeypatch):
+    # by default the floor is on for netlists of compact nets (`heat_floor_suits`,
+    # tests/placement/test_piece_heat_rule.py); 0 turns it off everywhere
+    monkeypatch.setattr(placer, "PIECE_HEAT_FLOOR", 0.0)
     result = place(_problem(), seconds=0.5, seed=2, wall_limit=600.0)
     trials = next(ph for ph in result.stats["phases"] if ph["phase"] == "temperature trials")
     pieces = next(ph for ph in result.stats["phases"] if ph["phase"] == "anneal 1")
