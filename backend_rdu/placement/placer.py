@@ -229,11 +229,6 @@ QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's pro
 QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
 # short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
-# The large-netlist flow (`_Run.large_flow`: "best", CHOICE_UNITS free units and QUARTER_TURN_MOVES moves a unit; not
-# the compiler's budgets) -- wave 12, docs/placement.md:
-LARGE_END_HEAT = 0.1  # its long run cools to this x the lightest net's weight, not to 0.02x the median weight:
-# at 0.02x the 2,000-unit generators' long runs were frozen (no further gain) from 54-71% of their moves on. At 30 s,
-# seeds 552299542 / 114625533 / 7, five generators: geometric mean 1.0831 -> 1.0813, worst run 1.151 -> 1.1365
 
 
 WALL_LIMIT_FACTOR = 10  # the clock's safety net: a run is stopped only past this many times its budget ...
@@ -352,7 +347,6 @@ class _Run:
                     site_of_unit, hot = self.choose_start(site_of_unit, hot, start_kind, multilevel)
             if start is None and self.global_start == "best":
                 site_of_unit, hot = self.try_quarter_turn(site_of_unit, hot)
-            large = self.large_flow(start)
             for round_index in range(MAX_ROUNDS):
                 if self.optimal(site_of_unit) or self.spent >= 0.95 * self.usable or time.perf_counter() >= self.deadline:
                     break
@@ -363,8 +357,6 @@ class _Run:
                     # and the floor only on netlists whose nets are all compact (`heat_floor_suits`)
                     floor = start_kind not in ("given", "multilevel") and not self.near_bound and heat_floor_suits(p)
                     site_of_unit = self.anneal_pieces(site_of_unit, hot, share, LONG_RUN_PIECES, floor)
-                elif large:  # cools to a higher end (`anneal_large`)
-                    site_of_unit = self.anneal_large(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
                 else:
                     site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
                 if self.optimal(site_of_unit):
@@ -506,37 +498,13 @@ class _Run:
         self.phase("anneal 1", site_of_unit, t, pieces=lengths, heat=_number(heat))
         return site_of_unit
 
-    def large_flow(self, start: np.ndarray | None) -> bool:
-        """Whether this run's long runs take the large-netlist schedule (`anneal_large`): "best" from
-        its own start, at least CHOICE_UNITS free units and QUARTER_TURN_MOVES moves a unit. The
-        compiler's budgets (kernels below CHOICE_UNITS; llama3_8b_shapes at 3,400-8,500 moves a unit)
-        never reach it, so they run bit for bit as before."""
-        return (start is None and self.global_start == "best" and len(self.p.free_units) >= CHOICE_UNITS
-                and self.moves_per_unit() >= QUARTER_TURN_MOVES)
-
-    def anneal_large(self, site_of_unit: np.ndarray, hot: float, share: float, name: str) -> np.ndarray:
-        """A long run of the large-netlist flow: it cools to LARGE_END_HEAT x the lightest net's
-        weight (a move that lengthens the lightest net by one site is then accepted once in e^10)
-        instead of 0.02x the median weight. With the lower end the 2,000-unit generators' long runs
-        (30 s: 20-28 M moves, about half the budget) gained nothing after 54-71% of their moves (five
-        generators, seeds 552299542 and 7): the last third of the schedule ran below the freezing
-        point, 15-25% of the whole budget. With the higher end the same moves cool ~1.4x more slowly
-        through the temperatures where the placement still changes, and the runs freeze at 66-97%
-        (docs/placement.md, wave 12)."""
-        end = LARGE_END_HEAT * float(np.min(self.p.net_weight)) / self.weight
-        before = len(self.phases)
-        site_of_unit = self.anneal(site_of_unit, hot, share, name, end=end)
-        self.phases[before]["end_heat"] = _number(end)
-        return site_of_unit
-
-    def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0,
-               end: float = 0.02) -> np.ndarray:
+    def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
         t = time.perf_counter()
         moves = int(max(min(share, self.usable - self.spent), 0.0) / self.per_move)
         if self.small:  # the exact solve does the real work
             moves = min(moves, int(SMALL_ANNEAL_BATCHES * self.per_batch / self.per_move))
         annealer = SequentialAnnealer(self.p, site_of_unit, np.random.default_rng(self.seed + seed_offset + len(self.anneal_stats)))
-        schedule = AnnealSchedule(t_start=hot * self.weight, t_end=end * self.weight, moves=moves,
+        schedule = AnnealSchedule(t_start=hot * self.weight, t_end=0.02 * self.weight, moves=moves,
                                   stop_at=self.lower_bound)
         annealed = annealer.run(schedule, self.deadline)
         self.spent += annealer.stats.moves * self.per_move
