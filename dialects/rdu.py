@@ -211,8 +211,15 @@ class StageOp(IRDLOperation):
     def consumers(self, result: SSAValue) -> list["StageOp"]:
         """The stages of this kernel that read `result`, in program order, each once: the order of
         a route's hops and of the bitstream stream's destinations."""
-        users = {u.operation for u in result.uses if isinstance(u.operation, StageOp)}
-        return [op for op in self.parent_block().ops if op in users] if self.parent_block() else []
+        users = self.consumer_set(result)
+        return [op for op in self.parent_block().ops if op in users] if users else []
+
+    def consumer_set(self, result: SSAValue) -> set["StageOp"]:
+        """The stages of this kernel that read `result`, unordered: what a count needs, without
+        walking the block as the program order does (the verifier counts them for every stream)."""
+        block = self.parent_block()
+        return {u.operation for u in result.uses
+                if isinstance(u.operation, StageOp) and block is not None and u.operation.parent_block() is block}
 
     def verify_(self) -> None:
         require(isinstance(self.parent_op(), KernelOp), f"{self.name}: a stage must sit inside an rdu.kernel")
@@ -231,12 +238,8 @@ class StageOp(IRDLOperation):
         if self.routes is not None:
             require(len(self.routes.data) == len(self.results),
                     f"{self.name}: {len(self.results)} output streams but {len(self.routes.data)} routes")
-            block = self.parent_block()
             for result, route in zip(self.results, self.routes.data):
-                # consumers() without its program order: the count is all the rule needs, and walking the
-                # block for every stream made verifying a kernel quadratic in its stages
-                n = len({u.operation for u in result.uses
-                         if isinstance(u.operation, StageOp) and u.operation.parent_block() is block})
+                n = len(self.consumer_set(result))  # not consumers(): ordering walks the block per stream
                 require(len(route.hops) == n, f"{self.name}: a stream read by {n} stages has a route with {len(route.hops)} hop counts")
         if self.tile_loop is not None:
             want = {"rdu.load": 1, "rdu.load_rows": 1, "rdu.store": 1, "rdu.store_rows": 1, "rdu.buffer": 2}.get(self.name, 0)

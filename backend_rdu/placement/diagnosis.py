@@ -47,12 +47,12 @@ def best_rigid_fit(placed: np.ndarray, hidden: np.ndarray) -> tuple[int, np.ndar
     return best[1], best[2], best[3]
 
 
-def domain_census(field: np.ndarray, units: int | None = None) -> list[tuple[tuple[int, int], int]]:
+def domain_census(field: np.ndarray, most_common: int | None = None) -> list[tuple[tuple[int, int], int]]:
     """The most common displacements (dx, dy) of the field and how many units have each, most
     common first: a globally right placement has one value; a mosaic of domains has several
     large ones (geometric, seed 552299542: (0,0) 931, (1,1) 439, (0,2) 274, (2,0) 90)."""
     counts = Counter(tuple(int(v) for v in row) for row in np.rint(field))
-    return counts.most_common(units)
+    return counts.most_common(most_common)
 
 
 def excess_by_net(problem: PlacementProblem, site_of_unit: np.ndarray, optimal: np.ndarray) -> np.ndarray:
@@ -63,9 +63,10 @@ def excess_by_net(problem: PlacementProblem, site_of_unit: np.ndarray, optimal: 
 def excess_summary(problem: PlacementProblem, site_of_unit: np.ndarray, optimal: np.ndarray) -> dict:
     """The excess over the optimal placement by net weight and by how far each net is over
     (1-2 sites is local noise or a domain wall, 6+ a torn region)."""
-    excess = excess_by_net(problem, site_of_unit, optimal)
-    over = net_hpwl(problem, site_of_unit) - net_hpwl(problem, optimal)
-    optimum = float(problem.net_weight @ net_hpwl(problem, optimal))
+    placed, best = net_hpwl(problem, site_of_unit), net_hpwl(problem, optimal)
+    over = placed - best
+    excess = problem.net_weight * over
+    optimum = float(problem.net_weight @ best)
     return {
         "optimal": optimum,
         "excess": float(excess.sum()),
