@@ -48,7 +48,6 @@ REFINE_HEAT = 0.15  # a finer level starts at this share of its own hot temperat
 JITTER = 0.25  # of a tile, the spread of children around their parent's tile centre
 CANDIDATES = 4  # independent placements of the coarse levels ...
 CANDIDATE_CLUSTERS = 200  # ... of at most this many clusters; the shortest goes on
-PARK_NETLESS = True  # a cluster with no nets at its level takes no tile at the coarser levels (wave 13, not kept)
 STALLED_CLUSTERS = 3 * COARSEST_CLUSTERS  # a coarsening that stops above this did not contract the netlist:
 # when the V is only a candidate (`require_coarse`), it is not built (2,000 units: `clustered` stalls at 180-212
 # clusters and its V never won the choice, costing its long run 18% of the budget, 2-3%; pins23 ends at 71-92,
@@ -177,22 +176,12 @@ def coarsen_levels(problem: PlacementProblem, seed: int) -> list[Level]:
     units = int(free.sum())
     size = np.ones(units, dtype=np.int64)
     levels: list[Level] = []
-    while True:
-        # a unit of this level with no net left (a fine unit with no nets, or a whole connected component
-        # contracted into one cluster) is parked: it takes no tile at the coarser levels (`PARK_NETLESS`)
-        active = (np.bincount(net_pins, minlength=units) > 0) if PARK_NETLESS else np.ones(units, dtype=bool)
-        if int(active.sum()) <= COARSEST_CLUSTERS:
-            break
-        cluster_of = match_clusters(units, net_ptr, net_pins, net_weight, size, active, rng)
-        if not active.all():  # parked units are their own clusters: drop them, renumber the rest in order
-            renumber = np.full(int(cluster_of.max()) + 1, -1, dtype=np.int64)
-            kept = np.unique(cluster_of[active])
-            renumber[kept] = np.arange(len(kept))
-            cluster_of = np.where(active, renumber[cluster_of], -1)
+    while units > COARSEST_CLUSTERS:
+        cluster_of = match_clusters(units, net_ptr, net_pins, net_weight, size, np.ones(units, dtype=bool), rng)
         clusters = int(cluster_of.max()) + 1
-        if clusters > MIN_SHRINK * int(active.sum()):
+        if clusters > MIN_SHRINK * units:
             break
-        size = np.bincount(cluster_of[active], weights=size[active], minlength=clusters).astype(np.int64)
+        size = np.bincount(cluster_of, weights=size, minlength=clusters).astype(np.int64)
         net_ptr, net_pins, net_weight = contract(net_ptr, net_pins, net_weight, cluster_of)
         level_problem, origin, tile = _level_problem(p, clusters, net_ptr, net_pins, net_weight, area)
         levels.append(Level(cluster_of, level_problem, origin, tile))
@@ -291,9 +280,7 @@ def _children_xy(level: Level, sites: np.ndarray, seed: int) -> np.ndarray:
     level.site_of_cluster = sites
     parent_xy = level.centres()[level.cluster_of]
     rng = np.random.default_rng(seed)
-    xy = parent_xy + (rng.random(parent_xy.shape) - 0.5) * 2 * JITTER * np.array(level.tile)
-    xy[level.cluster_of < 0] = np.nan  # parked: the legaliser gives it a site the others leave
-    return xy
+    return parent_xy + (rng.random(parent_xy.shape) - 0.5) * 2 * JITTER * np.array(level.tile)
 
 
 def _round(value: float) -> int | float:
