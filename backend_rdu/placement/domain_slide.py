@@ -61,14 +61,14 @@ def _pairs(problem: PlacementProblem) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.concatenate(firsts), np.concatenate(seconds), np.concatenate(weights)
 
 
-def find_region(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int, int],
-                pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                displace_cost: float = DISPLACE_COST) -> tuple[np.ndarray, float]:
-    """The set of units (a boolean mask) whose translation by `step` the cut model says gains most,
-    and the model's change of wirelength for it (negative: a gain; 0 and an empty mask: none)."""
+def _terms(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int, int],
+           pairs: tuple[np.ndarray, np.ndarray, np.ndarray], displace_cost: float):
+    """The cut model's terms for translating by `step`: the pairs (u, w) with their changes a (u in
+    R, w not) and b (w in R, u not), each unit's displacement penalty, whether its target is a site
+    it may take (`ok`) and who holds that site (`held`, -1 if free)."""
     p = problem
     n = p.num_units
-    u, w, pw = _pairs(p) if pairs is None else pairs
+    u, w, pw = pairs
     x = p.site_x[site_of_unit].astype(np.int64)
     y = p.site_y[site_of_unit].astype(np.int64)
     vx, vy = step
@@ -76,20 +76,6 @@ def find_region(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple
     here = np.abs(dx) + np.abs(dy)
     a = pw * (np.abs(dx + vx) + np.abs(dy + vy) - here)  # u in R, w not
     b = pw * (np.abs(dx - vx) + np.abs(dy - vy) - here)  # w in R, u not
-    theta = np.zeros(n)  # cost of a unit being in R, beyond the pairs
-    heads, tails, caps = [], [], []  # pairwise edges: cut when tail in R and head not
-    # reparametrise so that every pairwise capacity is a + b >= 0 (a or b may be negative)
-    neg_a, neg_b = a < 0, b < 0
-    np.add.at(theta, u[neg_a], a[neg_a])
-    np.add.at(theta, w[neg_a], -a[neg_a])
-    tails.append(w[neg_a]), heads.append(u[neg_a]), caps.append((a + b)[neg_a])
-    np.add.at(theta, w[neg_b], b[neg_b])
-    np.add.at(theta, u[neg_b], -b[neg_b])
-    tails.append(u[neg_b]), heads.append(w[neg_b]), caps.append((a + b)[neg_b])
-    plain = ~neg_a & ~neg_b
-    tails.append(u[plain]), heads.append(w[plain]), caps.append(a[plain])
-    tails.append(w[plain]), heads.append(u[plain]), caps.append(b[plain])
-    # where each unit would go, and whom it pushes out
     unit_weight = np.zeros(n)
     np.add.at(unit_weight, p.net_pins, p.net_weight[p.pin_net])
     penalty = displace_cost * unit_weight
@@ -105,11 +91,52 @@ def find_region(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple
     pinned = p.fixed_site >= 0
     held = np.where(ok, occupant[np.maximum(target, 0)], -1)
     ok &= ~((held >= 0) & pinned[np.maximum(held, 0)])
-    theta[~ok] += penalty[~ok]
-    pushes = ok & (held >= 0)
+    held[~ok] = -1
+    return u, w, a, b, penalty, ok, held
+
+
+def model_energy(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int, int], region: np.ndarray,
+                 pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                 displace_cost: float = DISPLACE_COST) -> float:
+    """The cut model's change of wirelength when `region` is translated by `step` (what
+    `find_region` minimises; the placer judges a slide by its exact wirelength, never by this)."""
+    u, w, a, b, penalty, ok, held = _terms(problem, site_of_unit, step, _pairs(problem) if pairs is None else pairs,
+                                           displace_cost)
+    region = np.asarray(region, dtype=bool)
+    pushes = region & ok & (held >= 0)
+    pushed = held[pushes]
+    return (float(a[region[u] & ~region[w]].sum() + b[region[w] & ~region[u]].sum())
+            + float(penalty[region & ~ok].sum()) + float(penalty[pushed[~region[pushed]]].sum()))
+
+
+def find_region(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int, int],
+                pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                displace_cost: float = DISPLACE_COST) -> tuple[np.ndarray, float]:
+    """The set of units (a boolean mask) whose translation by `step` the cut model says gains most,
+    and the model's change of wirelength for it (`model_energy`: negative, a gain; 0 and an empty
+    mask: none). Pinned units never belong to it."""
+    p = problem
+    n = p.num_units
+    pairs = _pairs(p) if pairs is None else pairs
+    u, w, a, b, penalty, ok, held = _terms(p, site_of_unit, step, pairs, displace_cost)
+    theta = np.zeros(n)  # cost of a unit being in R, beyond the pairs
+    heads, tails, caps = [], [], []  # pairwise edges: cut when tail in R and head not
+    # reparametrise so that every pairwise capacity is a + b >= 0 (a or b may be negative)
+    neg_a, neg_b = a < 0, b < 0
+    np.add.at(theta, u[neg_a], a[neg_a])
+    np.add.at(theta, w[neg_a], -a[neg_a])
+    tails.append(w[neg_a]), heads.append(u[neg_a]), caps.append((a + b)[neg_a])
+    np.add.at(theta, w[neg_b], b[neg_b])
+    np.add.at(theta, u[neg_b], -b[neg_b])
+    tails.append(u[neg_b]), heads.append(w[neg_b]), caps.append((a + b)[neg_b])
+    plain = ~neg_a & ~neg_b
+    tails.append(u[plain]), heads.append(w[plain]), caps.append(a[plain])
+    tails.append(w[plain]), heads.append(u[plain]), caps.append(b[plain])
+    theta[~ok] += penalty[~ok]  # no site of its own kind to go to: it is displaced itself
+    pushes = ok & (held >= 0)  # a unit of R pushes the one on its target out, unless that one moves too
     tails.append(np.flatnonzero(pushes)), heads.append(held[pushes]), caps.append(penalty[held[pushes]])
-    big = float(np.sum(np.abs(pw)) + np.sum(penalty) + 1.0)
-    theta[pinned] = big
+    big = float(np.sum(np.abs(a)) + np.sum(np.abs(b)) + np.sum(penalty) + 1.0)
+    theta[p.fixed_site >= 0] = big
     tail = np.concatenate(tails)
     head = np.concatenate(heads)
     cap = np.concatenate(caps)
@@ -118,7 +145,7 @@ def find_region(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple
     tail = np.concatenate([tail, np.flatnonzero(pos), np.full(int(neg.sum()), source)])
     head = np.concatenate([head, np.full(int(pos.sum()), sink), np.flatnonzero(neg)])
     cap = np.concatenate([cap, theta[pos], -theta[neg]])
-    cap = np.rint(np.minimum(cap, big) * SCALE).astype(np.int64)
+    cap = np.minimum(np.rint(np.minimum(cap, big) * SCALE), 2**31 - 1).astype(np.int64)
     keep = (cap > 0) & (tail != head)
     graph = coo_matrix((cap[keep].astype(np.int32), (tail[keep], head[keep])), shape=(n + 2, n + 2)).tocsr()
     graph.sum_duplicates()
@@ -129,10 +156,7 @@ def find_region(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple
     reached = breadth_first_order(residual, source, directed=True, return_predecessors=False)
     region = np.zeros(n, dtype=bool)
     region[reached[reached < n]] = True
-    inside_u, inside_w = region[u], region[w]
-    energy = (float(a[inside_u & ~inside_w].sum() + b[inside_w & ~inside_u].sum()) + float(penalty[region & ~ok].sum())
-              + float(penalty[held[region & pushes & ~region[np.maximum(held, 0)]]].sum()))
-    return region, energy
+    return region, model_energy(p, site_of_unit, step, region, pairs, displace_cost)
 
 
 def slide(problem: PlacementProblem, site_of_unit: np.ndarray, region: np.ndarray, step: tuple[int, int]) -> np.ndarray:

@@ -230,8 +230,10 @@ QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's pro
 QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
 # short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
 DOMAIN_SLIDES = True  # after the first long run, "best" slides the domains of the mosaic back (`_Run.slide_domains`) ...
-SLIDE_SHARE = 0.1  # ... with this share of the usable budget, taken from the long run (whose last third ran frozen)
-SLIDE_HEAL_MOVES = 100  # annealing moves per free unit that heal a slide's seam before it is judged
+# ... with the windows' reserve (WINDOW_RESERVE: the windows gained nothing on 19 of 21 runs at 2,000 units, wave 12),
+# so the long run is the one it was. 10% of the budget taken from the long run instead (whose last third runs frozen)
+# redrew its chaotic result: multipin 114625533 1.085 -> 1.182 (docs/placement.md, wave 13)
+SLIDE_HEAL_MOVES = 50  # annealing moves per free unit that heal a slide's seam before it is judged (25 and 100: fewer gains)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -357,7 +359,6 @@ class _Run:
                 before = wirelength(p, site_of_unit)
                 share = (self.usable - self.spent - WINDOW_RESERVE * self.budget) if round_index == 0 else 0.6 * (self.usable - self.spent)
                 slides = round_index == 0 and start is None and self.slides_suit()
-                share -= SLIDE_SHARE * self.usable if slides else 0.0
                 if round_index == 0 and not self.small and LONG_RUN_PIECES > 1 and len(p.free_units) < PIECES_UNITS:
                     # a given start (the cycle placer's re-placement) or a nearly optimal trial keeps its heat
                     # and the floor only on netlists whose nets are all compact (`heat_floor_suits`)
@@ -482,12 +483,12 @@ class _Run:
                 and self.moves_per_unit() >= QUARTER_TURN_MOVES)
 
     def slide_domains(self, site_of_unit: np.ndarray) -> np.ndarray:
-        """Domain slides (`domain_slide.slide_pass`) with SLIDE_SHARE of the usable budget: each region
+        """Domain slides (`domain_slide.slide_pass`) with the windows' reserve of the budget: each region
         a minimum cut finds is slid one lattice step, its seam healed by SLIDE_HEAL_MOVES moves a unit,
         and kept only if the placement is shorter."""
         t = time.perf_counter()
         heal_moves = int(SLIDE_HEAL_MOVES * len(self.p.free_units))
-        budget = max(min(SLIDE_SHARE * self.usable, self.usable - self.spent), 0.0)
+        budget = max(min(WINDOW_RESERVE * self.budget, self.usable - self.spent), 0.0)
         site_of_unit, record = slide_pass(self.p, site_of_unit, self.seed + 400, heal_moves, budget, self.per_move)
         self.spent += record["seconds"]
         self.phase("domain slides", site_of_unit, t, **record)
