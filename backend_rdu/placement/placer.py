@@ -35,6 +35,7 @@ from chip_model import ChipSpec, load_chip
 from backend_rdu.placement.analytic import analytic_seconds, analytic_start
 from backend_rdu.placement.annealing import AnnealSchedule
 from backend_rdu.placement.bisection import bisection_start
+from backend_rdu.placement.domain_slide import slide_pass
 from backend_rdu.placement.edge_span import edge_span_start, needs_both_edges
 from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
@@ -228,6 +229,11 @@ QUARTER_TURN = True  # "best" weighs the placement turned a quarter turn against
 QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's probe
 QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
 # short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
+DOMAIN_SLIDES = True  # after the first long run, "best" slides the domains of the mosaic back (`_Run.slide_domains`) ...
+# ... with the windows' reserve (WINDOW_RESERVE: the windows gained nothing on 19 of 21 runs at 2,000 units, wave 12),
+# so the long run is the one it was. 10% of the budget taken from the long run instead (whose last third runs frozen)
+# redrew its chaotic result: multipin 114625533 1.085 -> 1.182 (docs/placement.md, wave 13)
+SLIDE_HEAL_MOVES = 50  # annealing moves per free unit that heal a slide's seam before it is judged (25 and 100: fewer gains)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -352,6 +358,7 @@ class _Run:
                     break
                 before = wirelength(p, site_of_unit)
                 share = (self.usable - self.spent - WINDOW_RESERVE * self.budget) if round_index == 0 else 0.6 * (self.usable - self.spent)
+                slides = round_index == 0 and start is None and self.slides_suit()
                 if round_index == 0 and not self.small and LONG_RUN_PIECES > 1 and len(p.free_units) < PIECES_UNITS:
                     # a given start (the cycle placer's re-placement) or a nearly optimal trial keeps its heat
                     # and the floor only on netlists whose nets are all compact (`heat_floor_suits`)
@@ -359,6 +366,8 @@ class _Run:
                     site_of_unit = self.anneal_pieces(site_of_unit, hot, share, LONG_RUN_PIECES, floor)
                 else:
                     site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
+                if slides and not self.optimal(site_of_unit):
+                    site_of_unit = self.slide_domains(site_of_unit)
                 if self.optimal(site_of_unit):
                     break
                 last = round_index == MAX_ROUNDS - 1
@@ -464,6 +473,26 @@ class _Run:
         self.phase("quarter turn", chosen, t, turned=turned, probe_wirelengths={k: _number(v) for k, v in lengths.items()},
                    probe=record)
         return chosen, chosen_hot
+
+    def slides_suit(self) -> bool:
+        """Whether the long run is followed by domain slides: "best" runs of at least PIECES_UNITS
+        free units on long budgets (QUARTER_TURN_MOVES a unit), the large generated netlists whose
+        results are a mosaic of domains; the compiler's kernels (below 1,000 units, or
+        llama3_8b_shapes at 3,400-8,500 moves a unit) never reach it."""
+        return (DOMAIN_SLIDES and self.global_start == "best" and len(self.p.free_units) >= PIECES_UNITS
+                and self.moves_per_unit() >= QUARTER_TURN_MOVES)
+
+    def slide_domains(self, site_of_unit: np.ndarray) -> np.ndarray:
+        """Domain slides (`domain_slide.slide_pass`) with the windows' reserve of the budget: each region
+        a minimum cut finds is slid one lattice step, its seam healed by SLIDE_HEAL_MOVES moves a unit,
+        and kept only if the placement is shorter."""
+        t = time.perf_counter()
+        heal_moves = int(SLIDE_HEAL_MOVES * len(self.p.free_units))
+        budget = max(min(WINDOW_RESERVE * self.budget, self.usable - self.spent), 0.0)
+        site_of_unit, record = slide_pass(self.p, site_of_unit, self.seed + 400, heal_moves, budget, self.per_move)
+        self.spent += record["seconds"]
+        self.phase("domain slides", site_of_unit, t, **record)
+        return site_of_unit
 
     def anneal_pieces(self, site_of_unit: np.ndarray, hot: float, share: float, pieces: int,
                       floor: bool = False) -> np.ndarray:
