@@ -38,6 +38,8 @@ class AnnealSchedule:
     moves: int | None = None
     toward_neighbours: float = 0.5  # share of moves aimed at the middle of the unit's neighbours
     stop_at: float | None = None  # stop early once the wirelength is this low (a proven bound)
+    stop_after: int | None = None  # the sequential engine stops after this many moves, its temperature still
+    # falling over all `moves`: the same run as far as it goes, cut where its tail would run frozen
 
 
 @dataclass

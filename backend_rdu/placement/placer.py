@@ -233,6 +233,9 @@ DOMAIN_SLIDES = True  # after the first long run, "best" slides the domains of t
 # ... with the windows' reserve (WINDOW_RESERVE: the windows gained nothing on 19 of 21 runs at 2,000 units, wave 12),
 # so the long run is the one it was. 10% of the budget taken from the long run instead (whose last third runs frozen)
 # redrew its chaotic result: multipin 114625533 1.085 -> 1.182 (docs/placement.md, wave 13)
+LONG_RUN_STOP = 0.75  # ... and the long run before them stops after this share of its moves (its schedule unchanged,
+# so it is main's run cut where its tail runs frozen: its last gain comes at 54-71% of its moves, wave 12); the
+# slides get what it leaves
 SLIDE_HEAL_MOVES = 50  # annealing moves per free unit that heal a slide's seam before it is judged (25 and 100: fewer gains)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
@@ -365,7 +368,8 @@ class _Run:
                     floor = start_kind not in ("given", "multilevel") and not self.near_bound and heat_floor_suits(p)
                     site_of_unit = self.anneal_pieces(site_of_unit, hot, share, LONG_RUN_PIECES, floor)
                 else:
-                    site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}")
+                    site_of_unit = self.anneal(site_of_unit, hot * 0.5**round_index, share, f"anneal {round_index + 1}",
+                                               stop_fraction=LONG_RUN_STOP if slides else 1.0)
                 if slides and not self.optimal(site_of_unit):
                     site_of_unit = self.slide_domains(site_of_unit)
                 if self.optimal(site_of_unit):
@@ -488,7 +492,7 @@ class _Run:
         and kept only if the placement is shorter."""
         t = time.perf_counter()
         heal_moves = int(SLIDE_HEAL_MOVES * len(self.p.free_units))
-        budget = max(min(WINDOW_RESERVE * self.budget, self.usable - self.spent), 0.0)
+        budget = max(self.usable - self.spent, 0.0)  # what the cut long run left and the windows' reserve
         site_of_unit, record = slide_pass(self.p, site_of_unit, self.seed + 400, heal_moves, budget, self.per_move)
         self.spent += record["seconds"]
         self.phase("domain slides", site_of_unit, t, **record)
@@ -527,14 +531,18 @@ class _Run:
         self.phase("anneal 1", site_of_unit, t, pieces=lengths, heat=_number(heat))
         return site_of_unit
 
-    def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0) -> np.ndarray:
+    def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0,
+               stop_fraction: float = 1.0) -> np.ndarray:
+        """An annealing run of `share` of the budget; with `stop_fraction` < 1 the same run (the same
+        schedule over the same moves) is cut after that share of its moves, and the rest stays unspent."""
         t = time.perf_counter()
         moves = int(max(min(share, self.usable - self.spent), 0.0) / self.per_move)
         if self.small:  # the exact solve does the real work
             moves = min(moves, int(SMALL_ANNEAL_BATCHES * self.per_batch / self.per_move))
         annealer = SequentialAnnealer(self.p, site_of_unit, np.random.default_rng(self.seed + seed_offset + len(self.anneal_stats)))
         schedule = AnnealSchedule(t_start=hot * self.weight, t_end=0.02 * self.weight, moves=moves,
-                                  stop_at=self.lower_bound)
+                                  stop_at=self.lower_bound,
+                                  stop_after=None if stop_fraction >= 1.0 else int(stop_fraction * moves))
         annealed = annealer.run(schedule, self.deadline)
         self.spent += annealer.stats.moves * self.per_move
         self.anneal_stats.append(annealer.stats.to_json() | {"t_start": hot * self.weight})

@@ -404,11 +404,12 @@ class SequentialAnnealer:
         if schedule.moves is None:
             raise ValueError("the sequential annealer counts its budget in moves (AnnealSchedule.moves)")
         total = int(schedule.moves)
+        limit = total if schedule.stop_after is None else min(total, max(int(schedule.stop_after), 0))
         done = 0
-        while done < total:
+        while done < limit:
             if time.perf_counter() >= deadline or self.cost <= stop_at:
                 break
-            chunk = min(CHUNK_MOVES, total - done)
+            chunk = min(CHUNK_MOVES, limit - done)
             made = self._kernel(done, chunk, total, schedule.t_start, schedule.t_end, schedule.toward_neighbours, stop_at)
             done += made
             if made < chunk:
