@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from xdsl.dialects.builtin import ModuleOp
 
 from backend_rdu.cycle_feedback import KernelFeedback, StreamKey, simulate_placement
-from backend_rdu.place_pass import greedy_sites, kernel_nets, site_array
+from backend_rdu.place_pass import greedy_sites, kernel_nets, place_kernel_random, site_array
 from backend_rdu.placement import Net, Netlist, PlacementProblem
 from backend_rdu.routing.errors import RoutingError
 from backend_rdu.stream_rates import stream_rates
@@ -225,7 +225,8 @@ def spread_heads(kernel, sites: list[list[tuple[int, int]]], waited: set[StreamK
 
 
 def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budgets: dict, run_placer,
-                     rounds: int, index_of: dict[tuple, int]) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
+                     rounds: int, index_of: dict[tuple, int],
+                     seed: int = 0) -> tuple[dict, dict[tuple, list[tuple[str, object]]], dict[tuple, str]]:
     """Per distinct kernel (signature -> kernel), the placement with the fewest simulated body
     cycles among: the wirelength placement (`placed`), the greedy one, and `rounds` re-placements
     of the fastest so far under timing- and congestion-driven head nets (`timing_netlist`, `run_placer(problem,
@@ -233,7 +234,8 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
     placement is a candidate, so the result is never slower than it; ties keep the earlier
     candidate. Where a candidate's critical streams waited on shared links, `spread_heads` of the
     wirelength and greedy placements (before the rounds) and of the best (after them) are
-    candidates too. Returns (sites per signature, each signature's trail of (label, body cycles or
+    candidates too, and last a scattered placement (`scatter`, seeded by `seed`) and its spread
+    heads. Returns (sites per signature, each signature's trail of (label, body cycles or
     "unroutable"), the label kept). `index_of` gives each signature's first kernel's index in the
     module (`simulate_placement` takes kernels by index)."""
     criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
@@ -285,6 +287,32 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
         if moved:
             keep(candidate, label)
 
+    def scatter() -> None:
+        """A spread-out candidate for each kernel whose critical streams waited on shared links
+        (any candidate so far: its `congestion` is not empty): every stage's units on seeded
+        random sites of their kind (`place_kernel_random`, the placement `rdu-place{random=true}`
+        gives for the same seed), then its heads spread for even ingress. Kernels that never
+        waited keep their best sites (simulated before, so not again).
+
+        Why: shorter wires concentrate a join's many flows on the few links around it, so on a
+        kernel bound by its join's ingress a placement with longer wires can be faster. Measured
+        on link:outer-join-large, seed 0: random sites 16,849 body cycles, the wirelength
+        placement 18,932 and every candidate of this loop before it at least 18,911 (docs/placement.md
+        "Wave 13: a spread-out candidate for cycles"). It comes after the rounds and the last
+        spread, so it changes no earlier candidate nor the history they feed: the kept
+        placement is the old one unless this one is faster. Nothing is added where no stream
+        waited on a link (every bundled example), so their compiles are unchanged."""
+        waited = [sig for sig in distinct if congestion[sig]]
+        if not waited:
+            return
+        candidate = {sig: place_kernel_random(kernel, chip, seed) if sig in waited else best[sig].sites
+                     for sig, kernel in distinct.items()}
+        keep(candidate, "scattered")
+        keys = {sig: (sig, tuple(map(tuple, sites))) for sig, sites in candidate.items()}
+        if all(keys[sig] in seen for sig in candidate):  # it routed
+            spread("scattered heads", {sig: Candidate(sites, seen[keys[sig]], "scattered")
+                                       for sig, sites in candidate.items()})
+
     keep(placed, "wirelength", must_route=True)
     wirelength = dict(best)
     keep({sig: greedy_sites(kernel, chip) for sig, kernel in distinct.items()}, "greedy")
@@ -309,4 +337,5 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             candidate[sig] = [[positions[name] for name in group] for group in names]
         keep(candidate, f"round {r + 1}")
     spread("heads after rounds", best)
+    scatter()
     return {sig: c.sites for sig, c in best.items()}, trail, {sig: c.label for sig, c in best.items()}

@@ -179,7 +179,7 @@ class PlacePass(ModulePass):
         shown = {members[0]: distinct[members[0]] for members in classes.values()}
         best, trail, kept = place_for_cycles(module, chip, shown, {sig: placed[sig] for sig in shown},
                                              {sig: budgets[sig] for sig in shown}, self.run_placer, self.rounds,
-                                             {sig: index_of[sig] for sig in shown})
+                                             {sig: index_of[sig] for sig in shown}, self.seed)
         # the summary's wirelength and bound stay on the multicast objective, for the chosen sites
         measured: dict[tuple, float] = {}
         for sig in shown:

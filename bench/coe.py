@@ -16,6 +16,14 @@ REQUESTS prompts, the prompts of a batch each to a different expert drawn unifor
 (most pairs switch: the HBM cache holds about a quarter of the library); "expert only" is one
 expert's prefill and decode at batch 1. The paper's figures, and the +-15% that counts as within
 target (issue 13), are `coe.*` in `bench/targets.json`.
+
+Serving speed (`serve_speed`, also alone with `--serve-only`): issue 13 asks that a long trace
+(10,000 requests, 150 experts) serve in under a minute. The bench times `rducc coe serve` on the
+CoE and trace tests/coe/test_serve.py serves (150 experts of 5 tiny architectures on small-node8,
+an Azure-shaped CSV of 10,000 requests, `--json --trace`), in a fresh process each run, so the
+wall includes start-up as a user pays it; the programs are compiled first, untimed, as a second
+serve finds them. The median of `--repeats` runs is judged against
+`coe.serve_10000_requests_seconds`; the test only checks that it is served and judged.
 """
 
 from __future__ import annotations
@@ -23,8 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +74,12 @@ CAPACITY = {  # section VI: one node against one DGX
     "out_of_memory_at_experts": target("coe.dgx_out_of_memory_at_experts"),
     "dgx_nodes_to_hold_node_library_in_hbm": target("coe.dgx_nodes_to_hold_node_library_in_hbm"),
 }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVE_COE = ROOT / "tests" / "coe" / "data" / "five_archs.toml"  # the CoE of tests/coe/test_serve.py
+SERVE_REQUESTS = 10_000
+SERVE_SECONDS = target("coe.serve_10000_requests_seconds")
 
 
 def samba_coe(batch: int, experts: int = EXPERTS) -> CoESpec:
@@ -163,6 +182,63 @@ def run(cache_dir: Path | None) -> dict[str, Any]:
             "detail": detail}
 
 
+def azure_trace(requests: int = SERVE_REQUESTS, seed: int = 0) -> str:
+    """An Azure LLM inference trace CSV of `requests` requests (prompts 10-20 tokens, 1-5 output
+    tokens, 100 a second): the trace tests/coe/test_serve.py serves from the CLI."""
+    rng = random.Random(seed)
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    for i in range(requests):
+        lines.append(f"2023-11-16 18:{15 + i // 6000:02d}:{(i // 100) % 60:02d}.{i % 100:02d}00000,"
+                     f"{rng.randint(10, 20)},{rng.randint(1, 5)}")
+    return "\n".join(lines) + "\n"
+
+
+def serve_speed(cache_dir: Path, repeats: int = 3, coe_file: Path = SERVE_COE) -> dict[str, Any]:
+    """Wall seconds of `rducc coe serve` on 10,000 requests, each run a fresh process (start-up
+    included) with the programs already in `cache_dir`; the median of `repeats` runs, judged.
+
+    Why a fresh process: the issue's minute is what a user waits for at the command line. Why
+    compile first: compiling is a one-off per architecture that the cache amortises (docs/coe.md),
+    so the figure is a warm serve, as the removed timed test measured it."""
+    from compiler.coe.requests import read_requests
+    from compiler.coe.session import CoESession
+
+    with tempfile.TemporaryDirectory(prefix="bench-coe-serve-") as tmp:
+        trace_csv = Path(tmp) / "azure.csv"
+        trace_csv.write_text(azure_trace())
+        start = time.perf_counter()
+        session = CoESession(coe_file, cache_dir)
+        session.compile_all(session.needs(read_requests(trace_csv)))
+        compile_seconds = time.perf_counter() - start
+        compiled = sum(session.programs.compiles.values())
+        command = [sys.executable, "-m", "compiler.cli", "coe", "serve", str(coe_file), "--requests", str(trace_csv),
+                   "--cache-dir", str(cache_dir), "--json", "--trace", str(Path(tmp) / "timeline.json")]
+        import compiler
+
+        # the child imports the compiler this process runs (a worktree's, not an installed copy's)
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(
+            [str(Path(compiler.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        walls, load = [], []
+        for _ in range(repeats):
+            load.append(round(os.getloadavg()[0], 2))
+            start = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=env)
+            walls.append(round(time.perf_counter() - start, 2))
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+            out = json.loads(done.stdout)
+            served, recompiled = out["summary"]["requests"], out["programs"]["compiled"]
+            if served != SERVE_REQUESTS or recompiled:
+                raise RuntimeError(f"the serve run served {served} requests and compiled {recompiled} programs")
+    wall = statistics.median(walls)
+    return {"coe": str(coe_file.relative_to(ROOT)) if coe_file.is_relative_to(ROOT) else str(coe_file),
+            "node": session.spec.node_name, "experts": len(session.spec.experts), "requests": SERVE_REQUESTS,
+            "command": "rducc coe serve COE --requests azure.csv --cache-dir DIR --json --trace T.json",
+            "wall_seconds": wall, "wall_seconds_runs": walls, "requests_per_second": round(SERVE_REQUESTS / wall, 1),
+            "load_average_1min_at_start": load, "programs_compiled_first": compiled,
+            "compile_seconds_first": round(compile_seconds, 2), "target": SERVE_SECONDS.judge(wall)}
+
+
 def _count(rows: dict[str, Any]) -> str:
     flags = []
     for key, value in rows.items():
@@ -179,12 +255,17 @@ def _brief(s: dict[str, Any]) -> dict[str, Any]:
     return {k: s[k] for k in ("makespan_seconds", "router_seconds", "switch_seconds", "expert_seconds", "hbm_hits", "hbm_misses")}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print one JSON object (default: indented)")
     parser.add_argument("--cache-dir", type=Path, help="compiled-program cache (default ~/.cache/rducc/coe)")
-    args = parser.parse_args()
-    result = run(args.cache_dir or default_cache_dir())
+    parser.add_argument("--serve-only", action="store_true", help="only the serving-speed row, not Table V")
+    parser.add_argument("--repeats", type=int, default=3, help="serve runs; the median is judged (default 3)")
+    args = parser.parse_args(argv)
+    cache_dir = args.cache_dir or default_cache_dir()
+    result = {} if args.serve_only else run(cache_dir)
+    print("[bench.coe] serving speed: 10,000 requests from the CLI", file=sys.stderr, flush=True)
+    result["serve_speed"] = serve_speed(cache_dir, args.repeats)
     print(json.dumps(result, indent=None if args.json else 1))
 
 

@@ -170,3 +170,49 @@ def test_which_unit_is_a_stages_head_changes_no_value(monkeypatch):
     monkeypatch.setattr(RoutePass, "apply", apply)
     report = run_compiled(compile_model(Path(__file__).parents[2] / "examples" / "mlp.py", CompileOptions(chip="small")))
     assert moved and report.allclose, report.to_text()
+
+
+@pytest.mark.parametrize("waits", [True, False])
+def test_a_scattered_candidate_is_simulated_where_links_made_streams_wait_and_kept_when_faster(monkeypatch, waits):
+    """Wave 13: on a kernel bound by a join's ingress, longer wires can be faster (link:outer-join-large,
+    seed 0: random sites 16,849 body cycles, every earlier candidate at least 18,911), so where a
+    stream waited on shared links the loop ends with the placement `rdu-place{random=true}` gives
+    for its seed, and that placement's spread heads. Where no stream waited it adds nothing."""
+    import backend_rdu.cycle_placement as cp
+    from backend_rdu.place_pass import place_kernel_random
+    from chip_model import load_chip
+
+    chip = load_chip("small")
+    module = allocated()
+    kernel = rdu.kernels(module)[0]
+    placed = [[(1 + i, 1)] * st.unit_count for i, st in enumerate(kernel.stages())]
+    scattered = place_kernel_random(kernel, chip, 3)
+
+    def simulate(_module, sites):
+        fast = sites[0] == scattered  # the fake simulator finds the scattered sites fastest
+        return {0: feedback(40.0 if fast else 100.0, {} if fast or not waits else {(0, 0): 30.0})}
+
+    monkeypatch.setattr(cp, "simulate_placement", simulate)
+    monkeypatch.setattr(cp, "spread_heads", lambda _kernel, sites, waited, rates, bandwidth: sites)
+    best, trail, kept = cp.place_for_cycles(module, chip, {"k": kernel}, {"k": placed}, {"k": 1.0}, None, 0,
+                                            {"k": 0}, seed=3)
+    labels = [label for label, _ in trail["k"]]
+    if waits:
+        assert labels[-1] == "scattered" and kept["k"] == "scattered" and best["k"] == scattered
+        assert dict(trail["k"])["scattered"] == 40
+    else:
+        assert "scattered" not in labels and kept["k"] == "wirelength" and best["k"] == placed
+
+
+def test_the_scattered_candidate_is_the_random_placement_of_the_same_seed():
+    """The loop's scattered sites are what `rdu-place{seed=S random=true}` places (the bench's random
+    mode), so the cycle-driven mode is never slower than that placement where links made streams wait."""
+    from backend_rdu.place_pass import place_kernel_random
+    from chip_model import load_chip
+    from dialects import make_context
+    from passes.registry import run_pipeline
+
+    module = allocated()
+    run_pipeline(make_context(), module, "rdu-place{seed=5 random=true}")
+    kernel = rdu.kernels(module)[0]
+    assert [st.site_list() for st in kernel.stages()] == place_kernel_random(kernel, load_chip("small"), 5)

@@ -34,12 +34,18 @@ class Compiled:
         return decode(encode(bs))
 
 
-@pytest.fixture(scope="session")
-def mlp() -> Compiled:
+def _compile_mlp(folder: Path) -> Compiled:
     result = compile_model(EXAMPLES / "mlp.py", CompileOptions(chip="small", opt_level=0, tile_bytes=256))
     inputs = [np.asarray(x.detach().numpy()) for x in result.loaded.inputs]
     outputs = simulate(result.data, inputs).outputs
     return Compiled(result.data, inputs, outputs)
+
+
+@pytest.fixture(scope="session")
+def mlp(once_per_run) -> Compiled:
+    """Built once per test run, not once per xdist worker (tests/conftest.py's `once_per_run`):
+    two files use it. Tests change only the copies `fresh()` decodes."""
+    return once_per_run("tiles-mlp", _compile_mlp)
 
 
 def program(bs: Bitstream, sid: int) -> TileProgram:
