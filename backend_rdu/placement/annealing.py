@@ -90,6 +90,8 @@ class Annealer:
         """Anneal in place and return the placement; `deadline` (perf_counter) is a safety net."""
         if len(self.movable) == 0 or self.p.num_nets == 0:
             return self.site_of_unit
+        if schedule.stop_after is not None:
+            raise ValueError("only the sequential annealer cuts a run short (AnnealSchedule.stop_after)")
         start = time.perf_counter()
         window_accepted = window_proposed = 0
         step = 0

@@ -212,7 +212,7 @@ def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, h
     the cut's best region is slid and healed (`heal_moves` moves of `per_move` seconds) and kept if
     the whole placement is shorter; rounds over the 8 steps repeat until a round keeps nothing or
     the next step would overrun the budget. Returns the placement and a record (tries, kept,
-    wirelength gained, "seconds": the work counted)."""
+    wirelength gained, "budget_estimate": the work counted)."""
     p = problem
     pairs = _pairs(p)
     current = np.asarray(site_of_unit, dtype=np.int64).copy()
@@ -241,7 +241,7 @@ def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, h
             current, length = candidate, after
             kept += 1
             stale = 0
-    return current, {"tries": tries, "kept": kept, "gained": _number(gained), "seconds": round(spent, 3)}
+    return current, {"tries": tries, "kept": kept, "gained": _number(gained), "budget_estimate": round(spent, 3)}
 
 
 def _number(value: float) -> int | float:

@@ -494,7 +494,7 @@ class _Run:
         heal_moves = int(SLIDE_HEAL_MOVES * len(self.p.free_units))
         budget = max(self.usable - self.spent, 0.0)  # what the cut long run left and the windows' reserve
         site_of_unit, record = slide_pass(self.p, site_of_unit, self.seed + 400, heal_moves, budget, self.per_move)
-        self.spent += record["seconds"]
+        self.spent += record["budget_estimate"]
         self.phase("domain slides", site_of_unit, t, **record)
         return site_of_unit
 
@@ -549,7 +549,8 @@ class _Run:
         if wirelength(self.p, annealed) < wirelength(self.p, site_of_unit):  # annealing may wander
             site_of_unit = annealed
         if name:
-            self.phase(name, site_of_unit, t, **annealer.stats.to_json(),
+            cut = {} if schedule.stop_after is None else {"schedule_moves": moves}  # the run it is cut from
+            self.phase(name, site_of_unit, t, **annealer.stats.to_json(), **cut,
                        budget_estimate=round(annealer.stats.moves * self.per_move, 3))
         return site_of_unit
 

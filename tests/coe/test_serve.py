@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 from click.testing import CliRunner
@@ -70,14 +69,11 @@ def test_simulated_timer_serves_from_cache_without_compiling(five_cache):
 def test_ten_thousand_azure_requests_over_150_experts_from_the_cli(five_cache, tmp_path):
     from compiler.cli import main
 
+    from bench.coe import azure_trace
+
     root, _ = five_cache
-    rng = random.Random(0)
-    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
-    for i in range(10_000):
-        lines.append(f"2023-11-16 18:{15 + i // 6000:02d}:{(i // 100) % 60:02d}.{i % 100:02d}00000,"
-                     f"{rng.randint(10, 20)},{rng.randint(1, 5)}")
     trace = tmp_path / "azure.csv"
-    trace.write_text("\n".join(lines) + "\n")
+    trace.write_text(azure_trace(10_000))  # the trace bench.coe's serving-speed row times
     result = CliRunner().invoke(main, ["coe", "serve", str(FIVE), "--requests", str(trace), "--cache-dir", str(root),
                                        "--json", "--trace", str(tmp_path / "t.json")], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -58,7 +58,7 @@ def test_a_slid_domain_is_found_and_slid_back(mosaic):
     back, record = slide_pass(problem, shifted, 0, heal_moves=20 * problem.num_units, seconds=5.0,
                               per_move=move_seconds(problem))
     problem.check(back)
-    assert record["kept"] >= 1 and record["seconds"] <= 5.0
+    assert record["kept"] >= 1 and record["budget_estimate"] <= 5.0
     assert wirelength(problem, back) < before - 0.7 * (before - optimum)
 
 
@@ -95,4 +95,17 @@ def test_the_run_records_and_charges_the_slides(mosaic, monkeypatch):
     after = run.slide_domains(shifted)
     assert run.phases[-1]["phase"] == "domain slides" and run.phases[-1]["kept"] >= 1
     assert wirelength(problem, after) < wirelength(problem, shifted)
-    assert spent < run.spent <= spent + placer.WINDOW_RESERVE * run.budget + 1e-9
+    assert run.spent - spent == pytest.approx(run.phases[-1]["budget_estimate"], abs=1e-3)
+    assert run.spent <= run.usable  # the slides take what the cut long run left, never more
+
+
+def test_the_long_run_before_the_slides_is_cut_and_the_slides_follow(mosaic, monkeypatch):
+    """The long run is cut at LONG_RUN_STOP of the moves its schedule plans (the same run as far as
+    it goes: tests/placement/test_sequential_annealing.py), and the slides run right after it."""
+    problem = mosaic[0]
+    monkeypatch.setattr(placer, "PIECES_UNITS", 100)
+    result = placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf)
+    phases = [p["phase"] for p in result.stats["phases"]]
+    long_run = result.stats["phases"][phases.index("anneal 1")]
+    assert phases[phases.index("anneal 1") + 1] == "domain slides"
+    assert long_run["moves"] == int(placer.LONG_RUN_STOP * long_run["schedule_moves"]) > 0

@@ -117,3 +117,42 @@ def test_compiling_the_kernels_needs_no_problem_of_the_callers():
     compile_kernels()  # cached per process: the placer calls it before its clock starts
     compile_kernels()
     assert compile_kernels.cache_info().hits >= 1
+
+
+@pytest.mark.parametrize("chunk", [20_000, None])  # the cut on a chunk's edge, and inside the default chunk
+def test_a_run_cut_short_is_the_same_run_as_far_as_it_goes(monkeypatch, chunk):
+    """`stop_after` cuts the run, not its schedule: the placer's large long run before the domain
+    slides (`placer.LONG_RUN_STOP`) must be main's run up to the cut, so the cut can only drop a
+    tail that runs frozen. The full run is observed after its first `cut` moves (its chunks made
+    `cut` long); the cut run is made in chunks of `chunk` moves (None: the default, longer than
+    `cut`). Within one compiled call a prefix of the moves does not depend on the call's length."""
+    from backend_rdu.placement import sequential_annealing
+
+    chunk = chunk or sequential_annealing.CHUNK_MOVES
+    problem = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 200, seed=1).netlist)
+    start = random_placement(problem, 1)
+    moves, cut = 60_000, 20_000
+    monkeypatch.setattr(sequential_annealing, "CHUNK_MOVES", cut)
+    schedule = dict(t_start=8.0, t_end=0.05, moves=moves)
+
+    full = SequentialAnnealer(problem, start, np.random.default_rng(3))
+    after_first_chunk: list[np.ndarray] = []
+    kernel = full._kernel
+
+    def observed(*args, **kwargs):
+        made = kernel(*args, **kwargs)
+        after_first_chunk.append(full.site_of_unit.copy())
+        return made
+
+    monkeypatch.setattr(full, "_kernel", observed)
+    full.run(AnnealSchedule(**schedule))
+
+    monkeypatch.setattr(sequential_annealing, "CHUNK_MOVES", chunk)
+    cut_run = SequentialAnnealer(problem, start, np.random.default_rng(3))
+    cut_run.run(AnnealSchedule(**schedule, stop_after=cut))
+    restarted = SequentialAnnealer(problem, start, np.random.default_rng(3))
+    restarted.run(AnnealSchedule(t_start=8.0, t_end=0.05, moves=cut))  # a run of `cut` moves cools faster
+
+    assert cut_run.stats.moves == cut and full.stats.moves == moves
+    assert np.array_equal(cut_run.site_of_unit, after_first_chunk[0])
+    assert not np.array_equal(cut_run.site_of_unit, restarted.site_of_unit)
