@@ -229,13 +229,11 @@ QUARTER_TURN = True  # "best" weighs the placement turned a quarter turn against
 QUARTER_TURN_SHARE = 0.03  # of the usable budget for the turned placement's probe
 QUARTER_TURN_MOVES = SHORT_BUDGET_MOVES  # ... from this many annealing moves per free unit (not the compiler's
 # short budgets: the 12 small kernels are below CHOICE_UNITS, llama3_8b_shapes gets 3,400-8,500 at 4-10 s)
-DOMAIN_SLIDES = True  # after the first long run, "best" slides the domains of the mosaic back (`_Run.slide_domains`) ...
-# ... with the windows' reserve (WINDOW_RESERVE: the windows gained nothing on 19 of 21 runs at 2,000 units, wave 12),
-# so the long run is the one it was. 10% of the budget taken from the long run instead (whose last third runs frozen)
-# redrew its chaotic result: multipin 114625533 1.085 -> 1.182 (docs/placement.md, wave 13)
-LONG_RUN_STOP = 0.75  # ... and the long run before them stops after this share of its moves (its schedule unchanged,
-# so it is main's run cut where its tail runs frozen: its last gain comes at 54-71% of its moves, wave 12); the
-# slides get what it leaves
+DOMAIN_SLIDES = True  # after the first long run, "best" slides the domains of the mosaic back (`_Run.slide_domains`)
+LONG_RUN_STOP = 0.75  # ... and that long run stops after this share of its moves, its schedule unchanged: main's run
+# cut where its tail runs frozen (its last gain comes at 54-71% of its moves, wave 12). The slides take what it leaves
+# and the windows' reserve. A long run given 10% fewer moves instead (a shorter schedule cools faster) redrew its
+# chaotic result: multipin 114625533 1.085 -> 1.182 (docs/placement.md, wave 13)
 SLIDE_HEAL_MOVES = 50  # annealing moves per free unit that heal a slide's seam before it is judged (25 and 100: fewer gains)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
@@ -487,9 +485,11 @@ class _Run:
                 and self.moves_per_unit() >= QUARTER_TURN_MOVES)
 
     def slide_domains(self, site_of_unit: np.ndarray) -> np.ndarray:
-        """Domain slides (`domain_slide.slide_pass`) with the windows' reserve of the budget: each region
-        a minimum cut finds is slid one lattice step, its seam healed by SLIDE_HEAL_MOVES moves a unit,
-        and kept only if the placement is shorter."""
+        """Domain slides (`domain_slide.slide_pass`) with what is left of the usable budget (the cut
+        long run's tail and the windows' reserve): each region a minimum cut finds is slid one lattice
+        step, its seam healed by SLIDE_HEAL_MOVES moves a unit, and kept only if the placement is
+        shorter. The pass stops when no step gains; what it leaves goes to the rounds after it (the
+        windows, then a cooler run kept only if shorter), as any budget the long run leaves does."""
         t = time.perf_counter()
         heal_moves = int(SLIDE_HEAL_MOVES * len(self.p.free_units))
         budget = max(self.usable - self.spent, 0.0)  # what the cut long run left and the windows' reserve
