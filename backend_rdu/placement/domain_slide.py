@@ -79,20 +79,30 @@ def _terms(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int,
     unit_weight = np.zeros(n)
     np.add.at(unit_weight, p.net_pins, p.net_weight[p.pin_net])
     penalty = displace_cost * unit_weight
-    columns, rows = p.site_at.shape
-    tx, ty = x + vx, y + vy
-    inside = (tx >= 0) & (tx < columns) & (ty >= 0) & (ty < rows)
-    target = np.full(n, -1, dtype=np.int64)
-    target[inside] = p.site_at[tx[inside], ty[inside]]
-    ok = target >= 0
-    ok[ok] = p.site_kind[target[ok]] == p.unit_kind[ok]
-    occupant = np.full(p.num_sites, -1, dtype=np.int64)
-    occupant[site_of_unit] = np.arange(n)
-    pinned = p.fixed_site >= 0
-    held = np.where(ok, occupant[np.maximum(target, 0)], -1)
-    ok &= ~((held >= 0) & pinned[np.maximum(held, 0)])
-    held[~ok] = -1
+    _, ok, held = _targets(p, site_of_unit, np.arange(n), step)
     return u, w, a, b, penalty, ok, held
+
+
+def _targets(problem: PlacementProblem, site_of_unit: np.ndarray, units: np.ndarray,
+             step: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of `units`: the site one `step` on (-1 off the chip or where there is none), whether
+    the unit may take it (`ok`: a site of its kind that no pinned unit holds) and who holds it
+    (`held`: -1 when free or not `ok`). One rule for the cut model (`_terms`) and the move (`slide`)."""
+    p = problem
+    x = p.site_x[site_of_unit[units]].astype(np.int64) + step[0]
+    y = p.site_y[site_of_unit[units]].astype(np.int64) + step[1]
+    columns, rows = p.site_at.shape
+    inside = (x >= 0) & (x < columns) & (y >= 0) & (y < rows)
+    target = np.full(len(units), -1, dtype=np.int64)
+    target[inside] = p.site_at[x[inside], y[inside]]
+    ok = target >= 0
+    ok[ok] = p.site_kind[target[ok]] == p.unit_kind[units[ok]]
+    occupant = np.full(p.num_sites, -1, dtype=np.int64)
+    occupant[site_of_unit] = np.arange(p.num_units)
+    held = np.where(ok, occupant[np.maximum(target, 0)], -1)
+    ok &= ~((held >= 0) & (p.fixed_site[np.maximum(held, 0)] >= 0))
+    held[~ok] = -1
+    return target, ok, held
 
 
 def model_energy(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int, int], region: np.ndarray,
@@ -167,18 +177,9 @@ def slide(problem: PlacementProblem, site_of_unit: np.ndarray, region: np.ndarra
     n = p.num_units
     x = p.site_x[site_of_unit].astype(np.int64)
     y = p.site_y[site_of_unit].astype(np.int64)
-    columns, rows = p.site_at.shape
     movers = np.flatnonzero(region & (p.fixed_site < 0))
-    tx, ty = x[movers] + step[0], y[movers] + step[1]
-    inside = (tx >= 0) & (tx < columns) & (ty >= 0) & (ty < rows)
-    target = np.full(len(movers), -1, dtype=np.int64)
-    target[inside] = p.site_at[tx[inside], ty[inside]]
-    occupant = np.full(p.num_sites, -1, dtype=np.int64)
-    occupant[site_of_unit] = np.arange(n)
+    target, ok, _ = _targets(p, site_of_unit, movers, step)
     pinned = p.fixed_site >= 0
-    ok = target >= 0
-    ok[ok] = p.site_kind[target[ok]] == p.unit_kind[movers[ok]]
-    ok[ok] = ~pinned[np.maximum(occupant[target[ok]], 0)] | (occupant[target[ok]] < 0)
     placed = site_of_unit.copy()
     placed[movers] = -1
     placed[movers[ok]] = target[ok]
