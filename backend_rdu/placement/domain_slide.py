@@ -32,7 +32,7 @@ from backend_rdu.placement.annealing import AnnealSchedule
 from backend_rdu.placement.legalize import legalize
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer
-from backend_rdu.placement.wirelength import wirelength
+from backend_rdu.placement.wirelength import json_number, wirelength
 
 # the 8 nearest translations that keep a checkerboard's kinds (every site of sn40l's grid)
 LATTICE_STEPS = ((2, 0), (-2, 0), (0, 2), (0, -2), (1, 1), (-1, -1), (1, -1), (-1, 1))
@@ -242,8 +242,5 @@ def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, h
             current, length = candidate, after
             kept += 1
             stale = 0
-    return current, {"tries": tries, "kept": kept, "gained": _number(gained), "budget_estimate": round(spent, 3)}
+    return current, {"tries": tries, "kept": kept, "gained": json_number(gained), "budget_estimate": round(spent, 3)}
 
-
-def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else round(float(value), 6)

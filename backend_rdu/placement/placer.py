@@ -48,7 +48,7 @@ from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.region_moves import quarter_turn
 from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer, compile_kernels, move_seconds
 from backend_rdu.placement.windows import Window, WindowRefiner
-from backend_rdu.placement.wirelength import LOWER_BOUND_METHOD, net_hpwl, wirelength, wirelength_lower_bound
+from backend_rdu.placement.wirelength import LOWER_BOUND_METHOD, json_number, net_hpwl, wirelength, wirelength_lower_bound
 
 DEFAULT_SECONDS = 10.0
 WINDOW_RESERVE = 0.05  # of the budget kept for the first round's windows: the first annealing run gets all the
@@ -180,8 +180,8 @@ class PlacementResult:
     def summary_json(self) -> dict[str, Any]:
         """The `rducc place --json` output: wirelength, lower bound, seconds, positions."""
         return {
-            "wirelength": _number(self.wirelength),
-            "lower_bound": _number(self.lower_bound),
+            "wirelength": json_number(self.wirelength),
+            "lower_bound": json_number(self.lower_bound),
             "seconds": round(self.seconds, 3),
             "positions": {name: list(xy) for name, xy in self.positions.items()},
         }
@@ -309,7 +309,7 @@ class _Run:
         return STALLED_V_MOVES * len(self.p.free_units) * self.per_move
 
     def phase(self, name: str, site_of_unit: np.ndarray, began: float, **extra: Any) -> None:
-        self.phases.append({"phase": name, "wirelength": _number(wirelength(self.p, site_of_unit)),
+        self.phases.append({"phase": name, "wirelength": json_number(wirelength(self.p, site_of_unit)),
                             "seconds": round(time.perf_counter() - began, 3)} | extra)
 
     def optimal(self, site_of_unit: np.ndarray) -> bool:
@@ -421,7 +421,7 @@ class _Run:
         run_factor = factor if near else factor * long_run_hotter(len(self.p.free_units))
         keep = min(results, key=lambda r: r[:2])  # the run goes on from the best trial
         self.phase("temperature trials", keep[2], t, chosen=run_factor, best_trial=factor,
-                   trial_wirelengths=[_number(r[0]) for r in results])
+                   trial_wirelengths=[json_number(r[0]) for r in results])
         return (keep[2] if keep[0] < wirelength(self.p, site_of_unit) else site_of_unit), run_factor
 
     def multilevel_probe(self, site_of_unit: np.ndarray, share: float | None) -> tuple[np.ndarray, float]:
@@ -449,7 +449,7 @@ class _Run:
         # shorter from the V, the run 2-3% longer; clustered, seed 1364183413: 0.8% shorter, 1.134x against 1.129x)
         winner = "multilevel" if lengths["multilevel"] * (1 + TRIAL_TIE) < lengths[kind] else kind
         chosen, chosen_hot = (probe, hot) if winner == "multilevel" else (trial, trial_hot)
-        self.phase("start choice", chosen, t, chosen=winner, probe_wirelengths={k: _number(v) for k, v in lengths.items()})
+        self.phase("start choice", chosen, t, chosen=winner, probe_wirelengths={k: json_number(v) for k, v in lengths.items()})
         return chosen, chosen_hot
 
     def try_quarter_turn(self, site_of_unit: np.ndarray, hot: float) -> tuple[np.ndarray, float]:
@@ -472,7 +472,7 @@ class _Run:
         # a probe that loses leaves the later runs' random streams as they were (each run's seed counts the
         # runs before it): what a kept orientation costs is the probe's budget, not another draw of the long run
         record = self.anneal_stats[-1] if turned else self.anneal_stats.pop()
-        self.phase("quarter turn", chosen, t, turned=turned, probe_wirelengths={k: _number(v) for k, v in lengths.items()},
+        self.phase("quarter turn", chosen, t, turned=turned, probe_wirelengths={k: json_number(v) for k, v in lengths.items()},
                    probe=record)
         return chosen, chosen_hot
 
@@ -527,8 +527,8 @@ class _Run:
         for i in range(pieces):
             piece = (end - self.spent) / (pieces - i)
             site_of_unit = self.anneal(site_of_unit, heat, piece, None, seed_offset=300 + i)
-            lengths.append(_number(wirelength(self.p, site_of_unit)))
-        self.phase("anneal 1", site_of_unit, t, pieces=lengths, heat=_number(heat))
+            lengths.append(json_number(wirelength(self.p, site_of_unit)))
+        self.phase("anneal 1", site_of_unit, t, pieces=lengths, heat=json_number(heat))
         return site_of_unit
 
     def anneal(self, site_of_unit: np.ndarray, hot: float, share: float, name: str | None, seed_offset: int = 0,
@@ -654,6 +654,3 @@ def _untouched_wirelength(problem: PlacementProblem, site_of_unit: np.ndarray) -
     touched = np.bitwise_or.reduceat(free, problem.net_ptr[:-1])
     return float(np.dot(problem.net_weight[~touched], net_hpwl(problem, site_of_unit)[~touched]))
 
-
-def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else round(float(value), 6)

@@ -277,3 +277,9 @@ class SmallestBox:
                 if fits.any():
                     return p
         return self.columns + self.rows - 2
+
+
+def json_number(value: float) -> int | float:
+    """A wirelength for a JSON record: an int when it is whole (the usual case on unit weights),
+    else rounded to 6 places, so records print the same on every machine."""
+    return int(value) if float(value).is_integer() else round(float(value), 6)
