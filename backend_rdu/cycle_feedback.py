@@ -38,6 +38,7 @@ class KernelFeedback:
     stage_critical: dict[int, float] = field(default_factory=dict)  # a stage's own cycles on the critical path
     link_wait: dict[StreamKey, float] = field(default_factory=dict)  # a stream's critical cycles that shared links added
     link_rivals: dict[StreamKey, tuple[StreamKey, ...]] = field(default_factory=dict)  # per waiting stream: the others on its shared links
+    tier_wait: float = 0.0  # critical cycles waiting for a shared tier's bandwidth (a memory tier all loads and stores share; a collective's peer links)
 
     @property
     def score(self) -> tuple[bool, float]:
@@ -91,7 +92,7 @@ def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, i
         if record.run is None:
             continue
         g, run = record.run
-        busy, critical, stage_critical, link_wait, rivals = {}, {}, {}, {}, {}
+        busy, critical, stage_critical, link_wait, rivals, tier_wait = {}, {}, {}, {}, {}, 0.0
         for x, cycles in run.link_wait.items():  # congestion: who waited, and with whom it shared the links
             key = stream_of[g.stream_ids[x]][1:]
             link_wait[key] = link_wait.get(key, 0.0) + float(cycles)
@@ -109,9 +110,11 @@ def simulate_placement(module: ModuleOp, sites: dict[int, list[list[tuple[int, i
                 if kind == "stage":
                     local = g.stage_ids[x] - stage_base[record.id]
                     stage_critical[local] = stage_critical.get(local, 0.0) + float(cycles)
+                elif kind == "resource":
+                    tier_wait += float(cycles)
                 continue
             critical[key] = critical.get(key, 0.0) + float(cycles)
         stuck = deadlocked and bool(record.fifo_growth)  # the kernels whose FIFOs had to grow
         out[kept[record.id]] = KernelFeedback(float(record.cycles - record.launch_cycles), stuck, busy, critical, stage_critical,
-                                           link_wait, rivals)
+                                           link_wait, rivals, tier_wait)
     return out

@@ -234,14 +234,15 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
     placement is a candidate, so the result is never slower than it; ties keep the earlier
     candidate. Where a candidate's critical streams waited on shared links, `spread_heads` of the
     wirelength and greedy placements (before the rounds) and of the best (after them) are
-    candidates too, and last a scattered placement (`scatter`, seeded by `seed`) and its spread
-    heads. Returns (sites per signature, each signature's trail of (label, body cycles or
-    "unroutable"), the label kept). `index_of` gives each signature's first kernel's index in the
+    candidates too; and last, where a kernel's critical path waited on links or on a memory tier,
+    a scattered placement (`scatter`, seeded by `seed`) and its spread heads. Returns (sites per
+    signature, each signature's trail of (label, body cycles or "unroutable"), the label kept). `index_of` gives each signature's first kernel's index in the
     module (`simulate_placement` takes kernels by index)."""
     criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     congestion: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     trail: dict[tuple, list[tuple[str, object]]] = {sig: [] for sig in distinct}
     best: dict[tuple, Candidate] = {}
+    tiered: set[tuple] = set()  # kernels whose critical path waited on a memory tier in some candidate
 
     # A kernel's feedback depends only on its own sites (kernels run one after another from empty
     # FIFOs, each routed on its own), so a candidate simulated before is not simulated again: a
@@ -269,6 +270,8 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             trail[sig].append((label, round(fb.body)))
             add_criticality(criticality[sig], fb)
             add_congestion(congestion[sig], fb)
+            if fb.tier_wait >= 1.0:
+                tiered.add(sig)
             if sig not in best or fb.score < best[sig].feedback.score:
                 best[sig] = Candidate(sites, fb, label)
 
@@ -288,21 +291,30 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             keep(candidate, label)
 
     def scatter() -> None:
-        """A spread-out candidate for each kernel whose critical streams waited on shared links
-        (any candidate so far: its `congestion` is not empty): every stage's units on seeded
-        random sites of their kind (`place_kernel_random`, the placement `rdu-place{random=true}`
-        gives for the same seed), then its heads spread for even ingress. Kernels that never
-        waited keep their best sites (simulated before, so not again).
+        """A spread-out candidate for each kernel whose critical path waited on a shared resource
+        in any candidate so far: on links (its `congestion` is not empty) or on a memory tier
+        (`KernelFeedback.tier_wait`, in `tiered`). Every stage's units on seeded random sites of their
+        kind (`place_kernel_random`, the placement `rdu-place{random=true}` gives for the same
+        seed), then its heads spread for even ingress. Other kernels keep their best sites
+        (simulated before, so not again).
 
-        Why: shorter wires concentrate a join's many flows on the few links around it, so on a
-        kernel bound by its join's ingress a placement with longer wires can be faster. Measured
-        on link:outer-join-large, seed 0: random sites 16,849 body cycles, the wirelength
-        placement 18,932 and every candidate of this loop before it at least 18,911 (docs/placement.md
-        "Wave 13: a spread-out candidate for cycles"). It comes after the rounds and the last
-        spread, so it changes no earlier candidate nor the history they feed: the kept
-        placement is the old one unless this one is faster. Nothing is added where no stream
-        waited on a link (every bundled example), so their compiles are unchanged."""
-        waited = [sig for sig in distinct if congestion[sig]]
+        Why these two waits: they are the costs the loop's nets cannot express. Everything else a
+        placement changes in the event run is route latency, where a scattered placement only
+        pays more; but which flows share a link, and in what order a tier's loads ask for their
+        bytes (a tier serves them in arrival order, and each load asks when its credits, paced by
+        its route, let it), depend on the whole placement's timing, and there a placement with
+        longer wires can be faster. Measured: link:outer-join-large seed 0 (links): random sites
+        16,849 body cycles, every earlier candidate at least 18,911 (docs/placement.md "Wave 13: a
+        spread-out candidate for cycles"); link:heads-projection seed 2 (tier, no link wait):
+        forward_2's critical path is its slowest weight load (one AGCU, 10,560 cycles of its own
+        steps) plus its wait for the HBM tier it shares with 16 other loads and the store: 2,721
+        cycles under the cycle-driven placement, where the seven two-AGCU weight loads run in
+        step and all end by cycle 9,810, and 1,621 under the random one, where they end spread
+        over cycles 9,200-11,200 (body 14,025 against 14,874; docs/placement.md "Wave 14"). It
+        comes after the rounds and the last spread, so it changes no earlier candidate nor the
+        history they feed: the kept placement is the old one unless this one is faster. Nothing
+        is added where no critical path waited on a link or a tier."""
+        waited = [sig for sig in distinct if congestion[sig] or sig in tiered]
         if not waited:
             return
         candidate = {sig: place_kernel_random(kernel, chip, seed) if sig in waited else best[sig].sites

@@ -14,8 +14,8 @@ from dialects import rdu
 from tests.backend.test_placement_cycles import allocated
 
 
-def feedback(body, link_wait=None, rivals=None):
-    return KernelFeedback(body, False, {}, {}, {}, link_wait or {}, rivals or {})
+def feedback(body, link_wait=None, rivals=None, tier_wait=0.0):
+    return KernelFeedback(body, False, {}, {}, {}, link_wait or {}, rivals or {}, tier_wait)
 
 
 def test_a_links_wait_is_charged_to_the_waiting_stream_and_its_rivals_and_accumulates():
@@ -202,6 +202,41 @@ def test_a_scattered_candidate_is_simulated_where_links_made_streams_wait_and_ke
         assert dict(trail["k"])["scattered"] == 40
     else:
         assert "scattered" not in labels and kept["k"] == "wirelength" and best["k"] == placed
+
+
+@pytest.mark.parametrize("tier_wait", [500.0, 0.0])
+def test_a_scattered_candidate_is_judged_where_a_memory_tier_made_the_critical_path_wait(monkeypatch, tier_wait):
+    """Wave 14: link:heads-projection seed 2 never waits on a link, but its slowest weight load waits
+    for the HBM tier it shares with 17 other AGCUs (2,721 critical cycles under the cycle-driven
+    placement, 1,621 under the random one, which is faster: 14,025 against 14,874 body cycles). So a
+    kernel whose critical path waited on a memory tier gets the scattered candidate as well, kept
+    when faster; one that waited on nothing shared gets none. No link wait: no spread heads."""
+    import backend_rdu.cycle_placement as cp
+    from backend_rdu.place_pass import place_kernel_random
+    from chip_model import load_chip
+
+    chip = load_chip("small")
+    module = allocated()
+    kernel = rdu.kernels(module)[0]
+    placed = [[(1 + i, 1)] * st.unit_count for i, st in enumerate(kernel.stages())]
+    scattered = place_kernel_random(kernel, chip, 3)
+    spread = []
+
+    def simulate(_module, sites):
+        fast = sites[0] == scattered  # the fake simulator finds the scattered sites fastest
+        return {0: feedback(40.0 if fast else 100.0, tier_wait=0.0 if fast else tier_wait)}
+
+    monkeypatch.setattr(cp, "simulate_placement", simulate)
+    monkeypatch.setattr(cp, "spread_heads", lambda _kernel, sites, *_: spread.append(sites) or sites)
+    best, trail, kept = cp.place_for_cycles(module, chip, {"k": kernel}, {"k": placed}, {"k": 1.0}, None, 0,
+                                            {"k": 0}, seed=3)
+    labels = [label for label, _ in trail["k"]]
+    assert not spread
+    if tier_wait:
+        assert labels == ["wirelength", "greedy", "scattered"] and dict(trail["k"])["scattered"] == 40
+        assert kept["k"] == "scattered" and best["k"] == scattered
+    else:
+        assert labels == ["wirelength", "greedy"] and kept["k"] == "wirelength" and best["k"] == placed
 
 
 def test_the_scattered_candidate_is_the_random_placement_of_the_same_seed():

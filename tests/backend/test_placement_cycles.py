@@ -81,6 +81,26 @@ def test_feedback_covers_every_stream_and_matches_the_simulator():
     assert all(key in streams for key in feedback.critical)
 
 
+TWO_LOADS = """
+func.func @forward(%x: tensor<256x256xf32>, %y: tensor<256x256xf32>) -> tensor<256x256xf32> {
+  %0 = rgraph.add %x, %y : (tensor<256x256xf32>, tensor<256x256xf32>) -> tensor<256x256xf32>
+  func.return %0 : tensor<256x256xf32>
+}
+"""
+
+
+def test_feedback_reports_the_critical_paths_wait_for_a_memory_tier():
+    """Two loads and a store share the HBM tier: the critical path's wait for it is reported
+    (`tier_wait`, what makes the cycle loop judge a scattered placement), and with the streams'
+    and stages' cycles it adds up to the body (the critical path's segments telescope)."""
+    module = parse_ir(make_context(), TWO_LOADS)
+    run_pipeline(make_context(), module, BEFORE_PLACE + ",rdu-place{seed=0}")
+    feedback = simulate_placement(module, {0: sites_of(module)[0]})[0]
+    assert feedback.tier_wait >= 1.0
+    parts = sum(feedback.critical.values()) + sum(feedback.stage_critical.values()) + feedback.tier_wait
+    assert parts == pytest.approx(feedback.body, abs=1.0)
+
+
 def test_head_nets_are_weighted_by_traffic_and_criticality():
     module = allocated()
     kernel = rdu.kernels(module)[0]
