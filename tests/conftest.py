@@ -53,8 +53,16 @@ def build_once(shared: Path, name: str, build: Callable[[Path], Any]) -> Any:
         return value
 
 
+def xdist_worker(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist worker: its config carries `workerinput` (what
+    pytest-xdist documents for telling a worker from the controller or a plain run; the
+    `PYTEST_XDIST_WORKER` variable can be inherited by a pytest run started inside a worker's test,
+    or set by hand, where no workers share anything)."""
+    return hasattr(config, "workerinput")
+
+
 @pytest.fixture(scope="session")
-def once_per_run(tmp_path_factory) -> Callable[[str, Callable[[Path], Any]], Any]:
+def once_per_run(tmp_path_factory, pytestconfig) -> Callable[[str, Callable[[Path], Any]], Any]:
     """`once_per_run(name, build)`: `build(folder)`'s value, built once per test run and shared by
     the xdist workers (the pattern pytest-xdist documents: a file lock and an on-disk result in the
     folder all workers' temporary folders share, `build_once`).
@@ -64,11 +72,12 @@ def once_per_run(tmp_path_factory) -> Callable[[str, Callable[[Path], Any]], Any
     time on the same two cores. Measured on the 7 files that use `five_cache` or `mlp`
     (`python -m pytest <them> -q -n 2`, load 4.7-5.5 from other processes): 47 passed in 217 s,
     114 s user CPU, before; 161 s, 76 s user CPU, with each built once. `build` writes anything
-    it makes into `folder` and returns a picklable value. Without xdist it simply builds into a
-    fresh temporary folder. A build that raised leaves no result, so the next worker builds again
-    (and fails the same way, in its own tests)."""
+    it makes into `folder` and returns a picklable value. Without xdist (`xdist_worker`) it simply
+    builds into a fresh temporary folder: a plain run's temporary folder's parent is shared by
+    every run of the user, not by this run's workers. A build that raised leaves no result, so the
+    next worker builds again (and fails the same way, in its own tests)."""
     def run(name: str, build: Callable[[Path], Any]) -> Any:
-        if not os.environ.get("PYTEST_XDIST_WORKER"):
+        if not xdist_worker(pytestconfig):
             return build(tmp_path_factory.mktemp(name))
         return build_once(tmp_path_factory.getbasetemp().parent, name, build)
 

@@ -39,3 +39,20 @@ def test_a_build_that_raised_is_built_again(tmp_path):
         build_once(tmp_path, "thing", broken)
     assert not (tmp_path / "thing.pickle").exists()
     assert build_once(tmp_path, "thing", lambda folder: sorted(p.name for p in folder.iterdir())) == []
+
+
+def test_once_per_run_shares_through_the_lock_only_on_an_xdist_worker(once_per_run, pytestconfig, tmp_path_factory,
+                                                                      monkeypatch):
+    """A worker (its config has `workerinput`, as pytest-xdist documents) builds into the folder the
+    run's workers share, under the lock; any other run builds into a fresh folder of its own, even
+    with `PYTEST_XDIST_WORKER` in its environment (inherited from a worker, or set by hand)."""
+    import uuid
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw9")
+    name = f"probe-{uuid.uuid4().hex}"
+    folder = once_per_run(name, lambda folder: folder)
+    base = tmp_path_factory.getbasetemp()
+    if hasattr(pytestconfig, "workerinput"):
+        assert folder == base.parent / name and (base.parent / f"{name}.pickle").exists()
+    else:
+        assert folder.parent == base and not (base.parent / f"{name}.pickle").exists()
