@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import compiler
 from bench.targets import Target, target
 from chip_model.node import load_node
 from compiler.coe.architecture import DecoderArchitecture
@@ -213,8 +214,6 @@ def serve_speed(cache_dir: Path, repeats: int = 3, coe_file: Path = SERVE_COE) -
         compiled = sum(session.programs.compiles.values())
         command = [sys.executable, "-m", "compiler.cli", "coe", "serve", str(coe_file), "--requests", str(trace_csv),
                    "--cache-dir", str(cache_dir), "--json", "--trace", str(Path(tmp) / "timeline.json")]
-        import compiler
-
         # the child imports the compiler this process runs (a worktree's, not an installed copy's)
         env = os.environ | {"PYTHONPATH": os.pathsep.join(
             [str(Path(compiler.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
