@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse import coo_matrix
+from scipy.ndimage import binary_dilation, label
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from backend_rdu.placement.annealing import AnnealSchedule
 from backend_rdu.placement.legalize import legalize
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer
-from backend_rdu.placement.wirelength import json_number, wirelength
+from backend_rdu.placement.wirelength import json_number, net_hpwl, wirelength
 
 # the 8 nearest translations that keep a checkerboard's kinds (every site of sn40l's grid)
 LATTICE_STEPS = ((2, 0), (-2, 0), (0, 2), (0, -2), (1, 1), (-1, -1), (1, -1), (-1, 1))
@@ -40,6 +41,8 @@ DISPLACE_COST = 2.0  # sites of net weight charged per unit pushed out of its si
 MODEL_PINS = 16  # nets wider than this are left out of the cut model (their clique would be quadratic)
 SCALE = 64  # the cut's capacities are integers: weights x SCALE, rounded
 HEAL_FROM, HEAL_TO = 0.3, 0.02  # the healing run's heat, x the median net weight (cool: keep the slide)
+HEAL_REACH = 2  # sites around a slide's seam that its local heal moves
+HEAL_RADIUS = 3.0  # the local heal's first move radius (the whole chip's run adapts down from the chip's size)
 
 
 def _pairs(problem: PlacementProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,11 +196,60 @@ def slide(problem: PlacementProblem, site_of_unit: np.ndarray, region: np.ndarra
     return legalize(p, coords, placed)
 
 
-def heal(problem: PlacementProblem, site_of_unit: np.ndarray, moves: int, seed: int) -> np.ndarray:
-    """A short cool annealing run (HEAL_FROM -> HEAL_TO x the median net weight) from `site_of_unit`."""
+def heal(problem: PlacementProblem, site_of_unit: np.ndarray, moves: int, seed: int,
+         movers: np.ndarray | None = None) -> np.ndarray:
+    """A short cool annealing run (HEAL_FROM -> HEAL_TO x the median net weight) from `site_of_unit`.
+    With `movers`, only those units are drawn to move (each may still swap with any free unit on
+    the site it is aimed at), starting at HEAL_RADIUS sites: the local heal of a slide's seam."""
     weight = float(np.median(problem.net_weight)) if problem.num_nets else 1.0
     annealer = SequentialAnnealer(problem, site_of_unit, np.random.default_rng(seed))
+    if movers is not None:
+        annealer.movable = np.intersect1d(annealer.movable, movers).astype(np.int64)
+        annealer.radius = min(annealer.radius, HEAL_RADIUS)
     return annealer.run(AnnealSchedule(t_start=HEAL_FROM * weight, t_end=HEAL_TO * weight, moves=moves)).copy()
+
+
+def seam(problem: PlacementProblem, before: np.ndarray, after: np.ndarray, step: tuple[int, int],
+         reach: int = HEAL_REACH) -> np.ndarray:
+    """The free units within `reach` sites (Chebyshev) of a slide's seam: the units of every net
+    whose length the slide changed, and every unit that moved other than by `step` (the pushed and
+    legalised ones). Inside the slid region and far outside it nothing changed, so nothing there
+    needs healing."""
+    p = problem
+    changed = net_hpwl(p, before) != net_hpwl(p, after)
+    core = np.zeros(p.num_units, dtype=bool)
+    core[p.net_pins[changed[p.pin_net]]] = True
+    dx = p.site_x[after].astype(np.int64) - p.site_x[before]
+    dy = p.site_y[after].astype(np.int64) - p.site_y[before]
+    core |= (after != before) & ((dx != step[0]) | (dy != step[1]))
+    mask = np.zeros(p.site_at.shape, dtype=bool)
+    mask[p.site_x[after[core]], p.site_y[after[core]]] = True
+    if reach > 0:
+        mask = binary_dilation(mask, np.ones((3, 3), dtype=bool), iterations=reach)
+    near = mask[p.site_x[after], p.site_y[after]] & (p.fixed_site < 0)
+    return np.flatnonzero(near)
+
+
+def components(problem: PlacementProblem, site_of_unit: np.ndarray, region: np.ndarray) -> list[np.ndarray]:
+    """The region split into its pieces on the chip (units on sites that touch, diagonals
+    included: a checkerboard's sites of one kind touch only diagonally), as boolean masks. The
+    cut's region is often several domains at once; each piece is tried on its own, so one piece
+    that loses does not sink the others."""
+    p = problem
+    units = np.flatnonzero(region)
+    if len(units) == 0:
+        return []
+    mask = np.zeros(p.site_at.shape, dtype=bool)
+    xs, ys = p.site_x[site_of_unit[units]], p.site_y[site_of_unit[units]]
+    mask[xs, ys] = True
+    labels, count = label(mask, np.ones((3, 3), dtype=bool))
+    of_unit = labels[xs, ys]
+    pieces = []
+    for k in range(1, count + 1):
+        piece = np.zeros(p.num_units, dtype=bool)
+        piece[units[of_unit == k]] = True
+        pieces.append(piece)
+    return pieces
 
 
 def step_seconds(num_units: int) -> float:
@@ -208,39 +260,93 @@ def step_seconds(num_units: int) -> float:
 
 
 def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, heal_moves: int,
-               seconds: float, per_move: float, displace_cost: float = DISPLACE_COST) -> tuple[np.ndarray, dict]:
-    """Greedy domain slides within `seconds` of counted work: for each of the LATTICE_STEPS in turn,
-    the cut's best region is slid and healed (`heal_moves` moves of `per_move` seconds) and kept if
-    the whole placement is shorter; rounds over the 8 steps repeat until a round keeps nothing or
-    the next step would overrun the budget. Returns the placement and a record (tries, kept,
-    wirelength gained, "budget_estimate": the work counted)."""
+               seconds: float, per_move: float, displace_cost: float = DISPLACE_COST,
+               local: bool = False, split: bool = False, ranked: bool = False, min_gain: float = 0.0,
+               reach: int = HEAL_REACH, variants=None, heal_scale: float = 1.0) -> tuple[np.ndarray, dict]:
+    """Greedy domain slides within `seconds` of counted work. Returns the placement and a record
+    (tries, kept, wirelength gained, "budget_estimate": the work counted)."""
     p = problem
     pairs = _pairs(p)
     current = np.asarray(site_of_unit, dtype=np.int64).copy()
     length = wirelength(p, current)
     find_cost = step_seconds(p.num_units)
-    try_cost = find_cost + heal_moves * per_move
     spent = 0.0
     tries = kept = 0
     gained = 0.0
-    stale = 0  # steps since the last kept slide: a whole round of 8 without one ends the pass
-    index = 0
-    while stale < len(LATTICE_STEPS) and spent + find_cost + try_cost <= seconds:
-        step = LATTICE_STEPS[index % len(LATTICE_STEPS)]
-        index += 1
-        stale += 1
-        region, energy = find_region(p, current, step, pairs, displace_cost)
-        spent += find_cost
-        if not region.any() or energy >= 0:
-            continue
+    free = max(len(p.free_units), 1)
+    per_unit = heal_scale * heal_moves / free
+    variants = variants or [(displace_cost, LATTICE_STEPS)]
+    variants = [(c, LATTICE_STEPS if s == 1 else tuple((a * s, b * s) for a, b in LATTICE_STEPS)) for c, s in variants] if isinstance(variants[0][1], int) else variants
+
+    def attempt(region, step):
+        nonlocal current, length, spent, tries, kept, gained
+        slid = slide(p, current, region, step)
         tries += 1
-        spent += try_cost
-        candidate = heal(p, slide(p, current, region, step), heal_moves, seed + tries)
+        if local:
+            movers = seam(p, current, slid, step, reach)
+            moves = int(per_unit * len(movers))
+            spent += find_cost + moves * per_move
+            candidate = heal(p, slid, moves, seed + tries, movers)
+        else:
+            spent += find_cost + heal_moves * per_move
+            candidate = heal(p, slid, heal_moves, seed + tries)
         after = wirelength(p, candidate)
         if after < length - 1e-9:
             gained += length - after
             current, length = candidate, after
             kept += 1
-            stale = 0
-    return current, {"tries": tries, "kept": kept, "gained": json_number(gained), "budget_estimate": round(spent, 3)}
+            return True
+        return False
 
+    def affordable(region):
+        est = heal_moves if not local else per_unit * min(free, 3 * max(int(region.sum()), 1) + 200)
+        return spent + find_cost + est * per_move <= seconds
+
+    if not ranked:
+        stale = 0
+        index = 0
+        while stale < len(LATTICE_STEPS) and spent + 2 * find_cost + heal_moves * per_move * (0 if local else 1) <= seconds:
+            step = LATTICE_STEPS[index % len(LATTICE_STEPS)]
+            index += 1
+            stale += 1
+            region, energy = find_region(p, current, step, pairs, displace_cost)
+            spent += find_cost
+            if not region.any() or energy >= 0:
+                continue
+            pieces = [region] if not split else sorted(
+                components(p, current, region), key=lambda r: model_energy(p, current, step, r, pairs, displace_cost))
+            for piece in pieces:
+                if model_energy(p, current, step, piece, pairs, displace_cost) >= -min_gain:
+                    continue
+                if not affordable(piece):
+                    break
+                if attempt(piece, step):
+                    stale = 0
+    else:
+        variant = 0
+        while variant < len(variants) and spent + len(variants[variant][1]) * find_cost <= seconds:
+            cost_v, steps_v = variants[variant]
+            candidates = []
+            for step in steps_v:
+                region, energy = find_region(p, current, step, pairs, cost_v)
+                spent += find_cost
+                if not region.any() or energy >= 0:
+                    continue
+                for piece in (components(p, current, region) if split else [region]):
+                    e = model_energy(p, current, step, piece, pairs, cost_v)
+                    if e < -min_gain:
+                        candidates.append((e, step, piece))
+            candidates.sort(key=lambda c: c[0])
+            any_kept = False
+            out = False
+            for e, step, piece in candidates:
+                if any_kept and model_energy(p, current, step, piece, pairs, cost_v) >= -min_gain:
+                    continue
+                if not affordable(piece):
+                    out = True
+                    break
+                any_kept |= attempt(piece, step)
+            if out:
+                break
+            variant = 0 if any_kept else variant + 1
+    return current, {"tries": tries, "kept": kept, "gained": json_number(gained), "budget_estimate": round(spent, 3)}
