@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.ndimage import binary_dilation, label
+from scipy.ndimage import binary_dilation
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from backend_rdu.placement.annealing import AnnealSchedule
@@ -43,6 +43,9 @@ SCALE = 64  # the cut's capacities are integers: weights x SCALE, rounded
 HEAL_FROM, HEAL_TO = 0.3, 0.02  # the healing run's heat, x the median net weight (cool: keep the slide)
 HEAL_REACH = 2  # sites around a slide's seam that its local heal moves
 HEAL_RADIUS = 3.0  # the local heal's first move radius (the whole chip's run adapts down from the chip's size)
+MODELS = ((2.0, 1), (1.0, 1), (4.0, 1), (2.0, 2))  # (DISPLACE_COST, step multiple) of the pass's sweeps, in turn:
+# when a sweep under one keeps nothing the next is tried (a cheaper displacement lets the cut take walls across
+# vacancies, a dearer one keeps it off crowded edges; steps of two lattice steps find domains two steps off)
 
 
 def _pairs(problem: PlacementProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -230,28 +233,6 @@ def seam(problem: PlacementProblem, before: np.ndarray, after: np.ndarray, step:
     return np.flatnonzero(near)
 
 
-def components(problem: PlacementProblem, site_of_unit: np.ndarray, region: np.ndarray) -> list[np.ndarray]:
-    """The region split into its pieces on the chip (units on sites that touch, diagonals
-    included: a checkerboard's sites of one kind touch only diagonally), as boolean masks. The
-    cut's region is often several domains at once; each piece is tried on its own, so one piece
-    that loses does not sink the others."""
-    p = problem
-    units = np.flatnonzero(region)
-    if len(units) == 0:
-        return []
-    mask = np.zeros(p.site_at.shape, dtype=bool)
-    xs, ys = p.site_x[site_of_unit[units]], p.site_y[site_of_unit[units]]
-    mask[xs, ys] = True
-    labels, count = label(mask, np.ones((3, 3), dtype=bool))
-    of_unit = labels[xs, ys]
-    pieces = []
-    for k in range(1, count + 1):
-        piece = np.zeros(p.num_units, dtype=bool)
-        piece[units[of_unit == k]] = True
-        pieces.append(piece)
-    return pieces
-
-
 def step_seconds(num_units: int) -> float:
     """CPU time of one `find_region` or one `slide` (with its legalisation), counted, not timed:
     measured 0.004-0.018 s and 0.010-0.014 s at 2,000 units (pins23, multipin, geometric; load ~5 on
@@ -259,94 +240,62 @@ def step_seconds(num_units: int) -> float:
     return MOVE_HEADROOM * (0.004 + 1e-5 * num_units)
 
 
-def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, heal_moves: int,
-               seconds: float, per_move: float, displace_cost: float = DISPLACE_COST,
-               local: bool = False, split: bool = False, ranked: bool = False, min_gain: float = 0.0,
-               reach: int = HEAL_REACH, variants=None, heal_scale: float = 1.0) -> tuple[np.ndarray, dict]:
-    """Greedy domain slides within `seconds` of counted work. Returns the placement and a record
-    (tries, kept, wirelength gained, "budget_estimate": the work counted)."""
+def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, heal_moves: float,
+               seconds: float, per_move: float, models: tuple[tuple[float, int], ...] = MODELS) -> tuple[np.ndarray, dict]:
+    """Greedy domain slides within `seconds` of counted work. A sweep finds the cut's best region
+    for each of the LATTICE_STEPS (times the model's step multiple) under one of `models`
+    (DISPLACE_COST, step multiple) and tries them best model gain first: each is slid, its seam
+    healed locally (`seam`, `heal`: `heal_moves` moves per unit of the seam, `per_move` seconds
+    each) and kept if the whole placement is shorter; after a kept slide the regions still to try
+    are re-judged by the model on the new placement. A sweep that keeps something is followed by
+    one under the first model; one that keeps nothing by one under the next model; the pass ends
+    when the last model's sweep keeps nothing or the budget cannot pay for the next cut, slide or
+    heal. Returns the placement and a record (tries, kept, sweeps, wirelength gained,
+    "budget_estimate": the work counted)."""
     p = problem
     pairs = _pairs(p)
     current = np.asarray(site_of_unit, dtype=np.int64).copy()
     length = wirelength(p, current)
     find_cost = step_seconds(p.num_units)
     spent = 0.0
-    tries = kept = 0
+    tries = kept = sweeps = 0
     gained = 0.0
-    free = max(len(p.free_units), 1)
-    per_unit = heal_scale * heal_moves / free
-    variants = variants or [(displace_cost, LATTICE_STEPS)]
-    variants = [(c, LATTICE_STEPS if s == 1 else tuple((a * s, b * s) for a, b in LATTICE_STEPS)) for c, s in variants] if isinstance(variants[0][1], int) else variants
-
-    def attempt(region, step):
-        nonlocal current, length, spent, tries, kept, gained
-        slid = slide(p, current, region, step)
-        tries += 1
-        if local:
-            movers = seam(p, current, slid, step, reach)
-            moves = int(per_unit * len(movers))
-            spent += find_cost + moves * per_move
-            candidate = heal(p, slid, moves, seed + tries, movers)
-        else:
-            spent += find_cost + heal_moves * per_move
-            candidate = heal(p, slid, heal_moves, seed + tries)
-        after = wirelength(p, candidate)
-        if after < length - 1e-9:
-            gained += length - after
-            current, length = candidate, after
-            kept += 1
-            return True
-        return False
-
-    def affordable(region):
-        est = heal_moves if not local else per_unit * min(free, 3 * max(int(region.sum()), 1) + 200)
-        return spent + find_cost + est * per_move <= seconds
-
-    if not ranked:
-        stale = 0
-        index = 0
-        while stale < len(LATTICE_STEPS) and spent + 2 * find_cost + heal_moves * per_move * (0 if local else 1) <= seconds:
-            step = LATTICE_STEPS[index % len(LATTICE_STEPS)]
-            index += 1
-            stale += 1
-            region, energy = find_region(p, current, step, pairs, displace_cost)
+    model = 0
+    out = False
+    while not out and model < len(models) and spent + len(LATTICE_STEPS) * find_cost <= seconds:
+        cost, multiple = models[model]
+        sweeps += 1
+        candidates = []
+        for vx, vy in LATTICE_STEPS:
+            step = (vx * multiple, vy * multiple)
+            region, energy = find_region(p, current, step, pairs, cost)
             spent += find_cost
-            if not region.any() or energy >= 0:
-                continue
-            pieces = [region] if not split else sorted(
-                components(p, current, region), key=lambda r: model_energy(p, current, step, r, pairs, displace_cost))
-            for piece in pieces:
-                if model_energy(p, current, step, piece, pairs, displace_cost) >= -min_gain:
-                    continue
-                if not affordable(piece):
-                    break
-                if attempt(piece, step):
-                    stale = 0
-    else:
-        variant = 0
-        while variant < len(variants) and spent + len(variants[variant][1]) * find_cost <= seconds:
-            cost_v, steps_v = variants[variant]
-            candidates = []
-            for step in steps_v:
-                region, energy = find_region(p, current, step, pairs, cost_v)
-                spent += find_cost
-                if not region.any() or energy >= 0:
-                    continue
-                for piece in (components(p, current, region) if split else [region]):
-                    e = model_energy(p, current, step, piece, pairs, cost_v)
-                    if e < -min_gain:
-                        candidates.append((e, step, piece))
-            candidates.sort(key=lambda c: c[0])
-            any_kept = False
-            out = False
-            for e, step, piece in candidates:
-                if any_kept and model_energy(p, current, step, piece, pairs, cost_v) >= -min_gain:
-                    continue
-                if not affordable(piece):
-                    out = True
-                    break
-                any_kept |= attempt(piece, step)
-            if out:
+            if region.any() and energy < 0:
+                candidates.append((energy, len(candidates), step, region))
+        candidates.sort(key=lambda c: c[:2])
+        any_kept = False
+        for _, _, step, region in candidates:
+            if any_kept and model_energy(p, current, step, region, pairs, cost) >= 0:
+                continue  # an earlier slide of this sweep took its gain away (the model, on the new placement)
+            if spent + find_cost > seconds:
+                out = True
                 break
-            variant = 0 if any_kept else variant + 1
-    return current, {"tries": tries, "kept": kept, "gained": json_number(gained), "budget_estimate": round(spent, 3)}
+            slid = slide(p, current, region, step)
+            spent += find_cost
+            movers = seam(p, current, slid, step)
+            moves = int(heal_moves * len(movers))
+            if spent + moves * per_move > seconds:
+                out = True
+                break
+            spent += moves * per_move
+            tries += 1
+            candidate = heal(p, slid, moves, seed + tries, movers)
+            after = wirelength(p, candidate)
+            if after < length - 1e-9:
+                gained += length - after
+                current, length = candidate, after
+                kept += 1
+                any_kept = True
+        model = 0 if any_kept else model + 1
+    return current, {"tries": tries, "kept": kept, "sweeps": sweeps, "gained": json_number(gained),
+                     "budget_estimate": round(spent, 3)}
