@@ -20,13 +20,21 @@ of its net weight, which keeps the cut's edges on vacancies and walls. The regio
 displaced units are legalised into the sites the move freed, and a short cool annealing run heals
 the seam; the result is kept only if it is shorter than the placement it came from (the quarter
 turn's rule: judged after a probe, never on the model).
-"""
+
+The heal is local (wave 14): only the units within HEAL_REACH sites of the seam (`seam`: the units
+of every net the slide changed, and those it pushed) are drawn to move, SLIDE_HEAL_MOVES each, so a
+try costs in proportion to its wall, not to the chip (wave 13 annealed the whole chip, ~100k moves,
+for a region of a few dozen units). The tries that buys are spent in sweeps (`slide_pass`): the 8
+steps' cuts are found first and tried best model gain first, and a sweep that keeps nothing hands
+over to the next of MODELS (another DISPLACE_COST, or steps of two lattice steps) instead of ending
+the pass. At 2,000 units / 30 s: geometric mean of 9 runs (mixed, multipin, geometric) 1.0438 ->
+1.0337 (docs/placement.md, "Wave 14")."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
 from scipy.ndimage import binary_dilation
+from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from backend_rdu.placement.annealing import AnnealSchedule
@@ -41,11 +49,12 @@ DISPLACE_COST = 2.0  # sites of net weight charged per unit pushed out of its si
 MODEL_PINS = 16  # nets wider than this are left out of the cut model (their clique would be quadratic)
 SCALE = 64  # the cut's capacities are integers: weights x SCALE, rounded
 HEAL_FROM, HEAL_TO = 0.3, 0.02  # the healing run's heat, x the median net weight (cool: keep the slide)
-HEAL_REACH = 2  # sites around a slide's seam that its local heal moves
+HEAL_REACH = 2  # sites around a slide's seam that its local heal moves (1 / 2 / 4 replayed: 1.0362 / 1.0295 / 1.0316)
 HEAL_RADIUS = 3.0  # the local heal's first move radius (the whole chip's run adapts down from the chip's size)
 MODELS = ((2.0, 1), (1.0, 1), (4.0, 1), (2.0, 2))  # (DISPLACE_COST, step multiple) of the pass's sweeps, in turn:
 # when a sweep under one keeps nothing the next is tried (a cheaper displacement lets the cut take walls across
-# vacancies, a dearer one keeps it off crowded edges; steps of two lattice steps find domains two steps off)
+# vacancies, a dearer one keeps it off crowded edges; steps of two lattice steps find domains two steps off).
+# Adding (1.0, 2) and (4.0, 2) replayed 1.0294 against 1.0295: not kept
 
 
 def _pairs(problem: PlacementProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
