@@ -20,11 +20,20 @@ of its net weight, which keeps the cut's edges on vacancies and walls. The regio
 displaced units are legalised into the sites the move freed, and a short cool annealing run heals
 the seam; the result is kept only if it is shorter than the placement it came from (the quarter
 turn's rule: judged after a probe, never on the model).
-"""
+
+The heal is local (wave 14): only the units within HEAL_REACH sites of the seam (`seam`: the units
+of every net the slide changed, and those it pushed) are drawn to move, SLIDE_HEAL_MOVES each, so a
+try costs in proportion to its wall, not to the chip (wave 13 annealed the whole chip, ~100k moves,
+for a region of a few dozen units). The tries that buys are spent in sweeps (`slide_pass`): the 8
+steps' cuts are found first and tried best model gain first, and a sweep that keeps nothing hands
+over to the next of MODELS (another DISPLACE_COST, or steps of two lattice steps) instead of ending
+the pass. At 2,000 units / 30 s: geometric mean of 9 runs (mixed, multipin, geometric) 1.0438 ->
+1.0337 (docs/placement.md, "Wave 14")."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import binary_dilation
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
@@ -32,7 +41,7 @@ from backend_rdu.placement.annealing import AnnealSchedule
 from backend_rdu.placement.legalize import legalize
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer
-from backend_rdu.placement.wirelength import json_number, wirelength
+from backend_rdu.placement.wirelength import json_number, net_hpwl, wirelength
 
 # the 8 nearest translations that keep a checkerboard's kinds (every site of sn40l's grid)
 LATTICE_STEPS = ((2, 0), (-2, 0), (0, 2), (0, -2), (1, 1), (-1, -1), (1, -1), (-1, 1))
@@ -40,6 +49,12 @@ DISPLACE_COST = 2.0  # sites of net weight charged per unit pushed out of its si
 MODEL_PINS = 16  # nets wider than this are left out of the cut model (their clique would be quadratic)
 SCALE = 64  # the cut's capacities are integers: weights x SCALE, rounded
 HEAL_FROM, HEAL_TO = 0.3, 0.02  # the healing run's heat, x the median net weight (cool: keep the slide)
+HEAL_REACH = 2  # sites around a slide's seam that its local heal moves (1 / 2 / 4 replayed: 1.0362 / 1.0295 / 1.0316)
+HEAL_RADIUS = 3.0  # the local heal's first move radius (the whole chip's run adapts down from the chip's size)
+MODELS = ((2.0, 1), (1.0, 1), (4.0, 1), (2.0, 2))  # (DISPLACE_COST, step multiple) of the pass's sweeps, in turn:
+# when a sweep under one keeps nothing the next is tried (a cheaper displacement lets the cut take walls across
+# vacancies, a dearer one keeps it off crowded edges; steps of two lattice steps find domains two steps off).
+# Adding (1.0, 2) and (4.0, 2) replayed 1.0294 against 1.0295: not kept
 
 
 def _pairs(problem: PlacementProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,11 +208,38 @@ def slide(problem: PlacementProblem, site_of_unit: np.ndarray, region: np.ndarra
     return legalize(p, coords, placed)
 
 
-def heal(problem: PlacementProblem, site_of_unit: np.ndarray, moves: int, seed: int) -> np.ndarray:
-    """A short cool annealing run (HEAL_FROM -> HEAL_TO x the median net weight) from `site_of_unit`."""
+def heal(problem: PlacementProblem, site_of_unit: np.ndarray, moves: int, seed: int,
+         movers: np.ndarray | None = None) -> np.ndarray:
+    """A short cool annealing run (HEAL_FROM -> HEAL_TO x the median net weight) from `site_of_unit`.
+    With `movers`, only those units are drawn to move (each may still swap with any free unit on
+    the site it is aimed at), starting at HEAL_RADIUS sites: the local heal of a slide's seam."""
     weight = float(np.median(problem.net_weight)) if problem.num_nets else 1.0
     annealer = SequentialAnnealer(problem, site_of_unit, np.random.default_rng(seed))
+    if movers is not None:
+        annealer.movable = np.intersect1d(annealer.movable, movers).astype(np.int64)
+        annealer.radius = min(annealer.radius, HEAL_RADIUS)
     return annealer.run(AnnealSchedule(t_start=HEAL_FROM * weight, t_end=HEAL_TO * weight, moves=moves)).copy()
+
+
+def seam(problem: PlacementProblem, before: np.ndarray, after: np.ndarray, step: tuple[int, int],
+         reach: int = HEAL_REACH) -> np.ndarray:
+    """The free units within `reach` sites (Chebyshev) of a slide's seam: the units of every net
+    whose length the slide changed, and every unit that moved other than by `step` (the pushed and
+    legalised ones). Inside the slid region and far outside it nothing changed, so nothing there
+    needs healing."""
+    p = problem
+    changed = net_hpwl(p, before) != net_hpwl(p, after)
+    core = np.zeros(p.num_units, dtype=bool)
+    core[p.net_pins[changed[p.pin_net]]] = True
+    dx = p.site_x[after].astype(np.int64) - p.site_x[before]
+    dy = p.site_y[after].astype(np.int64) - p.site_y[before]
+    core |= (after != before) & ((dx != step[0]) | (dy != step[1]))
+    mask = np.zeros(p.site_at.shape, dtype=bool)
+    mask[p.site_x[after[core]], p.site_y[after[core]]] = True
+    if reach > 0:
+        mask = binary_dilation(mask, np.ones((3, 3), dtype=bool), iterations=reach)
+    near = mask[p.site_x[after], p.site_y[after]] & (p.fixed_site < 0)
+    return np.flatnonzero(near)
 
 
 def step_seconds(num_units: int) -> float:
@@ -207,40 +249,62 @@ def step_seconds(num_units: int) -> float:
     return MOVE_HEADROOM * (0.004 + 1e-5 * num_units)
 
 
-def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, heal_moves: int,
-               seconds: float, per_move: float, displace_cost: float = DISPLACE_COST) -> tuple[np.ndarray, dict]:
-    """Greedy domain slides within `seconds` of counted work: for each of the LATTICE_STEPS in turn,
-    the cut's best region is slid and healed (`heal_moves` moves of `per_move` seconds) and kept if
-    the whole placement is shorter; rounds over the 8 steps repeat until a round keeps nothing or
-    the next step would overrun the budget. Returns the placement and a record (tries, kept,
-    wirelength gained, "budget_estimate": the work counted)."""
+def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, heal_moves: float,
+               seconds: float, per_move: float, models: tuple[tuple[float, int], ...] = MODELS) -> tuple[np.ndarray, dict]:
+    """Greedy domain slides within `seconds` of counted work. A sweep finds the cut's best region
+    for each of the LATTICE_STEPS (times the model's step multiple) under one of `models`
+    (DISPLACE_COST, step multiple) and tries them best model gain first: each is slid, its seam
+    healed locally (`seam`, `heal`: `heal_moves` moves per unit of the seam, `per_move` seconds
+    each) and kept if the whole placement is shorter; after a kept slide the regions still to try
+    are re-judged by the model on the new placement. A sweep that keeps something is followed by
+    one under the first model; one that keeps nothing by one under the next model; the pass ends
+    when the last model's sweep keeps nothing or the budget cannot pay for the next cut, slide or
+    heal. Returns the placement and a record (tries, kept, sweeps, wirelength gained,
+    "budget_estimate": the work counted)."""
     p = problem
     pairs = _pairs(p)
     current = np.asarray(site_of_unit, dtype=np.int64).copy()
     length = wirelength(p, current)
     find_cost = step_seconds(p.num_units)
-    try_cost = find_cost + heal_moves * per_move
     spent = 0.0
-    tries = kept = 0
+    tries = kept = sweeps = 0
     gained = 0.0
-    stale = 0  # steps since the last kept slide: a whole round of 8 without one ends the pass
-    index = 0
-    while stale < len(LATTICE_STEPS) and spent + find_cost + try_cost <= seconds:
-        step = LATTICE_STEPS[index % len(LATTICE_STEPS)]
-        index += 1
-        stale += 1
-        region, energy = find_region(p, current, step, pairs, displace_cost)
-        spent += find_cost
-        if not region.any() or energy >= 0:
-            continue
-        tries += 1
-        spent += try_cost
-        candidate = heal(p, slide(p, current, region, step), heal_moves, seed + tries)
-        after = wirelength(p, candidate)
-        if after < length - 1e-9:
-            gained += length - after
-            current, length = candidate, after
-            kept += 1
-            stale = 0
-    return current, {"tries": tries, "kept": kept, "gained": json_number(gained), "budget_estimate": round(spent, 3)}
-
+    model = 0
+    out = False
+    while not out and model < len(models) and spent + len(LATTICE_STEPS) * find_cost <= seconds:
+        cost, multiple = models[model]
+        sweeps += 1
+        candidates = []
+        for vx, vy in LATTICE_STEPS:
+            step = (vx * multiple, vy * multiple)
+            region, energy = find_region(p, current, step, pairs, cost)
+            spent += find_cost
+            if region.any() and energy < 0:
+                candidates.append((energy, len(candidates), step, region))
+        candidates.sort(key=lambda c: c[:2])
+        any_kept = False
+        for _, _, step, region in candidates:
+            if any_kept and model_energy(p, current, step, region, pairs, cost) >= 0:
+                continue  # an earlier slide of this sweep took its gain away (the model, on the new placement)
+            if spent + find_cost > seconds:
+                out = True
+                break
+            slid = slide(p, current, region, step)
+            spent += find_cost
+            movers = seam(p, current, slid, step)
+            moves = int(heal_moves * len(movers))
+            if spent + moves * per_move > seconds:
+                out = True
+                break
+            spent += moves * per_move
+            tries += 1
+            candidate = heal(p, slid, moves, seed + tries, movers)
+            after = wirelength(p, candidate)
+            if after < length - 1e-9:
+                gained += length - after
+                current, length = candidate, after
+                kept += 1
+                any_kept = True
+        model = 0 if any_kept else model + 1
+    return current, {"tries": tries, "kept": kept, "sweeps": sweeps, "gained": json_number(gained),
+                     "budget_estimate": round(spent, 3)}

@@ -234,7 +234,8 @@ LONG_RUN_STOP = 0.75  # ... and that long run stops after this share of its move
 # cut where its tail runs frozen (its last gain comes at 54-71% of its moves, wave 12). The slides take what it leaves
 # and the windows' reserve. A long run given 10% fewer moves instead (a shorter schedule cools faster) redrew its
 # chaotic result: multipin 114625533 1.085 -> 1.182 (docs/placement.md, wave 13)
-SLIDE_HEAL_MOVES = 50  # annealing moves per free unit that heal a slide's seam before it is judged (25 and 100: fewer gains)
+SLIDE_HEAL_MOVES = 100  # annealing moves per unit of a slide's seam (`domain_slide.seam`) that heal it before it is
+# judged (wave 13 healed the whole chip, 50 moves per free unit; wave 14: local, 50 / 100 / 200 a seam unit measured)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 
 
@@ -486,14 +487,14 @@ class _Run:
 
     def slide_domains(self, site_of_unit: np.ndarray) -> np.ndarray:
         """Domain slides (`domain_slide.slide_pass`) with what is left of the usable budget (the cut
-        long run's tail and the windows' reserve): each region a minimum cut finds is slid one lattice
-        step, its seam healed by SLIDE_HEAL_MOVES moves a unit, and kept only if the placement is
-        shorter. The pass stops when no step gains; what it leaves goes to the rounds after it (the
-        windows, then a cooler run kept only if shorter), as any budget the long run leaves does."""
+        long run's tail and the windows' reserve): each region a minimum cut finds is slid a lattice
+        step, the units around its seam healed by SLIDE_HEAL_MOVES moves a unit, and kept only if the
+        placement is shorter. The pass stops when no model's sweep gains; what it leaves goes to the
+        rounds after it (the windows, then a cooler run kept only if shorter), as any budget the long
+        run leaves does."""
         t = time.perf_counter()
-        heal_moves = int(SLIDE_HEAL_MOVES * len(self.p.free_units))
         budget = max(self.usable - self.spent, 0.0)  # what the cut long run left and the windows' reserve
-        site_of_unit, record = slide_pass(self.p, site_of_unit, self.seed + 400, heal_moves, budget, self.per_move)
+        site_of_unit, record = slide_pass(self.p, site_of_unit, self.seed + 400, SLIDE_HEAL_MOVES, budget, self.per_move)
         self.spent += record["budget_estimate"]
         self.phase("domain slides", site_of_unit, t, **record)
         return site_of_unit

@@ -13,10 +13,12 @@ import pytest
 
 from backend_rdu.placement import Netlist, PlacementProblem, wirelength
 from backend_rdu.placement import placer
-from backend_rdu.placement.domain_slide import LATTICE_STEPS, _pairs, find_region, model_energy, slide, slide_pass
+from backend_rdu.placement.domain_slide import (LATTICE_STEPS, MODELS, _pairs, find_region, heal, model_energy, seam, slide,
+                                               slide_pass)
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement.placer import _Run
 from backend_rdu.placement.sequential_annealing import move_seconds
+from backend_rdu.placement.wirelength import net_hpwl
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +57,53 @@ def test_a_slid_domain_is_found_and_slid_back(mosaic):
     # the region found is the domain (up to the units along the wall), not a straight cut
     assert np.count_nonzero(region & domain) >= 0.8 * np.count_nonzero(region)
     assert np.count_nonzero(region & domain) >= 0.5 * np.count_nonzero(domain)
-    back, record = slide_pass(problem, shifted, 0, heal_moves=20 * problem.num_units, seconds=5.0,
+    back, record = slide_pass(problem, shifted, 0, heal_moves=50, seconds=5.0,
                               per_move=move_seconds(problem))
     problem.check(back)
     assert record["kept"] >= 1 and record["budget_estimate"] <= 5.0
     assert wirelength(problem, back) < before - 0.7 * (before - optimum)
+
+
+def test_the_seam_is_the_wall_not_the_domain(mosaic):
+    """The local heal moves the units around the wall a slide opens or closes (every unit of a net
+    whose length changed, and their neighbours), not the slid domain's inside nor the far side."""
+    problem, hidden, shifted, domain = mosaic
+    movers = seam(problem, shifted, hidden, (-2, 0))  # slid back: the wall closes
+    changed = net_hpwl(problem, shifted) != net_hpwl(problem, hidden)
+    on_changed = np.unique(problem.net_pins[changed[problem.pin_net]])
+    assert len(on_changed) > 0 and np.isin(on_changed, movers).all()
+    assert (problem.fixed_site[movers] < 0).all()
+    assert 0 < len(movers) < 0.6 * problem.num_units
+    x = problem.site_x[hidden]
+    wall = np.median(x)
+    far = (np.abs(x - wall) > 8) & (x > 4) & (x < problem.site_at.shape[0] - 5)  # away from the wall and the edges
+    assert not np.isin(np.flatnonzero(far), movers).any()
+
+
+def test_a_local_heal_moves_only_around_its_movers(mosaic):
+    """A heal given `movers` draws only them (a unit that is not one moves only by a swap with one),
+    from a small radius: given the units within two columns of the wall, it changes the wall's
+    neighbourhood and leaves the rest of the chip where it was (the whole chip's heal does not)."""
+    problem, hidden, shifted, _ = mosaic
+    x = problem.site_x[shifted]
+    wall = np.median(problem.site_x[hidden])
+    movers = np.flatnonzero(np.abs(x - wall) <= 2)
+    healed = heal(problem, shifted, 50 * len(movers), 0, movers)
+    problem.check(healed)
+    moved = np.flatnonzero(healed != shifted)
+    assert len(moved) > 0 and np.isin(moved, movers).mean() >= 0.5
+    assert (np.abs(x[moved] - wall) <= 10).all()
+    everywhere = np.flatnonzero(heal(problem, shifted, 50 * len(movers), 0) != shifted)
+    assert (np.abs(x[everywhere] - wall) > 10).any()
+
+
+def test_at_the_optimum_every_model_is_swept_once_and_nothing_kept(mosaic):
+    """A sweep that keeps nothing hands over to the next model (MODELS); after the last, the pass
+    ends, leaving what it did not spend."""
+    problem, hidden, _, _ = mosaic
+    back, record = slide_pass(problem, hidden, 0, heal_moves=50, seconds=5.0, per_move=move_seconds(problem))
+    assert record["kept"] == 0 and np.array_equal(back, hidden)
+    assert record["sweeps"] == len(MODELS) and record["budget_estimate"] < 5.0
 
 
 def test_pinned_units_never_slide():
