@@ -126,11 +126,13 @@ def unit_excess(problem: PlacementProblem, site_of_unit: np.ndarray) -> np.ndarr
 
 
 def piece_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, size: int, radius: int,
-               count: int, window_dtime: float, heavy_only: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
-    """Up to `count` netlist windows, each seeded at the unit with the most excess not yet a seed:
-    the piece of `size` units grown from it over (heavy) nets, over its sites and a ring of
-    `radius`, solved exactly within `window_dtime` of deterministic time. Returns the placement
-    (never longer) and a record of what the windows did."""
+               count: int, window_dtime: float, heavy_only: bool = True,
+               distinct: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """Up to `count` netlist windows, each seeded at the unit with the most excess not yet a seed
+    (with `distinct`: not in an earlier piece): the piece of `size` units grown from it over (heavy)
+    nets, over its sites and a ring of `radius`, solved exactly within `window_dtime` of
+    deterministic time. A `size` above the largest component makes each window a whole heavy
+    component. Returns the placement (never longer) and a record of what the windows did."""
     refiner = SiteWindowRefiner(problem, site_of_unit, seed, window_dtime=window_dtime)
     adjacency = unit_adjacency(problem, heavy_only)
     seeds: set[int] = set()
@@ -141,8 +143,8 @@ def piece_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, s
         order = [u for u in order if problem.fixed_site[u] < 0]
         if not order:
             break
-        seeds.add(order[0])
         piece = grow_piece(adjacency, order[0], size)
+        seeds.update(piece.tolist() if distinct else [order[0]])
         sites = ring_sites(problem, refiner.site_of_unit[piece], radius)
         before, length = refiner.stats.deterministic_time, wirelength(problem, refiner.site_of_unit)
         outcome = refiner.solve(SiteWindow(tuple(sites.tolist())))

@@ -13,12 +13,12 @@ from backend_rdu.placement.generators import generate
 from backend_rdu.placement.netlist import Net, Unit
 
 
-def _chain():
+def _chain(m_net=("m", "b")):
     """Four PCUs joined in a chain a-b-c-d by weight-3 nets, laid out of order on row 1 of the
     sn40l grid (PCU sites at odd x there), a PMU joined to b, and a PCU pinned at (9, 1)."""
     units = (Unit("a", "pcu"), Unit("b", "pcu"), Unit("c", "pcu"), Unit("d", "pcu"), Unit("m", "pmu"),
              Unit("pin", "pcu", fixed=(9, 1)))
-    nets = (Net(("a", "b"), 3), Net(("b", "c"), 3), Net(("c", "d"), 3), Net(("m", "b"), 1), Net(("d", "pin"), 1))
+    nets = (Net(("a", "b"), 3), Net(("b", "c"), 3), Net(("c", "d"), 3), Net(m_net, 1), Net(("d", "pin"), 1))
     problem = PlacementProblem.build("sn40l", Netlist(units, nets))
     at = {"a": (1, 1), "c": (3, 1), "b": (5, 1), "d": (7, 1), "m": (2, 1), "pin": (9, 1)}
     start = np.array([problem.site_at[at[name]] for name in problem.unit_names], dtype=np.int64)
@@ -88,3 +88,16 @@ def test_the_piece_pass_never_lengthens_and_is_deterministic():
     assert record["wirelength"] == wirelength(problem, first) <= wirelength(problem, start)
     assert record["gain"] == wirelength(problem, start) - wirelength(problem, first)
     assert record["windows"] == 6
+
+
+def test_distinct_pieces_do_not_overlap_and_a_large_size_takes_whole_components():
+    problem, start = _chain(m_net=("m", "a", "c"))
+    m = problem.unit_names.index("m")
+    start[m] = problem.site_at[2, 5]  # far from b: its net keeps excess no window over the chain's sites removes
+    problem.check(start)
+    _, record = piece_pass(problem, start, seed=0, size=10**6, radius=0, count=5, window_dtime=1.0, distinct=True)
+    # the chain is one heavy component: one window for it (whichever of its units seeds it), one for m alone
+    assert sorted(w["units"] for w in record["per_window"]) == [1, 4]
+    _, again = piece_pass(problem, start, seed=0, size=10**6, radius=0, count=5, window_dtime=1.0)
+    # without `distinct`, the chain's other units on m's net seed the chain's window again
+    assert sum(w["units"] == 4 for w in again["per_window"]) >= 2
