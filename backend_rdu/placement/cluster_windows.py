@@ -8,8 +8,8 @@ does. The question was whether a window cut along the netlist (a piece grown ove
 a unit with excess, the sites its units hold and a ring around them) lets CP-SAT re-arrange a
 puzzle that a rectangle cannot. Measured on the placer's final placement of clustered seed
 552299542 (docs/placement.md, "Wave 14"), it does not: pieces of 12-30 units with rings of 0-2
-sites, whole components of 60-181 units, and component bounding boxes gained nothing in 15-75
-units of deterministic time, where grid windows gained 15 in 20. Inside the sites it holds, a
+sites, whole components of 60-181 units, and component bounding boxes gained nothing in 10-34
+units of deterministic time per setting, where grid windows gained 15 in 20 (seed 7: at most 1). Inside the sites it holds, a
 piece is already arranged optimally (10 of 30 such windows proven so); what is wrong is which
 sites it holds, and changing that moves its neighbours too, beyond what a window can prove or
 improve. The module keeps the measurement repeatable for whoever tries the constructive route.
