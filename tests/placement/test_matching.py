@@ -187,3 +187,16 @@ def test_only_long_large_runs_take_the_pass_and_the_run_charges_it(scrambled, mo
     assert wirelength(problem, after) < wirelength(problem, start)
     assert run.spent - spent == pytest.approx(record["budget_estimate"], abs=1e-3)
     assert record["budget_estimate"] <= placer.MATCHING_SHARE * run.usable
+
+
+def test_the_placer_matches_the_constructed_start_before_its_trials(monkeypatch):
+    bench = generate("pins23", "sn40l", 400, seed=3)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    monkeypatch.setattr(placer, "PIECES_UNITS", 100)
+    result = placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf)
+    phases = result.stats["phases"]
+    names = [p["phase"] for p in phases]
+    assert names[:3] == ["construct", "matching", "temperature trials"]
+    assert phases[1]["wirelength"] == phases[0]["wirelength"] - phases[1]["gained"] and phases[1]["gained"] > 0
+    monkeypatch.setattr(placer, "MATCHING_AFTER_CONSTRUCT", False)
+    assert "matching" not in [p["phase"] for p in placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf).stats["phases"]]
