@@ -1,0 +1,202 @@
+"""Independent-set matching (`matching`, `placer._Run.matching`): the assignment is the best of every
+permutation (brute force on a tiny netlist), its gain is the exact change of wirelength, the sets
+the pass builds share no net, a pass never lengthens the placement, pinned units stay, kinds are
+kept, a pass is a pure function of its seed, and its work is counted and charged to the run."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from backend_rdu.placement import Netlist, PlacementProblem, wirelength
+from backend_rdu.placement import matching, placer
+from backend_rdu.placement.generators import generate
+from backend_rdu.placement.matching import cost_matrix, independent, match, matching_pass, set_seconds
+from backend_rdu.placement.placer import _Run
+
+
+def _scrambled(problem: PlacementProblem, sites: np.ndarray, swaps: int, seed: int) -> np.ndarray:
+    """`sites` with `swaps` random swaps of free units of one kind (a placement to improve)."""
+    rng = np.random.default_rng(seed)
+    out = sites.copy()
+    free = problem.fixed_site < 0
+    for _ in range(swaps):
+        kind = rng.integers(2)
+        a, b = rng.choice(np.flatnonzero(free & (problem.unit_kind == kind)), 2, replace=False)
+        out[a], out[b] = out[b], out[a]
+    return out
+
+
+@pytest.fixture(scope="module")
+def scrambled():
+    bench = generate("pins23", "sn40l", 400, seed=3)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    return problem, _scrambled(problem, bench.hidden_sites(problem), 150, 0)
+
+
+def _greedy_independent(problem: PlacementProblem, candidates) -> list[int]:
+    ptr, nets = problem.unit_nets
+    chosen, used = [], set()
+    for u in candidates:
+        mine = set(nets[ptr[u]:ptr[u + 1]].tolist())
+        if used.isdisjoint(mine):
+            chosen.append(int(u))
+            used |= mine
+    return chosen
+
+
+def test_the_assignment_is_the_best_of_every_permutation():
+    bench = generate("pins23", "sn40l", 40, seed=2)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    start = _scrambled(problem, bench.hidden_sites(problem), 30, 1)
+    occupied = np.zeros(problem.num_sites, dtype=bool)
+    occupied[start] = True
+    checked = 0
+    for kind in (0, 1):
+        units = np.array(sorted(_greedy_independent(problem, np.flatnonzero(problem.unit_kind == kind))[:5]))
+        assert len(units) >= 3 and independent(problem, units)
+        sites = problem.sites_of_kind(kind)
+        empty = sites[~occupied[sites]]
+        near = empty[np.argsort(np.abs(problem.site_x[empty] - problem.site_x[start[units[0]]])
+                                + np.abs(problem.site_y[empty] - problem.site_y[start[units[0]]]), kind="stable")[:2]]
+        slots = np.sort(np.concatenate([start[units], near]))
+        best = math.inf
+        for chosen in itertools.permutations(slots.tolist(), len(units)):
+            trial = start.copy()
+            trial[units] = chosen
+            best = min(best, wirelength(problem, trial))
+        after, gain, _ = match(problem, start, units, slots)
+        problem.check(after)
+        assert wirelength(problem, after) == pytest.approx(best)
+        assert gain == pytest.approx(wirelength(problem, start) - best)
+        checked += gain > 0
+    assert checked  # the scramble left something to gain
+
+
+def test_a_set_sharing_a_net_is_refused():
+    bench = generate("pins23", "sn40l", 40, seed=2)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    sites = bench.hidden_sites(problem)
+    pins = problem.net_pins[problem.net_ptr[0]:problem.net_ptr[1]]
+    assert not independent(problem, pins)
+    with pytest.raises(ValueError, match="independent"):
+        match(problem, sites, pins, np.sort(sites[pins]))
+
+
+def test_the_pass_builds_independent_sets_and_each_gain_is_exact(scrambled, monkeypatch):
+    """Every set the pass solves shares no net, and the gain each assignment claims from its cost
+    matrix is the placement's exact change of wirelength: without the independence rule the
+    separable sum misprices nets holding two movers (and `match` refuses the set)."""
+    problem, start = scrambled
+    seen = []
+    real = matching.match
+
+    def spy(p, site_of_unit, units, slots):
+        assert independent(p, units)
+        before = wirelength(p, site_of_unit)
+        after, gain, rows = real(p, site_of_unit, units, slots)
+        assert gain >= 0 and before - wirelength(p, after) == pytest.approx(gain)
+        seen.append(len(units))
+        return after, gain, rows
+
+    monkeypatch.setattr(matching, "match", spy)
+    after, record = matching_pass(problem, start, 0, 10.0)
+    assert len(seen) == record["tries"] > 20 and max(seen) > 4
+    assert record["kept"] > 0 and record["gained"] > 0
+
+
+def test_a_pass_never_lengthens_and_keeps_kinds(scrambled):
+    problem, start = scrambled
+    before = wirelength(problem, start)
+    after, record = matching_pass(problem, start, 1, 10.0)
+    problem.check(after)  # kinds, one unit a site
+    assert wirelength(problem, after) == pytest.approx(before - record["gained"])
+    assert wirelength(problem, after) < 0.8 * before  # 150 random swaps: most are undone
+    again, second = matching_pass(problem, after, 2, 10.0)
+    assert wirelength(problem, again) <= wirelength(problem, after)
+
+
+def test_pinned_units_never_move():
+    bench = generate("pins23", "sn40l", 200, seed=1)
+    data = bench.netlist.to_json()
+    for unit in data["units"][::3]:
+        unit["fixed"] = list(bench.positions[unit["name"]])
+    problem = PlacementProblem.build("sn40l", Netlist.from_json(data))
+    start = _scrambled(problem, bench.hidden_sites(problem), 60, 2)
+    problem.check(start)
+    after, record = matching_pass(problem, start, 0, 10.0)
+    problem.check(after)  # pins kept
+    assert record["kept"] > 0
+    pinned = problem.fixed_site >= 0
+    assert np.array_equal(after[pinned], start[pinned])
+
+
+def test_a_pass_is_a_function_of_its_seed(scrambled):
+    problem, start = scrambled
+    a, ra = matching_pass(problem, start, 5, 10.0)
+    b, rb = matching_pass(problem, start, 5, 10.0)
+    assert np.array_equal(a, b) and ra == rb
+
+
+def test_the_work_is_counted_and_the_budget_kept(scrambled, monkeypatch):
+    problem, start = scrambled
+    charged = []
+    real = matching.set_seconds
+    monkeypatch.setattr(matching, "set_seconds", lambda *args: charged.append(real(*args)) or charged[-1])
+    _, full = matching_pass(problem, start, 0, 10.0)
+    assert full["budget_estimate"] == pytest.approx(sum(charged), abs=1e-3) and full["budget_estimate"] > 0
+    budget = full["budget_estimate"] / 4
+    _, short = matching_pass(problem, start, 0, budget)
+    assert short["budget_estimate"] <= budget and short["tries"] < full["tries"]
+    assert set_seconds(100, 10, 20) > set_seconds(10, 10, 20) > set_seconds(0, 0, 0) > 0
+
+
+def test_the_cost_matrix_prices_each_unit_exactly(scrambled):
+    problem, start = scrambled
+    unit = int(np.flatnonzero(problem.unit_kind == 0)[7])
+    slots = problem.sites_of_kind(0)[:30]
+    occupied = np.zeros(problem.num_sites, dtype=bool)
+    occupied[start] = True
+    slots = np.sort(np.append(slots[~occupied[slots]], start[unit]))
+    cost, rows = cost_matrix(problem, start, np.array([unit]), slots)
+    ptr, nets = problem.unit_nets
+    assert rows == ptr[unit + 1] - ptr[unit]
+    mine = nets[ptr[unit]:ptr[unit + 1]]
+    for j, s in enumerate(slots.tolist()):
+        trial = start.copy()
+        trial[unit] = s
+        from backend_rdu.placement.wirelength import net_hpwl
+        assert cost[0, j] == pytest.approx(float(np.dot(problem.net_weight[mine], net_hpwl(problem, trial)[mine])))
+
+
+def test_only_long_large_runs_take_the_pass_and_the_run_charges_it(scrambled, monkeypatch):
+    problem, start = scrambled
+    assert not _Run(problem, 30.0, 0, math.inf).matching_suits()  # 400 free units: the compiler's kernels' side
+    full = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 2000, seed=1).netlist)
+    assert _Run(full, 30.0, 0, math.inf).matching_suits()
+    assert not _Run(full, 4.0, 0, math.inf).matching_suits()  # llama3_8b_shapes' budgets
+    monkeypatch.setattr(placer, "PIECES_UNITS", 100)
+    run = _Run(problem, 30.0, 0, math.inf)
+    spent = run.spent
+    after = run.matching(start)
+    record = run.phases[-1]
+    assert record["phase"] == "matching" and record["kept"] > 0
+    assert wirelength(problem, after) < wirelength(problem, start)
+    assert run.spent - spent == pytest.approx(record["budget_estimate"], abs=1e-3)
+    assert record["budget_estimate"] <= placer.MATCHING_SHARE * run.usable
+
+
+def test_the_placer_matches_the_constructed_start_before_its_trials(monkeypatch):
+    bench = generate("pins23", "sn40l", 400, seed=3)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    monkeypatch.setattr(placer, "PIECES_UNITS", 100)
+    result = placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf)
+    phases = result.stats["phases"]
+    names = [p["phase"] for p in phases]
+    assert names[:3] == ["construct", "matching", "temperature trials"]
+    assert phases[1]["wirelength"] == phases[0]["wirelength"] - phases[1]["gained"] and phases[1]["gained"] > 0
+    monkeypatch.setattr(placer, "MATCHING_AFTER_CONSTRUCT", False)
+    assert "matching" not in [p["phase"] for p in placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf).stats["phases"]]
