@@ -41,7 +41,7 @@ from backend_rdu.placement.annealing import AnnealSchedule
 from backend_rdu.placement.legalize import legalize
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM, SequentialAnnealer
-from backend_rdu.placement.wirelength import json_number, net_hpwl, wirelength
+from backend_rdu.placement.wirelength import json_number, net_hpwl
 
 # the 8 nearest translations that keep a checkerboard's kinds (every site of sn40l's grid)
 LATTICE_STEPS = ((2, 0), (-2, 0), (0, 2), (0, -2), (1, 1), (-1, -1), (1, -1), (-1, 1))
@@ -76,19 +76,30 @@ def _pairs(problem: PlacementProblem) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.concatenate(firsts), np.concatenate(seconds), np.concatenate(weights)
 
 
+def _geometry(problem: PlacementProblem, site_of_unit: np.ndarray,
+              pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part of the cut model that does not depend on the step: each pair's vector (dx, dy) and
+    its L1 length. `slide_pass` computes it once per placement and shares it among the re-judges of
+    a sweep's regions (each under its own step)."""
+    u, w, _ = pairs
+    x = problem.site_x[site_of_unit].astype(np.int64)
+    y = problem.site_y[site_of_unit].astype(np.int64)
+    dx, dy = x[u] - x[w], y[u] - y[w]
+    return dx, dy, np.abs(dx) + np.abs(dy)
+
+
 def _terms(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int, int],
-           pairs: tuple[np.ndarray, np.ndarray, np.ndarray], displace_cost: float):
+           pairs: tuple[np.ndarray, np.ndarray, np.ndarray], displace_cost: float,
+           geometry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None):
     """The cut model's terms for translating by `step`: the pairs (u, w) with their changes a (u in
     R, w not) and b (w in R, u not), each unit's displacement penalty, whether its target is a site
-    it may take (`ok`) and who holds that site (`held`, -1 if free)."""
+    it may take (`ok`) and who holds that site (`held`, -1 if free). `geometry`: `_geometry` of
+    this very placement, if already computed."""
     p = problem
     n = p.num_units
     u, w, pw = pairs
-    x = p.site_x[site_of_unit].astype(np.int64)
-    y = p.site_y[site_of_unit].astype(np.int64)
+    dx, dy, here = _geometry(p, site_of_unit, pairs) if geometry is None else geometry
     vx, vy = step
-    dx, dy = x[u] - x[w], y[u] - y[w]
-    here = np.abs(dx) + np.abs(dy)
     a = pw * (np.abs(dx + vx) + np.abs(dy + vy) - here)  # u in R, w not
     b = pw * (np.abs(dx - vx) + np.abs(dy - vy) - here)  # w in R, u not
     unit_weight = np.zeros(n)
@@ -122,11 +133,13 @@ def _targets(problem: PlacementProblem, site_of_unit: np.ndarray, units: np.ndar
 
 def model_energy(problem: PlacementProblem, site_of_unit: np.ndarray, step: tuple[int, int], region: np.ndarray,
                  pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                 displace_cost: float = DISPLACE_COST) -> float:
+                 displace_cost: float = DISPLACE_COST,
+                 geometry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> float:
     """The cut model's change of wirelength when `region` is translated by `step` (what
-    `find_region` minimises; the placer judges a slide by its exact wirelength, never by this)."""
+    `find_region` minimises; the placer judges a slide by its exact wirelength, never by this).
+    `geometry`: `_geometry(problem, site_of_unit, pairs)`, if already computed."""
     u, w, a, b, penalty, ok, held = _terms(problem, site_of_unit, step, _pairs(problem) if pairs is None else pairs,
-                                           displace_cost)
+                                           displace_cost, geometry)
     region = np.asarray(region, dtype=bool)
     pushes = region & ok & (held >= 0)
     pushed = held[pushes]
@@ -222,13 +235,14 @@ def heal(problem: PlacementProblem, site_of_unit: np.ndarray, moves: int, seed: 
 
 
 def seam(problem: PlacementProblem, before: np.ndarray, after: np.ndarray, step: tuple[int, int],
-         reach: int = HEAL_REACH) -> np.ndarray:
+         reach: int = HEAL_REACH, before_hpwl: np.ndarray | None = None) -> np.ndarray:
     """The free units within `reach` sites (Chebyshev) of a slide's seam: the units of every net
     whose length the slide changed, and every unit that moved other than by `step` (the pushed and
     legalised ones). Inside the slid region and far outside it nothing changed, so nothing there
-    needs healing."""
+    needs healing. `before_hpwl`: `net_hpwl(problem, before)`, if already computed (`slide_pass`
+    keeps it from judging the placement, so a try measures its nets once, not twice)."""
     p = problem
-    changed = net_hpwl(p, before) != net_hpwl(p, after)
+    changed = (net_hpwl(p, before) if before_hpwl is None else before_hpwl) != net_hpwl(p, after)
     core = np.zeros(p.num_units, dtype=bool)
     core[p.net_pins[changed[p.pin_net]]] = True
     dx = p.site_x[after].astype(np.int64) - p.site_x[before]
@@ -249,6 +263,23 @@ def step_seconds(num_units: int) -> float:
     return MOVE_HEADROOM * (0.004 + 1e-5 * num_units)
 
 
+# The pass's other work, counted like `step_seconds` (seconds: fixed, per unit; x MOVE_HEADROOM). Measured
+# with time.process_time (min-max of 7 calls) at 1,000 / 2,000 units, on `generate(G, "sn40l", N, S)`'s hidden
+# optimum with its right half slid (2, 0) and the cut's region slid back (mixed and pins23 552299542, multipin
+# 114625533, geometric and clustered 7; load ~3.7 on 2 cores), in ms:
+SETUP_RATE = (6e-4, 3.5e-7)  # the model's pairs and the start's wirelength, once a pass: 0.32-0.93 / 0.47-1.28
+GEOMETRY_RATE = (6e-5, 7e-8)  # `_geometry` of a kept slide's placement, shared by its re-judges: 0.02-0.15 / 0.04-0.19
+REJUDGE_RATE = (2.5e-4, 2e-7)  # one re-judge (`model_energy`, the geometry shared): 0.14-0.46 / 0.21-0.66
+SEAM_RATE = (5e-4, 1.5e-7)  # `seam` (the slid placement's net lengths, the dilation): 0.21-0.70 / 0.33-0.73
+JUDGE_RATE = (1e-4, 1.5e-7)  # a heal's verdict (its net lengths, kept for the next seam): 0.08-0.22 / 0.16-0.43
+
+
+def work_seconds(rate: tuple[float, float], num_units: int) -> float:
+    """The counted time of one step of the pass measured at `rate` (fixed, per unit), with the
+    annealer's 25% headroom."""
+    return MOVE_HEADROOM * (rate[0] + rate[1] * num_units)
+
+
 def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, heal_moves: float,
                seconds: float, per_move: float, models: tuple[tuple[float, int], ...] = MODELS) -> tuple[np.ndarray, dict]:
     """Greedy domain slides within `seconds` of counted work. A sweep finds the cut's best region
@@ -258,20 +289,33 @@ def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, h
     each) and kept if the whole placement is shorter; after a kept slide the regions still to try
     are re-judged by the model on the new placement. A sweep that keeps something is followed by
     one under the first model; one that keeps nothing by one under the next model; the pass ends
-    when the last model's sweep keeps nothing or the budget cannot pay for the next cut, slide or
-    heal. Returns the placement and a record (tries, kept, sweeps, wirelength gained,
-    "budget_estimate": the work counted)."""
+    when the last model's sweep keeps nothing or the budget cannot pay for the next step. Every
+    step is charged before it runs, so the result is a function of the netlist, the placement, the
+    budget and the seed, never of the machine's load: the setup (pairs, the start's wirelength)
+    with the first sweep's cuts, each cut and slide (`step_seconds`), each re-judge and the
+    geometry it shares (once per kept slide), each seam, and each heal with its verdict. Returns
+    the placement and a record (tries, kept, sweeps, wirelength gained, "budget_estimate": the work
+    counted)."""
     p = problem
-    pairs = _pairs(p)
+    n = p.num_units
     current = np.asarray(site_of_unit, dtype=np.int64).copy()
-    length = wirelength(p, current)
-    find_cost = step_seconds(p.num_units)
+    find_cost = step_seconds(n)
+    setup_cost, geometry_cost, rejudge_cost, seam_cost, judge_cost = (
+        work_seconds(rate, n) for rate in (SETUP_RATE, GEOMETRY_RATE, REJUDGE_RATE, SEAM_RATE, JUDGE_RATE))
+    pairs = hpwl = None  # the setup, paid with the first sweep (a budget too small to sweep pays nothing)
+    length = 0.0
     spent = 0.0
     tries = kept = sweeps = 0
     gained = 0.0
     model = 0
     out = False
-    while not out and model < len(models) and spent + len(LATTICE_STEPS) * find_cost <= seconds:
+    while (not out and model < len(models)
+           and spent + (setup_cost if pairs is None else 0.0) + len(LATTICE_STEPS) * find_cost <= seconds):
+        if pairs is None:
+            spent += setup_cost
+            pairs = _pairs(p)
+            hpwl = net_hpwl(p, current)  # the nets' lengths of `current`, as `seam` compares them
+            length = float(np.dot(p.net_weight, hpwl))  # = wirelength(p, current)
         cost, multiple = models[model]
         sweeps += 1
         candidates = []
@@ -283,26 +327,37 @@ def slide_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int, h
                 candidates.append((energy, len(candidates), step, region))
         candidates.sort(key=lambda c: c[:2])
         any_kept = False
+        geometry = None  # `_geometry` of `current` once a slide is kept, shared by the re-judges until the next
         for _, _, step, region in candidates:
-            if any_kept and model_energy(p, current, step, region, pairs, cost) >= 0:
-                continue  # an earlier slide of this sweep took its gain away (the model, on the new placement)
-            if spent + find_cost > seconds:
+            if any_kept:  # an earlier slide of this sweep may have taken its gain away: the model, on the new placement
+                charge = rejudge_cost + (geometry_cost if geometry is None else 0.0)
+                if spent + charge > seconds:
+                    out = True
+                    break
+                spent += charge
+                if geometry is None:
+                    geometry = _geometry(p, current, pairs)
+                if model_energy(p, current, step, region, pairs, cost, geometry) >= 0:
+                    continue
+            if spent + find_cost + seam_cost > seconds:  # a slide whose seam cannot be found is not made
                 out = True
                 break
             slid = slide(p, current, region, step)
-            spent += find_cost
-            movers = seam(p, current, slid, step)
+            movers = seam(p, current, slid, step, before_hpwl=hpwl)
+            spent += find_cost + seam_cost
             moves = int(heal_moves * len(movers))
-            if spent + moves * per_move > seconds:
+            if spent + moves * per_move + judge_cost > seconds:  # nor a heal that cannot be judged
                 out = True
                 break
-            spent += moves * per_move
+            spent += moves * per_move + judge_cost
             tries += 1
             candidate = heal(p, slid, moves, seed + tries, movers)
-            after = wirelength(p, candidate)
+            candidate_hpwl = net_hpwl(p, candidate)
+            after = float(np.dot(p.net_weight, candidate_hpwl))  # = wirelength(p, candidate)
             if after < length - 1e-9:
                 gained += length - after
-                current, length = candidate, after
+                current, length, hpwl = candidate, after, candidate_hpwl
+                geometry = None
                 kept += 1
                 any_kept = True
         model = 0 if any_kept else model + 1

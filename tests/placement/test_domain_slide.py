@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from backend_rdu.placement import Netlist, PlacementProblem, wirelength
-from backend_rdu.placement import placer
-from backend_rdu.placement.domain_slide import (LATTICE_STEPS, MODELS, _pairs, find_region, heal, model_energy, seam, slide,
-                                               slide_pass)
+from backend_rdu.placement import domain_slide, placer
+from backend_rdu.placement.domain_slide import (GEOMETRY_RATE, JUDGE_RATE, LATTICE_STEPS, MODELS, REJUDGE_RATE, SEAM_RATE,
+                                               SETUP_RATE, _pairs, find_region, heal, model_energy, seam, slide, slide_pass,
+                                               step_seconds, work_seconds)
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement.placer import _Run
 from backend_rdu.placement.sequential_annealing import move_seconds
@@ -104,6 +105,71 @@ def test_at_the_optimum_every_model_is_swept_once_and_nothing_kept(mosaic):
     back, record = slide_pass(problem, hidden, 0, heal_moves=50, seconds=5.0, per_move=move_seconds(problem))
     assert record["kept"] == 0 and np.array_equal(back, hidden)
     assert record["sweeps"] == len(MODELS) and record["budget_estimate"] < 5.0
+
+
+def test_the_pass_is_a_function_of_its_seed(mosaic):
+    """Budgets are counted in work, not timed: the same netlist, placement, budget and seed give
+    the same placement and the same record, and the placement given is left as it was."""
+    problem, _, shifted, _ = mosaic
+    given = shifted.copy()
+    runs = [slide_pass(problem, shifted.copy(), 3, heal_moves=50, seconds=1.0, per_move=move_seconds(problem))
+            for _ in range(2)]
+    assert runs[0][1]["tries"] >= 1
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+    assert np.array_equal(shifted, given)
+
+
+def test_a_budget_for_the_cuts_but_not_a_slide_tries_nothing(mosaic):
+    """The setup and a sweep's 8 cuts are paid first; a slide (with its seam) that the rest cannot pay
+    for is not made. A budget below the first sweep spends nothing."""
+    problem, _, shifted, _ = mosaic
+    n = problem.num_units
+    sweep = work_seconds(SETUP_RATE, n) + len(LATTICE_STEPS) * step_seconds(n)
+    budget = sweep + 0.5 * step_seconds(n)
+    back, record = slide_pass(problem, shifted, 0, heal_moves=50, seconds=budget, per_move=move_seconds(problem))
+    assert record["tries"] == 0 and record["sweeps"] == 1 and np.array_equal(back, shifted)
+    assert record["budget_estimate"] == pytest.approx(sweep, abs=1e-3) and record["budget_estimate"] <= budget
+    back, record = slide_pass(problem, shifted, 0, heal_moves=50, seconds=0.9 * sweep, per_move=move_seconds(problem))
+    assert record["sweeps"] == 0 and record["budget_estimate"] == 0 and np.array_equal(back, shifted)
+
+
+def test_the_re_judge_the_seam_and_the_verdict_are_charged_before_they_run(mosaic, monkeypatch):
+    """After a kept slide the regions still to try are re-judged by the model (`model_energy` on the
+    new placement, over every pair): that work is charged before it runs, as are the seam and the
+    heal's verdict. With a budget that pays the setup, the first sweep's cuts and its first try (slide,
+    seam, heal, verdict) but not the re-judge after it, the pass stops there: one try, no re-judge,
+    and the record counts exactly that (the pass before the fix re-judged uncharged)."""
+    problem, _, shifted, _ = mosaic
+    n, per_move = problem.num_units, move_seconds(problem)
+    events = []
+
+    def spy(name, function):
+        def wrapped(*args, **kwargs):
+            events.append((name, args[2] if name == "heal" else None))
+            return function(*args, **kwargs)
+        monkeypatch.setattr(domain_slide, name, wrapped)
+
+    for name in ("find_region", "model_energy", "heal"):
+        spy(name, getattr(domain_slide, name))
+
+    def re_judged():  # the model's calls that no cut made: find_region calls it once, right after its own entry
+        return [i for i, (name, _) in enumerate(events) if name == "model_energy" and events[i - 1][0] != "find_region"]
+
+    _, record = slide_pass(problem, shifted, 0, heal_moves=50, seconds=5.0, per_move=per_move)
+    first_heal = [i for i, (name, _) in enumerate(events) if name == "heal"][0]
+    assert record["kept"] >= 1 and re_judged() and re_judged()[0] == first_heal + 1  # the first try kept, then re-judged
+    moves = events[first_heal][1]
+    paid = (work_seconds(SETUP_RATE, n) + (len(LATTICE_STEPS) + 1) * step_seconds(n) + work_seconds(SEAM_RATE, n)
+            + moves * per_move + work_seconds(JUDGE_RATE, n))
+    re_judge = work_seconds(REJUDGE_RATE, n) + work_seconds(GEOMETRY_RATE, n)
+    events.clear()
+    _, record = slide_pass(problem, shifted, 0, heal_moves=50, seconds=paid + 0.5 * re_judge, per_move=per_move)
+    assert not re_judged()
+    assert record["tries"] == 1 and record["kept"] == 1
+    assert record["budget_estimate"] == pytest.approx(paid, abs=1e-3) and record["budget_estimate"] <= paid + 0.5 * re_judge
+    events.clear()
+    _, record = slide_pass(problem, shifted, 0, heal_moves=50, seconds=paid + 1.5 * re_judge, per_move=per_move)
+    assert re_judged() and record["budget_estimate"] >= paid + re_judge - 1e-3  # paid for, it runs
 
 
 def test_pinned_units_never_slide():
