@@ -40,7 +40,8 @@ from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM
 from backend_rdu.placement.wirelength import json_number, wirelength
 
 SET_UNITS = 48  # at most this many units in a set
-WINDOW = 12  # windows of WINDOW x WINDOW grid points (~72 sites, ~36 of a kind)
+WINDOW = 12  # windows of WINDOW x WINDOW grid points: on sn40l (site grid 42 x 52, 1,040 PCU and 1,040 PMU
+# sites, 26 AGCU) 144 sites, 72 of each main kind
 MIN_GAIN = 1e-9  # an assignment must gain more than this to be applied (ties keep the placement)
 
 # Work rates (CPU seconds, `time.process_time`), measured 2026-11-25 on the 2-core machine at load ~1-2 by a
@@ -107,21 +108,36 @@ def cost_matrix(problem: PlacementProblem, site_of_unit: np.ndarray, units: np.n
 
 def match(problem: PlacementProblem, site_of_unit: np.ndarray, units: np.ndarray,
           slots: np.ndarray) -> tuple[np.ndarray, float, int]:
-    """The best assignment of the independent set `units` to `slots` (which must hold their own
-    sites; the others must be empty sites of their kind): the placement with it applied (a copy, or
-    `site_of_unit` itself if nothing gains more than MIN_GAIN), the wirelength gained (exact) and the
-    number of (unit, net) rows priced. Raises ValueError on a dependent set."""
+    """The best assignment of the independent set `units` to `slots`: the placement with it applied
+    (a copy, or `site_of_unit` itself if nothing gains more than MIN_GAIN), the wirelength gained
+    (exact) and the number of (unit, net) rows priced.
+
+    `slots` must be sorted and unique, hold the units' own sites, and its other sites must be empty
+    and of the units' kind (every unit of the set of that one kind): anything else would give a
+    placement with two units on a site or a unit on a site of the wrong kind. Raises ValueError,
+    naming the problem, on a dependent set or on slots that break these rules."""
+    p = problem
     units = np.asarray(units, dtype=np.int64)
     slots = np.asarray(slots, dtype=np.int64)
-    if not independent(problem, units):
+    if not independent(p, units):
         raise ValueError("matching needs an independent set: two units share a net")
+    if np.any(slots[1:] <= slots[:-1]):
+        raise ValueError("matching needs sorted slots without repeats")
+    own_sites = site_of_unit[units]
+    own = np.searchsorted(slots, own_sites)
+    if np.any(own >= len(slots)) or not np.array_equal(slots[np.minimum(own, len(slots) - 1)], own_sites):
+        raise ValueError("matching needs every unit's own site among the slots")
+    kinds = np.unique(np.concatenate([p.unit_kind[units], p.site_kind[slots]]))
+    if len(kinds) > 1:
+        raise ValueError("matching needs the units and the slots of one kind")
+    holds = np.bincount(site_of_unit, minlength=p.num_sites)
+    others = np.ones(len(slots), dtype=bool)
+    others[own] = False
+    if np.any(holds[slots[others]] > 0):
+        raise ValueError("matching needs the slots other than the units' own sites empty")
     if len(units) < 2 and len(slots) <= len(units):
         return site_of_unit, 0.0, 0
-    cost, rows = cost_matrix(problem, site_of_unit, units, slots)
-    own = np.searchsorted(slots, site_of_unit[units]) if np.all(slots[:-1] <= slots[1:]) else None
-    if own is None or not np.array_equal(slots[np.minimum(own, len(slots) - 1)], site_of_unit[units]):
-        position = {int(s): j for j, s in enumerate(slots.tolist())}
-        own = np.array([position[int(s)] for s in site_of_unit[units].tolist()], dtype=np.int64)
+    cost, rows = cost_matrix(p, site_of_unit, units, slots)
     base = float(cost[np.arange(len(units)), own].sum())
     row, column = linear_sum_assignment(cost)
     gain = base - float(cost[row, column].sum())
@@ -143,7 +159,7 @@ def matching_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int
     p = problem
     rng = np.random.default_rng(seed)
     current = np.asarray(site_of_unit, dtype=np.int64).copy()
-    columns, rows = p.site_at.shape
+    columns, grid_rows = p.site_at.shape
     ptr, unit_nets = p.unit_nets
     nets_of = [unit_nets[ptr[u]:ptr[u + 1]].tolist() for u in range(p.num_units)]
     rows_of = np.diff(ptr)
@@ -160,7 +176,7 @@ def matching_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int
         occupant = np.full(p.num_sites, -1, dtype=np.int64)
         occupant[current] = np.arange(p.num_units)
         for x0 in range(-ox, columns, window):
-            for y0 in range(-oy, rows, window):
+            for y0 in range(-oy, grid_rows, window):
                 block = p.site_at[max(x0, 0):x0 + window, max(y0, 0):y0 + window].ravel()
                 block = block[block >= 0]
                 for kind in kinds:

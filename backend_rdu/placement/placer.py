@@ -491,18 +491,25 @@ class _Run:
                    probe=record)
         return chosen, chosen_hot
 
-    def slides_suit(self) -> bool:
-        """Whether the long run is followed by domain slides: "best" runs of at least PIECES_UNITS
-        free units on long budgets (QUARTER_TURN_MOVES a unit), the large generated netlists whose
-        results are a mosaic of domains; the compiler's kernels (below 1,000 units, or
-        llama3_8b_shapes at 3,400-8,500 moves a unit) never reach it."""
-        return (DOMAIN_SLIDES and self.global_start == "best" and len(self.p.free_units) >= PIECES_UNITS
+    def long_large_run(self) -> bool:
+        """Whether this is a "best" run of at least PIECES_UNITS free units on a long budget
+        (QUARTER_TURN_MOVES a unit): the large generated netlists, whose results are a mosaic of
+        domains and whose constructed start is far from its annealed result. The compiler's kernels
+        (below 1,000 units, or llama3_8b_shapes at 3,400-8,500 moves a unit) never are. Its own
+        predicate so that the steps it gates (`slides_suit`, `matching_suits`) are switched off
+        each by its own flag, not one through the other's."""
+        return (self.global_start == "best" and len(self.p.free_units) >= PIECES_UNITS
                 and self.moves_per_unit() >= QUARTER_TURN_MOVES)
 
+    def slides_suit(self) -> bool:
+        """Whether the long run is followed by domain slides (DOMAIN_SLIDES): on long large runs
+        (`long_large_run`), whose results are a mosaic of domains."""
+        return DOMAIN_SLIDES and self.long_large_run()
+
     def matching_suits(self) -> bool:
-        """Whether the constructed start is polished by independent-set matching: the runs the domain
-        slides get (`slides_suit`); the compiler's kernels never reach it."""
-        return MATCHING_AFTER_CONSTRUCT and self.slides_suit()
+        """Whether the constructed start is polished by independent-set matching
+        (MATCHING_AFTER_CONSTRUCT): on long large runs (`long_large_run`), whatever DOMAIN_SLIDES is."""
+        return MATCHING_AFTER_CONSTRUCT and self.long_large_run()
 
     def matching(self, site_of_unit: np.ndarray) -> np.ndarray:
         """Independent-set matching (`matching.matching_pass`) within MATCHING_SHARE of the usable budget."""
