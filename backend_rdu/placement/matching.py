@@ -24,10 +24,10 @@ with one already taken; the window's empty sites of that kind join the slots. Pa
 offsets repeat while they gain and the budget lasts.
 
 Budget: counted in work, like the annealer's moves and the domain slides' steps. A set costs a
-fixed part, a part per cost-matrix entry and net (the (unit, net) rows times the slots) and a part
-for the assignment (|S| x |T| entries); `set_seconds` converts those counts to seconds at rates
-measured on this machine. A pass is a pure function of the problem, the placement, the budget and
-the seed.
+fixed part, a part per cost-matrix entry and net (the (unit, net) rows times the slots), a part per
+pin of the set's nets, and a part for the assignment (|S| x |T| entries); `set_seconds` converts
+those counts to seconds at rates measured on this machine. A pass is a pure function of the
+problem, the placement, the budget and the seed.
 """
 
 from __future__ import annotations
@@ -44,20 +44,30 @@ WINDOW = 12  # windows of WINDOW x WINDOW grid points: on sn40l (site grid 42 x 
 # sites, 26 AGCU) 144 sites, 72 of each main kind
 MIN_GAIN = 1e-9  # an assignment must gain more than this to be applied (ties keep the placement)
 
-# Work rates (CPU seconds, `time.process_time`), measured 2026-11-25 on the 2-core machine at load ~1-2 by a
-# least-squares fit over every set of `matching_pass` at windows 6, 12 and 24 (sets of 16, 48, 200 units) on pins23
-# and clustered (2,000 units, seed 552299542) from the constructed start (350-4,450 sets a pass) and after annealing:
-# 2.0-2.6e-4 s a set inside `match` plus ~1e-4 s choosing it, 2-9e-8 s per (unit, net) row and slot; the assignment's
-# own term was lost in the noise of the fit (scipy's solver is compiled), so it is charged at the rows' rate.
-SET_FIXED = 3e-4  # per set: choosing it, gathering its nets, the bookkeeping
+# Work rates (CPU seconds, `time.process_time`). First measured 2026-11-25 by a least-squares fit over every set of
+# `matching_pass` at windows 6, 12 and 24 (sets of 16, 48, 200 units) on pins23 and clustered only: 2.0-2.6e-4 s a set
+# inside `match` plus ~1e-4 s choosing it, 2-9e-8 s per (unit, net) row and slot. Re-measured (wave 14 mend, load
+# 3.2-3.8 on the 2 cores) on all five generators (2,000 units, seed 552299542, constructed start, windows 6 / 12 / 24,
+# 4 passes, 4,300 sets, each timed from one `set_seconds` call to the next): fits per generator of
+# fixed + row-slot + pin give 2.7-4.0e-4 s a set, 1.0-2.9e-8 s per (unit, net) row and slot, and 1.0-3.2e-7 s per
+# pin of the set's nets (the pins are gathered and reduced once, not per slot: multipin, mixed and clustered, nets of
+# 2-8 pins, pay 2.2-3.2e-7 s a pin; on pins23 and geometric, 2-3 pins a net, pins and rows go together and the
+# fits say 5.4e-7 and 1.0e-7). The
+# assignment's own term is lost in the noise (scipy's solver is compiled), so it is charged at the rows' rate. The old
+# charge (3e-4 a set, no pin term) counted 0.95x the measured CPU on mixed at windows 6 and 12 and geometric at 6;
+# these charges (the upper end of each) count 1.3-2.4x on every generator and window.
+SET_FIXED = 4e-4  # per set: choosing it, gathering its nets, checking its slots, the bookkeeping
 PER_ROW_SLOT = 5e-8  # per (unit, net) row and slot: one half-perimeter in the cost matrix
+PER_PIN = 3e-7  # per pin of the set's nets: gathered and reduced to the other pins' box once a row
 PER_ASSIGNMENT_ENTRY = 5e-8  # per entry of the |S| x |T| assignment
 
 
-def set_seconds(rows: int, units: int, slots: int) -> float:
-    """Counted CPU time of one set: `rows` (unit, net) pairs, `units` units, `slots` slots, with the
-    annealer's 25% headroom (`sequential_annealing.MOVE_HEADROOM`)."""
-    return MOVE_HEADROOM * (SET_FIXED + PER_ROW_SLOT * rows * slots + PER_ASSIGNMENT_ENTRY * units * slots)
+def set_seconds(rows: int, units: int, slots: int, pins: int) -> float:
+    """Counted CPU time of one set: `rows` (unit, net) pairs, `units` units, `slots` slots, `pins`
+    pins on those rows (the sum of their nets' degrees: a set of wide nets costs more than its rows
+    say), with the annealer's 25% headroom (`sequential_annealing.MOVE_HEADROOM`)."""
+    return MOVE_HEADROOM * (SET_FIXED + PER_ROW_SLOT * rows * slots + PER_PIN * pins
+                            + PER_ASSIGNMENT_ENTRY * units * slots)
 
 
 def independent(problem: PlacementProblem, units: np.ndarray) -> bool:
@@ -163,6 +173,8 @@ def matching_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int
     ptr, unit_nets = p.unit_nets
     nets_of = [unit_nets[ptr[u]:ptr[u + 1]].tolist() for u in range(p.num_units)]
     rows_of = np.diff(ptr)
+    pins_of = np.bincount(np.repeat(np.arange(p.num_units), rows_of), weights=p.net_degree[unit_nets],
+                          minlength=p.num_units).astype(np.int64)
     free = p.fixed_site < 0
     kinds = np.unique(p.unit_kind[free]).tolist()
     spent = 0.0
@@ -199,7 +211,7 @@ def matching_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int
                     slots = np.sort(np.concatenate([current[units], empty]))
                     if len(units) < 2 and len(empty) == 0:
                         continue
-                    cost = set_seconds(int(rows_of[units].sum()), len(units), len(slots))
+                    cost = set_seconds(int(rows_of[units].sum()), len(units), len(slots), int(pins_of[units].sum()))
                     if spent + cost > seconds:
                         out_of_budget = True
                         break
