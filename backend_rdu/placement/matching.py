@@ -24,10 +24,10 @@ with one already taken; the window's empty sites of that kind join the slots. Pa
 offsets repeat while they gain and the budget lasts.
 
 Budget: counted in work, like the annealer's moves and the domain slides' steps. A set costs a
-fixed part, a part per cost-matrix entry and net (the (unit, net) rows times the slots) and a part
-for the assignment (|S| x |T| entries); `set_seconds` converts those counts to seconds at rates
-measured on this machine. A pass is a pure function of the problem, the placement, the budget and
-the seed.
+fixed part, a part per cost-matrix entry and net (the (unit, net) rows times the slots), a part per
+pin of the set's nets, and a part for the assignment (|S| x |T| entries); `set_seconds` converts
+those counts to seconds at rates measured on this machine. A pass is a pure function of the
+problem, the placement, the budget and the seed.
 """
 
 from __future__ import annotations
@@ -40,23 +40,34 @@ from backend_rdu.placement.sequential_annealing import MOVE_HEADROOM
 from backend_rdu.placement.wirelength import json_number, wirelength
 
 SET_UNITS = 48  # at most this many units in a set
-WINDOW = 12  # windows of WINDOW x WINDOW grid points (~72 sites, ~36 of a kind)
+WINDOW = 12  # windows of WINDOW x WINDOW grid points: on sn40l (site grid 42 x 52, 1,040 PCU and 1,040 PMU
+# sites, 26 AGCU) 144 sites, 72 of each main kind
 MIN_GAIN = 1e-9  # an assignment must gain more than this to be applied (ties keep the placement)
 
-# Work rates (CPU seconds, `time.process_time`), measured 2026-11-25 on the 2-core machine at load ~1-2 by a
-# least-squares fit over every set of `matching_pass` at windows 6, 12 and 24 (sets of 16, 48, 200 units) on pins23
-# and clustered (2,000 units, seed 552299542) from the constructed start (350-4,450 sets a pass) and after annealing:
-# 2.0-2.6e-4 s a set inside `match` plus ~1e-4 s choosing it, 2-9e-8 s per (unit, net) row and slot; the assignment's
-# own term was lost in the noise of the fit (scipy's solver is compiled), so it is charged at the rows' rate.
-SET_FIXED = 3e-4  # per set: choosing it, gathering its nets, the bookkeeping
+# Work rates (CPU seconds, `time.process_time`). First measured 2026-11-25 by a least-squares fit over every set of
+# `matching_pass` at windows 6, 12 and 24 (sets of 16, 48, 200 units) on pins23 and clustered only: 2.0-2.6e-4 s a set
+# inside `match` plus ~1e-4 s choosing it, 2-9e-8 s per (unit, net) row and slot. Re-measured (wave 14 mend, load
+# 3.2-3.8 on the 2 cores) on all five generators (2,000 units, seed 552299542, constructed start, windows 6 / 12 / 24,
+# 4 passes, 4,300 sets, each timed from one `set_seconds` call to the next): fits per generator of
+# fixed + row-slot + pin give 2.7-4.0e-4 s a set, 1.0-2.9e-8 s per (unit, net) row and slot, and 1.0-3.2e-7 s per
+# pin of the set's nets (the pins are gathered and reduced once, not per slot: multipin, mixed and clustered, nets of
+# 2-8 pins, pay 2.2-3.2e-7 s a pin; on pins23 and geometric, 2-3 pins a net, pins and rows go together and the
+# fits say 5.4e-7 and 1.0e-7). The
+# assignment's own term is lost in the noise (scipy's solver is compiled), so it is charged at the rows' rate. The old
+# charge (3e-4 a set, no pin term) counted 0.95x the measured CPU on mixed at windows 6 and 12 and geometric at 6;
+# these charges (the upper end of each) count 1.3-2.4x on every generator and window.
+SET_FIXED = 4e-4  # per set: choosing it, gathering its nets, checking its slots, the bookkeeping
 PER_ROW_SLOT = 5e-8  # per (unit, net) row and slot: one half-perimeter in the cost matrix
+PER_PIN = 3e-7  # per pin of the set's nets: gathered and reduced to the other pins' box once a row
 PER_ASSIGNMENT_ENTRY = 5e-8  # per entry of the |S| x |T| assignment
 
 
-def set_seconds(rows: int, units: int, slots: int) -> float:
-    """Counted CPU time of one set: `rows` (unit, net) pairs, `units` units, `slots` slots, with the
-    annealer's 25% headroom (`sequential_annealing.MOVE_HEADROOM`)."""
-    return MOVE_HEADROOM * (SET_FIXED + PER_ROW_SLOT * rows * slots + PER_ASSIGNMENT_ENTRY * units * slots)
+def set_seconds(rows: int, units: int, slots: int, pins: int) -> float:
+    """Counted CPU time of one set: `rows` (unit, net) pairs, `units` units, `slots` slots, `pins`
+    pins on those rows (the sum of their nets' degrees: a set of wide nets costs more than its rows
+    say), with the annealer's 25% headroom (`sequential_annealing.MOVE_HEADROOM`)."""
+    return MOVE_HEADROOM * (SET_FIXED + PER_ROW_SLOT * rows * slots + PER_PIN * pins
+                            + PER_ASSIGNMENT_ENTRY * units * slots)
 
 
 def independent(problem: PlacementProblem, units: np.ndarray) -> bool:
@@ -107,21 +118,36 @@ def cost_matrix(problem: PlacementProblem, site_of_unit: np.ndarray, units: np.n
 
 def match(problem: PlacementProblem, site_of_unit: np.ndarray, units: np.ndarray,
           slots: np.ndarray) -> tuple[np.ndarray, float, int]:
-    """The best assignment of the independent set `units` to `slots` (which must hold their own
-    sites; the others must be empty sites of their kind): the placement with it applied (a copy, or
-    `site_of_unit` itself if nothing gains more than MIN_GAIN), the wirelength gained (exact) and the
-    number of (unit, net) rows priced. Raises ValueError on a dependent set."""
+    """The best assignment of the independent set `units` to `slots`: the placement with it applied
+    (a copy, or `site_of_unit` itself if nothing gains more than MIN_GAIN), the wirelength gained
+    (exact) and the number of (unit, net) rows priced.
+
+    `slots` must be sorted and unique, hold the units' own sites, and its other sites must be empty
+    and of the units' kind (every unit of the set of that one kind): anything else would give a
+    placement with two units on a site or a unit on a site of the wrong kind. Raises ValueError,
+    naming the problem, on a dependent set or on slots that break these rules."""
+    p = problem
     units = np.asarray(units, dtype=np.int64)
     slots = np.asarray(slots, dtype=np.int64)
-    if not independent(problem, units):
+    if not independent(p, units):
         raise ValueError("matching needs an independent set: two units share a net")
+    if np.any(slots[1:] <= slots[:-1]):
+        raise ValueError("matching needs sorted slots without repeats")
+    own_sites = site_of_unit[units]
+    own = np.searchsorted(slots, own_sites)
+    if np.any(own >= len(slots)) or not np.array_equal(slots[np.minimum(own, len(slots) - 1)], own_sites):
+        raise ValueError("matching needs every unit's own site among the slots")
+    kinds = np.unique(np.concatenate([p.unit_kind[units], p.site_kind[slots]]))
+    if len(kinds) > 1:
+        raise ValueError("matching needs the units and the slots of one kind")
+    holds = np.bincount(site_of_unit, minlength=p.num_sites)
+    others = np.ones(len(slots), dtype=bool)
+    others[own] = False
+    if np.any(holds[slots[others]] > 0):
+        raise ValueError("matching needs the slots other than the units' own sites empty")
     if len(units) < 2 and len(slots) <= len(units):
         return site_of_unit, 0.0, 0
-    cost, rows = cost_matrix(problem, site_of_unit, units, slots)
-    own = np.searchsorted(slots, site_of_unit[units]) if np.all(slots[:-1] <= slots[1:]) else None
-    if own is None or not np.array_equal(slots[np.minimum(own, len(slots) - 1)], site_of_unit[units]):
-        position = {int(s): j for j, s in enumerate(slots.tolist())}
-        own = np.array([position[int(s)] for s in site_of_unit[units].tolist()], dtype=np.int64)
+    cost, rows = cost_matrix(p, site_of_unit, units, slots)
     base = float(cost[np.arange(len(units)), own].sum())
     row, column = linear_sum_assignment(cost)
     gain = base - float(cost[row, column].sum())
@@ -143,10 +169,12 @@ def matching_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int
     p = problem
     rng = np.random.default_rng(seed)
     current = np.asarray(site_of_unit, dtype=np.int64).copy()
-    columns, rows = p.site_at.shape
+    columns, grid_rows = p.site_at.shape
     ptr, unit_nets = p.unit_nets
     nets_of = [unit_nets[ptr[u]:ptr[u + 1]].tolist() for u in range(p.num_units)]
     rows_of = np.diff(ptr)
+    pins_of = np.bincount(np.repeat(np.arange(p.num_units), rows_of), weights=p.net_degree[unit_nets],
+                          minlength=p.num_units).astype(np.int64)
     free = p.fixed_site < 0
     kinds = np.unique(p.unit_kind[free]).tolist()
     spent = 0.0
@@ -160,7 +188,7 @@ def matching_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int
         occupant = np.full(p.num_sites, -1, dtype=np.int64)
         occupant[current] = np.arange(p.num_units)
         for x0 in range(-ox, columns, window):
-            for y0 in range(-oy, rows, window):
+            for y0 in range(-oy, grid_rows, window):
                 block = p.site_at[max(x0, 0):x0 + window, max(y0, 0):y0 + window].ravel()
                 block = block[block >= 0]
                 for kind in kinds:
@@ -183,7 +211,7 @@ def matching_pass(problem: PlacementProblem, site_of_unit: np.ndarray, seed: int
                     slots = np.sort(np.concatenate([current[units], empty]))
                     if len(units) < 2 and len(empty) == 0:
                         continue
-                    cost = set_seconds(int(rows_of[units].sum()), len(units), len(slots))
+                    cost = set_seconds(int(rows_of[units].sum()), len(units), len(slots), int(pins_of[units].sum()))
                     if spent + cost > seconds:
                         out_of_budget = True
                         break

@@ -240,15 +240,8 @@ SLIDE_HEAL_MOVES = 100  # annealing moves per unit of a slide's seam (`domain_sl
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
 MATCHING_AFTER_CONSTRUCT = True  # independent-set matching (`matching`) polishes the constructed start ...
 MATCHING_SHARE = 0.03  # ... within at most this share of the usable budget (it stops earlier when a pass gains nothing).
-# Not after annealing: on every annealed placement of pins23 and clustered (seed 552299542: after the trials, the long
-# run, the slides, the windows, the end) no set gained, at any window (6, 12, 24, the whole chip) or set size (16-400);
-# a cold sequential run leaves no improving cycle of net-disjoint units. On the constructed start it takes 12-25% off
-# (pins23 8,253 -> 6,193), and at 2,000 units / 30 s (seeds 552299542, 114625533, 7) the worst of the three seeds
-# improved on all five generators (pins23 1.092 -> 1.080, clustered 1.151 -> 1.135, mixed 1.083 -> 1.065, multipin
-# 1.069 -> 1.057, geometric 1.054 -> 1.050) and the mean on four (multipin's 1.041 -> 1.053 lost): the later runs
-# are chaotic in their start, so single runs move both ways (multipin 552299542 1.014 -> 1.057). Matching the
-# multilevel V too, before its probe (it takes 30% off the V: clustered 19,787 -> 13,818), lost: the worst seed got
-# worse on four generators (clustered 1.161, multipin 1.085, geometric 1.091 on seed 7, pins23 1.085)
+# Not after annealing (no set gains there), not on the multilevel V (measured, lost). Figures, per seed, and what was
+# tried: docs/placement.md, "Wave 14: independent-set matching of the constructed start".
 
 
 WALL_LIMIT_FACTOR = 10  # the clock's safety net: a run is stopped only past this many times its budget ...
@@ -491,18 +484,25 @@ class _Run:
                    probe=record)
         return chosen, chosen_hot
 
-    def slides_suit(self) -> bool:
-        """Whether the long run is followed by domain slides: "best" runs of at least PIECES_UNITS
-        free units on long budgets (QUARTER_TURN_MOVES a unit), the large generated netlists whose
-        results are a mosaic of domains; the compiler's kernels (below 1,000 units, or
-        llama3_8b_shapes at 3,400-8,500 moves a unit) never reach it."""
-        return (DOMAIN_SLIDES and self.global_start == "best" and len(self.p.free_units) >= PIECES_UNITS
+    def long_large_run(self) -> bool:
+        """Whether this is a "best" run of at least PIECES_UNITS free units on a long budget
+        (QUARTER_TURN_MOVES a unit): the large generated netlists, whose results are a mosaic of
+        domains and whose constructed start is far from its annealed result. The compiler's kernels
+        (below 1,000 units, or llama3_8b_shapes at 3,400-8,500 moves a unit) never are. Its own
+        predicate so that the steps it gates (`slides_suit`, `matching_suits`) are switched off
+        each by its own flag, not one through the other's."""
+        return (self.global_start == "best" and len(self.p.free_units) >= PIECES_UNITS
                 and self.moves_per_unit() >= QUARTER_TURN_MOVES)
 
+    def slides_suit(self) -> bool:
+        """Whether the long run is followed by domain slides (DOMAIN_SLIDES): on long large runs
+        (`long_large_run`), whose results are a mosaic of domains."""
+        return DOMAIN_SLIDES and self.long_large_run()
+
     def matching_suits(self) -> bool:
-        """Whether the constructed start is polished by independent-set matching: the runs the domain
-        slides get (`slides_suit`); the compiler's kernels never reach it."""
-        return MATCHING_AFTER_CONSTRUCT and self.slides_suit()
+        """Whether the constructed start is polished by independent-set matching
+        (MATCHING_AFTER_CONSTRUCT): on long large runs (`long_large_run`), whatever DOMAIN_SLIDES is."""
+        return MATCHING_AFTER_CONSTRUCT and self.long_large_run()
 
     def matching(self, site_of_unit: np.ndarray) -> np.ndarray:
         """Independent-set matching (`matching.matching_pass`) within MATCHING_SHARE of the usable budget."""

@@ -150,8 +150,72 @@ def test_the_work_is_counted_and_the_budget_kept(scrambled, monkeypatch):
     assert full["budget_estimate"] == pytest.approx(sum(charged), abs=1e-3) and full["budget_estimate"] > 0
     budget = full["budget_estimate"] / 4
     _, short = matching_pass(problem, start, 0, budget)
-    assert short["budget_estimate"] <= budget and short["tries"] < full["tries"]
-    assert set_seconds(100, 10, 20) > set_seconds(10, 10, 20) > set_seconds(0, 0, 0) > 0
+    assert short["budget_estimate"] <= budget + 5e-4 and short["tries"] < full["tries"]  # the record rounds to 1 ms
+    assert set_seconds(100, 10, 20, 0) > set_seconds(10, 10, 20, 0) > set_seconds(0, 0, 0, 0) > 0
+    assert set_seconds(10, 10, 20, 400) > set_seconds(10, 10, 20, 20)  # wide nets cost per pin
+
+
+def test_the_charge_counts_wide_nets_by_their_pins(monkeypatch):
+    """The pass passes each set's pins (the sum of its rows' net degrees) to `set_seconds`: on
+    multipin (nets of 2-8 pins) a set has more pins than rows, and the charge grows with them."""
+    bench = generate("multipin", "sn40l", 400, seed=3)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    start = _scrambled(problem, bench.hidden_sites(problem), 150, 0)
+    calls = []
+    seen = []
+    real_set, real_match = matching.set_seconds, matching.match
+    monkeypatch.setattr(matching, "set_seconds", lambda *args: calls.append(args) or real_set(*args))
+    monkeypatch.setattr(matching, "match", lambda p, s, units, slots: seen.append(units) or real_match(p, s, units, slots))
+    matching_pass(problem, start, 0, 10.0, max_passes=1)
+    assert len(calls) == len(seen) > 10
+    for (rows, units, _, pins), chosen in zip(calls, seen):
+        degrees = problem.net_degree[np.concatenate([problem.unit_nets[1][problem.unit_nets[0][u]:problem.unit_nets[0][u + 1]]
+                                                     for u in chosen.tolist()])]
+        assert units == len(chosen) and rows == len(degrees) and pins == int(degrees.sum())
+    assert sum(c[3] for c in calls) > 2 * sum(c[0] for c in calls)
+
+
+def _one_kind_set(problem: PlacementProblem, sites: np.ndarray, kind: int):
+    """Three units of `kind` sharing no net, and the empty sites of that kind."""
+    units = np.array(sorted(_greedy_independent(problem, np.flatnonzero(problem.unit_kind == kind))[:3]))
+    occupied = np.zeros(problem.num_sites, dtype=bool)
+    occupied[sites] = True
+    mine = problem.sites_of_kind(kind)
+    return units, mine[~occupied[mine]]
+
+
+@pytest.mark.parametrize("flaw, message", [
+    ("unsorted", "sorted slots without repeats"),
+    ("repeated", "sorted slots without repeats"),
+    ("own site missing", "own site among the slots"),
+    ("occupied", "own sites empty"),
+    ("wrong kind", "of one kind"),
+])
+def test_slots_that_break_the_rules_are_refused(flaw, message):
+    """`match` checks its slots (sorted, unique, the units' own sites, the others empty and of the
+    units' kind) and says which rule is broken: before, a missing own site in unsorted slots was a
+    bare KeyError, and an occupied, wrong-kind or repeated slot gave an illegal placement."""
+    bench = generate("pins23", "sn40l", 40, seed=2)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    sites = bench.hidden_sites(problem)
+    units, empty = _one_kind_set(problem, sites, 0)
+    slots = np.sort(np.concatenate([sites[units], empty[:3]]))
+    after, _, _ = match(problem, sites, units, slots)  # the well-formed slots are accepted
+    problem.check(after)
+    if flaw == "unsorted":
+        slots = slots[::-1].copy()
+    elif flaw == "repeated":
+        slots = np.sort(np.append(slots, slots[0]))
+    elif flaw == "own site missing":
+        slots = np.sort(np.concatenate([sites[units[1:]], empty[:3]]))
+    elif flaw == "occupied":
+        other = np.setdiff1d(np.flatnonzero(problem.unit_kind == 0), units)[0]
+        slots = np.sort(np.append(slots, sites[other]))
+    else:
+        _, wrong = _one_kind_set(problem, sites, 1)
+        slots = np.sort(np.append(slots, wrong[0]))
+    with pytest.raises(ValueError, match=message):
+        match(problem, sites, units, slots)
 
 
 def test_the_cost_matrix_prices_each_unit_exactly(scrambled):
@@ -178,6 +242,9 @@ def test_only_long_large_runs_take_the_pass_and_the_run_charges_it(scrambled, mo
     full = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 2000, seed=1).netlist)
     assert _Run(full, 30.0, 0, math.inf).matching_suits()
     assert not _Run(full, 4.0, 0, math.inf).matching_suits()  # llama3_8b_shapes' budgets
+    monkeypatch.setattr(placer, "DOMAIN_SLIDES", False)  # the slides' flag is not matching's
+    assert _Run(full, 30.0, 0, math.inf).matching_suits() and not _Run(full, 30.0, 0, math.inf).slides_suit()
+    monkeypatch.setattr(placer, "DOMAIN_SLIDES", True)
     monkeypatch.setattr(placer, "PIECES_UNITS", 100)
     run = _Run(problem, 30.0, 0, math.inf)
     spent = run.spent
@@ -193,10 +260,11 @@ def test_the_placer_matches_the_constructed_start_before_its_trials(monkeypatch)
     bench = generate("pins23", "sn40l", 400, seed=3)
     problem = PlacementProblem.build("sn40l", bench.netlist)
     monkeypatch.setattr(placer, "PIECES_UNITS", 100)
+    monkeypatch.setattr(placer, "DOMAIN_SLIDES", False)  # matching does not hang on the slides' flag
     result = placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf)
     phases = result.stats["phases"]
     names = [p["phase"] for p in phases]
-    assert names[:3] == ["construct", "matching", "temperature trials"]
+    assert names[:3] == ["construct", "matching", "temperature trials"] and "domain slides" not in names
     assert phases[1]["wirelength"] == phases[0]["wirelength"] - phases[1]["gained"] and phases[1]["gained"] > 0
     monkeypatch.setattr(placer, "MATCHING_AFTER_CONSTRUCT", False)
     assert "matching" not in [p["phase"] for p in placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf).stats["phases"]]
