@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from backend_rdu.placement.heavy_components import heavy_nets
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.windows import WindowRefiner
 from backend_rdu.placement.wirelength import net_hpwl, net_lower_bounds, wirelength
@@ -56,18 +57,15 @@ class SiteWindowRefiner(WindowRefiner):
 
 def unit_adjacency(problem: PlacementProblem, heavy_only: bool = True) -> list[dict[int, float]]:
     """Per unit, its neighbours on nets with their connection strength (a net of weight w and k
-    pins adds w / (k - 1) to each pair). With `heavy_only`, only nets heavier than the lightest
-    (on `clustered`, the weight-3 nets inside blobs; if all weigh the same, every net counts)."""
+    pins adds w / (k - 1) to each pair). With `heavy_only`, only the heavy nets
+    (`heavy_components.heavy_nets`: on `clustered`, the weight-3 nets inside blobs), so a piece
+    grown from it stays inside one heavy component; if all nets weigh the same, none is heavy and
+    every unit is a piece of its own, as it is a component of its own there."""
     p = problem
     adjacency: list[dict[int, float]] = [{} for _ in range(p.num_units)]
-    if not p.num_nets:
-        return adjacency
-    light = float(np.min(p.net_weight))
-    every = not heavy_only or float(np.max(p.net_weight)) <= light
-    for n in range(p.num_nets):
+    counted = heavy_nets(p) if heavy_only else np.ones(p.num_nets, dtype=bool)
+    for n in np.flatnonzero(counted).tolist():
         w = float(p.net_weight[n])
-        if not every and w <= light:
-            continue
         pins = p.net_pins[p.net_ptr[n]:p.net_ptr[n + 1]].tolist()
         if len(pins) < 2:
             continue
