@@ -14,9 +14,10 @@ piece is already arranged optimally (10 of 30 such windows proven so); what is w
 sites it holds, and changing that moves its neighbours too, beyond what a window can prove or
 improve. The module keeps the measurement repeatable for whoever tries the constructive route.
 
-The model is `windows.WindowRefiner`'s, unchanged: only the choice of movable units and candidate
-sites differs (`SiteWindowRefiner._movable`), so every window is hinted with the current placement,
-never gets longer, keeps kinds and leaves pinned units where they are.
+The model is `windows.WindowRefiner`'s, unchanged: only the window's sites differ
+(`SiteWindowRefiner._sites`), and which units on them move and which sites they may take follow
+the rectangles' rules, so every window is hinted with the current placement, never gets longer,
+keeps kinds and leaves pinned units where they are.
 """
 
 from __future__ import annotations
@@ -44,15 +45,10 @@ class SiteWindowRefiner(WindowRefiner):
     """`WindowRefiner` that also solves `SiteWindow`s: the free units on the window's sites may move
     to any of its sites of their kind that no pinned unit holds. Rectangles behave as before."""
 
-    def _movable(self, window: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _sites(self, window: Any) -> np.ndarray:
         if not isinstance(window, SiteWindow):
-            return super()._movable(window)
-        p = self.p
-        inside = np.unique(np.asarray(window.sites, dtype=np.int64))
-        occupant = self.unit_at_site[inside]
-        pinned = (occupant >= 0) & (p.fixed_site[np.maximum(occupant, 0)] >= 0)
-        movable = occupant[(occupant >= 0) & ~pinned]
-        return movable, inside[~pinned]
+            return super()._sites(window)
+        return np.unique(np.asarray(window.sites, dtype=np.int64))
 
 
 def unit_adjacency(problem: PlacementProblem, heavy_only: bool = True) -> list[dict[int, float]]:
