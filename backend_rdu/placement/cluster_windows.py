@@ -6,13 +6,15 @@ the heavy components: sparse puzzles of tight 2-6 pin nets that annealing lays o
 placer's exact step, CP-SAT on grid rectangles (`windows`), cuts those puzzles wherever the grid
 does. The question was whether a window cut along the netlist (a piece grown over heavy nets from
 a unit with excess, the sites its units hold and a ring around them) lets CP-SAT re-arrange a
-puzzle that a rectangle cannot. Measured on the placer's final placement of clustered seed
-552299542 (docs/placement.md, "Wave 14"), it does not: pieces of 12-30 units with rings of 0-2
-sites, whole components of 60-181 units, and component bounding boxes gained nothing in 10-34
-units of deterministic time per setting, where grid windows gained 15 in 20 (seed 7: at most 1). Inside the sites it holds, a
-piece is already arranged optimally (10 of 30 such windows proven so); what is wrong is which
-sites it holds, and changing that moves its neighbours too, beyond what a window can prove or
-improve. The module keeps the measurement repeatable for whoever tries the constructive route.
+puzzle that a rectangle cannot. Measured on the placer's final placement of clustered seeds
+552299542 and 7 (docs/placement.md, "Wave 14: CP-SAT windows the netlist draws"), it does not.
+Pieces of 12-30 units with rings of 0-2 sites gained 0 in 15.0-22.8 units of deterministic time
+per setting on seed 552299542 and at most 1 in 8.6-16.3 on seed 7; whole heavy components (seed
+552299542) 0 in 10.0; a component's bounding box as a grid window 0 in 10 per box. Grid windows, for
+scale, gained 15 in 20.2 (seed 552299542) and 3 in 10.4 (seed 7). Inside the sites it holds, a
+30-unit piece is already arranged optimally (10 of 30 such windows proven so); what is wrong is
+which sites it holds, and changing that moves its neighbours too, beyond what a window can prove
+or improve. The module keeps the measurement repeatable for whoever tries the constructive route.
 
 The model is `windows.WindowRefiner`'s, unchanged: only the window's sites differ
 (`SiteWindowRefiner._sites`), and which units on them move and which sites they may take follow
