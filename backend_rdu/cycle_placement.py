@@ -58,6 +58,10 @@ CONGESTION_WEIGHT = 256.0  # a stream's head net per unit of link-wait share of 
 ROUND_SHARE = 0.5  # of a kernel's wirelength budget, for each re-placement
 SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # a flow enters a switch from its west, east, south or north neighbour
 EXCESS_HOPS = 1000.0  # `spread_heads`' price of one full-rate stream beyond a side's bandwidth, in hops of head-net length
+# a kernel gets the scattered candidate (one more event run) where a candidate's critical path waited at least this
+# long on a shared resource: the event times are fractional and a wait is any positive difference of them, so a
+# whole cycle keeps waits too small to matter in a body of thousands from buying a run (heads-projection's: 2,721)
+TIER_WAIT_MIN_CYCLES = 1.0
 
 
 @dataclass
@@ -234,15 +238,18 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
     placement is a candidate, so the result is never slower than it; ties keep the earlier
     candidate. Where a candidate's critical streams waited on shared links, `spread_heads` of the
     wirelength and greedy placements (before the rounds) and of the best (after them) are
-    candidates too; and last, where a kernel's critical path waited on links or on a memory tier,
-    a scattered placement (`scatter`, seeded by `seed`) and its spread heads. Returns (sites per
-    signature, each signature's trail of (label, body cycles or "unroutable"), the label kept). `index_of` gives each signature's first kernel's index in the
-    module (`simulate_placement` takes kernels by index)."""
+    candidates too; and last, where a kernel's critical path waited on links or on a shared
+    resource (a memory tier or a collective's peer links), a scattered placement (`scatter`, seeded
+    by `seed`) and its spread heads. Returns (sites per signature, each signature's trail of
+    (label, body cycles or "unroutable"), the label kept). `index_of` gives each signature's first
+    kernel's index in the module (`simulate_placement` takes kernels by index)."""
     criticality: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     congestion: dict[tuple, dict[StreamKey, float]] = {sig: {} for sig in distinct}
     trail: dict[tuple, list[tuple[str, object]]] = {sig: [] for sig in distinct}
     best: dict[tuple, Candidate] = {}
-    tiered: set[tuple] = set()  # kernels whose critical path waited on a memory tier in some candidate
+    # kernels whose critical path waited on a shared resource (a memory tier or a collective's peer
+    # links: the simulator's ("resource", r) segments, `KernelFeedback.tier_wait`) in some candidate
+    tiered: set[tuple] = set()
 
     # A kernel's feedback depends only on its own sites (kernels run one after another from empty
     # FIFOs, each routed on its own), so a candidate simulated before is not simulated again: a
@@ -270,7 +277,7 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             trail[sig].append((label, round(fb.body)))
             add_criticality(criticality[sig], fb)
             add_congestion(congestion[sig], fb)
-            if fb.tier_wait >= 1.0:
+            if fb.tier_wait >= TIER_WAIT_MIN_CYCLES:
                 tiered.add(sig)
             if sig not in best or fb.score < best[sig].feedback.score:
                 best[sig] = Candidate(sites, fb, label)
@@ -291,12 +298,12 @@ def place_for_cycles(module: ModuleOp, chip, distinct: dict, placed: dict, budge
             keep(candidate, label)
 
     def scatter() -> None:
-        """A spread-out candidate for each kernel whose critical path waited on a shared resource
-        in any candidate so far: on links (its `congestion` is not empty) or on a memory tier
-        (`KernelFeedback.tier_wait`, in `tiered`). Every stage's units on seeded random sites of their
-        kind (`place_kernel_random`, the placement `rdu-place{random=true}` gives for the same
-        seed), then its heads spread for even ingress. Other kernels keep their best sites
-        (simulated before, so not again).
+        """A spread-out candidate for each kernel whose critical path waited on something shared
+        in any candidate so far: on links (its `congestion` is not empty) or on a shared resource, a
+        memory tier or a collective's peer links (`KernelFeedback.tier_wait`, in `tiered`). Every
+        stage's units on seeded random sites of their kind (`place_kernel_random`, the placement
+        `rdu-place{random=true}` gives for the same seed), then its heads spread for even ingress.
+        Other kernels keep their best sites (simulated before, so not again).
 
         Why these two waits: they are the costs the loop's nets cannot express. Everything else a
         placement changes in the event run is route latency, where a scattered placement only

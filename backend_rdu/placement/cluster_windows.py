@@ -6,17 +6,20 @@ the heavy components: sparse puzzles of tight 2-6 pin nets that annealing lays o
 placer's exact step, CP-SAT on grid rectangles (`windows`), cuts those puzzles wherever the grid
 does. The question was whether a window cut along the netlist (a piece grown over heavy nets from
 a unit with excess, the sites its units hold and a ring around them) lets CP-SAT re-arrange a
-puzzle that a rectangle cannot. Measured on the placer's final placement of clustered seed
-552299542 (docs/placement.md, "Wave 14"), it does not: pieces of 12-30 units with rings of 0-2
-sites, whole components of 60-181 units, and component bounding boxes gained nothing in 10-34
-units of deterministic time per setting, where grid windows gained 15 in 20 (seed 7: at most 1). Inside the sites it holds, a
-piece is already arranged optimally (10 of 30 such windows proven so); what is wrong is which
-sites it holds, and changing that moves its neighbours too, beyond what a window can prove or
-improve. The module keeps the measurement repeatable for whoever tries the constructive route.
+puzzle that a rectangle cannot. Measured on the placer's final placement of clustered seeds
+552299542 and 7 (docs/placement.md, "Wave 14: CP-SAT windows the netlist draws"), it does not.
+Pieces of 12-30 units with rings of 0-2 sites gained 0 in 15.0-22.8 units of deterministic time
+per setting on seed 552299542 and at most 1 in 8.6-16.3 on seed 7; whole heavy components (seed
+552299542) 0 in 10.0; a component's bounding box as a grid window 0 in 10 per box. Grid windows, for
+scale, gained 15 in 20.2 (seed 552299542) and 3 in 10.4 (seed 7). Inside the sites it holds, a
+30-unit piece is already arranged optimally (10 of 30 such windows proven so); what is wrong is
+which sites it holds, and changing that moves its neighbours too, beyond what a window can prove
+or improve. The module keeps the measurement repeatable for whoever tries the constructive route.
 
-The model is `windows.WindowRefiner`'s, unchanged: only the choice of movable units and candidate
-sites differs (`SiteWindowRefiner._movable`), so every window is hinted with the current placement,
-never gets longer, keeps kinds and leaves pinned units where they are.
+The model is `windows.WindowRefiner`'s, unchanged: only the window's sites differ
+(`SiteWindowRefiner._sites`), and which units on them move and which sites they may take follow
+the rectangles' rules, so every window is hinted with the current placement, never gets longer,
+keeps kinds and leaves pinned units where they are.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from backend_rdu.placement.heavy_components import heavy_nets
 from backend_rdu.placement.problem import PlacementProblem
 from backend_rdu.placement.windows import WindowRefiner
 from backend_rdu.placement.wirelength import net_hpwl, net_lower_bounds, wirelength
@@ -43,31 +47,23 @@ class SiteWindowRefiner(WindowRefiner):
     """`WindowRefiner` that also solves `SiteWindow`s: the free units on the window's sites may move
     to any of its sites of their kind that no pinned unit holds. Rectangles behave as before."""
 
-    def _movable(self, window: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _sites(self, window: Any) -> np.ndarray:
         if not isinstance(window, SiteWindow):
-            return super()._movable(window)
-        p = self.p
-        inside = np.unique(np.asarray(window.sites, dtype=np.int64))
-        occupant = self.unit_at_site[inside]
-        pinned = (occupant >= 0) & (p.fixed_site[np.maximum(occupant, 0)] >= 0)
-        movable = occupant[(occupant >= 0) & ~pinned]
-        return movable, inside[~pinned]
+            return super()._sites(window)
+        return np.unique(np.asarray(window.sites, dtype=np.int64))
 
 
 def unit_adjacency(problem: PlacementProblem, heavy_only: bool = True) -> list[dict[int, float]]:
     """Per unit, its neighbours on nets with their connection strength (a net of weight w and k
-    pins adds w / (k - 1) to each pair). With `heavy_only`, only nets heavier than the lightest
-    (on `clustered`, the weight-3 nets inside blobs; if all weigh the same, every net counts)."""
+    pins adds w / (k - 1) to each pair). With `heavy_only`, only the heavy nets
+    (`heavy_components.heavy_nets`: on `clustered`, the weight-3 nets inside blobs), so a piece
+    grown from it stays inside one heavy component; if all nets weigh the same, none is heavy and
+    every unit is a piece of its own, as it is a component of its own there."""
     p = problem
     adjacency: list[dict[int, float]] = [{} for _ in range(p.num_units)]
-    if not p.num_nets:
-        return adjacency
-    light = float(np.min(p.net_weight))
-    every = not heavy_only or float(np.max(p.net_weight)) <= light
-    for n in range(p.num_nets):
+    counted = heavy_nets(p) if heavy_only else np.ones(p.num_nets, dtype=bool)
+    for n in np.flatnonzero(counted).tolist():
         w = float(p.net_weight[n])
-        if not every and w <= light:
-            continue
         pins = p.net_pins[p.net_ptr[n]:p.net_ptr[n + 1]].tolist()
         if len(pins) < 2:
             continue

@@ -130,10 +130,16 @@ class WindowRefiner:
         self.stats.seconds += time.perf_counter() - start
         return outcome
 
-    def _movable(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    def _sites(self, window: Window) -> np.ndarray:
+        """The window's site indices, ascending. The one hook for windows of another shape
+        (`cluster_windows.SiteWindowRefiner`): `_movable` applies the same occupant and pin rules."""
         p = self.p
         xs, ys = p.site_x, p.site_y
-        inside = np.flatnonzero((xs >= window.x0) & (xs <= window.x1) & (ys >= window.y0) & (ys <= window.y1))
+        return np.flatnonzero((xs >= window.x0) & (xs <= window.x1) & (ys >= window.y0) & (ys <= window.y1))
+
+    def _movable(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        p = self.p
+        inside = self._sites(window)
         occupant = self.unit_at_site[inside]
         movable = occupant[occupant >= 0]
         movable = movable[p.fixed_site[movable] < 0]

@@ -10,15 +10,18 @@ from backend_rdu.placement import Netlist, PlacementProblem, wirelength
 from backend_rdu.placement.cluster_windows import (SiteWindow, SiteWindowRefiner, grow_piece, piece_pass, ring_sites,
                                                    unit_adjacency)
 from backend_rdu.placement.generators import generate
+from backend_rdu.placement.heavy_components import heavy_components, heavy_nets
 from backend_rdu.placement.netlist import Net, Unit
 
 
-def _chain(m_net=("m", "b")):
-    """Four PCUs joined in a chain a-b-c-d by weight-3 nets, laid out of order on row 1 of the
-    sn40l grid (PCU sites at odd x there), a PMU joined to b, and a PCU pinned at (9, 1)."""
+def _chain(m_net=("m", "b"), chain_weight=3):
+    """Four PCUs joined in a chain a-b-c-d by weight-3 nets (or `chain_weight`), laid out of order
+    on row 1 of the sn40l grid (PCU sites at odd x there), a PMU joined to b, and a PCU pinned at
+    (9, 1), both by weight-1 nets."""
     units = (Unit("a", "pcu"), Unit("b", "pcu"), Unit("c", "pcu"), Unit("d", "pcu"), Unit("m", "pmu"),
              Unit("pin", "pcu", fixed=(9, 1)))
-    nets = (Net(("a", "b"), 3), Net(("b", "c"), 3), Net(("c", "d"), 3), Net(m_net, 1), Net(("d", "pin"), 1))
+    w = chain_weight
+    nets = (Net(("a", "b"), w), Net(("b", "c"), w), Net(("c", "d"), w), Net(m_net, 1), Net(("d", "pin"), 1))
     problem = PlacementProblem.build("sn40l", Netlist(units, nets))
     at = {"a": (1, 1), "c": (3, 1), "b": (5, 1), "d": (7, 1), "m": (2, 1), "pin": (9, 1)}
     start = np.array([problem.site_at[at[name]] for name in problem.unit_names], dtype=np.int64)
@@ -101,3 +104,33 @@ def test_distinct_pieces_do_not_overlap_and_a_large_size_takes_whole_components(
     _, again = piece_pass(problem, start, seed=0, size=10**6, radius=0, count=5, window_dtime=1.0)
     # without `distinct`, the chain's other units on m's net seed the chain's window again
     assert sum(w["units"] == 4 for w in again["per_window"]) >= 2
+
+
+def test_a_piece_grown_past_any_size_is_its_heavy_component():
+    """`unit_adjacency` and `heavy_components` share one meaning of heavy (`heavy_nets`), so the
+    whole heavy component `piece_pass` promises for a large size is `heavy_components`' own."""
+    bench = generate("clustered", "sn40l", 200, seed=3)
+    problem = PlacementProblem.build("sn40l", bench.netlist)
+    component = heavy_components(problem)
+    adjacency = unit_adjacency(problem)
+    sizes = np.bincount(component)
+    assert sizes.max() > 1
+    for u in [0, int(np.argmax(component == np.argmax(sizes))), problem.num_units - 1]:
+        piece = grow_piece(adjacency, u, 10**6)
+        assert set(piece.tolist()) == set(np.flatnonzero(component == component[u]).tolist())
+
+
+def test_with_equal_weights_no_net_is_heavy_in_either_module():
+    """Equal weights say nothing about what is inside a cluster: no net is heavy, so every unit is
+    its own component and its own piece (before wave 14's mend, `unit_adjacency` counted every net
+    there while `heavy_components` counted none); every net still counts when asked for."""
+    problem, start = _chain(chain_weight=1)
+    assert problem.num_nets and not heavy_nets(problem).any()
+    assert len(np.unique(heavy_components(problem))) == problem.num_units
+    adjacency = unit_adjacency(problem)
+    assert not any(adjacency)
+    a = problem.unit_names.index("a")
+    assert grow_piece(adjacency, a, 10).tolist() == [a]
+    _, record = piece_pass(problem, start, seed=0, size=10**6, radius=0, count=3, window_dtime=1.0)
+    assert record["windows"] == 3 and all(w["units"] == 1 for w in record["per_window"])
+    assert len(grow_piece(unit_adjacency(problem, heavy_only=False), a, 10)) == problem.num_units

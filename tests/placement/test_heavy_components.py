@@ -4,7 +4,7 @@ import numpy as np
 
 from backend_rdu.placement import PlacementProblem
 from backend_rdu.placement.generators import generate
-from backend_rdu.placement.heavy_components import component_bench, heavy_components, scrambled_within
+from backend_rdu.placement.heavy_components import component_bench, heavy_components, heavy_nets, scrambled_within
 from backend_rdu.placement.wirelength import wirelength
 
 
@@ -15,6 +15,7 @@ def _clustered(units=400, seed=3):
 
 def test_heavy_nets_stay_inside_a_component_and_light_nets_cross_them():
     bench, problem = _clustered()
+    assert np.array_equal(heavy_nets(problem), problem.net_weight > 1)  # clustered weighs 1 and 3
     component = heavy_components(problem)
     heavy_inside = light_across = 0
     for n in range(problem.num_nets):
@@ -32,6 +33,7 @@ def test_heavy_nets_stay_inside_a_component_and_light_nets_cross_them():
 def test_one_weight_makes_every_unit_its_own_component():
     bench = generate("pins23", "sn40l", 200, seed=1)
     problem = PlacementProblem.build("sn40l", bench.netlist)
+    assert not heavy_nets(problem).any()
     assert len(np.unique(heavy_components(problem))) == problem.num_units
 
 
