@@ -28,6 +28,11 @@ fixed part, a part per cost-matrix entry and net (the (unit, net) rows times the
 pin of the set's nets, and a part for the assignment (|S| x |T| entries); `set_seconds` converts
 those counts to seconds at rates measured on this machine. A pass is a pure function of the
 problem, the placement, the budget and the seed.
+
+The placer does not call it (wave 14, docs/placement.md): after annealing no set gains (the misfit
+annealing leaves is collective, not a permutation of net-disjoint units), and matching the
+constructed start gives a different start, not a better result (the long run after it moves 2%
+either way with its length). It stays as an exact, tested step for pass developers.
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ from backend_rdu.placement.embedding import embed
 from backend_rdu.placement.fitting import fit_component
 from backend_rdu.placement.growth import grow
 from backend_rdu.placement.legalize import legalize
-from backend_rdu.placement.matching import matching_pass
 from backend_rdu.placement import multilevel as multilevel_module
 from backend_rdu.placement.multilevel import multilevel_start
 from backend_rdu.placement.netlist import Netlist
@@ -238,10 +237,6 @@ LONG_RUN_STOP = 0.75  # ... and that long run stops after this share of its move
 SLIDE_HEAL_MOVES = 100  # annealing moves per unit of a slide's seam (`domain_slide.seam`) that heal it before it is
 # judged (wave 13 healed the whole chip, 50 moves per free unit; wave 14: local, 50 / 100 / 200 a seam unit measured)
 PROBE_SHARE = TRIAL_SHARE  # of the usable budget: the multilevel start's probe, as long as one temperature trial
-MATCHING_AFTER_CONSTRUCT = True  # independent-set matching (`matching`) polishes the constructed start ...
-MATCHING_SHARE = 0.03  # ... within at most this share of the usable budget (it stops earlier when a pass gains nothing).
-# Not after annealing (no set gains there), not on the multilevel V (measured, lost). Figures, per seed, and what was
-# tried: docs/placement.md, "Wave 14: independent-set matching of the constructed start".
 
 
 WALL_LIMIT_FACTOR = 10  # the clock's safety net: a run is stopped only past this many times its budget ...
@@ -349,8 +344,6 @@ class _Run:
             site_of_unit, start_kind = start.copy(), "given"
             self.spent = 0.0
         self.phase("construct", site_of_unit, t, start=start_kind, **({"short_budget": True} if short else {}))
-        if start is None and start_kind != "multilevel" and self.matching_suits():
-            site_of_unit = self.matching(site_of_unit)
         refiner = WindowRefiner(p, site_of_unit, self.seed, window_dtime=WINDOW_DTIME)
         converged = True
         if p.num_nets and not self.optimal(site_of_unit):
@@ -484,34 +477,13 @@ class _Run:
                    probe=record)
         return chosen, chosen_hot
 
-    def long_large_run(self) -> bool:
-        """Whether this is a "best" run of at least PIECES_UNITS free units on a long budget
-        (QUARTER_TURN_MOVES a unit): the large generated netlists, whose results are a mosaic of
-        domains and whose constructed start is far from its annealed result. The compiler's kernels
-        (below 1,000 units, or llama3_8b_shapes at 3,400-8,500 moves a unit) never are. Its own
-        predicate so that the steps it gates (`slides_suit`, `matching_suits`) are switched off
-        each by its own flag, not one through the other's."""
-        return (self.global_start == "best" and len(self.p.free_units) >= PIECES_UNITS
-                and self.moves_per_unit() >= QUARTER_TURN_MOVES)
-
     def slides_suit(self) -> bool:
-        """Whether the long run is followed by domain slides (DOMAIN_SLIDES): on long large runs
-        (`long_large_run`), whose results are a mosaic of domains."""
-        return DOMAIN_SLIDES and self.long_large_run()
-
-    def matching_suits(self) -> bool:
-        """Whether the constructed start is polished by independent-set matching
-        (MATCHING_AFTER_CONSTRUCT): on long large runs (`long_large_run`), whatever DOMAIN_SLIDES is."""
-        return MATCHING_AFTER_CONSTRUCT and self.long_large_run()
-
-    def matching(self, site_of_unit: np.ndarray) -> np.ndarray:
-        """Independent-set matching (`matching.matching_pass`) within MATCHING_SHARE of the usable budget."""
-        t = time.perf_counter()
-        budget = max(min(MATCHING_SHARE * self.usable, self.usable - self.spent), 0.0)
-        site_of_unit, record = matching_pass(self.p, site_of_unit, self.seed + 500, budget)
-        self.spent += record["budget_estimate"]
-        self.phase("matching", site_of_unit, t, **record)
-        return site_of_unit
+        """Whether the long run is followed by domain slides: "best" runs of at least PIECES_UNITS
+        free units on long budgets (QUARTER_TURN_MOVES a unit), the large generated netlists whose
+        results are a mosaic of domains; the compiler's kernels (below 1,000 units, or
+        llama3_8b_shapes at 3,400-8,500 moves a unit) never reach it."""
+        return (DOMAIN_SLIDES and self.global_start == "best" and len(self.p.free_units) >= PIECES_UNITS
+                and self.moves_per_unit() >= QUARTER_TURN_MOVES)
 
     def slide_domains(self, site_of_unit: np.ndarray) -> np.ndarray:
         """Domain slides (`domain_slide.slide_pass`) with what is left of the usable budget (the cut

@@ -1,7 +1,8 @@
-"""Independent-set matching (`matching`, `placer._Run.matching`): the assignment is the best of every
-permutation (brute force on a tiny netlist), its gain is the exact change of wirelength, the sets
-the pass builds share no net, a pass never lengthens the placement, pinned units stay, kinds are
-kept, a pass is a pure function of its seed, and its work is counted and charged to the run."""
+"""Independent-set matching (`matching`): the assignment is the best of every permutation (brute
+force on a tiny netlist), its gain is the exact change of wirelength, the sets the pass builds
+share no net, a pass never lengthens the placement, pinned units stay, kinds are kept, a pass is a
+pure function of its seed, and its work is counted within its budget. (The placer does not call
+it: docs/placement.md, "Wave 14: independent-set matching".)"""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ import numpy as np
 import pytest
 
 from backend_rdu.placement import Netlist, PlacementProblem, wirelength
-from backend_rdu.placement import matching, placer
+from backend_rdu.placement import matching
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement.matching import cost_matrix, independent, match, matching_pass, set_seconds
-from backend_rdu.placement.placer import _Run
 
 
 def _scrambled(problem: PlacementProblem, sites: np.ndarray, swaps: int, seed: int) -> np.ndarray:
@@ -234,37 +234,3 @@ def test_the_cost_matrix_prices_each_unit_exactly(scrambled):
         trial[unit] = s
         from backend_rdu.placement.wirelength import net_hpwl
         assert cost[0, j] == pytest.approx(float(np.dot(problem.net_weight[mine], net_hpwl(problem, trial)[mine])))
-
-
-def test_only_long_large_runs_take_the_pass_and_the_run_charges_it(scrambled, monkeypatch):
-    problem, start = scrambled
-    assert not _Run(problem, 30.0, 0, math.inf).matching_suits()  # 400 free units: the compiler's kernels' side
-    full = PlacementProblem.build("sn40l", generate("pins23", "sn40l", 2000, seed=1).netlist)
-    assert _Run(full, 30.0, 0, math.inf).matching_suits()
-    assert not _Run(full, 4.0, 0, math.inf).matching_suits()  # llama3_8b_shapes' budgets
-    monkeypatch.setattr(placer, "DOMAIN_SLIDES", False)  # the slides' flag is not matching's
-    assert _Run(full, 30.0, 0, math.inf).matching_suits() and not _Run(full, 30.0, 0, math.inf).slides_suit()
-    monkeypatch.setattr(placer, "DOMAIN_SLIDES", True)
-    monkeypatch.setattr(placer, "PIECES_UNITS", 100)
-    run = _Run(problem, 30.0, 0, math.inf)
-    spent = run.spent
-    after = run.matching(start)
-    record = run.phases[-1]
-    assert record["phase"] == "matching" and record["kept"] > 0
-    assert wirelength(problem, after) < wirelength(problem, start)
-    assert run.spent - spent == pytest.approx(record["budget_estimate"], abs=1e-3)
-    assert record["budget_estimate"] <= placer.MATCHING_SHARE * run.usable
-
-
-def test_the_placer_matches_the_constructed_start_before_its_trials(monkeypatch):
-    bench = generate("pins23", "sn40l", 400, seed=3)
-    problem = PlacementProblem.build("sn40l", bench.netlist)
-    monkeypatch.setattr(placer, "PIECES_UNITS", 100)
-    monkeypatch.setattr(placer, "DOMAIN_SLIDES", False)  # matching does not hang on the slides' flag
-    result = placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf)
-    phases = result.stats["phases"]
-    names = [p["phase"] for p in phases]
-    assert names[:3] == ["construct", "matching", "temperature trials"] and "domain slides" not in names
-    assert phases[1]["wirelength"] == phases[0]["wirelength"] - phases[1]["gained"] and phases[1]["gained"] > 0
-    monkeypatch.setattr(placer, "MATCHING_AFTER_CONSTRUCT", False)
-    assert "matching" not in [p["phase"] for p in placer.place(problem, seconds=4.0, seed=0, wall_limit=math.inf).stats["phases"]]
