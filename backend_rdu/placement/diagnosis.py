@@ -76,3 +76,92 @@ def excess_summary(problem: PlacementProblem, site_of_unit: np.ndarray, optimal:
                          "6+": float(excess[over >= 6].sum())},
         "nets_over": int(np.count_nonzero(over > 0)),
     }
+
+
+def best_symmetry_by_count(placed: np.ndarray, hidden: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """The symmetry and integer shift that make the most units sit exactly where the fitted hidden
+    placement puts them (the most common displacement), and the integer field placed - fitted
+    hidden: (symmetry index, shift, field). Unlike `best_rigid_fit` (mean distance) this picks the
+    largest domain as the reference, so the field is 0 on it and a domain's value is its offset
+    from the majority. Ties go to the first symmetry, then the smallest shift (deterministic)."""
+    placed = np.rint(placed).astype(np.int64)
+    hidden = np.rint(hidden).astype(np.int64)
+    best = None
+    for index, matrix in enumerate(SYMMETRIES):
+        offset = placed - hidden @ matrix.T
+        values, counts = np.unique(offset, axis=0, return_counts=True)
+        top = int(np.argmax(counts))  # np.unique sorts the rows, so the first maximum is the smallest shift
+        if best is None or counts[top] > best[0]:
+            best = (int(counts[top]), index, values[top], offset - values[top])
+    return best[1], best[2], best[3]
+
+
+def displacement_domains(problem: PlacementProblem, site_of_unit: np.ndarray,
+                         hidden_sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The placement's *domains*: maximal groups of units with one displacement from the optimum
+    (after `best_symmetry_by_count`) that are connected, two units being joined when they sit on
+    sites at most one apart (Chebyshev) or share a net. Returns (label per unit, numbered from 0 in
+    decreasing size then first unit; field per unit). A net inside one domain has its hidden length
+    (the domain is the optimum translated), so all the excess lies on nets that cross domains:
+    the sizes of the domains a net touches say whether the excess is a few walls between large
+    domains (what the slides move) or many small misfit groups (which they do not)."""
+    p = problem
+    n = p.num_units
+    _, _, field = best_symmetry_by_count(positions(p, site_of_unit), positions(p, hidden_sites))
+    parent = np.arange(n)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def join(a: np.ndarray, b: np.ndarray) -> None:
+        same = np.all(field[a] == field[b], axis=1)
+        for i, j in zip(a[same].tolist(), b[same].tolist()):
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+
+    # chip neighbours: each unit against the units on the 4 sites "after" it (the other 4 are symmetric)
+    occupant = np.full(p.site_at.shape, -1, dtype=np.int64)
+    x, y = p.site_x[site_of_unit].astype(np.int64), p.site_y[site_of_unit].astype(np.int64)
+    occupant[x, y] = np.arange(n)
+    columns, rows = occupant.shape
+    for dx, dy in ((1, 0), (0, 1), (1, 1), (1, -1)):
+        nx, ny = x + dx, y + dy
+        inside = (nx >= 0) & (nx < columns) & (ny >= 0) & (ny < rows)
+        other = np.full(n, -1, dtype=np.int64)
+        other[inside] = occupant[nx[inside], ny[inside]]
+        has = other >= 0
+        join(np.flatnonzero(has), other[has])
+    # net neighbours: each pin against its net's first pin (a star spans the net)
+    first = p.net_pins[p.net_ptr[:-1]][p.pin_net]
+    join(p.net_pins, first)
+    roots = np.array([find(i) for i in range(n)])
+    _, inverse, counts = np.unique(roots, return_inverse=True, return_counts=True)
+    order = sorted(range(len(counts)), key=lambda k: (-counts[k], int(np.flatnonzero(inverse == k)[0])))
+    rank = np.empty(len(counts), dtype=np.int64)
+    rank[order] = np.arange(len(counts))
+    return rank[inverse], field
+
+
+def domain_excess(problem: PlacementProblem, site_of_unit: np.ndarray, hidden_sites: np.ndarray,
+                  labels: np.ndarray, bins: tuple[int, ...] = (1, 5, 20, 100)) -> dict:
+    """The excess (`excess_by_net`) split by the nets' domains: on nets inside one domain (0 by
+    construction, kept as a check), and on crossing nets by the size of the smallest domain they
+    touch (bins: at most 1, 2-5, 6-20, 21-100, more), so a wall between two large domains and the
+    rim of a one-unit misfit are told apart."""
+    p = problem
+    excess = excess_by_net(p, site_of_unit, hidden_sites)
+    size = np.bincount(labels)[labels]
+    pin_label, pin_size = labels[p.net_pins], size[p.net_pins]
+    starts = p.net_ptr[:-1]
+    inside = np.maximum.reduceat(pin_label, starts) == np.minimum.reduceat(pin_label, starts)
+    smallest = np.minimum.reduceat(pin_size, starts)
+    edges = (0,) + bins + (np.inf,)
+    names = [f"{lo + 1}-{hi}" if hi != np.inf else f">{lo}" for lo, hi in zip(edges[:-1], edges[1:])]
+    names[0] = "1"
+    crossing = {name: float(excess[~inside & (smallest > lo) & (smallest <= hi)].sum())
+                for name, lo, hi in zip(names, edges[:-1], edges[1:])}
+    return {"excess": float(excess.sum()), "inside": float(excess[inside].sum()), "crossing_by_smallest": crossing}
