@@ -27,8 +27,9 @@ try costs in proportion to its wall, not to the chip (wave 13 annealed the whole
 for a region of a few dozen units). The tries that buys are spent in sweeps (`slide_pass`): the 8
 steps' cuts are found first and tried best model gain first, and a sweep that keeps nothing hands
 over to the next of MODELS (another DISPLACE_COST, or steps of two lattice steps) instead of ending
-the pass. At 2,000 units / 30 s: geometric mean of 9 runs (mixed, multipin, geometric) 1.0438 ->
-1.0337 (docs/placement.md, "Wave 14")."""
+the pass. At 2,000 units / 30 s, 7 seeds each (3 tuned on, 4 held out): mixed, multipin and
+geometric 1.0493 -> 1.0413 (geometric mean), multipin within 1.05x on 7 of 7 (docs/placement.md,
+"Wave 14 on main")."""
 
 from __future__ import annotations
 
