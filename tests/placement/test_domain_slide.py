@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from backend_rdu.placement import Netlist, PlacementProblem, wirelength
+from backend_rdu.placement import PlacementProblem, wirelength
 from backend_rdu.placement import domain_slide, placer
 from backend_rdu.placement.domain_slide import (GEOMETRY_RATE, JUDGE_RATE, LATTICE_STEPS, MODELS, REJUDGE_RATE, SEAM_RATE,
                                                SETUP_RATE, _pairs, find_region, heal, model_energy, seam, slide, slide_pass,
@@ -20,6 +20,7 @@ from backend_rdu.placement.generators import generate
 from backend_rdu.placement.placer import _Run
 from backend_rdu.placement.sequential_annealing import move_seconds
 from backend_rdu.placement.wirelength import net_hpwl
+from tests.placement.pinned import every_third_pinned
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +174,7 @@ def test_the_re_judge_the_seam_and_the_verdict_are_charged_before_they_run(mosai
 
 
 def test_pinned_units_never_slide():
-    bench = generate("pins23", "sn40l", 60, seed=1)
-    data = bench.netlist.to_json()
-    for unit in data["units"][::3]:
-        unit["fixed"] = list(bench.positions[unit["name"]])
-    problem = PlacementProblem.build("sn40l", Netlist.from_json(data))
+    problem, bench = every_third_pinned("pins23", 60, seed=1)
     start = slide(problem, bench.hidden_sites(problem), np.ones(problem.num_units, dtype=bool), (1, 1))
     problem.check(start)
     pinned = problem.fixed_site >= 0

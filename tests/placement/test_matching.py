@@ -12,10 +12,11 @@ import math
 import numpy as np
 import pytest
 
-from backend_rdu.placement import Netlist, PlacementProblem, wirelength
+from backend_rdu.placement import PlacementProblem, wirelength
 from backend_rdu.placement import matching
 from backend_rdu.placement.generators import generate
 from backend_rdu.placement.matching import cost_matrix, independent, match, matching_pass, set_seconds
+from tests.placement.pinned import every_third_pinned
 
 
 def _scrambled(problem: PlacementProblem, sites: np.ndarray, swaps: int, seed: int) -> np.ndarray:
@@ -120,11 +121,7 @@ def test_a_pass_never_lengthens_and_keeps_kinds(scrambled):
 
 
 def test_pinned_units_never_move():
-    bench = generate("pins23", "sn40l", 200, seed=1)
-    data = bench.netlist.to_json()
-    for unit in data["units"][::3]:
-        unit["fixed"] = list(bench.positions[unit["name"]])
-    problem = PlacementProblem.build("sn40l", Netlist.from_json(data))
+    problem, bench = every_third_pinned("pins23", 200, seed=1)
     start = _scrambled(problem, bench.hidden_sites(problem), 60, 2)
     problem.check(start)
     after, record = matching_pass(problem, start, 0, 10.0)
