@@ -140,7 +140,9 @@ def displacement_domains(problem: PlacementProblem, site_of_unit: np.ndarray,
     join(p.net_pins, first)
     roots = np.array([find(i) for i in range(n)])
     _, inverse, counts = np.unique(roots, return_inverse=True, return_counts=True)
-    order = sorted(range(len(counts)), key=lambda k: (-counts[k], int(np.flatnonzero(inverse == k)[0])))
+    first = np.full(len(counts), n, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(n))  # each domain's first unit
+    order = sorted(range(len(counts)), key=lambda k: (-counts[k], int(first[k])))
     rank = np.empty(len(counts), dtype=np.int64)
     rank[order] = np.arange(len(counts))
     return rank[inverse], field
